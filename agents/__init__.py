@@ -1,0 +1,1 @@
+"""Everything that chooses actions for vpp-gym environments: baselines and (later) RL agents."""

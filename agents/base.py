@@ -1,0 +1,74 @@
+"""The Policy protocol that every agent implements, and an episode runner that totals the ledger."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+import gymnasium as gym
+import numpy as np
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Maps an observation (and the last step's ``info``) to an action in the env's action space."""
+
+    def reset(self) -> None:
+        """Forget any per-episode memory."""
+
+    def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """The action for ``obs``."""
+
+
+class RandomPolicy:
+    """Uniform random actions from the env's action space (seeded)."""
+
+    def __init__(self, env: gym.Env, seed: int = 0) -> None:
+        self._space = env.action_space
+        self._rng = np.random.default_rng(seed)
+
+    def reset(self) -> None:
+        """Nothing to forget."""
+
+    def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """A uniform draw in ``[low, high]``."""
+        low, high = self._space.low, self._space.high
+        return self._rng.uniform(low, high).astype(self._space.dtype)
+
+
+def _flatten(info: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k, v in info.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            out.update(_flatten(v, key + "."))
+        elif isinstance(v, int | float) and not isinstance(v, bool):
+            out[key] = float(v)
+    return out
+
+
+def is_summed(key: str) -> bool:
+    """Whether a flattened ledger item adds up over an episode (cash, energy, emissions, costs).
+
+    Prices and powers (``price_per_mwh``, ``*_mw``) are rates, not totals, and are not summed.
+    """
+    group = key.partition(".")[0]
+    return group in ("cost", "penalty") or key in ("profit", "reward") or key.endswith((".cash", "_mwh", "_t"))
+
+
+def run_episode(env: gym.Env, policy: Policy, seed: int | None = None,
+                options: dict[str, Any] | None = None) -> dict[str, float]:
+    """Run one episode; return the totals of the summed ledger items and ``steps``."""
+    obs, info = env.reset(seed=seed, options=options)
+    policy.reset()
+    totals: dict[str, float] = {}
+    steps = 0
+    done = False
+    while not done:
+        obs, _reward, terminated, truncated, info = env.step(policy.act(obs, info))
+        for key, value in _flatten(info).items():
+            if is_summed(key):
+                totals[key] = totals.get(key, 0.0) + value
+        steps += 1
+        done = terminated or truncated
+    totals["steps"] = float(steps)
+    return totals

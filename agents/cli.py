@@ -1,0 +1,81 @@
+"""The ``vpp-gym`` command line: ``run`` (main job), ``bench`` (throughput)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+import gymnasium as gym
+
+import vpp_gym
+from agents.base import run_episode
+from agents.rule import PriceThresholdPolicy
+from vpp_gym.validation import ConfigError
+
+KPI_COLUMNS = (
+    ("profit", "profit"),
+    ("energy_da.cash", "rev DA"),
+    ("energy_rt.cash", "rev RT"),
+    ("carbon.cash", "carbon"),
+    ("cost.degradation", "degrad."),
+    ("cost.curtailment", "curtail"),
+    ("emissions.grid_t", "grid tCO2"),
+    ("emissions.gas_t", "gas tCO2"),
+    ("renewable.curtailed_mwh", "curt. MWh"),
+)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    ids = args.env or list(vpp_gym.TASKS)
+    print(f"vpp-gym {vpp_gym.__version__}: one test-split episode per task, price-threshold rule policy, "
+          f"seed {args.seed}")
+    header = f"{'task':<24}" + "".join(f"{label:>12}" for _, label in KPI_COLUMNS)
+    print(header)
+    for env_id in ids:
+        t0 = time.perf_counter()
+        env = gym.make(env_id, config=args.config) if args.config else gym.make(env_id)
+        totals = run_episode(env, PriceThresholdPolicy(env), seed=args.seed, options={"split": "test", "day": 0})
+        row = f"{env_id.split('/')[-1]:<24}" + "".join(f"{totals.get(k, 0.0):>12.2f}" for k, _ in KPI_COLUMNS)
+        print(row + f"   ({int(totals['steps'])} steps, {time.perf_counter() - t0:.2f} s)")
+    print("currency of the scenario (CNY for the built-in synthetic scenario); tCO2; MWh")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from vpp_gym.bench import run
+
+    run(args.env or None, steps=args.steps, repeats=args.repeats)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``vpp-gym``."""
+    parser = argparse.ArgumentParser(prog="vpp-gym", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_run = sub.add_parser("run", help="run one episode of each task with the rule policy and print KPIs")
+    p_run.add_argument("--env", action="append", choices=list(vpp_gym.TASKS), help="task id (repeatable)")
+    p_run.add_argument("--config", help="scenario YAML merged over each task's defaults")
+    p_run.add_argument("--seed", type=int, default=0)
+    p_run.set_defaults(func=_cmd_run)
+    p_bench = sub.add_parser("bench", help="single-env steps/s with random actions for each task")
+    p_bench.add_argument("--env", action="append", choices=list(vpp_gym.TASKS), help="task id (repeatable)")
+    p_bench.add_argument("--steps", type=int, default=20_000)
+    p_bench.add_argument("--repeats", type=int, default=5)
+    p_bench.set_defaults(func=_cmd_bench)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``vpp-gym`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (ConfigError, ValueError, FileNotFoundError) as err:
+        print(f"vpp-gym: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""Rule-based policies: simple, documented heuristics that read the observation by name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+
+class PriceThresholdPolicy:
+    """Price-threshold storage, follow-the-forecast day-ahead bids, spike curtailment.
+
+    With ``r(h)`` the real-time price forecast for interval ``t+h`` divided by the scenario's mean
+    absolute day-ahead price (as observed):
+
+    * battery: charge at full power when ``r(0) < low``, discharge when ``r(0) > high``, else idle;
+    * day-ahead position for ``t+L``: forecast PV minus forecast load at ``t+L``, plus the battery
+      power the same thresholds give for the day-ahead price forecast at ``t+L``;
+    * PV curtailment when the real-time forecast is negative;
+    * load curtailment when ``r(0) > spike``; load shifting defers consumption when ``r(0) > high``
+      and makes it up when ``r(0) < low``.
+
+    Components the env does not have are skipped; the policy works for every task id.
+    """
+
+    def __init__(self, env: gym.Env, low: float = 0.8, high: float = 1.2, spike: float = 2.5) -> None:
+        base = env.unwrapped
+        self.low, self.high, self.spike = low, high, spike
+        self._names = {n: i for i, n in enumerate(base.observation_names)}
+        self._actions = {n: i for i, n in enumerate(base.action_names)}
+        self._n = len(base.action_names)
+        cfg = base.config
+        self._lead = cfg.markets.energy.da_lead_steps
+        self._pos_max = cfg.markets.energy.position_max_mw
+        r = cfg.resources
+        self._pv_mw = r.pv.p_max_mw if r.pv is not None else 0.0
+        self._wind_mw = r.wind.p_max_mw if r.wind is not None else 0.0
+        self._load_mw = r.flex_load.peak_mw if r.flex_load is not None else 0.0
+        self._bat = r.battery
+
+    def reset(self) -> None:
+        """Stateless."""
+
+    def _obs(self, obs: np.ndarray, name: str, default: float = 0.0) -> float:
+        i = self._names.get(name)
+        return float(obs[i]) if i is not None else default
+
+    def _battery_mw(self, ratio: float) -> float:
+        if self._bat is None:
+            return 0.0
+        if ratio < self.low:
+            return -self._bat.p_charge_max_mw
+        if ratio > self.high:
+            return self._bat.p_discharge_max_mw
+        return 0.0
+
+    def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """The rule action for ``obs``."""
+        a = np.zeros(self._n, dtype=np.float32)
+        rt0 = self._obs(obs, "price_rt_per_mwh[t+0]", 1.0)
+        L = self._lead
+        expected = (self._pv_mw * self._obs(obs, f"pv_cf[t+{L}]") + self._wind_mw * self._obs(obs, f"wind_cf[t+{L}]")
+                    - self._load_mw * self._obs(obs, f"load_pu[t+{L}]")
+                    + self._battery_mw(self._obs(obs, f"price_da_per_mwh[t+{L}]", 1.0)))
+        a[self._actions["da_position"]] = expected / self._pos_max
+        if "battery" in self._actions and self._bat is not None:
+            p = self._battery_mw(rt0)
+            limit = self._bat.p_discharge_max_mw if p > 0 else self._bat.p_charge_max_mw
+            a[self._actions["battery"]] = p / limit if limit > 0 else 0.0
+        if "pv_curtail" in self._actions:
+            a[self._actions["pv_curtail"]] = 1.0 if rt0 < 0.0 else 0.0
+        if "wind_curtail" in self._actions:
+            a[self._actions["wind_curtail"]] = 1.0 if rt0 < 0.0 else 0.0
+        if "load_curtail" in self._actions:
+            a[self._actions["load_curtail"]] = 1.0 if rt0 > self.spike else 0.0
+        if "load_shift" in self._actions:
+            a[self._actions["load_shift"]] = 0.5 if rt0 > self.high else (-0.5 if rt0 < self.low else 0.0)
+        if "ev" in self._actions:
+            a[self._actions["ev"]] = -1.0 if rt0 < self.high else -0.2
+        if "gas" in self._actions:
+            a[self._actions["gas"]] = 1.0 if rt0 > self.high else -1.0
+        return np.clip(a, -1.0, 1.0)

@@ -1,0 +1,293 @@
+"""Scenario configuration: frozen, typed dataclasses that map 1:1 onto the YAML files in ``configs/``.
+
+A scenario YAML has these top-level keys (every one optional; a task supplies its defaults):
+
+```yaml
+name: my-scenario
+time:      {interval_minutes: 15, episode_hours: 24}
+data:      {source: synthetic, synthetic: {...}, files: {...}, splits: {...}}
+forecast:  {horizon_steps: 8, price_sigma_rel: 0.08, ...}
+resources: {pv: {...}, wind: null, battery: {...}, ev: null, flex_load: {...}, gas: null}
+markets:   {energy: {...}, carbon: {...}}
+reward:    {scale: 0.001}
+```
+
+Loading is ``yaml.safe_load`` followed by :func:`vpp_gym.validation.from_mapping`: unknown keys and
+bad values raise :class:`~vpp_gym.validation.ConfigError` naming the dotted key. A resource set to
+``null`` is absent from the VPP.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from vpp_gym.data.sources import FilesConfig
+from vpp_gym.data.synthetic import SyntheticConfig
+from vpp_gym.resources import BatteryParams, EvFleetParams, FlexLoadParams, GasUnitParams, RenewableParams
+from vpp_gym.validation import ConfigError, from_mapping, merge_overrides, require, require_range, to_mapping
+
+
+@dataclass(frozen=True)
+class TimeConfig:
+    """Interval and episode length.
+
+    Attributes:
+        interval_minutes: length of one step; must divide a day (15 and 60 are typical).
+        episode_hours: episode length; episodes start at midnight and span whole intervals.
+    """
+
+    interval_minutes: int = 15
+    episode_hours: float = 24.0
+
+    def __post_init__(self) -> None:
+        require(self.interval_minutes > 0 and 1440 % self.interval_minutes == 0, "time.interval_minutes",
+                self.interval_minutes, "a positive number of minutes that divides a day (e.g. 5, 15, 30, 60)")
+        require_range("time.episode_hours", self.episode_hours, 0.0, 24.0 * 366, lo_open=True)
+        steps = self.episode_hours * 60.0 / self.interval_minutes
+        require(abs(steps - round(steps)) < 1e-9, "time.episode_hours", self.episode_hours,
+                f"a whole number of {self.interval_minutes}-minute intervals")
+
+    @property
+    def dt_h(self) -> float:
+        """Interval length in hours."""
+        return self.interval_minutes / 60.0
+
+    @property
+    def episode_steps(self) -> int:
+        """Steps per episode."""
+        return round(self.episode_hours * 60.0 / self.interval_minutes)
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """Train / validation / test split of the scenario's days, by date.
+
+    By default the first ``train_frac`` of the days train, the next ``val_frac`` validate and the
+    rest test. ``val_start`` / ``test_start`` (ISO dates) override the fractions.
+    """
+
+    train_frac: float = 0.7
+    val_frac: float = 0.15
+    val_start: str | None = None
+    test_start: str | None = None
+
+    def __post_init__(self) -> None:
+        require_range("data.splits.train_frac", self.train_frac, 0.0, 1.0, lo_open=True)
+        require_range("data.splits.val_frac", self.val_frac, 0.0, 1.0)
+        require(self.train_frac + self.val_frac < 1.0, "data.splits.val_frac", self.val_frac,
+                f"less than 1 - train_frac = {1 - self.train_frac:g} (the test split must not be empty)")
+        for key in ("val_start", "test_start"):
+            value = getattr(self, key)
+            if value is not None:
+                try:
+                    _dt.date.fromisoformat(value)
+                except ValueError:
+                    raise ConfigError(f"data.splits.{key}: got {value!r}, expected an ISO date like "
+                                      "'2025-10-01'") from None
+        if self.val_start is not None and self.test_start is not None:
+            require(self.val_start < self.test_start, "data.splits.test_start", self.test_start,
+                    f"a date after val_start={self.val_start}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the exogenous series come from.
+
+    Attributes:
+        source: ``synthetic`` (seeded generator, no files) or ``files`` (users' own data).
+        synthetic: generator settings (also used to fill columns missing from files).
+        files: file sources; required when ``source`` is ``files``.
+        splits: train / validation / test split by date.
+    """
+
+    source: Literal["synthetic", "files"] = "synthetic"
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    files: FilesConfig | None = None
+    splits: SplitConfig = field(default_factory=SplitConfig)
+
+    def __post_init__(self) -> None:
+        require(self.source != "files" or self.files is not None, "data.files", self.files,
+                "a files mapping (sources: [...]) because data.source is 'files'")
+
+
+@dataclass(frozen=True)
+class ForecastConfig:
+    """What the agent is told about the future: forecasts with seeded errors that grow with lead.
+
+    The forecast of interval ``t + h`` made at the start of interval ``t`` (``h = 0`` is the current
+    interval, whose realisation is still unknown when the action is chosen) is
+
+        x_hat = clip(x + sigma * g(h) * z),   g(h) = min(sqrt(h + 1), growth_cap),   z ~ N(0, 1)
+
+    with ``sigma`` given per series (prices relative to the scenario's mean absolute day-ahead
+    price; capacity factors absolute; load and carbon intensity relative to their value), and
+    clipping to the series' range in the scenario. All sigmas 0 gives perfect foresight.
+    """
+
+    horizon_steps: int = 8
+    price_da_sigma_rel: float = 0.03
+    price_rt_sigma_rel: float = 0.10
+    pv_sigma: float = 0.04
+    wind_sigma: float = 0.06
+    load_sigma_rel: float = 0.03
+    grid_ef_sigma_rel: float = 0.03
+    growth_cap: float = 3.0
+
+    def __post_init__(self) -> None:
+        require(isinstance(self.horizon_steps, int) and 1 <= self.horizon_steps <= 192, "forecast.horizon_steps",
+                self.horizon_steps, "an integer in [1, 192]")
+        for key in ("price_da_sigma_rel", "price_rt_sigma_rel", "pv_sigma", "wind_sigma", "load_sigma_rel",
+                    "grid_ef_sigma_rel"):
+            require_range(f"forecast.{key}", getattr(self, key), 0.0, 5.0)
+        require_range("forecast.growth_cap", self.growth_cap, 1.0)
+
+    @property
+    def perfect(self) -> bool:
+        """Whether every forecast equals the realisation."""
+        return all(getattr(self, k) == 0.0 for k in ("price_da_sigma_rel", "price_rt_sigma_rel", "pv_sigma",
+                                                       "wind_sigma", "load_sigma_rel", "grid_ef_sigma_rel"))
+
+
+@dataclass(frozen=True)
+class ResourcesConfig:
+    """The VPP's resources; ``null`` (None) means the VPP does not have that resource."""
+
+    pv: RenewableParams | None = None
+    wind: RenewableParams | None = None
+    battery: BatteryParams | None = None
+    ev: EvFleetParams | None = None
+    flex_load: FlexLoadParams | None = None
+    gas: GasUnitParams | None = None
+
+
+@dataclass(frozen=True)
+class EnergyMarketConfig:
+    """Day-ahead and real-time energy, price-taker.
+
+    Each step the VPP commits a day-ahead position (MW, positive = sell) for the interval
+    ``da_lead_steps`` ahead, paid at that interval's day-ahead price on delivery. The real-time
+    deviation ``net injection - position`` is settled at the real-time price; an optional
+    imbalance penalty is charged on ``|deviation|``. Positions for the first ``da_lead_steps``
+    intervals of an episode are zero (no position was carried into the episode).
+
+    Attributes:
+        da_lead_steps: how many intervals ahead a position is committed (>= 1).
+        position_max_mw: largest position that can be committed, either direction.
+        imbalance_penalty_per_mwh: extra charge on absolute real-time deviation.
+    """
+
+    da_lead_steps: int = 4
+    position_max_mw: float = 6.0
+    imbalance_penalty_per_mwh: float = 0.0
+
+    def __post_init__(self) -> None:
+        require(isinstance(self.da_lead_steps, int) and 1 <= self.da_lead_steps <= 192,
+                "markets.energy.da_lead_steps", self.da_lead_steps, "an integer in [1, 192]")
+        require_range("markets.energy.position_max_mw", self.position_max_mw, 0.0, lo_open=True)
+        require_range("markets.energy.imbalance_penalty_per_mwh", self.imbalance_penalty_per_mwh, 0.0)
+
+
+@dataclass(frozen=True)
+class CarbonConfig:
+    """Carbon cost of grid-import emissions at a flat price.
+
+    Emissions of a step: ``max(-net injection, 0) * dt * grid_ef_t_per_mwh`` (tCO2).
+    """
+
+    price_per_t: float = 60.0
+
+    def __post_init__(self) -> None:
+        require_range("markets.carbon.price_per_t", self.price_per_t, 0.0, 10_000.0)
+
+
+@dataclass(frozen=True)
+class MarketsConfig:
+    """Market rules the VPP trades under."""
+
+    energy: EnergyMarketConfig = field(default_factory=EnergyMarketConfig)
+    carbon: CarbonConfig = field(default_factory=CarbonConfig)
+
+
+@dataclass(frozen=True)
+class RewardConfig:
+    """Reward = ``scale`` x (settlements - costs - penalties) of the step, in currency units."""
+
+    scale: float = 1e-3
+
+    def __post_init__(self) -> None:
+        require_range("reward.scale", self.scale, 0.0, lo_open=True)
+
+
+@dataclass(frozen=True)
+class ScenarioConfig:
+    """Everything that defines an environment instance."""
+
+    name: str = "default"
+    time: TimeConfig = field(default_factory=TimeConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    forecast: ForecastConfig = field(default_factory=ForecastConfig)
+    resources: ResourcesConfig = field(default_factory=ResourcesConfig)
+    markets: MarketsConfig = field(default_factory=MarketsConfig)
+    reward: RewardConfig = field(default_factory=RewardConfig)
+
+    def __post_init__(self) -> None:
+        r = self.resources
+        require(any(getattr(r, k) is not None for k in ("pv", "wind", "battery", "ev", "flex_load", "gas")),
+                "resources", to_mapping(r), "at least one resource")
+        if r.flex_load is not None:
+            r.flex_load.window_steps(self.time.dt_h)
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping with ``yaml.safe_load``; a clear ConfigError for anything else."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {str(path)!r} (resolved to {p.resolve()})")
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys at the top level, got {type(data).__name__}")
+    return data
+
+
+def build_config(base: dict[str, Any] | None = None, config: str | Path | dict[str, Any] | ScenarioConfig | None = None,
+                 overrides: dict[str, Any] | None = None) -> tuple[ScenarioConfig, Path]:
+    """Resolve a scenario config: task defaults <- YAML file (or mapping) <- keyword overrides.
+
+    Args:
+        base: the task's default mapping.
+        config: a YAML path, a mapping, or a finished :class:`ScenarioConfig` (then ``base`` is ignored).
+        overrides: dotted or nested keys, e.g. ``{"resources.battery.e_max_mwh": 8.0}``.
+
+    Returns:
+        ``(config, base_dir)``; ``base_dir`` is where relative data paths are resolved (the YAML's
+        directory, else the working directory).
+    """
+    base_dir = Path.cwd()
+    if isinstance(config, ScenarioConfig):
+        mapping = to_mapping(config)
+    else:
+        mapping = dict(base or {})
+        if isinstance(config, str | Path):
+            base_dir = Path(config).resolve().parent
+            mapping = merge_overrides(mapping, read_yaml(config))
+        elif config is not None:
+            require(isinstance(config, dict), "config", config, "a YAML path, a mapping or a ScenarioConfig")
+            mapping = merge_overrides(mapping, config)
+    if overrides:
+        mapping = merge_overrides(mapping, overrides)
+    return from_mapping(ScenarioConfig, mapping), base_dir
+
+
+def dump_yaml(cfg: ScenarioConfig) -> str:
+    """The resolved config as YAML text (loads back to an equal config)."""
+    return yaml.safe_dump(to_mapping(cfg), sort_keys=False)

@@ -1,0 +1,56 @@
+"""The one schema of exogenous series that every scenario provides.
+
+A scenario is a table with one row per interval (15 min by default; any whole number of minutes
+that divides a day, 60 included) and these columns. ``timestamp`` is the interval *start*, in UTC
+(timezone-aware UTC or naive, read as UTC), strictly increasing with a constant step.
+
+| column             | unit           | range            | meaning                                          |
+| ------------------ | -------------- | ---------------- | ------------------------------------------------ |
+| timestamp          | datetime (UTC) | regular          | start of the interval                            |
+| price_da_per_mwh   | currency/MWh   | [-10000, 100000] | day-ahead energy clearing price                  |
+| price_rt_per_mwh   | currency/MWh   | [-10000, 100000] | real-time energy clearing price                  |
+| grid_ef_t_per_mwh  | tCO2/MWh       | [0, 2]           | carbon intensity of energy imported from grid    |
+| pv_cf              | per unit       | [0, 1]           | PV output per MW installed                       |
+| wind_cf            | per unit       | [0, 1]           | wind output per MW installed                     |
+| load_pu            | per unit       | [0, 5]           | base load per MW of ``flex_load.peak_mw``        |
+| ev_plugged_share   | per unit       | [0, 1]           | share of the EV fleet plugged in                 |
+| ev_arrival_need_pu | per unit       | [0, 1]           | need of arriving EVs per MWh of fleet capacity   |
+| ev_departure_share | per unit       | [0, 1]           | share of plugged EVs leaving at interval end     |
+
+Currency is whatever the scenario says (CNY for the built-in presets, USD for ERCOT data); the
+env never converts it. Ancillary-service series are added by the markets (see ``markets``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Column:
+    """One series of the schema: its name, unit, valid range and meaning."""
+
+    name: str
+    unit: str
+    lo: float
+    hi: float
+    doc: str
+
+
+TIMESTAMP = "timestamp"
+
+COLUMNS: tuple[Column, ...] = (
+    Column("price_da_per_mwh", "currency/MWh", -10_000.0, 100_000.0, "day-ahead energy price"),
+    Column("price_rt_per_mwh", "currency/MWh", -10_000.0, 100_000.0, "real-time energy price"),
+    Column("grid_ef_t_per_mwh", "tCO2/MWh", 0.0, 2.0, "grid carbon intensity"),
+    Column("pv_cf", "per unit", 0.0, 1.0, "PV capacity factor"),
+    Column("wind_cf", "per unit", 0.0, 1.0, "wind capacity factor"),
+    Column("load_pu", "per unit", 0.0, 5.0, "base load per MW of flex_load.peak_mw"),
+    Column("ev_plugged_share", "per unit", 0.0, 1.0, "share of EV fleet plugged in"),
+    Column("ev_arrival_need_pu", "per unit", 0.0, 1.0,
+           "energy needed by arriving EVs per MWh of fleet capacity"),
+    Column("ev_departure_share", "per unit", 0.0, 1.0, "share of plugged EVs departing"),
+)
+
+COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
+BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}

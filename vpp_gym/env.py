@@ -1,0 +1,156 @@
+"""Thin Gymnasium wrapper over :mod:`vpp_gym.core` (a single environment is a batch of one).
+
+The wrapper owns the spaces, the random generator and the decoding of the ledger into ``info``;
+the dynamics and the settlement live in ``core``. Task classes in :mod:`vpp_gym.tasks` supply the
+default scenario of each registered id and document it.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from vpp_gym import core
+from vpp_gym.config import ScenarioConfig, build_config
+from vpp_gym.scenario import SPLITS, episode_starts, scenario_series
+from vpp_gym.validation import ConfigError
+
+RESET_OPTIONS = ("split", "day")
+
+
+def ledger_to_info(ledger: dict[str, np.ndarray], row: int = 0) -> dict[str, Any]:
+    """Nest a flat ledger row (keys ``group.item``) into ``info`` (``info[group][item]`` as floats)."""
+    info: dict[str, Any] = {}
+    for key, arr in ledger.items():
+        group, _, item = key.partition(".")
+        if item:
+            info.setdefault(group, {})[item] = float(arr[row])
+        else:
+            info[group] = float(arr[row])
+    return info
+
+
+class VppEnv(gym.Env[np.ndarray, np.ndarray]):
+    """Base class of the vpp-gym tasks; see the task classes in :mod:`vpp_gym.tasks` for the specs.
+
+    Arguments:
+        config: a scenario YAML path, a mapping, or a :class:`~vpp_gym.config.ScenarioConfig`;
+            merged over the task's defaults (a resource set to ``null`` is removed).
+        overrides: a mapping of dotted keys, e.g. ``{"resources.battery.e_max_mwh": 8.0}``.
+        **sections: top-level config sections as keywords, e.g. ``forecast={"pv_sigma": 0.0}``.
+
+    Reset options (``env.reset(options=...)``): ``split`` (``"train"`` default, ``"val"`` or
+    ``"test"``) and ``day`` (an index into that split's days, or an ISO date inside it); without
+    ``day`` the episode's day is drawn from the split with the env's generator.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    DEFAULTS: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, config: str | Path | dict[str, Any] | ScenarioConfig | None = None,
+                 overrides: dict[str, Any] | None = None, **sections: Any) -> None:
+        merged = dict(overrides or {})
+        merged.update(sections)
+        self.config, self._base_dir = build_config(self.DEFAULTS, config, merged)
+        cfg = self.config
+        self.series = scenario_series(cfg.data, cfg.time.interval_minutes, self._base_dir)
+        self.params = core.CoreParams.from_series(cfg, self.series)
+        self.episode_starts = episode_starts(cfg, self.series)
+        p = self.params
+        if p.horizon <= p.lead:
+            raise ConfigError(
+                f"forecast.horizon_steps: got {p.horizon}, expected more than markets.energy.da_lead_steps="
+                f"{p.lead} so that the agent sees the price of the interval it commits a position for")
+        self.action_names = p.action_names
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(len(self.action_names),), dtype=np.float32)
+        layout = p.observation_layout()
+        self.observation_names = tuple(row[0] for row in layout)
+        low = np.array([row[1] for row in layout], dtype=np.float32)
+        high = np.array([row[2] for row in layout], dtype=np.float32)
+        self.observation_space = spaces.Box(low, high, dtype=np.float32)
+        self._state: core.State | None = None
+        self._episode: core.EpisodeData | None = None
+        self._split = "train"
+
+    # ------------------------------------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Start an episode; see the class docstring for ``options``."""
+        super().reset(seed=seed)
+        split, day = self._parse_options(options)
+        starts = self.episode_starts[split]
+        if day is None:
+            idx = int(self.np_random.integers(len(starts)))
+        else:
+            idx = day
+        start = np.array([starts[idx]], dtype=np.int64)
+        self._split = split
+        self._episode = core.build_episode(self.params, self.series, start, self.np_random)
+        self._state = core.initial_state(self.params, 1)
+        obs = core.observe(self.params, self._state, self._episode)[0]
+        return obs, {"split": split, "day_index": idx, "start": str(self.series.timestamps[start[0]])}
+
+    def _parse_options(self, options: dict[str, Any] | None) -> tuple[str, int | None]:
+        options = dict(options or {})
+        unknown = [k for k in options if k not in RESET_OPTIONS]
+        if unknown:
+            raise ValueError(f"reset options: unknown key {unknown[0]!r}; valid keys are {', '.join(RESET_OPTIONS)}")
+        split = options.get("split", "train")
+        if split not in SPLITS:
+            raise ValueError(f"reset options: split={split!r}; expected one of {', '.join(SPLITS)}")
+        day = options.get("day")
+        starts = self.episode_starts[split]
+        if day is None:
+            return split, None
+        if isinstance(day, str | _dt.date):
+            try:
+                date = np.datetime64(_dt.date.fromisoformat(str(day)))
+            except ValueError:
+                raise ValueError(f"reset options: day={day!r} is not an ISO date like '2025-11-03'") from None
+            found = np.flatnonzero(self.series.timestamps[starts].astype("datetime64[D]") == date)
+            if len(found) == 0:
+                first, last = (str(self.series.timestamps[starts[i]])[:10] for i in (0, -1))
+                raise ValueError(f"reset options: day={day!r} is not an episode day of the {split!r} split "
+                                 f"({first} .. {last})")
+            return split, int(found[0])
+        if isinstance(day, int | np.integer) and not isinstance(day, bool) and 0 <= day < len(starts):
+            return split, int(day)
+        raise ValueError(f"reset options: day={day!r}; expected an index in [0, {len(starts) - 1}] of the "
+                         f"{split!r} split or an ISO date")
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        """Advance one interval; ``info`` is the step's ledger (see the task docstring)."""
+        if self._state is None or self._episode is None:
+            raise RuntimeError("call reset() before step()")
+        t = int(self._state.t[0])
+        if t >= self.params.episode_steps:
+            raise RuntimeError("the episode has ended (terminated=True was returned); call reset()")
+        a = self._check_action(action)
+        x = self._episode.exo[0, t][None, :]
+        self._state, ledger = core.transition(self.params, self._state, a, x)
+        obs = core.observe(self.params, self._state, self._episode)[0]
+        info = ledger_to_info(ledger)
+        info["t"] = t
+        terminated = t + 1 >= self.params.episode_steps
+        return obs, info["reward"], terminated, False, info
+
+    def _check_action(self, action: Any) -> np.ndarray:
+        a = np.asarray(action, dtype=np.float64)
+        n = len(self.action_names)
+        if a.shape != (n,):
+            if a.size == n:
+                a = a.reshape(n)
+            else:
+                raise ValueError(f"action has shape {a.shape}; expected ({n},) for components {self.action_names}")
+        bad = ~(np.abs(a) <= 1.0 + 1e-6)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise ValueError(
+                f"action[{i}] ({self.action_names[i]!r}) = {float(a[i])!r} is outside [-1, 1] or not finite; "
+                "clip actions to the action space before step()")
+        return np.minimum(np.maximum(a, -1.0), 1.0)[None, :]

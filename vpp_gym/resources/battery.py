@@ -1,0 +1,106 @@
+"""Battery energy storage: frozen params, energy state, pure feasible-range and apply functions.
+
+Sign convention: ``p_mw > 0`` discharges into the grid, ``p_mw < 0`` charges. With stored energy
+``e`` (MWh), interval length ``dt`` (h), efficiencies ``eta_c``, ``eta_d``:
+
+    e' = e - dt * max(p, 0) / eta_d - dt * min(p, 0) * eta_c                       (energy balance)
+    soc_min * e_max <= e' <= soc_max * e_max                                      (SOC bounds)
+    -p_charge_max <= p <= p_discharge_max                                         (power limits)
+
+so the feasible power this interval is ``[p_lo, p_hi]`` with
+
+    p_hi = min(p_discharge_max, (e - soc_min * e_max) * eta_d / dt)
+    p_lo = -min(p_charge_max, (soc_max * e_max - e) / (eta_c * dt))
+
+A requested setpoint outside ``[p_lo, p_hi]`` is projected onto it (clipped). Degradation cost is
+charged on the energy through the terminals: ``cost = degradation_cost_per_mwh * |p| * dt``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vpp_gym.validation import require, require_range
+
+
+@dataclass(frozen=True)
+class BatteryParams:
+    """Battery parameters (fixed for an episode).
+
+    Attributes:
+        e_max_mwh: energy capacity.
+        p_charge_max_mw: maximum charging power (a positive number).
+        p_discharge_max_mw: maximum discharging power.
+        eta_charge: charging efficiency (grid to cell).
+        eta_discharge: discharging efficiency (cell to grid).
+        soc_min: lowest state of charge, share of ``e_max_mwh``.
+        soc_max: highest state of charge.
+        soc_init: state of charge at the start of an episode.
+        degradation_cost_per_mwh: cost per MWh of throughput at the terminals.
+    """
+
+    e_max_mwh: float = 4.0
+    p_charge_max_mw: float = 2.0
+    p_discharge_max_mw: float = 2.0
+    eta_charge: float = 0.95
+    eta_discharge: float = 0.95
+    soc_min: float = 0.1
+    soc_max: float = 0.9
+    soc_init: float = 0.5
+    degradation_cost_per_mwh: float = 20.0
+
+    def __post_init__(self) -> None:
+        require_range("e_max_mwh", self.e_max_mwh, 0.0, lo_open=True)
+        require_range("p_charge_max_mw", self.p_charge_max_mw, 0.0)
+        require_range("p_discharge_max_mw", self.p_discharge_max_mw, 0.0)
+        require_range("eta_charge", self.eta_charge, 0.0, 1.0, lo_open=True)
+        require_range("eta_discharge", self.eta_discharge, 0.0, 1.0, lo_open=True)
+        require_range("soc_min", self.soc_min, 0.0, 1.0)
+        require_range("soc_max", self.soc_max, 0.0, 1.0)
+        require(self.soc_min < self.soc_max, "soc_max", self.soc_max, f"greater than soc_min={self.soc_min}")
+        require_range("soc_init", self.soc_init, self.soc_min, self.soc_max)
+        require_range("degradation_cost_per_mwh", self.degradation_cost_per_mwh, 0.0)
+
+    @property
+    def e_min_mwh(self) -> float:
+        """Lowest allowed stored energy."""
+        return self.soc_min * self.e_max_mwh
+
+    @property
+    def e_high_mwh(self) -> float:
+        """Highest allowed stored energy."""
+        return self.soc_max * self.e_max_mwh
+
+    @property
+    def e_init_mwh(self) -> float:
+        """Stored energy at episode start."""
+        return self.soc_init * self.e_max_mwh
+
+
+def initial_energy(params: BatteryParams, batch: int) -> np.ndarray:
+    """Stored energy (MWh) at the start of an episode, shape ``(batch,)``."""
+    return np.full(batch, params.e_init_mwh)
+
+
+def feasible_range(params: BatteryParams, e_mwh: np.ndarray, dt_h: float) -> tuple[np.ndarray, np.ndarray]:
+    """Feasible power ``(p_lo, p_hi)`` in MW this interval (see module docstring)."""
+    p_hi = np.minimum(params.p_discharge_max_mw, (e_mwh - params.e_min_mwh) * (params.eta_discharge / dt_h))
+    p_lo = -np.minimum(params.p_charge_max_mw, (params.e_high_mwh - e_mwh) / (params.eta_charge * dt_h))
+    # Guard against rounding putting e a hair outside its bounds.
+    return np.minimum(p_lo, 0.0), np.maximum(p_hi, 0.0)
+
+
+def apply(params: BatteryParams, e_mwh: np.ndarray, p_request_mw: np.ndarray,
+          dt_h: float) -> tuple[np.ndarray, np.ndarray]:
+    """Project the requested power onto the feasible range and advance the stored energy.
+
+    Returns:
+        ``(p_applied_mw, e_next_mwh)``.
+    """
+    p_lo, p_hi = feasible_range(params, e_mwh, dt_h)
+    p = np.minimum(np.maximum(p_request_mw, p_lo), p_hi)
+    e_next = e_mwh - dt_h * (np.maximum(p, 0.0) / params.eta_discharge + np.minimum(p, 0.0) * params.eta_charge)
+    e_next = np.minimum(np.maximum(e_next, params.e_min_mwh), params.e_high_mwh)
+    return p, e_next

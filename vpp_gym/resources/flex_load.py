@@ -1,0 +1,99 @@
+"""Flexible load: a base load with a curtailable share and an energy-neutral shiftable share.
+
+Base load ``L = peak_mw * load_pu`` (MW consumed). Each interval the VPP chooses
+
+    0 <= c <= curtail_share * L                   curtailment (energy not consumed, compensated)
+    |s| <= shift_share * L                         shift: s > 0 defers consumption, s < 0 makes it up
+
+and the load consumes ``L - c - s`` (its grid injection is ``-(L - c - s)``). Deferred energy is a
+backlog ``b`` (MWh, may be negative after consuming early):
+
+    b' = b + s * dt
+
+Shifting is energy-neutral within fixed windows of ``shift_window_h`` hours counted from the
+episode start: in the last interval of each window the shift is forced to ``s = -b / dt`` (the
+requested value is overridden), so ``b`` is 0 after every window. If that forced make-up exceeds
+the shift power limit, the excess energy ``(|b / dt| - shift_share * L) * dt`` is a violation charged
+``shift_violation_penalty_per_mwh``. A forced reduction is capped at ``L - c`` (consumption never goes
+negative); the energy that cap drops is part of the violation.
+
+Costs per interval: ``curtail_cost_per_mwh * c * dt + shift_cost_per_mwh * |s| * dt``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vpp_gym.validation import require, require_range
+
+
+@dataclass(frozen=True)
+class FlexLoadParams:
+    """Flexible load parameters.
+
+    Attributes:
+        peak_mw: scale of the ``load_pu`` series (MW at 1 per unit).
+        curtail_share: share of the base load that may be curtailed.
+        curtail_cost_per_mwh: compensation / discomfort cost of curtailed energy.
+        shift_share: share of the base load that may be shifted in time.
+        shift_window_h: windows (from the episode start) within which shifting is energy-neutral.
+        shift_cost_per_mwh: discomfort cost per MWh moved (both directions).
+        shift_violation_penalty_per_mwh: penalty on forced make-up energy beyond the power limit.
+    """
+
+    peak_mw: float = 3.0
+    curtail_share: float = 0.1
+    curtail_cost_per_mwh: float = 600.0
+    shift_share: float = 0.2
+    shift_window_h: float = 4.0
+    shift_cost_per_mwh: float = 10.0
+    shift_violation_penalty_per_mwh: float = 1000.0
+
+    def __post_init__(self) -> None:
+        require_range("peak_mw", self.peak_mw, 0.0)
+        require_range("curtail_share", self.curtail_share, 0.0, 1.0)
+        require_range("curtail_cost_per_mwh", self.curtail_cost_per_mwh, 0.0)
+        require_range("shift_share", self.shift_share, 0.0, 1.0)
+        require(self.curtail_share + self.shift_share <= 1.0, "shift_share", self.shift_share,
+                f"at most 1 - curtail_share = {1.0 - self.curtail_share:g} (the two shares of the load cannot "
+                "exceed the whole load)")
+        require_range("shift_window_h", self.shift_window_h, 0.0, 24.0, lo_open=True)
+        require_range("shift_cost_per_mwh", self.shift_cost_per_mwh, 0.0)
+        require_range("shift_violation_penalty_per_mwh", self.shift_violation_penalty_per_mwh, 0.0)
+
+    def window_steps(self, dt_h: float) -> int:
+        """Intervals per shift window; the window must be a whole number of intervals."""
+        steps = self.shift_window_h / dt_h
+        require(abs(steps - round(steps)) < 1e-9 and round(steps) >= 1, "resources.flex_load.shift_window_h",
+                self.shift_window_h, f"a whole multiple of the interval ({dt_h:g} h)")
+        return round(steps)
+
+
+def feasible_range(params: FlexLoadParams, base_mw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Limits for this interval: ``(c_max_mw, s_lo_mw, s_hi_mw)``; c in [0, c_max], s in [s_lo, s_hi]."""
+    s_max = params.shift_share * base_mw
+    return params.curtail_share * base_mw, -s_max, s_max
+
+
+def apply(params: FlexLoadParams, backlog_mwh: np.ndarray, base_mw: np.ndarray, c_request_mw: np.ndarray,
+          s_request_mw: np.ndarray, window_end: np.ndarray, dt_h: float
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Apply curtailment and shift requests.
+
+    Args:
+        window_end: boolean array, True where this is the last interval of a shift window
+            (the shift is then forced to ``-backlog / dt``).
+
+    Returns:
+        ``(c_mw, s_mw, backlog_next_mwh, violation_mwh)``; consumption is ``base - c - s``.
+    """
+    c_max, s_lo, s_hi = feasible_range(params, base_mw)
+    c = np.minimum(np.maximum(c_request_mw, 0.0), c_max)
+    forced = -backlog_mwh / dt_h
+    violation = np.where(window_end, np.maximum(np.abs(forced) - s_hi, 0.0) * dt_h, 0.0)
+    # A forced reduction can never take consumption below zero.
+    s = np.where(window_end, np.minimum(forced, base_mw - c), np.minimum(np.maximum(s_request_mw, s_lo), s_hi))
+    backlog_next = np.where(window_end, 0.0, backlog_mwh + s * dt_h)
+    return c, s, backlog_next, violation

@@ -1,0 +1,77 @@
+"""Small gas unit (CCGT/OCGT class) with minimum stable output, ramp limits, fuel cost and emissions.
+
+With previous output ``p0`` and interval ``dt``, the unit is either off (``p = 0``) or on with
+
+    max(p_min, p0 - ramp * dt) <= p <= min(p_max, p0 + ramp * dt)      if it was on (p0 > 0)
+    p_min <= p <= max(p_min, min(p_max, ramp * dt))                     if it starts (p0 = 0)
+
+It may shut down (``p = 0``) only from an output it could ramp down to ``p_min`` this interval:
+``p0 - ramp * dt <= p_min``. A requested setpoint below ``p_min / 2`` asks for off; otherwise it is
+clipped to the on-range (and a refused shutdown goes to the lowest on-output). Per interval:
+
+    fuel cost  = fuel_cost_per_mwh * p * dt + startup_cost * [p0 = 0 and p > 0]
+    emissions  = ef_t_per_mwh * p * dt                                  (tCO2)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vpp_gym.validation import require, require_range
+
+
+@dataclass(frozen=True)
+class GasUnitParams:
+    """Gas unit parameters.
+
+    Attributes:
+        p_min_mw: minimum stable output when on.
+        p_max_mw: maximum output.
+        ramp_mw_per_h: ramp limit (both directions) when on.
+        fuel_cost_per_mwh: fuel cost per MWh of electricity.
+        startup_cost: cost of one start (currency).
+        ef_t_per_mwh: emission factor (CCGT ~0.35-0.40, OCGT ~0.45-0.49 tCO2/MWh).
+        p_init_mw: output before the episode starts (0 = off).
+    """
+
+    p_min_mw: float = 0.6
+    p_max_mw: float = 2.0
+    ramp_mw_per_h: float = 4.0
+    fuel_cost_per_mwh: float = 550.0
+    startup_cost: float = 200.0
+    ef_t_per_mwh: float = 0.42
+    p_init_mw: float = 0.0
+
+    def __post_init__(self) -> None:
+        require_range("p_max_mw", self.p_max_mw, 0.0, lo_open=True)
+        require_range("p_min_mw", self.p_min_mw, 0.0, self.p_max_mw)
+        require_range("ramp_mw_per_h", self.ramp_mw_per_h, 0.0, lo_open=True)
+        require_range("fuel_cost_per_mwh", self.fuel_cost_per_mwh, 0.0)
+        require_range("startup_cost", self.startup_cost, 0.0)
+        require_range("ef_t_per_mwh", self.ef_t_per_mwh, 0.0, 2.0)
+        require(self.p_init_mw == 0.0 or self.p_min_mw <= self.p_init_mw <= self.p_max_mw, "p_init_mw",
+                self.p_init_mw, f"0 (off) or within [p_min_mw, p_max_mw] = [{self.p_min_mw:g}, {self.p_max_mw:g}]")
+
+
+def feasible_range(params: GasUnitParams, p_prev_mw: np.ndarray, dt_h: float
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The on-range and whether off is allowed: ``(on_lo_mw, on_hi_mw, can_be_off)``."""
+    ramp = params.ramp_mw_per_h * dt_h
+    was_on = p_prev_mw > 0.0
+    on_lo = np.where(was_on, np.maximum(params.p_min_mw, p_prev_mw - ramp), params.p_min_mw)
+    on_hi = np.where(was_on, np.minimum(params.p_max_mw, p_prev_mw + ramp),
+                     max(params.p_min_mw, min(params.p_max_mw, ramp)))
+    can_be_off = p_prev_mw - ramp <= params.p_min_mw + 1e-9  # tolerance: 1.6 - 1.0 is 0.6000000000000001
+    return on_lo, on_hi, can_be_off
+
+
+def apply(params: GasUnitParams, p_prev_mw: np.ndarray, p_request_mw: np.ndarray, dt_h: float
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """Project the setpoint; return ``(p_applied_mw, started)`` (started: 1.0 where the unit started)."""
+    on_lo, on_hi, can_be_off = feasible_range(params, p_prev_mw, dt_h)
+    off = (p_request_mw < 0.5 * params.p_min_mw) & can_be_off
+    p = np.where(off, 0.0, np.minimum(np.maximum(p_request_mw, on_lo), on_hi))
+    started = ((p_prev_mw <= 0.0) & (p > 0.0)).astype(np.float64)
+    return p, started

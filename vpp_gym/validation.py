@@ -1,0 +1,231 @@
+"""Typed construction of frozen config dataclasses from plain mappings (YAML), with clear errors.
+
+Every config object in vpp-gym is a frozen dataclass. :func:`from_mapping` builds one from a
+mapping (typically the result of ``yaml.safe_load``), recursing into nested dataclasses, and
+rejects unknown keys and values of the wrong type with a :class:`ConfigError` that names the
+dotted key, the offending value and what was expected. Range checks live in each dataclass's
+``__post_init__`` and use :func:`require` so that they produce the same kind of message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import types
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown, of the wrong type or out of range.
+
+    The message names the dotted key path, the value given and what was expected.
+    """
+
+
+def require(ok: bool, key: str, value: object, expected: str) -> None:
+    """Raise :class:`ConfigError` naming ``key`` unless ``ok``.
+
+    Args:
+        ok: the condition that must hold.
+        key: dotted key path (or field name) of the value being checked.
+        value: the value that was given.
+        expected: what a valid value looks like, e.g. ``"a number in [0, 1]"``.
+    """
+    if not ok:
+        raise ConfigError(f"{key}: got {value!r}, expected {expected}")
+
+
+def require_finite(key: str, value: float) -> None:
+    """Require a finite number."""
+    require(isinstance(value, int | float) and math.isfinite(value), key, value, "a finite number")
+
+
+def require_range(key: str, value: float, lo: float | None = None, hi: float | None = None,
+                  *, lo_open: bool = False, hi_open: bool = False) -> None:
+    """Require ``lo <= value <= hi`` (or strict where ``lo_open``/``hi_open``)."""
+    require_finite(key, value)
+    ok = True
+    if lo is not None:
+        ok = ok and (value > lo if lo_open else value >= lo)
+    if hi is not None:
+        ok = ok and (value < hi if hi_open else value <= hi)
+    left = "(" if lo_open else "["
+    right = ")" if hi_open else "]"
+    lo_s = "-inf" if lo is None else f"{lo:g}"
+    hi_s = "inf" if hi is None else f"{hi:g}"
+    require(ok, key, value, f"a number in {left}{lo_s}, {hi_s}{right}")
+
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in get_args(tp))
+    if origin in (Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in get_args(tp))
+    if origin is tuple:
+        args = get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return f"a list of {_type_name(args[0])}"
+        return f"a list of {len(args)} items"
+    if origin in (dict, Mapping):
+        return "a mapping"
+    if dataclasses.is_dataclass(tp):
+        return f"a mapping of {tp.__name__} fields"
+    if tp is type(None):
+        return "null"
+    if tp is float:
+        return "a number"
+    if tp is int:
+        return "an integer"
+    if tp is bool:
+        return "true or false"
+    if tp is str:
+        return "a string"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(tp: Any, value: Any, key: str) -> Any:
+    """Convert ``value`` to type ``tp`` or raise a ConfigError naming ``key``."""
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if origin is Literal:
+        require(value in get_args(tp), key, value, _type_name(tp))
+        return value
+    if origin in (Union, types.UnionType):
+        args = get_args(tp)
+        if value is None:
+            require(type(None) in args, key, value, _type_name(tp))
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(arg, value, key)
+            except ConfigError as err:
+                errors.append(err)
+        if len(errors) == 1:
+            raise errors[0]
+        raise ConfigError(f"{key}: got {value!r}, expected {_type_name(tp)}")
+    if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):
+            return value
+        return from_mapping(tp, value, key)
+    if origin is tuple:
+        require(isinstance(value, list | tuple), key, value, _type_name(tp))
+        args = get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v, f"{key}[{i}]") for i, v in enumerate(value))
+        require(len(value) == len(args), key, value, _type_name(tp))
+        return tuple(_convert(a, v, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=False)))
+    if origin in (dict, Mapping):
+        require(isinstance(value, Mapping), key, value, "a mapping")
+        kt, vt = get_args(tp)
+        return {_convert(kt, k, f"{key}.{k}"): _convert(vt, v, f"{key}.{k}") for k, v in value.items()}
+    if tp is bool:
+        require(isinstance(value, bool), key, value, "true or false")
+        return value
+    if tp is int:
+        require(isinstance(value, int) and not isinstance(value, bool), key, value, "an integer")
+        return value
+    if tp is float:
+        require(isinstance(value, int | float) and not isinstance(value, bool), key, value, "a number")
+        require(math.isfinite(float(value)), key, value, "a finite number")
+        return float(value)
+    if tp is str:
+        require(isinstance(value, str), key, value, "a string")
+        return value
+    raise TypeError(f"unsupported config field type {tp!r} at {key}")  # programming error
+
+
+def from_mapping(cls: type[T], data: Any, key: str = "") -> T:
+    """Build the frozen dataclass ``cls`` from a mapping, rejecting unknown keys.
+
+    Args:
+        cls: a dataclass type whose fields carry type hints.
+        data: a mapping from field name to value (``None`` means "all defaults").
+        key: dotted prefix used in error messages.
+
+    Raises:
+        ConfigError: for an unknown key (with a close-match suggestion), a missing required
+            field, or a value of the wrong type; range errors come from ``cls.__post_init__``.
+    """
+    where = key or cls.__name__
+    if data is None:
+        data = {}
+    require(isinstance(data, Mapping), where, data, _type_name(cls))
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
+    unknown = [k for k in data if k not in fields]
+    if unknown:
+        k = unknown[0]
+        close = difflib.get_close_matches(str(k), list(fields), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(
+            f"{where}: unknown key {k!r}{hint}; valid keys are: {', '.join(sorted(fields))}"
+        )
+    kwargs: dict[str, Any] = {}
+    for name, f in fields.items():
+        sub = f"{key}.{name}" if key else name
+        if name in data:
+            kwargs[name] = _convert(hints[name], data[name], sub)
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise ConfigError(f"{sub}: required key is missing ({_type_name(hints[name])})")
+    try:
+        return cls(**kwargs)
+    except ConfigError as err:
+        msg = str(err)
+        if key and not msg.startswith(key):
+            raise ConfigError(f"{key}.{msg}") from None
+        raise
+
+
+def to_mapping(obj: Any) -> Any:
+    """Inverse of :func:`from_mapping`: a plain, YAML-safe structure (tuples become lists)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_mapping(getattr(obj, f.name)) for f in dataclasses.fields(obj) if f.init}
+    if isinstance(obj, tuple | list):
+        return [to_mapping(v) for v in obj]
+    if isinstance(obj, Mapping):
+        return {k: to_mapping(v) for k, v in obj.items()}
+    return obj
+
+
+def merge_overrides(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with ``overrides`` merged in; keys may be dotted (``"battery.e_max_mwh"``).
+
+    Nested mappings merge recursively; any other value replaces the base value. Unknown keys are
+    kept so that :func:`from_mapping` can reject them with a precise message.
+    """
+    out: dict[str, Any] = _deep_copy(base)
+    for k, v in overrides.items():
+        parts = str(k).split(".")
+        node = out
+        for p in parts[:-1]:
+            nxt = node.get(p)
+            if not isinstance(nxt, dict):
+                nxt = {} if nxt is None else nxt
+                if not isinstance(nxt, dict):
+                    raise ConfigError(f"{k}: cannot set a sub-key of {p!r}, which is {nxt!r}")
+                node[p] = nxt
+            node = nxt
+        last = parts[-1]
+        if isinstance(v, Mapping) and isinstance(node.get(last), dict):
+            node[last] = merge_overrides(node[last], v)
+        else:
+            node[last] = _deep_copy(v) if isinstance(v, Mapping) else v
+    return out
+
+
+def _deep_copy(m: Any) -> Any:
+    if isinstance(m, Mapping):
+        return {k: _deep_copy(v) for k, v in m.items()}
+    if isinstance(m, list):
+        return [_deep_copy(v) for v in m]
+    return m
+
