@@ -21,8 +21,9 @@ One step ``t`` (interval ``[t, t + dt)``), in order:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -30,6 +31,7 @@ from vpp_gym.config import ScenarioConfig
 from vpp_gym.data.forecast import forecast_windows
 from vpp_gym.data.schema import COLUMN_NAMES
 from vpp_gym.data.series import ScenarioSeries
+from vpp_gym.ops import SCALAR, Array
 from vpp_gym.resources import battery, ev_fleet, flex_load, gas_unit, renewable
 
 # Column positions of the exogenous array (schema order).
@@ -43,23 +45,23 @@ PENALTY_KEYS = ("imbalance", "shift_violation", "ev_unmet")
 
 
 class State(NamedTuple):
-    """Dynamic state, one row per batch member.
+    """Dynamic state: ``(B,)`` arrays for a batch, or Python scalars for a single env.
 
     Attributes:
-        t: step index within the episode, ``(B,)`` int.
+        t: step index within the episode.
         e_bat_mwh: battery stored energy (0 without a battery).
         backlog_mwh: flexible-load shift backlog (deferred energy still owed).
         ev_need_mwh: energy still needed by plugged-in EVs.
         gas_p_mw: gas unit output of the last interval.
-        positions_mw: committed day-ahead positions for intervals ``t .. t+L-1``, ``(B, L)``.
+        positions_mw: committed day-ahead positions for intervals ``t .. t+L-1`` (a tuple of ``L``).
     """
 
-    t: np.ndarray
-    e_bat_mwh: np.ndarray
-    backlog_mwh: np.ndarray
-    ev_need_mwh: np.ndarray
-    gas_p_mw: np.ndarray
-    positions_mw: np.ndarray
+    t: Any
+    e_bat_mwh: Array
+    backlog_mwh: Array
+    ev_need_mwh: Array
+    gas_p_mw: Array
+    positions_mw: tuple[Array, ...]
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,7 +71,8 @@ class EpisodeData:
     Attributes:
         start: row of the scenario series where each episode starts, ``(B,)``.
         exo: realised values, ``(B, T, K)`` in schema column order; used by the settlement only.
-        obs_exo: the exogenous part of each step's observation (forecasts, calendar), ``(B, T+1, n)``.
+        obs_exo: each step's observation with the state part zeroed: forecasts and calendar,
+            ``(B, T+1, n_obs)`` float32.
     """
 
     start: np.ndarray
@@ -204,18 +207,19 @@ class CoreParams:
         return scale if scale > 1e-9 else 1.0
 
 
-def initial_state(p: CoreParams, batch: int) -> State:
-    """State at the start of an episode."""
+def initial_state(p: CoreParams, batch: int | None) -> State:
+    """State at the start of an episode: arrays of ``batch`` rows, or Python scalars if ``batch`` is None."""
     r = p.cfg.resources
-    z = np.zeros(batch)
-    return State(
-        t=np.zeros(batch, dtype=np.int64),
-        e_bat_mwh=battery.initial_energy(r.battery, batch) if r.battery is not None else z.copy(),
-        backlog_mwh=z.copy(),
-        ev_need_mwh=z.copy(),
-        gas_p_mw=np.full(batch, r.gas.p_init_mw) if r.gas is not None else z.copy(),
-        positions_mw=np.zeros((batch, p.lead)),
+    values = (
+        r.battery.e_init_mwh if r.battery is not None else 0.0,
+        0.0,
+        0.0,
+        r.gas.p_init_mw if r.gas is not None else 0.0,
     )
+    if batch is None:
+        return State(0, *values, (0.0,) * p.lead)
+    cols = [np.full(batch, v) for v in values]
+    return State(np.zeros(batch, dtype=np.int64), *cols, tuple(np.zeros(batch) for _ in range(p.lead)))
 
 
 def episode_rows(p: CoreParams, series: ScenarioSeries, start: np.ndarray) -> np.ndarray:
@@ -237,8 +241,8 @@ def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng:
            "grid_ef_t_per_mwh": (f.grid_ef_sigma_rel, True), "pv_cf": (f.pv_sigma, False),
            "wind_cf": (f.wind_sigma, False), "load_pu": (f.load_sigma_rel, True),
            "ev_plugged_share": (0.0, False), "ev_arrival_need_pu": (0.0, False), "ev_departure_share": (0.0, False)}
-    parts = []
     batch = len(start)
+    parts = [np.zeros((batch, T + 1, p.n_state_obs))]  # filled from the state by observe()
     # Calendar features (known exactly).
     stamps = series.timestamps[np.minimum(start[:, None] + np.arange(T + 1)[None, :], len(series) - 1)]
     minutes = (stamps - stamps.astype("datetime64[D]")) / np.timedelta64(1, "m")
@@ -260,69 +264,84 @@ def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng:
     return EpisodeData(start=start, exo=np.ascontiguousarray(rows[:, :T, :]), obs_exo=obs_exo)
 
 
-def observe(p: CoreParams, s: State, ep: EpisodeData) -> np.ndarray:
-    """Observation ``(B, n_obs)`` float32 for the state's step (layout: :meth:`CoreParams.observation_layout`)."""
+def state_features(p: CoreParams, s: State, xp: Any = np) -> list[Array]:
+    """The state part of the observation, one entry per component (arrays or scalars)."""
     r = p.cfg.resources
-    cols = []
+    cols: list[Array] = []
     if r.battery is not None:
-        cols.append(s.e_bat_mwh[:, None] * (1.0 / r.battery.e_max_mwh))
+        cols.append(s.e_bat_mwh * (1.0 / r.battery.e_max_mwh))
     if r.flex_load is not None:
         # |backlog| <= scale by construction; the clip only absorbs float rounding
-        cols.append(np.minimum(np.maximum(s.backlog_mwh[:, None] * (1.0 / p.backlog_scale_mwh), -1.0), 1.0))
+        cols.append(xp.minimum(xp.maximum(s.backlog_mwh * (1.0 / p.backlog_scale_mwh), -1.0), 1.0))
     if r.ev is not None:
-        cols.append(s.ev_need_mwh[:, None] * (1.0 / r.ev.e_fleet_mwh if r.ev.e_fleet_mwh > 0 else 0.0))
+        cols.append(s.ev_need_mwh * (1.0 / r.ev.e_fleet_mwh if r.ev.e_fleet_mwh > 0 else 0.0))
     if r.gas is not None:
-        cols.append(s.gas_p_mw[:, None] * (1.0 / r.gas.p_max_mw))
-    cols.append(s.positions_mw * (1.0 / p.cfg.markets.energy.position_max_mw))
-    if len(s.t) == 1:
-        cols.append(ep.obs_exo[0, s.t[0]][None, :])
-    else:
-        cols.append(ep.obs_exo[np.arange(len(s.t)), s.t])
-    return np.concatenate(cols, axis=1, dtype=np.float32)
+        cols.append(s.gas_p_mw * (1.0 / r.gas.p_max_mw))
+    inv = 1.0 / p.cfg.markets.energy.position_max_mw
+    cols.extend(q * inv for q in s.positions_mw)
+    return cols
 
 
-def transition(p: CoreParams, s: State, action: np.ndarray, x: np.ndarray) -> tuple[State, dict[str, np.ndarray]]:
+def observe(p: CoreParams, s: State, ep: EpisodeData) -> np.ndarray:
+    """Observations ``(B, n_obs)`` float32 of a batched state (layout: :meth:`CoreParams.observation_layout`)."""
+    obs = ep.obs_exo[np.arange(len(s.t)), s.t]
+    obs[:, :p.n_state_obs] = np.stack(state_features(p, s, np), axis=1)
+    return obs
+
+
+def observe_one(p: CoreParams, s: State, ep: EpisodeData) -> np.ndarray:
+    """Observation ``(n_obs,)`` float32 of a scalar state (episode row 0)."""
+    obs = ep.obs_exo[0, s.t].copy()
+    obs[:p.n_state_obs] = state_features(p, s, SCALAR)
+    return obs
+
+
+def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Array], xp: Any = np
+               ) -> tuple[State, dict[str, Array]]:
     """Advance one interval.
 
     Args:
         p: parameters.
         s: state at the start of the interval.
-        action: ``(B, A)`` in ``[-1, 1]`` (layout :attr:`CoreParams.action_names`).
-        x: ``(B, K)`` realised exogenous values of the interval (schema column order).
+        action: one entry per action component (layout :attr:`CoreParams.action_names`), each in
+            ``[-1, 1]``: ``(B,)`` arrays (e.g. ``actions.T``) or floats with ``xp = SCALAR``.
+        x: one entry per schema column: the realised exogenous values of the interval.
+        xp: ``numpy`` for batched arrays, :data:`vpp_gym.ops.SCALAR` for Python floats.
 
     Returns:
-        ``(next_state, ledger)``; the ledger maps documented keys (see ``env.VppEnv``) to ``(B,)`` arrays.
+        ``(next_state, ledger)``; the ledger maps the documented keys (see :data:`LEDGER_DOC`) to
+        values of the same kind as the inputs.
     """
     r = p.cfg.resources
     dt = p.dt_h
-    zero = np.zeros(len(s.t))
-    led: dict[str, np.ndarray] = {}
+    zero = 0.0 * s.e_bat_mwh
+    led: dict[str, Array] = {}
     k = 1  # action column (0 is the day-ahead position)
     net = zero
     e_bat, backlog, ev_need, gas_p = s.e_bat_mwh, s.backlog_mwh, s.ev_need_mwh, s.gas_p_mw
     degradation = zero
     if r.battery is not None:
         b = r.battery
-        a = action[:, k]
+        a = action[k]
         k += 1
-        req = np.where(a >= 0.0, a * b.p_discharge_max_mw, a * b.p_charge_max_mw)
-        p_bat, e_bat = battery.apply(b, e_bat, req, dt)
+        req = xp.maximum(a, 0.0) * b.p_discharge_max_mw + xp.minimum(a, 0.0) * b.p_charge_max_mw
+        p_bat, e_bat = battery.apply(b, e_bat, req, dt, xp)
         led["battery.requested_mw"], led["battery.applied_mw"] = req, p_bat
         net = net + p_bat
-        degradation = degradation + np.abs(p_bat) * (dt * b.degradation_cost_per_mwh)
+        degradation = degradation + abs(p_bat) * (dt * b.degradation_cost_per_mwh)
     renew_mwh = zero
     curtailed_mwh = zero
     for name, prm, col in (("pv", r.pv, I_PV), ("wind", r.wind, I_WIND)):
         if prm is None:
             continue
-        cf = x[:, col]
+        cf = x[col]
         if prm.curtailable:
-            share = np.maximum(action[:, k], 0.0)
+            share = xp.maximum(action[k], 0.0)
             k += 1
             req = prm.p_max_mw * cf * (1.0 - share)
         else:
             req = prm.p_max_mw * cf
-        p_out, p_avail = renewable.apply(prm, cf, req)
+        p_out, p_avail = renewable.apply(prm, cf, req, xp)
         led[f"{name}.requested_mw"], led[f"{name}.applied_mw"] = req, p_out
         led[f"{name}.available_mw"] = p_avail
         net = net + p_out
@@ -331,36 +350,36 @@ def transition(p: CoreParams, s: State, action: np.ndarray, x: np.ndarray) -> tu
     ev_unmet = zero
     if r.ev is not None:
         e = r.ev
-        a = action[:, k]
+        a = action[k]
         k += 1
-        req = np.where(a >= 0.0, a * e.p_discharge_max_mw, a * e.p_charge_max_mw)
-        p_ev, ev_need, ev_unmet = ev_fleet.apply(e, ev_need, x[:, I_EV_PLUG], x[:, I_EV_ARR], x[:, I_EV_DEP], req, dt)
+        req = xp.maximum(a, 0.0) * e.p_discharge_max_mw + xp.minimum(a, 0.0) * e.p_charge_max_mw
+        p_ev, ev_need, ev_unmet = ev_fleet.apply(e, ev_need, x[I_EV_PLUG], x[I_EV_ARR], x[I_EV_DEP], req, dt, xp)
         led["ev.requested_mw"], led["ev.applied_mw"] = req, p_ev
         net = net + p_ev
-        degradation = degradation + np.maximum(p_ev, 0.0) * (dt * e.degradation_cost_per_mwh)
+        degradation = degradation + xp.maximum(p_ev, 0.0) * (dt * e.degradation_cost_per_mwh)
     curtail_cost = shift_cost = shift_violation = zero
     if r.flex_load is not None:
         fl = r.flex_load
-        base = fl.peak_mw * x[:, I_LOAD]
-        c_req = np.maximum(action[:, k], 0.0) * fl.curtail_share * base
-        s_req = action[:, k + 1] * fl.shift_share * base
+        base = fl.peak_mw * x[I_LOAD]
+        c_req = xp.maximum(action[k], 0.0) * fl.curtail_share * base
+        s_req = action[k + 1] * fl.shift_share * base
         k += 2
         window_end = (s.t + 1) % p.window_steps == 0
-        c, sh, backlog, violation = flex_load.apply(fl, backlog, base, c_req, s_req, window_end, dt)
+        c, sh, backlog, violation = flex_load.apply(fl, backlog, base, c_req, s_req, window_end, dt, xp)
         consumption = base - c - sh
         led["load.base_mw"], led["load.consumption_mw"] = base, consumption
         led["load_curtail.requested_mw"], led["load_curtail.applied_mw"] = c_req, c
         led["load_shift.requested_mw"], led["load_shift.applied_mw"] = s_req, sh
         net = net - consumption
         curtail_cost = c * (dt * fl.curtail_cost_per_mwh)
-        shift_cost = np.abs(sh) * (dt * fl.shift_cost_per_mwh)
+        shift_cost = abs(sh) * (dt * fl.shift_cost_per_mwh)
         shift_violation = violation
     fuel = startup = gas_t = zero
     if r.gas is not None:
         g = r.gas
-        req = (action[:, k] + 1.0) * (0.5 * g.p_max_mw)
+        req = (action[k] + 1.0) * (0.5 * g.p_max_mw)
         k += 1
-        gas_p, started = gas_unit.apply(g, gas_p, req, dt)
+        gas_p, started = gas_unit.apply(g, gas_p, req, dt, xp)
         led["gas.requested_mw"], led["gas.applied_mw"] = req, gas_p
         net = net + gas_p
         fuel = gas_p * (dt * g.fuel_cost_per_mwh)
@@ -369,12 +388,11 @@ def transition(p: CoreParams, s: State, action: np.ndarray, x: np.ndarray) -> tu
 
     # Markets: day-ahead position held for this interval, new commitment for t + L.
     em = p.cfg.markets.energy
-    q_da = s.positions_mw[:, 0]
-    commit = action[:, 0] * em.position_max_mw
-    positions = np.concatenate([s.positions_mw[:, 1:], commit[:, None]], axis=1)
-    price_da, price_rt = x[:, I_DA], x[:, I_RT]
+    q_da = s.positions_mw[0]
+    commit = action[0] * em.position_max_mw
+    price_da, price_rt = x[I_DA], x[I_RT]
     dev = net - q_da
-    grid_t = np.maximum(-net, 0.0) * (dt * x[:, I_EF])
+    grid_t = xp.maximum(-net, 0.0) * (dt * x[I_EF])
     carbon_price = p.cfg.markets.carbon.price_per_t
     led["net_mw"] = net
     led["energy_da.quantity_mwh"], led["energy_da.price_per_mwh"] = q_da * dt, price_da
@@ -383,11 +401,11 @@ def transition(p: CoreParams, s: State, action: np.ndarray, x: np.ndarray) -> tu
     led["energy_rt.quantity_mwh"], led["energy_rt.price_per_mwh"] = dev * dt, price_rt
     led["energy_rt.cash"] = dev * (dt * price_rt)
     led["emissions.grid_t"], led["emissions.gas_t"] = grid_t, gas_t
-    led["carbon.price_per_t"] = np.full_like(zero, carbon_price)
+    led["carbon.price_per_t"] = zero + carbon_price
     led["carbon.cash"] = -(grid_t + gas_t) * carbon_price
     led["cost.degradation"], led["cost.curtailment"], led["cost.load_shift"] = degradation, curtail_cost, shift_cost
     led["cost.fuel"], led["cost.startup"] = fuel, startup
-    led["penalty.imbalance"] = np.abs(dev) * (dt * em.imbalance_penalty_per_mwh)
+    led["penalty.imbalance"] = abs(dev) * (dt * em.imbalance_penalty_per_mwh)
     led["penalty.shift_violation"] = shift_violation * (
         r.flex_load.shift_violation_penalty_per_mwh if r.flex_load is not None else 0.0)
     led["penalty.ev_unmet"] = ev_unmet * (r.ev.unmet_penalty_per_mwh if r.ev is not None else 0.0)
@@ -398,4 +416,4 @@ def transition(p: CoreParams, s: State, action: np.ndarray, x: np.ndarray) -> tu
               - led["penalty.imbalance"] - led["penalty.shift_violation"] - led["penalty.ev_unmet"])
     led["profit"] = profit
     led["reward"] = profit * p.cfg.reward.scale
-    return State(s.t + 1, e_bat, backlog, ev_need, gas_p, positions), led
+    return State(s.t + 1, e_bat, backlog, ev_need, gas_p, (*s.positions_mw[1:], commit)), led

@@ -17,21 +17,32 @@ from gymnasium import spaces
 
 from vpp_gym import core
 from vpp_gym.config import ScenarioConfig, build_config
+from vpp_gym.ops import SCALAR
 from vpp_gym.scenario import SPLITS, episode_starts, scenario_series
 from vpp_gym.validation import ConfigError
 
 RESET_OPTIONS = ("split", "day")
 
 
-def ledger_to_info(ledger: dict[str, np.ndarray], row: int = 0) -> dict[str, Any]:
-    """Nest a flat ledger row (keys ``group.item``) into ``info`` (``info[group][item]`` as floats)."""
+_SPLIT_KEYS: dict[str, tuple[str, str]] = {}
+
+
+def ledger_to_info(ledger: dict[str, Any]) -> dict[str, Any]:
+    """Nest a flat scalar ledger (keys ``group.item``) into ``info[group][item]``; ungrouped keys stay flat."""
     info: dict[str, Any] = {}
-    for key, arr in ledger.items():
-        group, _, item = key.partition(".")
+    for key, value in ledger.items():
+        split = _SPLIT_KEYS.get(key)
+        if split is None:
+            group, _, item = key.partition(".")
+            split = _SPLIT_KEYS[key] = (group, item)
+        group, item = split
         if item:
-            info.setdefault(group, {})[item] = float(arr[row])
+            sub = info.get(group)
+            if sub is None:
+                sub = info[group] = {}
+            sub[item] = value
         else:
-            info[group] = float(arr[row])
+            info[group] = value
     return info
 
 
@@ -75,6 +86,7 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         self.observation_space = spaces.Box(low, high, dtype=np.float32)
         self._state: core.State | None = None
         self._episode: core.EpisodeData | None = None
+        self._exo_rows: list[list[float]] = []
         self._split = "train"
 
     # ------------------------------------------------------------------------------------------
@@ -91,8 +103,9 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         start = np.array([starts[idx]], dtype=np.int64)
         self._split = split
         self._episode = core.build_episode(self.params, self.series, start, self.np_random)
-        self._state = core.initial_state(self.params, 1)
-        obs = core.observe(self.params, self._state, self._episode)[0]
+        self._exo_rows = self._episode.exo[0].tolist()  # the scalar core reads plain floats
+        self._state = core.initial_state(self.params, None)
+        obs = core.observe_one(self.params, self._state, self._episode)
         return obs, {"split": split, "day_index": idx, "start": str(self.series.timestamps[start[0]])}
 
     def _parse_options(self, options: dict[str, Any] | None) -> tuple[str, int | None]:
@@ -127,19 +140,18 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         """Advance one interval; ``info`` is the step's ledger (see the task docstring)."""
         if self._state is None or self._episode is None:
             raise RuntimeError("call reset() before step()")
-        t = int(self._state.t[0])
+        t = self._state.t
         if t >= self.params.episode_steps:
             raise RuntimeError("the episode has ended (terminated=True was returned); call reset()")
         a = self._check_action(action)
-        x = self._episode.exo[0, t][None, :]
-        self._state, ledger = core.transition(self.params, self._state, a, x)
-        obs = core.observe(self.params, self._state, self._episode)[0]
+        self._state, ledger = core.transition(self.params, self._state, a, self._exo_rows[t], SCALAR)
+        obs = core.observe_one(self.params, self._state, self._episode)
         info = ledger_to_info(ledger)
         info["t"] = t
         terminated = t + 1 >= self.params.episode_steps
         return obs, info["reward"], terminated, False, info
 
-    def _check_action(self, action: Any) -> np.ndarray:
+    def _check_action(self, action: Any) -> list[float]:
         a = np.asarray(action, dtype=np.float64)
         n = len(self.action_names)
         if a.shape != (n,):
@@ -153,4 +165,4 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
             raise ValueError(
                 f"action[{i}] ({self.action_names[i]!r}) = {float(a[i])!r} is outside [-1, 1] or not finite; "
                 "clip actions to the action space before step()")
-        return np.minimum(np.maximum(a, -1.0), 1.0)[None, :]
+        return np.minimum(np.maximum(a, -1.0), 1.0).tolist()

@@ -8,6 +8,7 @@ import pytest
 from vpp_gym import core
 from vpp_gym.config import ScenarioConfig
 from vpp_gym.data.schema import COLUMN_NAMES
+from vpp_gym.ops import SCALAR
 from vpp_gym.validation import from_mapping
 
 
@@ -31,10 +32,10 @@ def _x(**values: float) -> np.ndarray:
 
 def test_export_step_by_hand() -> None:
     p = _params()
-    s = core.initial_state(p, 1)._replace(e_bat_mwh=np.array([2.0]), positions_mw=np.array([[1.0, 0.0, 0.0, 0.0]]))
+    s = core.initial_state(p, 1)._replace(e_bat_mwh=np.array([2.0]), positions_mw=_cols([[1.0, 0.0, 0.0, 0.0]]))
     action = np.array([[0.5, 0.5, -1.0, 0.5, 0.25]])  # da, battery, pv_curtail, load_curtail, load_shift
     x = _x(price_da_per_mwh=300.0, price_rt_per_mwh=500.0, grid_ef_t_per_mwh=0.6, pv_cf=0.5, load_pu=0.8)
-    s2, led = core.transition(p, s, action, x)
+    s2, led = core.transition(p, s, action.T, x.T)
     # battery 0.5 * 2 = 1 MW discharge; e' = 2 - 0.25 * 1 / 0.95
     assert led["battery.applied_mw"][0] == pytest.approx(1.0)
     assert s2.e_bat_mwh[0] == pytest.approx(2.0 - 0.25 / 0.95, rel=1e-12)
@@ -56,7 +57,7 @@ def test_export_step_by_hand() -> None:
     assert led["profit"][0] == pytest.approx(31.7)
     assert led["reward"][0] == pytest.approx(0.0317)
     # the new commitment 0.5 * 6 = 3 MW joins the queue for interval t + 4
-    np.testing.assert_allclose(s2.positions_mw, [[0.0, 0.0, 0.0, 3.0]])
+    np.testing.assert_allclose(np.stack(s2.positions_mw, axis=1), [[0.0, 0.0, 0.0, 3.0]])
     assert s2.t[0] == 1
 
 
@@ -65,7 +66,7 @@ def test_import_step_at_window_end_by_hand() -> None:
     s = core.initial_state(p, 1)._replace(t=np.array([15]), e_bat_mwh=np.array([2.0]), backlog_mwh=np.array([0.03]))
     action = np.array([[0.0, -1.0, 0.0, 0.0, 1.0]])  # the shift request is overridden at the window end
     x = _x(price_da_per_mwh=200.0, price_rt_per_mwh=100.0, grid_ef_t_per_mwh=0.5, pv_cf=0.0, load_pu=1.0)
-    s2, led = core.transition(p, s, action, x)
+    s2, led = core.transition(p, s, action.T, x.T)
     # charge 2 MW: e' = 2 + 0.25 * 2 * 0.95 = 2.475
     assert s2.e_bat_mwh[0] == pytest.approx(2.475)
     # forced make-up of the 0.03 MWh backlog: s = -0.03 / 0.25 = -0.12 MW; consumption 3 + 0.12
@@ -83,8 +84,12 @@ def test_import_step_at_window_end_by_hand() -> None:
     assert led["penalty.shift_violation"][0] == 0.0
 
 
-def test_batch_rows_are_independent() -> None:
-    """A batch of two different rows gives exactly what each row gives alone."""
+def _cols(rows: list[list[float]]) -> tuple[np.ndarray, ...]:
+    return tuple(np.array(rows, dtype=float).T)
+
+
+def test_batch_rows_equal_scalar_core_exactly() -> None:
+    """A batch of two different rows gives exactly what the scalar core (single env) gives for each."""
     p = _params()
     rng = np.random.default_rng(0)
     s = core.initial_state(p, 2)._replace(e_bat_mwh=np.array([0.5, 3.5]), t=np.array([3, 15]),
@@ -92,11 +97,14 @@ def test_batch_rows_are_independent() -> None:
     a = rng.uniform(-1, 1, (2, 5))
     x = np.vstack([_x(price_da_per_mwh=50, price_rt_per_mwh=-20, pv_cf=0.9, load_pu=0.3, grid_ef_t_per_mwh=0.4),
                    _x(price_da_per_mwh=900, price_rt_per_mwh=1500, pv_cf=0.0, load_pu=1.2, grid_ef_t_per_mwh=0.9)])
-    s_batch, led_batch = core.transition(p, s, a, x)
+    s_batch, led_batch = core.transition(p, s, a.T, x.T)
     for i in range(2):
-        s_i = core.State(*(f[i:i + 1] for f in s))
-        s_one, led_one = core.transition(p, s_i, a[i:i + 1], x[i:i + 1])
+        s_i = core.State(int(s.t[i]), *(float(f[i]) for f in s[1:5]), tuple(float(q[i]) for q in s.positions_mw))
+        s_one, led_one = core.transition(p, s_i, a[i].tolist(), x[i].tolist(), SCALAR)
+        assert led_one.keys() == led_batch.keys()
         for key, v in led_one.items():
-            assert v[0] == led_batch[key][i], key
-        for f_one, f_batch in zip(s_one, s_batch, strict=False):
-            assert np.array_equal(f_one[0], f_batch[i])
+            assert v == led_batch[key][i], key
+        assert s_one.t == s_batch.t[i]
+        for f_one, f_batch in zip(s_one[1:5], s_batch[1:5], strict=True):
+            assert f_one == f_batch[i]
+        assert s_one.positions_mw == tuple(q[i] for q in s_batch.positions_mw)

@@ -19,9 +19,11 @@ charged on the energy through the terminals: ``cost = degradation_cost_per_mwh *
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from vpp_gym.ops import Array
 from vpp_gym.validation import require, require_range
 
 
@@ -84,23 +86,22 @@ def initial_energy(params: BatteryParams, batch: int) -> np.ndarray:
     return np.full(batch, params.e_init_mwh)
 
 
-def feasible_range(params: BatteryParams, e_mwh: np.ndarray, dt_h: float) -> tuple[np.ndarray, np.ndarray]:
+def feasible_range(params: BatteryParams, e_mwh: Array, dt_h: float, xp: Any = np) -> tuple[Array, Array]:
     """Feasible power ``(p_lo, p_hi)`` in MW this interval (see module docstring)."""
-    p_hi = np.minimum(params.p_discharge_max_mw, (e_mwh - params.e_min_mwh) * (params.eta_discharge / dt_h))
-    p_lo = -np.minimum(params.p_charge_max_mw, (params.e_high_mwh - e_mwh) / (params.eta_charge * dt_h))
+    p_hi = xp.minimum(params.p_discharge_max_mw, (e_mwh - params.e_min_mwh) * (params.eta_discharge / dt_h))
+    p_lo = -xp.minimum(params.p_charge_max_mw, (params.e_high_mwh - e_mwh) / (params.eta_charge * dt_h))
     # Guard against rounding putting e a hair outside its bounds.
-    return np.minimum(p_lo, 0.0), np.maximum(p_hi, 0.0)
+    return xp.minimum(p_lo, 0.0), xp.maximum(p_hi, 0.0)
 
 
-def apply(params: BatteryParams, e_mwh: np.ndarray, p_request_mw: np.ndarray,
-          dt_h: float) -> tuple[np.ndarray, np.ndarray]:
+def apply(params: BatteryParams, e_mwh: Array, p_request_mw: Array, dt_h: float, xp: Any = np) -> tuple[Array, Array]:
     """Project the requested power onto the feasible range and advance the stored energy.
 
     Returns:
         ``(p_applied_mw, e_next_mwh)``.
     """
-    p_lo, p_hi = feasible_range(params, e_mwh, dt_h)
-    p = np.minimum(np.maximum(p_request_mw, p_lo), p_hi)
-    e_next = e_mwh - dt_h * (np.maximum(p, 0.0) / params.eta_discharge + np.minimum(p, 0.0) * params.eta_charge)
-    e_next = np.minimum(np.maximum(e_next, params.e_min_mwh), params.e_high_mwh)
+    p_lo, p_hi = feasible_range(params, e_mwh, dt_h, xp)
+    p = xp.minimum(xp.maximum(p_request_mw, p_lo), p_hi)
+    e_next = e_mwh - dt_h * (xp.maximum(p, 0.0) / params.eta_discharge + xp.minimum(p, 0.0) * params.eta_charge)
+    e_next = xp.minimum(xp.maximum(e_next, params.e_min_mwh), params.e_high_mwh)
     return p, e_next

@@ -25,9 +25,11 @@ Costs: ``unmet_penalty_per_mwh * unmet + degradation_cost_per_mwh * max(p, 0) * 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from vpp_gym.ops import Array
 from vpp_gym.validation import require_range
 
 
@@ -65,30 +67,29 @@ class EvFleetParams:
         require_range("degradation_cost_per_mwh", self.degradation_cost_per_mwh, 0.0)
 
 
-def feasible_range(params: EvFleetParams, need_mwh: np.ndarray, plugged: np.ndarray, arrival_pu: np.ndarray,
-                   dt_h: float) -> tuple[np.ndarray, np.ndarray]:
+def feasible_range(params: EvFleetParams, need_mwh: Array, plugged: Array, arrival_pu: Array, dt_h: float,
+                   xp: Any = np) -> tuple[Array, Array]:
     """Feasible fleet power ``(p_lo, p_hi)`` in MW this interval (see module docstring)."""
-    n0 = np.minimum(need_mwh + arrival_pu * params.e_fleet_mwh, params.e_fleet_mwh)
-    p_lo = -np.minimum(plugged * params.p_charge_max_mw, n0 / (params.eta_charge * dt_h))
+    n0 = xp.minimum(need_mwh + arrival_pu * params.e_fleet_mwh, params.e_fleet_mwh)
+    p_lo = -xp.minimum(plugged * params.p_charge_max_mw, n0 / (params.eta_charge * dt_h))
     if not params.v2g:
-        return p_lo, np.zeros_like(p_lo)
-    room = np.maximum(plugged * params.e_fleet_mwh - n0, 0.0)
-    p_hi = np.minimum(plugged * params.p_discharge_max_mw, room * (params.eta_discharge / dt_h))
+        return p_lo, 0.0 * p_lo
+    room = xp.maximum(plugged * params.e_fleet_mwh - n0, 0.0)
+    p_hi = xp.minimum(plugged * params.p_discharge_max_mw, room * (params.eta_discharge / dt_h))
     return p_lo, p_hi
 
 
-def apply(params: EvFleetParams, need_mwh: np.ndarray, plugged: np.ndarray, arrival_pu: np.ndarray,
-          departure: np.ndarray, p_request_mw: np.ndarray, dt_h: float
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def apply(params: EvFleetParams, need_mwh: Array, plugged: Array, arrival_pu: Array, departure: Array,
+          p_request_mw: Array, dt_h: float, xp: Any = np) -> tuple[Array, Array, Array]:
     """Project the requested power, charge, then let vehicles depart.
 
     Returns:
         ``(p_applied_mw, need_next_mwh, unmet_mwh)``.
     """
-    p_lo, p_hi = feasible_range(params, need_mwh, plugged, arrival_pu, dt_h)
-    p = np.minimum(np.maximum(p_request_mw, p_lo), p_hi)
-    n0 = np.minimum(need_mwh + arrival_pu * params.e_fleet_mwh, params.e_fleet_mwh)
-    n1 = n0 + dt_h * (np.minimum(p, 0.0) * params.eta_charge + np.maximum(p, 0.0) / params.eta_discharge)
-    n1 = np.maximum(n1, 0.0)
+    p_lo, p_hi = feasible_range(params, need_mwh, plugged, arrival_pu, dt_h, xp)
+    p = xp.minimum(xp.maximum(p_request_mw, p_lo), p_hi)
+    n0 = xp.minimum(need_mwh + arrival_pu * params.e_fleet_mwh, params.e_fleet_mwh)
+    n1 = n0 + dt_h * (xp.minimum(p, 0.0) * params.eta_charge + xp.maximum(p, 0.0) / params.eta_discharge)
+    n1 = xp.maximum(n1, 0.0)
     unmet = departure * n1
     return p, n1 - unmet, unmet

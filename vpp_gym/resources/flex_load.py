@@ -23,9 +23,11 @@ Costs per interval: ``curtail_cost_per_mwh * c * dt + shift_cost_per_mwh * |s| *
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from vpp_gym.ops import Array
 from vpp_gym.validation import require, require_range
 
 
@@ -71,29 +73,28 @@ class FlexLoadParams:
         return round(steps)
 
 
-def feasible_range(params: FlexLoadParams, base_mw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def feasible_range(params: FlexLoadParams, base_mw: Array) -> tuple[Array, Array, Array]:
     """Limits for this interval: ``(c_max_mw, s_lo_mw, s_hi_mw)``; c in [0, c_max], s in [s_lo, s_hi]."""
     s_max = params.shift_share * base_mw
     return params.curtail_share * base_mw, -s_max, s_max
 
 
-def apply(params: FlexLoadParams, backlog_mwh: np.ndarray, base_mw: np.ndarray, c_request_mw: np.ndarray,
-          s_request_mw: np.ndarray, window_end: np.ndarray, dt_h: float
-          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def apply(params: FlexLoadParams, backlog_mwh: Array, base_mw: Array, c_request_mw: Array, s_request_mw: Array,
+          window_end: Array, dt_h: float, xp: Any = np) -> tuple[Array, Array, Array, Array]:
     """Apply curtailment and shift requests.
 
     Args:
-        window_end: boolean array, True where this is the last interval of a shift window
-            (the shift is then forced to ``-backlog / dt``).
+        window_end: True where this is the last interval of a shift window (the shift is then
+            forced to ``-backlog / dt``); a boolean array, or a bool with ``xp = SCALAR``.
 
     Returns:
         ``(c_mw, s_mw, backlog_next_mwh, violation_mwh)``; consumption is ``base - c - s``.
     """
     c_max, s_lo, s_hi = feasible_range(params, base_mw)
-    c = np.minimum(np.maximum(c_request_mw, 0.0), c_max)
+    c = xp.minimum(xp.maximum(c_request_mw, 0.0), c_max)
     forced = -backlog_mwh / dt_h
-    violation = np.where(window_end, np.maximum(np.abs(forced) - s_hi, 0.0) * dt_h, 0.0)
+    violation = xp.where(window_end, xp.maximum(abs(forced) - s_hi, 0.0) * dt_h, 0.0)
     # A forced reduction can never take consumption below zero.
-    s = np.where(window_end, np.minimum(forced, base_mw - c), np.minimum(np.maximum(s_request_mw, s_lo), s_hi))
-    backlog_next = np.where(window_end, 0.0, backlog_mwh + s * dt_h)
+    s = xp.where(window_end, xp.minimum(forced, base_mw - c), xp.minimum(xp.maximum(s_request_mw, s_lo), s_hi))
+    backlog_next = xp.where(window_end, 0.0, backlog_mwh + s * dt_h)
     return c, s, backlog_next, violation

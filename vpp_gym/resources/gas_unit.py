@@ -16,9 +16,11 @@ clipped to the on-range (and a refused shutdown goes to the lowest on-output). P
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from vpp_gym.ops import Array
 from vpp_gym.validation import require, require_range
 
 
@@ -55,23 +57,22 @@ class GasUnitParams:
                 self.p_init_mw, f"0 (off) or within [p_min_mw, p_max_mw] = [{self.p_min_mw:g}, {self.p_max_mw:g}]")
 
 
-def feasible_range(params: GasUnitParams, p_prev_mw: np.ndarray, dt_h: float
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def feasible_range(params: GasUnitParams, p_prev_mw: Array, dt_h: float, xp: Any = np) -> tuple[Array, Array, Array]:
     """The on-range and whether off is allowed: ``(on_lo_mw, on_hi_mw, can_be_off)``."""
     ramp = params.ramp_mw_per_h * dt_h
     was_on = p_prev_mw > 0.0
-    on_lo = np.where(was_on, np.maximum(params.p_min_mw, p_prev_mw - ramp), params.p_min_mw)
-    on_hi = np.where(was_on, np.minimum(params.p_max_mw, p_prev_mw + ramp),
+    on_lo = xp.where(was_on, xp.maximum(params.p_min_mw, p_prev_mw - ramp), params.p_min_mw)
+    on_hi = xp.where(was_on, xp.minimum(params.p_max_mw, p_prev_mw + ramp),
                      max(params.p_min_mw, min(params.p_max_mw, ramp)))
     can_be_off = p_prev_mw - ramp <= params.p_min_mw + 1e-9  # tolerance: 1.6 - 1.0 is 0.6000000000000001
     return on_lo, on_hi, can_be_off
 
 
-def apply(params: GasUnitParams, p_prev_mw: np.ndarray, p_request_mw: np.ndarray, dt_h: float
-          ) -> tuple[np.ndarray, np.ndarray]:
+def apply(params: GasUnitParams, p_prev_mw: Array, p_request_mw: Array, dt_h: float, xp: Any = np
+          ) -> tuple[Array, Array]:
     """Project the setpoint; return ``(p_applied_mw, started)`` (started: 1.0 where the unit started)."""
-    on_lo, on_hi, can_be_off = feasible_range(params, p_prev_mw, dt_h)
+    on_lo, on_hi, can_be_off = feasible_range(params, p_prev_mw, dt_h, xp)
     off = (p_request_mw < 0.5 * params.p_min_mw) & can_be_off
-    p = np.where(off, 0.0, np.minimum(np.maximum(p_request_mw, on_lo), on_hi))
-    started = ((p_prev_mw <= 0.0) & (p > 0.0)).astype(np.float64)
+    p = xp.where(off, 0.0, xp.minimum(xp.maximum(p_request_mw, on_lo), on_hi))
+    started = xp.where((p_prev_mw <= 0.0) & (p > 0.0), 1.0, 0.0)
     return p, started

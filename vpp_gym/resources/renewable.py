@@ -13,9 +13,11 @@ A requested output outside that range is projected onto it. Curtailed energy is
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from vpp_gym.ops import Array
 from vpp_gym.validation import require_range
 
 
@@ -35,15 +37,15 @@ class RenewableParams:
         require_range("p_max_mw", self.p_max_mw, 0.0)
 
 
-def feasible_range(params: RenewableParams, cf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def feasible_range(params: RenewableParams, cf: Array) -> tuple[Array, Array]:
     """Feasible output ``(p_lo, p_hi)`` in MW for capacity factor ``cf``."""
     p_avail = params.p_max_mw * cf
-    return (np.zeros_like(p_avail) if params.curtailable else p_avail), p_avail
+    return (0.0 * p_avail if params.curtailable else p_avail), p_avail
 
 
-def apply(params: RenewableParams, cf: np.ndarray, p_request_mw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def apply(params: RenewableParams, cf: Array, p_request_mw: Array, xp: Any = np) -> tuple[Array, Array]:
     """Project the requested output; return ``(p_applied_mw, p_available_mw)``."""
     p_avail = params.p_max_mw * cf
     if not params.curtailable:
         return p_avail, p_avail
-    return np.minimum(np.maximum(p_request_mw, 0.0), p_avail), p_avail
+    return xp.minimum(xp.maximum(p_request_mw, 0.0), p_avail), p_avail
