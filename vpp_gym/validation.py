@@ -10,6 +10,7 @@ dotted key, the offending value and what was expected. Range checks live in each
 from __future__ import annotations
 
 import dataclasses
+import datetime as _dt
 import difflib
 import math
 import types
@@ -138,6 +139,8 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
         require(math.isfinite(float(value)), key, value, "a finite number")
         return float(value)
     if tp is str:
+        if isinstance(value, _dt.date):  # YAML reads an unquoted 2025-10-01 as a date
+            return value.isoformat()
         require(isinstance(value, str), key, value, "a string")
         return value
     raise TypeError(f"unsupported config field type {tp!r} at {key}")  # programming error

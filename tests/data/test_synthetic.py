@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -197,14 +194,3 @@ def test_bad_config_names_the_key(overrides: dict, key: str) -> None:
 def test_interval_that_does_not_divide_a_day_is_rejected(interval: int) -> None:
     with pytest.raises(ConfigError, match="interval_minutes"):
         generate(SyntheticConfig(days=2), interval)
-
-
-def test_a_year_at_15_minutes_is_generated_well_under_a_second() -> None:
-    best = min(_timed(lambda: generate(SyntheticConfig())) for _ in range(3))
-    assert best < 0.5
-
-
-def _timed(fn: Callable[[], object]) -> float:
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
