@@ -8,7 +8,7 @@ time:      {interval_minutes: 15, episode_hours: 24}
 data:      {source: synthetic, synthetic: {...}, files: {...}, splits: {...}}
 forecast:  {horizon_steps: 8, price_sigma_rel: 0.08, ...}
 resources: {pv: {...}, wind: null, battery: {...}, ev: null, flex_load: {...}, gas: null}
-markets:   {energy: {...}, carbon: {...}}
+markets:   {energy: {...}, carbon: {...}, regulation: {...}, reserve: {...}, demand_response: {...}}
 reward:    {scale: 0.001}
 ```
 
@@ -26,8 +26,12 @@ from typing import Any, Literal
 
 import yaml
 
+from vpp_gym.data.ancillary import AncillaryConfig
 from vpp_gym.data.sources import FilesConfig
 from vpp_gym.data.synthetic import SyntheticConfig
+from vpp_gym.markets.carbon import CarbonMarketConfig
+from vpp_gym.markets.clearing import CompetitorStackConfig
+from vpp_gym.markets.products import DemandResponseConfig, RegulationMarketConfig, ReserveMarketConfig
 from vpp_gym.resources import BatteryParams, EvFleetParams, FlexLoadParams, GasUnitParams, RenewableParams
 from vpp_gym.validation import ConfigError, from_mapping, merge_overrides, require, require_range, to_mapping
 
@@ -103,12 +107,14 @@ class DataConfig:
         synthetic: generator settings (also used to fill columns missing from files).
         files: file sources; required when ``source`` is ``files``.
         splits: train / validation / test split by date.
+        ancillary: generator of the ancillary-service series the data does not provide.
     """
 
     source: Literal["synthetic", "files"] = "synthetic"
     synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
     files: FilesConfig | None = None
     splits: SplitConfig = field(default_factory=SplitConfig)
+    ancillary: AncillaryConfig = field(default_factory=AncillaryConfig)
 
     def __post_init__(self) -> None:
         require(self.source != "files" or self.files is not None, "data.files", self.files,
@@ -167,50 +173,56 @@ class ResourcesConfig:
 
 @dataclass(frozen=True)
 class EnergyMarketConfig:
-    """Day-ahead and real-time energy, price-taker.
+    """Day-ahead and real-time energy.
 
     Each step the VPP commits a day-ahead position (MW, positive = sell) for the interval
-    ``da_lead_steps`` ahead, paid at that interval's day-ahead price on delivery. The real-time
-    deviation ``net injection - position`` is settled at the real-time price; an optional
-    imbalance penalty is charged on ``|deviation|``. Positions for the first ``da_lead_steps``
-    intervals of an episode are zero (no position was carried into the episode).
+    ``da_lead_steps`` ahead. On delivery the position is settled at that interval's day-ahead
+    price; the real-time deviation ``net injection - accepted position`` is settled at the real-time
+    price; an optional imbalance penalty is charged on ``|deviation|``. Positions for the first
+    ``da_lead_steps`` intervals of an episode are zero (no position was carried into the episode).
+
+    Forms: ``price_taker`` (every position is accepted at the day-ahead price series) or
+    ``transaction`` (a sell position is an offer ``(q, p)`` with ``p = (a + 1) / 2 * price_cap_per_mwh``
+    cleared in merit order with the competitor stack for a need of ``need_mw``, at the marginal
+    price; purchases are accepted at that price; with no competitor stack the offer is accepted
+    if ``p`` is at most the day-ahead price).
 
     Attributes:
+        form: ``price_taker`` or ``transaction``.
         da_lead_steps: how many intervals ahead a position is committed (>= 1).
         position_max_mw: largest position that can be committed, either direction.
         imbalance_penalty_per_mwh: extra charge on absolute real-time deviation.
+        price_cap_per_mwh: highest offer price (transaction form).
+        need_mw: the zone's day-ahead need the offers compete for (transaction form).
+        competitors: competitor offer stack (transaction form).
     """
 
+    form: Literal["price_taker", "transaction"] = "price_taker"
     da_lead_steps: int = 4
     position_max_mw: float = 6.0
     imbalance_penalty_per_mwh: float = 0.0
+    price_cap_per_mwh: float = 1500.0
+    need_mw: float = 20.0
+    competitors: CompetitorStackConfig = field(default_factory=CompetitorStackConfig)
 
     def __post_init__(self) -> None:
         require(isinstance(self.da_lead_steps, int) and 1 <= self.da_lead_steps <= 192,
                 "markets.energy.da_lead_steps", self.da_lead_steps, "an integer in [1, 192]")
         require_range("markets.energy.position_max_mw", self.position_max_mw, 0.0, lo_open=True)
         require_range("markets.energy.imbalance_penalty_per_mwh", self.imbalance_penalty_per_mwh, 0.0)
-
-
-@dataclass(frozen=True)
-class CarbonConfig:
-    """Carbon cost of grid-import emissions at a flat price.
-
-    Emissions of a step: ``max(-net injection, 0) * dt * grid_ef_t_per_mwh`` (tCO2).
-    """
-
-    price_per_t: float = 60.0
-
-    def __post_init__(self) -> None:
-        require_range("markets.carbon.price_per_t", self.price_per_t, 0.0, 10_000.0)
+        require_range("markets.energy.price_cap_per_mwh", self.price_cap_per_mwh, 0.0, 1e5, lo_open=True)
+        require_range("markets.energy.need_mw", self.need_mw, 0.0, 1e5)
 
 
 @dataclass(frozen=True)
 class MarketsConfig:
-    """Market rules the VPP trades under."""
+    """Market rules the VPP trades under; a product section set to ``null`` closes that product."""
 
     energy: EnergyMarketConfig = field(default_factory=EnergyMarketConfig)
-    carbon: CarbonConfig = field(default_factory=CarbonConfig)
+    carbon: CarbonMarketConfig = field(default_factory=CarbonMarketConfig)
+    regulation: RegulationMarketConfig | None = None
+    reserve: ReserveMarketConfig | None = None
+    demand_response: DemandResponseConfig | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ import numpy as np
 import yaml
 
 from vpp_gym.config import DataConfig, ScenarioConfig
+from vpp_gym.data.ancillary import generate_ancillary
+from vpp_gym.data.schema import ANCILLARY_NAMES
 from vpp_gym.data.series import ScenarioSeries
 from vpp_gym.data.sources import build_from_files
 from vpp_gym.data.synthetic import generate
@@ -33,6 +35,15 @@ def scenario_series(data: DataConfig, interval_minutes: int, base_dir: str | Pat
     else:
         assert data.files is not None  # checked by DataConfig
         series = build_from_files(data.files, interval_minutes, base_dir)
+    missing = [c for c in ANCILLARY_NAMES if c not in series.values]
+    if missing:
+        extra = generate_ancillary(data.ancillary, series.timestamps, series.interval_minutes,
+                                   series.values["price_da_per_mwh"])
+        values = dict(series.values)
+        values.update({c: extra[c] for c in missing})
+        note = f"ancillary series synthesized (seed={data.ancillary.seed}): {', '.join(missing)}"
+        series = ScenarioSeries(series.timestamps, series.interval_minutes, values, series.source,
+                                (*series.notes, note))
     for arr in series.values.values():
         arr.setflags(write=False)
     with _LOCK:

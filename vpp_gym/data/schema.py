@@ -17,6 +17,9 @@ that divides a day, 60 included) and these columns. ``timestamp`` is the interva
 | ev_arrival_need_pu | per unit       | [0, 1]           | need of arriving EVs per MWh of fleet capacity   |
 | ev_departure_share | per unit       | [0, 1]           | share of plugged EVs leaving at interval end     |
 
+Ancillary-service columns (``ANCILLARY_COLUMNS``: regulation, reserve and demand-response needs,
+prices and calls) may also be given; those absent are synthesized (``vpp_gym.data.ancillary``).
+
 Currency is whatever the scenario says (CNY for the built-in presets, USD for ERCOT data); the
 env never converts it. Ancillary-service series are added by the markets (see ``markets``).
 """
@@ -53,4 +56,18 @@ COLUMNS: tuple[Column, ...] = (
 )
 
 COLUMN_NAMES: tuple[str, ...] = tuple(c.name for c in COLUMNS)
-BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}
+
+# Ancillary-service series: optional in users' files, synthesized when absent (see ``data.ancillary``).
+ANCILLARY_COLUMNS: tuple[Column, ...] = (
+    Column("reg_need_mw", "MW", 0.0, 1e5, "regulation capacity the zone needs"),
+    Column("reg_cap_price_per_mw", "currency/(MW h)", 0.0, 1e5, "regulation capacity price"),
+    Column("reg_mileage_price_per_mw", "currency/MW", 0.0, 1e5, "regulation mileage price"),
+    Column("reserve_need_mw", "MW", 0.0, 1e5, "reserve capacity the zone needs"),
+    Column("reserve_price_per_mw", "currency/(MW h)", 0.0, 1e5, "reserve capacity price"),
+    Column("reserve_call_share", "per unit", 0.0, 1.0, "share of accepted reserve called for deployment"),
+    Column("dr_need_mw", "MW", -1e5, 1e5, "demand-response need: + peak shaving, - valley filling"),
+    Column("dr_price_per_mwh", "currency/MWh", 0.0, 1e5, "demand-response compensation price"),
+)
+ANCILLARY_NAMES: tuple[str, ...] = tuple(c.name for c in ANCILLARY_COLUMNS)
+ALL_NAMES: tuple[str, ...] = COLUMN_NAMES + ANCILLARY_NAMES
+BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS + ANCILLARY_COLUMNS}

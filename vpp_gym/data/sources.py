@@ -100,7 +100,7 @@ from vpp_gym.data.loader import (
     read_table,
     to_float,
 )
-from vpp_gym.data.schema import COLUMN_NAMES, TIMESTAMP
+from vpp_gym.data.schema import ALL_NAMES, COLUMN_NAMES, TIMESTAMP
 from vpp_gym.data.series import ScenarioSeries
 from vpp_gym.data.synthetic import SyntheticConfig, check_interval_minutes, generate_for_index
 from vpp_gym.validation import require, require_finite
@@ -175,8 +175,8 @@ class FileSource:
         require(isinstance(self.columns, dict) and len(self.columns) > 0, "columns", self.columns,
                 "a mapping of at least one schema column to {column: <file column>, scale:, offset:}")
         for name, cmap in self.columns.items():
-            require(name in COLUMN_NAMES, f"columns.{name}", name,
-                    f"a schema column name, one of: {', '.join(COLUMN_NAMES)}")
+            require(name in ALL_NAMES, f"columns.{name}", name,
+                    f"a schema column name, one of: {', '.join(ALL_NAMES)}")
             require(isinstance(cmap, ColumnMap), f"columns.{name}", cmap, "a ColumnMap")
         require(isinstance(self.shift_years, int) and not isinstance(self.shift_years, bool)
                 and -200 <= self.shift_years <= 200, "shift_years", self.shift_years,
@@ -433,9 +433,10 @@ def build_from_files(cfg: FilesConfig, interval_minutes: int, base_dir: str | Pa
     else:
         values = given
     label = "files(" + ", ".join(src.path for src in cfg.sources) + ")"
-    frame = pd.DataFrame({TIMESTAMP: target, **{c: values[c] for c in COLUMN_NAMES}})
+    kept = [c for c in ALL_NAMES if c in values]  # ancillary columns the files provide pass through
+    frame = pd.DataFrame({TIMESTAMP: target, **{c: values[c] for c in kept}})
     check_ranges(frame, label)
     return ScenarioSeries(timestamps=target, interval_minutes=m,
-                          values={c: np.asarray(values[c], dtype=np.float64) for c in COLUMN_NAMES},
+                          values={c: np.asarray(values[c], dtype=np.float64) for c in kept},
                           source=label, notes=tuple(notes))
 

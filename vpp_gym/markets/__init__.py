@@ -1,0 +1,1 @@
+"""Market products: clearing rules (invitation and transaction forms) and the settlement of each market."""

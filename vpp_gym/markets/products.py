@@ -1,0 +1,114 @@
+"""Rules of the capacity-type products (regulation, reserve, demand response) and their two forms.
+
+Each product is opened by giving its section in ``markets`` (``null`` closes it) and picks its
+organisation form:
+
+- ``invitation``: the need and a fixed price come from the scenario series (``reg_need_mw`` and
+  ``reg_cap_price_per_mw``, ...). The VPP declares a quantity ``q = max(a, 0) * offer_max_mw``;
+  the competitors declare ``others_ratio * need``; oversubscription is scaled pro rata
+  (:func:`~vpp_gym.markets.clearing.clear_invitation`); the accepted quantity is paid the series price.
+- ``transaction``: the VPP offers ``q`` at ``price = (a_price + 1) / 2 * price_cap``; the offer is
+  cleared with the competitor stack (``competitors``, drawn per episode around the series price)
+  in merit order at the marginal price (:func:`~vpp_gym.markets.clearing.clear_transaction`).
+  With ``competitors.n_offers = 0`` the VPP is a price-taker against the series price.
+
+Delivery that falls short of what was accepted is charged ``shortfall_penalty_per_mwh``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+from vpp_gym.markets.clearing import CompetitorStackConfig
+from vpp_gym.markets.regulation import AgcSignalConfig
+from vpp_gym.validation import require, require_range
+
+
+@dataclass(frozen=True)
+class ProductMarketConfig:
+    """Rules shared by the capacity-type products.
+
+    Attributes:
+        form: ``invitation`` (fixed price, declared quantity) or ``transaction`` (quantity-price offers).
+        offer_max_mw: the largest quantity the VPP can declare or offer (action scale).
+        price_cap: highest admissible offer price and scarcity price (transaction form), in the
+            product's price unit (per MW per hour for capacity, per MWh for demand response).
+        others_ratio: invitation form: competitors' declarations as a multiple of the need.
+        competitors: transaction form: the competitor offer stack (0 offers = price-taker).
+        shortfall_penalty_per_mwh: penalty on energy accepted but not delivered.
+    """
+
+    form: Literal["invitation", "transaction"] = "invitation"
+    offer_max_mw: float = 2.0
+    price_cap: float = 60.0
+    others_ratio: float = 0.8
+    competitors: CompetitorStackConfig = field(default_factory=CompetitorStackConfig)
+    shortfall_penalty_per_mwh: float = 500.0
+
+    def __post_init__(self) -> None:
+        require(self.form in ("invitation", "transaction"), "form", self.form, "'invitation' or 'transaction'")
+        require_range("offer_max_mw", self.offer_max_mw, 0.0, 1e4)
+        require_range("price_cap", self.price_cap, 0.0, 1e5, lo_open=True)
+        require_range("others_ratio", self.others_ratio, 0.0, 100.0)
+        require_range("shortfall_penalty_per_mwh", self.shortfall_penalty_per_mwh, 0.0, 1e5)
+
+
+@dataclass(frozen=True)
+class RegulationMarketConfig(ProductMarketConfig):
+    """Frequency regulation: capacity + mileage, paid by the performance score.
+
+    The accepted capacity ``C`` is followed by the battery around its base setpoint at ``agc.substeps``
+    sub-steps: requested ``C * s(k)``; response limited by the battery's headroom, ``delay_substeps``
+    and ``ramp_mw_per_substep`` (:func:`vpp_gym.markets.regulation.response`). Payment
+    ``(C * capacity price * dt + C * mileage(s) * mileage price) * score`` (0 below ``min_score``).
+    The regulation energy moves the battery's state of charge sub-step by sub-step.
+
+    Attributes:
+        agc: the AGC signal generator.
+        delay_substeps: response delay of the VPP's control chain.
+        ramp_mw_per_substep: response ramp limit (``inf`` = none).
+        max_delay_substeps: the score's delay window.
+        min_score: qualification threshold of the score.
+    """
+
+    price_cap: float = 60.0
+    agc: AgcSignalConfig = field(default_factory=AgcSignalConfig)
+    delay_substeps: int = 0
+    ramp_mw_per_substep: float = math.inf
+    max_delay_substeps: int = 5
+    min_score: float = 0.4
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require(isinstance(self.delay_substeps, int) and 0 <= self.delay_substeps < self.agc.substeps,
+                "delay_substeps", self.delay_substeps, f"an integer in [0, agc.substeps={self.agc.substeps})")
+        require(isinstance(self.max_delay_substeps, int) and 0 <= self.max_delay_substeps <= self.agc.substeps - 2,
+                "max_delay_substeps", self.max_delay_substeps, f"an integer in [0, {self.agc.substeps - 2}]")
+        require(self.ramp_mw_per_substep > 0, "ramp_mw_per_substep", self.ramp_mw_per_substep, "a positive number")
+        require_range("min_score", self.min_score, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class ReserveMarketConfig(ProductMarketConfig):
+    """Reserve: accepted capacity paid ``C * price * dt``; deployment calls (``reserve_call_share``) must be
+    delivered as extra injection from the battery's spare headroom, the gas unit and load curtailment;
+    the energy delivered is settled in real time and any shortfall is penalised."""
+
+    price_cap: float = 40.0
+
+
+@dataclass(frozen=True)
+class DemandResponseConfig(ProductMarketConfig):
+    """Peak shaving / valley filling events (``dr_need_mw``: + = consume less / inject more, - = the reverse).
+
+    Delivery is measured against the **passive baseline**: the net injection the VPP would have with
+    no flexibility used (renewables uncurtailed, storage and EVs idle, base load, gas off):
+    ``delivered = max(direction * (net - reserve deployed - regulation energy - baseline), 0)``.
+    Payment ``min(delivered, accepted) * dt * price``; shortfall ``max(accepted - delivered, 0) * dt``
+    is penalised.
+    """
+
+    price_cap: float = 3000.0
+    shortfall_penalty_per_mwh: float = 1000.0

@@ -1,0 +1,332 @@
+"""Frequency regulation (AGC following): a RegD-like signal, the VPP's response, a PJM-style score, settlement.
+
+A regulation award of ``capacity_mw`` (symmetric, MW) obliges the VPP to add ``capacity_mw * s_k`` to
+its base injection at every sub-step ``k`` of a market interval, where ``s_k in [-1, 1]`` is the grid
+operator's AGC signal. Sign convention as everywhere in vpp-gym: positive = more injection into the
+grid (regulation up). A market interval of ``dt_h`` hours is split into ``S`` sub-steps
+(:attr:`AgcSignalConfig.substeps`; ``S = 15`` gives one-minute sub-steps of a 15-minute interval).
+
+**Signal** (:func:`agc_signal`). A fast, mean-reverting, roughly energy-neutral signal in the spirit of
+PJM's RegD. With i.i.d. ``eps_k ~ N(0, sigma^2)``, persistence ``phi`` and energy reversion ``kappa``::
+
+    z_k = phi * z_{k-1} + eps_k                  (fast latent AR(1) / discretised Ornstein-Uhlenbeck)
+    W_k = (1 - kappa) * W_{k-1} + z_k            (accumulated energy of the signal, sub-step units)
+    y_k = W_k - W_{k-1} = z_k - kappa * W_{k-1}  (latent signal: z minus a pull-back of the energy)
+    s_k = clip(y_k, -1, 1)
+
+so ``y = sigma * (1 - q^-1) / ((1 - phi q^-1)(1 - (1 - kappa) q^-1)) * e`` (one ``scipy.signal.lfilter``
+over the flattened time axis). The integral of the signal, ``W``, is a stationary process pulled back
+to zero with time constant ``~1/kappa`` sub-steps, so the signal is energy-neutral over that horizon
+(an interval or a few) instead of drifting like a random walk. With the two poles ``p1 = phi`` and
+``p2 = 1 - kappa`` the stationary variance of ``y`` is (from ``Var(y) = 2 (gamma_W(0) - gamma_W(1))`` of the
+AR(2) process ``W``)::
+
+    Var(y) = 2 sigma^2 / ((1 - p1 p2) (1 + p1) (1 + p2))
+
+and ``sigma`` is chosen so that ``std(y) = amplitude`` (before the clip). Each call starts the filter
+``burn_in_substeps`` before the first returned sub-step, so the returned signal is (nearly) stationary.
+
+**Response** (:func:`response`). The requested regulation ``r_k = capacity_mw * s_k`` is delayed by
+``d`` sub-steps, rate-limited and saturated by the headroom ``[-down_mw, up_mw]``::
+
+    u_k = r_{k-d}  for k >= d,   u_k = 0  for k < d          (0 = no regulation offset before the interval)
+    x_k = clip(u_k, x_{k-1} - ramp, x_{k-1} + ramp),  x_{-1} = 0
+    x_k = clip(x_k, -down_mw, up_mw)
+
+**Performance score** (:func:`performance_score`), the structure of PJM Manual 12's regulation
+performance score (accuracy/correlation, delay, precision, equal weights) adapted to one market interval
+of ``S`` sub-steps and a maximum admissible delay of ``D`` sub-steps (the analogue of PJM's 5 minutes).
+With ``req`` the requested and ``resp`` the response MW, window length ``W = S - D``::
+
+    corr(l)   = Pearson(req[0:W], resp[l:l+W]),                 l = 0..D  (response shifted later by l)
+    accuracy  = clip(max_l corr(l), 0, 1)
+    lag*      = smallest l with corr(l) >= max_l corr(l) - 1e-9
+    delay     = 1 - lag* / D   if max_l corr(l) > 0 (D = 0: 1),   else 0
+    precision = clip(1 - mean_k |resp_k - req_k| / mean_k |req_k|, 0, 1)
+    score     = (accuracy + delay + precision) / 3
+
+``delay = 1 - lag*/D`` is PJM's ``|(delta - 5 min) / 5 min|`` with 5 min mapped to ``D`` sub-steps: 1 for
+an immediate response, 0 at the longest admissible delay. Every lag is compared on the same window of
+``W`` requested samples. Degenerate cases are defined so that no NaN can appear:
+
+- ``mean|req| <= 1e-12`` MW (zero capacity or an all-zero signal): precision = 1 if also
+  ``mean|resp - req| <= 1e-12`` MW, else 0.
+- a flat requested window (standard deviation <= 1e-9 x its largest magnitude, e.g. all zero or a
+  constant signal): correlation is undefined, there is no shape to follow, and the score reduces to the
+  precision: accuracy = delay = precision. Zero capacity with no response therefore scores 1 on all four.
+- a flat response window against a non-flat request: corr(l) = 0 for that lag (no co-movement).
+- no lag with a positive correlation (no response, or a response against the signal): accuracy = 0 and
+  delay = 0, since no delay of a following response can be identified.
+
+**Mileage and settlement** (:func:`mileage`, :func:`settle`). Mileage is the travelled distance of the
+signal, ``sum_k |s_k - s_{k-1}|``; the MW mileage is ``capacity_mw * mileage(signal)``. Payment follows the
+two-part (capacity + performance/mileage) regulation compensation of PJM after FERC Order 755, scaled by
+the performance score, with a qualification threshold ``min_score``::
+
+    payment = (capacity_mw * cap_price * dt_h + mileage_mw * mileage_price) * score   if score >= min_score
+    payment = 0                                                                         otherwise
+
+Sources, stated modestly: PJM Manual 12 (Balancing Operations), section on regulation performance
+scoring; PJM's RegD signal description. Sub-step resolution, the fixed comparison window, the tie and
+degenerate-case rules and the signal model are this module's adaptation, not PJM's text.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+from scipy.signal import lfilter
+
+from vpp_gym.ops import Array
+from vpp_gym.validation import require, require_range
+
+ZERO_MW = 1e-12
+"""A mean absolute request (or error) at or below this many MW counts as zero (see module docstring)."""
+
+FLAT_RTOL = 1e-9
+"""A window whose standard deviation is at most this share of its largest magnitude counts as flat."""
+
+TIE_TOL = 1e-9
+"""Correlations within this of the maximum count as ties; the smallest such lag is chosen."""
+
+SCORE_KEYS = ("score", "accuracy", "delay", "precision")
+
+
+@dataclass(frozen=True)
+class AgcSignalConfig:
+    """Parameters of the AGC (regulation) signal, fixed for an episode. Equations in the module docstring.
+
+    Attributes:
+        substeps: sub-steps per market interval (``S``; 15 = one minute at 15-minute intervals), >= 2.
+        persistence: AR(1) coefficient ``phi`` of the fast latent signal per sub-step, in ``[0, 0.99]``;
+            higher = smoother, slower signal (correlation time ~ ``1 / (1 - phi)`` sub-steps).
+        energy_reversion: share ``kappa`` of the signal's accumulated energy pulled back per sub-step, in
+            ``[0.01, 1]``; the signal is energy-neutral over ~ ``1 / kappa`` sub-steps.
+        amplitude: stationary standard deviation of the latent signal before the clip to ``[-1, 1]``, in
+            ``(0, 1]``; 0.5 saturates about 5% of the sub-steps.
+    """
+
+    substeps: int = 15
+    persistence: float = 0.8
+    energy_reversion: float = 0.1
+    amplitude: float = 0.5
+
+    def __post_init__(self) -> None:
+        require(isinstance(self.substeps, int) and not isinstance(self.substeps, bool) and self.substeps >= 2,
+                "substeps", self.substeps, "an integer >= 2")
+        require_range("persistence", self.persistence, 0.0, 0.99)
+        require_range("energy_reversion", self.energy_reversion, 0.01, 1.0)
+        require_range("amplitude", self.amplitude, 0.0, 1.0, lo_open=True)
+
+    @property
+    def poles(self) -> tuple[float, float]:
+        """The two poles ``(p1, p2) = (phi, 1 - kappa)`` of the signal filter."""
+        return self.persistence, 1.0 - self.energy_reversion
+
+    @property
+    def noise_std(self) -> float:
+        """Innovation standard deviation ``sigma`` giving ``std(y) = amplitude`` in steady state."""
+        p1, p2 = self.poles
+        return self.amplitude * math.sqrt((1.0 - p1 * p2) * (1.0 + p1) * (1.0 + p2) / 2.0)
+
+    @property
+    def burn_in_substeps(self) -> int:
+        """Sub-steps run before the returned signal so the slowest mode has decayed to 0.1% of its start."""
+        p_max = max(self.poles)
+        if p_max <= 0.0:
+            return 2
+        return max(2, math.ceil(math.log(1e-3) / math.log(p_max)))
+
+
+def agc_signal(cfg: AgcSignalConfig, rng: np.random.Generator, batch: int, steps: int) -> np.ndarray:
+    """Draw a RegD-like regulation signal for ``steps`` market intervals of ``batch`` environments.
+
+    The time axis is one continuous signal over the intervals (interval ``t`` sub-step ``k`` is flat index
+    ``t * S + k``); environments are independent. Equations in the module docstring.
+
+    Args:
+        cfg: signal parameters.
+        rng: the only source of randomness; the same generator state gives the same signal.
+        batch: number of environments ``B`` (>= 1).
+        steps: number of market intervals (>= 1).
+
+    Returns:
+        ``(B, steps, S)`` float64 array in ``[-1, 1]``.
+    """
+    if batch < 1 or steps < 1:
+        raise ValueError(f"agc_signal: batch and steps must be >= 1, got batch={batch}, steps={steps}")
+    burn = cfg.burn_in_substeps
+    n = steps * cfg.substeps
+    eps = rng.standard_normal((batch, burn + n)) * cfg.noise_std
+    p1, p2 = cfg.poles
+    y = lfilter([1.0, -1.0], [1.0, -(p1 + p2), p1 * p2], eps, axis=1)[:, burn:]
+    return np.clip(y, -1.0, 1.0).reshape(batch, steps, cfg.substeps).astype(np.float64, copy=False)
+
+
+def _per_row(name: str, value: Array, batch: int) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    try:
+        return np.broadcast_to(arr, (batch,))
+    except ValueError:
+        raise ValueError(f"{name}: expected a scalar or shape ({batch},), got shape {arr.shape}") from None
+
+
+def response(capacity_mw: Array, signal: Array, up_mw: Array, down_mw: Array,
+             delay_substeps: int | Array = 0, ramp_mw_per_substep: float | Array = np.inf) -> np.ndarray:
+    """The VPP's regulation response (MW, positive = more injection) over one market interval.
+
+    The request ``capacity_mw[:, None] * signal`` is delayed by ``delay_substeps`` (sub-steps before the
+    delay has elapsed hold 0, the regulation offset before the interval), rate-limited to
+    ``ramp_mw_per_substep`` per sub-step starting from 0, and saturated to ``[-down_mw, up_mw]`` at every
+    sub-step (saturation inside the ramp recursion, so no wind-up). Equations in the module docstring.
+
+    The headroom is what the battery and the flexible resources can add to (``up_mw``) or withdraw from
+    (``down_mw``) the injection around their base setpoints of this interval: ``up_mw = sum(p_hi - base)``,
+    ``down_mw = sum(base - p_lo)`` over the feasible ranges. Keeping the response inside
+    ``[-down_mw, up_mw]`` at every sub-step keeps ``base + response`` inside the resources' feasible range.
+
+    Args:
+        capacity_mw: awarded regulation capacity, scalar or ``(B,)``, >= 0.
+        signal: AGC signal of the interval, ``(B, S)``, in ``[-1, 1]``.
+        up_mw: upward headroom, scalar or ``(B,)``, >= 0.
+        down_mw: downward headroom (a positive number), scalar or ``(B,)``, >= 0.
+        delay_substeps: response delay in whole sub-steps, integer scalar or ``(B,)``, >= 0.
+        ramp_mw_per_substep: largest change of the response per sub-step, scalar or ``(B,)``, >= 0;
+            ``inf`` = no limit.
+
+    Returns:
+        ``(B, S)`` response in MW, inside ``[-down_mw, up_mw]`` row by row.
+    """
+    sig = np.asarray(signal, dtype=np.float64)
+    if sig.ndim != 2:
+        raise ValueError(f"response: signal must be (B, S), got shape {sig.shape}")
+    B, S = sig.shape
+    cap = _per_row("capacity_mw", capacity_mw, B)
+    up = _per_row("up_mw", up_mw, B)
+    down = _per_row("down_mw", down_mw, B)
+    ramp = _per_row("ramp_mw_per_substep", ramp_mw_per_substep, B)
+    delay = np.broadcast_to(np.asarray(delay_substeps), (B,))
+    if not np.issubdtype(delay.dtype, np.integer) or np.any(delay < 0):
+        raise ValueError(f"response: delay_substeps must be integers >= 0, got {delay_substeps!r}")
+    for name, arr in (("capacity_mw", cap), ("up_mw", up), ("down_mw", down), ("ramp_mw_per_substep", ramp)):
+        if not np.all(arr >= 0.0):  # also rejects NaN
+            raise ValueError(f"response: {name} must be >= 0, got {arr}")
+
+    requested = cap[:, None] * sig
+    idx = np.arange(S)[None, :] - delay[:, None]
+    delayed = np.where(idx >= 0, np.take_along_axis(requested, np.maximum(idx, 0), axis=1), 0.0)
+    lo, hi = -down, up
+    if np.all(np.isinf(ramp)):
+        return np.clip(delayed, lo[:, None], hi[:, None])
+    out = np.empty((B, S))
+    x = np.zeros(B)
+    for k in range(S):
+        x = np.clip(np.clip(delayed[:, k], x - ramp, x + ramp), lo, hi)
+        out[:, k] = x
+    return out
+
+
+def _normalise_rows(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre along the last axis and scale by the largest magnitude; also return the flat mask."""
+    scale = np.max(np.abs(a), axis=-1, keepdims=True)
+    a = a / np.where(scale > 0.0, scale, 1.0)  # correlation is scale-free; avoids under/overflow
+    centred = a - a.mean(axis=-1, keepdims=True)
+    flat = np.sqrt(np.mean(centred**2, axis=-1)) <= FLAT_RTOL
+    return centred, flat
+
+
+def performance_score(requested_mw: Array, response_mw: Array, max_delay_substeps: int) -> dict[str, np.ndarray]:
+    """PJM-style regulation performance score of one market interval, row by row.
+
+    Definitions, the comparison window and the degenerate cases are in the module docstring.
+
+    Args:
+        requested_mw: ``(B, S)`` requested regulation, ``capacity_mw * signal``.
+        response_mw: ``(B, S)`` delivered regulation (e.g. from :func:`response`).
+        max_delay_substeps: ``D``, the longest delay searched (PJM: 5 minutes), ``0 <= D <= S - 2``.
+
+    Returns:
+        ``{"score", "accuracy", "delay", "precision"}``, each ``(B,)`` in ``[0, 1]``, never NaN,
+        with ``score = (accuracy + delay + precision) / 3``.
+    """
+    req = np.asarray(requested_mw, dtype=np.float64)
+    resp = np.asarray(response_mw, dtype=np.float64)
+    if req.ndim != 2 or req.shape != resp.shape:
+        raise ValueError(f"performance_score: expected two (B, S) arrays, got {req.shape} and {resp.shape}")
+    S = req.shape[1]
+    D = int(max_delay_substeps)
+    if not 0 <= D <= S - 2:
+        raise ValueError(f"performance_score: max_delay_substeps must be in [0, S - 2 = {S - 2}], got {D}")
+    W = S - D
+
+    scale = np.mean(np.abs(req), axis=1)
+    err = np.mean(np.abs(resp - req), axis=1)
+    zero_request = scale <= ZERO_MW
+    ratio = err / np.where(zero_request, 1.0, scale)
+    precision = np.where(zero_request, (err <= ZERO_MW).astype(np.float64), np.clip(1.0 - ratio, 0.0, 1.0))
+
+    xc, x_flat = _normalise_rows(req[:, :W])                                    # (B, W), (B,)
+    yc, y_flat = _normalise_rows(sliding_window_view(resp, W, axis=1))          # (B, D+1, W), (B, D+1)
+    sxy = np.einsum("bw,blw->bl", xc, yc)
+    denom = np.sqrt(np.sum(xc**2, axis=1)[:, None] * np.sum(yc**2, axis=2))
+    ok = ~(x_flat[:, None] | y_flat)
+    corr = np.clip(np.where(ok, sxy / np.where(ok, denom, 1.0), 0.0), -1.0, 1.0)
+    best = corr.max(axis=1)
+    lag = np.argmax(corr >= best[:, None] - TIE_TOL, axis=1)
+    accuracy = np.clip(best, 0.0, 1.0)
+    delay = np.where(best > 0.0, 1.0 - lag / D if D > 0 else 1.0, 0.0)
+
+    accuracy = np.where(x_flat, precision, accuracy)
+    delay = np.where(x_flat, precision, delay)
+    score = (accuracy + delay + precision) / 3.0
+    return {"score": score, "accuracy": accuracy, "delay": delay, "precision": precision}
+
+
+def mileage(signal: Array, prev_last: Array | None = None) -> np.ndarray:
+    """Mileage of the signal over one interval: ``sum_k |s_k - s_{k-1}|``, shape ``(B,)``.
+
+    Args:
+        signal: ``(B, S)`` signal of the interval (per unit of capacity).
+        prev_last: last signal value of the previous interval, scalar or ``(B,)``; its step to the first
+            value is included. ``None`` starts from the first value (no extra step).
+
+    Returns:
+        ``(B,)`` mileage per MW of capacity; the mileage in MW is ``capacity_mw * mileage(signal)``.
+    """
+    s = np.asarray(signal, dtype=np.float64)
+    if s.ndim != 2:
+        raise ValueError(f"mileage: signal must be (B, S), got shape {s.shape}")
+    m = np.sum(np.abs(np.diff(s, axis=1)), axis=1)
+    if prev_last is not None:
+        m = m + np.abs(s[:, 0] - np.asarray(prev_last, dtype=np.float64))
+    return m
+
+
+def settle(capacity_mw: Array, score: Array, mileage_mw: Array, cap_price: Array, mileage_price: Array,
+           dt_h: float, min_score: float) -> np.ndarray:
+    """Regulation payment of one interval: capacity + mileage, scaled by the performance score.
+
+    ``payment = (capacity_mw * cap_price * dt_h + mileage_mw * mileage_price) * score``, and 0 where
+    ``score < min_score`` (a score exactly at the threshold is paid).
+
+    Args:
+        capacity_mw: awarded capacity (MW), scalar or ``(B,)``.
+        score: performance score in ``[0, 1]``, ``(B,)``.
+        mileage_mw: MW mileage of the interval, ``capacity_mw * mileage(signal)``, ``(B,)``.
+        cap_price: capacity price per MW·h (currency / (MW h)).
+        mileage_price: mileage price per MW of mileage (currency / MW).
+        dt_h: interval length in hours, > 0.
+        min_score: qualification threshold in ``[0, 1]`` (PJM-like).
+
+    Returns:
+        ``(B,)`` payment in currency units.
+    """
+    require_range("dt_h", dt_h, 0.0, lo_open=True)
+    require_range("min_score", min_score, 0.0, 1.0)
+    sc = np.asarray(score, dtype=np.float64)
+    payment = (np.asarray(capacity_mw, dtype=np.float64) * cap_price * dt_h
+               + np.asarray(mileage_mw, dtype=np.float64) * mileage_price) * sc
+    return np.where(sc >= min_score, payment, 0.0)
