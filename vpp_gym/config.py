@@ -130,8 +130,9 @@ class ForecastConfig:
 
         x_hat = clip(x + sigma * g(h) * z),   g(h) = min(sqrt(h + 1), growth_cap),   z ~ N(0, 1)
 
-    with ``sigma`` given per series (prices relative to the scenario's mean absolute day-ahead
-    price; capacity factors absolute; load and carbon intensity relative to their value), and
+    with ``sigma`` given per series (energy prices relative to the scenario's mean absolute day-ahead
+    price; capacity factors absolute; load, carbon intensity and ancillary prices relative to their
+    value; EV data and demand-response events are announced, hence exact), and
     clipping to the series' range in the scenario. All sigmas 0 gives perfect foresight.
     """
 
@@ -142,13 +143,14 @@ class ForecastConfig:
     wind_sigma: float = 0.06
     load_sigma_rel: float = 0.03
     grid_ef_sigma_rel: float = 0.03
+    ancillary_price_sigma_rel: float = 0.10
     growth_cap: float = 3.0
 
     def __post_init__(self) -> None:
         require(isinstance(self.horizon_steps, int) and 1 <= self.horizon_steps <= 192, "forecast.horizon_steps",
                 self.horizon_steps, "an integer in [1, 192]")
         for key in ("price_da_sigma_rel", "price_rt_sigma_rel", "pv_sigma", "wind_sigma", "load_sigma_rel",
-                    "grid_ef_sigma_rel"):
+                    "grid_ef_sigma_rel", "ancillary_price_sigma_rel"):
             require_range(f"forecast.{key}", getattr(self, key), 0.0, 5.0)
         require_range("forecast.growth_cap", self.growth_cap, 1.0)
 
@@ -156,7 +158,8 @@ class ForecastConfig:
     def perfect(self) -> bool:
         """Whether every forecast equals the realisation."""
         return all(getattr(self, k) == 0.0 for k in ("price_da_sigma_rel", "price_rt_sigma_rel", "pv_sigma",
-                                                       "wind_sigma", "load_sigma_rel", "grid_ef_sigma_rel"))
+                                                       "wind_sigma", "load_sigma_rel", "grid_ef_sigma_rel",
+                                                       "ancillary_price_sigma_rel"))
 
 
 @dataclass(frozen=True)

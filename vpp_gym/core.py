@@ -1,42 +1,65 @@
 """Pure, batched VPP dynamics: episode data, reset, transition (with settlement) and observation.
 
-Everything here is a function of ``(params, state, action, exogenous)`` over arrays with a leading
-batch dimension ``B``; the Gymnasium wrappers in ``env.py`` own the spaces, the generator and the
-decoding of ``info``. The optimization baselines build their models from the same
-:class:`CoreParams`, so optimizer and simulator share one source of truth.
+Everything here is a function of ``(params, state, action, exogenous)``; the Gymnasium wrappers in
+``env.py`` own the spaces, the generator and the decoding of ``info``. Arrays carry a leading batch
+dimension ``B`` (``xp = numpy``); a task without ancillary products can also run on Python floats
+(``xp = SCALAR``, see :mod:`vpp_gym.ops`), which the single env does for speed. The optimization
+baselines build their models from the same :class:`CoreParams`.
 
 One step ``t`` (interval ``[t, t + dt)``), in order:
 
-1. decode the action in ``[-1, 1]^A`` into setpoints (MW) and the day-ahead position committed for
-   interval ``t + L`` (``L = markets.energy.da_lead_steps``);
-2. reveal the interval's realised exogenous values (prices, capacity factors, load, EV data);
-3. project every setpoint onto its resource's feasible range and advance the resource states;
-4. net injection ``P = pv + wind + battery + ev + gas - load`` (MW, positive = export);
-5. settle: day-ahead ``q_da * dt * price_da`` for the position ``q_da`` held for interval ``t``;
-   real-time ``(P - q_da) * dt * price_rt``; imbalance penalty ``|P - q_da| * dt * c_imb``;
-   grid-import emissions ``max(-P, 0) * dt * ef_grid`` plus gas emissions, costed at the carbon price;
-   resource costs and penalties;
-6. profit = cash flows - costs - penalties; reward = ``reward.scale * profit``.
+1. decode the action in ``[-1, 1]^A`` (layout :attr:`CoreParams.action_names`) into base setpoints
+   (MW), offers (MW and price) and the day-ahead position committed for interval ``t + L``;
+2. reveal the interval's realised exogenous values (prices, capacity factors, load, EV data,
+   ancillary needs and prices, the AGC signal, reserve calls);
+3. clear the capacity products offered for the interval (regulation, reserve, demand response) in
+   their organisation form (:mod:`vpp_gym.markets.products`);
+4. project every base setpoint onto its resource's feasible range; deploy called reserve from the
+   battery's spare headroom, then the gas unit, then load curtailment; follow the AGC signal with
+   the battery at sub-step resolution within its headroom; advance every resource's state;
+5. net injection ``P = pv + wind + battery + ev + gas - load`` (MW, positive = export);
+6. settle: day-ahead position ``q`` at the day-ahead (or clearing) price, real-time deviation
+   ``P - q`` at the real-time price, imbalance penalty; regulation (capacity + mileage, x score),
+   reserve capacity, demand response against the passive baseline; carbon compliance change and
+   green certificates (:mod:`vpp_gym.markets.carbon`); resource costs and penalties;
+7. profit = cash flows - costs - penalties; reward = ``reward.scale * profit``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from vpp_gym.config import ScenarioConfig
 from vpp_gym.data.forecast import forecast_windows
-from vpp_gym.data.schema import COLUMN_NAMES
+from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.data.series import ScenarioSeries
+from vpp_gym.markets import carbon, regulation
+from vpp_gym.markets.clearing import clear_invitation, clear_transaction, competitor_stack
+from vpp_gym.markets.products import ProductMarketConfig
 from vpp_gym.ops import SCALAR, Array
 from vpp_gym.resources import battery, ev_fleet, flex_load, gas_unit, renewable
 
-# Column positions of the exogenous array (schema order).
-I_DA, I_RT, I_EF, I_PV, I_WIND, I_LOAD, I_EV_PLUG, I_EV_ARR, I_EV_DEP = range(len(COLUMN_NAMES))
-assert COLUMN_NAMES[I_EV_DEP] == "ev_departure_share"
+# Column positions of the exogenous array (schema order, then the ancillary columns).
+(I_DA, I_RT, I_EF, I_PV, I_WIND, I_LOAD, I_EV_PLUG, I_EV_ARR, I_EV_DEP, I_REG_NEED, I_REG_CAP_P, I_REG_MIL_P,
+ I_RES_NEED, I_RES_P, I_RES_CALL, I_DR_NEED, I_DR_P) = range(len(ALL_NAMES))
+assert ALL_NAMES[I_DR_P] == "dr_price_per_mwh"
+
+PRODUCTS = ("regulation", "reserve", "demand_response")
+# Ledger keys that make up the profit: cash flows (+ = income), costs and penalties (+ = paid).
+CASH_KEYS = ("energy_da", "energy_rt", "regulation", "reserve", "demand_response", "green_cert", "carbon")
+COST_KEYS = ("degradation", "curtailment", "load_shift", "fuel", "startup")
+PENALTY_KEYS = ("imbalance", "shift_violation", "ev_unmet", "reserve_shortfall", "dr_shortfall")
+# Ancillary columns observed per open product, normalised by their largest absolute value.
+PRODUCT_SERIES = {
+    "regulation": ("reg_cap_price_per_mw", "reg_mileage_price_per_mw"),
+    "reserve": ("reserve_price_per_mw",),
+    "demand_response": ("dr_need_mw", "dr_price_per_mwh"),
+}
 
 # Ledger keys: cash flows (signed, + = income), costs and penalties (positive = paid).
 CASH_KEYS = ("energy_da", "energy_rt", "carbon")
@@ -53,7 +76,13 @@ class State(NamedTuple):
         backlog_mwh: flexible-load shift backlog (deferred energy still owed).
         ev_need_mwh: energy still needed by plugged-in EVs.
         gas_p_mw: gas unit output of the last interval.
+        emissions_t: gross emissions so far in the episode (tCO2).
+        allowances_t: free allowances accrued so far.
+        ccer_t: CCER credits earned so far.
+        agc_last: last AGC signal value (mileage continuity across intervals).
+        reg_score: performance score of the last interval (0 before any regulation).
         positions_mw: committed day-ahead positions for intervals ``t .. t+L-1`` (a tuple of ``L``).
+        offer_prices: offer prices of those positions (transaction form; zeros otherwise).
     """
 
     t: Any
@@ -61,7 +90,21 @@ class State(NamedTuple):
     backlog_mwh: Array
     ev_need_mwh: Array
     gas_p_mw: Array
+    emissions_t: Array
+    allowances_t: Array
+    ccer_t: Array
+    agc_last: Array
+    reg_score: Array
     positions_mw: tuple[Array, ...]
+    offer_prices: tuple[Array, ...]
+
+    def row(self, i: int) -> State:
+        """Row ``i`` of a batched state, as a scalar state."""
+        return State(int(self.t[i]), *(float(v[i]) for v in self[1:1 + N_SCALAR_FIELDS]),
+                     tuple(float(q[i]) for q in self.positions_mw), tuple(float(q[i]) for q in self.offer_prices))
+
+
+N_SCALAR_FIELDS = 9  # State fields between ``t`` and the two position tuples
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,19 +113,26 @@ class EpisodeData:
 
     Attributes:
         start: row of the scenario series where each episode starts, ``(B,)``.
-        exo: realised values, ``(B, T, K)`` in schema column order; used by the settlement only.
+        exo: realised values, ``(B, T, K)`` in :data:`ALL_NAMES` order; used by the settlement only.
         obs_exo: each step's observation with the state part zeroed: forecasts and calendar,
             ``(B, T+1, n_obs)`` float32.
+        agc: AGC signal, ``(B, T, S)`` (regulation open) or None.
+        stacks: competitor offer stacks per transaction-form market, ``name -> (mw, price)``, each ``(B, T, M)``.
     """
 
     start: np.ndarray
     exo: np.ndarray
     obs_exo: np.ndarray
+    agc: np.ndarray | None = None
+    stacks: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)
 class CoreParams:
-    """Everything fixed for an environment: the scenario config and the data's normalisation."""
+    """Everything fixed for an environment: the scenario config and the data's normalisation.
+
+    Derived layouts and sizes are cached properties (computed once; the hot step reads them).
+    """
 
     cfg: ScenarioConfig
     price_ref_per_mwh: float
@@ -92,8 +142,8 @@ class CoreParams:
     @classmethod
     def from_series(cls, cfg: ScenarioConfig, series: ScenarioSeries) -> CoreParams:
         """Derive the normalisation constants from the scenario's series."""
-        lo = {c: float(series.values[c].min()) for c in COLUMN_NAMES}
-        hi = {c: float(series.values[c].max()) for c in COLUMN_NAMES}
+        lo = {c: float(series.values[c].min()) for c in ALL_NAMES}
+        hi = {c: float(series.values[c].max()) for c in ALL_NAMES}
         ref = float(np.mean(np.abs(series.values["price_da_per_mwh"])))
         return cls(cfg=cfg, price_ref_per_mwh=max(ref, 1e-6), lo=lo, hi=hi)
 
@@ -118,18 +168,51 @@ class CoreParams:
         """Forecast horizon ``H`` in steps."""
         return self.cfg.forecast.horizon_steps
 
-    @property
+    @cached_property
     def window_steps(self) -> int:
         """Flexible-load shift window in steps (1 without a flexible load)."""
         fl = self.cfg.resources.flex_load
         return fl.window_steps(self.dt_h) if fl is not None else 1
 
+    def product(self, name: str) -> ProductMarketConfig | None:
+        """The config of an ancillary product, or None if it is closed."""
+        return getattr(self.cfg.markets, name)
+
+    @cached_property
+    def open_products(self) -> tuple[str, ...]:
+        """Ancillary products open in this scenario."""
+        return tuple(n for n in PRODUCTS if self.product(n) is not None)
+
+    @cached_property
+    def energy_transaction(self) -> bool:
+        """Whether day-ahead energy is traded in the transaction form."""
+        return self.cfg.markets.energy.form == "transaction"
+
+    @cached_property
+    def scalar_ok(self) -> bool:
+        """Whether the scalar backend can run this scenario (no sub-step or stack arrays needed)."""
+        return not self.open_products and not self.energy_transaction
+
+    @cached_property
+    def carbon_stateful(self) -> bool:
+        """Whether the carbon settlement depends on the episode's cumulative position (then observed)."""
+        c = self.cfg.markets.carbon
+        return (c.pricing == "stepped" or not c.reward_surplus or c.free_allowance_t_per_mwh > 0
+                or c.ccer_t_per_mwh > 0)
+
     # -- layouts ---------------------------------------------------------------------------------
-    @property
+    @cached_property
+    def action_index(self) -> dict[str, int]:
+        """Position of each action component by name."""
+        return {n: i for i, n in enumerate(self.action_names)}
+
+    @cached_property
     def action_names(self) -> tuple[str, ...]:
         """Names of the action components, in order."""
         r = self.cfg.resources
         names = ["da_position"]
+        if self.energy_transaction:
+            names.append("da_price")
         if r.battery is not None:
             names.append("battery")
         if r.pv is not None and r.pv.curtailable:
@@ -142,11 +225,15 @@ class CoreParams:
             names += ["load_curtail", "load_shift"]
         if r.gas is not None:
             names.append("gas")
+        for prod in self.open_products:
+            names.append(f"{prod}_mw")
+            if self.product(prod).form == "transaction":  # type: ignore[union-attr]
+                names.append(f"{prod}_price")
         return tuple(names)
 
-    @property
+    @cached_property
     def observed_series(self) -> tuple[str, ...]:
-        """Schema columns whose forecasts are in the observation."""
+        """Columns whose forecasts are in the observation."""
         r = self.cfg.resources
         cols = ["price_da_per_mwh", "price_rt_per_mwh", "grid_ef_t_per_mwh"]
         if r.pv is not None:
@@ -157,7 +244,17 @@ class CoreParams:
             cols.append("load_pu")
         if r.ev is not None:
             cols += ["ev_plugged_share", "ev_arrival_need_pu", "ev_departure_share"]
+        for prod in self.open_products:
+            cols += PRODUCT_SERIES[prod]
         return tuple(cols)
+
+    def obs_scale(self, col: str) -> float:
+        """Divisor of a column in the observation: prices by ``price_ref``, ancillary by their max |x|."""
+        if col in ("price_da_per_mwh", "price_rt_per_mwh"):
+            return self.price_ref_per_mwh
+        if col in ALL_NAMES[I_REG_NEED:]:
+            return max(abs(self.lo[col]), abs(self.hi[col]), 1e-9)
+        return 1.0
 
     def observation_layout(self) -> list[tuple[str, float, float, str]]:
         """``(name, low, high, meaning)`` of every observation component, in order."""
@@ -171,33 +268,42 @@ class CoreParams:
             rows.append(("ev_need", 0.0, 1.0, "energy needed by plugged EVs / e_fleet_mwh"))
         if r.gas is not None:
             rows.append(("gas_output", 0.0, 1.0, "last gas output / p_max_mw"))
+        if self.carbon_stateful:
+            rows.append(("carbon_position", -1.0, 1.0, "net carbon position so far / carbon_scale_t"))
+        if "regulation" in self.open_products:
+            rows.append(("reg_score", 0.0, 1.0, "performance score of the last interval"))
         for j in range(self.lead):
             rows.append((f"position_{j}", -1.0, 1.0, f"committed position for interval t+{j} / position_max_mw"))
+        if self.energy_transaction:
+            for j in range(self.lead):
+                rows.append((f"offer_price_{j}", 0.0, 1.0, "offer price of that position / price_cap_per_mwh"))
         rows += [("tod_sin", -1.0, 1.0, "sin(2 pi time of day)"), ("tod_cos", -1.0, 1.0, "cos(2 pi time of day)"),
                  ("progress", 0.0, 1.0, "t / T"), ("weekend", 0.0, 1.0, "1 on Saturday and Sunday")]
         if r.flex_load is not None:
             rows.append(("window_phase", 0.0, 1.0, "(t mod window steps) / window steps"))
         for col in self.observed_series:
-            lo, hi = self._obs_bounds(col)
+            scale = self.obs_scale(col)
+            lo, hi = self._series_range(col)
+            note = "" if scale == 1.0 else (" / price_ref" if col.startswith("price") else " / max |series|")
             for h in range(self.horizon):
-                rows.append((f"{col}[t+{h}]", lo, hi, f"forecast of {col} for interval t+{h}" + (
-                    " / price_ref" if col.startswith("price") else "")))
+                rows.append((f"{col}[t+{h}]", lo / scale, hi / scale, f"forecast of {col} for interval t+{h}{note}"))
         return rows
 
-    def _obs_bounds(self, col: str) -> tuple[float, float]:
-        if col.startswith("price"):
-            lo = min(self.lo["price_da_per_mwh"], self.lo["price_rt_per_mwh"])
-            hi = max(self.hi["price_da_per_mwh"], self.hi["price_rt_per_mwh"])
-            return lo / self.price_ref_per_mwh, hi / self.price_ref_per_mwh
+    def _series_range(self, col: str) -> tuple[float, float]:
+        if col in ("price_da_per_mwh", "price_rt_per_mwh"):
+            return (min(self.lo["price_da_per_mwh"], self.lo["price_rt_per_mwh"]),
+                    max(self.hi["price_da_per_mwh"], self.hi["price_rt_per_mwh"]))
         return self.lo[col], self.hi[col]
 
-    @property
+    @cached_property
     def n_state_obs(self) -> int:
         """Number of observation components that come from the state."""
         r = self.cfg.resources
-        return sum(x is not None for x in (r.battery, r.flex_load, r.ev, r.gas)) + self.lead
+        n = sum(x is not None for x in (r.battery, r.flex_load, r.ev, r.gas)) + self.lead
+        return (n + self.carbon_stateful + ("regulation" in self.open_products)
+                + (self.lead if self.energy_transaction else 0))
 
-    @property
+    @cached_property
     def backlog_scale_mwh(self) -> float:
         """Largest possible shift backlog (normalisation of the observation)."""
         fl = self.cfg.resources.flex_load
@@ -206,20 +312,34 @@ class CoreParams:
         scale = fl.shift_share * fl.peak_mw * self.hi["load_pu"] * fl.shift_window_h
         return scale if scale > 1e-9 else 1.0
 
+    @cached_property
+    def carbon_scale_t(self) -> float:
+        """Bound on the episode's net carbon position (normalisation of the observation).
+
+        Imports are at most the load, battery and EV charging at full power; allowances at most the
+        benchmark times the load served; every import and gas MWh at its highest factor.
+        """
+        r = self.cfg.resources
+        c = self.cfg.markets.carbon
+        served = (r.flex_load.peak_mw * self.hi["load_pu"] if r.flex_load is not None else 0.0) + (
+            r.ev.p_charge_max_mw if r.ev is not None else 0.0)
+        imports = served + (r.battery.p_charge_max_mw if r.battery is not None else 0.0)
+        gas = r.gas.p_max_mw * r.gas.ef_t_per_mwh if r.gas is not None else 0.0
+        per_h = max(imports * self.hi["grid_ef_t_per_mwh"] + gas, served * c.free_allowance_t_per_mwh)
+        return max(per_h * self.episode_steps * self.dt_h, 1e-9)
+
 
 def initial_state(p: CoreParams, batch: int | None) -> State:
     """State at the start of an episode: arrays of ``batch`` rows, or Python scalars if ``batch`` is None."""
     r = p.cfg.resources
-    values = (
-        r.battery.e_init_mwh if r.battery is not None else 0.0,
-        0.0,
-        0.0,
-        r.gas.p_init_mw if r.gas is not None else 0.0,
-    )
+    values = [0.0] * N_SCALAR_FIELDS
+    values[0] = r.battery.e_init_mwh if r.battery is not None else 0.0
+    values[3] = r.gas.p_init_mw if r.gas is not None else 0.0
     if batch is None:
-        return State(0, *values, (0.0,) * p.lead)
+        return State(0, *values, (0.0,) * p.lead, (0.0,) * p.lead)
     cols = [np.full(batch, v) for v in values]
-    return State(np.zeros(batch, dtype=np.int64), *cols, tuple(np.zeros(batch) for _ in range(p.lead)))
+    return State(np.zeros(batch, dtype=np.int64), *cols, tuple(np.zeros(batch) for _ in range(p.lead)),
+                 tuple(np.zeros(batch) for _ in range(p.lead)))
 
 
 def episode_rows(p: CoreParams, series: ScenarioSeries, start: np.ndarray) -> np.ndarray:
@@ -227,12 +347,16 @@ def episode_rows(p: CoreParams, series: ScenarioSeries, start: np.ndarray) -> np
     n = len(series)
     span = p.episode_steps + p.horizon + 1
     idx = np.minimum(start[:, None] + np.arange(span)[None, :], n - 1)
-    table = np.stack([series.values[c] for c in COLUMN_NAMES], axis=1)
+    table = np.stack([series.values[c] for c in ALL_NAMES], axis=1)
     return table[idx]
 
 
 def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng: np.random.Generator) -> EpisodeData:
-    """Slice the episodes' realised data and draw their forecasts (the observation's exogenous part)."""
+    """Slice the episodes' realised data; draw their forecasts, AGC signals and competitor stacks.
+
+    Draw order from ``rng``: forecasts (in observation order), the AGC signal, then the stacks of
+    energy, regulation, reserve and demand response (those in the transaction form with competitors).
+    """
     T, H = p.episode_steps, p.horizon
     rows = episode_rows(p, series, start)
     f = p.cfg.forecast
@@ -240,7 +364,9 @@ def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng:
            "price_rt_per_mwh": (f.price_rt_sigma_rel * p.price_ref_per_mwh, False),
            "grid_ef_t_per_mwh": (f.grid_ef_sigma_rel, True), "pv_cf": (f.pv_sigma, False),
            "wind_cf": (f.wind_sigma, False), "load_pu": (f.load_sigma_rel, True),
-           "ev_plugged_share": (0.0, False), "ev_arrival_need_pu": (0.0, False), "ev_departure_share": (0.0, False)}
+           "reg_cap_price_per_mw": (f.ancillary_price_sigma_rel, True),
+           "reg_mileage_price_per_mw": (f.ancillary_price_sigma_rel, True),
+           "reserve_price_per_mw": (f.ancillary_price_sigma_rel, True)}
     batch = len(start)
     parts = [np.zeros((batch, T + 1, p.n_state_obs))]  # filled from the state by observe()
     # Calendar features (known exactly).
@@ -254,14 +380,26 @@ def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng:
         cal.append((t_idx % p.window_steps) / p.window_steps)
     parts.append(np.stack(cal, axis=2))
     for col in p.observed_series:
-        k = COLUMN_NAMES.index(col)
-        sigma, mult = sig[col]
+        k = ALL_NAMES.index(col)
+        sigma, mult = sig.get(col, (0.0, False))  # EV data and DR events are known (announced) exactly
         fc = forecast_windows(rows[:, :, k], T + 1, H, sigma, f.growth_cap, rng, p.lo[col], p.hi[col], mult)
-        if col.startswith("price"):
-            fc = fc / p.price_ref_per_mwh
-        parts.append(fc)
+        parts.append(fc / p.obs_scale(col))
     obs_exo = np.concatenate(parts, axis=2).astype(np.float32)
-    return EpisodeData(start=start, exo=np.ascontiguousarray(rows[:, :T, :]), obs_exo=obs_exo)
+    agc = None
+    reg = p.cfg.markets.regulation
+    if reg is not None:
+        agc = regulation.agc_signal(reg.agc, rng, batch, T)
+    stacks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    em = p.cfg.markets.energy
+    if p.energy_transaction and em.competitors.n_offers > 0:
+        stacks["energy"] = competitor_stack(em.competitors, np.full((batch, T), em.need_mw), rows[:, :T, I_DA], rng)
+    for prod, (i_need, i_price) in (("regulation", (I_REG_NEED, I_REG_CAP_P)), ("reserve", (I_RES_NEED, I_RES_P)),
+                                    ("demand_response", (I_DR_NEED, I_DR_P))):
+        cfg = p.product(prod)
+        if cfg is not None and cfg.form == "transaction" and cfg.competitors.n_offers > 0:
+            stacks[prod] = competitor_stack(cfg.competitors, np.abs(rows[:, :T, i_need]), rows[:, :T, i_price], rng)
+    return EpisodeData(start=start, exo=np.ascontiguousarray(rows[:, :T, :]), obs_exo=obs_exo, agc=agc,
+                       stacks=stacks)
 
 
 def state_features(p: CoreParams, s: State, xp: Any = np) -> list[Array]:
@@ -277,8 +415,16 @@ def state_features(p: CoreParams, s: State, xp: Any = np) -> list[Array]:
         cols.append(s.ev_need_mwh * (1.0 / r.ev.e_fleet_mwh if r.ev.e_fleet_mwh > 0 else 0.0))
     if r.gas is not None:
         cols.append(s.gas_p_mw * (1.0 / r.gas.p_max_mw))
+    if p.carbon_stateful:
+        x, _used = carbon.net_position(s.emissions_t, s.allowances_t, s.ccer_t, p.cfg.markets.carbon, xp)
+        cols.append(xp.minimum(xp.maximum(x * (1.0 / p.carbon_scale_t), -1.0), 1.0))
+    if "regulation" in p.open_products:
+        cols.append(s.reg_score)
     inv = 1.0 / p.cfg.markets.energy.position_max_mw
     cols.extend(q * inv for q in s.positions_mw)
+    if p.energy_transaction:
+        inv_p = 1.0 / p.cfg.markets.energy.price_cap_per_mwh
+        cols.extend(q * inv_p for q in s.offer_prices)
     return cols
 
 
@@ -296,8 +442,19 @@ def observe_one(p: CoreParams, s: State, ep: EpisodeData) -> np.ndarray:
     return obs
 
 
-def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Array], xp: Any = np
-               ) -> tuple[State, dict[str, Array]]:
+def _clear(cfg: ProductMarketConfig, offer_mw: np.ndarray, offer_price: np.ndarray | None, need_mw: np.ndarray,
+           ref_price: np.ndarray, stack: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Accepted quantity and price of one product in its organisation form."""
+    if cfg.form == "invitation":
+        return clear_invitation(offer_mw, cfg.others_ratio * need_mw, need_mw), ref_price
+    if stack is None:
+        empty = np.zeros((len(offer_mw), 0))
+        return clear_transaction(offer_mw, offer_price, empty, empty, need_mw, cfg.price_cap, ref_price)
+    return clear_transaction(offer_mw, offer_price, stack[0], stack[1], need_mw, cfg.price_cap, ref_price)
+
+
+def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Array], xp: Any = np,
+               ep: EpisodeData | None = None) -> tuple[State, dict[str, Array]]:
     """Advance one interval.
 
     Args:
@@ -305,39 +462,70 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
         s: state at the start of the interval.
         action: one entry per action component (layout :attr:`CoreParams.action_names`), each in
             ``[-1, 1]``: ``(B,)`` arrays (e.g. ``actions.T``) or floats with ``xp = SCALAR``.
-        x: one entry per schema column: the realised exogenous values of the interval.
-        xp: ``numpy`` for batched arrays, :data:`vpp_gym.ops.SCALAR` for Python floats.
+        x: one entry per column of :data:`ALL_NAMES`: the realised exogenous values of the interval.
+        xp: ``numpy`` for batched arrays, :data:`vpp_gym.ops.SCALAR` for Python floats (only when
+            :attr:`CoreParams.scalar_ok`).
+        ep: the episodes (AGC signal and competitor stacks); needed when ancillary products are open
+            or energy is traded in the transaction form.
 
     Returns:
-        ``(next_state, ledger)``; the ledger maps the documented keys (see :data:`LEDGER_DOC`) to
-        values of the same kind as the inputs.
+        ``(next_state, ledger)``; the ledger maps the documented keys to values of the inputs' kind.
     """
     r = p.cfg.resources
+    mk = p.cfg.markets
     dt = p.dt_h
     zero = 0.0 * s.e_bat_mwh
     led: dict[str, Array] = {}
-    k = 1  # action column (0 is the day-ahead position)
+    col = p.action_index
     net = zero
     e_bat, backlog, ev_need, gas_p = s.e_bat_mwh, s.backlog_mwh, s.ev_need_mwh, s.gas_p_mw
     degradation = zero
+    products = p.open_products
+    if products:
+        assert xp is np and ep is not None, "ancillary products need the batched backend and the episode data"
+        rows = np.arange(len(s.t))
+        t_idx = s.t
+
+    # -- offers: clear the capacity products of this interval ------------------------------------
+    accepted: dict[str, Array] = {}
+    for prod in products:
+        cfg = p.product(prod)
+        assert cfg is not None
+        q = np.maximum(action[col[f"{prod}_mw"]], 0.0) * cfg.offer_max_mw
+        price_offer = ((action[col[f"{prod}_price"]] + 1.0) * (0.5 * cfg.price_cap)
+                       if cfg.form == "transaction" else None)
+        i_need, i_price = {"regulation": (I_REG_NEED, I_REG_CAP_P), "reserve": (I_RES_NEED, I_RES_P),
+                           "demand_response": (I_DR_NEED, I_DR_P)}[prod]
+        stack = ep.stacks.get(prod)
+        stack_t = (stack[0][rows, t_idx], stack[1][rows, t_idx]) if stack is not None else None
+        acc, price = _clear(cfg, q, price_offer, np.abs(x[i_need]), x[i_price], stack_t)
+        accepted[prod] = acc
+        led[f"{prod}.offer_mw"], led[f"{prod}.accepted_mw"] = q, acc
+        led[f"{prod}.price"] = price
+        if price_offer is not None:
+            led[f"{prod}.offer_price"] = price_offer
+
+    # -- resources: base setpoints ------------------------------------------------------------------
+    p_bat = zero
     if r.battery is not None:
         b = r.battery
-        a = action[k]
-        k += 1
+        a = action[col["battery"]]
         req = xp.maximum(a, 0.0) * b.p_discharge_max_mw + xp.minimum(a, 0.0) * b.p_charge_max_mw
-        p_bat, e_bat = battery.apply(b, e_bat, req, dt, xp)
-        led["battery.requested_mw"], led["battery.applied_mw"] = req, p_bat
-        net = net + p_bat
-        degradation = degradation + abs(p_bat) * (dt * b.degradation_cost_per_mwh)
+        if products:
+            bat_lo, bat_hi = battery.feasible_range(b, e_bat, dt)
+            p_bat = np.minimum(np.maximum(req, bat_lo), bat_hi)
+        else:
+            p_bat, e_bat = battery.apply(b, e_bat, req, dt, xp)
+        led["battery.requested_mw"] = req
     renew_mwh = zero
     curtailed_mwh = zero
-    for name, prm, col in (("pv", r.pv, I_PV), ("wind", r.wind, I_WIND)):
+    baseline = zero  # passive net injection: renewables uncurtailed, base load, nothing else
+    for name, prm, icol in (("pv", r.pv, I_PV), ("wind", r.wind, I_WIND)):
         if prm is None:
             continue
-        cf = x[col]
+        cf = x[icol]
         if prm.curtailable:
-            share = xp.maximum(action[k], 0.0)
-            k += 1
+            share = xp.maximum(action[col[f"{name}_curtail"]], 0.0)
             req = prm.p_max_mw * cf * (1.0 - share)
         else:
             req = prm.p_max_mw * cf
@@ -345,75 +533,203 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
         led[f"{name}.requested_mw"], led[f"{name}.applied_mw"] = req, p_out
         led[f"{name}.available_mw"] = p_avail
         net = net + p_out
+        baseline = baseline + p_avail
         renew_mwh = renew_mwh + p_out * dt
         curtailed_mwh = curtailed_mwh + (p_avail - p_out) * dt
     ev_unmet = zero
+    ev_charge = zero
     if r.ev is not None:
         e = r.ev
-        a = action[k]
-        k += 1
+        a = action[col["ev"]]
         req = xp.maximum(a, 0.0) * e.p_discharge_max_mw + xp.minimum(a, 0.0) * e.p_charge_max_mw
         p_ev, ev_need, ev_unmet = ev_fleet.apply(e, ev_need, x[I_EV_PLUG], x[I_EV_ARR], x[I_EV_DEP], req, dt, xp)
         led["ev.requested_mw"], led["ev.applied_mw"] = req, p_ev
         net = net + p_ev
+        ev_charge = xp.maximum(-p_ev, 0.0)
         degradation = degradation + xp.maximum(p_ev, 0.0) * (dt * e.degradation_cost_per_mwh)
-    curtail_cost = shift_cost = shift_violation = zero
+    c = sh = consumption = zero
+    c_max = zero
+    shift_violation = zero
     if r.flex_load is not None:
         fl = r.flex_load
         base = fl.peak_mw * x[I_LOAD]
-        c_req = xp.maximum(action[k], 0.0) * fl.curtail_share * base
-        s_req = action[k + 1] * fl.shift_share * base
-        k += 2
+        c_req = xp.maximum(action[col["load_curtail"]], 0.0) * fl.curtail_share * base
+        s_req = action[col["load_shift"]] * fl.shift_share * base
         window_end = (s.t + 1) % p.window_steps == 0
-        c, sh, backlog, violation = flex_load.apply(fl, backlog, base, c_req, s_req, window_end, dt, xp)
-        consumption = base - c - sh
-        led["load.base_mw"], led["load.consumption_mw"] = base, consumption
-        led["load_curtail.requested_mw"], led["load_curtail.applied_mw"] = c_req, c
-        led["load_shift.requested_mw"], led["load_shift.applied_mw"] = s_req, sh
+        c, sh, backlog, shift_violation = flex_load.apply(fl, backlog, base, c_req, s_req, window_end, dt, xp)
+        c_max = fl.curtail_share * base
+        led["load.base_mw"] = base
+        led["load_curtail.requested_mw"], led["load_shift.requested_mw"] = c_req, s_req
+        baseline = baseline - base
+    started = zero
+    gas_on_hi = zero
+    if r.gas is not None:
+        g = r.gas
+        req = (action[col["gas"]] + 1.0) * (0.5 * g.p_max_mw)
+        gas_prev = gas_p
+        gas_p, started = gas_unit.apply(g, gas_prev, req, dt, xp)
+        if products:
+            gas_on_hi = gas_unit.feasible_range(g, gas_prev, dt, xp)[1]
+        led["gas.requested_mw"] = req
+
+    # -- reserve deployment: battery spare headroom, then gas, then extra curtailment -------------
+    reg_cap = accepted.get("regulation", zero)
+    if "reserve" in products:
+        called = x[I_RES_CALL] * accepted["reserve"]
+        remaining = called
+        if r.battery is not None:
+            d_bat = np.minimum(remaining, np.maximum(bat_hi - p_bat - reg_cap, 0.0))
+            p_bat = p_bat + d_bat
+            remaining = remaining - d_bat
+        if r.gas is not None:
+            d_gas = np.where(gas_p > 0.0, np.minimum(remaining, np.maximum(gas_on_hi - gas_p, 0.0)), 0.0)
+            gas_p = gas_p + d_gas
+            remaining = remaining - d_gas
+        if r.flex_load is not None:
+            d_c = np.minimum(remaining, np.maximum(c_max - c, 0.0))
+            c = c + d_c
+            remaining = remaining - d_c
+        delivered = called - remaining
+        led["reserve.called_mw"], led["reserve.delivered_mw"] = called, delivered
+    # -- regulation: the battery follows the AGC signal within its headroom ------------------------
+    reg_energy_mw = zero
+    if r.battery is not None and products:
+        if "regulation" in products:
+            rc = mk.regulation
+            assert rc is not None and ep.agc is not None
+            sig = ep.agc[rows, t_idx]  # (B, S)
+            requested = reg_cap[:, None] * sig
+            resp = regulation.response(reg_cap, sig, np.maximum(bat_hi - p_bat, 0.0), np.maximum(p_bat - bat_lo, 0.0),
+                                       rc.delay_substeps, rc.ramp_mw_per_substep)
+            score = regulation.performance_score(requested, resp, rc.max_delay_substeps)
+            miles = reg_cap * regulation.mileage(sig, s.agc_last)
+            led["regulation.score"], led["regulation.mileage_mw"] = score["score"], miles
+            led["regulation.mileage_price"] = x[I_REG_MIL_P]
+            led["regulation.cash"] = regulation.settle(reg_cap, score["score"], miles, led["regulation.price"],
+                                                      x[I_REG_MIL_P], dt, rc.min_score)
+            profile = p_bat[:, None] + resp
+            reg_energy_mw = resp.mean(axis=1)
+            agc_last, reg_score = sig[:, -1], score["score"]
+        else:
+            profile = p_bat[:, None]
+        b = r.battery
+        n_sub = profile.shape[1]
+        e_bat = e_bat - (dt / n_sub) * (np.maximum(profile, 0.0) / b.eta_discharge
+                                        + np.minimum(profile, 0.0) * b.eta_charge).sum(axis=1)
+        e_bat = np.minimum(np.maximum(e_bat, b.e_min_mwh), b.e_high_mwh)
+        p_bat = p_bat + reg_energy_mw
+    elif "regulation" in products:  # no battery: nothing can follow the signal
+        led["regulation.score"], led["regulation.mileage_mw"] = zero, zero
+        led["regulation.mileage_price"], led["regulation.cash"] = x[I_REG_MIL_P], zero
+    if "regulation" not in products or r.battery is None:
+        agc_last, reg_score = s.agc_last, s.reg_score
+
+    if r.battery is not None:
+        led["battery.applied_mw"] = p_bat
+        net = net + p_bat
+        degradation = degradation + abs(p_bat) * (dt * r.battery.degradation_cost_per_mwh)
+    curtail_cost = shift_cost = zero
+    if r.flex_load is not None:
+        fl = r.flex_load
+        consumption = led["load.base_mw"] - c - sh
+        led["load.consumption_mw"] = consumption
+        led["load_curtail.applied_mw"], led["load_shift.applied_mw"] = c, sh
         net = net - consumption
         curtail_cost = c * (dt * fl.curtail_cost_per_mwh)
         shift_cost = abs(sh) * (dt * fl.shift_cost_per_mwh)
-        shift_violation = violation
     fuel = startup = gas_t = zero
     if r.gas is not None:
         g = r.gas
-        req = (action[k] + 1.0) * (0.5 * g.p_max_mw)
-        k += 1
-        gas_p, started = gas_unit.apply(g, gas_p, req, dt, xp)
-        led["gas.requested_mw"], led["gas.applied_mw"] = req, gas_p
+        led["gas.applied_mw"] = gas_p
         net = net + gas_p
         fuel = gas_p * (dt * g.fuel_cost_per_mwh)
         startup = started * g.startup_cost
         gas_t = gas_p * (dt * g.ef_t_per_mwh)
 
-    # Markets: day-ahead position held for this interval, new commitment for t + L.
-    em = p.cfg.markets.energy
+    # -- demand response against the passive baseline --------------------------------------------
+    dr_short = zero
+    if "demand_response" in products:
+        dc = mk.demand_response
+        assert dc is not None
+        direction = np.sign(x[I_DR_NEED])
+        own = net - led.get("reserve.delivered_mw", zero) - reg_energy_mw - baseline
+        delivered = np.maximum(direction * own, 0.0)
+        acc = accepted["demand_response"]
+        led["demand_response.delivered_mw"] = delivered
+        led["demand_response.cash"] = np.minimum(delivered, acc) * dt * led["demand_response.price"]
+        dr_short = np.maximum(acc - delivered, 0.0) * (dt * dc.shortfall_penalty_per_mwh)
+    res_short = zero
+    if "reserve" in products:
+        rv = mk.reserve
+        assert rv is not None
+        led["reserve.cash"] = accepted["reserve"] * dt * led["reserve.price"]
+        res_short = (led["reserve.called_mw"] - led["reserve.delivered_mw"]) * (dt * rv.shortfall_penalty_per_mwh)
+
+    # -- energy: day-ahead position held for this interval, new commitment for t + L ---------------
+    em = mk.energy
     q_da = s.positions_mw[0]
-    commit = action[0] * em.position_max_mw
-    price_da, price_rt = x[I_DA], x[I_RT]
+    commit = action[col["da_position"]] * em.position_max_mw
+    offer_price = ((action[col["da_price"]] + 1.0) * (0.5 * em.price_cap_per_mwh)
+                   if p.energy_transaction else zero)
+    price_da = x[I_DA]
+    if p.energy_transaction:
+        stack = ep.stacks.get("energy") if ep is not None else None
+        sell = np.maximum(q_da, 0.0)
+        stack_t = (stack[0][rows, t_idx], stack[1][rows, t_idx]) if stack is not None else (
+            np.zeros((len(sell), 0)), np.zeros((len(sell), 0)))
+        acc_sell, price_da = clear_transaction(sell, s.offer_prices[0], stack_t[0], stack_t[1],
+                                               np.full_like(sell, em.need_mw), em.price_cap_per_mwh, price_da)
+        q_da = acc_sell + np.minimum(q_da, 0.0)
+    price_rt = x[I_RT]
     dev = net - q_da
-    grid_t = xp.maximum(-net, 0.0) * (dt * x[I_EF])
-    carbon_price = p.cfg.markets.carbon.price_per_t
     led["net_mw"] = net
     led["energy_da.quantity_mwh"], led["energy_da.price_per_mwh"] = q_da * dt, price_da
     led["energy_da.cash"] = q_da * (dt * price_da)
     led["energy_da.commit_mw"] = commit
     led["energy_rt.quantity_mwh"], led["energy_rt.price_per_mwh"] = dev * dt, price_rt
     led["energy_rt.cash"] = dev * (dt * price_rt)
+
+    # -- carbon and green certificates -------------------------------------------------------------
+    cm = mk.carbon
+    grid_t = xp.maximum(-net, 0.0) * (dt * x[I_EF])
+    step_t = grid_t + gas_t
+    served_mwh = (consumption + ev_charge) * dt
+    gec_mwh = renew_mwh * cm.gec_share
+    emissions = s.emissions_t + step_t
+    allowances = s.allowances_t + served_mwh * cm.free_allowance_t_per_mwh
+    ccer = s.ccer_t + (renew_mwh - gec_mwh) * cm.ccer_t_per_mwh
+    x_prev, _ = carbon.net_position(s.emissions_t, s.allowances_t, s.ccer_t, cm, xp)
+    x_now, used = carbon.net_position(emissions, allowances, ccer, cm, xp)
     led["emissions.grid_t"], led["emissions.gas_t"] = grid_t, gas_t
-    led["carbon.price_per_t"] = zero + carbon_price
-    led["carbon.cash"] = -(grid_t + gas_t) * carbon_price
+    led["carbon.emissions_t"] = step_t
+    led["carbon.allowances_t"] = served_mwh * cm.free_allowance_t_per_mwh
+    led["carbon.ccer_used_t"] = used
+    led["carbon.net_position_t"] = x_now
+    led["carbon.cash"] = carbon.compliance_cost(x_prev, cm, xp) - carbon.compliance_cost(x_now, cm, xp)
+    led["green_cert.quantity_mwh"] = gec_mwh
+    led["green_cert.cash"] = gec_mwh * cm.gec_price_per_mwh
+
+    # -- costs, penalties, profit ------------------------------------------------------------------
     led["cost.degradation"], led["cost.curtailment"], led["cost.load_shift"] = degradation, curtail_cost, shift_cost
     led["cost.fuel"], led["cost.startup"] = fuel, startup
     led["penalty.imbalance"] = abs(dev) * (dt * em.imbalance_penalty_per_mwh)
     led["penalty.shift_violation"] = shift_violation * (
         r.flex_load.shift_violation_penalty_per_mwh if r.flex_load is not None else 0.0)
     led["penalty.ev_unmet"] = ev_unmet * (r.ev.unmet_penalty_per_mwh if r.ev is not None else 0.0)
+    led["penalty.reserve_shortfall"], led["penalty.dr_shortfall"] = res_short, dr_short
+    for prod in ("regulation", "reserve", "demand_response"):
+        led.setdefault(f"{prod}.cash", zero)
     led["violation.shift_mwh"], led["violation.ev_unmet_mwh"] = shift_violation, ev_unmet
     led["renewable.output_mwh"], led["renewable.curtailed_mwh"] = renew_mwh, curtailed_mwh
-    profit = (led["energy_da.cash"] + led["energy_rt.cash"] + led["carbon.cash"]
-              - degradation - curtail_cost - shift_cost - fuel - startup
-              - led["penalty.imbalance"] - led["penalty.shift_violation"] - led["penalty.ev_unmet"])
+    profit = zero
+    for k in CASH_KEYS:
+        profit = profit + led[f"{k}.cash"]
+    for k in COST_KEYS:
+        profit = profit - led[f"cost.{k}"]
+    for k in PENALTY_KEYS:
+        profit = profit - led[f"penalty.{k}"]
     led["profit"] = profit
     led["reward"] = profit * p.cfg.reward.scale
-    return State(s.t + 1, e_bat, backlog, ev_need, gas_p, (*s.positions_mw[1:], commit)), led
+    nxt = State(s.t + 1, e_bat, backlog, ev_need, gas_p, emissions, allowances, ccer, agc_last, reg_score,
+                (*s.positions_mw[1:], commit), (*s.offer_prices[1:], offer_price))
+    return nxt, led

@@ -87,6 +87,7 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         self._state: core.State | None = None
         self._episode: core.EpisodeData | None = None
         self._exo_rows: list[list[float]] = []
+        self._scalar = p.scalar_ok  # the scalar backend is exact and ~10x faster for a batch of one
         self._split = "train"
 
     # ------------------------------------------------------------------------------------------
@@ -103,9 +104,13 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         start = np.array([starts[idx]], dtype=np.int64)
         self._split = split
         self._episode = core.build_episode(self.params, self.series, start, self.np_random)
-        self._exo_rows = self._episode.exo[0].tolist()  # the scalar core reads plain floats
-        self._state = core.initial_state(self.params, None)
-        obs = core.observe_one(self.params, self._state, self._episode)
+        if self._scalar:
+            self._exo_rows = self._episode.exo[0].tolist()  # the scalar core reads plain floats
+            self._state = core.initial_state(self.params, None)
+            obs = core.observe_one(self.params, self._state, self._episode)
+        else:
+            self._state = core.initial_state(self.params, 1)
+            obs = core.observe(self.params, self._state, self._episode)[0]
         return obs, {"split": split, "day_index": idx, "start": str(self.series.timestamps[start[0]])}
 
     def _parse_options(self, options: dict[str, Any] | None) -> tuple[str, int | None]:
@@ -140,12 +145,18 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         """Advance one interval; ``info`` is the step's ledger (see the task docstring)."""
         if self._state is None or self._episode is None:
             raise RuntimeError("call reset() before step()")
-        t = self._state.t
+        t = int(self._state.t) if self._scalar else int(self._state.t[0])
         if t >= self.params.episode_steps:
             raise RuntimeError("the episode has ended (terminated=True was returned); call reset()")
         a = self._check_action(action)
-        self._state, ledger = core.transition(self.params, self._state, a, self._exo_rows[t], SCALAR)
-        obs = core.observe_one(self.params, self._state, self._episode)
+        if self._scalar:
+            self._state, ledger = core.transition(self.params, self._state, a, self._exo_rows[t], SCALAR)
+            obs = core.observe_one(self.params, self._state, self._episode)
+        else:  # ancillary products: the batched core with a batch of one
+            self._state, ledger = core.transition(self.params, self._state, np.array(a)[:, None],
+                                                  self._episode.exo[0, t][:, None], np, self._episode)
+            obs = core.observe(self.params, self._state, self._episode)[0]
+            ledger = {k: float(v[0]) for k, v in ledger.items()}
         info = ledger_to_info(ledger)
         info["t"] = t
         terminated = t + 1 >= self.params.episode_steps

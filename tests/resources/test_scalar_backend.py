@@ -16,6 +16,7 @@ import numpy as np
 
 from vpp_gym import core
 from vpp_gym.config import build_config
+from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.ops import SCALAR
 from vpp_gym.resources import battery, ev_fleet, flex_load, gas_unit, renewable
 from vpp_gym.resources.battery import BatteryParams
@@ -146,11 +147,15 @@ def test_gas_unit() -> None:
 def test_core_transition_row_by_row() -> None:
     resources = {"pv": {"p_max_mw": 4.0}, "wind": {"p_max_mw": 3.0, "curtailable": False}, "battery": {},
                  "ev": {"v2g": True}, "flex_load": {}, "gas": {}}
-    cfg, _ = build_config(config={"resources": resources, "markets": {"energy": {"imbalance_penalty_per_mwh": 15.0}}})
+    cfg, _ = build_config(config={"resources": resources, "markets": {"energy": {"imbalance_penalty_per_mwh": 15.0},
+                                                                   "carbon": {"pricing": "stepped", "band_t": 0.5,
+                                                                              "free_allowance_t_per_mwh": 0.3,
+                                                                              "ccer_t_per_mwh": 0.5, "gec_share": 0.3,
+                                                                              "gec_price_per_mwh": 30.0}}})
     lo = {"price_da_per_mwh": -100.0, "load_pu": 0.0}
-    p = core.CoreParams(cfg=cfg, price_ref_per_mwh=300.0, lo=lo, hi={"load_pu": 1.5})
+    p = core.CoreParams(cfg=cfg, price_ref_per_mwh=300.0, lo=lo, hi={"load_pu": 1.5, "grid_ef_t_per_mwh": 1.0})
     rng = np.random.default_rng(5)
-    n, A, K = N, len(p.action_names), 9
+    n, A, K = N, len(p.action_names), len(ALL_NAMES)
     r = cfg.resources
     state = core.State(
         t=rng.integers(0, 96, n),
@@ -158,23 +163,26 @@ def test_core_transition_row_by_row() -> None:
         backlog_mwh=_mix(rng, -0.3, 0.3, [0.0]),
         ev_need_mwh=_mix(rng, 0.0, r.ev.e_fleet_mwh, [0.0, r.ev.e_fleet_mwh]),
         gas_p_mw=np.where(rng.random(n) < 0.4, 0.0, rng.uniform(r.gas.p_min_mw, r.gas.p_max_mw, n)),
+        emissions_t=rng.uniform(0.0, 5.0, n), allowances_t=rng.uniform(0.0, 5.0, n), ccer_t=rng.uniform(0.0, 1.0, n),
+        agc_last=np.zeros(n), reg_score=np.zeros(n),
         positions_mw=tuple(_mix(rng, -6.0, 6.0, [0.0, 6.0, -6.0]) for _ in range(p.lead)),
+        offer_prices=tuple(np.zeros(n) for _ in range(p.lead)),
     )
     state = state._replace(t=np.where(np.arange(n) < 40, 15, state.t))  # last interval of a 4-h window
     actions = [_mix(rng, -1.0, 1.0, [-1.0, 0.0, 1.0]) for _ in range(A)]
     x = [_mix(rng, -100.0, 1500.0, [0.0]), _mix(rng, -100.0, 2000.0, [0.0]), rng.uniform(0.2, 1.0, n),
          _mix(rng, 0.0, 1.0, [0.0]), _mix(rng, 0.0, 1.0, [0.0, 1.0]), rng.uniform(0.2, 1.5, n),
          _mix(rng, 0.0, 1.0, [0.0, 1.0]), _mix(rng, 0.0, 0.1, [0.0]), _mix(rng, 0.0, 1.0, [0.0, 1.0])]
+    x += [rng.uniform(0.0, 10.0, n) for _ in ALL_NAMES[len(x):]]  # ancillary columns (no product is open)
     assert len(x) == K
     nxt, led = core.transition(p, state, actions, x, np)
     for i in range(n):
-        s_i = core.State(int(state.t[i]), *(float(v[i]) for v in state[1:5]),
-                         tuple(float(q[i]) for q in state.positions_mw))
+        s_i = state.row(i)
         nxt_i, led_i = core.transition(p, s_i, [float(a[i]) for a in actions], [float(v[i]) for v in x], SCALAR)
         assert set(led_i) == set(led)
         for key, value in led_i.items():
             assert np.broadcast_to(led[key], (n,))[i] == value, (i, key)
         assert nxt_i.t == nxt.t[i]
-        for j in range(1, 5):
+        for j in range(1, 1 + core.N_SCALAR_FIELDS):
             assert nxt[j][i] == nxt_i[j], (i, core.State._fields[j])
         assert all(q[i] == q_i for q, q_i in zip(nxt.positions_mw, nxt_i.positions_mw, strict=True))
