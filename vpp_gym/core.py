@@ -189,11 +189,6 @@ class CoreParams:
         return self.cfg.markets.energy.form == "transaction"
 
     @cached_property
-    def scalar_ok(self) -> bool:
-        """Whether the scalar backend can run this scenario (no sub-step or stack arrays needed)."""
-        return not self.open_products and not self.energy_transaction
-
-    @cached_property
     def carbon_stateful(self) -> bool:
         """Whether the carbon settlement depends on the episode's cumulative position (then observed)."""
         c = self.cfg.markets.carbon
@@ -442,15 +437,33 @@ def observe_one(p: CoreParams, s: State, ep: EpisodeData) -> np.ndarray:
     return obs
 
 
-def _clear(cfg: ProductMarketConfig, offer_mw: np.ndarray, offer_price: np.ndarray | None, need_mw: np.ndarray,
-           ref_price: np.ndarray, stack: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray]:
+def _lift(v: Array, batched: bool) -> np.ndarray:
+    """A scalar as a batch of one (arrays pass through)."""
+    return v if batched else np.array([v], dtype=np.float64)
+
+
+def _lower(v: np.ndarray, batched: bool) -> Array:
+    """A batch of one back to a scalar (arrays pass through)."""
+    return v if batched else float(v[0])
+
+
+def _transact(offer_mw: Array, offer_price: Array, stack: tuple[np.ndarray, np.ndarray] | None, need_mw: Array,
+              price_cap: float, ref_price: Array, batched: bool) -> tuple[Array, Array]:
+    """:func:`clear_transaction` for either backend; no stack = price-taker."""
+    if stack is None:
+        n = len(offer_mw) if batched else 1
+        stack = (np.zeros((n, 0)), np.zeros((n, 0)))
+    acc, price = clear_transaction(_lift(offer_mw, batched), _lift(offer_price, batched), stack[0], stack[1],
+                                   _lift(need_mw, batched), price_cap, _lift(ref_price, batched))
+    return _lower(acc, batched), _lower(price, batched)
+
+
+def _clear(cfg: ProductMarketConfig, offer_mw: Array, offer_price: Array | None, need_mw: Array, ref_price: Array,
+           stack: tuple[np.ndarray, np.ndarray] | None, xp: Any) -> tuple[Array, Array]:
     """Accepted quantity and price of one product in its organisation form."""
     if cfg.form == "invitation":
-        return clear_invitation(offer_mw, cfg.others_ratio * need_mw, need_mw), ref_price
-    if stack is None:
-        empty = np.zeros((len(offer_mw), 0))
-        return clear_transaction(offer_mw, offer_price, empty, empty, need_mw, cfg.price_cap, ref_price)
-    return clear_transaction(offer_mw, offer_price, stack[0], stack[1], need_mw, cfg.price_cap, ref_price)
+        return clear_invitation(offer_mw, cfg.others_ratio * need_mw, need_mw, xp), ref_price
+    return _transact(offer_mw, offer_price, stack, need_mw, cfg.price_cap, ref_price, xp is np)
 
 
 def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Array], xp: Any = np,
@@ -463,8 +476,8 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
         action: one entry per action component (layout :attr:`CoreParams.action_names`), each in
             ``[-1, 1]``: ``(B,)`` arrays (e.g. ``actions.T``) or floats with ``xp = SCALAR``.
         x: one entry per column of :data:`ALL_NAMES`: the realised exogenous values of the interval.
-        xp: ``numpy`` for batched arrays, :data:`vpp_gym.ops.SCALAR` for Python floats (only when
-            :attr:`CoreParams.scalar_ok`).
+        xp: ``numpy`` for batched arrays, :data:`vpp_gym.ops.SCALAR` for Python floats (a batch of one;
+            the sub-step and merit-order computations then run on one-row arrays).
         ep: the episodes (AGC signal and competitor stacks); needed when ancillary products are open
             or energy is traded in the transaction form.
 
@@ -481,24 +494,25 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
     e_bat, backlog, ev_need, gas_p = s.e_bat_mwh, s.backlog_mwh, s.ev_need_mwh, s.gas_p_mw
     degradation = zero
     products = p.open_products
-    if products:
-        assert xp is np and ep is not None, "ancillary products need the batched backend and the episode data"
-        rows = np.arange(len(s.t))
-        t_idx = s.t
+    batched = xp is np
+    if products or p.energy_transaction:
+        assert ep is not None, "ancillary products and the transaction form need the episode data"
+    # Sub-step and competitor-stack arrays of this interval: (B, S) / (B, M), or (1, S) / (1, M) for a scalar.
+    at = (np.arange(len(s.t)), s.t) if batched else (slice(0, 1), s.t)
 
     # -- offers: clear the capacity products of this interval ------------------------------------
     accepted: dict[str, Array] = {}
     for prod in products:
         cfg = p.product(prod)
         assert cfg is not None
-        q = np.maximum(action[col[f"{prod}_mw"]], 0.0) * cfg.offer_max_mw
+        q = xp.maximum(action[col[f"{prod}_mw"]], 0.0) * cfg.offer_max_mw
         price_offer = ((action[col[f"{prod}_price"]] + 1.0) * (0.5 * cfg.price_cap)
                        if cfg.form == "transaction" else None)
         i_need, i_price = {"regulation": (I_REG_NEED, I_REG_CAP_P), "reserve": (I_RES_NEED, I_RES_P),
                            "demand_response": (I_DR_NEED, I_DR_P)}[prod]
         stack = ep.stacks.get(prod)
-        stack_t = (stack[0][rows, t_idx], stack[1][rows, t_idx]) if stack is not None else None
-        acc, price = _clear(cfg, q, price_offer, np.abs(x[i_need]), x[i_price], stack_t)
+        stack_t = (stack[0][at], stack[1][at]) if stack is not None else None
+        acc, price = _clear(cfg, q, price_offer, abs(x[i_need]), x[i_price], stack_t, xp)
         accepted[prod] = acc
         led[f"{prod}.offer_mw"], led[f"{prod}.accepted_mw"] = q, acc
         led[f"{prod}.price"] = price
@@ -512,8 +526,8 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
         a = action[col["battery"]]
         req = xp.maximum(a, 0.0) * b.p_discharge_max_mw + xp.minimum(a, 0.0) * b.p_charge_max_mw
         if products:
-            bat_lo, bat_hi = battery.feasible_range(b, e_bat, dt)
-            p_bat = np.minimum(np.maximum(req, bat_lo), bat_hi)
+            bat_lo, bat_hi = battery.feasible_range(b, e_bat, dt, xp)
+            p_bat = xp.minimum(xp.maximum(req, bat_lo), bat_hi)
         else:
             p_bat, e_bat = battery.apply(b, e_bat, req, dt, xp)
         led["battery.requested_mw"] = req
@@ -578,51 +592,54 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
         called = x[I_RES_CALL] * accepted["reserve"]
         remaining = called
         if r.battery is not None:
-            d_bat = np.minimum(remaining, np.maximum(bat_hi - p_bat - reg_cap, 0.0))
+            d_bat = xp.minimum(remaining, xp.maximum(bat_hi - p_bat - reg_cap, 0.0))
             p_bat = p_bat + d_bat
             remaining = remaining - d_bat
         if r.gas is not None:
-            d_gas = np.where(gas_p > 0.0, np.minimum(remaining, np.maximum(gas_on_hi - gas_p, 0.0)), 0.0)
+            d_gas = xp.where(gas_p > 0.0, xp.minimum(remaining, xp.maximum(gas_on_hi - gas_p, 0.0)), 0.0)
             gas_p = gas_p + d_gas
             remaining = remaining - d_gas
         if r.flex_load is not None:
-            d_c = np.minimum(remaining, np.maximum(c_max - c, 0.0))
+            d_c = xp.minimum(remaining, xp.maximum(c_max - c, 0.0))
             c = c + d_c
             remaining = remaining - d_c
         delivered = called - remaining
         led["reserve.called_mw"], led["reserve.delivered_mw"] = called, delivered
     # -- regulation: the battery follows the AGC signal within its headroom ------------------------
+    # (a NumPy island: a scalar state is lifted to a batch of one and the results lowered again)
     reg_energy_mw = zero
+    agc_last, reg_score = s.agc_last, s.reg_score
     if r.battery is not None and products:
+        b = r.battery
+        base_a = _lift(p_bat, batched)
         if "regulation" in products:
             rc = mk.regulation
             assert rc is not None and ep.agc is not None
-            sig = ep.agc[rows, t_idx]  # (B, S)
-            requested = reg_cap[:, None] * sig
-            resp = regulation.response(reg_cap, sig, np.maximum(bat_hi - p_bat, 0.0), np.maximum(p_bat - bat_lo, 0.0),
+            sig = ep.agc[at]  # (B, S)
+            cap_a = _lift(reg_cap, batched)
+            resp = regulation.response(cap_a, sig, np.maximum(_lift(bat_hi, batched) - base_a, 0.0),
+                                       np.maximum(base_a - _lift(bat_lo, batched), 0.0),
                                        rc.delay_substeps, rc.ramp_mw_per_substep)
-            score = regulation.performance_score(requested, resp, rc.max_delay_substeps)
-            miles = reg_cap * regulation.mileage(sig, s.agc_last)
-            led["regulation.score"], led["regulation.mileage_mw"] = score["score"], miles
+            score = regulation.performance_score(cap_a[:, None] * sig, resp, rc.max_delay_substeps)["score"]
+            miles = cap_a * regulation.mileage(sig, _lift(s.agc_last, batched))
+            cash = regulation.settle(cap_a, score, miles, _lift(led["regulation.price"], batched),
+                                     _lift(x[I_REG_MIL_P], batched), dt, rc.min_score)
+            profile = base_a[:, None] + resp
+            reg_energy_mw = _lower(resp.mean(axis=1), batched)
+            led["regulation.score"], led["regulation.mileage_mw"] = _lower(score, batched), _lower(miles, batched)
             led["regulation.mileage_price"] = x[I_REG_MIL_P]
-            led["regulation.cash"] = regulation.settle(reg_cap, score["score"], miles, led["regulation.price"],
-                                                      x[I_REG_MIL_P], dt, rc.min_score)
-            profile = p_bat[:, None] + resp
-            reg_energy_mw = resp.mean(axis=1)
-            agc_last, reg_score = sig[:, -1], score["score"]
+            led["regulation.cash"] = _lower(cash, batched)
+            agc_last, reg_score = _lower(sig[:, -1], batched), led["regulation.score"]
         else:
-            profile = p_bat[:, None]
-        b = r.battery
+            profile = base_a[:, None]
         n_sub = profile.shape[1]
-        e_bat = e_bat - (dt / n_sub) * (np.maximum(profile, 0.0) / b.eta_discharge
-                                        + np.minimum(profile, 0.0) * b.eta_charge).sum(axis=1)
-        e_bat = np.minimum(np.maximum(e_bat, b.e_min_mwh), b.e_high_mwh)
+        e_next = _lift(e_bat, batched) - (dt / n_sub) * (np.maximum(profile, 0.0) / b.eta_discharge
+                                                          + np.minimum(profile, 0.0) * b.eta_charge).sum(axis=1)
+        e_bat = _lower(np.minimum(np.maximum(e_next, b.e_min_mwh), b.e_high_mwh), batched)
         p_bat = p_bat + reg_energy_mw
     elif "regulation" in products:  # no battery: nothing can follow the signal
         led["regulation.score"], led["regulation.mileage_mw"] = zero, zero
         led["regulation.mileage_price"], led["regulation.cash"] = x[I_REG_MIL_P], zero
-    if "regulation" not in products or r.battery is None:
-        agc_last, reg_score = s.agc_last, s.reg_score
 
     if r.battery is not None:
         led["battery.applied_mw"] = p_bat
@@ -651,13 +668,14 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
     if "demand_response" in products:
         dc = mk.demand_response
         assert dc is not None
-        direction = np.sign(x[I_DR_NEED])
+        need = x[I_DR_NEED]
+        direction = xp.where(need > 0.0, 1.0, xp.where(need < 0.0, -1.0, 0.0))
         own = net - led.get("reserve.delivered_mw", zero) - reg_energy_mw - baseline
-        delivered = np.maximum(direction * own, 0.0)
+        delivered = xp.maximum(direction * own, 0.0)
         acc = accepted["demand_response"]
         led["demand_response.delivered_mw"] = delivered
-        led["demand_response.cash"] = np.minimum(delivered, acc) * dt * led["demand_response.price"]
-        dr_short = np.maximum(acc - delivered, 0.0) * (dt * dc.shortfall_penalty_per_mwh)
+        led["demand_response.cash"] = xp.minimum(delivered, acc) * dt * led["demand_response.price"]
+        dr_short = xp.maximum(acc - delivered, 0.0) * (dt * dc.shortfall_penalty_per_mwh)
     res_short = zero
     if "reserve" in products:
         rv = mk.reserve
@@ -673,13 +691,12 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
                    if p.energy_transaction else zero)
     price_da = x[I_DA]
     if p.energy_transaction:
-        stack = ep.stacks.get("energy") if ep is not None else None
-        sell = np.maximum(q_da, 0.0)
-        stack_t = (stack[0][rows, t_idx], stack[1][rows, t_idx]) if stack is not None else (
-            np.zeros((len(sell), 0)), np.zeros((len(sell), 0)))
-        acc_sell, price_da = clear_transaction(sell, s.offer_prices[0], stack_t[0], stack_t[1],
-                                               np.full_like(sell, em.need_mw), em.price_cap_per_mwh, price_da)
-        q_da = acc_sell + np.minimum(q_da, 0.0)
+        stack = ep.stacks.get("energy")
+        sell = xp.maximum(q_da, 0.0)
+        stack_t = (stack[0][at], stack[1][at]) if stack is not None else None
+        acc_sell, price_da = _transact(sell, s.offer_prices[0], stack_t, 0.0 * sell + em.need_mw,
+                                       em.price_cap_per_mwh, price_da, batched)
+        q_da = acc_sell + xp.minimum(q_da, 0.0)
     price_rt = x[I_RT]
     dev = net - q_da
     led["net_mw"] = net

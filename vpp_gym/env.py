@@ -24,26 +24,39 @@ from vpp_gym.validation import ConfigError
 RESET_OPTIONS = ("split", "day")
 
 
-_SPLIT_KEYS: dict[str, tuple[str, str]] = {}
+class LedgerNester:
+    """Nests a flat scalar ledger (keys ``group.item``) into ``info[group][item]``; ungrouped keys stay flat.
+
+    The ledger of a scenario has the same keys in the same order every step, so the nesting plan is
+    computed once per key sequence and reused.
+    """
+
+    def __init__(self) -> None:
+        self._keys: tuple[str, ...] = ()
+        self._plan: list[tuple[str, list[tuple[str, int]] | int]] = []
+
+    def __call__(self, ledger: dict[str, Any]) -> dict[str, Any]:
+        """The nested ``info`` of one step."""
+        keys = tuple(ledger)
+        if keys != self._keys:
+            groups: dict[str, list[tuple[str, int]] | int] = {}
+            for i, key in enumerate(keys):
+                group, _, item = key.partition(".")
+                if item:
+                    sub = groups.setdefault(group, [])
+                    assert isinstance(sub, list)
+                    sub.append((item, i))
+                else:
+                    groups[group] = i
+            self._keys, self._plan = keys, list(groups.items())
+        values = list(ledger.values())
+        return {g: values[plan] if isinstance(plan, int) else {item: values[i] for item, i in plan}
+                for g, plan in self._plan}
 
 
 def ledger_to_info(ledger: dict[str, Any]) -> dict[str, Any]:
-    """Nest a flat scalar ledger (keys ``group.item``) into ``info[group][item]``; ungrouped keys stay flat."""
-    info: dict[str, Any] = {}
-    for key, value in ledger.items():
-        split = _SPLIT_KEYS.get(key)
-        if split is None:
-            group, _, item = key.partition(".")
-            split = _SPLIT_KEYS[key] = (group, item)
-        group, item = split
-        if item:
-            sub = info.get(group)
-            if sub is None:
-                sub = info[group] = {}
-            sub[item] = value
-        else:
-            info[group] = value
-    return info
+    """Nest a flat scalar ledger (keys ``group.item``) into ``info[group][item]`` (see :class:`LedgerNester`)."""
+    return LedgerNester()(ledger)
 
 
 class VppEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -87,7 +100,7 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         self._state: core.State | None = None
         self._episode: core.EpisodeData | None = None
         self._exo_rows: list[list[float]] = []
-        self._scalar = p.scalar_ok  # the scalar backend is exact and ~10x faster for a batch of one
+        self._nest = LedgerNester()
         self._split = "train"
 
     # ------------------------------------------------------------------------------------------
@@ -104,13 +117,9 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         start = np.array([starts[idx]], dtype=np.int64)
         self._split = split
         self._episode = core.build_episode(self.params, self.series, start, self.np_random)
-        if self._scalar:
-            self._exo_rows = self._episode.exo[0].tolist()  # the scalar core reads plain floats
-            self._state = core.initial_state(self.params, None)
-            obs = core.observe_one(self.params, self._state, self._episode)
-        else:
-            self._state = core.initial_state(self.params, 1)
-            obs = core.observe(self.params, self._state, self._episode)[0]
+        self._exo_rows = self._episode.exo[0].tolist()  # the scalar core reads plain floats
+        self._state = core.initial_state(self.params, None)
+        obs = core.observe_one(self.params, self._state, self._episode)
         return obs, {"split": split, "day_index": idx, "start": str(self.series.timestamps[start[0]])}
 
     def _parse_options(self, options: dict[str, Any] | None) -> tuple[str, int | None]:
@@ -145,19 +154,13 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         """Advance one interval; ``info`` is the step's ledger (see the task docstring)."""
         if self._state is None or self._episode is None:
             raise RuntimeError("call reset() before step()")
-        t = int(self._state.t) if self._scalar else int(self._state.t[0])
+        t = self._state.t
         if t >= self.params.episode_steps:
             raise RuntimeError("the episode has ended (terminated=True was returned); call reset()")
         a = self._check_action(action)
-        if self._scalar:
-            self._state, ledger = core.transition(self.params, self._state, a, self._exo_rows[t], SCALAR)
-            obs = core.observe_one(self.params, self._state, self._episode)
-        else:  # ancillary products: the batched core with a batch of one
-            self._state, ledger = core.transition(self.params, self._state, np.array(a)[:, None],
-                                                  self._episode.exo[0, t][:, None], np, self._episode)
-            obs = core.observe(self.params, self._state, self._episode)[0]
-            ledger = {k: float(v[0]) for k, v in ledger.items()}
-        info = ledger_to_info(ledger)
+        self._state, ledger = core.transition(self.params, self._state, a, self._exo_rows[t], SCALAR, self._episode)
+        obs = core.observe_one(self.params, self._state, self._episode)
+        info = self._nest(ledger)
         info["t"] = t
         terminated = t + 1 >= self.params.episode_steps
         return obs, info["reward"], terminated, False, info

@@ -90,8 +90,133 @@ class ArbitrageEnv(VppEnv):
     }
 
 
+COMMON_SPEC = """
+    ## Common rules
+
+    Powers in MW, positive = injection into the grid. Each step is one interval of a day-long
+    episode starting at midnight; ``terminated=True`` after ``T`` steps (``truncated`` is always
+    False). Actions outside ``[-1, 1]`` (or NaN) raise ``ValueError``. The layout of the action and
+    observation follows the config: ``env.unwrapped.action_names`` and
+    ``env.unwrapped.observation_names`` list them, ``params.observation_layout()`` gives bounds and
+    meaning. Decoding of the components (a subset appears, depending on the resources and products):
+
+    | name               | decodes to                                                                   |
+    | ------------------ | ---------------------------------------------------------------------------- |
+    | da_position        | position for interval t+L: ``a * position_max_mw`` (+ = sell)                |
+    | da_price           | (transaction form) offer price ``(a + 1) / 2 * price_cap_per_mwh``           |
+    | battery            | base setpoint ``a * p_discharge_max_mw`` (a >= 0) or ``a * p_charge_max_mw``  |
+    | pv_curtail, wind_curtail | curtailed share of available output ``max(a, 0)``                      |
+    | ev                 | fleet setpoint ``a * p_discharge_max_mw`` (V2G, a >= 0) or ``a * p_charge_max_mw`` |
+    | load_curtail       | ``max(a, 0) * curtail_share * base load``                                    |
+    | load_shift         | ``a * shift_share * base load`` (+ = defer; repaid at each window end)        |
+    | gas                | setpoint ``(a + 1) / 2 * p_max_mw`` (below ``p_min_mw / 2`` = off)            |
+    | <product>_mw       | declared / offered quantity ``max(a, 0) * offer_max_mw``                     |
+    | <product>_price    | (transaction form) offer price ``(a + 1) / 2 * price_cap``                   |
+
+    Every setpoint is projected onto its resource's feasible range; ``info`` reports requested and
+    applied values. ``reward = reward.scale * profit`` with
+
+        profit = sum of cash (energy_da, energy_rt, regulation, reserve, demand_response, green_cert, carbon)
+                 - sum of cost (degradation, curtailment, load_shift, fuel, startup)
+                 - sum of penalty (imbalance, shift_violation, ev_unmet, reserve_shortfall, dr_shortfall)
+
+    each under ``info[<group>]["cash"]``, ``info["cost"][...]``, ``info["penalty"][...]``. The carbon
+    cash of a step is the change of the episode's compliance cost, so the steps sum to the cost
+    settled at episode end (:mod:`vpp_gym.markets.carbon`).
+
+    Arguments: ``gymnasium.make(id, config=YAML path or mapping, overrides={dotted keys}, **sections)``;
+    reset options ``split`` (train/val/test) and ``day``. Market-stage presets:
+    ``configs/markets/{invitation,transaction,autonomous}.yaml``.
+"""
+
+
+class LowCarbonEnv(VppEnv):
+    """``vpp_gym/LowCarbon-v0``: a commercial VPP weighing profit against emissions.
+
+    Resources: PV (4 MW), wind (3 MW), battery (2 MW / 4 MWh), flexible load (3 MW peak) and a small
+    gas unit (0.6-2 MW, 0.42 tCO2/MWh, 550 /MWh fuel). Markets: day-ahead and real-time energy
+    (price-taker); carbon with free allowances of 0.3 tCO2 per MWh of load served, a stepped price
+    (60 /t base, 2 t bands, +25 % per band, surplus rewarded on the same ladder), CCER credits of
+    0.5 t per renewable MWh not certified, usable up to 5 % of gross emissions, and green
+    certificates for half of the renewable output at 50 /MWh (a certified MWh never earns CCER).
+    Emissions: grid imports x grid intensity + gas output x its factor. The observation adds the
+    episode's net carbon position. The trade-off: running the gas unit at price spikes earns energy
+    revenue but climbs the carbon ladder.
+    """ + COMMON_SPEC + """
+    ## Version History
+
+    * v0: initial release.
+    """
+
+    DEFAULTS: ClassVar[dict[str, Any]] = {
+        "name": "low-carbon",
+        "resources": {"pv": {"p_max_mw": 4.0}, "wind": {"p_max_mw": 3.0}, "battery": {}, "flex_load": {},
+                      "gas": {}},
+        "markets": {"carbon": {"pricing": "stepped", "price_per_t": 60.0, "band_t": 2.0, "growth": 0.25,
+                               "free_allowance_t_per_mwh": 0.3, "ccer_t_per_mwh": 0.5, "ccer_cap_share": 0.05,
+                               "gec_price_per_mwh": 50.0, "gec_share": 0.5}},
+    }
+
+
+class RegulationEnv(VppEnv):
+    """``vpp_gym/Regulation-v0``: a technical VPP selling frequency regulation and reserve.
+
+    Resources: battery (4 MW / 4 MWh), flexible load (3 MW peak), PV (2 MW). Markets: energy
+    (price-taker, to manage the state of charge), frequency regulation and reserve, both in the
+    invitation form by default (declared quantity, pro-rata scaling, series prices).
+
+    Regulation: the accepted capacity ``C`` is followed by the battery around its base setpoint at
+    1-minute sub-steps of a RegD-like AGC signal, within its headroom; the PJM-style performance
+    score (accuracy, delay, precision) scales the payment ``C * capacity price * dt + C * mileage *
+    mileage price``; the regulation energy moves the state of charge. Reserve: accepted capacity is
+    paid ``C * price * dt``; deployment calls are served from the battery's spare headroom, then
+    load curtailment; shortfall is penalised. Tracking quality is paid: a battery parked at a SOC
+    bound has no headroom on one side and loses score. The observation adds the last score.
+    """ + COMMON_SPEC + """
+    ## Version History
+
+    * v0: initial release.
+    """
+
+    DEFAULTS: ClassVar[dict[str, Any]] = {
+        "name": "regulation",
+        "resources": {"battery": {"p_charge_max_mw": 4.0, "p_discharge_max_mw": 4.0, "e_max_mwh": 4.0},
+                      "flex_load": {}, "pv": {"p_max_mw": 2.0}},
+        "markets": {"regulation": {"offer_max_mw": 3.0}, "reserve": {"offer_max_mw": 2.0}},
+    }
+
+
+class JointEnv(VppEnv):
+    """``vpp_gym/Joint-v0``: every resource and every product at once: bid and dispatch together.
+
+    Resources: PV (4 MW), wind (3 MW), battery (2 MW / 4 MWh), EV fleet (6 MWh, 2 MW, V2G 1 MW),
+    flexible load (3 MW peak), gas unit (0.6-2 MW). Markets: day-ahead and real-time energy,
+    frequency regulation, reserve, demand response (peak shaving / valley filling against the
+    passive baseline), carbon (stepped, allowances, CCER) and green certificates. Every product is
+    in the invitation form by default; ``configs/markets/transaction.yaml`` and
+    ``autonomous.yaml`` (competitor stacks, price-maker) switch them.
+    """ + COMMON_SPEC + """
+    ## Version History
+
+    * v0: initial release.
+    """
+
+    DEFAULTS: ClassVar[dict[str, Any]] = {
+        "name": "joint",
+        "resources": {"pv": {"p_max_mw": 4.0}, "wind": {"p_max_mw": 3.0}, "battery": {}, "ev": {"v2g": True},
+                      "flex_load": {}, "gas": {}},
+        "markets": {"regulation": {"offer_max_mw": 1.5}, "reserve": {"offer_max_mw": 1.5},
+                    "demand_response": {"offer_max_mw": 2.0},
+                    "carbon": {"pricing": "stepped", "free_allowance_t_per_mwh": 0.3, "ccer_t_per_mwh": 0.5,
+                               "gec_price_per_mwh": 50.0, "gec_share": 0.5}},
+    }
+
+
 TASKS: dict[str, type[VppEnv]] = {
     "vpp_gym/Arbitrage-v0": ArbitrageEnv,
+    "vpp_gym/LowCarbon-v0": LowCarbonEnv,
+    "vpp_gym/Regulation-v0": RegulationEnv,
+    "vpp_gym/Joint-v0": JointEnv,
 }
 
 
