@@ -16,14 +16,17 @@ from vpp_gym.validation import ConfigError
 
 KPI_COLUMNS = (
     ("profit", "profit"),
-    ("energy_da.cash", "rev DA"),
-    ("energy_rt.cash", "rev RT"),
+    ("energy_da.cash", "DA"),
+    ("energy_rt.cash", "RT"),
+    ("regulation.cash", "reg."),
+    ("reserve.cash", "reserve"),
+    ("demand_response.cash", "DR"),
+    ("green_cert.cash", "GEC"),
     ("carbon.cash", "carbon"),
+    ("cost.fuel", "fuel"),
     ("cost.degradation", "degrad."),
-    ("cost.curtailment", "curtail"),
     ("emissions.grid_t", "grid tCO2"),
     ("emissions.gas_t", "gas tCO2"),
-    ("renewable.curtailed_mwh", "curt. MWh"),
 )
 
 
@@ -31,15 +34,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     ids = args.env or list(vpp_gym.TASKS)
     print(f"vpp-gym {vpp_gym.__version__}: one test-split episode per task, price-threshold rule policy, "
           f"seed {args.seed}")
-    header = f"{'task':<24}" + "".join(f"{label:>12}" for _, label in KPI_COLUMNS)
+    header = f"{'task':<16}" + "".join(f"{label:>10}" for _, label in KPI_COLUMNS)
     print(header)
     for env_id in ids:
         t0 = time.perf_counter()
         env = gym.make(env_id, config=args.config) if args.config else gym.make(env_id)
         totals = run_episode(env, PriceThresholdPolicy(env), seed=args.seed, options={"split": "test", "day": 0})
-        row = f"{env_id.split('/')[-1]:<24}" + "".join(f"{totals.get(k, 0.0):>12.2f}" for k, _ in KPI_COLUMNS)
+        row = f"{env_id.split('/')[-1]:<16}" + "".join(f"{totals.get(k, 0.0):>10.1f}" for k, _ in KPI_COLUMNS)
         print(row + f"   ({int(totals['steps'])} steps, {time.perf_counter() - t0:.2f} s)")
-    print("currency of the scenario (CNY for the built-in synthetic scenario); tCO2; MWh")
+    print("cash flows, costs and profit in the scenario's currency (CNY for the built-in synthetic scenario); "
+          "emissions in tCO2")
     return 0
 
 

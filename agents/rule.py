@@ -19,7 +19,10 @@ class PriceThresholdPolicy:
       power the same thresholds give for the day-ahead price forecast at ``t+L``;
     * PV curtailment when the real-time forecast is negative;
     * load curtailment when ``r(0) > spike``; load shifting defers consumption when ``r(0) > high``
-      and makes it up when ``r(0) < low``.
+      and makes it up when ``r(0) < low``;
+    * half the regulation offer while the battery is between 30 % and 70 % SOC, 30 % of the reserve
+      offer, half the demand-response offer during an announced event (answered with the battery and
+      load curtailment); in the transaction form, offers at 10 % of the price cap.
 
     Components the env does not have are skipped; the policy works for every task id.
     """
@@ -80,4 +83,21 @@ class PriceThresholdPolicy:
             a[self._actions["ev"]] = -1.0 if rt0 < self.high else -0.2
         if "gas" in self._actions:
             a[self._actions["gas"]] = 1.0 if rt0 > self.high else -1.0
+        # Ancillary products: keep battery headroom for regulation around mid SOC, offer some reserve,
+        # answer demand-response events with the battery and the flexible load.
+        soc = self._obs(obs, "battery_soc", 0.5)
+        if "regulation_mw" in self._actions:
+            a[self._actions["regulation_mw"]] = 0.5 if 0.3 <= soc <= 0.7 else 0.0
+        if "reserve_mw" in self._actions:
+            a[self._actions["reserve_mw"]] = 0.3
+        dr = self._obs(obs, "dr_need_mw[t+0]")
+        if "demand_response_mw" in self._actions:
+            a[self._actions["demand_response_mw"]] = 0.5 if dr != 0.0 else 0.0
+            if dr != 0.0 and "battery" in self._actions:
+                a[self._actions["battery"]] = 1.0 if dr > 0 else -1.0
+            if dr > 0.0 and "load_curtail" in self._actions:
+                a[self._actions["load_curtail"]] = 1.0
+        for name in ("da_price", "regulation_price", "reserve_price", "demand_response_price"):
+            if name in self._actions:  # transaction form: a low offer price, accepted like a price-taker
+                a[self._actions[name]] = -0.8
         return np.clip(a, -1.0, 1.0)
