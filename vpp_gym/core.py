@@ -53,7 +53,7 @@ PRODUCTS = ("regulation", "reserve", "demand_response")
 # Ledger keys that make up the profit: cash flows (+ = income), costs and penalties (+ = paid).
 CASH_KEYS = ("energy_da", "energy_rt", "regulation", "reserve", "demand_response", "green_cert", "carbon")
 COST_KEYS = ("degradation", "curtailment", "load_shift", "fuel", "startup")
-PENALTY_KEYS = ("imbalance", "shift_violation", "ev_unmet", "reserve_shortfall", "dr_shortfall")
+PENALTY_KEYS = ("imbalance", "shift_violation", "ev_unmet", "reserve_shortfall", "dr_shortfall", "green_matching")
 # Ancillary columns observed per open product, normalised by their largest absolute value.
 PRODUCT_SERIES = {
     "regulation": ("reg_cap_price_per_mw", "reg_mileage_price_per_mw"),
@@ -734,6 +734,7 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
         r.flex_load.shift_violation_penalty_per_mwh if r.flex_load is not None else 0.0)
     led["penalty.ev_unmet"] = ev_unmet * (r.ev.unmet_penalty_per_mwh if r.ev is not None else 0.0)
     led["penalty.reserve_shortfall"], led["penalty.dr_shortfall"] = res_short, dr_short
+    led["penalty.green_matching"] = xp.maximum(-net, 0.0) * (dt * cm.unmatched_import_penalty_per_mwh)
     for prod in ("regulation", "reserve", "demand_response"):
         led.setdefault(f"{prod}.cash", zero)
     led["violation.shift_mwh"], led["violation.ev_unmet_mwh"] = shift_violation, ev_unmet

@@ -61,9 +61,9 @@ class ArbitrageEnv(VppEnv):
 
     ``reward = reward.scale * profit`` with, for the interval (currency):
 
-        profit = energy_da.cash + energy_rt.cash + carbon.cash
+        profit = energy_da.cash + energy_rt.cash + carbon.cash  (+ the cash of closed products, 0 here)
                  - cost.degradation - cost.curtailment - cost.load_shift - cost.fuel - cost.startup
-                 - penalty.imbalance - penalty.shift_violation - penalty.ev_unmet
+                 - penalty.imbalance - penalty.shift_violation - penalty.ev_unmet  (and the other penalties, 0)
 
     Every term is in ``info`` under that key (``info["energy_da"]["cash"]`` etc.), with
     ``energy_*.quantity_mwh`` and ``price_per_mwh``, ``emissions.grid_t``/``gas_t`` (tCO2),
@@ -118,7 +118,8 @@ COMMON_SPEC = """
 
         profit = sum of cash (energy_da, energy_rt, regulation, reserve, demand_response, green_cert, carbon)
                  - sum of cost (degradation, curtailment, load_shift, fuel, startup)
-                 - sum of penalty (imbalance, shift_violation, ev_unmet, reserve_shortfall, dr_shortfall)
+                 - sum of penalty (imbalance, shift_violation, ev_unmet, reserve_shortfall, dr_shortfall,
+                                   green_matching)
 
     each under ``info[<group>]["cash"]``, ``info["cost"][...]``, ``info["penalty"][...]``. The carbon
     cash of a step is the change of the episode's compliance cost, so the steps sum to the cost

@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import vpp_gym  # noqa: F401  (registers the task ids)
+import vpp_gym
 from vpp_gym.config import read_yaml
 from vpp_gym.validation import to_mapping
 
@@ -27,7 +27,8 @@ def _missing_files(path: Path) -> list[Path]:
 
 
 def test_the_expected_scenarios_exist() -> None:
-    assert {"arbitrage_province.yaml", "ercot_caiso_2022.yaml"} <= {p.name for p in YAMLS}
+    assert {"arbitrage_province.yaml", "ercot_caiso_2022.yaml", "dr_heavy_city.yaml", "ev_heavy_city.yaml",
+            "green_park.yaml"} <= {p.name for p in YAMLS}
 
 
 @pytest.mark.parametrize("path", YAMLS, ids=[p.stem for p in YAMLS])
@@ -35,7 +36,11 @@ def test_scenario_loads_and_runs_ten_steps(path: Path) -> None:
     missing = _missing_files(path)
     if missing:
         pytest.skip(f"{path.name} needs data files that are absent: {', '.join(map(str, missing))}")
-    env = gym.make("vpp_gym/Arbitrage-v0", config=str(path))
+    for env_id in vpp_gym.TASKS:  # a scenario YAML merges over any task
+        _run_ten_steps_per_split(gym.make(env_id, config=str(path)))
+
+
+def _run_ten_steps_per_split(env: gym.Env) -> None:
     rng = np.random.default_rng(0)
     for split in ("train", "val", "test"):
         obs, _ = env.reset(seed=1, options={"split": split})

@@ -21,6 +21,10 @@ Compliance is settled at episode end, ``C(X_T)``; each step's carbon cash is the
 
 Green certificates: each renewable MWh certified (share ``gec_share`` of renewable output) is sold at
 ``gec_price_per_mwh`` in the step it is produced. A certified MWh never also earns CCER credits.
+
+Round-the-clock green-power matching (an all-green park): every MWh imported from the grid in an
+interval is consumption that the VPP's own renewable (and stored) energy did not match in that
+interval and pays ``unmatched_import_penalty_per_mwh`` (``penalty.green_matching``; 0 = no rule).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class CarbonMarketConfig:
         ccer_cap_share: CCER usable up to this share of gross emissions.
         gec_price_per_mwh: price of one green certificate (1 MWh).
         gec_share: share of renewable output certified and sold as green certificates.
+        unmatched_import_penalty_per_mwh: 24 h green-power matching: penalty per MWh imported.
     """
 
     price_per_t: float = 60.0
@@ -62,6 +67,7 @@ class CarbonMarketConfig:
     ccer_cap_share: float = 0.05
     gec_price_per_mwh: float = 0.0
     gec_share: float = 0.0
+    unmatched_import_penalty_per_mwh: float = 0.0
 
     def __post_init__(self) -> None:
         require_range("markets.carbon.price_per_t", self.price_per_t, 0.0, 10_000.0)
@@ -72,6 +78,8 @@ class CarbonMarketConfig:
         require_range("markets.carbon.ccer_cap_share", self.ccer_cap_share, 0.0, 1.0)
         require_range("markets.carbon.gec_price_per_mwh", self.gec_price_per_mwh, 0.0, 10_000.0)
         require_range("markets.carbon.gec_share", self.gec_share, 0.0, 1.0)
+        require_range("markets.carbon.unmatched_import_penalty_per_mwh", self.unmatched_import_penalty_per_mwh,
+                      0.0, 1e5)
         require(self.pricing in ("flat", "stepped"), "markets.carbon.pricing", self.pricing, "'flat' or 'stepped'")
 
 
