@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import yaml
 
 from vpp_gym.data.ancillary import AncillaryConfig
@@ -42,11 +43,15 @@ class TimeConfig:
 
     Attributes:
         interval_minutes: length of one step; must divide a day (15 and 60 are typical).
-        episode_hours: episode length; episodes start at midnight and span whole intervals.
+        episode_hours: episode length; episodes start at local midnight and span whole intervals.
+        utc_offset_h: the market's local time minus UTC (e.g. 8 for China, -6 for Texas in winter):
+            episodes start at local midnight, days are split and calendar features computed in
+            local time. Timestamps in the data stay UTC.
     """
 
     interval_minutes: int = 15
     episode_hours: float = 24.0
+    utc_offset_h: float = 0.0
 
     def __post_init__(self) -> None:
         require(self.interval_minutes > 0 and 1440 % self.interval_minutes == 0, "time.interval_minutes",
@@ -55,6 +60,15 @@ class TimeConfig:
         steps = self.episode_hours * 60.0 / self.interval_minutes
         require(abs(steps - round(steps)) < 1e-9, "time.episode_hours", self.episode_hours,
                 f"a whole number of {self.interval_minutes}-minute intervals")
+        require_range("time.utc_offset_h", self.utc_offset_h, -12.0, 14.0)
+        offset_steps = self.utc_offset_h * 60 / self.interval_minutes
+        require(abs(offset_steps - round(offset_steps)) < 1e-9, "time.utc_offset_h", self.utc_offset_h,
+                f"a whole number of {self.interval_minutes}-minute intervals (so local midnight is an interval start)")
+
+    @property
+    def utc_offset(self) -> np.timedelta64:
+        """The offset as a ``timedelta64`` (local = UTC + offset)."""
+        return np.timedelta64(int(round(self.utc_offset_h * 60)), "m")
 
     @property
     def dt_h(self) -> float:

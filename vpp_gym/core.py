@@ -61,11 +61,6 @@ PRODUCT_SERIES = {
     "demand_response": ("dr_need_mw", "dr_price_per_mwh"),
 }
 
-# Ledger keys: cash flows (signed, + = income), costs and penalties (positive = paid).
-CASH_KEYS = ("energy_da", "energy_rt", "carbon")
-COST_KEYS = ("degradation", "curtailment", "load_shift", "fuel", "startup")
-PENALTY_KEYS = ("imbalance", "shift_violation", "ev_unmet")
-
 
 class State(NamedTuple):
     """Dynamic state: ``(B,)`` arrays for a batch, or Python scalars for a single env.
@@ -364,8 +359,9 @@ def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng:
            "reserve_price_per_mw": (f.ancillary_price_sigma_rel, True)}
     batch = len(start)
     parts = [np.zeros((batch, T + 1, p.n_state_obs))]  # filled from the state by observe()
-    # Calendar features (known exactly).
+    # Calendar features (known exactly), local time.
     stamps = series.timestamps[np.minimum(start[:, None] + np.arange(T + 1)[None, :], len(series) - 1)]
+    stamps = stamps + p.cfg.time.utc_offset  # calendar features in local time
     minutes = (stamps - stamps.astype("datetime64[D]")) / np.timedelta64(1, "m")
     phase = 2.0 * np.pi * minutes / 1440.0
     weekday = (stamps.astype("datetime64[D]").astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday

@@ -120,7 +120,9 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         self._exo_rows = self._episode.exo[0].tolist()  # the scalar core reads plain floats
         self._state = core.initial_state(self.params, None)
         obs = core.observe_one(self.params, self._state, self._episode)
-        return obs, {"split": split, "day_index": idx, "start": str(self.series.timestamps[start[0]])}
+        stamp = self.series.timestamps[start[0]]
+        return obs, {"split": split, "day_index": idx, "start": str(stamp),
+                     "local_date": str((stamp + self.config.time.utc_offset).astype("datetime64[D]"))}
 
     def _parse_options(self, options: dict[str, Any] | None) -> tuple[str, int | None]:
         options = dict(options or {})
@@ -139,9 +141,10 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
                 date = np.datetime64(_dt.date.fromisoformat(str(day)))
             except ValueError:
                 raise ValueError(f"reset options: day={day!r} is not an ISO date like '2025-11-03'") from None
-            found = np.flatnonzero(self.series.timestamps[starts].astype("datetime64[D]") == date)
+            local = self.series.timestamps[starts] + self.config.time.utc_offset
+            found = np.flatnonzero(local.astype("datetime64[D]") == date)
             if len(found) == 0:
-                first, last = (str(self.series.timestamps[starts[i]])[:10] for i in (0, -1))
+                first, last = (str(local[i])[:10] for i in (0, -1))
                 raise ValueError(f"reset options: day={day!r} is not an episode day of the {split!r} split "
                                  f"({first} .. {last})")
             return split, int(found[0])

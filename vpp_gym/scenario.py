@@ -52,12 +52,12 @@ def scenario_series(data: DataConfig, interval_minutes: int, base_dir: str | Pat
 
 
 def episode_starts(cfg: ScenarioConfig, series: ScenarioSeries) -> dict[str, np.ndarray]:
-    """Rows where each split's episodes may start: every midnight whose whole episode fits in the split.
+    """Rows where each split's episodes may start: every local midnight whose whole episode fits in the split.
 
-    Days are assigned to splits by date (see :class:`vpp_gym.config.SplitConfig`); an episode of
-    more than a day must end inside its split.
+    Days (local dates, ``time.utc_offset_h``) are assigned to splits by date (see
+    :class:`vpp_gym.config.SplitConfig`); an episode of more than a day must end inside its split.
     """
-    stamps = series.timestamps
+    stamps = series.timestamps + cfg.time.utc_offset  # local time
     days = stamps.astype("datetime64[D]")
     midnight_rows = np.flatnonzero(stamps == days)
     unique_days = days[midnight_rows]

@@ -30,6 +30,7 @@ pytestmark = pytest.mark.skipif(not REAL_DATA.is_dir(),
 
 I_DA, I_EF = COLUMN_NAMES.index("price_da_per_mwh"), COLUMN_NAMES.index("grid_ef_t_per_mwh")
 STEP = dt.timedelta(minutes=15)
+LOCAL = dt.timedelta(hours=-6)  # time.utc_offset_h of the scenario: Houston, standard time
 
 
 def _utc(text: str) -> dt.datetime:
@@ -60,11 +61,15 @@ def env() -> gym.Env:
 
 def _run_episode(env: gym.Env, houston: dict[dt.datetime, float], moer: dict[dt.datetime, float], seed: int,
                  options: dict[str, object]) -> tuple[dt.datetime, list[dict]]:
-    """One full episode with extreme random actions; checks every step against the CSVs."""
+    """One full episode with extreme random actions; checks every step against the CSVs.
+
+    Returns the episode's start in UTC (a local midnight) and the step infos.
+    """
     u = env.unwrapped
     obs, info = env.reset(seed=seed, options=options)
     start = dt.datetime.fromisoformat(info["start"][:19])
-    assert start.time() == dt.time(0, 0)
+    assert (start + LOCAL).time() == dt.time(0, 0)  # episodes start at local midnight
+    assert info["local_date"] == (start + LOCAL).date().isoformat()
     space = env.observation_space
     rng = np.random.default_rng(seed)
     exo = u._episode.exo[0]
@@ -101,26 +106,29 @@ def test_builds_with_the_documented_period_and_splits(env: gym.Env) -> None:
     u = env.unwrapped
     assert str(u.series.timestamps[0]) == "2022-01-02T00:00:00.000000000"
     assert str(u.series.timestamps[-1]) == "2022-09-01T23:45:00.000000000"
-    # 243 days: Jan 2 .. Sep 1; train Jan 2 .. Jun 30 (180 d), val July (31 d), test Aug 1 .. Sep 1 (32 d)
+    # 243 UTC days of data: Jan 2 00:00 .. Sep 1 23:45 UTC = Jan 1 18:00 .. Sep 1 17:45 local (UTC-6), so the
+    # whole local days are Jan 2 .. Aug 31: train Jan 2 .. Jun 30 (180 d), val July (31 d), test August (31 d)
     assert len(u.series) == 243 * 96
-    assert {k: len(v) for k, v in u.episode_starts.items()} == {"train": 180, "val": 31, "test": 32}
+    assert {k: len(v) for k, v in u.episode_starts.items()} == {"train": 180, "val": 31, "test": 31}
 
 
 @pytest.mark.parametrize(("split", "seed"), [("train", 0), ("val", 1), ("test", 2)])
 def test_full_episodes_match_the_raw_files(env: gym.Env, houston: dict, moer: dict, split: str, seed: int) -> None:
     start, infos = _run_episode(env, houston, moer, seed, {"split": split})
     bounds = {"train": ("2022-01-02", "2022-06-30"), "val": ("2022-07-01", "2022-07-31"),
-              "test": ("2022-08-01", "2022-09-01")}[split]
-    assert bounds[0] <= start.date().isoformat() <= bounds[1]
+              "test": ("2022-08-01", "2022-08-31")}[split]
+    assert bounds[0] <= (start + LOCAL).date().isoformat() <= bounds[1]
     assert any(i["net_mw"] < 0 for i in infos)  # the import branch of the carbon check was exercised
 
 
 def test_price_spike_day_runs(env: gym.Env, houston: dict[dt.datetime, float], moer: dict) -> None:
     u = env.unwrapped
     daily_max: dict[dt.date, float] = defaultdict(lambda: -math.inf)
-    for stamp, price in houston.items():
-        daily_max[stamp.date()] = max(daily_max[stamp.date()], price)
-    split_of = {str(u.series.timestamps[row])[:10]: split for split, rows in u.episode_starts.items() for row in rows}
+    for stamp, price in houston.items():  # by local date, as the episodes are
+        day = (stamp + LOCAL).date()
+        daily_max[day] = max(daily_max[day], price)
+    split_of = {str(u.series.timestamps[row] + np.timedelta64(-6, "h"))[:10]: split
+                for split, rows in u.episode_starts.items() for row in rows}
     # The year's top price (~2,500 USD/MWh) may lie outside the scenario period (the CAISO file ends in
     # September); then use the highest-price day inside it.
     top = max(daily_max, key=daily_max.get)
@@ -128,7 +136,7 @@ def test_price_spike_day_runs(env: gym.Env, houston: dict[dt.datetime, float], m
         top = max((d for d in daily_max if d.isoformat() in split_of), key=daily_max.get)
     assert daily_max[top] > 1000.0  # a scarcity spike, about 15 times the 2022 mean (~70 USD/MWh)
     start, infos = _run_episode(env, houston, moer, 3, {"split": split_of[top.isoformat()], "day": top.isoformat()})
-    assert start.date() == top
+    assert (start + LOCAL).date() == top
     prices = [i["energy_da"]["price_per_mwh"] for i in infos]
     assert max(prices) == pytest.approx(daily_max[top], rel=1e-12)
     assert all(math.isfinite(i["reward"]) for i in infos)

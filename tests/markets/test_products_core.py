@@ -164,8 +164,6 @@ def test_reserve_deployed_from_battery_spare_headroom_then_gas_then_curtailment(
     np.testing.assert_allclose(s2.e_bat_mwh, [2.0 - 0.25 / 0.95] * 3, rtol=1e-12)
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: vpp_gym/core.py:65-67 redefine CASH_KEYS/PENALTY_KEYS without the "
-                   "product, green-certificate and shortfall terms, so transition() leaves them out of the profit")
 def test_product_cash_and_shortfall_penalties_reach_the_profit() -> None:
     _, led = _reserve_case()
     # profit = energy_rt + regulation 7.5 + reserve 10 - degradation 1 MW * 0.25 * 20 = 5
