@@ -68,7 +68,7 @@ class TimeConfig:
     @property
     def utc_offset(self) -> np.timedelta64:
         """The offset as a ``timedelta64`` (local = UTC + offset)."""
-        return np.timedelta64(int(round(self.utc_offset_h * 60)), "m")
+        return np.timedelta64(round(self.utc_offset_h * 60), "m")
 
     @property
     def dt_h(self) -> float:

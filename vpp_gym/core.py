@@ -15,8 +15,9 @@ One step ``t`` (interval ``[t, t + dt)``), in order:
 3. clear the capacity products offered for the interval (regulation, reserve, demand response) in
    their organisation form (:mod:`vpp_gym.markets.products`);
 4. project every base setpoint onto its resource's feasible range; deploy called reserve from the
-   battery's spare headroom, then the gas unit, then load curtailment; follow the AGC signal with
-   the battery at sub-step resolution within its headroom; advance every resource's state;
+   battery's spare headroom, then the gas unit, then load curtailment; follow the AGC signal at
+   sub-step resolution with the battery, then the load's curtailment, within their headroom;
+   advance every resource's state;
 5. net injection ``P = pv + wind + battery + ev + gas - load`` (MW, positive = export);
 6. settle: day-ahead position ``q`` at the day-ahead (or clearing) price, real-time deviation
    ``P - q`` at the real-time price, imbalance penalty; regulation (capacity + mileage, x score),
@@ -601,46 +602,60 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
             remaining = remaining - d_c
         delivered = called - remaining
         led["reserve.called_mw"], led["reserve.delivered_mw"] = called, delivered
-    # -- regulation: the battery follows the AGC signal within its headroom ------------------------
+    # -- regulation: battery first, then load curtailment, follow the AGC signal within their headroom --
     # (a NumPy island: a scalar state is lifted to a batch of one and the results lowered again)
     reg_energy_mw = zero
     agc_last, reg_score = s.agc_last, s.reg_score
-    if r.battery is not None and products:
-        b = r.battery
+    bat_throughput = abs(p_bat)  # mean |power| over the interval (the profile's, with regulation)
+    follows = "regulation" in products and (r.battery is not None or r.flex_load is not None)
+    if follows or (r.battery is not None and products):
+        n_rows = len(s.t) if batched else 1
         base_a = _lift(p_bat, batched)
-        if "regulation" in products:
+        up_bat = np.maximum(_lift(bat_hi, batched) - base_a, 0.0) if r.battery is not None else np.zeros(n_rows)
+        down_bat = np.maximum(base_a - _lift(bat_lo, batched), 0.0) if r.battery is not None else np.zeros(n_rows)
+        r_bat = None
+        if follows:
             rc = mk.regulation
             assert rc is not None and ep.agc is not None
             sig = ep.agc[at]  # (B, S)
             cap_a = _lift(reg_cap, batched)
-            resp = regulation.response(cap_a, sig, np.maximum(_lift(bat_hi, batched) - base_a, 0.0),
-                                       np.maximum(base_a - _lift(bat_lo, batched), 0.0),
-                                       rc.delay_substeps, rc.ramp_mw_per_substep)
+            c_a = _lift(c, batched)
+            up_load = np.maximum(_lift(c_max, batched) - c_a, 0.0)  # curtail more
+            down_load = np.maximum(c_a, 0.0)  # curtail less
+            resp = regulation.response(cap_a, sig, up_bat + up_load, down_bat + down_load, rc.delay_substeps,
+                                       rc.ramp_mw_per_substep)
             score = regulation.performance_score(cap_a[:, None] * sig, resp, rc.max_delay_substeps)["score"]
             miles = cap_a * regulation.mileage(sig, _lift(s.agc_last, batched))
             cash = regulation.settle(cap_a, score, miles, _lift(led["regulation.price"], batched),
                                      _lift(x[I_REG_MIL_P], batched), dt, rc.min_score)
-            profile = base_a[:, None] + resp
+            r_bat = np.minimum(np.maximum(resp, -down_bat[:, None]), up_bat[:, None])
+            if r.flex_load is not None:
+                c = _lower(c_a + (resp - r_bat).mean(axis=1), batched)
             reg_energy_mw = _lower(resp.mean(axis=1), batched)
             led["regulation.score"], led["regulation.mileage_mw"] = _lower(score, batched), _lower(miles, batched)
             led["regulation.mileage_price"] = x[I_REG_MIL_P]
             led["regulation.cash"] = _lower(cash, batched)
             agc_last, reg_score = _lower(sig[:, -1], batched), led["regulation.score"]
-        else:
-            profile = base_a[:, None]
-        n_sub = profile.shape[1]
-        e_next = _lift(e_bat, batched) - (dt / n_sub) * (np.maximum(profile, 0.0) / b.eta_discharge
-                                                          + np.minimum(profile, 0.0) * b.eta_charge).sum(axis=1)
-        e_bat = _lower(np.minimum(np.maximum(e_next, b.e_min_mwh), b.e_high_mwh), batched)
-        p_bat = p_bat + reg_energy_mw
-    elif "regulation" in products:  # no battery: nothing can follow the signal
+        elif "regulation" in products:  # nothing can follow the signal
+            led["regulation.score"], led["regulation.mileage_mw"] = zero, zero
+            led["regulation.mileage_price"], led["regulation.cash"] = x[I_REG_MIL_P], zero
+        if r.battery is not None:
+            b = r.battery
+            profile = base_a[:, None] + r_bat if r_bat is not None else base_a[:, None]
+            n_sub = profile.shape[1]
+            e_next = _lift(e_bat, batched) - (dt / n_sub) * (np.maximum(profile, 0.0) / b.eta_discharge
+                                                              + np.minimum(profile, 0.0) * b.eta_charge).sum(axis=1)
+            e_bat = _lower(np.minimum(np.maximum(e_next, b.e_min_mwh), b.e_high_mwh), batched)
+            p_bat = _lower(profile.mean(axis=1), batched)
+            bat_throughput = _lower(np.abs(profile).mean(axis=1), batched)
+    elif "regulation" in products:  # nothing can follow the signal
         led["regulation.score"], led["regulation.mileage_mw"] = zero, zero
         led["regulation.mileage_price"], led["regulation.cash"] = x[I_REG_MIL_P], zero
 
     if r.battery is not None:
         led["battery.applied_mw"] = p_bat
         net = net + p_bat
-        degradation = degradation + abs(p_bat) * (dt * r.battery.degradation_cost_per_mwh)
+        degradation = degradation + bat_throughput * (dt * r.battery.degradation_cost_per_mwh)
     curtail_cost = shift_cost = zero
     if r.flex_load is not None:
         fl = r.flex_load

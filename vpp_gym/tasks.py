@@ -166,8 +166,9 @@ class RegulationEnv(VppEnv):
     (price-taker, to manage the state of charge), frequency regulation and reserve, both in the
     invitation form by default (declared quantity, pro-rata scaling, series prices).
 
-    Regulation: the accepted capacity ``C`` is followed by the battery around its base setpoint at
-    1-minute sub-steps of a RegD-like AGC signal, within its headroom; the PJM-style performance
+    Regulation: the accepted capacity ``C`` is followed at 1-minute sub-steps of a RegD-like AGC
+    signal by the battery around its base setpoint and then by the flexible load's curtailment, within
+    their headroom; the PJM-style performance
     score (accuracy, delay, precision) scales the payment ``C * capacity price * dt + C * mileage *
     mileage price``; the regulation energy moves the state of charge. Reserve: accepted capacity is
     paid ``C * price * dt``; deployment calls are served from the battery's spare headroom, then

@@ -246,3 +246,31 @@ def test_energy_transaction_offer_above_the_day_ahead_price_is_rejected_without_
     np.testing.assert_allclose(led["energy_da.cash"], [0.0, 100.0])
     np.testing.assert_allclose(led["energy_rt.quantity_mwh"], [0.5, 0.0], atol=1e-12)
     np.testing.assert_allclose(led["energy_rt.cash"], [50.0, 0.0], atol=1e-9)
+
+
+def test_regulation_follows_with_the_battery_first_then_load_curtailment() -> None:
+    # Battery 2 MW, base setpoint 0.9 * 2 = 1.8 MW at SOC 2 MWh: upward headroom 0.2 MW. Flexible load
+    # base 2 MW (load_pu 2/3 of 3 MW peak), curtail share 0.1: curtailment 0 now, up to 0.2 MW more.
+    # Capacity C = 1 MW (need 10, no competitors) and a constant signal 0.5: request 0.5 MW at every
+    # sub-step; headroom 0.2 + 0.2 = 0.4 MW, so the response is 0.4: 0.2 from the battery, 0.2 from the load.
+    p = _params({"battery": {}, "flex_load": {}},
+                {"regulation": {**AGC, "offer_max_mw": 1.0, "others_ratio": 0.0}})
+    s = core.initial_state(p, 1)._replace(e_bat_mwh=np.array([2.0]))
+    a = _actions(p, [{"regulation_mw": 1.0, "battery": 0.9}])
+    x = _exo([{"reg_need_mw": 10.0, "reg_cap_price_per_mw": 20.0, "reg_mileage_price_per_mw": 4.0,
+               "load_pu": 2.0 / 3.0}])
+    s2, led = _step(p, s, a, x, _episode(1, agc=np.full((1, 1, 4), 0.5)))
+    assert led["regulation.accepted_mw"][0] == 1.0
+    # battery at 1.8 + 0.2 = 2 MW all interval: SOC 2 - 0.25 * 2 / 0.95
+    assert led["battery.applied_mw"][0] == pytest.approx(2.0)
+    assert s2.e_bat_mwh[0] == pytest.approx(2.0 - 0.25 * 2.0 / 0.95, rel=1e-12)
+    # the load curtails 0.2 MW more (its curtailment cost applies): consumption 2 - 0.2 = 1.8 MW
+    assert led["load_curtail.applied_mw"][0] == pytest.approx(0.2)
+    assert led["load.consumption_mw"][0] == pytest.approx(1.8)
+    assert led["cost.curtailment"][0] == pytest.approx(0.2 * 0.25 * 600.0)
+    # constant request (flat): accuracy = delay = precision = 1 - |0.4 - 0.5| / 0.5 = 0.8
+    assert led["regulation.score"][0] == pytest.approx(0.8, rel=1e-12)
+    # mileage |0.5 - 0| (from agc_last = 0) = 0.5 MW; pay (1 * 20 * 0.25 + 0.5 * 4) * 0.8 = 5.6
+    assert led["regulation.cash"][0] == pytest.approx(5.6, rel=1e-12)
+    # net: battery 2 - consumption 1.8 = 0.2 MW
+    assert led["net_mw"][0] == pytest.approx(0.2)

@@ -59,11 +59,15 @@ class ProductMarketConfig:
 class RegulationMarketConfig(ProductMarketConfig):
     """Frequency regulation: capacity + mileage, paid by the performance score.
 
-    The accepted capacity ``C`` is followed by the battery around its base setpoint at ``agc.substeps``
-    sub-steps: requested ``C * s(k)``; response limited by the battery's headroom, ``delay_substeps``
-    and ``ramp_mw_per_substep`` (:func:`vpp_gym.markets.regulation.response`). Payment
+    The accepted capacity ``C`` is followed at ``agc.substeps`` sub-steps: requested ``C * s(k)``;
+    the response is limited by the headroom of the battery (around its base setpoint, within its
+    SOC-feasible range) plus that of the flexible load (curtailing more, up to its curtailable share,
+    or less, down to 0), by ``delay_substeps`` and ``ramp_mw_per_substep``
+    (:func:`vpp_gym.markets.regulation.response`). The battery follows first; the flexible load takes
+    the rest, and its mean extra curtailment is costed like any curtailment. Payment
     ``(C * capacity price * dt + C * mileage(s) * mileage price) * score`` (0 below ``min_score``).
-    The regulation energy moves the battery's state of charge sub-step by sub-step.
+    The regulation energy moves the battery's state of charge sub-step by sub-step, and its wear is
+    charged on the mean absolute power of that profile.
 
     Attributes:
         agc: the AGC signal generator.
