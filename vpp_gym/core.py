@@ -726,14 +726,17 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
     emissions = s.emissions_t + step_t
     allowances = s.allowances_t + served_mwh * cm.free_allowance_t_per_mwh
     ccer = s.ccer_t + (renew_mwh - gec_mwh) * cm.ccer_t_per_mwh
-    x_prev, _ = carbon.net_position(s.emissions_t, s.allowances_t, s.ccer_t, cm, xp)
     x_now, used = carbon.net_position(emissions, allowances, ccer, cm, xp)
     led["emissions.grid_t"], led["emissions.gas_t"] = grid_t, gas_t
     led["carbon.emissions_t"] = step_t
     led["carbon.allowances_t"] = served_mwh * cm.free_allowance_t_per_mwh
     led["carbon.ccer_used_t"] = used
     led["carbon.net_position_t"] = x_now
-    led["carbon.cash"] = carbon.compliance_cost(x_prev, cm, xp) - carbon.compliance_cost(x_now, cm, xp)
+    if p.carbon_stateful:
+        x_prev, _ = carbon.net_position(s.emissions_t, s.allowances_t, s.ccer_t, cm, xp)
+        led["carbon.cash"] = carbon.compliance_cost(x_prev, cm, xp) - carbon.compliance_cost(x_now, cm, xp)
+    else:  # flat price on every tonne, nothing to offset: the change of C(X) is the step's tonnes at the price
+        led["carbon.cash"] = -step_t * cm.price_per_t
     led["green_cert.quantity_mwh"] = gec_mwh
     led["green_cert.cash"] = gec_mwh * cm.gec_price_per_mwh
 
