@@ -342,6 +342,25 @@ def episode_rows(p: CoreParams, series: ScenarioSeries, start: np.ndarray) -> np
     return table[idx]
 
 
+def forecast_errors(p: CoreParams) -> dict[str, tuple[float, bool]]:
+    """``column -> (sigma, multiplicative)`` of the forecast error model (``ForecastConfig``) for every column.
+
+    Energy prices: absolute sigma = relative sigma x ``price_ref``; capacity factors absolute; load,
+    carbon intensity and ancillary prices relative. EV data, ancillary needs, reserve calls and
+    demand-response events are known exactly (announced, or not forecast at all).
+    """
+    f = p.cfg.forecast
+    sig = dict.fromkeys(ALL_NAMES, (0.0, False))
+    sig.update({"price_da_per_mwh": (f.price_da_sigma_rel * p.price_ref_per_mwh, False),
+                "price_rt_per_mwh": (f.price_rt_sigma_rel * p.price_ref_per_mwh, False),
+                "grid_ef_t_per_mwh": (f.grid_ef_sigma_rel, True), "pv_cf": (f.pv_sigma, False),
+                "wind_cf": (f.wind_sigma, False), "load_pu": (f.load_sigma_rel, True),
+                "reg_cap_price_per_mw": (f.ancillary_price_sigma_rel, True),
+                "reg_mileage_price_per_mw": (f.ancillary_price_sigma_rel, True),
+                "reserve_price_per_mw": (f.ancillary_price_sigma_rel, True)})
+    return sig
+
+
 def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng: np.random.Generator) -> EpisodeData:
     """Slice the episodes' realised data; draw their forecasts, AGC signals and competitor stacks.
 
@@ -351,13 +370,7 @@ def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng:
     T, H = p.episode_steps, p.horizon
     rows = episode_rows(p, series, start)
     f = p.cfg.forecast
-    sig = {"price_da_per_mwh": (f.price_da_sigma_rel * p.price_ref_per_mwh, False),
-           "price_rt_per_mwh": (f.price_rt_sigma_rel * p.price_ref_per_mwh, False),
-           "grid_ef_t_per_mwh": (f.grid_ef_sigma_rel, True), "pv_cf": (f.pv_sigma, False),
-           "wind_cf": (f.wind_sigma, False), "load_pu": (f.load_sigma_rel, True),
-           "reg_cap_price_per_mw": (f.ancillary_price_sigma_rel, True),
-           "reg_mileage_price_per_mw": (f.ancillary_price_sigma_rel, True),
-           "reserve_price_per_mw": (f.ancillary_price_sigma_rel, True)}
+    sig = forecast_errors(p)
     batch = len(start)
     parts = [np.zeros((batch, T + 1, p.n_state_obs))]  # filled from the state by observe()
     # Calendar features (known exactly), local time.
@@ -373,7 +386,7 @@ def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng:
     parts.append(np.stack(cal, axis=2))
     for col in p.observed_series:
         k = ALL_NAMES.index(col)
-        sigma, mult = sig.get(col, (0.0, False))  # EV data and DR events are known (announced) exactly
+        sigma, mult = sig[col]
         fc = forecast_windows(rows[:, :, k], T + 1, H, sigma, f.growth_cap, rng, p.lo[col], p.hi[col], mult)
         parts.append(fc / p.obs_scale(col))
     obs_exo = np.concatenate(parts, axis=2).astype(np.float32)

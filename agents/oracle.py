@@ -1,0 +1,403 @@
+"""Perfect-foresight oracle: one (MI)LP over the whole episode, built from the simulator's own params.
+
+The model uses the same :class:`vpp_gym.core.CoreParams` as the simulator and the realised exogenous
+series of the episode, and returns its plan as env actions, so replaying the plan through the env
+reproduces the oracle's objective (the equivalence test). Decision variables per interval ``t``:
+
+    q[t]            day-ahead position for t (fixed to the committed ones for the first L intervals)
+    pv[t], wd[t]    renewable output, 0 <= . <= available (= available if not curtailable)
+    bd[t], bc[t]    battery discharge / charge (>= 0), e[t] stored energy after t
+    c[t], s[t]      load curtailment and shift, b[t] shift backlog after t, v[t] forced-make-up excess
+    ed[t], ec[t]    EV discharge / charge, n[t] need after departures
+    g[t], u[t]      gas output and on/off (binary), st[t] start-up indicator
+    dp[t], dm[t]    real-time deviation split (imbalance penalty), imp[t] grid import (emissions)
+
+with the constraints of the resource modules' docstrings:
+
+    net[t]  = pv + wd + bd - bc + ed - ec + g - (L[t] - c - s)
+    e[t]    = e[t-1] - dt * (bd / eta_d - bc * eta_c),        e_min <= e <= e_high
+    b[t]    = b[t-1] + s * dt;  at a window end s = -b[t-1] / dt, b[t] = 0, |s| <= s_max + v / dt
+    n1[t]   = n[t-1] + a[t] E - ec eta_c dt + ed dt / eta_d,  n[t] = (1 - d[t]) n1[t],  unmet = d[t] n1[t]
+    gas:    p_min u <= g <= p_max u;  g[t] <= g[t-1] + R u[t-1] + U0 (1 - u[t-1]);
+            g[t] >= g[t-1] - R - p_max (1 - u[t]);  shutdown only from g[t-1] <= p_min + R
+    dp - dm = net - q,   imp >= -net,  imp >= 0
+
+and the objective: the env's profit (cash flows minus costs and penalties), maximised. It is an LP
+unless the scenario has a gas unit (binaries for on/off). Storage that would charge and discharge in
+the same interval (only ever optimal when energy is worth less than nothing) cannot be replayed, so
+such a plan is re-solved with a binary charge/discharge mode per interval.
+
+Scope of this version: energy (price-taker), flat carbon without offsets, green certificates, every
+resource. Scenarios with ancillary products, the transaction form or a stepped/offset carbon market
+raise :class:`OracleScopeError` naming what is not yet modelled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from agents.lp import Model, Solution
+from vpp_gym import core
+from vpp_gym.core import I_DA, I_EF, I_EV_ARR, I_EV_DEP, I_EV_PLUG, I_LOAD, I_PV, I_RT, I_WIND, CoreParams
+
+SIMULTANEOUS_TOL_MW = 1e-7
+
+
+class OracleScopeError(NotImplementedError):
+    """The scenario uses a market feature the oracle does not model yet."""
+
+
+@dataclass
+class Plan:
+    """An optimal plan.
+
+    Attributes:
+        actions: ``(T, A)`` env actions in ``[-1, 1]``, one row per step.
+        profit: the optimal objective (the env's profit summed over the episode, currency).
+        setpoints: the plan's MW values by name (``"battery"``, ``"net"``, ...), ``(T,)`` each.
+        mip: whether binaries were needed.
+    """
+
+    actions: np.ndarray
+    profit: float
+    setpoints: dict[str, np.ndarray]
+    mip: bool
+
+
+def check_scope(p: CoreParams) -> None:
+    """Raise :class:`OracleScopeError` for a scenario outside the oracle's model."""
+    missing = []
+    if p.open_products:
+        missing.append(f"ancillary products {', '.join(p.open_products)}")
+    if p.energy_transaction:
+        missing.append("energy in the transaction form")
+    if p.carbon_stateful:
+        missing.append("a stepped carbon price, free allowances or CCER offsets")
+    if missing:
+        raise OracleScopeError("the oracle does not model " + "; ".join(missing) + " yet")
+
+
+def solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float = 600.0,
+          force_binary_modes: bool = False) -> Plan:
+    """The optimal plan for the intervals of ``exo`` starting from a scalar ``state``.
+
+    Args:
+        p: the simulator's parameters.
+        exo: ``(T, K)`` realised (or forecast) exogenous values, columns in ``ALL_NAMES`` order.
+        state: the scalar state at the start (``state.t`` = episode step of the first interval, which
+            fixes the shift windows; ``positions_mw`` the already committed positions).
+        time_limit_s: solver time limit.
+        force_binary_modes: model storage charge/discharge with a binary mode from the start.
+
+    Returns:
+        The plan; ``plan.actions[k]`` is the action for step ``state.t + k``.
+    """
+    check_scope(p)
+    plan = _solve(p, exo, state, time_limit_s, binary_modes=force_binary_modes)
+    if not force_binary_modes and plan.setpoints.get("_simultaneous", np.zeros(1)).any():
+        plan = _solve(p, exo, state, time_limit_s, binary_modes=True)
+    plan.setpoints.pop("_simultaneous", None)
+    return plan
+
+
+def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float, binary_modes: bool) -> Plan:
+    cfg = p.cfg
+    r = cfg.resources
+    em = cfg.markets.energy
+    cm = cfg.markets.carbon
+    T = exo.shape[0]
+    dt = p.dt_h
+    t0 = int(state.t)
+    m = Model()
+    tt = np.arange(T)
+    profit_terms: list[tuple[np.ndarray, np.ndarray]] = []  # (variable indices, profit coefficients)
+
+    def gain(idx: np.ndarray, coef: np.ndarray | float) -> None:
+        profit_terms.append((idx, np.broadcast_to(np.asarray(coef, dtype=float), idx.shape)))
+
+    # net[t] = sum of injections: one balance row per interval, net as a free variable
+    net = m.var(T, -np.inf, np.inf)
+    bal = m.rows(T, 0.0, 0.0)
+    m.coef(bal, net, -1.0)
+
+    # day-ahead position: committed ones fixed, later ones free within the limit, none past the episode
+    q = m.var(T, -em.position_max_mw, em.position_max_mw)
+    fixed = np.zeros(T, dtype=bool)
+    fixed_val = np.zeros(T)
+    for j, pos in enumerate(state.positions_mw):
+        if j < T:
+            fixed[j], fixed_val[j] = True, pos
+    m.fix(q[fixed], fixed_val[fixed])
+    gain(q, dt * exo[:, I_DA])
+    dp = m.var(T, 0.0, np.inf)
+    dm = m.var(T, 0.0, np.inf)
+    dev = m.rows(T, 0.0, 0.0)  # dp - dm - net + q = 0
+    m.coef(dev, dp, 1.0)
+    m.coef(dev, dm, -1.0)
+    m.coef(dev, net, -1.0)
+    m.coef(dev, q, 1.0)
+    gain(dp, dt * exo[:, I_RT] - dt * em.imbalance_penalty_per_mwh)
+    gain(dm, -dt * exo[:, I_RT] - dt * em.imbalance_penalty_per_mwh)
+
+    sp: dict[str, np.ndarray] = {}
+    renew_idx: list[np.ndarray] = []
+    for name, prm, col in (("pv", r.pv, I_PV), ("wind", r.wind, I_WIND)):
+        if prm is None:
+            continue
+        avail = prm.p_max_mw * exo[:, col]
+        v = m.var(T, avail if not prm.curtailable else 0.0, avail)
+        m.coef(bal, v, 1.0)
+        renew_idx.append(v)
+        sp[name] = v
+        sp[f"{name}_avail"] = avail  # type: ignore[assignment]
+    if renew_idx and cm.gec_share > 0:
+        for v in renew_idx:
+            gain(v, dt * cm.gec_share * cm.gec_price_per_mwh)
+
+    simultaneous_pairs: list[tuple[np.ndarray, np.ndarray]] = []
+    if r.battery is not None:
+        b = r.battery
+        bd = m.var(T, 0.0, b.p_discharge_max_mw)
+        bc = m.var(T, 0.0, b.p_charge_max_mw)
+        e = m.var(T, b.e_min_mwh, b.e_high_mwh)
+        m.coef(bal, bd, 1.0)
+        m.coef(bal, bc, -1.0)
+        soc = m.rows(T, 0.0, 0.0)  # e[t] - e[t-1] + dt bd / eta_d - dt bc eta_c = 0
+        m.coef(soc, e, 1.0)
+        m.coef(soc[1:], e[:-1], -1.0)
+        m.coef(soc, bd, dt / b.eta_discharge)
+        m.coef(soc, bc, -dt * b.eta_charge)
+        m.add_rhs(soc[0], float(state.e_bat_mwh))
+        gain(bd, -dt * b.degradation_cost_per_mwh)
+        gain(bc, -dt * b.degradation_cost_per_mwh)
+        sp["bd"], sp["bc"], sp["e"] = bd, bc, e
+        simultaneous_pairs.append((bd, bc))
+        if binary_modes:
+            _binary_mode(m, bd, bc, b.p_discharge_max_mw, b.p_charge_max_mw)
+
+    if r.flex_load is not None:
+        fl = r.flex_load
+        base = fl.peak_mw * exo[:, I_LOAD]
+        c = m.var(T, 0.0, fl.curtail_share * base)
+        W = p.window_steps
+        window_end = (t0 + tt + 1) % W == 0
+        s_max = fl.shift_share * base
+        s_lo = np.where(window_end, -np.inf, -s_max)
+        s_hi = np.where(window_end, np.inf, s_max)
+        sh = m.var(T, s_lo, s_hi)
+        shp = m.var(T, 0.0, np.inf)  # |s| = shp + shm
+        shm = m.var(T, 0.0, np.inf)
+        split = m.rows(T, 0.0, 0.0)
+        m.coef(split, sh, 1.0)
+        m.coef(split, shp, -1.0)
+        m.coef(split, shm, 1.0)
+        bl = m.var(T, -np.inf, np.inf)
+        back = m.rows(T, 0.0, 0.0)  # b[t] - b[t-1] - s dt = 0 (window ends: b[t] = 0)
+        m.coef(back, bl, 1.0)
+        m.coef(back[1:], bl[:-1], -1.0)
+        m.coef(back, sh, -dt)
+        m.add_rhs(back[0], float(state.backlog_mwh))
+        m.fix(bl[window_end], 0.0)
+        # forced make-up beyond the limit is a violation: v >= (|s| - s_max) dt at window ends
+        viol = m.var(T, 0.0, np.where(window_end, np.inf, 0.0))
+        rows_v = m.rows(T, -np.inf, np.where(window_end, s_max * dt, np.inf))
+        m.coef(rows_v, shp, dt)
+        m.coef(rows_v, shm, dt)
+        m.coef(rows_v, viol, -1.0)
+        # consumption never negative (the simulator's cap on a forced reduction never binds)
+        cons = m.rows(T, -np.inf, base)
+        m.coef(cons, c, 1.0)
+        m.coef(cons, sh, 1.0)
+        m.coef(bal, c, 1.0)
+        m.coef(bal, sh, 1.0)
+        m.add_rhs(bal, base)  # net = ... - base + c + s  ->  row: ... + c + s - net = base
+        gain(c, -dt * fl.curtail_cost_per_mwh)
+        gain(shp, -dt * fl.shift_cost_per_mwh)
+        gain(shm, -dt * fl.shift_cost_per_mwh)
+        gain(viol, -fl.shift_violation_penalty_per_mwh)
+        sp["c"], sp["s"], sp["base"] = c, sh, base  # type: ignore[assignment]
+
+    if r.ev is not None:
+        ev = r.ev
+        E = ev.e_fleet_mwh
+        plug, arr, dep = exo[:, I_EV_PLUG], exo[:, I_EV_ARR], exo[:, I_EV_DEP]
+        ec = m.var(T, 0.0, plug * ev.p_charge_max_mw)
+        ed = m.var(T, 0.0, plug * ev.p_discharge_max_mw if ev.v2g else 0.0)
+        n1 = m.var(T, 0.0, np.inf)  # need after charging, before departures
+        # n1[t] = (1 - d[t-1]) n1[t-1] + a[t] E - ec eta dt + ed dt / eta  (n[t-1] = (1 - d[t-1]) n1[t-1])
+        rows_n = m.rows(T, 0.0, 0.0)
+        m.coef(rows_n, n1, 1.0)
+        m.coef(rows_n[1:], n1[:-1], -(1.0 - dep[:-1]))
+        m.coef(rows_n, ec, ev.eta_charge * dt)
+        m.coef(rows_n, ed, -dt / ev.eta_discharge)
+        m.add_rhs(rows_n, arr * E)
+        m.add_rhs(rows_n[0], float(state.ev_need_mwh))
+        # n0 = n1 + ec eta dt - ed dt / eta must stay within the fleet (the simulator's cap never binds),
+        # and V2G needs room: n1 <= plugged * E
+        cap = m.rows(T, -np.inf, E)
+        m.coef(cap, n1, 1.0)
+        m.coef(cap, ec, ev.eta_charge * dt)
+        m.coef(cap, ed, -dt / ev.eta_discharge)
+        if ev.v2g:
+            room = m.rows(T, -np.inf, plug * E)
+            m.coef(room, n1, 1.0)
+        m.coef(bal, ed, 1.0)
+        m.coef(bal, ec, -1.0)
+        gain(n1, -ev.unmet_penalty_per_mwh * dep)
+        gain(ed, -dt * ev.degradation_cost_per_mwh)
+        sp["ec"], sp["ed"], sp["n1"] = ec, ed, n1
+        simultaneous_pairs.append((ed, ec))
+        if binary_modes and ev.v2g:
+            _binary_mode(m, ed, ec, ev.p_discharge_max_mw, ev.p_charge_max_mw)
+
+    if r.gas is not None:
+        gs = r.gas
+        R = gs.ramp_mw_per_h * dt
+        U0 = max(gs.p_min_mw, min(gs.p_max_mw, R))
+        g = m.var(T, 0.0, gs.p_max_mw)
+        u = m.var(T, 0.0, 1.0, integer=True)
+        st = m.var(T, 0.0, 1.0)
+        g0 = float(state.gas_p_mw)
+        u0 = 1.0 if g0 > 0 else 0.0
+        lo = m.rows(T, 0.0, np.inf)  # g - p_min u >= 0
+        m.coef(lo, g, 1.0)
+        m.coef(lo, u, -gs.p_min_mw)
+        hi = m.rows(T, -np.inf, 0.0)  # g - p_max u <= 0
+        m.coef(hi, g, 1.0)
+        m.coef(hi, u, -gs.p_max_mw)
+        # ramp up / start-up range: g[t] - g[t-1] - (R - U0) u[t-1] <= U0
+        up = m.rows(T, -np.inf, U0)
+        m.coef(up, g, 1.0)
+        m.coef(up[1:], g[:-1], -1.0)
+        m.coef(up[1:], u[:-1], -(R - U0))
+        m.add_rhs(up[0], g0 + (R - U0) * u0)
+        # ramp down while on: g[t] - g[t-1] - p_max u[t] >= -R - p_max
+        down = m.rows(T, -R - gs.p_max_mw, np.inf)
+        m.coef(down, g, 1.0)
+        m.coef(down[1:], g[:-1], -1.0)
+        m.coef(down, u, -gs.p_max_mw)
+        m.add_rhs(down[0], g0)
+        # shutdown only from g[t-1] <= p_min + R: g[t-1] - p_max u[t] <= p_min + R
+        shut = m.rows(T, -np.inf, gs.p_min_mw + R)
+        m.coef(shut[1:], g[:-1], 1.0)
+        m.coef(shut, u, -gs.p_max_mw)
+        m.add_rhs(shut[0], -g0)
+        # start-up: st >= u[t] - u[t-1]
+        su = m.rows(T, 0.0, np.inf)
+        m.coef(su, st, 1.0)
+        m.coef(su, u, -1.0)
+        m.coef(su[1:], u[:-1], 1.0)
+        m.add_rhs(su[0], -u0)
+        m.coef(bal, g, 1.0)
+        gain(g, -dt * gs.fuel_cost_per_mwh - dt * gs.ef_t_per_mwh * cm.price_per_t)
+        gain(st, -gs.startup_cost)
+        sp["g"], sp["u"] = g, u
+
+    # grid imports: emissions at the carbon price, green-power matching penalty
+    imp = m.var(T, 0.0, np.inf)
+    im = m.rows(T, 0.0, np.inf)  # imp + net >= 0
+    m.coef(im, imp, 1.0)
+    m.coef(im, net, 1.0)
+    gain(imp, -dt * (exo[:, I_EF] * cm.price_per_t + cm.unmatched_import_penalty_per_mwh))
+
+    for idx, coef in profit_terms:
+        m.add_cost(idx, -coef)
+    sol = m.solve(time_limit_s)
+    return _plan(p, exo, state, sol, sp, q, net, simultaneous_pairs)
+
+
+def _binary_mode(m: Model, dis: np.ndarray, ch: np.ndarray, dis_max: float, ch_max: float) -> None:
+    """A binary mode per interval: discharge only if mode = 1, charge only if mode = 0."""
+    mode = m.var(len(dis), 0.0, 1.0, integer=True)
+    r1 = m.rows(len(dis), -np.inf, 0.0)  # dis - dis_max mode <= 0
+    m.coef(r1, dis, 1.0)
+    m.coef(r1, mode, -dis_max)
+    r2 = m.rows(len(dis), -np.inf, ch_max)  # ch + ch_max mode <= ch_max
+    m.coef(r2, ch, 1.0)
+    m.coef(r2, mode, ch_max)
+
+
+def _plan(p: CoreParams, exo: np.ndarray, state: core.State, sol: Solution, sp: dict[str, Any], q: np.ndarray,
+          net: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray]]) -> Plan:
+    """Decode the solution into env actions (inverse of the env's decoding)."""
+    r = p.cfg.resources
+    x = sol.x
+    T = exo.shape[0]
+    A = np.zeros((T, len(p.action_names)))
+    col = p.action_index
+    em = p.cfg.markets.energy
+    out: dict[str, np.ndarray] = {"net": x[net], "position": x[q]}
+    # the action at step k commits the position of interval k + L
+    L = p.lead
+    commit = np.zeros(T)
+    commit[: max(T - L, 0)] = x[q][L:]
+    A[:, col["da_position"]] = commit / em.position_max_mw
+    if r.battery is not None:
+        pb = x[sp["bd"]] - x[sp["bc"]]
+        A[:, col["battery"]] = np.where(pb >= 0, pb / max(r.battery.p_discharge_max_mw, 1e-12),
+                                        pb / max(r.battery.p_charge_max_mw, 1e-12))
+        out["battery"], out["e"] = pb, x[sp["e"]]
+    for name, prm in (("pv", r.pv), ("wind", r.wind)):
+        if prm is None:
+            continue
+        avail = sp[f"{name}_avail"]
+        out[name] = x[sp[name]]
+        if prm.curtailable:
+            A[:, col[f"{name}_curtail"]] = np.where(avail > 0, 1.0 - x[sp[name]] / np.where(avail > 0, avail, 1.0), 0.0)
+    if r.flex_load is not None:
+        fl = r.flex_load
+        base = sp["base"]
+        c, s = x[sp["c"]], x[sp["s"]]
+        safe = np.where(base > 0, base, 1.0)
+        A[:, col["load_curtail"]] = np.where(base > 0, c / (fl.curtail_share * safe) if fl.curtail_share > 0 else 0.0,
+                                             0.0)
+        A[:, col["load_shift"]] = np.where(base > 0, s / (fl.shift_share * safe) if fl.shift_share > 0 else 0.0, 0.0)
+        out["curtail"], out["shift"] = c, s
+    if r.ev is not None:
+        ev = r.ev
+        pe = x[sp["ed"]] - x[sp["ec"]]
+        A[:, col["ev"]] = np.where(pe >= 0, pe / max(ev.p_discharge_max_mw, 1e-12), pe / max(ev.p_charge_max_mw, 1e-12))
+        out["ev"] = pe
+    if r.gas is not None:
+        g, u = x[sp["g"]], np.round(x[sp["u"]])
+        A[:, col["gas"]] = np.where(u > 0.5, 2.0 * g / r.gas.p_max_mw - 1.0, -1.0)
+        out["gas"] = np.where(u > 0.5, g, 0.0)
+    simultaneous = np.zeros(T, dtype=bool)
+    for dis, ch in pairs:
+        simultaneous |= np.minimum(x[dis], x[ch]) > SIMULTANEOUS_TOL_MW
+    out["_simultaneous"] = simultaneous
+    return Plan(actions=np.clip(A, -1.0, 1.0), profit=-sol.objective, setpoints=out, mip=sol.mip)
+
+
+class OraclePolicy:
+    """The perfect-foresight oracle as a :class:`~agents.base.Policy`.
+
+    At the first step of an episode it reads the episode's realised series from the env (perfect
+    foresight is the point of this baseline), solves once, and then plays the plan.
+    """
+
+    def __init__(self, env: gym.Env, time_limit_s: float = 600.0) -> None:
+        self._env = env.unwrapped
+        check_scope(self._env.params)
+        self._time_limit = time_limit_s
+        self.plan: Plan | None = None
+        self._k = 0
+
+    def reset(self) -> None:
+        """Forget the plan (a new one is solved at the episode's first step)."""
+        self.plan = None
+        self._k = 0
+
+    def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """The planned action of the current step."""
+        if self.plan is None:
+            u = self._env
+            self.plan = solve(u.params, u._episode.exo[0], u._state, self._time_limit)
+            self._k = 0
+        a = self.plan.actions[self._k]
+        self._k += 1
+        return a.astype(np.float32)
