@@ -27,9 +27,12 @@ unless the scenario has a gas unit (binaries for on/off). Storage that would cha
 the same interval (only ever optimal when energy is worth less than nothing) cannot be replayed, so
 such a plan is re-solved with a binary charge/discharge mode per interval.
 
-Scope of this version: energy (price-taker), flat carbon without offsets, green certificates, every
-resource. Scenarios with ancillary products, the transaction form or a stepped/offset carbon market
-raise :class:`OracleScopeError` naming what is not yet modelled.
+The carbon market is settled at the episode end as in the simulator: ``C(X_T)`` of the net position
+``X = emissions - allowances - CCER used`` (flat or stepped ladder, see ``_carbon_settlement``).
+
+Scope of this version: energy (price-taker), carbon (flat or stepped, allowances, CCER, green
+certificates), every resource. Scenarios with ancillary products or the transaction form raise
+:class:`OracleScopeError` naming what is not yet modelled.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ import numpy as np
 from agents.lp import Model, Solution
 from vpp_gym import core
 from vpp_gym.core import I_DA, I_EF, I_EV_ARR, I_EV_DEP, I_EV_PLUG, I_LOAD, I_PV, I_RT, I_WIND, CoreParams
+from vpp_gym.markets import carbon
+from vpp_gym.ops import SCALAR
 
 SIMULTANEOUS_TOL_MW = 1e-7
 
@@ -75,8 +80,6 @@ def check_scope(p: CoreParams) -> None:
         missing.append(f"ancillary products {', '.join(p.open_products)}")
     if p.energy_transaction:
         missing.append("energy in the transaction form")
-    if p.carbon_stateful:
-        missing.append("a stepped carbon price, free allowances or CCER offsets")
     if missing:
         raise OracleScopeError("the oracle does not model " + "; ".join(missing) + " yet")
 
@@ -112,6 +115,7 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
     T = exo.shape[0]
     dt = p.dt_h
     t0 = int(state.t)
+    stateful = p.carbon_stateful
     m = Model()
     tt = np.arange(T)
     profit_terms: list[tuple[np.ndarray, np.ndarray]] = []  # (variable indices, profit coefficients)
@@ -293,7 +297,7 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
         m.coef(su[1:], u[:-1], 1.0)
         m.add_rhs(su[0], -u0)
         m.coef(bal, g, 1.0)
-        gain(g, -dt * gs.fuel_cost_per_mwh - dt * gs.ef_t_per_mwh * cm.price_per_t)
+        gain(g, -dt * gs.fuel_cost_per_mwh - (0.0 if stateful else dt * gs.ef_t_per_mwh * cm.price_per_t))
         gain(st, -gs.startup_cost)
         sp["g"], sp["u"] = g, u
 
@@ -302,12 +306,112 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
     im = m.rows(T, 0.0, np.inf)  # imp + net >= 0
     m.coef(im, imp, 1.0)
     m.coef(im, net, 1.0)
-    gain(imp, -dt * (exo[:, I_EF] * cm.price_per_t + cm.unmatched_import_penalty_per_mwh))
+    gain(imp, -dt * ((0.0 if stateful else exo[:, I_EF] * cm.price_per_t) + cm.unmatched_import_penalty_per_mwh))
+    constant = 0.0
+    if stateful:
+        constant = _carbon_settlement(m, p, exo, state, imp, sp, renew_idx, gain)
 
     for idx, coef in profit_terms:
         m.add_cost(idx, -coef)
     sol = m.solve(time_limit_s)
-    return _plan(p, exo, state, sol, sp, q, net, simultaneous_pairs)
+    plan = _plan(p, exo, state, sol, sp, q, net, simultaneous_pairs)
+    plan.profit += constant
+    return plan
+
+
+def _carbon_settlement(m: Model, p: CoreParams, exo: np.ndarray, state: core.State, imp: np.ndarray,
+                       sp: dict[str, Any], renew_idx: list[np.ndarray], gain: Any) -> float:
+    """Episode-end carbon compliance ``C(X_T)`` for a stateful carbon market; returns ``C(X_t0)``.
+
+    ``X_T = E - A - used`` from the state's totals plus the plan's: emissions of imports and gas,
+    allowances on the load served (consumption + EV charging), CCER on the renewable MWh not certified,
+    ``used <= CCER``, ``used <= cap * E``. The ladder is exact: deficit bands are filled cheapest first
+    by the LP; a rewarded surplus climbs its bands in order (binaries), and deficit and surplus exclude
+    each other (a binary). The env's per-step carbon cash sums to ``C(X_t0) - C(X_T)``.
+    """
+    cfg = p.cfg
+    cm = cfg.markets.carbon
+    r = cfg.resources
+    dt = p.dt_h
+    T = exo.shape[0]
+    X = m.var(1, -np.inf, np.inf)
+    used = m.var(1, 0.0, np.inf)
+    # X + used - E_plan + A_plan = E0 - A0
+    xdef = m.rows(1, 0.0, 0.0)
+    m.coef(xdef, X, 1.0)
+    m.coef(xdef, used, 1.0)
+    m.coef(xdef, imp, -dt * exo[:, I_EF])
+    if "g" in sp:
+        m.coef(xdef, sp["g"], -dt * r.gas.ef_t_per_mwh)  # type: ignore[union-attr]
+    bench = cm.free_allowance_t_per_mwh * dt
+    if r.flex_load is not None:  # served = base - c - s
+        m.coef(xdef, sp["c"], -bench)
+        m.coef(xdef, sp["s"], -bench)
+        m.add_rhs(xdef, -bench * float(np.sum(sp["base"])))
+    if "ec" in sp:
+        m.coef(xdef, sp["ec"], bench)
+    m.add_rhs(xdef, float(state.emissions_t) - float(state.allowances_t))
+    # used <= CCER0 + plan's credits
+    cap_c = m.rows(1, -np.inf, float(state.ccer_t))
+    m.coef(cap_c, used, 1.0)
+    for v in renew_idx:
+        m.coef(cap_c, v, -dt * (1.0 - cm.gec_share) * cm.ccer_t_per_mwh)
+    # used <= cap * (E0 + plan's emissions)
+    cap_e = m.rows(1, -np.inf, cm.ccer_cap_share * float(state.emissions_t))
+    m.coef(cap_e, used, 1.0)
+    m.coef(cap_e, imp, -cm.ccer_cap_share * dt * exo[:, I_EF])
+    if "g" in sp:
+        m.coef(cap_e, sp["g"], -cm.ccer_cap_share * dt * r.gas.ef_t_per_mwh)  # type: ignore[union-attr]
+    lam = cm.price_per_t
+    x0, _ = carbon.net_position(float(state.emissions_t), float(state.allowances_t), float(state.ccer_t), cm,
+                                SCALAR)
+    c0 = float(carbon.compliance_cost(x0, cm, SCALAR))
+    if cm.pricing == "flat" and cm.reward_surplus:
+        gain(X, -lam)
+        return c0
+    bound = p.carbon_scale_t + abs(x0) + 1.0
+    xp = m.var(1, 0.0, np.inf)
+    xm = m.var(1, 0.0, np.inf if cm.reward_surplus else 0.0)
+    split = m.rows(1, 0.0, 0.0)  # X - xp + xm = 0
+    m.coef(split, X, 1.0)
+    m.coef(split, xp, -1.0)
+    m.coef(split, xm, 1.0)
+    if cm.pricing == "flat":  # C = lam * max(X, 0)
+        gain(xp, -lam)
+        return c0
+    d = cm.band_t
+    n_bands = int(np.ceil(bound / d)) + 1
+    prices = lam * (1.0 + cm.growth * np.arange(n_bands))
+    ub = np.full(n_bands, d)
+    ub[-1] = np.inf
+    bp = m.var(n_bands, 0.0, ub)  # deficit bands: convex, the LP fills the cheapest first
+    sum_p = m.rows(1, 0.0, 0.0)
+    m.coef(sum_p, bp, 1.0)
+    m.coef(sum_p, xp, -1.0)
+    gain(bp, -prices)
+    if cm.reward_surplus:
+        bm = m.var(n_bands, 0.0, ub)  # surplus bands: rewarded, filled in order (binaries)
+        z = m.var(n_bands, 0.0, 1.0, integer=True)  # z[k] = 1: band k is entered
+        sum_m = m.rows(1, 0.0, 0.0)
+        m.coef(sum_m, bm, 1.0)
+        m.coef(sum_m, xm, -1.0)
+        big = bound + 1.0
+        enter = m.rows(n_bands, -np.inf, 0.0)  # bm[k] <= d z[k] (last band: <= big z)
+        m.coef(enter, bm, 1.0)
+        m.coef(enter, z, -np.where(np.isinf(ub), big, d))
+        full = m.rows(n_bands - 1, 0.0, np.inf)  # bm[k] >= d z[k+1]
+        m.coef(full, bm[:-1], 1.0)
+        m.coef(full, z[1:], -d)
+        gain(bm, prices)
+        w = m.var(1, 0.0, 1.0, integer=True)  # deficit (w = 1) or surplus (w = 0)
+        excl_p = m.rows(1, -np.inf, 0.0)
+        m.coef(excl_p, xp, 1.0)
+        m.coef(excl_p, w, -big)
+        excl_m = m.rows(1, -np.inf, big)
+        m.coef(excl_m, xm, 1.0)
+        m.coef(excl_m, w, big)
+    del T
+    return c0
 
 
 def _binary_mode(m: Model, dis: np.ndarray, ch: np.ndarray, dis_max: float, ch_max: float) -> None:
