@@ -45,7 +45,26 @@ import numpy as np
 
 from agents.lp import Model, Solution
 from vpp_gym import core
-from vpp_gym.core import I_DA, I_EF, I_EV_ARR, I_EV_DEP, I_EV_PLUG, I_LOAD, I_PV, I_RT, I_WIND, CoreParams
+from vpp_gym.core import (
+    I_DA,
+    I_DR_NEED,
+    I_DR_P,
+    I_EF,
+    I_EV_ARR,
+    I_EV_DEP,
+    I_EV_PLUG,
+    I_LOAD,
+    I_PV,
+    I_REG_CAP_P,
+    I_REG_MIL_P,
+    I_REG_NEED,
+    I_RES_CALL,
+    I_RES_NEED,
+    I_RES_P,
+    I_RT,
+    I_WIND,
+    CoreParams,
+)
 from vpp_gym.markets import carbon
 from vpp_gym.ops import SCALAR
 
@@ -76,16 +95,19 @@ class Plan:
 def check_scope(p: CoreParams) -> None:
     """Raise :class:`OracleScopeError` for a scenario outside the oracle's model."""
     missing = []
-    if p.open_products:
-        missing.append(f"ancillary products {', '.join(p.open_products)}")
-    if p.energy_transaction:
-        missing.append("energy in the transaction form")
+    mk = p.cfg.markets
+    stacks = [n for n in ("energy", *p.open_products)
+              if getattr(mk, n).form == "transaction" and getattr(mk, n).competitors.n_offers > 0]
+    if stacks:
+        missing.append(f"competitor stacks (price-maker clearing) in {', '.join(stacks)}")
+    if mk.regulation is not None and (mk.regulation.delay_substeps > 0 or np.isfinite(mk.regulation.ramp_mw_per_substep)):
+        missing.append("a regulation response delay or ramp limit (imperfect tracking)")
     if missing:
         raise OracleScopeError("the oracle does not model " + "; ".join(missing) + " yet")
 
 
 def solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float = 600.0,
-          force_binary_modes: bool = False) -> Plan:
+          force_binary_modes: bool = False, agc: np.ndarray | None = None) -> Plan:
     """The optimal plan for the intervals of ``exo`` starting from a scalar ``state``.
 
     Args:
@@ -95,19 +117,21 @@ def solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float
             fixes the shift windows; ``positions_mw`` the already committed positions).
         time_limit_s: solver time limit.
         force_binary_modes: model storage charge/discharge with a binary mode from the start.
+        agc: ``(T, S)`` AGC signal of the intervals (needed when regulation is open).
 
     Returns:
         The plan; ``plan.actions[k]`` is the action for step ``state.t + k``.
     """
     check_scope(p)
-    plan = _solve(p, exo, state, time_limit_s, binary_modes=force_binary_modes)
+    plan = _solve(p, exo, state, time_limit_s, force_binary_modes, agc)
     if not force_binary_modes and plan.setpoints.get("_simultaneous", np.zeros(1)).any():
-        plan = _solve(p, exo, state, time_limit_s, binary_modes=True)
+        plan = _solve(p, exo, state, time_limit_s, True, agc)
     plan.setpoints.pop("_simultaneous", None)
     return plan
 
 
-def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float, binary_modes: bool) -> Plan:
+def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float, binary_modes: bool,
+           agc: np.ndarray | None) -> Plan:
     cfg = p.cfg
     r = cfg.resources
     em = cfg.markets.energy
@@ -136,6 +160,10 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
         if j < T:
             fixed[j], fixed_val[j] = True, pos
     m.fix(q[fixed], fixed_val[fixed])
+    if p.energy_transaction:  # an offer at price 0 clears up to the need when the DA price is >= 0
+        sell_max = np.where(exo[:, I_DA] >= 0.0, min(em.position_max_mw, em.need_mw), 0.0)
+        cap = m.rows(T, -np.inf, np.where(fixed, np.inf, sell_max))
+        m.coef(cap, q, 1.0)
     gain(q, dt * exo[:, I_DA])
     dp = m.var(T, 0.0, np.inf)
     dm = m.var(T, 0.0, np.inf)
@@ -163,6 +191,22 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
             gain(v, dt * cm.gec_share * cm.gec_price_per_mwh)
 
     simultaneous_pairs: list[tuple[np.ndarray, np.ndarray]] = []
+    products = p.open_products
+    acc: dict[str, np.ndarray] = {}
+    for prod in products:
+        acc[prod] = _accepted_var(m, p, prod, exo, has_battery=r.battery is not None)
+    if "regulation" in products:
+        if agc is None:
+            raise ValueError("solve: the scenario has regulation; pass the AGC signal (agc=...)")
+        sig = np.asarray(agc, dtype=float)[:T]
+        prev = np.concatenate([[float(state.agc_last)], sig[:-1, -1]])
+        miles = np.abs(np.diff(np.concatenate([prev[:, None], sig], axis=1), axis=1)).sum(axis=1)
+        gain(acc["regulation"], dt * exo[:, I_REG_CAP_P] + miles * exo[:, I_REG_MIL_P])
+    else:
+        sig = np.zeros((T, 1))
+    call = exo[:, I_RES_CALL] if "reserve" in products else np.zeros(T)
+    if "reserve" in products:
+        gain(acc["reserve"], dt * exo[:, I_RES_P])
     if r.battery is not None:
         b = r.battery
         bd = m.var(T, 0.0, b.p_discharge_max_mw)
@@ -170,18 +214,22 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
         e = m.var(T, b.e_min_mwh, b.e_high_mwh)
         m.coef(bal, bd, 1.0)
         m.coef(bal, bc, -1.0)
-        soc = m.rows(T, 0.0, 0.0)  # e[t] - e[t-1] + dt bd / eta_d - dt bc eta_c = 0
+        soc = m.rows(T, 0.0, 0.0)  # e[t] - e[t-1] + (energy out of the interval) = 0
         m.coef(soc, e, 1.0)
         m.coef(soc[1:], e[:-1], -1.0)
-        m.coef(soc, bd, dt / b.eta_discharge)
-        m.coef(soc, bc, -dt * b.eta_charge)
         m.add_rhs(soc[0], float(state.e_bat_mwh))
-        gain(bd, -dt * b.degradation_cost_per_mwh)
-        gain(bc, -dt * b.degradation_cost_per_mwh)
         sp["bd"], sp["bc"], sp["e"] = bd, bc, e
-        simultaneous_pairs.append((bd, bc))
-        if binary_modes:
-            _binary_mode(m, bd, bc, b.p_discharge_max_mw, b.p_charge_max_mw)
+        if not products:
+            m.coef(soc, bd, dt / b.eta_discharge)
+            m.coef(soc, bc, -dt * b.eta_charge)
+            gain(bd, -dt * b.degradation_cost_per_mwh)
+            gain(bc, -dt * b.degradation_cost_per_mwh)
+            simultaneous_pairs.append((bd, bc))
+            if binary_modes:
+                _binary_mode(m, bd, bc, b.p_discharge_max_mw, b.p_charge_max_mw)
+        else:
+            _battery_profile(m, p, state, exo, bal, soc, bd, bc, e, sig, call, acc, gain, simultaneous_pairs,
+                             binary_modes)
 
     if r.flex_load is not None:
         fl = r.flex_load
@@ -307,6 +355,8 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
     m.coef(im, imp, 1.0)
     m.coef(im, net, 1.0)
     gain(imp, -dt * ((0.0 if stateful else exo[:, I_EF] * cm.price_per_t) + cm.unmatched_import_penalty_per_mwh))
+    if "demand_response" in products:
+        _demand_response(m, p, exo, net, acc, sig, call, sp, gain)
     constant = 0.0
     if stateful:
         constant = _carbon_settlement(m, p, exo, state, imp, sp, renew_idx, gain)
@@ -314,9 +364,159 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
     for idx, coef in profit_terms:
         m.add_cost(idx, -coef)
     sol = m.solve(time_limit_s)
-    plan = _plan(p, exo, state, sol, sp, q, net, simultaneous_pairs)
+    plan = _plan(p, exo, state, sol, sp, q, net, simultaneous_pairs, acc)
     plan.profit += constant
     return plan
+
+
+def _demand_response(m: Model, p: CoreParams, exo: np.ndarray, net: np.ndarray, acc: dict[str, np.ndarray],
+                     sig: np.ndarray, call: np.ndarray, sp: dict[str, Any], gain: Any) -> None:
+    """Demand response against the passive baseline.
+
+    ``del = dir * (net - call * A_res - mean(s) * A_reg - baseline) >= 0`` in event intervals (the
+    oracle never moves against an event, so the simulator's ``max(., 0)`` is the identity);
+    ``pay <= del``, ``pay <= A_dr`` (paid ``pay * dt * price``); ``short >= A_dr - del`` (penalised).
+    """
+    dc = p.cfg.markets.demand_response
+    assert dc is not None
+    T = exo.shape[0]
+    dt = p.dt_h
+    need = exo[:, I_DR_NEED]
+    direction = np.sign(need)
+    event = need != 0.0
+    baseline = np.zeros(T)
+    for name in ("pv", "wind"):
+        if f"{name}_avail" in sp:
+            baseline += sp[f"{name}_avail"]
+    if "base" in sp:
+        baseline -= sp["base"]
+    a_dr = acc["demand_response"]
+    dl = m.var(T, 0.0, np.where(event, np.inf, 0.0))
+    rows = m.rows(T, np.where(event, -direction * baseline, -np.inf), np.where(event, -direction * baseline, np.inf))
+    m.coef(rows, dl, 1.0)
+    m.coef(rows, net, -direction)
+    if "reserve" in acc:
+        m.coef(rows, acc["reserve"], direction * call)
+    if "regulation" in acc:
+        m.coef(rows, acc["regulation"], direction * sig.mean(axis=1))
+    pay = m.var(T, 0.0, np.inf)
+    r1 = m.rows(T, -np.inf, 0.0)
+    m.coef(r1, pay, 1.0)
+    m.coef(r1, dl, -1.0)
+    r2 = m.rows(T, -np.inf, 0.0)
+    m.coef(r2, pay, 1.0)
+    m.coef(r2, a_dr, -1.0)
+    short = m.var(T, 0.0, np.inf)
+    r3 = m.rows(T, 0.0, np.inf)
+    m.coef(r3, short, 1.0)
+    m.coef(r3, a_dr, -1.0)
+    m.coef(r3, dl, 1.0)
+    gain(pay, dt * exo[:, I_DR_P])
+    gain(short, -dt * dc.shortfall_penalty_per_mwh)
+
+
+def _accepted_var(m: Model, p: CoreParams, prod: str, exo: np.ndarray, has_battery: bool) -> np.ndarray:
+    """The accepted quantity of a product per interval, bounded by what its clearing can give the offer."""
+    cfg = p.product(prod)
+    assert cfg is not None
+    need = np.abs(exo[:, {"regulation": I_REG_NEED, "reserve": I_RES_NEED, "demand_response": I_DR_NEED}[prod]])
+    q = cfg.offer_max_mw
+    if cfg.form == "invitation":  # q * min(1, N / (q + r N)), the largest acceptance of the largest offer
+        total = q + cfg.others_ratio * need
+        top = np.where(total > 0, q * np.minimum(1.0, need / np.where(total > 0, total, 1.0)), 0.0)
+    else:  # price-taker: an offer at price 0 is accepted up to the need
+        top = np.minimum(q, need)
+    if prod in ("regulation", "reserve") and not has_battery:
+        top = np.zeros_like(top)  # the oracle serves these from the battery only
+    return m.var(len(need), 0.0, top)
+
+
+def _offer_for(cfg: Any, accepted: np.ndarray, need: np.ndarray) -> np.ndarray:
+    """The declared / offered quantity whose clearing accepts ``accepted`` (inverse of the clearing)."""
+    accepted = np.maximum(accepted, 0.0)
+    if cfg.form != "invitation":
+        return accepted
+    r_n = cfg.others_ratio * need
+    scaled = accepted + r_n > need  # pro-rata zone: accepted = q N / (q + r N)  ->  q = A r N / (N - A)
+    denom = np.where(need - accepted > 0, need - accepted, np.inf)
+    return np.where(scaled & (r_n > 0), accepted * r_n / denom, accepted)
+
+
+def _battery_profile(m: Model, p: CoreParams, state: core.State, exo: np.ndarray, bal: np.ndarray, soc: np.ndarray,
+                     bd: np.ndarray, bc: np.ndarray, e: np.ndarray, sig: np.ndarray, call: np.ndarray,
+                     acc: dict[str, np.ndarray], gain: Any, pairs: list[tuple[np.ndarray, np.ndarray]],
+                     binary_modes: bool) -> None:
+    """Battery with ancillary products: base setpoint, reserve deployment, AGC following at sub-steps.
+
+    Sub-step power ``p[t, k] = bd - bc + call * A_res + A_reg * s[t, k] = dk - ck`` (dk, ck >= 0); energy
+    ``e[t] = e[t-1] - dt / S * sum_k (dk / eta_d - ck * eta_c)``; wear on ``dt / S * sum_k (dk + ck)``.
+    Every sub-step power, the base and the base plus the regulation capacity and the deployment stay
+    within the battery's feasible range of the interval (computed from ``e[t-1]`` as in the simulator),
+    so the simulator deploys the whole call from the battery and tracks the signal exactly (score 1).
+    """
+    b = p.cfg.resources.battery
+    assert b is not None
+    T, S = sig.shape
+    dt = p.dt_h
+    reg = acc.get("regulation")
+    res = acc.get("reserve")
+    dk = m.var(T * S, 0.0, np.inf)
+    ck = m.var(T * S, 0.0, np.inf)
+    rows_k = m.rows(T * S, 0.0, 0.0)  # dk - ck - bd + bc - call A_res - s A_reg = 0
+    tk = np.repeat(np.arange(T), S)
+    m.coef(rows_k, dk, 1.0)
+    m.coef(rows_k, ck, -1.0)
+    m.coef(rows_k, bd[tk], -1.0)
+    m.coef(rows_k, bc[tk], 1.0)
+    if res is not None:
+        m.coef(rows_k, res[tk], -call[tk])
+        m.coef(bal, res, call)
+    if reg is not None:
+        m.coef(rows_k, reg[tk], -sig.ravel())
+        m.coef(bal, reg, sig.mean(axis=1))
+    m.coef(soc[tk], dk, dt / S / b.eta_discharge)
+    m.coef(soc[tk], ck, -dt / S * b.eta_charge)
+    gain(dk, -dt / S * b.degradation_cost_per_mwh)
+    gain(ck, -dt / S * b.degradation_cost_per_mwh)
+    pairs.append((dk, ck))
+    if binary_modes:
+        _binary_mode(m, dk, ck, 1e4, 1e4)
+    # feasible range of interval t from e[t-1]:  p <= P_dis, p <= (e[t-1] - e_min) eta_d / dt,
+    # p >= -P_ch, p >= -(e_high - e[t-1]) / (eta_c dt), for p in {base, base + A_reg + call A_res, sub-steps}
+    smax, smin = sig.max(axis=1), sig.min(axis=1)
+    zero = np.zeros(T)
+    combos = [(zero, zero), (smax, call), (smin, call)]  # (coefficient of A_reg, of A_res)
+    if res is not None:
+        combos.append((np.ones(T), call))  # the simulator's reserve rule: base + C_reg + call <= p_hi
+    k_hi = b.eta_discharge / dt
+    k_lo = 1.0 / (b.eta_charge * dt)
+    for a_reg, a_res in combos:
+        for upper in (True, False):
+            # power limit
+            lim = m.rows(T, -b.p_charge_max_mw if not upper else -np.inf, b.p_discharge_max_mw if upper else np.inf)
+            _power_expr(m, lim, bd, bc, reg, res, a_reg, a_res)
+            # energy limit: upper: p - k_hi e[t-1] <= -k_hi e_min; lower: p - k_lo e[t-1] >= -k_lo e_high
+            if upper:
+                rows = m.rows(T, -np.inf, -k_hi * b.e_min_mwh)
+                _power_expr(m, rows, bd, bc, reg, res, a_reg, a_res)
+                m.coef(rows[1:], e[:-1], -k_hi)
+                m.add_rhs(rows[0], k_hi * float(state.e_bat_mwh))
+            else:
+                rows = m.rows(T, -k_lo * b.e_high_mwh, np.inf)
+                _power_expr(m, rows, bd, bc, reg, res, a_reg, a_res)
+                m.coef(rows[1:], e[:-1], -k_lo)
+                m.add_rhs(rows[0], k_lo * float(state.e_bat_mwh))
+
+
+def _power_expr(m: Model, rows: np.ndarray, bd: np.ndarray, bc: np.ndarray, reg: np.ndarray | None,
+                res: np.ndarray | None, a_reg: np.ndarray, a_res: np.ndarray) -> None:
+    """Add ``bd - bc + a_reg * A_reg + a_res * A_res`` to rows."""
+    m.coef(rows, bd, 1.0)
+    m.coef(rows, bc, -1.0)
+    if reg is not None:
+        m.coef(rows, reg, a_reg)
+    if res is not None:
+        m.coef(rows, res, a_res)
 
 
 def _carbon_settlement(m: Model, p: CoreParams, exo: np.ndarray, state: core.State, imp: np.ndarray,
@@ -426,7 +626,7 @@ def _binary_mode(m: Model, dis: np.ndarray, ch: np.ndarray, dis_max: float, ch_m
 
 
 def _plan(p: CoreParams, exo: np.ndarray, state: core.State, sol: Solution, sp: dict[str, Any], q: np.ndarray,
-          net: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray]]) -> Plan:
+          net: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray]], acc: dict[str, np.ndarray]) -> Plan:
     """Decode the solution into env actions (inverse of the env's decoding)."""
     r = p.cfg.resources
     x = sol.x
@@ -470,9 +670,20 @@ def _plan(p: CoreParams, exo: np.ndarray, state: core.State, sol: Solution, sp: 
         g, u = x[sp["g"]], np.round(x[sp["u"]])
         A[:, col["gas"]] = np.where(u > 0.5, 2.0 * g / r.gas.p_max_mw - 1.0, -1.0)
         out["gas"] = np.where(u > 0.5, g, 0.0)
+    for prod, idx in acc.items():
+        cfg = p.product(prod)
+        need = np.abs(exo[:, {"regulation": I_REG_NEED, "reserve": I_RES_NEED, "demand_response": I_DR_NEED}[prod]])
+        offer = _offer_for(cfg, x[idx], need)
+        A[:, col[f"{prod}_mw"]] = offer / cfg.offer_max_mw if cfg.offer_max_mw > 0 else 0.0  # type: ignore[union-attr]
+        if cfg.form == "transaction":  # type: ignore[union-attr]
+            A[:, col[f"{prod}_price"]] = -1.0  # an offer at price 0: accepted as a price-taker
+        out[f"{prod}_accepted"] = x[idx]
+    if p.energy_transaction:
+        A[:, col["da_price"]] = -1.0
     simultaneous = np.zeros(T, dtype=bool)
     for dis, ch in pairs:
-        simultaneous |= np.minimum(x[dis], x[ch]) > SIMULTANEOUS_TOL_MW
+        both = np.minimum(x[dis], x[ch]) > SIMULTANEOUS_TOL_MW
+        simultaneous |= both.reshape(T, -1).any(axis=1)
     out["_simultaneous"] = simultaneous
     return Plan(actions=np.clip(A, -1.0, 1.0), profit=-sol.objective, setpoints=out, mip=sol.mip)
 
@@ -500,7 +711,8 @@ class OraclePolicy:
         """The planned action of the current step."""
         if self.plan is None:
             u = self._env
-            self.plan = solve(u.params, u._episode.exo[0], u._state, self._time_limit)
+            agc = u._episode.agc[0] if u._episode.agc is not None else None
+            self.plan = solve(u.params, u._episode.exo[0], u._state, self._time_limit, agc=agc)
             self._k = 0
         a = self.plan.actions[self._k]
         self._k += 1
