@@ -15,7 +15,11 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 
 class SolveError(RuntimeError):
-    """The solver did not return an optimal solution."""
+    """The solver did not return an optimal solution (``infeasible`` when the model has no solution)."""
+
+    def __init__(self, message: str, infeasible: bool = False) -> None:
+        super().__init__(message)
+        self.infeasible = infeasible
 
 
 @dataclass
@@ -107,5 +111,6 @@ class Model:
                    bounds=Bounds(np.concatenate(self._lb), np.concatenate(self._ub)),
                    options={"time_limit": time_limit_s, "mip_rel_gap": mip_rel_gap, "presolve": True})
         if res.status != 0 or res.x is None:
-            raise SolveError(f"HiGHS did not find an optimal solution: status {res.status}, {res.message}")
+            raise SolveError(f"HiGHS did not find an optimal solution: status {res.status}, {res.message}",
+                             infeasible=res.status == 2)
         return Solution(x=res.x, objective=float(res.fun), mip=bool(integrality.any()))

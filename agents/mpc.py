@@ -7,8 +7,11 @@ model (:func:`vpp_gym.core.forecast_errors`, :func:`vpp_gym.data.forecast.foreca
 value for lead ``h`` is the realisation plus an error of standard deviation ``sigma * g(h)``,
 drawn from the policy's own seeded generator. So MPC knows the future exactly as well as the agent's
 observation does (the same error statistics, independent draws); with every sigma 0 it sees the
-future exactly and reproduces the oracle's profit. The state it starts from (stored energy, backlog,
-EV need, gas output, committed positions) is all in the observation.
+future exactly and reproduces the oracle's profit. The AGC signal is not predictable: MPC plans the
+regulation headroom against a fresh draw of the signal model (the realisation when forecasts are
+perfect), so its tracking, unlike the oracle's, can fall short and lower its score. The state it
+starts from (stored energy, backlog, EV need, gas output, committed positions) is all in the
+observation.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from agents.oracle import Plan, check_scope, solve
 from vpp_gym.core import forecast_errors
 from vpp_gym.data.forecast import forecast_windows
 from vpp_gym.data.schema import ALL_NAMES
+from vpp_gym.markets.regulation import agc_signal
 
 
 class MpcPolicy:
@@ -71,6 +75,17 @@ class MpcPolicy:
                                          p.lo[col], p.hi[col], mult)[0, 0]
         return out
 
+    def agc_forecast(self, t: int, n: int) -> np.ndarray | None:
+        """The AGC signal MPC plans with (regulation open): the realisation if forecasts are perfect,
+        otherwise a fresh draw of the signal model (the signal itself is not predictable)."""
+        u = self._env
+        reg = u.params.cfg.markets.regulation
+        if reg is None or u._episode.agc is None:
+            return None
+        if u.params.cfg.forecast.perfect:
+            return u._episode.agc[0, t:t + n]
+        return agc_signal(reg.agc, self._rng, 1, n)[0]
+
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         """Re-solve if due, then the plan's action for this step."""
         u = self._env
@@ -79,7 +94,7 @@ class MpcPolicy:
         if self._plan is None or self._k >= self.replan_every or self._k >= len(self._plan.actions):
             remaining = u.params.episode_steps - t
             n = remaining if self.horizon_steps is None else min(self.horizon_steps, remaining)
-            self._plan = solve(u.params, self.forecast(t, n), state, self._time_limit)
+            self._plan = solve(u.params, self.forecast(t, n), state, self._time_limit, agc=self.agc_forecast(t, n))
             self._k = 0
             self.solves += 1
         a = self._plan.actions[self._k]

@@ -43,7 +43,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.lp import Model, Solution
+from agents.lp import Model, Solution, SolveError
 from vpp_gym import core
 from vpp_gym.core import (
     I_DA,
@@ -100,7 +100,8 @@ def check_scope(p: CoreParams) -> None:
               if getattr(mk, n).form == "transaction" and getattr(mk, n).competitors.n_offers > 0]
     if stacks:
         missing.append(f"competitor stacks (price-maker clearing) in {', '.join(stacks)}")
-    if mk.regulation is not None and (mk.regulation.delay_substeps > 0 or np.isfinite(mk.regulation.ramp_mw_per_substep)):
+    reg = mk.regulation
+    if reg is not None and (reg.delay_substeps > 0 or reg.ramp_mw_per_substep is not None):
         missing.append("a regulation response delay or ramp limit (imperfect tracking)")
     if missing:
         raise OracleScopeError("the oracle does not model " + "; ".join(missing) + " yet")
@@ -123,15 +124,54 @@ def solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float
         The plan; ``plan.actions[k]`` is the action for step ``state.t + k``.
     """
     check_scope(p)
-    plan = _solve(p, exo, state, time_limit_s, force_binary_modes, agc)
-    if not force_binary_modes and plan.setpoints.get("_simultaneous", np.zeros(1)).any():
-        plan = _solve(p, exo, state, time_limit_s, True, agc)
-    plan.setpoints.pop("_simultaneous", None)
-    return plan
+    cm = p.cfg.markets.carbon
+    segmented = p.carbon_stateful and cm.pricing == "stepped" and cm.reward_surplus
+    segments: list[int | None] = [None] if not segmented else [-1, *range(_max_surplus_bands(p, state))]
+    best: Plan | None = None
+    T = exo.shape[0]
+    for seg in segments:
+        # Storage charging and discharging in the same interval cannot be replayed: where the LP does
+        # it, those intervals get a binary charge/discharge mode, and the model is solved again.
+        modes = np.full(T, force_binary_modes)
+        plan = None
+        infeasible = False
+        for _ in range(8):
+            try:
+                plan = _solve(p, exo, state, time_limit_s, modes, agc, seg)
+            except SolveError as err:
+                if not err.infeasible or seg is None:
+                    raise
+                plan, infeasible = None, True  # this carbon segment is out of reach (or only with storage losses)
+                break
+            simultaneous = plan.setpoints.pop("_simultaneous")
+            if not simultaneous.any():
+                break
+            if best is not None and plan.profit <= best.profit:
+                plan = None  # a relaxation no better than the best plan: its exact version cannot be better
+                break
+            modes = modes | simultaneous
+        else:
+            raise SolveError("storage kept charging and discharging in the same interval after 8 re-solves")
+        if plan is None:
+            if seg is not None and seg >= 0 and infeasible:
+                break  # the surplus cannot reach this band (nor any further one)
+            continue
+        if best is None or plan.profit > best.profit:
+            best = plan
+    if best is None:
+        raise SolveError("no feasible plan", infeasible=True)
+    return best
 
 
-def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float, binary_modes: bool,
-           agc: np.ndarray | None) -> Plan:
+def _max_surplus_bands(p: CoreParams, state: core.State) -> int:
+    """How many surplus bands the episode's net carbon position could possibly reach."""
+    cm = p.cfg.markets.carbon
+    x0, _ = carbon.net_position(float(state.emissions_t), float(state.allowances_t), float(state.ccer_t), cm, SCALAR)
+    return int(np.ceil((p.carbon_scale_t + abs(x0)) / cm.band_t)) + 1
+
+
+def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float, binary_modes: np.ndarray,
+           agc: np.ndarray | None, carbon_segment: int | None = None) -> Plan:
     cfg = p.cfg
     r = cfg.resources
     em = cfg.markets.energy
@@ -225,8 +265,8 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
             gain(bd, -dt * b.degradation_cost_per_mwh)
             gain(bc, -dt * b.degradation_cost_per_mwh)
             simultaneous_pairs.append((bd, bc))
-            if binary_modes:
-                _binary_mode(m, bd, bc, b.p_discharge_max_mw, b.p_charge_max_mw)
+            if binary_modes.any():
+                _binary_mode(m, bd[binary_modes], bc[binary_modes], b.p_discharge_max_mw, b.p_charge_max_mw)
         else:
             _battery_profile(m, p, state, exo, bal, soc, bd, bc, e, sig, call, acc, gain, simultaneous_pairs,
                              binary_modes)
@@ -303,8 +343,8 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
         gain(ed, -dt * ev.degradation_cost_per_mwh)
         sp["ec"], sp["ed"], sp["n1"] = ec, ed, n1
         simultaneous_pairs.append((ed, ec))
-        if binary_modes and ev.v2g:
-            _binary_mode(m, ed, ec, ev.p_discharge_max_mw, ev.p_charge_max_mw)
+        if binary_modes.any() and ev.v2g:
+            _binary_mode(m, ed[binary_modes], ec[binary_modes], ev.p_discharge_max_mw, ev.p_charge_max_mw)
 
     if r.gas is not None:
         gs = r.gas
@@ -359,7 +399,7 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
         _demand_response(m, p, exo, net, acc, sig, call, sp, gain)
     constant = 0.0
     if stateful:
-        constant = _carbon_settlement(m, p, exo, state, imp, sp, renew_idx, gain)
+        constant = _carbon_settlement(m, p, exo, state, imp, sp, renew_idx, gain, carbon_segment)
 
     for idx, coef in profit_terms:
         m.add_cost(idx, -coef)
@@ -445,7 +485,7 @@ def _offer_for(cfg: Any, accepted: np.ndarray, need: np.ndarray) -> np.ndarray:
 def _battery_profile(m: Model, p: CoreParams, state: core.State, exo: np.ndarray, bal: np.ndarray, soc: np.ndarray,
                      bd: np.ndarray, bc: np.ndarray, e: np.ndarray, sig: np.ndarray, call: np.ndarray,
                      acc: dict[str, np.ndarray], gain: Any, pairs: list[tuple[np.ndarray, np.ndarray]],
-                     binary_modes: bool) -> None:
+                     binary_modes: np.ndarray) -> None:
     """Battery with ancillary products: base setpoint, reserve deployment, AGC following at sub-steps.
 
     Sub-step power ``p[t, k] = bd - bc + call * A_res + A_reg * s[t, k] = dk - ck`` (dk, ck >= 0); energy
@@ -479,8 +519,9 @@ def _battery_profile(m: Model, p: CoreParams, state: core.State, exo: np.ndarray
     gain(dk, -dt / S * b.degradation_cost_per_mwh)
     gain(ck, -dt / S * b.degradation_cost_per_mwh)
     pairs.append((dk, ck))
-    if binary_modes:
-        _binary_mode(m, dk, ck, 1e4, 1e4)
+    if binary_modes.any():
+        big = b.p_discharge_max_mw + b.p_charge_max_mw
+        _binary_mode(m, dk.reshape(T, S)[binary_modes].ravel(), ck.reshape(T, S)[binary_modes].ravel(), big, big)
     # feasible range of interval t from e[t-1]:  p <= P_dis, p <= (e[t-1] - e_min) eta_d / dt,
     # p >= -P_ch, p >= -(e_high - e[t-1]) / (eta_c dt), for p in {base, base + A_reg + call A_res, sub-steps}
     smax, smin = sig.max(axis=1), sig.min(axis=1)
@@ -520,20 +561,21 @@ def _power_expr(m: Model, rows: np.ndarray, bd: np.ndarray, bc: np.ndarray, reg:
 
 
 def _carbon_settlement(m: Model, p: CoreParams, exo: np.ndarray, state: core.State, imp: np.ndarray,
-                       sp: dict[str, Any], renew_idx: list[np.ndarray], gain: Any) -> float:
-    """Episode-end carbon compliance ``C(X_T)`` for a stateful carbon market; returns ``C(X_t0)``.
+                       sp: dict[str, Any], renew_idx: list[np.ndarray], gain: Any, segment: int | None) -> float:
+    """Episode-end carbon compliance ``C(X_T)`` for a stateful carbon market; returns the profit constant.
 
     ``X_T = E - A - used`` from the state's totals plus the plan's: emissions of imports and gas,
     allowances on the load served (consumption + EV charging), CCER on the renewable MWh not certified,
-    ``used <= CCER``, ``used <= cap * E``. The ladder is exact: deficit bands are filled cheapest first
-    by the LP; a rewarded surplus climbs its bands in order (binaries), and deficit and surplus exclude
-    each other (a binary). The env's per-step carbon cash sums to ``C(X_t0) - C(X_T)``.
+    ``used <= CCER``, ``used <= cap * E``. The env's per-step carbon cash sums to ``C(X_t0) - C(X_T)``.
+    The ladder is exact without binaries: the deficit side is convex (the LP fills the cheapest bands
+    first); a rewarded surplus is concave in ``X``, so it is solved one band at a time (``segment`` k:
+    ``X`` in band k of the surplus, where ``C`` is linear; ``segment`` -1: ``X >= 0``) and
+    :func:`solve` keeps the best segment.
     """
     cfg = p.cfg
     cm = cfg.markets.carbon
     r = cfg.resources
     dt = p.dt_h
-    T = exo.shape[0]
     X = m.var(1, -np.inf, np.inf)
     used = m.var(1, 0.0, np.inf)
     # X + used - E_plan + A_plan = E0 - A0
@@ -569,49 +611,45 @@ def _carbon_settlement(m: Model, p: CoreParams, exo: np.ndarray, state: core.Sta
     if cm.pricing == "flat" and cm.reward_surplus:
         gain(X, -lam)
         return c0
-    bound = p.carbon_scale_t + abs(x0) + 1.0
     xp = m.var(1, 0.0, np.inf)
-    xm = m.var(1, 0.0, np.inf if cm.reward_surplus else 0.0)
+    xm = m.var(1, 0.0, np.inf)
     split = m.rows(1, 0.0, 0.0)  # X - xp + xm = 0
     m.coef(split, X, 1.0)
     m.coef(split, xp, -1.0)
     m.coef(split, xm, 1.0)
-    if cm.pricing == "flat":  # C = lam * max(X, 0)
+    if cm.pricing == "flat":  # C = lam * max(X, 0); a surplus is worth nothing
         gain(xp, -lam)
         return c0
     d = cm.band_t
-    n_bands = int(np.ceil(bound / d)) + 1
-    prices = lam * (1.0 + cm.growth * np.arange(n_bands))
-    ub = np.full(n_bands, d)
-    ub[-1] = np.inf
-    bp = m.var(n_bands, 0.0, ub)  # deficit bands: convex, the LP fills the cheapest first
-    sum_p = m.rows(1, 0.0, 0.0)
-    m.coef(sum_p, bp, 1.0)
-    m.coef(sum_p, xp, -1.0)
-    gain(bp, -prices)
-    if cm.reward_surplus:
-        bm = m.var(n_bands, 0.0, ub)  # surplus bands: rewarded, filled in order (binaries)
-        z = m.var(n_bands, 0.0, 1.0, integer=True)  # z[k] = 1: band k is entered
-        sum_m = m.rows(1, 0.0, 0.0)
-        m.coef(sum_m, bm, 1.0)
-        m.coef(sum_m, xm, -1.0)
-        big = bound + 1.0
-        enter = m.rows(n_bands, -np.inf, 0.0)  # bm[k] <= d z[k] (last band: <= big z)
-        m.coef(enter, bm, 1.0)
-        m.coef(enter, z, -np.where(np.isinf(ub), big, d))
-        full = m.rows(n_bands - 1, 0.0, np.inf)  # bm[k] >= d z[k+1]
-        m.coef(full, bm[:-1], 1.0)
-        m.coef(full, z[1:], -d)
-        gain(bm, prices)
-        w = m.var(1, 0.0, 1.0, integer=True)  # deficit (w = 1) or surplus (w = 0)
-        excl_p = m.rows(1, -np.inf, 0.0)
-        m.coef(excl_p, xp, 1.0)
-        m.coef(excl_p, w, -big)
-        excl_m = m.rows(1, -np.inf, big)
-        m.coef(excl_m, xm, 1.0)
-        m.coef(excl_m, w, big)
-    del T
-    return c0
+    if segment is None or segment < 0:  # the deficit side (convex): bands filled cheapest first by the LP
+        if cm.reward_surplus:
+            m.fix(xm, 0.0)  # segment -1: X >= 0
+        n_bands = int(np.ceil((p.carbon_scale_t + abs(x0) + 1.0) / d)) + 1
+        prices = lam * (1.0 + cm.growth * np.arange(n_bands))
+        ub = np.full(n_bands, d)
+        ub[-1] = np.inf
+        bp = m.var(n_bands, 0.0, ub)
+        sum_p = m.rows(1, 0.0, 0.0)
+        m.coef(sum_p, bp, 1.0)
+        m.coef(sum_p, xp, -1.0)
+        gain(bp, -prices)
+        return c0
+    # a rewarded surplus in band k: X in [-(k+1) d, -k d], where C is linear:
+    # C(X) = -(ladder(k d) + lam (1 + k g) (-X - k d))
+    k = segment
+    m.fix(xp, 0.0)
+    band = m.rows(1, k * d, (k + 1) * d)
+    m.coef(band, xm, 1.0)
+    slope = lam * (1.0 + k * cm.growth)
+    gain(xm, slope)
+    return c0 + _surplus_offset(cm, k)
+
+
+def _surplus_offset(cm: Any, k: int) -> float:
+    """Profit offset of surplus band ``k``: ``-C(X) = ladder(k d) + slope (|X| - k d)`` minus ``slope |X|``."""
+    d = cm.band_t
+    slope = cm.price_per_t * (1.0 + k * cm.growth)
+    return -float(carbon.compliance_cost(-k * d, cm, SCALAR)) - slope * k * d
 
 
 def _binary_mode(m: Model, dis: np.ndarray, ch: np.ndarray, dis_max: float, ch_max: float) -> None:

@@ -636,7 +636,7 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
             up_load = np.maximum(_lift(c_max, batched) - c_a, 0.0)  # curtail more
             down_load = np.maximum(c_a, 0.0)  # curtail less
             resp = regulation.response(cap_a, sig, up_bat + up_load, down_bat + down_load, rc.delay_substeps,
-                                       rc.ramp_mw_per_substep)
+                                       np.inf if rc.ramp_mw_per_substep is None else rc.ramp_mw_per_substep)
             score = regulation.performance_score(cap_a[:, None] * sig, resp, rc.max_delay_substeps)["score"]
             miles = cap_a * regulation.mileage(sig, _lift(s.agc_last, batched))
             cash = regulation.settle(cap_a, score, miles, _lift(led["regulation.price"], batched),

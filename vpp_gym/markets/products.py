@@ -12,12 +12,12 @@ organisation form:
   in merit order at the marginal price (:func:`~vpp_gym.markets.clearing.clear_transaction`).
   With ``competitors.n_offers = 0`` the VPP is a price-taker against the series price.
 
-Delivery that falls short of what was accepted is charged ``shortfall_penalty_per_mwh``.
+Reserve and demand-response delivery that falls short of what was accepted is charged
+``shortfall_penalty_per_mwh``; regulation is paid by its performance score instead.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -37,7 +37,6 @@ class ProductMarketConfig:
             product's price unit (per MW per hour for capacity, per MWh for demand response).
         others_ratio: invitation form: competitors' declarations as a multiple of the need.
         competitors: transaction form: the competitor offer stack (0 offers = price-taker).
-        shortfall_penalty_per_mwh: penalty on energy accepted but not delivered.
     """
 
     form: Literal["invitation", "transaction"] = "invitation"
@@ -45,14 +44,12 @@ class ProductMarketConfig:
     price_cap: float = 60.0
     others_ratio: float = 0.8
     competitors: CompetitorStackConfig = field(default_factory=CompetitorStackConfig)
-    shortfall_penalty_per_mwh: float = 500.0
 
     def __post_init__(self) -> None:
         require(self.form in ("invitation", "transaction"), "form", self.form, "'invitation' or 'transaction'")
         require_range("offer_max_mw", self.offer_max_mw, 0.0, 1e4)
         require_range("price_cap", self.price_cap, 0.0, 1e5, lo_open=True)
         require_range("others_ratio", self.others_ratio, 0.0, 100.0)
-        require_range("shortfall_penalty_per_mwh", self.shortfall_penalty_per_mwh, 0.0, 1e5)
 
 
 @dataclass(frozen=True)
@@ -72,7 +69,7 @@ class RegulationMarketConfig(ProductMarketConfig):
     Attributes:
         agc: the AGC signal generator.
         delay_substeps: response delay of the VPP's control chain.
-        ramp_mw_per_substep: response ramp limit (``inf`` = none).
+        ramp_mw_per_substep: response ramp limit (null = none).
         max_delay_substeps: the score's delay window.
         min_score: qualification threshold of the score.
     """
@@ -80,7 +77,7 @@ class RegulationMarketConfig(ProductMarketConfig):
     price_cap: float = 60.0
     agc: AgcSignalConfig = field(default_factory=AgcSignalConfig)
     delay_substeps: int = 0
-    ramp_mw_per_substep: float = math.inf
+    ramp_mw_per_substep: float | None = None
     max_delay_substeps: int = 5
     min_score: float = 0.4
 
@@ -90,7 +87,8 @@ class RegulationMarketConfig(ProductMarketConfig):
                 "delay_substeps", self.delay_substeps, f"an integer in [0, agc.substeps={self.agc.substeps})")
         require(isinstance(self.max_delay_substeps, int) and 0 <= self.max_delay_substeps <= self.agc.substeps - 2,
                 "max_delay_substeps", self.max_delay_substeps, f"an integer in [0, {self.agc.substeps - 2}]")
-        require(self.ramp_mw_per_substep > 0, "ramp_mw_per_substep", self.ramp_mw_per_substep, "a positive number")
+        require(self.ramp_mw_per_substep is None or self.ramp_mw_per_substep > 0, "ramp_mw_per_substep",
+                self.ramp_mw_per_substep, "a positive number, or null for no limit")
         require_range("min_score", self.min_score, 0.0, 1.0)
 
 
@@ -101,6 +99,11 @@ class ReserveMarketConfig(ProductMarketConfig):
     the energy delivered is settled in real time and any shortfall is penalised."""
 
     price_cap: float = 40.0
+    shortfall_penalty_per_mwh: float = 500.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require_range("shortfall_penalty_per_mwh", self.shortfall_penalty_per_mwh, 0.0, 1e5)
 
 
 @dataclass(frozen=True)
@@ -116,3 +119,7 @@ class DemandResponseConfig(ProductMarketConfig):
 
     price_cap: float = 3000.0
     shortfall_penalty_per_mwh: float = 1000.0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        require_range("shortfall_penalty_per_mwh", self.shortfall_penalty_per_mwh, 0.0, 1e5)

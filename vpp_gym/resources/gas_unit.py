@@ -6,7 +6,8 @@ With previous output ``p0`` and interval ``dt``, the unit is either off (``p = 0
     p_min <= p <= max(p_min, min(p_max, ramp * dt))                     if it starts (p0 = 0)
 
 It may shut down (``p = 0``) only from an output it could ramp down to ``p_min`` this interval:
-``p0 - ramp * dt <= p_min``. A requested setpoint below ``p_min / 2`` asks for off; otherwise it is
+``p0 - ramp * dt <= p_min`` (within ``SHUTDOWN_TOL_MW``, for rounding of float32 actions). A
+requested setpoint below ``p_min / 2`` asks for off; otherwise it is
 clipped to the on-range (and a refused shutdown goes to the lowest on-output). Per interval:
 
     fuel cost  = fuel_cost_per_mwh * p * dt + startup_cost * [p0 = 0 and p > 0]
@@ -22,6 +23,9 @@ import numpy as np
 
 from vpp_gym.ops import Array
 from vpp_gym.validation import require, require_range
+
+SHUTDOWN_TOL_MW = 1e-6
+"""Shutdown is allowed from up to this much above ``p_min + ramp * dt`` (float and float32 rounding)."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,8 @@ def feasible_range(params: GasUnitParams, p_prev_mw: Array, dt_h: float, xp: Any
     on_lo = xp.where(was_on, xp.maximum(params.p_min_mw, p_prev_mw - ramp), params.p_min_mw)
     on_hi = xp.where(was_on, xp.minimum(params.p_max_mw, p_prev_mw + ramp),
                      max(params.p_min_mw, min(params.p_max_mw, ramp)))
-    can_be_off = p_prev_mw - ramp <= params.p_min_mw + 1e-9  # tolerance: 1.6 - 1.0 is 0.6000000000000001
+    # tolerance: 1.6 - 1.0 is 0.6000000000000001, and float32 actions resolve about 1e-7 of p_max
+    can_be_off = p_prev_mw - ramp <= params.p_min_mw + SHUTDOWN_TOL_MW
     return on_lo, on_hi, can_be_off
 
 
