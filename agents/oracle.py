@@ -205,15 +205,18 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
         cap = m.rows(T, -np.inf, np.where(fixed, np.inf, sell_max))
         m.coef(cap, q, 1.0)
     gain(q, dt * exo[:, I_DA])
+    # real-time: (net - q) at the RT price; imbalance penalty on |net - q - instructed| (dp + dm)
+    gain(net, dt * exo[:, I_RT])
+    gain(q, -dt * exo[:, I_RT])
     dp = m.var(T, 0.0, np.inf)
     dm = m.var(T, 0.0, np.inf)
-    dev = m.rows(T, 0.0, 0.0)  # dp - dm - net + q = 0
+    dev = m.rows(T, 0.0, 0.0)  # dp - dm - net + q + instructed = 0 (instructed added with the products)
     m.coef(dev, dp, 1.0)
     m.coef(dev, dm, -1.0)
     m.coef(dev, net, -1.0)
     m.coef(dev, q, 1.0)
-    gain(dp, dt * exo[:, I_RT] - dt * em.imbalance_penalty_per_mwh)
-    gain(dm, -dt * exo[:, I_RT] - dt * em.imbalance_penalty_per_mwh)
+    gain(dp, -dt * em.imbalance_penalty_per_mwh)
+    gain(dm, -dt * em.imbalance_penalty_per_mwh)
 
     sp: dict[str, np.ndarray] = {}
     renew_idx: list[np.ndarray] = []
@@ -247,6 +250,9 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
     call = exo[:, I_RES_CALL] if "reserve" in products else np.zeros(T)
     if "reserve" in products:
         gain(acc["reserve"], dt * exo[:, I_RES_P])
+        m.coef(dev, acc["reserve"], call)
+    if "regulation" in products:
+        m.coef(dev, acc["regulation"], sig.mean(axis=1))
     if r.battery is not None:
         b = r.battery
         bd = m.var(T, 0.0, b.p_discharge_max_mw)
@@ -276,7 +282,7 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
         base = fl.peak_mw * exo[:, I_LOAD]
         c = m.var(T, 0.0, fl.curtail_share * base)
         W = p.window_steps
-        window_end = (t0 + tt + 1) % W == 0
+        window_end = ((t0 + tt + 1) % W == 0) | (t0 + tt + 1 == p.episode_steps)
         s_max = fl.shift_share * base
         s_lo = np.where(window_end, -np.inf, -s_max)
         s_hi = np.where(window_end, np.inf, s_max)
@@ -340,6 +346,8 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
         m.coef(bal, ed, 1.0)
         m.coef(bal, ec, -1.0)
         gain(n1, -ev.unmet_penalty_per_mwh * dep)
+        if t0 + T == p.episode_steps:  # need still outstanding at the episode end, at its terminal price
+            gain(n1[-1:], -(1.0 - dep[-1]) * p.ev_terminal_price_per_mwh)
         gain(ed, -dt * ev.degradation_cost_per_mwh)
         sp["ec"], sp["ed"], sp["n1"] = ec, ed, n1
         simultaneous_pairs.append((ed, ec))

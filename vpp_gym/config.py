@@ -96,7 +96,7 @@ class SplitConfig:
 
     def __post_init__(self) -> None:
         require_range("data.splits.train_frac", self.train_frac, 0.0, 1.0, lo_open=True)
-        require_range("data.splits.val_frac", self.val_frac, 0.0, 1.0)
+        require_range("data.splits.val_frac", self.val_frac, 0.0, 1.0, lo_open=True)
         require(self.train_frac + self.val_frac < 1.0, "data.splits.val_frac", self.val_frac,
                 f"less than 1 - train_frac = {1 - self.train_frac:g} (the test split must not be empty)")
         for key in ("val_start", "test_start"):
@@ -133,6 +133,17 @@ class DataConfig:
     def __post_init__(self) -> None:
         require(self.source != "files" or self.files is not None, "data.files", self.files,
                 "a files mapping (sources: [...]) because data.source is 'files'")
+        # nothing given may be silently unused
+        require(self.source != "synthetic" or self.files is None, "data.files", "(a files mapping)",
+                "nothing (null) because data.source is 'synthetic'; set data.source: files to use the files")
+        require(self.source != "files" or self.synthetic == SyntheticConfig(), "data.synthetic",
+                "(non-default settings)", "the defaults when data.source is 'files': the generator that fills "
+                "missing columns is configured in data.files.synthetic")
+
+    @property
+    def generator(self) -> SyntheticConfig:
+        """The synthetic generator in use (the whole scenario, or the columns the files lack)."""
+        return self.files.synthetic if self.source == "files" and self.files is not None else self.synthetic
 
 
 @dataclass(frozen=True)
@@ -270,6 +281,13 @@ class ScenarioConfig:
                 "resources", to_mapping(r), "at least one resource")
         if r.flex_load is not None:
             r.flex_load.window_steps(self.time.dt_h)
+        # one local clock: the market's days, the synthetic series' daily shapes and the ancillary events
+        gen_key = "data.synthetic" if self.data.source == "synthetic" else "data.files.synthetic"
+        for key, value in ((f"{gen_key}.utc_offset_h", self.data.generator.utc_offset_h),
+                           ("data.ancillary.utc_offset_h", self.data.ancillary.utc_offset_h)):
+            require(value == self.time.utc_offset_h, key, value,
+                    f"time.utc_offset_h = {self.time.utc_offset_h:g} (the clocks of the market and of the "
+                    "generated series must agree; set both)")
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:

@@ -53,7 +53,7 @@ assert ALL_NAMES[I_DR_P] == "dr_price_per_mwh"
 PRODUCTS = ("regulation", "reserve", "demand_response")
 # Ledger keys that make up the profit: cash flows (+ = income), costs and penalties (+ = paid).
 CASH_KEYS = ("energy_da", "energy_rt", "regulation", "reserve", "demand_response", "green_cert", "carbon")
-COST_KEYS = ("degradation", "curtailment", "load_shift", "fuel", "startup")
+COST_KEYS = ("degradation", "curtailment", "load_shift", "fuel", "startup", "ev_terminal")
 PENALTY_KEYS = ("imbalance", "shift_violation", "ev_unmet", "reserve_shortfall", "dr_shortfall", "green_matching")
 # Ancillary columns observed per open product, normalised by their largest absolute value.
 PRODUCT_SERIES = {
@@ -302,6 +302,16 @@ class CoreParams:
             return 1.0
         scale = fl.shift_share * fl.peak_mw * self.hi["load_pu"] * fl.shift_window_h
         return scale if scale > 1e-9 else 1.0
+
+    @cached_property
+    def ev_terminal_price_per_mwh(self) -> float:
+        """Value of EV need outstanding at the episode end (see ``EvFleetParams.terminal_price_per_mwh``)."""
+        ev = self.cfg.resources.ev
+        if ev is None:
+            return 0.0
+        if ev.terminal_price_per_mwh is not None:
+            return ev.terminal_price_per_mwh
+        return self.price_ref_per_mwh / ev.eta_charge
 
     @cached_property
     def carbon_scale_t(self) -> float:
@@ -562,6 +572,7 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
         curtailed_mwh = curtailed_mwh + (p_avail - p_out) * dt
     ev_unmet = zero
     ev_charge = zero
+    ev_terminal = zero
     if r.ev is not None:
         e = r.ev
         a = action[col["ev"]]
@@ -570,6 +581,7 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
         led["ev.requested_mw"], led["ev.applied_mw"] = req, p_ev
         net = net + p_ev
         ev_charge = xp.maximum(-p_ev, 0.0)
+        ev_terminal = xp.where(s.t + 1 == p.episode_steps, ev_need * p.ev_terminal_price_per_mwh, 0.0)
         degradation = degradation + xp.maximum(p_ev, 0.0) * (dt * e.degradation_cost_per_mwh)
     c = sh = consumption = zero
     c_max = zero
@@ -579,9 +591,11 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
         base = fl.peak_mw * x[I_LOAD]
         c_req = xp.maximum(action[col["load_curtail"]], 0.0) * fl.curtail_share * base
         s_req = action[col["load_shift"]] * fl.shift_share * base
-        window_end = (s.t + 1) % p.window_steps == 0
+        # every window ends energy-neutral, and so does the episode (no backlog escapes at its end)
+        window_end = ((s.t + 1) % p.window_steps == 0) | (s.t + 1 == p.episode_steps)
         c, sh, backlog, shift_violation = flex_load.apply(fl, backlog, base, c_req, s_req, window_end, dt, xp)
-        c_max = fl.curtail_share * base
+        # reserve and regulation may curtail more, never below zero consumption
+        c_max = xp.minimum(fl.curtail_share * base, base - sh)
         led["load.base_mw"] = base
         led["load_curtail.requested_mw"], led["load_shift.requested_mw"] = c_req, s_req
         baseline = baseline - base
@@ -755,8 +769,10 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
 
     # -- costs, penalties, profit ------------------------------------------------------------------
     led["cost.degradation"], led["cost.curtailment"], led["cost.load_shift"] = degradation, curtail_cost, shift_cost
-    led["cost.fuel"], led["cost.startup"] = fuel, startup
-    led["penalty.imbalance"] = abs(dev) * (dt * em.imbalance_penalty_per_mwh)
+    led["cost.fuel"], led["cost.startup"], led["cost.ev_terminal"] = fuel, startup, ev_terminal
+    # instructed energy (reserve deployed, regulation) is the grid's call, not an imbalance
+    instructed = led.get("reserve.delivered_mw", zero) + reg_energy_mw
+    led["penalty.imbalance"] = abs(dev - instructed) * (dt * em.imbalance_penalty_per_mwh)
     led["penalty.shift_violation"] = shift_violation * (
         r.flex_load.shift_violation_penalty_per_mwh if r.flex_load is not None else 0.0)
     led["penalty.ev_unmet"] = ev_unmet * (r.ev.unmet_penalty_per_mwh if r.ev is not None else 0.0)

@@ -117,7 +117,7 @@ COMMON_SPEC = """
     applied values. ``reward = reward.scale * profit`` with
 
         profit = sum of cash (energy_da, energy_rt, regulation, reserve, demand_response, green_cert, carbon)
-                 - sum of cost (degradation, curtailment, load_shift, fuel, startup)
+                 - sum of cost (degradation, curtailment, load_shift, fuel, startup, ev_terminal)
                  - sum of penalty (imbalance, shift_violation, ev_unmet, reserve_shortfall, dr_shortfall,
                                    green_matching)
 
@@ -166,8 +166,8 @@ class RegulationEnv(VppEnv):
     (price-taker, to manage the state of charge), frequency regulation and reserve, both in the
     invitation form by default (declared quantity, pro-rata scaling, series prices).
 
-    Regulation: the accepted capacity ``C`` is followed at 1-minute sub-steps of a RegD-like AGC
-    signal by the battery around its base setpoint and then by the flexible load's curtailment, within
+    Regulation: the accepted capacity ``C`` is followed at the sub-steps (15 per interval: 1 minute
+    at the default 15-min interval) of a RegD-like AGC signal by the battery around its base setpoint and then by the flexible load's curtailment, within
     their headroom; the PJM-style performance
     score (accuracy, delay, precision) scales the payment ``C * capacity price * dt + C * mileage *
     mileage price``; the regulation energy moves the state of charge. Reserve: accepted capacity is

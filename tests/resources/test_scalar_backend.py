@@ -126,7 +126,7 @@ def test_gas_unit() -> None:
             ramp = prm.ramp_mw_per_h * dt
             # off, at p_min, at p_max, exactly where shutdown just becomes (im)possible
             p_prev = _mix(rng, 0.0, prm.p_max_mw, [0.0, 0.0, prm.p_min_mw, prm.p_max_mw, prm.p_min_mw + ramp,
-                                                   prm.p_min_mw + ramp + 1e-6, prm.p_min_mw + ramp - 1e-6])
+                                                   prm.p_min_mw + ramp + 1e-5, prm.p_min_mw + ramp - 1e-5])
             p_prev = np.where((p_prev > 0) & (p_prev < prm.p_min_mw), prm.p_min_mw, p_prev)  # on means >= p_min
             # asks for off (below p_min / 2), exactly p_min / 2, start-ups, far outside the range
             req = _mix(rng, -0.5, prm.p_max_mw + 0.5,
@@ -141,7 +141,7 @@ def test_gas_unit() -> None:
             assert np.any(started == 1.0)
             assert np.any((p_prev > 0) & (p == 0.0))
             if prm.p_min_mw > 0:
-                assert np.any((p_prev > prm.p_min_mw + ramp + 1e-9) & (req < 0.5 * prm.p_min_mw) & (p > 0))
+                assert np.any((p_prev > prm.p_min_mw + ramp + gas_unit.SHUTDOWN_TOL_MW) & (req < 0.5 * prm.p_min_mw) & (p > 0))
 
 
 def test_core_transition_row_by_row() -> None:

@@ -20,6 +20,10 @@ The need never exceeds the fleet's capacity: arrival needs beyond what the fleet
 dropped (consistent data never triggers this), and ``n1`` is floored at 0 against rounding.
 The mix is homogeneous: departing vehicles carry the average need (a documented simplification).
 Costs: ``unmet_penalty_per_mwh * unmet + degradation_cost_per_mwh * max(p, 0) * dt`` (V2G wear).
+Dwell periods cross episode boundaries (vehicles plugged in the evening leave the next morning), so
+the need still outstanding when the episode ends is charged at ``terminal_price_per_mwh`` (by
+default the scenario's mean absolute day-ahead price / ``eta_charge``: what charging it later would
+cost); energy taken by V2G is therefore never free.
 """
 
 from __future__ import annotations
@@ -46,6 +50,8 @@ class EvFleetParams:
         eta_discharge: discharging efficiency.
         unmet_penalty_per_mwh: penalty on energy still needed when a vehicle departs.
         degradation_cost_per_mwh: wear cost of V2G discharge.
+        terminal_price_per_mwh: value of the need outstanding at the episode end (null = the
+            scenario's mean absolute day-ahead price / eta_charge).
     """
 
     e_fleet_mwh: float = 6.0
@@ -56,6 +62,7 @@ class EvFleetParams:
     eta_discharge: float = 0.92
     unmet_penalty_per_mwh: float = 800.0
     degradation_cost_per_mwh: float = 30.0
+    terminal_price_per_mwh: float | None = None
 
     def __post_init__(self) -> None:
         require_range("e_fleet_mwh", self.e_fleet_mwh, 0.0)
@@ -65,6 +72,8 @@ class EvFleetParams:
         require_range("eta_discharge", self.eta_discharge, 0.0, 1.0, lo_open=True)
         require_range("unmet_penalty_per_mwh", self.unmet_penalty_per_mwh, 0.0)
         require_range("degradation_cost_per_mwh", self.degradation_cost_per_mwh, 0.0)
+        if self.terminal_price_per_mwh is not None:
+            require_range("terminal_price_per_mwh", self.terminal_price_per_mwh, 0.0, 1e5)
 
 
 def feasible_range(params: EvFleetParams, need_mwh: Array, plugged: Array, arrival_pu: Array, dt_h: float,
