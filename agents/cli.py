@@ -12,6 +12,7 @@ import gymnasium as gym
 import vpp_gym
 from agents.base import run_episode
 from agents.rule import PriceThresholdPolicy
+from vpp_gym.data.loader import DataError
 from vpp_gym.validation import ConfigError
 
 KPI_COLUMNS = (
@@ -32,18 +33,18 @@ KPI_COLUMNS = (
 
 def _cmd_run(args: argparse.Namespace) -> int:
     ids = args.env or list(vpp_gym.TASKS)
+    envs = {env_id: gym.make(env_id, config=args.config) if args.config else gym.make(env_id) for env_id in ids}
     print(f"vpp-gym {vpp_gym.__version__}: one test-split episode per task, price-threshold rule policy, "
           f"seed {args.seed}")
     header = f"{'task':<16}" + "".join(f"{label:>10}" for _, label in KPI_COLUMNS)
     print(header)
-    for env_id in ids:
+    for env_id, env in envs.items():
         t0 = time.perf_counter()
-        env = gym.make(env_id, config=args.config) if args.config else gym.make(env_id)
         totals = run_episode(env, PriceThresholdPolicy(env), seed=args.seed, options={"split": "test", "day": 0})
         row = f"{env_id.split('/')[-1]:<16}" + "".join(f"{totals.get(k, 0.0):>10.1f}" for k, _ in KPI_COLUMNS)
         print(row + f"   ({int(totals['steps'])} steps, {time.perf_counter() - t0:.2f} s)")
-    print("cash flows, costs and profit in the scenario's currency (CNY for the built-in synthetic scenario); "
-          "emissions in tCO2")
+    print("cash flows, costs and profit in the scenario's currency (CNY for the built-in synthetic scenarios, "
+          "the files' currency otherwise); emissions in tCO2")
     return 0
 
 
@@ -76,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (ConfigError, ValueError, FileNotFoundError) as err:
+    except (ConfigError, DataError, FileNotFoundError) as err:
         print(f"vpp-gym: error: {err}", file=sys.stderr)
         return 2
 

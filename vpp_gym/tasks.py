@@ -167,10 +167,10 @@ class RegulationEnv(VppEnv):
     invitation form by default (declared quantity, pro-rata scaling, series prices).
 
     Regulation: the accepted capacity ``C`` is followed at the sub-steps (15 per interval: 1 minute
-    at the default 15-min interval) of a RegD-like AGC signal by the battery around its base setpoint and then by the flexible load's curtailment, within
-    their headroom; the PJM-style performance
-    score (accuracy, delay, precision) scales the payment ``C * capacity price * dt + C * mileage *
-    mileage price``; the regulation energy moves the state of charge. Reserve: accepted capacity is
+    at the default 15-min interval) of a RegD-like AGC signal by the battery around its base
+    setpoint and then by the flexible load's curtailment, within their headroom; the PJM-style
+    performance score (accuracy, delay, precision) scales the payment ``C * capacity price * dt + C *
+    mileage * mileage price``; the regulation energy moves the state of charge. Reserve: accepted capacity is
     paid ``C * price * dt``; deployment calls are served from the battery's spare headroom, then
     load curtailment; shortfall is penalised. Tracking quality is paid: a battery parked at a SOC
     bound has no headroom on one side and loses score. The observation adds the last score.

@@ -141,7 +141,8 @@ def test_gas_unit() -> None:
             assert np.any(started == 1.0)
             assert np.any((p_prev > 0) & (p == 0.0))
             if prm.p_min_mw > 0:
-                assert np.any((p_prev > prm.p_min_mw + ramp + gas_unit.SHUTDOWN_TOL_MW) & (req < 0.5 * prm.p_min_mw) & (p > 0))
+                refused = p_prev > prm.p_min_mw + ramp + gas_unit.SHUTDOWN_TOL_MW
+                assert np.any(refused & (req < 0.5 * prm.p_min_mw) & (p > 0))
 
 
 def test_core_transition_row_by_row() -> None:

@@ -66,6 +66,10 @@ class RegulationMarketConfig(ProductMarketConfig):
     The regulation energy moves the battery's state of charge sub-step by sub-step, and its wear is
     charged on the mean absolute power of that profile.
 
+    The AGC signal has ``agc.substeps`` sub-steps per market interval (15 = 1 minute at the default
+    15-min interval); its mileage, and so the mileage payment, is measured at that resolution: at a
+    60-min interval set ``agc.substeps: 60`` to keep 1-minute sub-steps.
+
     Attributes:
         agc: the AGC signal generator.
         delay_substeps: response delay of the VPP's control chain.

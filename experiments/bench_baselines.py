@@ -1,0 +1,67 @@
+"""Speed of the optimization baselines (issue: oracle for a year of Arbitrage, MPC for a day of Joint).
+
+Usage: python experiments/bench_baselines.py [--mpc-replan K] [--repeats N]
+Prints the median wall time of each measurement over N repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+import vpp_gym  # noqa: F401  (registers the ids)
+from agents.base import run_episode
+from agents.mpc import MpcPolicy
+from agents.oracle import OraclePolicy, solve
+from vpp_gym import core
+from vpp_gym.data.schema import ALL_NAMES
+
+
+def oracle_year(repeats: int) -> None:
+    env = gym.make("vpp_gym/Arbitrage-v0").unwrapped
+    exo = np.stack([env.series.values[c] for c in ALL_NAMES], axis=1)
+    times, profit = [], 0.0
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        plan = solve(env.params, exo, core.initial_state(env.params, None))
+        times.append(time.perf_counter() - t0)
+        profit = plan.profit
+    print(f"oracle, Arbitrage-v0, one year at 15 min ({len(exo)} intervals, {'MILP' if plan.mip else 'LP'}): "
+          f"median {statistics.median(times):.2f} s over {repeats} (profit {profit:,.0f})", flush=True)
+
+
+def one_day(env_id: str, make_policy: Callable[[gym.Env], Any], label: str, repeats: int) -> None:
+    env = gym.make(env_id)
+    times, profit = [], 0.0
+    for _ in range(repeats):
+        policy = make_policy(env)
+        t0 = time.perf_counter()
+        profit = run_episode(env, policy, seed=0, options={"split": "test", "day": 0})["profit"]
+        times.append(time.perf_counter() - t0)
+    print(f"{label}, {env_id}, one test day: median {statistics.median(times):.2f} s over {repeats} "
+          f"(profit {profit:,.0f})", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mpc-replan", type=int, default=4, help="MPC re-solves every K steps")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    oracle_year(args.repeats)
+    for env_id in ("vpp_gym/Arbitrage-v0", "vpp_gym/LowCarbon-v0", "vpp_gym/Regulation-v0"):
+        one_day(env_id, OraclePolicy, "oracle", args.repeats)
+        one_day(env_id, lambda e: MpcPolicy(e, replan_every=args.mpc_replan), f"MPC (re-solve every {args.mpc_replan})",
+                args.repeats)
+    one_day("vpp_gym/Joint-v0", OraclePolicy, "oracle", 1)
+    one_day("vpp_gym/Joint-v0", lambda e: MpcPolicy(e, replan_every=args.mpc_replan),
+            f"MPC (re-solve every {args.mpc_replan})", 1)
+
+
+if __name__ == "__main__":
+    main()
