@@ -31,9 +31,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.signal import lfilter
 
 from vpp_gym.data.schema import ANCILLARY_COLUMNS, ANCILLARY_NAMES
+from vpp_gym.data.synthetic import _ar1, _bump
 from vpp_gym.validation import require_range
 
 __all__ = ["ANCILLARY_COLUMNS", "ANCILLARY_NAMES", "AncillaryConfig", "generate_ancillary"]
@@ -84,18 +84,6 @@ class AncillaryConfig:
         require_range(k + "dr_valley_hour", self.dr_valley_hour, 0.0, 24.0, hi_open=True)
 
 
-def _ar1(rng: np.random.Generator, n: int, dt_h: float, tau_h: float) -> np.ndarray:
-    phi = math.exp(-dt_h / tau_h)
-    e = rng.standard_normal(n)
-    e[1:] *= math.sqrt(1.0 - phi * phi)
-    return lfilter([1.0], [1.0, -phi], e)
-
-
-def _bump(hour: np.ndarray, centre_h: float, width_h: float = 2.0) -> np.ndarray:
-    d = (hour - centre_h + 12.0) % 24.0 - 12.0
-    return np.exp(-0.5 * (d / width_h) ** 2)
-
-
 def _daily_window(hour: np.ndarray, day: np.ndarray, rng: np.random.Generator, prob: float, start_h: float,
                   duration_h: float) -> np.ndarray:
     """True inside ``[start_h, start_h + duration_h)`` on the days drawn with probability ``prob``."""
@@ -116,12 +104,12 @@ def generate_ancillary(cfg: AncillaryConfig, timestamps: np.ndarray, interval_mi
     local_s = timestamps.astype("datetime64[s]").astype(np.int64) + round(cfg.utc_offset_h * 3600)
     day = local_s // 86_400
     hour = (local_s % 86_400) / 3600.0
-    ramp = 1.0 + cfg.reg_need_daily_amplitude * 0.5 * (_bump(hour, 8.0) + _bump(hour, 19.0))
+    ramp = 1.0 + cfg.reg_need_daily_amplitude * 0.5 * (_bump(hour, 8.0, 2.0) + _bump(hour, 19.0, 2.0))
     m = float(np.mean(np.abs(price_da))) or 1.0
     coupling = np.maximum(1.0 - cfg.price_da_coupling + cfg.price_da_coupling * price_da / m, 0.0)
 
     def price(level: float, rng: np.random.Generator) -> np.ndarray:
-        noise = 1.0 + cfg.price_volatility * _ar1(rng, n, dt_h, cfg.price_noise_tau_h)
+        noise = 1.0 + cfg.price_volatility * _ar1(rng, n, math.exp(-dt_h / cfg.price_noise_tau_h))
         return np.maximum(level * coupling * noise, 0.0)
 
     calls_rng = rngs[3]
