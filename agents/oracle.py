@@ -129,7 +129,10 @@ def solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float
     segments: list[int | None] = [None] if not segmented else [-1, *range(_max_surplus_bands(p, state))]
     best: Plan | None = None
     T = exo.shape[0]
+    worse_in_a_row = 0
     for seg in segments:
+        if worse_in_a_row >= 2:
+            break
         # Storage charging and discharging in the same interval cannot be replayed: where the LP does
         # it, those intervals get a binary charge/discharge mode, and the model is solved again.
         modes = np.full(T, force_binary_modes)
@@ -144,10 +147,13 @@ def solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float
                 plan, infeasible = None, True  # this carbon segment is out of reach (or only with storage losses)
                 break
             simultaneous = plan.setpoints.pop("_simultaneous")
-            if not simultaneous.any():
-                break
             if best is not None and plan.profit <= best.profit:
-                plan = None  # a relaxation no better than the best plan: its exact version cannot be better
+                # no better than the best plan (a relaxation's exact version cannot be better either)
+                worse_in_a_row += 1
+                plan = None
+                break
+            worse_in_a_row = 0
+            if not simultaneous.any():
                 break
             modes = modes | simultaneous
         else:
@@ -578,7 +584,10 @@ def _carbon_settlement(m: Model, p: CoreParams, exo: np.ndarray, state: core.Sta
     The ladder is exact without binaries: the deficit side is convex (the LP fills the cheapest bands
     first); a rewarded surplus is concave in ``X``, so it is solved one band at a time (``segment`` k:
     ``X`` in band k of the surplus, where ``C`` is linear; ``segment`` -1: ``X >= 0``) and
-    :func:`solve` keeps the best segment.
+    :func:`solve` keeps the best segment. The search goes deeper into the surplus until a band is out
+    of reach or two bands in a row do no better than the best plan (the value of the rest of the plan
+    is concave in ``X`` and the surplus reward convex, so this stop is a heuristic: a deeper band is
+    not proven worse, only unlikely to be).
     """
     cfg = p.cfg
     cm = cfg.markets.carbon

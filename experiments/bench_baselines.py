@@ -58,9 +58,10 @@ def main() -> None:
         one_day(env_id, OraclePolicy, "oracle", args.repeats)
         one_day(env_id, lambda e: MpcPolicy(e, replan_every=args.mpc_replan), f"MPC (re-solve every {args.mpc_replan})",
                 args.repeats)
-    one_day("vpp_gym/Joint-v0", OraclePolicy, "oracle", 1)
+    one_day("vpp_gym/Joint-v0", OraclePolicy, "oracle", args.repeats)
     one_day("vpp_gym/Joint-v0", lambda e: MpcPolicy(e, replan_every=args.mpc_replan),
-            f"MPC (re-solve every {args.mpc_replan})", 1)
+            f"MPC (re-solve every {args.mpc_replan})", args.repeats)
+    one_day("vpp_gym/Joint-v0", lambda e: MpcPolicy(e, replan_every=1), "MPC (re-solve every step)", 1)
 
 
 if __name__ == "__main__":
