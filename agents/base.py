@@ -10,13 +10,25 @@ import numpy as np
 
 @runtime_checkable
 class Policy(Protocol):
-    """Maps an observation (and the last step's ``info``) to an action in the env's action space."""
+    """Maps an observation (and the last step's ``info``) to an action in the env's action space.
+
+    Batch aware: an observation of shape ``(n_obs,)`` gives an action ``(A,)``; a batch ``(B, n_obs)``
+    (a vector env's) gives ``(B, A)``. Planners bound to one env's episode (the oracle, MPC) accept a
+    single observation only and say so with a ``ValueError``; run one per env.
+    """
 
     def reset(self) -> None:
         """Forget any per-episode memory."""
 
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
-        """The action for ``obs``."""
+        """The action (or batch of actions) for ``obs``."""
+
+
+def single_observation(obs: np.ndarray, who: str) -> None:
+    """Raise a clear error if a policy bound to one env is given a batch."""
+    if np.ndim(obs) != 1:
+        raise ValueError(f"{who} plans one env's episode: expected one observation of shape (n_obs,), got "
+                         f"shape {np.shape(obs)}; use one policy per env of a vector env")
 
 
 class RandomPolicy:
@@ -30,9 +42,10 @@ class RandomPolicy:
         """Nothing to forget."""
 
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
-        """A uniform draw in ``[low, high]``."""
+        """A uniform draw in ``[low, high]`` (one per row of a batch)."""
         low, high = self._space.low, self._space.high
-        return self._rng.uniform(low, high).astype(self._space.dtype)
+        size = (len(obs), *low.shape) if np.ndim(obs) == 2 else low.shape
+        return self._rng.uniform(low, high, size=size).astype(self._space.dtype)
 
 
 def _flatten(info: dict[str, Any], prefix: str = "") -> dict[str, float]:

@@ -21,6 +21,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from agents.base import single_observation
 from agents.oracle import Plan, check_scope, solve
 from vpp_gym.core import forecast_errors
 from vpp_gym.data.forecast import forecast_windows
@@ -88,6 +89,7 @@ class MpcPolicy:
 
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         """Re-solve if due, then the plan's action for this step."""
+        single_observation(obs, "MpcPolicy")
         u = self._env
         state = u._state
         t = int(state.t)

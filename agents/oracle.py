@@ -43,6 +43,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from agents.base import single_observation
 from agents.lp import Model, Solution, SolveError
 from vpp_gym import core
 from vpp_gym.core import (
@@ -764,6 +765,7 @@ class OraclePolicy:
 
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         """The planned action of the current step."""
+        single_observation(obs, "OraclePolicy")
         if self.plan is None:
             u = self._env
             agc = u._episode.agc[0] if u._episode.agc is not None else None

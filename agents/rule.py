@@ -59,7 +59,9 @@ class PriceThresholdPolicy:
         return 0.0
 
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
-        """The rule action for ``obs``."""
+        """The rule action for ``obs`` (``(n_obs,)``), or one per row of a batch ``(B, n_obs)``."""
+        if np.ndim(obs) == 2:
+            return np.stack([self.act(row, info) for row in obs])
         a = np.zeros(self._n, dtype=np.float32)
         rt0 = self._obs(obs, "price_rt_per_mwh[t+0]", 1.0)
         L = self._lead
