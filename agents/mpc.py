@@ -38,10 +38,12 @@ class MpcPolicy:
         horizon_steps: look-ahead of each solve; None = to the end of the episode.
         seed: seed of the forecast errors.
         time_limit_s: time limit of each solve.
+        exact: prove the carbon-surplus band of each plan optimal (see :func:`agents.oracle.solve`);
+            off by default, for speed.
     """
 
     def __init__(self, env: gym.Env, replan_every: int = 1, horizon_steps: int | None = None, seed: int = 0,
-                 time_limit_s: float = 60.0) -> None:
+                 time_limit_s: float = 60.0, exact: bool = False) -> None:
         if replan_every < 1:
             raise ValueError(f"replan_every: got {replan_every}, expected an integer >= 1")
         if horizon_steps is not None and horizon_steps < 1:
@@ -49,6 +51,7 @@ class MpcPolicy:
         self._env = env.unwrapped
         check_scope(self._env.params)
         self.replan_every = replan_every
+        self.exact = exact
         self.horizon_steps = horizon_steps
         self._seed = seed
         self._time_limit = time_limit_s
@@ -96,7 +99,8 @@ class MpcPolicy:
         if self._plan is None or self._k >= self.replan_every or self._k >= len(self._plan.actions):
             remaining = u.params.episode_steps - t
             n = remaining if self.horizon_steps is None else min(self.horizon_steps, remaining)
-            self._plan = solve(u.params, self.forecast(t, n), state, self._time_limit, agc=self.agc_forecast(t, n))
+            self._plan = solve(u.params, self.forecast(t, n), state, self._time_limit, agc=self.agc_forecast(t, n),
+                               exact=self.exact)
             self._k = 0
             self.solves += 1
         a = self._plan.actions[self._k]

@@ -109,7 +109,7 @@ def check_scope(p: CoreParams) -> None:
 
 
 def solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float = 600.0,
-          force_binary_modes: bool = False, agc: np.ndarray | None = None) -> Plan:
+          force_binary_modes: bool = False, agc: np.ndarray | None = None, exact: bool = True) -> Plan:
     """The optimal plan for the intervals of ``exo`` starting from a scalar ``state``.
 
     Args:
@@ -120,6 +120,9 @@ def solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float
         time_limit_s: solver time limit.
         force_binary_modes: model storage charge/discharge with a binary mode from the start.
         agc: ``(T, S)`` AGC signal of the intervals (needed when regulation is open).
+        exact: with a rewarded stepped carbon surplus, prove no deeper surplus band is better (an upper
+            bound per band); False stops after two bands in a row no better than the best (faster,
+            what MPC uses: its forecasts are not exact anyway).
 
     Returns:
         The plan; ``plan.actions[k]`` is the action for step ``state.t + k``.
@@ -132,8 +135,18 @@ def solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float
     T = exo.shape[0]
     worse_in_a_row = 0
     for seg in segments:
-        if worse_in_a_row >= 2:
+        if not exact and worse_in_a_row >= 2:
             break
+        if exact and best is not None and seg is not None and seg >= 1:
+            # an upper bound on every band from here on: the deepest band's reward rate on all of it
+            try:
+                bound = _solve(p, exo, state, time_limit_s, np.zeros(T, dtype=bool), agc, seg, tail=True)
+            except SolveError as err:
+                if err.infeasible:
+                    break  # the surplus cannot reach this band (nor any further one)
+                raise
+            if bound.profit <= best.profit:
+                break  # no deeper band can beat the best plan
         # Storage charging and discharging in the same interval cannot be replayed: where the LP does
         # it, those intervals get a binary charge/discharge mode, and the model is solved again.
         modes = np.full(T, force_binary_modes)
@@ -149,9 +162,8 @@ def solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float
                 break
             simultaneous = plan.setpoints.pop("_simultaneous")
             if best is not None and plan.profit <= best.profit:
-                # no better than the best plan (a relaxation's exact version cannot be better either)
+                plan = None  # no better than the best plan (a relaxation's exact version cannot be either)
                 worse_in_a_row += 1
-                plan = None
                 break
             worse_in_a_row = 0
             if not simultaneous.any():
@@ -178,7 +190,7 @@ def _max_surplus_bands(p: CoreParams, state: core.State) -> int:
 
 
 def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float, binary_modes: np.ndarray,
-           agc: np.ndarray | None, carbon_segment: int | None = None) -> Plan:
+           agc: np.ndarray | None, carbon_segment: int | None = None, tail: bool = False) -> Plan:
     cfg = p.cfg
     r = cfg.resources
     em = cfg.markets.energy
@@ -414,7 +426,7 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
         _demand_response(m, p, exo, net, acc, sig, call, sp, gain)
     constant = 0.0
     if stateful:
-        constant = _carbon_settlement(m, p, exo, state, imp, sp, renew_idx, gain, carbon_segment)
+        constant = _carbon_settlement(m, p, exo, state, imp, sp, renew_idx, gain, carbon_segment, tail)
 
     for idx, coef in profit_terms:
         m.add_cost(idx, -coef)
@@ -576,7 +588,8 @@ def _power_expr(m: Model, rows: np.ndarray, bd: np.ndarray, bc: np.ndarray, reg:
 
 
 def _carbon_settlement(m: Model, p: CoreParams, exo: np.ndarray, state: core.State, imp: np.ndarray,
-                       sp: dict[str, Any], renew_idx: list[np.ndarray], gain: Any, segment: int | None) -> float:
+                       sp: dict[str, Any], renew_idx: list[np.ndarray], gain: Any, segment: int | None,
+                       tail: bool = False) -> float:
     """Episode-end carbon compliance ``C(X_T)`` for a stateful carbon market; returns the profit constant.
 
     ``X_T = E - A - used`` from the state's totals plus the plan's: emissions of imports and gas,
@@ -586,9 +599,9 @@ def _carbon_settlement(m: Model, p: CoreParams, exo: np.ndarray, state: core.Sta
     first); a rewarded surplus is concave in ``X``, so it is solved one band at a time (``segment`` k:
     ``X`` in band k of the surplus, where ``C`` is linear; ``segment`` -1: ``X >= 0``) and
     :func:`solve` keeps the best segment. The search goes deeper into the surplus until a band is out
-    of reach or two bands in a row do no better than the best plan (the value of the rest of the plan
-    is concave in ``X`` and the surplus reward convex, so this stop is a heuristic: a deeper band is
-    not proven worse, only unlikely to be).
+    of reach or an upper bound on all the deeper bands (``tail``: the deepest reachable band's reward
+    rate applied from band k on, a relaxation of the ladder) is no better than the best plan, so the
+    search is exact.
     """
     cfg = p.cfg
     cm = cfg.markets.carbon
@@ -656,6 +669,13 @@ def _carbon_settlement(m: Model, p: CoreParams, exo: np.ndarray, state: core.Sta
     # C(X) = -(ladder(k d) + lam (1 + k g) (-X - k d))
     k = segment
     m.fix(xp, 0.0)
+    if tail:  # every band from k on, each at most at the deepest reachable band's rate: an upper bound
+        deepest = _max_surplus_bands(p, state) - 1
+        slope = lam * (1.0 + deepest * cm.growth)
+        band = m.rows(1, k * d, np.inf)
+        m.coef(band, xm, 1.0)
+        gain(xm, slope)
+        return c0 - float(carbon.compliance_cost(-k * d, cm, SCALAR)) - slope * k * d
     band = m.rows(1, k * d, (k + 1) * d)
     m.coef(band, xm, 1.0)
     slope = lam * (1.0 + k * cm.growth)
