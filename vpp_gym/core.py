@@ -656,9 +656,10 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
             cash = regulation.settle(cap_a, score, miles, _lift(led["regulation.price"], batched),
                                      _lift(x[I_REG_MIL_P], batched), dt, rc.min_score)
             r_bat = np.minimum(np.maximum(resp, -down_bat[:, None]), up_bat[:, None])
+            inv_s = 1.0 / resp.shape[1]  # means over the sub-steps (np.add.reduce: no np.mean overhead)
             if r.flex_load is not None:
-                c = _lower(c_a + (resp - r_bat).mean(axis=1), batched)
-            reg_energy_mw = _lower(resp.mean(axis=1), batched)
+                c = _lower(c_a + np.add.reduce(resp - r_bat, axis=1) * inv_s, batched)
+            reg_energy_mw = _lower(np.add.reduce(resp, axis=1) * inv_s, batched)
             led["regulation.score"], led["regulation.mileage_mw"] = _lower(score, batched), _lower(miles, batched)
             led["regulation.mileage_price"] = x[I_REG_MIL_P]
             led["regulation.cash"] = _lower(cash, batched)
@@ -673,8 +674,8 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
             e_next = _lift(e_bat, batched) - (dt / n_sub) * (np.maximum(profile, 0.0) / b.eta_discharge
                                                               + np.minimum(profile, 0.0) * b.eta_charge).sum(axis=1)
             e_bat = _lower(np.minimum(np.maximum(e_next, b.e_min_mwh), b.e_high_mwh), batched)
-            p_bat = _lower(profile.mean(axis=1), batched)
-            bat_throughput = _lower(np.abs(profile).mean(axis=1), batched)
+            p_bat = _lower(np.add.reduce(profile, axis=1) * (1.0 / n_sub), batched)
+            bat_throughput = _lower(np.add.reduce(np.abs(profile), axis=1) * (1.0 / n_sub), batched)
     elif "regulation" in products:  # nothing can follow the signal
         led["regulation.score"], led["regulation.mileage_mw"] = zero, zero
         led["regulation.mileage_price"], led["regulation.cash"] = x[I_REG_MIL_P], zero

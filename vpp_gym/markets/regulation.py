@@ -211,10 +211,11 @@ def response(capacity_mw: Array, signal: Array, up_mw: Array, down_mw: Array,
     down = _per_row("down_mw", down_mw, B)
     ramp = _per_row("ramp_mw_per_substep", ramp_mw_per_substep, B)
     no_delay = isinstance(delay_substeps, int | np.integer) and delay_substeps == 0
-    delay = np.broadcast_to(np.asarray(delay_substeps), (B,))
-    if not np.issubdtype(delay.dtype, np.integer) or np.any(delay < 0):
-        raise ValueError(f"response: delay_substeps must be integers >= 0, got {delay_substeps!r}")
-    if not (np.all(cap >= 0.0) and np.all(up >= 0.0) and np.all(down >= 0.0) and np.all(ramp >= 0.0)):
+    if not no_delay:
+        delay = np.broadcast_to(np.asarray(delay_substeps), (B,))
+        if not np.issubdtype(delay.dtype, np.integer) or np.any(delay < 0):
+            raise ValueError(f"response: delay_substeps must be integers >= 0, got {delay_substeps!r}")
+    if not ((cap >= 0.0).all() and (up >= 0.0).all() and (down >= 0.0).all() and (ramp >= 0.0).all()):
         for name, arr in (("capacity_mw", cap), ("up_mw", up), ("down_mw", down), ("ramp_mw_per_substep", ramp)):
             if not np.all(arr >= 0.0):  # also rejects NaN
                 raise ValueError(f"response: {name} must be >= 0, got {arr}")
@@ -226,7 +227,7 @@ def response(capacity_mw: Array, signal: Array, up_mw: Array, down_mw: Array,
         idx = np.arange(S)[None, :] - delay[:, None]
         delayed = np.where(idx >= 0, np.take_along_axis(requested, np.maximum(idx, 0), axis=1), 0.0)
     lo, hi = -down, up
-    if np.all(np.isinf(ramp)):
+    if np.isinf(ramp).all():
         return np.minimum(np.maximum(delayed, lo[:, None]), hi[:, None])
     out = np.empty((B, S))
     x = np.zeros(B)
@@ -282,7 +283,7 @@ def performance_score(requested_mw: Array, response_mw: Array, max_delay_substep
 
     # Perfect tracking scores exactly 1 on every component (the computation below would give the same
     # up to rounding); rows that track perfectly are set to 1, and a batch of them skips the work.
-    exact = np.all(resp == req, axis=1)
+    exact = (resp == req).all(axis=1)
     if exact.all():
         ones = np.ones(req.shape[0])
         return {"score": ones, "accuracy": ones.copy(), "delay": ones.copy(), "precision": ones.copy()}
