@@ -58,15 +58,15 @@ from vpp_gym.core import (
     I_PV,
     I_REG_CAP_P,
     I_REG_MIL_P,
-    I_REG_NEED,
     I_RES_CALL,
-    I_RES_NEED,
     I_RES_P,
     I_RT,
     I_WIND,
+    PRODUCT_COLUMNS,
     CoreParams,
 )
 from vpp_gym.markets import carbon
+from vpp_gym.markets.clearing import clear_invitation
 from vpp_gym.ops import SCALAR
 
 SIMULTANEOUS_TOL_MW = 1e-7
@@ -486,11 +486,10 @@ def _accepted_var(m: Model, p: CoreParams, prod: str, exo: np.ndarray, has_batte
     """The accepted quantity of a product per interval, bounded by what its clearing can give the offer."""
     cfg = p.product(prod)
     assert cfg is not None
-    need = np.abs(exo[:, {"regulation": I_REG_NEED, "reserve": I_RES_NEED, "demand_response": I_DR_NEED}[prod]])
+    need = np.abs(exo[:, PRODUCT_COLUMNS[prod][0]])
     q = cfg.offer_max_mw
-    if cfg.form == "invitation":  # q * min(1, N / (q + r N)), the largest acceptance of the largest offer
-        total = q + cfg.others_ratio * need
-        top = np.where(total > 0, q * np.minimum(1.0, need / np.where(total > 0, total, 1.0)), 0.0)
+    if cfg.form == "invitation":  # the largest acceptance: the clearing of the largest declaration
+        top = clear_invitation(np.full(len(need), q), cfg.others_ratio * need, need)
     else:  # price-taker: an offer at price 0 is accepted up to the need
         top = np.minimum(q, need)
     if prod in ("regulation", "reserve") and not has_battery:
@@ -748,7 +747,7 @@ def _plan(p: CoreParams, exo: np.ndarray, state: core.State, sol: Solution, sp: 
         out["gas"] = np.where(u > 0.5, g, 0.0)
     for prod, idx in acc.items():
         cfg = p.product(prod)
-        need = np.abs(exo[:, {"regulation": I_REG_NEED, "reserve": I_RES_NEED, "demand_response": I_DR_NEED}[prod]])
+        need = np.abs(exo[:, PRODUCT_COLUMNS[prod][0]])
         offer = _offer_for(cfg, x[idx], need)
         A[:, col[f"{prod}_mw"]] = offer / cfg.offer_max_mw if cfg.offer_max_mw > 0 else 0.0  # type: ignore[union-attr]
         if cfg.form == "transaction":  # type: ignore[union-attr]

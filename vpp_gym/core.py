@@ -51,6 +51,9 @@ from vpp_gym.resources import battery, ev_fleet, flex_load, gas_unit, renewable
 assert ALL_NAMES[I_DR_P] == "dr_price_per_mwh"
 
 PRODUCTS = ("regulation", "reserve", "demand_response")
+# Exogenous columns of each product: (need, price).
+PRODUCT_COLUMNS = {"regulation": (I_REG_NEED, I_REG_CAP_P), "reserve": (I_RES_NEED, I_RES_P),
+                   "demand_response": (I_DR_NEED, I_DR_P)}
 # Ledger keys that make up the profit: cash flows (+ = income), costs and penalties (+ = paid).
 CASH_KEYS = ("energy_da", "energy_rt", "regulation", "reserve", "demand_response", "green_cert", "carbon")
 COST_KEYS = ("degradation", "curtailment", "load_shift", "fuel", "startup", "ev_terminal")
@@ -408,8 +411,7 @@ def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng:
     em = p.cfg.markets.energy
     if p.energy_transaction and em.competitors.n_offers > 0:
         stacks["energy"] = competitor_stack(em.competitors, np.full((batch, T), em.need_mw), rows[:, :T, I_DA], rng)
-    for prod, (i_need, i_price) in (("regulation", (I_REG_NEED, I_REG_CAP_P)), ("reserve", (I_RES_NEED, I_RES_P)),
-                                    ("demand_response", (I_DR_NEED, I_DR_P))):
+    for prod, (i_need, i_price) in PRODUCT_COLUMNS.items():
         cfg = p.product(prod)
         if cfg is not None and cfg.form == "transaction" and cfg.competitors.n_offers > 0:
             stacks[prod] = competitor_stack(cfg.competitors, np.abs(rows[:, :T, i_need]), rows[:, :T, i_price], rng)
@@ -528,8 +530,7 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
         q = xp.maximum(action[col[f"{prod}_mw"]], 0.0) * cfg.offer_max_mw
         price_offer = ((action[col[f"{prod}_price"]] + 1.0) * (0.5 * cfg.price_cap)
                        if cfg.form == "transaction" else None)
-        i_need, i_price = {"regulation": (I_REG_NEED, I_REG_CAP_P), "reserve": (I_RES_NEED, I_RES_P),
-                           "demand_response": (I_DR_NEED, I_DR_P)}[prod]
+        i_need, i_price = PRODUCT_COLUMNS[prod]
         stack = ep.stacks.get(prod)
         stack_t = (stack[0][at], stack[1][at]) if stack is not None else None
         acc, price = _clear(cfg, q, price_offer, abs(x[i_need]), x[i_price], stack_t, xp)

@@ -54,11 +54,6 @@ class LedgerNester:
                 for g, plan in self._plan}
 
 
-def ledger_to_info(ledger: dict[str, Any]) -> dict[str, Any]:
-    """Nest a flat scalar ledger (keys ``group.item``) into ``info[group][item]`` (see :class:`LedgerNester`)."""
-    return LedgerNester()(ledger)
-
-
 class VppEnv(gym.Env[np.ndarray, np.ndarray]):
     """Base class of the vpp-gym tasks; see the task classes in :mod:`vpp_gym.tasks` for the specs.
 
