@@ -35,8 +35,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from vpp_gym import rng as rnd
 from vpp_gym.config import ScenarioConfig
-from vpp_gym.data.forecast import forecast_windows
+from vpp_gym.data.forecast import lead_growth
 from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.data.series import ScenarioSeries
 from vpp_gym.markets import carbon, regulation
@@ -279,8 +280,10 @@ class CoreParams:
             scale = self.obs_scale(col)
             lo, hi = self._series_range(col)
             note = "" if scale == 1.0 else (" / price_ref" if col.startswith("price") else " / max |series|")
+            # float32 division, as the observation itself is computed (forecast_features)
+            lo32, hi32 = (float(np.float32(v) / np.float32(scale)) for v in (lo, hi))
             for h in range(self.horizon):
-                rows.append((f"{col}[t+{h}]", lo / scale, hi / scale, f"forecast of {col} for interval t+{h}{note}"))
+                rows.append((f"{col}[t+{h}]", lo32, hi32, f"forecast of {col} for interval t+{h}{note}"))
         return rows
 
     def _series_range(self, col: str) -> tuple[float, float]:
@@ -296,6 +299,16 @@ class CoreParams:
         n = sum(x is not None for x in (r.battery, r.flex_load, r.ev, r.gas)) + self.lead
         return (n + self.carbon_stateful + ("regulation" in self.open_products)
                 + (self.lead if self.energy_transaction else 0))
+
+    @cached_property
+    def n_obs(self) -> int:
+        """Length of the observation vector."""
+        return len(self.observation_layout())
+
+    @cached_property
+    def forecast(self) -> ForecastPlan:
+        """How the observed forecasts are made (:func:`forecast_plan`)."""
+        return forecast_plan(self)
 
     @cached_property
     def backlog_scale_mwh(self) -> float:
@@ -374,21 +387,86 @@ def forecast_errors(p: CoreParams) -> dict[str, tuple[float, bool]]:
     return sig
 
 
-def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng: np.random.Generator) -> EpisodeData:
-    """Slice the episodes' realised data; draw their forecasts, AGC signals and competitor stacks.
+@dataclass(frozen=True, eq=False)
+class ForecastPlan:
+    """How the observed forecasts are made from the realised series (all float32, see :func:`forecast_features`).
 
-    Draw order from ``rng``: forecasts (in observation order), the AGC signal, then the stacks of
-    energy, regulation, reserve and demand response (those in the transaction form with competitors).
+    Attributes:
+        columns: positions in :data:`ALL_NAMES` of the observed columns (:attr:`CoreParams.observed_series`).
+        noisy: positions (in ``columns``) of the columns with a forecast error, in draw order.
+        sigma_lead: per noisy column, ``sigma * g(h)`` for the leads ``h = 0 .. H-1``, ``(n_noisy, H)``.
+        multiplicative: per noisy column, whether its error is relative.
+        lo: per noisy column, lowest forecast value.
+        hi: per noisy column, highest forecast value.
+        scale: per column, the observation's divisor (:meth:`CoreParams.obs_scale`).
     """
-    T, H = p.episode_steps, p.horizon
-    rows = episode_rows(p, series, start)
-    f = p.cfg.forecast
+
+    columns: tuple[int, ...]
+    noisy: tuple[int, ...]
+    sigma_lead: np.ndarray
+    multiplicative: tuple[bool, ...]
+    lo: tuple[np.float32, ...]
+    hi: tuple[np.float32, ...]
+    scale: tuple[np.float32, ...]
+
+
+def forecast_plan(p: CoreParams) -> ForecastPlan:
+    """The :class:`ForecastPlan` of a scenario (error model of ``ForecastConfig``, :func:`forecast_errors`)."""
+    cols = p.observed_series
     sig = forecast_errors(p)
+    noisy = tuple(j for j, c in enumerate(cols) if sig[cols[j]][0] > 0.0)
+    g = lead_growth(p.horizon, p.cfg.forecast.growth_cap)
+    f32 = np.float32
+    return ForecastPlan(
+        columns=tuple(ALL_NAMES.index(c) for c in cols), noisy=noisy,
+        sigma_lead=np.array([sig[cols[j]][0] * g for j in noisy], dtype=f32).reshape(len(noisy), p.horizon),
+        multiplicative=tuple(sig[cols[j]][1] for j in noisy),
+        lo=tuple(f32(p.lo[cols[j]]) for j in noisy), hi=tuple(f32(p.hi[cols[j]]) for j in noisy),
+        scale=tuple(f32(p.obs_scale(c)) for c in cols))
+
+
+def draw_forecast_errors(p: CoreParams, rng: rnd.Rng, batch: int) -> np.ndarray | None:
+    """Standard normal forecast errors ``(B, T+1, n_noisy, H)`` float32 (None if every forecast is exact)."""
+    n = len(p.forecast.noisy)
+    if n == 0:
+        return None
+    return rnd.normal(rng, (batch, p.episode_steps + 1, n, p.horizon), np.float32)
+
+
+def forecast_features(p: CoreParams, windows: np.ndarray, z: np.ndarray | None, out: np.ndarray) -> None:
+    """Write the observed forecasts of realised ``windows`` into ``out``, in float32.
+
+    The formula of :mod:`vpp_gym.data.forecast` per noisy column (``x (1 + s z)`` or ``x + s z``, clipped
+    to the series range), then each column divided by its observation scale. Element-wise, so the
+    single env (whole episode at once) and the vector env (one step at a time) get the same bits.
+
+    Args:
+        p: parameters.
+        windows: realised values ``(..., n_cols, H)`` float32, ``[..., j, h]`` the value at lead ``h``.
+        z: matching standard normal draws ``(..., n_noisy, H)`` (:func:`draw_forecast_errors`).
+        out: ``(..., n_cols, H)`` float32, written.
+    """
+    fp = p.forecast
+    done = set()
+    for n, j in enumerate(fp.noisy):
+        assert z is not None
+        noise = z[..., n, :] * fp.sigma_lead[n]
+        w = windows[..., j, :]
+        x = w * (np.float32(1.0) + noise) if fp.multiplicative[n] else w + noise
+        np.clip(x, fp.lo[n], fp.hi[n], out=x)
+        np.divide(x, fp.scale[j], out=out[..., j, :])
+        done.add(j)
+    for j in range(len(fp.columns)):
+        if j not in done:
+            np.divide(windows[..., j, :], fp.scale[j], out=out[..., j, :])
+
+
+def calendar_features(p: CoreParams, series: ScenarioSeries, start: np.ndarray) -> np.ndarray:
+    """Calendar part of the observation for steps ``0 .. T`` (local time), ``(B, T+1, n_cal)`` float32."""
+    T = p.episode_steps
     batch = len(start)
-    parts = [np.zeros((batch, T + 1, p.n_state_obs))]  # filled from the state by observe()
-    # Calendar features (known exactly), local time.
     stamps = series.timestamps[np.minimum(start[:, None] + np.arange(T + 1)[None, :], len(series) - 1)]
-    stamps = stamps + p.cfg.time.utc_offset  # calendar features in local time
+    stamps = stamps + p.cfg.time.utc_offset
     minutes = (stamps - stamps.astype("datetime64[D]")) / np.timedelta64(1, "m")
     phase = 2.0 * np.pi * minutes / 1440.0
     weekday = (stamps.astype("datetime64[D]").astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
@@ -396,17 +474,18 @@ def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng:
     cal = [np.sin(phase), np.cos(phase), t_idx / T, (weekday >= 5).astype(np.float64)]
     if p.cfg.resources.flex_load is not None:
         cal.append((t_idx % p.window_steps) / p.window_steps)
-    parts.append(np.stack(cal, axis=2))
-    for col in p.observed_series:
-        k = ALL_NAMES.index(col)
-        sigma, mult = sig[col]
-        fc = forecast_windows(rows[:, :, k], T + 1, H, sigma, f.growth_cap, rng, p.lo[col], p.hi[col], mult)
-        parts.append(fc / p.obs_scale(col))
-    obs_exo = np.concatenate(parts, axis=2).astype(np.float32)
-    agc = None
-    reg = p.cfg.markets.regulation
-    if reg is not None:
-        agc = regulation.agc_signal(reg.agc, rng, batch, T)
+    return np.stack(cal, axis=2).astype(np.float32)
+
+
+def forecast_source(p: CoreParams, rows: np.ndarray) -> np.ndarray:
+    """The observed columns of :func:`episode_rows`, ``(B, n_cols, T+H+1)`` float32 (windows are slices of it)."""
+    return np.ascontiguousarray(rows[:, :, list(p.forecast.columns)].transpose(0, 2, 1), dtype=np.float32)
+
+
+def draw_stacks(p: CoreParams, rows: np.ndarray, rng: rnd.Rng) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Competitor stacks of the transaction-form markets with competitors, ``name -> (mw, price)`` ``(B, T, M)``."""
+    T = p.episode_steps
+    batch = rows.shape[0]
     stacks: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     em = p.cfg.markets.energy
     if p.energy_transaction and em.competitors.n_offers > 0:
@@ -415,6 +494,38 @@ def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng:
         cfg = p.product(prod)
         if cfg is not None and cfg.form == "transaction" and cfg.competitors.n_offers > 0:
             stacks[prod] = competitor_stack(cfg.competitors, np.abs(rows[:, :T, i_need]), rows[:, :T, i_price], rng)
+    return stacks
+
+
+def draw_agc(p: CoreParams, rng: rnd.Rng, batch: int) -> np.ndarray | None:
+    """The AGC signal ``(B, T, S)`` of each episode (None without regulation)."""
+    reg = p.cfg.markets.regulation
+    return None if reg is None else regulation.agc_signal(reg.agc, rng, batch, p.episode_steps)
+
+
+def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng: rnd.Rng) -> EpisodeData:
+    """Slice the episodes' realised data; draw their forecasts, AGC signals and competitor stacks.
+
+    ``rng`` is one generator for the batch or one per row (:mod:`vpp_gym.rng`); a row drawn from its
+    own generator gets exactly what a batch of one built from that generator gets. Draw order: the
+    forecast errors (:func:`draw_forecast_errors`, one block), the AGC signal, then the stacks of
+    energy, regulation, reserve and demand response (those in the transaction form with competitors).
+    """
+    T, H = p.episode_steps, p.horizon
+    rows = episode_rows(p, series, start)
+    batch = len(start)
+    n_cols = len(p.forecast.columns)
+    obs_exo = np.zeros((batch, T + 1, p.n_obs), dtype=np.float32)  # the state part is filled by observe()
+    cal = calendar_features(p, series, start)
+    obs_exo[:, :, p.n_state_obs:p.n_state_obs + cal.shape[2]] = cal
+    src = forecast_source(p, rows)
+    idx = np.arange(T + 1)[:, None] + np.arange(H)[None, :]
+    windows = src[:, :, idx].transpose(0, 2, 1, 3)  # (B, T+1, n_cols, H)
+    fc = np.empty((batch, T + 1, n_cols, H), dtype=np.float32)
+    forecast_features(p, windows, draw_forecast_errors(p, rng, batch), fc)
+    obs_exo[:, :, p.n_obs - n_cols * H:] = fc.reshape(batch, T + 1, n_cols * H)
+    agc = draw_agc(p, rng, batch)
+    stacks = draw_stacks(p, rows, rng)
     return EpisodeData(start=start, exo=np.ascontiguousarray(rows[:, :T, :]), obs_exo=obs_exo, agc=agc,
                        stacks=stacks)
 

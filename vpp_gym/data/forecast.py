@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from vpp_gym import rng as rnd
+
 
 def lead_growth(horizon: int, growth_cap: float) -> np.ndarray:
     """The factor ``g(h)`` for ``h = 0 .. horizon-1``."""
@@ -21,7 +23,7 @@ def lead_growth(horizon: int, growth_cap: float) -> np.ndarray:
 
 
 def forecast_windows(actual: np.ndarray, steps: int, horizon: int, sigma: float, growth_cap: float,
-                     rng: np.random.Generator, lo: float, hi: float, multiplicative: bool = False) -> np.ndarray:
+                     rng: rnd.Rng, lo: float, hi: float, multiplicative: bool = False) -> np.ndarray:
     """Forecast matrices for ``steps`` issue times.
 
     Args:
@@ -30,7 +32,8 @@ def forecast_windows(actual: np.ndarray, steps: int, horizon: int, sigma: float,
         horizon: leads per issue time.
         sigma: error standard deviation at lead 0 (absolute, or relative if ``multiplicative``).
         growth_cap: cap of the growth factor ``g``.
-        rng: the episode's generator; draws ``B * steps * horizon`` normals only when ``sigma > 0``.
+        rng: the episode's generator (or one per row, see :mod:`vpp_gym.rng`); draws
+            ``B * steps * horizon`` normals only when ``sigma > 0``.
         lo: lowest value a forecast may take.
         hi: highest value a forecast may take.
         multiplicative: relative instead of absolute errors.
@@ -38,11 +41,17 @@ def forecast_windows(actual: np.ndarray, steps: int, horizon: int, sigma: float,
     Returns:
         ``(B, steps, horizon)`` array; ``[b, t, h]`` is the forecast of ``actual[b, t + h]``.
     """
-    batch = actual.shape[0]
     idx = np.arange(steps)[:, None] + np.arange(horizon)[None, :]
     windows = actual[:, idx]
     if sigma == 0.0:
         return windows.copy()
-    noise = rng.standard_normal((batch, steps, horizon)) * (sigma * lead_growth(horizon, growth_cap))
+    z = rnd.normal(rng, (actual.shape[0], steps, horizon))
+    return with_errors(windows, z, sigma, growth_cap, lo, hi, multiplicative)
+
+
+def with_errors(windows: np.ndarray, z: np.ndarray, sigma: float, growth_cap: float, lo: float, hi: float,
+                multiplicative: bool) -> np.ndarray:
+    """The forecast formula on ``windows`` ``(..., horizon)`` with standard normal draws ``z`` of that shape."""
+    noise = z * (sigma * lead_growth(windows.shape[-1], growth_cap))
     out = windows * (1.0 + noise) if multiplicative else windows + noise
     return np.clip(out, lo, hi)

@@ -69,6 +69,7 @@ from typing import Any
 
 import numpy as np
 
+from vpp_gym import rng as rnd
 from vpp_gym.ops import Array
 from vpp_gym.validation import require, require_range
 
@@ -197,7 +198,7 @@ class CompetitorStackConfig:
 
 
 def competitor_stack(cfg: CompetitorStackConfig, need_mw: Array, ref_price: Array,
-                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+                     rng: rnd.Rng) -> tuple[np.ndarray, np.ndarray]:
     """Draw competitor offer stacks, one per interval, sorted by price (see the module docstring).
 
     Draws, in this order, the block weights and the positions inside the blocks from ``rng``, so
@@ -208,7 +209,8 @@ def competitor_stack(cfg: CompetitorStackConfig, need_mw: Array, ref_price: Arra
         need_mw: the need per interval, shape ``S`` (e.g. ``(B, T)``); negative values count as 0.
         ref_price: the reference price per interval, broadcastable with ``need_mw``; a negative
             reference price gives a stack priced at 0.
-        rng: the generator all draws come from.
+        rng: the generator all draws come from, or one generator per row of the first axis
+            (see :mod:`vpp_gym.rng`).
 
     Returns:
         ``(stack_mw, stack_price)`` of shape ``S + (n_offers,)``: nonnegative quantities summing to
@@ -221,8 +223,8 @@ def competitor_stack(cfg: CompetitorStackConfig, need_mw: Array, ref_price: Arra
     if cfg.n_offers == 0:
         return np.zeros(size), np.zeros(size)
     r = cfg.supply_ratio
-    w = 1.0 + cfg.quantity_noise * rng.uniform(-1.0, 1.0, size)
-    pos = rng.random(size)
+    w = 1.0 + cfg.quantity_noise * rnd.uniform(rng, -1.0, 1.0, size)
+    pos = rnd.random(rng, size)
     cum = np.cumsum(w, axis=-1)
     total = np.maximum(cum[..., -1:], _TINY)
     stack_mw = (r * need)[..., None] * (w / total)

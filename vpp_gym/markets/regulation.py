@@ -80,6 +80,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.signal import lfilter
 
+from vpp_gym import rng as rnd
 from vpp_gym.ops import Array
 from vpp_gym.validation import require, require_range
 
@@ -141,7 +142,7 @@ class AgcSignalConfig:
         return max(2, math.ceil(math.log(1e-3) / math.log(p_max)))
 
 
-def agc_signal(cfg: AgcSignalConfig, rng: np.random.Generator, batch: int, steps: int) -> np.ndarray:
+def agc_signal(cfg: AgcSignalConfig, rng: rnd.Rng, batch: int, steps: int) -> np.ndarray:
     """Draw a RegD-like regulation signal for ``steps`` market intervals of ``batch`` environments.
 
     The time axis is one continuous signal over the intervals (interval ``t`` sub-step ``k`` is flat index
@@ -149,7 +150,8 @@ def agc_signal(cfg: AgcSignalConfig, rng: np.random.Generator, batch: int, steps
 
     Args:
         cfg: signal parameters.
-        rng: the only source of randomness; the same generator state gives the same signal.
+        rng: the only source of randomness (or one generator per environment, see
+            :mod:`vpp_gym.rng`); the same generator state gives the same signal.
         batch: number of environments ``B`` (>= 1).
         steps: number of market intervals (>= 1).
 
@@ -160,7 +162,7 @@ def agc_signal(cfg: AgcSignalConfig, rng: np.random.Generator, batch: int, steps
         raise ValueError(f"agc_signal: batch and steps must be >= 1, got batch={batch}, steps={steps}")
     burn = cfg.burn_in_substeps
     n = steps * cfg.substeps
-    eps = rng.standard_normal((batch, burn + n)) * cfg.noise_std
+    eps = rnd.normal(rng, (batch, burn + n)) * cfg.noise_std
     p1, p2 = cfg.poles
     y = lfilter([1.0, -1.0], [1.0, -(p1 + p2), p1 * p2], eps, axis=1)[:, burn:]
     return np.clip(y, -1.0, 1.0).reshape(batch, steps, cfg.substeps).astype(np.float64, copy=False)

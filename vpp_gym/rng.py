@@ -1,0 +1,57 @@
+"""Random draws for a batch of episodes, from one generator or from one generator per row.
+
+A single environment owns one ``numpy.random.Generator``; the native vector environment owns one
+per sub-environment, so that its row ``i`` draws exactly what a single environment seeded like it
+draws (the equivalence the vector env promises). Every random draw of the episode builder goes
+through these functions, whose first dimension is the batch:
+
+* ``rng`` a ``Generator``: one draw of the whole shape (row after row);
+* ``rng`` a sequence of ``B`` generators: row ``i`` drawn from ``rng[i]`` alone.
+
+For a batch of one both give the same numbers, since a generator's stream does not depend on how
+a draw is split into calls of consecutive pieces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+Rng = np.random.Generator | Sequence[np.random.Generator]
+"""One generator for the batch, or one per row."""
+
+
+def _rows(rng: Sequence[np.random.Generator], shape: tuple[int, ...]) -> None:
+    if len(rng) != shape[0]:
+        raise ValueError(f"{len(rng)} row generators for a batch of {shape[0]} rows")
+
+
+def normal(rng: Rng, shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
+    """Standard normal draws of ``shape`` (float64 or float32); ``shape[0]`` is the batch."""
+    if isinstance(rng, np.random.Generator):
+        return rng.standard_normal(shape, dtype=dtype)
+    _rows(rng, shape)
+    out = np.empty(shape, dtype=dtype)
+    for g, row in zip(rng, out, strict=True):
+        g.standard_normal(dtype=dtype, out=row)
+    return out
+
+
+def random(rng: Rng, shape: tuple[int, ...]) -> np.ndarray:
+    """Uniform draws on ``[0, 1)`` of ``shape`` (float64); ``shape[0]`` is the batch."""
+    if isinstance(rng, np.random.Generator):
+        return rng.random(shape)
+    _rows(rng, shape)
+    out = np.empty(shape)
+    for g, row in zip(rng, out, strict=True):
+        g.random(out=row)
+    return out
+
+
+def uniform(rng: Rng, low: float, high: float, shape: tuple[int, ...]) -> np.ndarray:
+    """Uniform draws on ``[low, high)`` of ``shape``; ``shape[0]`` is the batch."""
+    if isinstance(rng, np.random.Generator):
+        return rng.uniform(low, high, shape)
+    _rows(rng, shape)
+    return np.stack([g.uniform(low, high, shape[1:]) for g in rng])
