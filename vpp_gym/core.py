@@ -394,35 +394,45 @@ class ForecastPlan:
     Attributes:
         columns: positions in :data:`ALL_NAMES` of the observed columns (:attr:`CoreParams.observed_series`).
         noisy: positions (in ``columns``) of the columns with a forecast error, in draw order.
+        exact: positions of the columns forecast exactly.
         sigma_lead: per noisy column, ``sigma * g(h)`` for the leads ``h = 0 .. H-1``, ``(n_noisy, H)``.
-        multiplicative: per noisy column, whether its error is relative.
-        lo: per noisy column, lowest forecast value.
-        hi: per noisy column, highest forecast value.
-        scale: per column, the observation's divisor (:meth:`CoreParams.obs_scale`).
+        relative: positions (in ``noisy``) of the columns whose error is relative.
+        lo: per noisy column, lowest forecast value, ``(n_noisy, 1)``.
+        hi: per noisy column, highest forecast value, ``(n_noisy, 1)``.
+        scale_noisy: per noisy column, the observation's divisor (:meth:`CoreParams.obs_scale`), ``(n_noisy, 1)``.
+        scale_exact: the same per exact column, ``(n_exact, 1)``.
     """
 
     columns: tuple[int, ...]
-    noisy: tuple[int, ...]
+    noisy: np.ndarray
+    exact: np.ndarray
     sigma_lead: np.ndarray
-    multiplicative: tuple[bool, ...]
-    lo: tuple[np.float32, ...]
-    hi: tuple[np.float32, ...]
-    scale: tuple[np.float32, ...]
+    relative: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    scale_noisy: np.ndarray
+    scale_exact: np.ndarray
 
 
 def forecast_plan(p: CoreParams) -> ForecastPlan:
     """The :class:`ForecastPlan` of a scenario (error model of ``ForecastConfig``, :func:`forecast_errors`)."""
     cols = p.observed_series
     sig = forecast_errors(p)
-    noisy = tuple(j for j, c in enumerate(cols) if sig[cols[j]][0] > 0.0)
+    noisy = [j for j, c in enumerate(cols) if sig[c][0] > 0.0]
+    exact = [j for j in range(len(cols)) if j not in noisy]
     g = lead_growth(p.horizon, p.cfg.forecast.growth_cap)
-    f32 = np.float32
+
+    def column(values: list[float]) -> np.ndarray:
+        return np.array(values, dtype=np.float32).reshape(-1, 1)
+
     return ForecastPlan(
-        columns=tuple(ALL_NAMES.index(c) for c in cols), noisy=noisy,
-        sigma_lead=np.array([sig[cols[j]][0] * g for j in noisy], dtype=f32).reshape(len(noisy), p.horizon),
-        multiplicative=tuple(sig[cols[j]][1] for j in noisy),
-        lo=tuple(f32(p.lo[cols[j]]) for j in noisy), hi=tuple(f32(p.hi[cols[j]]) for j in noisy),
-        scale=tuple(f32(p.obs_scale(c)) for c in cols))
+        columns=tuple(ALL_NAMES.index(c) for c in cols), noisy=np.array(noisy, dtype=np.intp),
+        exact=np.array(exact, dtype=np.intp),
+        sigma_lead=np.array([sig[cols[j]][0] * g for j in noisy], dtype=np.float32).reshape(len(noisy), p.horizon),
+        relative=np.array([n for n, j in enumerate(noisy) if sig[cols[j]][1]], dtype=np.intp),
+        lo=column([p.lo[cols[j]] for j in noisy]), hi=column([p.hi[cols[j]] for j in noisy]),
+        scale_noisy=column([p.obs_scale(cols[j]) for j in noisy]),
+        scale_exact=column([p.obs_scale(cols[j]) for j in exact]))
 
 
 def draw_forecast_errors(p: CoreParams, rng: rnd.Rng, batch: int) -> np.ndarray | None:
@@ -436,29 +446,31 @@ def draw_forecast_errors(p: CoreParams, rng: rnd.Rng, batch: int) -> np.ndarray 
 def forecast_features(p: CoreParams, windows: np.ndarray, z: np.ndarray | None, out: np.ndarray) -> None:
     """Write the observed forecasts of realised ``windows`` into ``out``, in float32.
 
-    The formula of :mod:`vpp_gym.data.forecast` per noisy column (``x (1 + s z)`` or ``x + s z``, clipped
-    to the series range), then each column divided by its observation scale. Element-wise, so the
-    single env (whole episode at once) and the vector env (one step at a time) get the same bits.
+    The formula of :mod:`vpp_gym.data.forecast` per noisy column, ``x + s z`` or ``x + s z x``
+    (relative), clipped to the series range, then each column divided by its observation scale.
+    Element-wise, so the single env (whole episode at once) and the vector env (one step at a time)
+    get the same bits. Column and lead come first so that the batch can be the fastest axis.
 
     Args:
         p: parameters.
-        windows: realised values ``(..., n_cols, H)`` float32, ``[..., j, h]`` the value at lead ``h``.
-        z: matching standard normal draws ``(..., n_noisy, H)`` (:func:`draw_forecast_errors`).
-        out: ``(..., n_cols, H)`` float32, written.
+        windows: realised values ``(n_cols, H, ...)`` float32, ``[j, h, ...]`` column ``j`` at lead ``h``.
+        z: matching standard normal draws ``(n_noisy, H, ...)`` (:func:`draw_forecast_errors`).
+        out: ``(n_cols, H, ...)`` float32, written.
     """
     fp = p.forecast
-    done = set()
-    for n, j in enumerate(fp.noisy):
+    tail = (None,) * (windows.ndim - 2)
+    if len(fp.noisy):
         assert z is not None
-        noise = z[..., n, :] * fp.sigma_lead[n]
-        w = windows[..., j, :]
-        x = w * (np.float32(1.0) + noise) if fp.multiplicative[n] else w + noise
-        np.clip(x, fp.lo[n], fp.hi[n], out=x)
-        np.divide(x, fp.scale[j], out=out[..., j, :])
-        done.add(j)
-    for j in range(len(fp.columns)):
-        if j not in done:
-            np.divide(windows[..., j, :], fp.scale[j], out=out[..., j, :])
+        w = windows[fp.noisy]
+        noise = z * fp.sigma_lead[(..., *tail)]
+        if len(fp.relative):
+            noise[fp.relative] *= w[fp.relative]
+        w += noise
+        np.clip(w, fp.lo[(..., *tail)], fp.hi[(..., *tail)], out=w)
+        w /= fp.scale_noisy[(..., *tail)]
+        out[fp.noisy] = w
+    if len(fp.exact):
+        out[fp.exact] = windows[fp.exact] / fp.scale_exact[(..., *tail)]
 
 
 def calendar_features(p: CoreParams, series: ScenarioSeries, start: np.ndarray) -> np.ndarray:
@@ -478,8 +490,8 @@ def calendar_features(p: CoreParams, series: ScenarioSeries, start: np.ndarray) 
 
 
 def forecast_source(p: CoreParams, rows: np.ndarray) -> np.ndarray:
-    """The observed columns of :func:`episode_rows`, ``(B, n_cols, T+H+1)`` float32 (windows are slices of it)."""
-    return np.ascontiguousarray(rows[:, :, list(p.forecast.columns)].transpose(0, 2, 1), dtype=np.float32)
+    """The observed columns of :func:`episode_rows`, ``(n_cols, T+H+1, B)`` float32 (windows are slices of it)."""
+    return np.ascontiguousarray(rows[:, :, list(p.forecast.columns)].transpose(2, 1, 0), dtype=np.float32)
 
 
 def draw_stacks(p: CoreParams, rows: np.ndarray, rng: rnd.Rng) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -518,12 +530,13 @@ def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng:
     obs_exo = np.zeros((batch, T + 1, p.n_obs), dtype=np.float32)  # the state part is filled by observe()
     cal = calendar_features(p, series, start)
     obs_exo[:, :, p.n_state_obs:p.n_state_obs + cal.shape[2]] = cal
-    src = forecast_source(p, rows)
+    src = forecast_source(p, rows)  # (n_cols, T+H+1, B)
     idx = np.arange(T + 1)[:, None] + np.arange(H)[None, :]
-    windows = src[:, :, idx].transpose(0, 2, 1, 3)  # (B, T+1, n_cols, H)
-    fc = np.empty((batch, T + 1, n_cols, H), dtype=np.float32)
-    forecast_features(p, windows, draw_forecast_errors(p, rng, batch), fc)
-    obs_exo[:, :, p.n_obs - n_cols * H:] = fc.reshape(batch, T + 1, n_cols * H)
+    windows = src[:, idx].transpose(0, 2, 3, 1)  # (n_cols, H, B, T+1)
+    z = draw_forecast_errors(p, rng, batch)
+    fc = np.empty((n_cols, H, batch, T + 1), dtype=np.float32)
+    forecast_features(p, windows, None if z is None else z.transpose(2, 3, 0, 1), fc)
+    obs_exo[:, :, p.n_obs - n_cols * H:] = fc.transpose(2, 3, 0, 1).reshape(batch, T + 1, n_cols * H)
     agc = draw_agc(p, rng, batch)
     stacks = draw_stacks(p, rows, rng)
     return EpisodeData(start=start, exo=np.ascontiguousarray(rows[:, :T, :]), obs_exo=obs_exo, agc=agc,

@@ -61,18 +61,23 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         config: a scenario YAML path, a mapping, or a :class:`~vpp_gym.config.ScenarioConfig`;
             merged over the task's defaults (a resource set to ``null`` is removed).
         overrides: a mapping of dotted keys, e.g. ``{"resources.battery.e_max_mwh": 8.0}``.
+        split: the split a reset draws its day from when its options name none: ``"train"``
+            (default), ``"val"`` or ``"test"`` (e.g. an evaluation env: ``gym.make(id, split="test")``).
         **sections: top-level config sections as keywords, e.g. ``forecast={"pv_sigma": 0.0}``.
 
-    Reset options (``env.reset(options=...)``): ``split`` (``"train"`` default, ``"val"`` or
-    ``"test"``) and ``day`` (an index into that split's days, or an ISO date inside it); without
-    ``day`` the episode's day is drawn from the split with the env's generator.
+    Reset options (``env.reset(options=...)``): ``split`` (``"train"``, ``"val"`` or ``"test"``;
+    default the constructor's ``split``) and ``day`` (an index into that split's days, or an ISO
+    date inside it); without ``day`` the episode's day is drawn from the split with the env's generator.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
     DEFAULTS: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, config: str | Path | dict[str, Any] | ScenarioConfig | None = None,
-                 overrides: dict[str, Any] | None = None, **sections: Any) -> None:
+                 overrides: dict[str, Any] | None = None, *, split: str = "train", **sections: Any) -> None:
+        if split not in SPLITS:
+            raise ValueError(f"split={split!r}; expected one of {', '.join(SPLITS)}")
+        self.default_split = split
         merged = dict(overrides or {})
         merged.update(sections)
         self.config, self._base_dir = build_config(self.DEFAULTS, config, merged)
@@ -96,7 +101,6 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         self._episode: core.EpisodeData | None = None
         self._exo_rows: list[list[float]] = []
         self._nest = LedgerNester()
-        self._split = "train"
 
     # ------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -110,7 +114,6 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         else:
             idx = day
         start = np.array([starts[idx]], dtype=np.int64)
-        self._split = split
         self._episode = core.build_episode(self.params, self.series, start, self.np_random)
         self._exo_rows = self._episode.exo[0].tolist()  # the scalar core reads plain floats
         self._state = core.initial_state(self.params, None)
@@ -124,13 +127,16 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         unknown = [k for k in options if k not in RESET_OPTIONS]
         if unknown:
             raise ValueError(f"reset options: unknown key {unknown[0]!r}; valid keys are {', '.join(RESET_OPTIONS)}")
-        split = options.get("split", "train")
+        split = options.get("split", self.default_split)
         if split not in SPLITS:
             raise ValueError(f"reset options: split={split!r}; expected one of {', '.join(SPLITS)}")
-        day = options.get("day")
+        return split, self.parse_day(split, options.get("day"))
+
+    def parse_day(self, split: str, day: Any) -> int | None:
+        """The index in ``split`` of a ``day`` reset option (an index or an ISO date; None = draw one)."""
         starts = self.episode_starts[split]
         if day is None:
-            return split, None
+            return None
         if isinstance(day, str | _dt.date):
             try:
                 date = np.datetime64(_dt.date.fromisoformat(str(day)))
@@ -142,9 +148,9 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
                 first, last = (str(local[i])[:10] for i in (0, -1))
                 raise ValueError(f"reset options: day={day!r} is not an episode day of the {split!r} split "
                                  f"({first} .. {last})")
-            return split, int(found[0])
+            return int(found[0])
         if isinstance(day, int | np.integer) and not isinstance(day, bool) and 0 <= day < len(starts):
-            return split, int(day)
+            return int(day)
         raise ValueError(f"reset options: day={day!r}; expected an index in [0, {len(starts) - 1}] of the "
                          f"{split!r} split or an ISO date")
 

@@ -28,7 +28,15 @@ def _rows(rng: Sequence[np.random.Generator], shape: tuple[int, ...]) -> None:
 
 
 def normal(rng: Rng, shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
-    """Standard normal draws of ``shape`` (float64 or float32); ``shape[0]`` is the batch."""
+    """Standard normal draws of ``shape``; ``shape[0]`` is the batch.
+
+    float64: NumPy's ``standard_normal``. float32: the Box-Muller transform of float32 uniforms,
+    ``sqrt(-2 ln(1 - u1)) * (cos, sin)(2 pi u2)`` with each row's ``u1`` and ``u2`` its first and second
+    half of uniforms, several times faster than NumPy's float32 normals; the uniforms' 24-bit
+    resolution caps ``|z|`` at about 5.8 (probability of a larger normal: 1e-8).
+    """
+    if dtype == np.float32:
+        return _box_muller(rng, shape)
     if isinstance(rng, np.random.Generator):
         return rng.standard_normal(shape, dtype=dtype)
     _rows(rng, shape)
@@ -38,14 +46,33 @@ def normal(rng: Rng, shape: tuple[int, ...], dtype: type = np.float64) -> np.nda
     return out
 
 
-def random(rng: Rng, shape: tuple[int, ...]) -> np.ndarray:
-    """Uniform draws on ``[0, 1)`` of ``shape`` (float64); ``shape[0]`` is the batch."""
+def _box_muller(rng: Rng, shape: tuple[int, ...]) -> np.ndarray:
+    batch = shape[0]
+    m = int(np.prod(shape[1:], dtype=np.int64))
+    k = (m + 1) // 2
+    u = random(rng, (batch, 2 * k), np.float32)
+    radius = np.subtract(np.float32(1.0), u[:, :k])
+    np.log(radius, out=radius)
+    radius *= np.float32(-2.0)
+    np.sqrt(radius, out=radius)
+    angle = u[:, k:]
+    angle *= np.float32(2.0 * np.pi)
+    z = np.empty((batch, 2 * k), dtype=np.float32)
+    np.cos(angle, out=z[:, :k])
+    np.sin(angle, out=z[:, k:])
+    z[:, :k] *= radius
+    z[:, k:] *= radius
+    return z[:, :m].reshape(shape)
+
+
+def random(rng: Rng, shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
+    """Uniform draws on ``[0, 1)`` of ``shape`` (float64 or float32); ``shape[0]`` is the batch."""
     if isinstance(rng, np.random.Generator):
-        return rng.random(shape)
+        return rng.random(shape, dtype=dtype)
     _rows(rng, shape)
-    out = np.empty(shape)
+    out = np.empty(shape, dtype=dtype)
     for g, row in zip(rng, out, strict=True):
-        g.random(out=row)
+        g.random(dtype=dtype, out=row)
     return out
 
 

@@ -227,4 +227,5 @@ def register_tasks() -> None:
     for env_id, cls in TASKS.items():
         if env_id not in gym.registry:
             gym.register(id=env_id, entry_point=f"{cls.__module__}:{cls.__qualname__}",
+                         vector_entry_point=f"vpp_gym.vector:{cls.__qualname__.removesuffix('Env')}VectorEnv",
                          disable_env_checker=False)

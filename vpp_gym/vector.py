@@ -1,0 +1,431 @@
+"""Native vector environment: ``N`` episodes advanced by one call of the batched core per step.
+
+``gymnasium.make_vec("vpp_gym/Joint-v0", num_envs=N, vectorization_mode="vector_entry_point")``
+returns a :class:`VppVectorEnv` of the task; the other modes (``"sync"``, ``"async"``) wrap ``N``
+single envs as usual. The core (:mod:`vpp_gym.core`) runs on ``(N,)`` NumPy arrays, so a step costs
+a fixed number of array operations whatever ``N`` is.
+
+**Same trajectories as single envs.** Sub-env ``i`` owns a generator of its own, seeded as a single
+env's: ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i`` (a list gives each seed explicitly), and
+every draw of an episode (its day, forecast errors, AGC signal, competitor stacks) comes from that
+generator in the single env's order. Observations, rewards, terminations and the ledger of sub-env
+``i`` are then the ones of ``make(id).reset(seed=s + i)`` stepped with the same actions, bit for bit.
+
+**Autoreset** (``autoreset_mode``, Gymnasium's :class:`~gymnasium.vector.AutoresetMode`):
+
+* ``NEXT_STEP`` (default, Gymnasium's default): the step after a termination resets the sub-env
+  instead of stepping it (its action is ignored) and returns the first observation of the next
+  episode with reward 0 and the reset ``info``.
+* ``SAME_STEP``: the terminating step returns the next episode's first observation; the last
+  observation and the last step's ledger are in ``info["final_obs"]`` / ``info["final_info"]``
+  (masked by ``info["_final_obs"]``). The SB3 adapter (:mod:`vpp_gym.sb3`) uses this mode.
+* ``DISABLED``: nothing resets by itself; ``reset(options={"reset_mask": mask})`` resets the
+  sub-envs where ``mask`` is True. Stepping a sub-env whose episode has ended is an error.
+
+Every episode of a task has the same length, so with autoreset all sub-envs run in lockstep and
+reset together. An autoreset draws the day from the constructor's ``split`` (reset options apply
+to the reset they are passed to, exactly as for a single env).
+
+**Info.** Each step's ledger as ``(N,)`` arrays, nested like the single env's
+(``info["energy_da"]["cash"]``), with Gymnasium's ``_key`` masks (all True, except for sub-envs that
+were reset instead of stepped). ``ledger_info=False`` leaves it out. With ``episode_totals=True`` the
+env also sums the additive ledger entries (:data:`TOTAL_KEYS`) over each episode and reports them in
+the terminating step's info under ``"episode_totals"``.
+
+Per-step cost: observations are assembled from the episode's realised series, its pre-drawn
+forecast errors and the state, one step at a time; nothing grows with the episode's length or the
+history.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from vpp_gym import core
+from vpp_gym.config import ScenarioConfig
+from vpp_gym.env import VppEnv
+from vpp_gym.scenario import SPLITS
+from vpp_gym.tasks import ArbitrageEnv, JointEnv, LowCarbonEnv, RegulationEnv
+
+VECTOR_RESET_OPTIONS = ("split", "day", "reset_mask")
+
+TOTAL_KEYS = ("profit", "reward", *(f"{k}.cash" for k in core.CASH_KEYS), *(f"cost.{k}" for k in core.COST_KEYS),
+              *(f"penalty.{k}" for k in core.PENALTY_KEYS), "carbon.emissions_t", "emissions.grid_t",
+              "emissions.gas_t", "green_cert.quantity_mwh", "renewable.output_mwh", "renewable.curtailed_mwh",
+              "violation.shift_mwh", "violation.ev_unmet_mwh")
+"""Ledger entries summed over an episode with ``episode_totals=True`` (those a scenario has)."""
+
+
+class VppVectorEnv(VectorEnv):
+    """Native batched environment of a vpp-gym task; see the module docstring for its semantics.
+
+    Arguments:
+        num_envs: number of sub-environments ``N`` (>= 1).
+        config, overrides, **sections: the scenario, exactly as for the single env (:class:`VppEnv`).
+        split: split of the days drawn by resets that name none (default ``"train"``).
+        autoreset_mode: a :class:`~gymnasium.vector.AutoresetMode` or its value (``"NextStep"``,
+            ``"SameStep"``, ``"Disabled"``).
+        ledger_info: put each step's ledger into ``info`` (default True).
+        episode_totals: sum the ledger over each episode and report it at the episode's end.
+    """
+
+    single_env_cls: ClassVar[type[VppEnv]] = VppEnv
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+
+    def __init__(self, num_envs: int, config: str | Path | dict[str, Any] | ScenarioConfig | None = None,
+                 overrides: dict[str, Any] | None = None, *, split: str = "train",
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, ledger_info: bool = True,
+                 episode_totals: bool = False, **sections: Any) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer) or num_envs < 1:
+            raise ValueError(f"num_envs={num_envs!r}; expected an integer >= 1")
+        try:
+            mode = AutoresetMode(autoreset_mode)
+        except ValueError:
+            raise ValueError(f"autoreset_mode={autoreset_mode!r}; expected one of "
+                             f"{', '.join(m.value for m in AutoresetMode)}") from None
+        proto = self.single_env_cls(config, overrides, split=split, **sections)
+        self._proto = proto
+        self.num_envs = int(num_envs)
+        self.config, self.series, self.params = proto.config, proto.series, proto.params
+        self.episode_starts = proto.episode_starts
+        self.action_names, self.observation_names = proto.action_names, proto.observation_names
+        self.single_observation_space = proto.observation_space
+        self.single_action_space = proto.action_space
+        self.observation_space = batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        self.metadata = {**self.metadata, "autoreset_mode": mode}
+        self.autoreset_mode = mode
+        self.ledger_info = bool(ledger_info)
+        self.episode_totals = bool(episode_totals)
+        p = self.params
+        n, T, H = self.num_envs, p.episode_steps, p.horizon
+        fp = p.forecast
+        self._n_cal = 4 + (p.cfg.resources.flex_load is not None)
+        self._fc_offset = p.n_obs - len(fp.columns) * H
+        # Episode arrays, in layouts a step reads contiguously (replaced, never written, once exposed).
+        self._exo = np.zeros((T, len(core.ALL_NAMES), n))  # realised values, step-major
+        # batch-last layouts: a step's operands are contiguous blocks (see _observe)
+        self._src = np.zeros((len(fp.columns), T + H + 1, n), dtype=np.float32)  # observed columns
+        self._z = np.zeros((T + 1, len(fp.noisy), H, n), dtype=np.float32) if len(fp.noisy) else None
+        self._cal = np.zeros((T + 1, self._n_cal, n), dtype=np.float32)
+        self._start = np.zeros(n, dtype=np.int64)
+        self._ep: core.EpisodeData | None = None
+        self._state: core.State | None = None
+        self._rngs: list[np.random.Generator | None] = [None] * n
+        self._autoreset = np.zeros(n, dtype=bool)
+        self._rows = np.arange(n)
+        self._mask_all = np.ones(n, dtype=bool)
+        self._mask_all.flags.writeable = False
+        self._keys: tuple[str, ...] = ()
+        self._plan: list[tuple[str, list[tuple[str, int]] | int]] = []
+        self._totals: dict[str, np.ndarray] = {}
+
+    # -- reset ------------------------------------------------------------------------------------
+    def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
+        """Reset every sub-env, or those of ``options["reset_mask"]``; see the module docstring.
+
+        Options: ``split`` (one for all), ``day`` (one for all, or a sequence of ``N``: an index in the
+        split or an ISO date each, None = draw), ``reset_mask`` (boolean ``(N,)``).
+        """
+        n = self.num_envs
+        options = dict(options or {})
+        unknown = [k for k in options if k not in VECTOR_RESET_OPTIONS]
+        if unknown:
+            raise ValueError(f"reset options: unknown key {unknown[0]!r}; valid keys are "
+                             f"{', '.join(VECTOR_RESET_OPTIONS)}")
+        mask = options.pop("reset_mask", None)
+        if mask is None:
+            rows = self._rows
+        else:
+            mask = np.asarray(mask)
+            if mask.shape != (n,) or mask.dtype != np.bool_ or not mask.any():
+                raise ValueError(f"reset options: reset_mask must be a boolean array of shape ({n},) with at "
+                                 f"least one True, got dtype {mask.dtype} and shape {mask.shape}")
+            if self._state is None and not mask.all():
+                raise ValueError("reset options: the first reset must reset every sub-env (no reset_mask)")
+            rows = np.flatnonzero(mask)
+        seeds = self._seeds(seed)
+        for i in rows:
+            if seeds[i] is not None or self._rngs[i] is None:
+                self._rngs[i] = seeding.np_random(seeds[i])[0]
+        split = options.get("split", self._proto.default_split)
+        if split not in SPLITS:
+            raise ValueError(f"reset options: split={split!r}; expected one of {', '.join(SPLITS)}")
+        days = options.get("day")
+        if days is None or isinstance(days, int | str | np.integer) or not hasattr(days, "__len__"):
+            days = [days] * n
+        elif len(days) != n:
+            raise ValueError(f"reset options: day has {len(days)} entries; expected one (for all) or {n}")
+        day_idx = [self._proto.parse_day(split, days[i]) for i in rows]
+        info = self._reset_rows(rows, split, day_idx)
+        self._autoreset[rows] = False
+        return self._observe(), info
+
+    def _seeds(self, seed: int | list[int | None] | None) -> list[int | None]:
+        n = self.num_envs
+        if seed is None:
+            return [None] * n
+        if isinstance(seed, int | np.integer) and not isinstance(seed, bool):
+            return [int(seed) + i for i in range(n)]
+        seeds = list(seed)
+        if len(seeds) != n:
+            raise ValueError(f"reset: {len(seeds)} seeds for {n} sub-envs; pass one int (sub-env i gets seed + i) "
+                             "or a list of num_envs seeds")
+        return seeds
+
+    def _reset_rows(self, rows: np.ndarray, split: str, day_idx: list[int | None]) -> dict[str, Any]:
+        """Start new episodes in ``rows`` (drawing from their generators) and return the reset info."""
+        p = self.params
+        n, T, H = self.num_envs, p.episode_steps, p.horizon
+        starts = self.episode_starts[split]
+        rngs = [self._rngs[i] for i in rows]
+        assert all(g is not None for g in rngs)
+        idx = np.array([int(g.integers(len(starts))) if d is None else d  # type: ignore[union-attr]
+                        for g, d in zip(rngs, day_idx, strict=True)], dtype=np.int64)
+        start = np.asarray(starts, dtype=np.int64)[idx]
+        ep_rows = core.episode_rows(p, self.series, start)
+        # the single env's draw order: forecast errors, AGC signal, competitor stacks
+        z = core.draw_forecast_errors(p, rngs, len(rows))  # type: ignore[arg-type]
+        agc = core.draw_agc(p, rngs, len(rows))  # type: ignore[arg-type]
+        stacks = core.draw_stacks(p, ep_rows, rngs)  # type: ignore[arg-type]
+        cal = core.calendar_features(p, self.series, start).transpose(1, 2, 0)
+        src = core.forecast_source(p, ep_rows)
+        z = None if z is None else z.transpose(1, 2, 3, 0)
+        full = len(rows) == n
+        if full:
+            self._exo = np.ascontiguousarray(ep_rows[:, :T, :].transpose(1, 2, 0))
+            self._src, self._cal, self._start = src, np.ascontiguousarray(cal), start
+            self._z = None if z is None else np.ascontiguousarray(z)
+            ep_agc, ep_stacks = agc, stacks
+        else:  # copy on write: arrays already handed out in infos stay as they were
+            self._exo = self._exo.copy()
+            self._exo[:, :, rows] = ep_rows[:, :T, :].transpose(1, 2, 0)
+            self._src, self._cal, self._start = self._src.copy(), self._cal.copy(), self._start.copy()
+            self._src[:, :, rows], self._cal[:, :, rows], self._start[rows] = src, cal, start
+            if z is not None:
+                assert self._z is not None
+                self._z = self._z.copy()
+                self._z[..., rows] = z
+            assert self._ep is not None
+            ep_agc = None
+            if agc is not None:
+                assert self._ep.agc is not None
+                ep_agc = self._ep.agc.copy()
+                ep_agc[rows] = agc
+            ep_stacks = {}
+            for name, (mw, price) in stacks.items():
+                old_mw, old_price = (a.copy() for a in self._ep.stacks[name])
+                old_mw[rows], old_price[rows] = mw, price
+                ep_stacks[name] = (old_mw, old_price)
+        # EpisodeData carries what the transition reads (AGC, stacks); the series live in step-major arrays here
+        self._ep = core.EpisodeData(start=self._start, exo=np.empty((n, 0, len(core.ALL_NAMES))),
+                                    obs_exo=np.empty((n, 0, p.n_obs), dtype=np.float32), agc=ep_agc,
+                                    stacks=ep_stacks)
+        fresh = core.initial_state(p, len(rows))
+        if full or self._state is None:
+            self._state = core.initial_state(p, n)
+        else:
+            self._state = _scatter(self._state, rows, fresh)
+        if self.episode_totals:
+            for v in self._totals.values():
+                v[rows] = 0.0
+        mask = np.zeros(n, dtype=bool)
+        mask[rows] = True
+        stamps = self.series.timestamps[start]
+        day_index = np.zeros(n, dtype=np.int64)
+        day_index[rows] = idx
+        info: dict[str, Any] = {"split": np.full(n, split, dtype=object), "day_index": day_index,
+                                "start": np.zeros(n, dtype=stamps.dtype),
+                                "local_date": np.zeros(n, dtype="datetime64[D]")}
+        info["start"][rows] = stamps
+        info["local_date"][rows] = (stamps + self.config.time.utc_offset).astype("datetime64[D]")
+        for key in list(info):
+            info[f"_{key}"] = mask
+        return info
+
+    # -- step -------------------------------------------------------------------------------------
+    def step(self, actions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Advance every sub-env one interval (see the module docstring for autoreset and ``info``)."""
+        if self._state is None:
+            raise RuntimeError("call reset() before step()")
+        n = self.num_envs
+        a = self._check_actions(actions)
+        if self.autoreset_mode is AutoresetMode.NEXT_STEP and self._autoreset.any():
+            if not self._autoreset.all():  # pragma: no cover - lockstep: every episode has the same length
+                raise RuntimeError("internal: sub-envs out of step under NEXT_STEP autoreset")
+            rows = self._rows
+            info = self._reset_rows(rows, self._proto.default_split, [None] * n)
+            self._autoreset[:] = False
+            return (self._observe(), np.zeros(n), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), info)
+        s = self._state
+        p = self.params
+        T = p.episode_steps
+        t = self._lockstep_t()
+        if t is None:
+            ended = s.t >= T
+            if ended.any():
+                raise RuntimeError(f"sub-env {int(np.flatnonzero(ended)[0])} has ended; reset it with "
+                                   "reset(options={'reset_mask': mask}) before stepping it")
+            x = self._exo[s.t, :, self._rows].T
+        else:
+            if t >= T:
+                raise RuntimeError("the episodes have ended (terminated was returned); call reset()")
+            x = self._exo[t]
+        self._state, led = core.transition(p, s, a, x, np, self._ep)
+        terminated = self._state.t >= T
+        reward = led["reward"]
+        info = self._info(led) if self.ledger_info else {}
+        if self.episode_totals:
+            self._add_totals(led, terminated, info)
+        obs = self._observe()
+        if terminated.any():
+            if self.autoreset_mode is AutoresetMode.NEXT_STEP:
+                self._autoreset = terminated.copy()
+            elif self.autoreset_mode is AutoresetMode.SAME_STEP:
+                rows = np.flatnonzero(terminated)
+                final_obs = np.full(n, None, dtype=object)
+                for i in rows:
+                    final_obs[i] = obs[i]
+                step_info = info
+                info = self._reset_rows(rows, self._proto.default_split, [None] * len(rows))
+                info["final_obs"], info["_final_obs"] = final_obs, terminated
+                info["final_info"], info["_final_info"] = step_info, terminated
+                obs = self._observe()
+        return obs, reward, terminated, np.zeros(n, dtype=bool), info
+
+    def _lockstep_t(self) -> int | None:
+        """The common step index of every sub-env, or None if they differ (after partial resets)."""
+        t = self._state.t  # type: ignore[union-attr]
+        t0 = int(t[0])
+        return t0 if (t == t0).all() else None
+
+    def _check_actions(self, actions: Any) -> list[np.ndarray]:
+        a = np.asarray(actions, dtype=np.float64)
+        n, k = self.num_envs, len(self.action_names)
+        if a.shape != (n, k):
+            raise ValueError(f"actions have shape {a.shape}; expected ({n}, {k}): one row per sub-env, columns "
+                             f"{self.action_names}")
+        bad = ~(np.abs(a) <= 1.0 + 1e-6)
+        if bad.any():
+            i, j = (int(v[0]) for v in np.nonzero(bad))
+            raise ValueError(f"actions[{i}, {j}] ({self.action_names[j]!r}) = {float(a[i, j])!r} is outside [-1, 1] "
+                             "or not finite; clip actions to the action space before step()")
+        return list(np.ascontiguousarray(np.clip(a, -1.0, 1.0).T))
+
+    # -- observation, info ------------------------------------------------------------------------
+    def _observe(self) -> np.ndarray:
+        """Observations ``(N, n_obs)`` float32, built feature-major: a step's writes are contiguous rows.
+
+        The returned array is the transpose of an ``(n_obs, N)`` buffer (Fortran order); NumPy, torch
+        and SB3 accept it as any array.
+        """
+        p = self.params
+        s = self._state
+        assert s is not None
+        n, H = self.num_envs, p.horizon
+        buf = np.empty((p.n_obs, n), dtype=np.float32)
+        for j, col in enumerate(core.state_features(p, s, np)):
+            buf[j] = col
+        k = p.n_state_obs
+        t = self._lockstep_t()
+        if t is not None:
+            cal, win = self._cal[t], self._src[:, t:t + H]
+            z = self._z[t] if self._z is not None else None
+        else:
+            ti = np.minimum(s.t, p.episode_steps)
+            cal = self._cal[ti, :, self._rows].T
+            win = self._src[:, ti[None, :] + np.arange(H)[:, None], self._rows[None, :]]
+            z = self._z[ti, :, :, self._rows].transpose(1, 2, 0) if self._z is not None else None
+        buf[k:k + self._n_cal] = cal
+        core.forecast_features(p, win, z, buf[self._fc_offset:].reshape(-1, H, n))
+        return buf.T
+
+    def _info(self, led: dict[str, Any]) -> dict[str, Any]:
+        keys = tuple(led)
+        if keys != self._keys:
+            groups: dict[str, list[tuple[str, int]] | int] = {}
+            for i, key in enumerate(keys):
+                group, _, item = key.partition(".")
+                if item:
+                    sub = groups.setdefault(group, [])
+                    assert isinstance(sub, list)
+                    sub.append((item, i))
+                else:
+                    groups[group] = i
+            self._keys, self._plan = keys, list(groups.items())
+        values = list(led.values())
+        m = self._mask_all
+        info: dict[str, Any] = {}
+        for g, plan in self._plan:
+            if isinstance(plan, int):
+                info[g] = values[plan]
+            else:
+                sub = {}
+                for item, i in plan:
+                    sub[item] = values[i]
+                    sub[f"_{item}"] = m
+                info[g] = sub
+            info[f"_{g}"] = m
+        info["t"], info["_t"] = self._state.t - 1, m  # type: ignore[union-attr]
+        return info
+
+    def _add_totals(self, led: dict[str, Any], terminated: np.ndarray, info: dict[str, Any]) -> None:
+        if not self._totals:
+            self._totals = {k: np.zeros(self.num_envs) for k in TOTAL_KEYS if k in led}
+        for k, v in self._totals.items():
+            v += led[k]
+        if terminated.any():
+            info["episode_totals"] = {k: np.where(terminated, v, 0.0) for k, v in self._totals.items()}
+            info["_episode_totals"] = terminated
+
+    def close_extras(self, **kwargs: Any) -> None:
+        """Nothing to release (no subprocesses)."""
+
+
+def _scatter(state: core.State, rows: np.ndarray, fresh: core.State) -> core.State:
+    """``state`` with ``rows`` replaced by the rows of ``fresh`` (new arrays; the old ones are untouched)."""
+    def put(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+        out = old.copy()
+        out[rows] = new
+        return out
+    return core.State(put(state.t, fresh.t), *(put(a, b) for a, b in zip(state[1:1 + core.N_SCALAR_FIELDS],
+                                                                         fresh[1:1 + core.N_SCALAR_FIELDS],
+                                                                         strict=True)),
+                      tuple(put(a, b) for a, b in zip(state.positions_mw, fresh.positions_mw, strict=True)),
+                      tuple(put(a, b) for a, b in zip(state.offer_prices, fresh.offer_prices, strict=True)))
+
+
+class ArbitrageVectorEnv(VppVectorEnv):
+    """Native vector env of ``vpp_gym/Arbitrage-v0`` (:class:`~vpp_gym.tasks.ArbitrageEnv`)."""
+
+    single_env_cls = ArbitrageEnv
+
+
+class LowCarbonVectorEnv(VppVectorEnv):
+    """Native vector env of ``vpp_gym/LowCarbon-v0`` (:class:`~vpp_gym.tasks.LowCarbonEnv`)."""
+
+    single_env_cls = LowCarbonEnv
+
+
+class RegulationVectorEnv(VppVectorEnv):
+    """Native vector env of ``vpp_gym/Regulation-v0`` (:class:`~vpp_gym.tasks.RegulationEnv`)."""
+
+    single_env_cls = RegulationEnv
+
+
+class JointVectorEnv(VppVectorEnv):
+    """Native vector env of ``vpp_gym/Joint-v0`` (:class:`~vpp_gym.tasks.JointEnv`)."""
+
+    single_env_cls = JointEnv
+
+
+VECTOR_TASKS: dict[str, type[VppVectorEnv]] = {cls.single_env_cls.__name__: cls for cls in (
+    ArbitrageVectorEnv, LowCarbonVectorEnv, RegulationVectorEnv, JointVectorEnv)}
+"""Vector env class by single-env class name."""
