@@ -183,7 +183,7 @@ class VppVectorEnv(VectorEnv):
     def _reset_rows(self, rows: np.ndarray, split: str, day_idx: list[int | None]) -> dict[str, Any]:
         """Start new episodes in ``rows`` (drawing from their generators) and return the reset info."""
         p = self.params
-        n, T, H = self.num_envs, p.episode_steps, p.horizon
+        n, T = self.num_envs, p.episode_steps
         starts = self.episode_starts[split]
         rngs = [self._rngs[i] for i in rows]
         assert all(g is not None for g in rngs)
