@@ -49,10 +49,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from vpp_gym.bench import run
+    from vpp_gym.bench import BATCH_SIZES, run
 
-    run(args.env or None, steps=args.steps, repeats=args.repeats)
+    sizes = tuple(args.batch_sizes) if args.batch_sizes else BATCH_SIZES
+    run(args.env or None, steps=args.steps, repeats=args.repeats, batch_sizes=sizes)
     return 0
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive integer")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,10 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--config", help="scenario YAML merged over each task's defaults")
     p_run.add_argument("--seed", type=int, default=0)
     p_run.set_defaults(func=_cmd_run)
-    p_bench = sub.add_parser("bench", help="single-env steps/s with random actions for each task")
+    p_bench = sub.add_parser("bench", help="env-steps/s of the single env, the native vector env and the generic "
+                             "vectorisers, and memory per env, for each task")
     p_bench.add_argument("--env", action="append", choices=list(vpp_gym.TASKS), help="task id (repeatable)")
-    p_bench.add_argument("--steps", type=int, default=20_000)
-    p_bench.add_argument("--repeats", type=int, default=5)
+    p_bench.add_argument("--steps", type=positive_int, default=20_000, help="steps per single-env repeat")
+    p_bench.add_argument("--repeats", type=positive_int, default=5, help="single-env repeats")
+    p_bench.add_argument("--batch-sizes", type=positive_int, nargs="+", help="N of the native vector env "
+                         "(default 1 16 256 1024 4096)")
     p_bench.set_defaults(func=_cmd_bench)
     return parser
 
