@@ -1,11 +1,13 @@
-"""The ``vpp-gym`` command line: ``run`` (main job), ``bench`` (throughput)."""
+"""The ``vpp-gym`` command line: ``run`` (main job), ``bench`` (throughput), ``train`` (RL agents)."""
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import gymnasium as gym
 
@@ -56,6 +58,44 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    try:
+        from agents.rl.config import load_experiment, parse_cli_overrides
+        from agents.rl.train import resume, train
+    except ImportError as err:
+        print(f"vpp-gym train: error: {err}; install the RL extra: pip install torch==2.13.0 && "
+              "pip install -e '.[rl]'", file=sys.stderr)
+        return 2
+    overrides = parse_cli_overrides(args.overrides)
+    progress = not args.no_progress
+    try:
+        if args.resume:
+            if args.config is not None and "=" not in args.config:
+                raise ConfigError("--resume takes the run folder's own config; give no CONFIG")
+            if args.config is not None:
+                overrides = {**parse_cli_overrides([args.config]), **overrides}
+            extra = set(overrides) - {"train.total_timesteps"}
+            if extra:
+                raise ConfigError("--resume accepts only train.total_timesteps=N as an override, got "
+                                  f"{sorted(extra)[0]}")
+            resume(Path(args.resume), overrides.get("train.total_timesteps"), progress=progress)
+            return 0
+        if args.config is None:
+            raise ConfigError("give an experiment config (e.g. configs/experiments/ppo_arbitrage.yaml) or --resume RUN")
+        cfg, base_dir = load_experiment(args.config, overrides)
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-seed{cfg.seed}-{stamp}"
+        print(f"vpp-gym train: {cfg.algo.upper()} on {cfg.env_id}, {cfg.train.total_timesteps:,} steps, "
+              f"{cfg.train.n_envs} envs, seed {cfg.seed} -> {out}", flush=True)
+        train(cfg, out, base_dir, command=shlex.join(["vpp-gym", *(args.argv or [])]), progress=progress)
+    except FileExistsError as err:
+        print(f"vpp-gym train: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
 def positive_int(text: str) -> int:
     """An argparse type: an integer >= 1."""
     try:
@@ -84,12 +124,23 @@ def build_parser() -> argparse.ArgumentParser:
     p_bench.add_argument("--batch-sizes", type=positive_int, nargs="+", help="N of the native vector env "
                          "(default 1 16 256 1024 4096)")
     p_bench.set_defaults(func=_cmd_bench)
+    p_train = sub.add_parser("train", help="train PPO or SAC from an experiment config into a run folder",
+                             description="Train PPO or SAC from a YAML experiment config. Dotted overrides follow "
+                             "the config: vpp-gym train configs/experiments/ppo_arbitrage.yaml "
+                             "agent.learning_rate=1e-4 seed=3")
+    p_train.add_argument("config", nargs="?", help="experiment YAML (configs/experiments/*.yaml)")
+    p_train.add_argument("overrides", nargs="*", help="dotted key=value overrides of the config")
+    p_train.add_argument("--out", help="run folder (default runs/<name>-seed<seed>-<time>)")
+    p_train.add_argument("--resume", metavar="RUN", help="continue the run folder RUN from its checkpoint")
+    p_train.add_argument("--no-progress", action="store_true", help="no progress bar or validation lines")
+    p_train.set_defaults(func=_cmd_train)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vpp-gym`` console script."""
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return int(args.func(args))
     except (ConfigError, DataError, FileNotFoundError) as err:

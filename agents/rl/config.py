@@ -1,0 +1,283 @@
+"""Experiment configs of the RL agents: YAML loaded into frozen dataclasses, unknown keys rejected.
+
+```yaml
+name: ppo_arbitrage                 # names the run folder
+env_id: vpp_gym/Arbitrage-v0
+scenario: null                      # a scenario YAML (relative to this file), an inline mapping, or null
+overrides: {}                       # dotted scenario overrides, e.g. {resources.battery.e_max_mwh: 8.0}
+algo: ppo                           # ppo | sac
+seed: 0
+agent: {learning_rate: 3.0e-4, ...} # PpoConfig or SacConfig, by algo
+train: {total_timesteps: 1000000, n_envs: 64, ...}
+normalize: {obs: true, reward: true, ...}
+eval: {split: val, days: 16}
+```
+
+``vpp-gym train CONFIG key=value ...`` applies dotted overrides (``agent.learning_rate=1e-4
+seed=3``) before validation; values are read as YAML (``1e-4`` is taken as a number).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from vpp_gym.config import read_yaml
+from vpp_gym.validation import ConfigError, from_mapping, merge_overrides, require, require_range, to_mapping
+
+ALGOS = ("ppo", "sac")
+
+
+@dataclass(frozen=True)
+class PpoConfig:
+    """PPO hyperparameters (Stable-Baselines3 names; see its ``PPO`` docs).
+
+    Attributes:
+        learning_rate: Adam step size (at the start, with ``lr_schedule: linear``).
+        lr_schedule: ``constant``, or ``linear`` decay to 0 over training.
+        n_steps: steps per sub-env per rollout (rollout = ``n_steps * n_envs``).
+        batch_size: minibatch size.
+        n_epochs: passes over each rollout.
+        gamma: discount.
+        gae_lambda: GAE lambda.
+        clip_range: policy ratio clip.
+        ent_coef: entropy bonus.
+        vf_coef: value loss weight.
+        max_grad_norm: gradient clip.
+        target_kl: early stop of the epochs when the KL exceeds this (null = never).
+        log_std_init: initial log standard deviation of the Gaussian policy.
+        net_arch: hidden layer sizes of the policy and value networks (separate networks).
+        activation: hidden activation.
+    """
+
+    learning_rate: float = 3e-4
+    lr_schedule: Literal["constant", "linear"] = "constant"
+    n_steps: int = 96
+    batch_size: int = 1024
+    n_epochs: int = 10
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_range: float = 0.2
+    ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    target_kl: float | None = None
+    log_std_init: float = 0.0
+    net_arch: tuple[int, ...] = (64, 64)
+    activation: Literal["tanh", "relu"] = "tanh"
+
+    def __post_init__(self) -> None:
+        require_range("agent.learning_rate", self.learning_rate, 0.0, 1.0, lo_open=True)
+        for name in ("n_steps", "batch_size", "n_epochs"):
+            require(getattr(self, name) >= 1, f"agent.{name}", getattr(self, name), "an integer >= 1")
+        for name in ("gamma", "gae_lambda"):
+            require_range(f"agent.{name}", getattr(self, name), 0.0, 1.0)
+        require_range("agent.clip_range", self.clip_range, 0.0, None, lo_open=True)
+        for name in ("ent_coef", "vf_coef"):
+            require_range(f"agent.{name}", getattr(self, name), 0.0, None)
+        require_range("agent.max_grad_norm", self.max_grad_norm, 0.0, None, lo_open=True)
+        if self.target_kl is not None:
+            require_range("agent.target_kl", self.target_kl, 0.0, None, lo_open=True)
+        require(len(self.net_arch) >= 1 and all(n >= 1 for n in self.net_arch), "agent.net_arch",
+                list(self.net_arch), "a non-empty list of positive layer sizes")
+
+
+@dataclass(frozen=True)
+class SacConfig:
+    """SAC hyperparameters (Stable-Baselines3 names; see its ``SAC`` docs).
+
+    Attributes:
+        learning_rate: Adam step size of actor, critics and entropy coefficient.
+        lr_schedule: ``constant``, or ``linear`` decay to 0 over training.
+        buffer_size: replay buffer capacity (transitions).
+        learning_starts: transitions collected before the first update.
+        batch_size: minibatch size.
+        tau: target network soft-update rate.
+        gamma: discount.
+        train_freq: vector steps between updates.
+        gradient_steps: gradient steps per update.
+        ent_coef: ``auto`` (learned, SB3's default), ``auto_<init>``, or a fixed number as text.
+        target_entropy: ``auto`` (``-action_dim``) or a number as text.
+        net_arch: hidden layer sizes of the actor and critics.
+        activation: hidden activation.
+    """
+
+    learning_rate: float = 3e-4
+    lr_schedule: Literal["constant", "linear"] = "constant"
+    buffer_size: int = 300_000
+    learning_starts: int = 5_000
+    batch_size: int = 256
+    tau: float = 0.005
+    gamma: float = 0.99
+    train_freq: int = 1
+    gradient_steps: int = 1
+    ent_coef: str = "auto"
+    target_entropy: str = "auto"
+    net_arch: tuple[int, ...] = (256, 256)
+    activation: Literal["tanh", "relu"] = "relu"
+
+    def __post_init__(self) -> None:
+        require_range("agent.learning_rate", self.learning_rate, 0.0, 1.0, lo_open=True)
+        for name in ("buffer_size", "batch_size", "train_freq", "gradient_steps"):
+            require(getattr(self, name) >= 1, f"agent.{name}", getattr(self, name), "an integer >= 1")
+        require(self.learning_starts >= 0, "agent.learning_starts", self.learning_starts, "an integer >= 0")
+        require_range("agent.tau", self.tau, 0.0, 1.0, lo_open=True)
+        require_range("agent.gamma", self.gamma, 0.0, 1.0)
+        require(_auto_or_number(self.ent_coef, prefix_ok=True), "agent.ent_coef", self.ent_coef,
+                "'auto', 'auto_<initial value>' or a number")
+        require(_auto_or_number(self.target_entropy, prefix_ok=False), "agent.target_entropy",
+                self.target_entropy, "'auto' or a number")
+        require(len(self.net_arch) >= 1 and all(n >= 1 for n in self.net_arch), "agent.net_arch",
+                list(self.net_arch), "a non-empty list of positive layer sizes")
+
+
+def _auto_or_number(text: str, prefix_ok: bool) -> bool:
+    if text == "auto":
+        return True
+    if prefix_ok and text.startswith("auto_"):
+        text = text[5:]
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training budget and machinery.
+
+    Attributes:
+        total_timesteps: env steps over all sub-envs.
+        n_envs: parallel sub-envs.
+        vec_env: ``native`` (the batched vector env, :mod:`vpp_gym.sb3`) or ``dummy`` (SB3's
+            ``DummyVecEnv`` over single envs; same trajectories, slower).
+        eval_every_steps: env steps between validation evaluations (best model kept); 0 = only at the end.
+        checkpoint_every_steps: env steps between resumable checkpoints; 0 = only at the end.
+        torch_threads: CPU threads of torch (1 keeps two runs from fighting over 2 cores).
+        device: torch device.
+    """
+
+    total_timesteps: int = 1_000_000
+    n_envs: int = 64
+    vec_env: Literal["native", "dummy"] = "native"
+    eval_every_steps: int = 100_000
+    checkpoint_every_steps: int = 200_000
+    torch_threads: int = 1
+    device: str = "cpu"
+
+    def __post_init__(self) -> None:
+        require(self.total_timesteps >= 1, "train.total_timesteps", self.total_timesteps, "an integer >= 1")
+        require(self.n_envs >= 1, "train.n_envs", self.n_envs, "an integer >= 1")
+        for name in ("eval_every_steps", "checkpoint_every_steps"):
+            require(getattr(self, name) >= 0, f"train.{name}", getattr(self, name), "an integer >= 0")
+        require(self.torch_threads >= 1, "train.torch_threads", self.torch_threads, "an integer >= 1")
+
+
+@dataclass(frozen=True)
+class NormalizeConfig:
+    """Running normalisation of observations and rewards (SB3 ``VecNormalize``), saved with the model.
+
+    Attributes:
+        obs: normalise observations.
+        reward: scale rewards by the running std of the discounted return.
+        clip_obs: clip of the normalised observations.
+        clip_reward: clip of the scaled rewards.
+    """
+
+    obs: bool = True
+    reward: bool = True
+    clip_obs: float = 10.0
+    clip_reward: float = 10.0
+
+    def __post_init__(self) -> None:
+        require_range("normalize.clip_obs", self.clip_obs, 0.0, None, lo_open=True)
+        require_range("normalize.clip_reward", self.clip_reward, 0.0, None, lo_open=True)
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Validation during training: deterministic policy on the first ``days`` days of ``split``.
+
+    Attributes:
+        split: ``val`` (never ``test``: the test split is for the final judgement only).
+        days: number of days (episodes) per evaluation.
+    """
+
+    split: Literal["train", "val"] = "val"
+    days: int = 16
+
+    def __post_init__(self) -> None:
+        require(self.days >= 1, "eval.days", self.days, "an integer >= 1")
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """One training run; see the module docstring for the YAML layout."""
+
+    name: str
+    env_id: str
+    algo: Literal["ppo", "sac"]
+    scenario: str | dict[str, Any] | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    seed: int = 0
+    agent: PpoConfig | SacConfig | None = None
+    train: TrainConfig = field(default_factory=TrainConfig)
+    normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    def __post_init__(self) -> None:
+        import vpp_gym
+
+        require(self.env_id in vpp_gym.TASKS, "env_id", self.env_id, "one of " + ", ".join(vpp_gym.TASKS))
+        require(self.seed >= 0, "seed", self.seed, "an integer >= 0")
+        require(bool(self.name) and "/" not in self.name, "name", self.name, "a non-empty name without '/'")
+
+
+def load_experiment(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                    mapping: dict[str, Any] | None = None) -> tuple[ExperimentConfig, Path]:
+    """Load an experiment YAML (or a mapping) with dotted ``overrides``; relative paths resolve against its folder.
+
+    Returns:
+        ``(config, base_dir)``.
+    """
+    data = read_yaml(path) if path is not None else dict(mapping or {})
+    base_dir = Path(path).resolve().parent if path is not None else Path.cwd()
+    data = merge_overrides(data, overrides or {})
+    algo = data.get("algo")
+    require(algo in ALGOS, "algo", algo, "one of " + ", ".join(ALGOS))
+    agent_cls = PpoConfig if algo == "ppo" else SacConfig
+    agent = from_mapping(agent_cls, data.get("agent"), "agent")
+    cfg = from_mapping(ExperimentConfig, {k: v for k, v in data.items() if k != "agent"})
+    return ExperimentConfig(**{**cfg.__dict__, "agent": agent}), base_dir
+
+
+def parse_cli_overrides(items: list[str]) -> dict[str, Any]:
+    """``["agent.learning_rate=1e-4", "seed=3"]`` -> dotted overrides; values read as YAML.
+
+    A value YAML reads as text but Python reads as a number (``1e-4``: YAML 1.1 wants ``1.0e-4``) is a number.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"override {item!r}: expected key=value, e.g. agent.learning_rate=1e-4")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"override {item!r}: the value is not valid YAML: {err}") from None
+        if isinstance(value, str):
+            try:
+                value = float(value) if any(c in value.lower() for c in ".e") else int(value)
+            except ValueError:
+                pass
+        out[key] = value
+    return out
+
+
+def experiment_yaml(cfg: ExperimentConfig) -> str:
+    """The config as YAML (loads back to an equal config)."""
+    return yaml.safe_dump(to_mapping(cfg), sort_keys=False)
