@@ -23,16 +23,30 @@ with the constraints of the resource modules' docstrings:
     dp - dm = net - q,   imp >= -net,  imp >= 0
 
 and the objective: the env's profit (cash flows minus costs and penalties), maximised. It is an LP
-unless the scenario has a gas unit (binaries for on/off). Storage that would charge and discharge in
-the same interval (only ever optimal when energy is worth less than nothing) cannot be replayed, so
-such a plan is re-solved with a binary charge/discharge mode per interval.
+unless the scenario has a gas unit (binaries for on/off) or reserve calls (the deployment order).
+Storage that would charge and discharge in the same interval (only ever optimal when energy is worth
+less than nothing) cannot be replayed, so such a plan is re-solved with a binary charge/discharge
+mode per interval.
 
 The carbon market is settled at the episode end as in the simulator: ``C(X_T)`` of the net position
 ``X = emissions - allowances - CCER used`` (flat or stepped ladder, see ``_carbon_settlement``).
 
-Scope of this version: energy (price-taker), carbon (flat or stepped, allowances, CCER, green
-certificates), every resource. Scenarios with ancillary products or the transaction form raise
-:class:`OracleScopeError` naming what is not yet modelled.
+Ancillary products, in the invitation form and the price-taker transaction form (an offer at price 0,
+accepted up to the need; no competitor stack):
+
+    A_p[t]          accepted capacity of product p, at most what the clearing can give the largest offer
+    regulation      followed exactly (score 1) by the battery at the AGC sub-steps, within its
+                    feasible range (``_battery_profile``); paid capacity and mileage
+    reserve         the call ``k[t] A_res`` is deployed as the simulator does: battery spare headroom,
+                    then the gas unit, then extra load curtailment, the rest short and penalised
+                    (``_reserve_priority``: binaries in call intervals only)
+    demand response delivered against the passive baseline (``_demand_response``)
+
+Scope, and the class of plans the oracle is optimal over: the oracle's regulation plans track the
+signal exactly (capacity within the battery's headroom at every sub-step); a plan that offers more
+and is paid a lower score is outside that class.
+Competitor stacks (price-maker clearing) and imperfect regulation tracking (response delay, ramp
+limit) raise :class:`OracleScopeError` naming what is not modelled.
 """
 
 from __future__ import annotations
