@@ -42,11 +42,24 @@ accepted up to the need; no competitor stack):
                     (``_reserve_priority``: binaries in call intervals only)
     demand response delivered against the passive baseline (``_demand_response``)
 
-Scope, and the class of plans the oracle is optimal over: the oracle's regulation plans track the
-signal exactly (capacity within the battery's headroom at every sub-step); a plan that offers more
-and is paid a lower score is outside that class.
-Competitor stacks (price-maker clearing) and imperfect regulation tracking (response delay, ramp
-limit) raise :class:`OracleScopeError` naming what is not modelled.
+Scope: competitor stacks (price-maker clearing) and imperfect regulation tracking (response delay,
+ramp limit) raise :class:`OracleScopeError` naming what is not modelled.
+
+The class of plans the oracle is optimal over (every plan in it replays exactly):
+
+* regulation is followed exactly, by the battery alone: ``p_lo <= base + D_bat + A_reg s_k <= p_hi``
+  at every AGC sub-step, so the score is 1. Not in the class: the flexible load following part of the
+  signal (the simulator lets its curtailment headroom follow what the battery cannot), and
+  *overselling*, a capacity beyond the headroom paid a score below 1. Overselling can pay: the score
+  falls more slowly than the capacity grows (with the response clipped at the headroom of ``C0``,
+  ``pay(1.25 C0) / pay(C0)`` is 1.22 and ``pay(2 C0) / pay(C0)`` 1.78, medians over every interval of
+  the default Regulation-v0/Joint-v0 test days 0-2). Where the offer limit binds first, as in all but
+  two intervals of those days, little is lost: raising the oracle's offers there earns +1.5 (Joint-v0
+  day 0, 0.01 %) and nothing on the other days; but with a 0.5 MW battery (Regulation-v0) doubling
+  the oracle's offers earns about +1100 a day, so there the oracle is not an upper bound (pinned by
+  ``tests/agents/test_oracle_regulation_scope.py``).
+* reserve: a shortfall is planned only with the load's curtailment at ``curtail_share * base``
+  (see :func:`_reserve_priority`).
 """
 
 from __future__ import annotations
