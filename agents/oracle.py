@@ -23,16 +23,43 @@ with the constraints of the resource modules' docstrings:
     dp - dm = net - q,   imp >= -net,  imp >= 0
 
 and the objective: the env's profit (cash flows minus costs and penalties), maximised. It is an LP
-unless the scenario has a gas unit (binaries for on/off). Storage that would charge and discharge in
-the same interval (only ever optimal when energy is worth less than nothing) cannot be replayed, so
-such a plan is re-solved with a binary charge/discharge mode per interval.
+unless the scenario has a gas unit (binaries for on/off) or reserve calls (the deployment order).
+Storage that would charge and discharge in the same interval (only ever optimal when energy is worth
+less than nothing) cannot be replayed, so such a plan is re-solved with a binary charge/discharge
+mode per interval.
 
 The carbon market is settled at the episode end as in the simulator: ``C(X_T)`` of the net position
 ``X = emissions - allowances - CCER used`` (flat or stepped ladder, see ``_carbon_settlement``).
 
-Scope of this version: energy (price-taker), carbon (flat or stepped, allowances, CCER, green
-certificates), every resource. Scenarios with ancillary products or the transaction form raise
-:class:`OracleScopeError` naming what is not yet modelled.
+Ancillary products, in the invitation form and the price-taker transaction form (an offer at price 0,
+accepted up to the need; no competitor stack):
+
+    A_p[t]          accepted capacity of product p, at most what the clearing can give the largest offer
+    regulation      followed exactly (score 1) by the battery at the AGC sub-steps, within its
+                    feasible range (``_battery_profile``); paid capacity and mileage
+    reserve         the call ``k[t] A_res`` is deployed as the simulator does: battery spare headroom,
+                    then the gas unit, then extra load curtailment, the rest short and penalised
+                    (``_reserve_priority``: binaries in call intervals only)
+    demand response delivered against the passive baseline (``_demand_response``)
+
+Scope: competitor stacks (price-maker clearing) and imperfect regulation tracking (response delay,
+ramp limit) raise :class:`OracleScopeError` naming what is not modelled.
+
+The class of plans the oracle is optimal over (every plan in it replays exactly):
+
+* regulation is followed exactly, by the battery alone: ``p_lo <= base + D_bat + A_reg s_k <= p_hi``
+  at every AGC sub-step, so the score is 1. Not in the class: the flexible load following part of the
+  signal (the simulator lets its curtailment headroom follow what the battery cannot), and
+  *overselling*, a capacity beyond the headroom paid a score below 1. Overselling can pay: the score
+  falls more slowly than the capacity grows (with the response clipped at the headroom of ``C0``,
+  ``pay(1.25 C0) / pay(C0)`` is 1.22 and ``pay(2 C0) / pay(C0)`` 1.78, medians over every interval of
+  the default Regulation-v0/Joint-v0 test days 0-2). Where the offer limit binds first, as in all but
+  two intervals of those days, little is lost: raising the oracle's offers there earns +1.5 (Joint-v0
+  day 0, 0.01 %) and nothing on the other days; but with a 0.5 MW battery (Regulation-v0) doubling
+  the oracle's offers earns about +1100 a day, so there the oracle is not an upper bound (pinned by
+  ``tests/agents/test_oracle_regulation_scope.py``).
+* reserve: a shortfall is planned only with the load's curtailment at ``curtail_share * base``
+  (see :func:`_reserve_priority`).
 """
 
 from __future__ import annotations
@@ -257,6 +284,8 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
     acc: dict[str, np.ndarray] = {}
     for prod in products:
         acc[prod] = _accepted_var(m, p, prod, exo, has_battery=r.battery is not None)
+    # reserve deployment per source (battery, gas, load curtailment) and shortfall, in call intervals
+    deploy = _reserve_deployment_vars(m, p, exo, acc) if "reserve" in products else {}
     if "regulation" in products:
         if agc is None:
             raise ValueError("solve: the scenario has regulation; pass the AGC signal (agc=...)")
@@ -269,7 +298,10 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
     call = exo[:, I_RES_CALL] if "reserve" in products else np.zeros(T)
     if "reserve" in products:
         gain(acc["reserve"], dt * exo[:, I_RES_P])
-        m.coef(dev, acc["reserve"], call)
+        gain(deploy["sf"], -dt * p.cfg.markets.reserve.shortfall_penalty_per_mwh)  # type: ignore[union-attr]
+        for src in ("bat", "gas", "c"):  # the delivered energy is instructed (no imbalance penalty)
+            if src in deploy:
+                m.coef(dev, deploy[src], 1.0)
     if "regulation" in products:
         m.coef(dev, acc["regulation"], sig.mean(axis=1))
     if r.battery is not None:
@@ -293,8 +325,8 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
             if binary_modes.any():
                 _binary_mode(m, bd[binary_modes], bc[binary_modes], b.p_discharge_max_mw, b.p_charge_max_mw)
         else:
-            _battery_profile(m, p, state, exo, bal, soc, bd, bc, e, sig, call, acc, gain, simultaneous_pairs,
-                             binary_modes)
+            _battery_profile(m, p, state, bal, soc, bd, bc, e, sig, call, acc, deploy.get("bat"), gain,
+                             simultaneous_pairs, binary_modes)
 
     if r.flex_load is not None:
         fl = r.flex_load
@@ -422,8 +454,10 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
     m.coef(im, imp, 1.0)
     m.coef(im, net, 1.0)
     gain(imp, -dt * ((0.0 if stateful else exo[:, I_EF] * cm.price_per_t) + cm.unmatched_import_penalty_per_mwh))
+    if "reserve" in products:
+        _reserve_priority(m, p, state, exo, acc, deploy, sp)
     if "demand_response" in products:
-        _demand_response(m, p, exo, net, acc, sig, call, sp, gain)
+        _demand_response(m, p, exo, net, acc, sig, deploy, sp, gain)
     constant = 0.0
     if stateful:
         constant = _carbon_settlement(m, p, exo, state, imp, sp, renew_idx, gain, carbon_segment, tail)
@@ -431,16 +465,16 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
     for idx, coef in profit_terms:
         m.add_cost(idx, -coef)
     sol = m.solve(time_limit_s)
-    plan = _plan(p, exo, state, sol, sp, q, net, simultaneous_pairs, acc)
+    plan = _plan(p, exo, state, sol, sp, q, net, simultaneous_pairs, acc, deploy)
     plan.profit += constant
     return plan
 
 
 def _demand_response(m: Model, p: CoreParams, exo: np.ndarray, net: np.ndarray, acc: dict[str, np.ndarray],
-                     sig: np.ndarray, call: np.ndarray, sp: dict[str, Any], gain: Any) -> None:
+                     sig: np.ndarray, dep: dict[str, np.ndarray], sp: dict[str, Any], gain: Any) -> None:
     """Demand response against the passive baseline.
 
-    ``del = dir * (net - call * A_res - mean(s) * A_reg - baseline) >= 0`` in event intervals (the
+    ``del = dir * (net - reserve delivered - mean(s) * A_reg - baseline) >= 0`` in event intervals (the
     oracle never moves against an event, so the simulator's ``max(., 0)`` is the identity);
     ``pay <= del``, ``pay <= A_dr`` (paid ``pay * dt * price``); ``short >= A_dr - del`` (penalised).
     """
@@ -462,8 +496,9 @@ def _demand_response(m: Model, p: CoreParams, exo: np.ndarray, net: np.ndarray, 
     rows = m.rows(T, np.where(event, -direction * baseline, -np.inf), np.where(event, -direction * baseline, np.inf))
     m.coef(rows, dl, 1.0)
     m.coef(rows, net, -direction)
-    if "reserve" in acc:
-        m.coef(rows, acc["reserve"], direction * call)
+    for src in ("bat", "gas", "c"):  # reserve delivered by each source
+        if src in dep:
+            m.coef(rows, dep[src], direction)
     if "regulation" in acc:
         m.coef(rows, acc["regulation"], direction * sig.mean(axis=1))
     pay = m.var(T, 0.0, np.inf)
@@ -482,6 +517,146 @@ def _demand_response(m: Model, p: CoreParams, exo: np.ndarray, net: np.ndarray, 
     gain(short, -dt * dc.shortfall_penalty_per_mwh)
 
 
+def _reserve_deployment_vars(m: Model, p: CoreParams, exo: np.ndarray, acc: dict[str, np.ndarray]
+                             ) -> dict[str, np.ndarray]:
+    """Reserve deployed per source and the shortfall, ``(T,)`` each (0 outside call intervals).
+
+    ``D_bat + D_gas + D_c + sf = call * A_res`` (sources the scenario has). Returns ``{"bat", "gas",
+    "c", "sf"}`` (the sources present, and ``"sf"`` always).
+    """
+    r = p.cfg.resources
+    T = exo.shape[0]
+    call = exo[:, I_RES_CALL]
+    ub = np.where(call > 0, np.inf, 0.0)
+    dep: dict[str, np.ndarray] = {}
+    for src, prm in (("bat", r.battery), ("gas", r.gas), ("c", r.flex_load)):
+        if prm is not None:
+            dep[src] = m.var(T, 0.0, ub)
+    dep["sf"] = m.var(T, 0.0, ub)
+    total = m.rows(T, 0.0, 0.0)
+    for v in dep.values():
+        m.coef(total, v, 1.0)
+    m.coef(total, acc["reserve"], -call)
+    return dep
+
+
+def _reserve_priority(m: Model, p: CoreParams, state: core.State, exo: np.ndarray, acc: dict[str, np.ndarray],
+                      dep: dict[str, np.ndarray], sp: dict[str, Any]) -> None:
+    """Make the planned deployment the simulator's: battery spare headroom, then gas, then curtailment.
+
+    The simulator deploys ``D_bat = min(called, max(p_hi - base - A_reg, 0))``, then from the gas unit
+    if on ``D_gas = min(rest, on_hi - base_gas)``, then ``D_c = min(rest, c_max - c_base)``; the rest
+    is a shortfall. The plan's variables are each source's total (base + deployment); the base the
+    action asks for is the total minus the deployment. The plan is the rule's outcome exactly when
+
+        battery:  base + A_reg + D_bat <= p_hi (in :func:`_battery_profile`), and if D_gas + D_c + sf > 0
+                  then = p_hi:  p_hi = min(P_dis, (e[t-1] - e_min) eta_d / dt), one binary per arm;
+        gas:      D_gas <= p_max u; base_gas = g - D_gas within the on-range from g[t-1] (g itself is
+                  at most on_hi), and if D_c + sf > 0 then u = 0 or g = on_hi = min(p_max,
+                  g[t-1] + R u[t-1] + U0 (1 - u[t-1])), one binary per arm;
+        load:     c_base = c - D_c >= 0 (c <= c_max holds already), and if sf > 0 then
+                  c = curtail_share * base.
+
+    Binaries only in call intervals. The load's ``c_max`` is ``min(curtail_share * base, base - s)``;
+    a shortfall is planned only with the first of the two at its limit (the second binds only when
+    shift defers more than ``1 - curtail_share`` of the base load): a narrower plan class, never a
+    replay mismatch.
+    """
+    r = p.cfg.resources
+    dt = p.dt_h
+    call = exo[:, I_RES_CALL]
+    K = np.flatnonzero(call > 0)
+    if not len(K):
+        return
+    n = len(K)
+    first = K == 0
+    big_rest = call[K] * p.cfg.markets.reserve.offer_max_mw + 1.0  # type: ignore[union-attr]
+    reg = acc.get("regulation")
+    if r.battery is not None:
+        b = r.battery
+        rest = [dep[s] for s in ("gas", "c", "sf") if s in dep]
+        w = m.var(2 * n, 0.0, 1.0, integer=True)
+        w_pow, w_en = w[:n], w[n:]
+        one = m.rows(n, -np.inf, 1.0)  # w_pow + w_en <= 1
+        m.coef(one, w_pow, 1.0)
+        m.coef(one, w_en, 1.0)
+        sat = m.rows(n, -np.inf, 0.0)  # rest - M (w_pow + w_en) <= 0
+        for v in rest:
+            m.coef(sat, v[K], 1.0)
+        m.coef(sat, w_pow, -big_rest)
+        m.coef(sat, w_en, -big_rest)
+        k_hi = b.eta_discharge / dt
+        # power arm: base + A_reg + D_bat >= P_dis - M (1 - w_pow), the left side >= -P_ch
+        m_pow = b.p_discharge_max_mw + b.p_charge_max_mw
+        arm = m.rows(n, b.p_discharge_max_mw - m_pow, np.inf)
+        # energy arm: base + A_reg + D_bat - k_hi e[t-1] >= -k_hi e_min - M (1 - w_en)
+        m_en = b.p_charge_max_mw + k_hi * (b.e_high_mwh - b.e_min_mwh)
+        arm_e = m.rows(n, -k_hi * b.e_min_mwh - m_en, np.inf)
+        for rows in (arm, arm_e):
+            m.coef(rows, sp["bd"][K], 1.0)
+            m.coef(rows, sp["bc"][K], -1.0)
+            m.coef(rows, dep["bat"][K], 1.0)
+            if reg is not None:
+                m.coef(rows, reg[K], 1.0)
+        m.coef(arm, w_pow, -m_pow)
+        m.coef(arm_e, w_en, -m_en)
+        m.coef(arm_e[~first], sp["e"][K[~first] - 1], -k_hi)
+        m.add_rhs(arm_e[first], k_hi * float(state.e_bat_mwh))
+    if r.gas is not None:
+        gs = r.gas
+        R = gs.ramp_mw_per_h * dt
+        U0 = max(gs.p_min_mw, min(gs.p_max_mw, R))
+        g, u, d_gas = sp["g"], sp["u"], dep["gas"]
+        g0 = float(state.gas_p_mw)
+        u0 = 1.0 if g0 > 0 else 0.0
+        on = m.rows(n, -np.inf, 0.0)  # D_gas - p_max u <= 0: only an unit that is on deploys
+        m.coef(on, d_gas[K], 1.0)
+        m.coef(on, u[K], -gs.p_max_mw)
+        lo = m.rows(n, 0.0, np.inf)  # base = g - D_gas >= p_min u
+        m.coef(lo, g[K], 1.0)
+        m.coef(lo, d_gas[K], -1.0)
+        m.coef(lo, u[K], -gs.p_min_mw)
+        down = m.rows(n, -R - gs.p_max_mw, np.inf)  # base >= g[t-1] - R while on
+        m.coef(down, g[K], 1.0)
+        m.coef(down, d_gas[K], -1.0)
+        m.coef(down, u[K], -gs.p_max_mw)
+        m.coef(down[~first], g[K[~first] - 1], -1.0)
+        m.add_rhs(down[first], g0)
+        rest = [dep[s] for s in ("c", "sf") if s in dep]
+        y = m.var(2 * n, 0.0, 1.0, integer=True)
+        y_max, y_ramp = y[:n], y[n:]
+        sat = m.rows(n, -np.inf, big_rest)  # rest + M u - M (y_max + y_ramp) <= M
+        for v in rest:
+            m.coef(sat, v[K], 1.0)
+        m.coef(sat, u[K], big_rest)
+        m.coef(sat, y_max, -big_rest)
+        m.coef(sat, y_ramp, -big_rest)
+        top = m.rows(n, 0.0, np.inf)  # g >= p_max y_max
+        m.coef(top, g[K], 1.0)
+        m.coef(top, y_max, -gs.p_max_mw)
+        # g - g[t-1] - (R - U0) u[t-1] >= U0 - M (1 - y_ramp); the left side >= -p_max - max(R - U0, 0)
+        m_r = U0 + gs.p_max_mw + abs(R - U0)
+        ramp = m.rows(n, U0 - m_r, np.inf)
+        m.coef(ramp, g[K], 1.0)
+        m.coef(ramp, y_ramp, -m_r)
+        m.coef(ramp[~first], g[K[~first] - 1], -1.0)
+        m.coef(ramp[~first], u[K[~first] - 1], -(R - U0))
+        m.add_rhs(ramp[first], g0 + (R - U0) * u0)
+    if r.flex_load is not None:
+        fl = r.flex_load
+        c, d_c = sp["c"], dep["c"]
+        base_c = m.rows(n, 0.0, np.inf)  # c_base = c - D_c >= 0
+        m.coef(base_c, c[K], 1.0)
+        m.coef(base_c, d_c[K], -1.0)
+        y = m.var(n, 0.0, 1.0, integer=True)
+        sat = m.rows(n, -np.inf, 0.0)  # sf - M y <= 0
+        m.coef(sat, dep["sf"][K], 1.0)
+        m.coef(sat, y, -big_rest)
+        full = m.rows(n, 0.0, np.inf)  # c >= curtail_share * base * y
+        m.coef(full, c[K], 1.0)
+        m.coef(full, y, -fl.curtail_share * sp["base"][K])
+
+
 def _accepted_var(m: Model, p: CoreParams, prod: str, exo: np.ndarray, has_battery: bool) -> np.ndarray:
     """The accepted quantity of a product per interval, bounded by what its clearing can give the offer."""
     cfg = p.product(prod)
@@ -492,8 +667,8 @@ def _accepted_var(m: Model, p: CoreParams, prod: str, exo: np.ndarray, has_batte
         top = clear_invitation(np.full(len(need), q), cfg.others_ratio * need, need)
     else:  # price-taker: an offer at price 0 is accepted up to the need
         top = np.minimum(q, need)
-    if prod in ("regulation", "reserve") and not has_battery:
-        top = np.zeros_like(top)  # the oracle serves these from the battery only
+    if prod == "regulation" and not has_battery:
+        top = np.zeros_like(top)  # the oracle follows the AGC signal with the battery only
     return m.var(len(need), 0.0, top)
 
 
@@ -508,35 +683,35 @@ def _offer_for(cfg: Any, accepted: np.ndarray, need: np.ndarray) -> np.ndarray:
     return np.where(scaled & (r_n > 0), accepted * r_n / denom, accepted)
 
 
-def _battery_profile(m: Model, p: CoreParams, state: core.State, exo: np.ndarray, bal: np.ndarray, soc: np.ndarray,
+def _battery_profile(m: Model, p: CoreParams, state: core.State, bal: np.ndarray, soc: np.ndarray,
                      bd: np.ndarray, bc: np.ndarray, e: np.ndarray, sig: np.ndarray, call: np.ndarray,
-                     acc: dict[str, np.ndarray], gain: Any, pairs: list[tuple[np.ndarray, np.ndarray]],
-                     binary_modes: np.ndarray) -> None:
+                     acc: dict[str, np.ndarray], d_bat: np.ndarray | None, gain: Any,
+                     pairs: list[tuple[np.ndarray, np.ndarray]], binary_modes: np.ndarray) -> None:
     """Battery with ancillary products: base setpoint, reserve deployment, AGC following at sub-steps.
 
-    Sub-step power ``p[t, k] = bd - bc + call * A_res + A_reg * s[t, k] = dk - ck`` (dk, ck >= 0); energy
-    ``e[t] = e[t-1] - dt / S * sum_k (dk / eta_d - ck * eta_c)``; wear on ``dt / S * sum_k (dk + ck)``.
-    Every sub-step power, the base and the base plus the regulation capacity and the deployment stay
-    within the battery's feasible range of the interval (computed from ``e[t-1]`` as in the simulator),
-    so the simulator deploys the whole call from the battery and tracks the signal exactly (score 1).
+    Sub-step power ``p[t, k] = bd - bc + D_bat + A_reg * s[t, k] = dk - ck`` (dk, ck >= 0), with
+    ``D_bat`` the reserve the battery deploys; energy ``e[t] = e[t-1] - dt / S * sum_k (dk / eta_d - ck
+    * eta_c)``; wear on ``dt / S * sum_k (dk + ck)``. Every sub-step power and the base stay within the
+    battery's feasible range of the interval (computed from ``e[t-1]`` as in the simulator), so it
+    tracks the signal exactly (score 1); in a call interval also ``base + A_reg + D_bat <= p_hi``, the
+    simulator's headroom rule (:func:`_reserve_priority` makes the deployment the rule's own).
     """
     b = p.cfg.resources.battery
     assert b is not None
     T, S = sig.shape
     dt = p.dt_h
     reg = acc.get("regulation")
-    res = acc.get("reserve")
     dk = m.var(T * S, 0.0, np.inf)
     ck = m.var(T * S, 0.0, np.inf)
-    rows_k = m.rows(T * S, 0.0, 0.0)  # dk - ck - bd + bc - call A_res - s A_reg = 0
+    rows_k = m.rows(T * S, 0.0, 0.0)  # dk - ck - bd + bc - D_bat - s A_reg = 0
     tk = np.repeat(np.arange(T), S)
     m.coef(rows_k, dk, 1.0)
     m.coef(rows_k, ck, -1.0)
     m.coef(rows_k, bd[tk], -1.0)
     m.coef(rows_k, bc[tk], 1.0)
-    if res is not None:
-        m.coef(rows_k, res[tk], -call[tk])
-        m.coef(bal, res, call)
+    if d_bat is not None:
+        m.coef(rows_k, d_bat[tk], -1.0)
+        m.coef(bal, d_bat, 1.0)
     if reg is not None:
         m.coef(rows_k, reg[tk], -sig.ravel())
         m.coef(bal, reg, sig.mean(axis=1))
@@ -549,41 +724,39 @@ def _battery_profile(m: Model, p: CoreParams, state: core.State, exo: np.ndarray
         big = b.p_discharge_max_mw + b.p_charge_max_mw
         _binary_mode(m, dk.reshape(T, S)[binary_modes].ravel(), ck.reshape(T, S)[binary_modes].ravel(), big, big)
     # feasible range of interval t from e[t-1]:  p <= P_dis, p <= (e[t-1] - e_min) eta_d / dt,
-    # p >= -P_ch, p >= -(e_high - e[t-1]) / (eta_c dt), for p in {base, base + A_reg + call A_res, sub-steps}
+    # p >= -P_ch, p >= -(e_high - e[t-1]) / (eta_c dt), for p in {base, base + D_bat + A_reg * extreme s}
+    # (the sub-steps lie between those), and in call intervals base + A_reg + D_bat <= p_hi
     smax, smin = sig.max(axis=1), sig.min(axis=1)
-    zero = np.zeros(T)
-    combos = [(zero, zero), (smax, call), (smin, call)]  # (coefficient of A_reg, of A_res)
-    if res is not None:
-        combos.append((np.ones(T), call))  # the simulator's reserve rule: base + C_reg + call <= p_hi
+    everywhere = np.arange(T)
+    ones = np.ones(T)
+    dep = [(d_bat, ones)] if d_bat is not None else []
+    combos = [(everywhere, []), (everywhere, [(reg, smax), *dep]), (everywhere, [(reg, smin), *dep])]
+    called = np.flatnonzero(call > 0)
+    if d_bat is not None and len(called):
+        combos.append((called, [(reg, ones), *dep]))
+    for at, terms in combos:
+        _battery_limits(m, b, state, dt, at, bd, bc, e, [(v, c) for v, c in terms if v is not None])
+
+
+def _battery_limits(m: Model, b: Any, state: core.State, dt: float, at: np.ndarray, bd: np.ndarray, bc: np.ndarray,
+                    e: np.ndarray, terms: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """``P_lo(e[t-1]) <= bd - bc + sum(coef * var) <= P_hi(e[t-1])`` in the intervals ``at`` (power and energy)."""
     k_hi = b.eta_discharge / dt
     k_lo = 1.0 / (b.eta_charge * dt)
-    for a_reg, a_res in combos:
-        for upper in (True, False):
-            # power limit
-            lim = m.rows(T, -b.p_charge_max_mw if not upper else -np.inf, b.p_discharge_max_mw if upper else np.inf)
-            _power_expr(m, lim, bd, bc, reg, res, a_reg, a_res)
-            # energy limit: upper: p - k_hi e[t-1] <= -k_hi e_min; lower: p - k_lo e[t-1] >= -k_lo e_high
-            if upper:
-                rows = m.rows(T, -np.inf, -k_hi * b.e_min_mwh)
-                _power_expr(m, rows, bd, bc, reg, res, a_reg, a_res)
-                m.coef(rows[1:], e[:-1], -k_hi)
-                m.add_rhs(rows[0], k_hi * float(state.e_bat_mwh))
-            else:
-                rows = m.rows(T, -k_lo * b.e_high_mwh, np.inf)
-                _power_expr(m, rows, bd, bc, reg, res, a_reg, a_res)
-                m.coef(rows[1:], e[:-1], -k_lo)
-                m.add_rhs(rows[0], k_lo * float(state.e_bat_mwh))
-
-
-def _power_expr(m: Model, rows: np.ndarray, bd: np.ndarray, bc: np.ndarray, reg: np.ndarray | None,
-                res: np.ndarray | None, a_reg: np.ndarray, a_res: np.ndarray) -> None:
-    """Add ``bd - bc + a_reg * A_reg + a_res * A_res`` to rows."""
-    m.coef(rows, bd, 1.0)
-    m.coef(rows, bc, -1.0)
-    if reg is not None:
-        m.coef(rows, reg, a_reg)
-    if res is not None:
-        m.coef(rows, res, a_res)
+    first = at == 0
+    n = len(at)
+    for upper in (True, False):
+        lim = m.rows(n, -b.p_charge_max_mw if not upper else -np.inf, b.p_discharge_max_mw if upper else np.inf)
+        # energy: upper: p - k_hi e[t-1] <= -k_hi e_min; lower: p - k_lo e[t-1] >= -k_lo e_high
+        k = k_hi if upper else k_lo
+        rows = m.rows(n, -np.inf if upper else -k_lo * b.e_high_mwh, -k_hi * b.e_min_mwh if upper else np.inf)
+        for r in (lim, rows):
+            m.coef(r, bd[at], 1.0)
+            m.coef(r, bc[at], -1.0)
+            for var, coef in terms:
+                m.coef(r, var[at], coef[at])
+        m.coef(rows[~first], e[at[~first] - 1], -k)
+        m.add_rhs(rows[first], k * float(state.e_bat_mwh))
 
 
 def _carbon_settlement(m: Model, p: CoreParams, exo: np.ndarray, state: core.State, imp: np.ndarray,
@@ -701,8 +874,13 @@ def _binary_mode(m: Model, dis: np.ndarray, ch: np.ndarray, dis_max: float, ch_m
 
 
 def _plan(p: CoreParams, exo: np.ndarray, state: core.State, sol: Solution, sp: dict[str, Any], q: np.ndarray,
-          net: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray]], acc: dict[str, np.ndarray]) -> Plan:
-    """Decode the solution into env actions (inverse of the env's decoding)."""
+          net: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray]], acc: dict[str, np.ndarray],
+          dep: dict[str, np.ndarray]) -> Plan:
+    """Decode the solution into env actions (inverse of the env's decoding).
+
+    Setpoints are the resources' totals; the battery, gas and curtailment actions ask for the base,
+    the total minus the reserve the simulator deploys from that resource (``reserve_<source>``).
+    """
     r = p.cfg.resources
     x = sol.x
     T = exo.shape[0]
@@ -710,6 +888,10 @@ def _plan(p: CoreParams, exo: np.ndarray, state: core.State, sol: Solution, sp: 
     col = p.action_index
     em = p.cfg.markets.energy
     out: dict[str, np.ndarray] = {"net": x[net], "position": x[q]}
+    d = {src: x[v] for src, v in dep.items()}
+    for src, v in d.items():
+        out[f"reserve_{src}"] = v
+    zero = np.zeros(T)
     # the action at step k commits the position of interval k + L
     L = p.lead
     commit = np.zeros(T)
@@ -731,9 +913,10 @@ def _plan(p: CoreParams, exo: np.ndarray, state: core.State, sol: Solution, sp: 
         fl = r.flex_load
         base = sp["base"]
         c, s = x[sp["c"]], x[sp["s"]]
+        c_base = np.maximum(c - d.get("c", zero), 0.0)
         safe = np.where(base > 0, base, 1.0)
-        A[:, col["load_curtail"]] = np.where(base > 0, c / (fl.curtail_share * safe) if fl.curtail_share > 0 else 0.0,
-                                             0.0)
+        A[:, col["load_curtail"]] = np.where(base > 0, c_base / (fl.curtail_share * safe)
+                                             if fl.curtail_share > 0 else 0.0, 0.0)
         A[:, col["load_shift"]] = np.where(base > 0, s / (fl.shift_share * safe) if fl.shift_share > 0 else 0.0, 0.0)
         out["curtail"], out["shift"] = c, s
     if r.ev is not None:
@@ -743,7 +926,7 @@ def _plan(p: CoreParams, exo: np.ndarray, state: core.State, sol: Solution, sp: 
         out["ev"] = pe
     if r.gas is not None:
         g, u = x[sp["g"]], np.round(x[sp["u"]])
-        A[:, col["gas"]] = np.where(u > 0.5, 2.0 * g / r.gas.p_max_mw - 1.0, -1.0)
+        A[:, col["gas"]] = np.where(u > 0.5, 2.0 * (g - d.get("gas", zero)) / r.gas.p_max_mw - 1.0, -1.0)
         out["gas"] = np.where(u > 0.5, g, 0.0)
     for prod, idx in acc.items():
         cfg = p.product(prod)
