@@ -15,9 +15,9 @@ import yaml
 pytest.importorskip("torch")
 pytest.importorskip("stable_baselines3")
 
-from agents.rl.config import load_experiment  # noqa: E402
-from agents.rl.policy import RlPolicy  # noqa: E402
-from agents.rl.train import evaluate_days  # noqa: E402
+from agents.rl.config import load_experiment
+from agents.rl.policy import RlPolicy
+from agents.rl.train import evaluate_days
 
 ROOT = Path(__file__).resolve().parents[3]
 
