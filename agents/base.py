@@ -48,12 +48,13 @@ class RandomPolicy:
         return self._rng.uniform(low, high, size=size).astype(self._space.dtype)
 
 
-def _flatten(info: dict[str, Any], prefix: str = "") -> dict[str, float]:
+def flatten_info(info: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """A single env's nested ``info`` as flat ``group.item`` keys (numbers only)."""
     out: dict[str, float] = {}
     for k, v in info.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict):
-            out.update(_flatten(v, key + "."))
+            out.update(flatten_info(v, key + "."))
         elif isinstance(v, int | float) and not isinstance(v, bool):
             out[key] = float(v)
     return out
@@ -62,10 +63,17 @@ def _flatten(info: dict[str, Any], prefix: str = "") -> dict[str, float]:
 def is_summed(key: str) -> bool:
     """Whether a flattened ledger item adds up over an episode (cash, energy, emissions, costs).
 
-    Prices and powers (``price_per_mwh``, ``*_mw``) are rates, not totals, and are not summed.
+    Prices and powers (``price_per_mwh``, ``*_mw``) are rates, not totals, and are not summed; nor
+    are the cumulative carbon entries (:data:`CUMULATIVE_KEYS`, already running totals).
     """
+    if key in CUMULATIVE_KEYS:
+        return False
     group = key.partition(".")[0]
     return group in ("cost", "penalty") or key in ("profit", "reward") or key.endswith((".cash", "_mwh", "_t"))
+
+
+CUMULATIVE_KEYS = ("carbon.net_position_t", "carbon.ccer_used_t")
+"""Ledger entries that are running totals over the episode so far (their last value is the episode's)."""
 
 
 def run_episode(env: gym.Env, policy: Policy, seed: int | None = None,
@@ -78,7 +86,7 @@ def run_episode(env: gym.Env, policy: Policy, seed: int | None = None,
     done = False
     while not done:
         obs, _reward, terminated, truncated, info = env.step(policy.act(obs, info))
-        for key, value in _flatten(info).items():
+        for key, value in flatten_info(info).items():
             if is_summed(key):
                 totals[key] = totals.get(key, 0.0) + value
         steps += 1

@@ -96,6 +96,37 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from agents.evaluate import evaluate, load_evaluation, parse_policies, write_outputs
+
+    overrides: dict[str, object] = {}
+    if args.env:
+        overrides["env_id"] = args.env
+    if args.episodes is not None:
+        overrides["episodes"] = args.episodes
+    if args.split:
+        overrides["split"] = args.split
+    cfg = load_evaluation(args.config, overrides)
+    policies = parse_policies(args.policies)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else Path("out") / f"evaluate-{cfg.env_id.split('/')[-1]}-{stamp}"
+    print(f"vpp-gym evaluate: {cfg.env_id}, {cfg.episodes} {cfg.split} episodes, policies "
+          f"{', '.join(label for label, _ in policies)} (+ passive reference and oracle) -> {out}", flush=True)
+    result = evaluate(cfg, policies, export_all=args.export_all, log=lambda line: print(line, flush=True))
+    write_outputs(result, cfg, out, command=shlex.join(["vpp-gym", *(args.argv or [])]))
+    from agents.evaluate import summarize
+
+    summary = summarize(result.kpis)
+    print(f"\n{'policy':<10}{'profit':>14}{'capture':>10}{'tCO2':>10}{'avoided':>10}")
+    for label, stats in summary.items():
+        m = {k: float("nan") if stats[k]["mean"] is None else float(stats[k]["mean"])  # type: ignore[arg-type]
+             for k in ("profit", "oracle_capture", "emissions_tco2", "avoided_emissions_tco2")}
+        print(f"{label:<10}{m['profit']:>14,.1f}{m['oracle_capture']:>10.3f}{m['emissions_tco2']:>10.2f}"
+              f"{m['avoided_emissions_tco2']:>10.2f}")
+    print(f"report: {out / 'report.md'}")
+    return 0
+
+
 def positive_int(text: str) -> int:
     """An argparse type: an integer >= 1."""
     try:
@@ -134,6 +165,16 @@ def build_parser() -> argparse.ArgumentParser:
     p_train.add_argument("--resume", metavar="RUN", help="continue the run folder RUN from its checkpoint")
     p_train.add_argument("--no-progress", action="store_true", help="no progress bar or validation lines")
     p_train.set_defaults(func=_cmd_train)
+    p_eval = sub.add_parser("evaluate", help="every policy on the same held-out episodes: KPIs, summary, report")
+    p_eval.add_argument("--config", help="evaluation YAML (configs/evaluation/*.yaml); default: Joint-v0 defaults")
+    p_eval.add_argument("--env", choices=list(vpp_gym.TASKS), help="task id (overrides the config's)")
+    p_eval.add_argument("--policies", default="rule,mpc,oracle",
+                        help="comma-separated: passive, rule, mpc, oracle, random, or LABEL=RUN_DIR of a trained agent")
+    p_eval.add_argument("--episodes", type=positive_int, help="number of episodes (first days of the split)")
+    p_eval.add_argument("--split", choices=("val", "test"), help="split (default: the config's, test)")
+    p_eval.add_argument("--out", help="output folder (default out/evaluate-<task>-<time>)")
+    p_eval.add_argument("--export-all", action="store_true", help="export every episode's steps, not only episode 0")
+    p_eval.set_defaults(func=_cmd_evaluate)
     return parser
 
 

@@ -102,6 +102,11 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         self._exo_rows: list[list[float]] = []
         self._nest = LedgerNester()
 
+    @property
+    def episode(self) -> core.EpisodeData | None:
+        """The current episode's data (realised series in ``exo``, drawn forecasts); None before a reset."""
+        return self._episode
+
     # ------------------------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
               ) -> tuple[np.ndarray, dict[str, Any]]:

@@ -1,0 +1,334 @@
+"""Evaluation harness: every policy on the same held-out episodes, KPIs, summary, report and episode export.
+
+``vpp-gym evaluate --config configs/evaluation/joint.yaml --policies rule,mpc,oracle,ppo=RUN --episodes 8
+--out DIR`` plays episode ``e`` (``e = 0 .. N-1``) on day ``e`` of the config's split with the env
+seeded ``seed + e``, for every policy: the same dates, realisations and observed forecasts for all.
+The passive reference (no flexibility used) and the oracle are always run as well: the first gives
+the avoided emissions, the second the oracle ratio.
+
+Outputs in ``DIR``: ``kpis.csv`` (one row per policy x episode, :data:`KPI_COLUMNS`),
+``summary.json`` (mean and standard deviation of each KPI per policy), ``report.md`` with its PNG
+plots, and ``episodes/<policy>_<episode>.csv`` (every step: realised series, actions, state,
+settlement) for episode 0, or for all with ``--export-all``.
+
+KPIs of an episode (currency of the scenario, tCO2, MWh):
+
+* ``profit`` and revenue by market, costs (:func:`agents.kpi.kpis_from_totals`);
+* ``emissions_tco2``: gross (grid imports at the grid's intensity + gas);
+  ``net_emissions_tco2``: gross minus the CCER offsets used; ``avoided_emissions_tco2``: the passive
+  reference's gross emissions minus the policy's, on the same episode;
+* ``renewable_curtailment_mwh``; ``regulation_score``: the capacity-weighted mean performance score
+  (empty without accepted regulation); ``violations``: intervals with a flexible-load window
+  violation, unmet EV need, or a reserve or demand-response shortfall;
+* ``oracle_ratio = profit / oracle profit``; and ``oracle_capture = (profit - passive) / (oracle -
+  passive)``, the share of the oracle's gain over the passive reference that the policy captures,
+  the meaningful ratio where profits are negative (a VPP that serves a load pays for energy).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import gymnasium as gym
+import numpy as np
+
+from agents.base import CUMULATIVE_KEYS, Policy, flatten_info, is_summed
+from agents.kpi import COSTS, REVENUES, kpis_from_totals
+from vpp_gym.data.schema import ALL_NAMES
+from vpp_gym.validation import ConfigError, from_mapping, merge_overrides, require
+
+KPI_COLUMNS = ("profit", *REVENUES, *COSTS, "cost_carbon", "emissions_tco2", "net_emissions_tco2",
+               "avoided_emissions_tco2", "renewable_curtailment_mwh", "regulation_score", "violations",
+               "oracle_ratio", "oracle_capture")
+BUILTIN = ("passive", "rule", "mpc", "oracle", "random")
+VIOLATION_KEYS = ("violation.shift_mwh", "violation.ev_unmet_mwh", "penalty.reserve_shortfall", "penalty.dr_shortfall")
+
+
+@dataclass(frozen=True)
+class MpcSettings:
+    """MPC of the evaluation.
+
+    Attributes:
+        replan_every: steps between re-solves.
+        horizon_steps: look-ahead (null = to the episode's end).
+    """
+
+    replan_every: int = 4
+    horizon_steps: int | None = None
+
+    def __post_init__(self) -> None:
+        require(self.replan_every >= 1, "mpc.replan_every", self.replan_every, "an integer >= 1")
+        if self.horizon_steps is not None:
+            require(self.horizon_steps >= 1, "mpc.horizon_steps", self.horizon_steps, "an integer >= 1 or null")
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """What to evaluate on (YAML in ``configs/evaluation/``).
+
+    Attributes:
+        env_id: a registered task.
+        scenario: scenario YAML (relative to the config file), inline mapping, or null (task default).
+        overrides: dotted scenario overrides.
+        split: ``test`` (default) or ``val``.
+        episodes: number of episodes (the first days of the split).
+        seed: episode ``e`` is seeded ``seed + e``.
+        mpc: MPC settings.
+    """
+
+    env_id: str = "vpp_gym/Joint-v0"
+    scenario: str | dict[str, Any] | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+    split: Literal["val", "test"] = "test"
+    episodes: int = 8
+    seed: int = 20_270_000
+    mpc: MpcSettings = field(default_factory=MpcSettings)
+
+    def __post_init__(self) -> None:
+        import vpp_gym
+
+        require(self.env_id in vpp_gym.TASKS, "env_id", self.env_id, "one of " + ", ".join(vpp_gym.TASKS))
+        require(self.episodes >= 1, "episodes", self.episodes, "an integer >= 1")
+
+    def make_env(self, **extra: Any) -> gym.Env:
+        """The env of this evaluation (extra dotted overrides merged last)."""
+        return gym.make(self.env_id, config=self.scenario, overrides=merge_overrides(self.overrides, extra))
+
+
+def load_evaluation(path: str | Path | None, overrides: dict[str, Any] | None = None) -> EvaluationConfig:
+    """An :class:`EvaluationConfig` from YAML (relative scenario paths resolved against its folder)."""
+    from vpp_gym.config import read_yaml
+
+    data = merge_overrides(read_yaml(path) if path is not None else {}, overrides or {})
+    cfg = from_mapping(EvaluationConfig, data)
+    if path is not None and isinstance(cfg.scenario, str) and not Path(cfg.scenario).is_absolute():
+        cfg = EvaluationConfig(**{**cfg.__dict__, "scenario": str(Path(path).resolve().parent / cfg.scenario)})
+    return cfg
+
+
+class PassivePolicy:
+    """No flexibility used: no day-ahead position, storage and EVs idle (EVs charge as needed by the
+    fleet's own rule), nothing curtailed or shifted, gas off, no offers."""
+
+    def __init__(self, env: gym.Env) -> None:
+        p = env.unwrapped.params  # type: ignore[attr-defined]
+        self._action = np.zeros(len(p.action_names), dtype=np.float32)
+        if "gas" in p.action_index:
+            self._action[p.action_index["gas"]] = -1.0
+
+    def reset(self) -> None:
+        """Nothing to forget."""
+
+    def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """The passive action (one per row of a batch)."""
+        return np.tile(self._action, (len(obs), 1)) if np.ndim(obs) == 2 else self._action.copy()
+
+
+def parse_policies(spec: str) -> list[tuple[str, str | None]]:
+    """``"rule,mpc,ppo=runs/x"`` -> ``[("rule", None), ("mpc", None), ("ppo", "runs/x")]``."""
+    out: list[tuple[str, str | None]] = []
+    for item in (s.strip() for s in spec.split(",")):
+        if not item:
+            continue
+        label, sep, path = item.partition("=")
+        if sep:
+            if not path:
+                raise ConfigError(f"--policies: {item!r} names no run folder; use LABEL=RUN_DIR")
+            if not Path(path, "meta.json").is_file():
+                raise ConfigError(f"--policies: {path!r} is not a run folder of vpp-gym train (no meta.json)")
+            out.append((label, path))
+        elif label in BUILTIN:
+            out.append((label, None))
+        else:
+            raise ConfigError(f"--policies: unknown policy {label!r}; built-in are {', '.join(BUILTIN)}, "
+                              "trained agents are given as LABEL=RUN_DIR")
+    if len({label for label, _ in out}) != len(out):
+        raise ConfigError("--policies: a label is given twice")
+    return out
+
+
+def make_policy(label: str, run: str | None, env: gym.Env, cfg: EvaluationConfig) -> Policy:
+    """A built-in policy by name, or a trained agent from its run folder."""
+    if run is not None:
+        from agents.rl.policy import RlPolicy
+
+        return RlPolicy.load(run)
+    if label == "passive":
+        return PassivePolicy(env)
+    if label == "rule":
+        from agents.rule import PriceThresholdPolicy
+
+        return PriceThresholdPolicy(env)
+    if label == "mpc":
+        from agents.mpc import MpcPolicy
+
+        return MpcPolicy(env, replan_every=cfg.mpc.replan_every, horizon_steps=cfg.mpc.horizon_steps, seed=cfg.seed)
+    if label == "oracle":
+        from agents.oracle import OraclePolicy
+
+        return OraclePolicy(env)
+    from agents.base import RandomPolicy
+
+    return RandomPolicy(env, seed=cfg.seed)
+
+
+def run_recorded(env: gym.Env, policy: Policy, seed: int, options: dict[str, Any]) -> list[dict[str, Any]]:
+    """Play one episode; one row per step: time, realised series, actions, state after the step, ledger."""
+    obs, info = env.reset(seed=seed, options=options)
+    policy.reset()
+    u = env.unwrapped
+    p = u.params  # type: ignore[attr-defined]
+    ep = u.episode  # type: ignore[attr-defined]
+    stamps = u.series.timestamps  # type: ignore[attr-defined]
+    offset = u.config.time.utc_offset  # type: ignore[attr-defined]
+    state_names = u.observation_names[:p.n_state_obs]  # type: ignore[attr-defined]
+    rows: list[dict[str, Any]] = []
+    done = False
+    t = 0
+    while not done:
+        action = np.asarray(policy.act(obs, info), dtype=np.float32).reshape(-1)
+        obs, _reward, terminated, truncated, info = env.step(action)
+        row: dict[str, Any] = {"t": t, "local_time": str(stamps[int(ep.start[0]) + t] + offset)}
+        row.update({f"series.{c}": float(ep.exo[0, t, k]) for k, c in enumerate(ALL_NAMES)})
+        row.update({f"action.{n}": float(a) for n, a in zip(p.action_names, action, strict=True)})
+        row.update({f"state.{n}": float(v) for n, v in zip(state_names, obs, strict=False)})
+        row.update({k: v for k, v in flatten_info(info).items() if k != "t"})
+        rows.append(row)
+        done = terminated or truncated
+        t += 1
+    return rows
+
+
+def episode_kpis(rows: Sequence[dict[str, Any]], passive_emissions: float | None = None,
+                 oracle_profit: float | None = None, passive_profit: float | None = None) -> dict[str, float]:
+    """The module's KPIs of a recorded episode (references from the same episode, or NaN)."""
+    totals: dict[str, float] = {}
+    for row in rows:
+        for k, v in row.items():
+            if k == "profit" or ("." in k and not k.startswith(("series.", "action.", "state.")) and is_summed(k)):
+                totals[k] = totals.get(k, 0.0) + float(v)
+    last = rows[-1]
+    for k in CUMULATIVE_KEYS:
+        totals[k] = float(last.get(k, 0.0))
+    out = kpis_from_totals(totals)
+    out["net_emissions_tco2"] = out["emissions_tco2"] - totals.get("carbon.ccer_used_t", 0.0)
+    out["avoided_emissions_tco2"] = (passive_emissions - out["emissions_tco2"]) if passive_emissions is not None \
+        else math.nan
+    accepted = sum(float(r.get("regulation.accepted_mw", 0.0)) for r in rows)
+    out["regulation_score"] = (sum(float(r.get("regulation.score", 0.0)) * float(r.get("regulation.accepted_mw", 0.0))
+                                   for r in rows) / accepted) if accepted > 1e-9 else math.nan
+    out["violations"] = float(sum(any(float(r.get(k, 0.0)) > 1e-9 for k in VIOLATION_KEYS) for r in rows))
+    out["oracle_ratio"] = out["profit"] / oracle_profit if oracle_profit else math.nan
+    if oracle_profit is not None and passive_profit is not None and abs(oracle_profit - passive_profit) > 1e-9:
+        out["oracle_capture"] = (out["profit"] - passive_profit) / (oracle_profit - passive_profit)
+    else:
+        out["oracle_capture"] = math.nan
+    return {k: out[k] for k in KPI_COLUMNS}
+
+
+@dataclass
+class EvaluationResult:
+    """What :func:`evaluate` measured: KPI rows, the recorded episodes kept, and the dates."""
+
+    kpis: list[dict[str, Any]]
+    episodes: dict[tuple[str, int], list[dict[str, Any]]]
+    dates: list[str]
+
+
+def evaluate(cfg: EvaluationConfig, policies: Sequence[tuple[str, str | None]], export_all: bool = False,
+             log: Callable[[str], None] = print) -> EvaluationResult:
+    """Run the passive reference, the oracle (if in its scope) and every policy on the config's episodes."""
+    from agents.oracle import OracleScopeError
+
+    env = cfg.make_env()
+    n_days = len(env.unwrapped.episode_starts[cfg.split])  # type: ignore[attr-defined]
+    if cfg.episodes > n_days:
+        raise ConfigError(f"episodes: got {cfg.episodes}, but the {cfg.split!r} split has only {n_days} days")
+    order = [("passive", None), ("oracle", None)] + [(lbl, run) for lbl, run in policies
+                                                     if lbl not in ("passive", "oracle")]
+    records: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    dates: list[str] = []
+    oracle_ok = True
+    for label, run in order:
+        try:
+            policy = make_policy(label, run, env, cfg)
+        except OracleScopeError as err:
+            log(f"  oracle: not run ({err}); oracle_ratio is left empty")
+            oracle_ok = False
+            continue
+        t0 = time.perf_counter()
+        for e in range(cfg.episodes):
+            try:
+                rows = run_recorded(env, policy, cfg.seed + e, {"split": cfg.split, "day": e})
+            except OracleScopeError as err:
+                log(f"  oracle: not run ({err}); oracle_ratio is left empty")
+                oracle_ok = False
+                break
+            records[(label, e)] = rows
+            if label == "passive":
+                dates.append(rows[0]["local_time"][:10])
+            log(f"  {label:<10} episode {e + 1}/{cfg.episodes} ({dates[e]}): profit "
+                f"{sum(r['profit'] for r in rows):>12,.1f}   [{time.perf_counter() - t0:6.1f} s]")
+    kpis: list[dict[str, Any]] = []
+    labels = ["passive"] + (["oracle"] if oracle_ok else []) + [lbl for lbl, _ in policies
+                                                                 if lbl not in ("passive", "oracle")]
+    wanted = {lbl for lbl, _ in policies} | {"passive", "oracle"}
+    for label in labels:
+        if label not in wanted:
+            continue
+        for e in range(cfg.episodes):
+            passive = records[("passive", e)]
+            p_profit = sum(r["profit"] for r in passive)
+            p_em = sum(r["carbon.emissions_t"] for r in passive)
+            o_profit = sum(r["profit"] for r in records[("oracle", e)]) if oracle_ok else None
+            k = episode_kpis(records[(label, e)], p_em, o_profit, p_profit)
+            kpis.append({"policy": label, "episode": e, "date": dates[e], "seed": cfg.seed + e, **k})
+    keep = {key: rows for key, rows in records.items() if export_all or key[1] == 0}
+    return EvaluationResult(kpis=kpis, episodes=keep, dates=dates)
+
+
+def summarize(kpis: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[str, float | None]]]:
+    """Per policy, mean and standard deviation (ddof 1; 0 for one episode) of each KPI; NaN-only KPIs as null."""
+    out: dict[str, dict[str, dict[str, float | None]]] = {}
+    for label in dict.fromkeys(r["policy"] for r in kpis):
+        rows = [r for r in kpis if r["policy"] == label]
+        out[label] = {}
+        for k in KPI_COLUMNS:
+            x = np.array([r[k] for r in rows], dtype=float)
+            x = x[~np.isnan(x)]
+            if len(x) == 0:
+                out[label][k] = {"mean": None, "std": None, "n": 0}
+            else:
+                out[label][k] = {"mean": float(x.mean()), "std": float(x.std(ddof=1)) if len(x) > 1 else 0.0,
+                                 "n": len(x)}
+    return out
+
+
+def write_outputs(result: EvaluationResult, cfg: EvaluationConfig, out: Path, command: str = "") -> None:
+    """``kpis.csv``, ``summary.json``, ``episodes/*.csv``, ``report.md`` and plots into ``out``."""
+    from agents.report import write_report
+
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "kpis.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["policy", "episode", "date", "seed", *KPI_COLUMNS])
+        writer.writeheader()
+        for row in result.kpis:
+            writer.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})
+    summary = summarize(result.kpis)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    ep_dir = out / "episodes"
+    ep_dir.mkdir(exist_ok=True)
+    for (label, e), rows in result.episodes.items():
+        with (ep_dir / f"{label}_{e}.csv").open("w", newline="") as fh:
+            fields = list(dict.fromkeys(k for r in rows for k in r))
+            writer = csv.DictWriter(fh, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+    write_report(out, cfg, result, summary, command)

@@ -1,0 +1,153 @@
+"""``report.md`` of an evaluation with its PNG plots (matplotlib, headless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from agents.evaluate import EvaluationConfig, EvaluationResult
+
+TABLE_KPIS = ("profit", "oracle_capture", "oracle_ratio", "revenue_energy_da", "revenue_energy_rt",
+              "revenue_regulation", "revenue_reserve", "revenue_demand_response", "revenue_green_certificates",
+              "cost_degradation", "cost_fuel", "cost_carbon", "cost_penalties", "emissions_tco2", "net_emissions_tco2",
+              "avoided_emissions_tco2", "renewable_curtailment_mwh", "regulation_score", "violations")
+RESOURCE_POWER = (("pv.applied_mw", "PV"), ("wind.applied_mw", "wind"), ("battery.applied_mw", "battery"),
+                  ("ev.applied_mw", "EV fleet"), ("gas.applied_mw", "gas"))
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _fmt(stat: dict[str, float | None]) -> str:
+    if stat["mean"] is None:
+        return "–"
+    m, s = stat["mean"], stat["std"] or 0.0
+    digits = 3 if abs(m) < 10 else 1 if abs(m) < 1000 else 0
+    return f"{m:,.{digits}f} ± {s:,.{digits}f}"
+
+
+def plot_dispatch(rows: list[dict[str, Any]], title: str, path: Path) -> None:
+    """Stacked resource output (MW, + = injection), load consumption, net injection, and SOC."""
+    plt = _plt()
+    t = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    pos = np.zeros(len(rows))
+    neg = np.zeros(len(rows))
+    for key, label in RESOURCE_POWER:
+        if key not in rows[0]:
+            continue
+        v = np.array([r[key] for r in rows])
+        up, down = np.maximum(v, 0.0), np.minimum(v, 0.0)
+        bars = ax.bar(t, up, bottom=pos, width=1.0, label=label, alpha=0.8)
+        ax.bar(t, down, bottom=neg, width=1.0, color=bars.patches[0].get_facecolor(), alpha=0.8)
+        pos, neg = pos + up, neg + down
+    if "load.consumption_mw" in rows[0]:
+        load = -np.array([r["load.consumption_mw"] for r in rows])
+        ax.bar(t, load, bottom=neg, width=1.0, label="load", color="0.6", alpha=0.7)
+    ax.plot(t, [r["net_mw"] for r in rows], color="k", lw=1.2, label="net injection")
+    ax.axhline(0.0, color="k", lw=0.5)
+    ax.set_xlabel("interval")
+    ax.set_ylabel("MW (+ = injection)")
+    soc = [k for k in rows[0] if k == "state.battery_soc"]
+    if soc:
+        ax2 = ax.twinx()
+        ax2.plot(t, [r[soc[0]] for r in rows], color="tab:purple", lw=1.5, ls="--", label="battery SOC")
+        ax2.set_ylim(0.0, 1.0)
+        ax2.set_ylabel("SOC")
+        ax2.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper left", fontsize=8, ncol=4)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_prices(rows: list[dict[str, Any]], title: str, path: Path) -> None:
+    """Realised day-ahead and real-time prices with the day-ahead positions (and offer prices) made."""
+    plt = _plt()
+    t = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(10, 3.8))
+    ax.plot(t, [r["series.price_da_per_mwh"] for r in rows], label="day-ahead price", color="tab:blue")
+    ax.plot(t, [r["series.price_rt_per_mwh"] for r in rows], label="real-time price", color="tab:orange", alpha=0.8)
+    if "energy_da.offer_price" in rows[0]:
+        ax.scatter(t, [r["energy_da.offer_price"] for r in rows], s=6, color="k", label="offer price")
+    ax.set_xlabel("interval")
+    ax.set_ylabel("price per MWh")
+    ax2 = ax.twinx()
+    ax2.bar(t, [r["energy_da.commit_mw"] for r in rows], width=1.0, alpha=0.3, color="tab:green",
+            label="day-ahead position committed (MW)")
+    ax2.set_ylabel("MW")
+    lines = ax.get_legend_handles_labels()
+    bars = ax2.get_legend_handles_labels()
+    ax.legend(lines[0] + bars[0], lines[1] + bars[1], fontsize=8, loc="upper left")
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_bars(summary: dict[str, Any], keys: list[tuple[str, str]], ylabel: str, title: str, path: Path) -> None:
+    """Grouped bars of KPI means (error bars: standard deviation) per policy."""
+    plt = _plt()
+    policies = list(summary)
+    fig, ax = plt.subplots(figsize=(10, 4))
+    width = 0.8 / max(len(keys), 1)
+    x = np.arange(len(policies))
+    for i, (key, label) in enumerate(keys):
+        m = [summary[p][key]["mean"] or 0.0 for p in policies]
+        s = [summary[p][key]["std"] or 0.0 for p in policies]
+        ax.bar(x + (i - (len(keys) - 1) / 2) * width, m, width, yerr=s, label=label, capsize=2)
+    ax.axhline(0.0, color="k", lw=0.5)
+    ax.set_xticks(x, policies)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8, ncol=3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_report(out: Path, cfg: EvaluationConfig, result: EvaluationResult, summary: dict[str, Any],
+                 command: str = "") -> None:
+    """Write ``report.md`` and its plots into ``out``."""
+    from agents.kpi import REVENUES
+
+    lines = [f"# Evaluation: {cfg.env_id}", ""]
+    if command:
+        lines += [f"Command: `{command}`", ""]
+    lines += [f"{cfg.episodes} episodes: the first days of the `{cfg.split}` split ({', '.join(result.dates)}), "
+              f"episode e seeded {cfg.seed} + e; every policy plays the same episodes. Scenario: "
+              f"{cfg.scenario or 'the task default'}{', overrides ' + str(cfg.overrides) if cfg.overrides else ''}. "
+              "Mean ± standard deviation over the episodes; KPIs are defined in `agents/evaluate.py`. "
+              "`oracle_capture` is the share of the oracle's gain over the passive reference captured.", ""]
+    policies = list(summary)
+    lines.append("| KPI | " + " | ".join(policies) + " |")
+    lines.append("| --- |" + " ---: |" * len(policies))
+    for k in TABLE_KPIS:
+        lines.append(f"| {k} | " + " | ".join(_fmt(summary[p][k]) for p in policies) + " |")
+    lines.append("")
+    plot_bars(summary, [(k, k.removeprefix("revenue_")) for k in REVENUES] + [("cost_carbon", "carbon cost")],
+              "per episode", "Revenue by market (and carbon cost)", out / "revenue_by_market.png")
+    plot_bars(summary, [("emissions_tco2", "gross"), ("net_emissions_tco2", "net of offsets"),
+                        ("avoided_emissions_tco2", "avoided vs passive")], "tCO2 per episode", "Emissions",
+              out / "emissions.png")
+    lines += ["![revenue by market](revenue_by_market.png)", "", "![emissions](emissions.png)", ""]
+    lines += ["## Episode 0: dispatch and prices", ""]
+    for label in policies:
+        rows = result.episodes.get((label, 0))
+        if not rows:
+            continue
+        plot_dispatch(rows, f"{label}: dispatch, {result.dates[0]}", out / f"dispatch_{label}.png")
+        plot_prices(rows, f"{label}: prices and day-ahead positions, {result.dates[0]}", out / f"prices_{label}.png")
+        lines += [f"### {label}", "", f"![dispatch {label}](dispatch_{label}.png)", "",
+                  f"![prices {label}](prices_{label}.png)", ""]
+    (out / "report.md").write_text("\n".join(lines))

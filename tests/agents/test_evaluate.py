@@ -1,0 +1,124 @@
+"""Evaluation harness: KPIs by hand, references, outputs, CLI errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agents.evaluate import EvaluationConfig, episode_kpis, evaluate, parse_policies, write_outputs
+from vpp_gym.validation import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _row(**values: float) -> dict[str, float]:
+    base = {"profit": 0.0, "energy_da.cash": 0.0, "energy_rt.cash": 0.0, "carbon.cash": 0.0,
+            "carbon.emissions_t": 0.0, "carbon.ccer_used_t": 0.0, "carbon.net_position_t": 0.0,
+            "cost.degradation": 0.0, "penalty.imbalance": 0.0, "renewable.curtailed_mwh": 0.0,
+            "regulation.accepted_mw": 0.0, "regulation.score": 0.0, "regulation.cash": 0.0,
+            "violation.shift_mwh": 0.0, "violation.ev_unmet_mwh": 0.0, "series.price_da_per_mwh": 500.0,
+            "action.battery": 0.5, "state.battery_soc": 0.5, "battery.applied_mw": 2.0}
+    base.update(values)
+    return base
+
+
+def test_kpis_of_a_hand_built_episode() -> None:
+    # three steps: DA +100, RT -30, carbon -20 (2 t at 10/t), degradation 5, imbalance 7, regulation 40
+    rows = [
+        _row(profit=100 - 5, **{"energy_da.cash": 100.0, "cost.degradation": 5.0, "carbon.emissions_t": 0.0,
+                                "regulation.accepted_mw": 2.0, "regulation.score": 0.9, "regulation.cash": 0.0}),
+        _row(profit=-30 - 20 - 7 + 40, **{"energy_rt.cash": -30.0, "carbon.cash": -20.0, "carbon.emissions_t": 2.0,
+                                          "carbon.ccer_used_t": 0.5, "carbon.net_position_t": 1.5,
+                                          "penalty.imbalance": 7.0, "regulation.accepted_mw": 6.0,
+                                          "regulation.score": 0.5, "regulation.cash": 40.0,
+                                          "violation.shift_mwh": 0.2, "renewable.curtailed_mwh": 1.25}),
+        _row(profit=0.0, **{"carbon.ccer_used_t": 0.75, "carbon.net_position_t": 1.25,
+                            "violation.ev_unmet_mwh": 0.1}),
+    ]
+    k = episode_kpis(rows, passive_emissions=3.0, oracle_profit=156.0, passive_profit=-100.0)
+    assert k["profit"] == pytest.approx(78.0)
+    assert k["revenue_energy_da"] == 100.0 and k["revenue_energy_rt"] == -30.0 and k["revenue_regulation"] == 40.0
+    assert k["cost_carbon"] == 20.0 and k["cost_degradation"] == 5.0 and k["cost_penalties"] == 7.0
+    revenue = sum(v for n, v in k.items() if n.startswith("revenue_"))
+    cost = sum(v for n, v in k.items() if n.startswith("cost_"))
+    assert revenue - cost == pytest.approx(k["profit"])
+    assert k["emissions_tco2"] == 2.0
+    assert k["net_emissions_tco2"] == pytest.approx(2.0 - 0.75)  # the last (cumulative) CCER use, not a sum
+    assert k["avoided_emissions_tco2"] == pytest.approx(1.0)
+    assert k["renewable_curtailment_mwh"] == 1.25
+    assert k["regulation_score"] == pytest.approx((0.9 * 2 + 0.5 * 6) / 8)  # capacity weighted
+    assert k["violations"] == 2.0
+    assert k["oracle_ratio"] == pytest.approx(78.0 / 156.0)
+    assert k["oracle_capture"] == pytest.approx((78.0 + 100.0) / (156.0 + 100.0))
+    none = episode_kpis(rows)
+    assert math.isnan(none["oracle_ratio"]) and math.isnan(none["avoided_emissions_tco2"])
+
+
+@pytest.fixture(scope="module")
+def arbitrage_eval(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, str]]]:
+    cfg = EvaluationConfig(env_id="vpp_gym/Arbitrage-v0", episodes=2)
+    result = evaluate(cfg, parse_policies("rule,oracle,mpc"), log=lambda _line: None)
+    out = tmp_path_factory.mktemp("eval")
+    write_outputs(result, cfg, out)
+    with (out / "kpis.csv").open() as fh:
+        return out, list(csv.DictReader(fh))
+
+
+def test_references_oracle_ratio_is_one_and_passive_avoids_nothing(arbitrage_eval: tuple[Path, list]) -> None:
+    _out, rows = arbitrage_eval
+    assert [r["policy"] for r in rows] == ["passive"] * 2 + ["oracle"] * 2 + ["rule"] * 2 + ["mpc"] * 2
+    for r in rows:
+        if r["policy"] == "oracle":
+            assert float(r["oracle_ratio"]) == 1.0 and float(r["oracle_capture"]) == 1.0
+        if r["policy"] == "passive":
+            assert float(r["avoided_emissions_tco2"]) == 0.0 and float(r["oracle_capture"]) == 0.0
+    # same episodes for everyone: the oracle is the best on each
+    for e in ("0", "1"):
+        best = max(float(r["profit"]) for r in rows if r["episode"] == e)
+        assert best == pytest.approx(next(float(r["profit"]) for r in rows if r["episode"] == e
+                                          and r["policy"] == "oracle"), rel=1e-9)
+
+
+def test_outputs_summary_report_and_episode_export(arbitrage_eval: tuple[Path, list]) -> None:
+    out, rows = arbitrage_eval
+    summary = json.loads((out / "summary.json").read_text())
+    mpc = [float(r["profit"]) for r in rows if r["policy"] == "mpc"]
+    assert summary["mpc"]["profit"]["mean"] == pytest.approx(sum(mpc) / 2)
+    assert summary["mpc"]["regulation_score"]["mean"] is None  # Arbitrage has no regulation
+    report = (out / "report.md").read_text()
+    for png in ("revenue_by_market.png", "emissions.png", "dispatch_mpc.png", "prices_oracle.png"):
+        assert (out / png).is_file() and png in report
+    with (out / "episodes" / "rule_0.csv").open() as fh:
+        steps = list(csv.DictReader(fh))
+    assert len(steps) == 96
+    assert {"local_time", "series.price_rt_per_mwh", "action.battery", "state.battery_soc", "energy_rt.cash",
+            "profit"} <= set(steps[0])
+    rule_profit = next(float(r["profit"]) for r in rows if r["policy"] == "rule" and r["episode"] == "0")
+    assert sum(float(s["profit"]) for s in steps) == pytest.approx(rule_profit, rel=1e-9)
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("rule,dqn", "unknown policy 'dqn'"),
+    ("ppo=", "names no run folder"),
+    ("ppo=/nowhere", "not a run folder"),
+    ("rule,rule", "given twice"),
+])
+def test_bad_policy_lists_are_errors(spec: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_policies(spec)
+
+
+def test_cli_rejects_too_many_episodes_without_a_traceback(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "agents.cli", "evaluate", "--env", "vpp_gym/Arbitrage-v0",
+                           "--episodes", "500", "--policies", "rule", "--out", str(tmp_path / "o")],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert proc.returncode == 2
+    assert "episodes: got 500, but the 'test' split has only 55 days" in proc.stderr
+    assert "Traceback" not in proc.stderr
