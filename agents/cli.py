@@ -9,44 +9,71 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import gymnasium as gym
-
 import vpp_gym
-from agents.base import run_episode
-from agents.rule import PriceThresholdPolicy
 from vpp_gym.data.loader import DataError
 from vpp_gym.validation import ConfigError
 
-KPI_COLUMNS = (
-    ("profit", "profit"),
-    ("energy_da.cash", "DA"),
-    ("energy_rt.cash", "RT"),
-    ("regulation.cash", "reg."),
-    ("reserve.cash", "reserve"),
-    ("demand_response.cash", "DR"),
-    ("green_cert.cash", "GEC"),
-    ("carbon.cash", "carbon"),
-    ("cost.fuel", "fuel"),
-    ("cost.degradation", "degrad."),
-    ("emissions.grid_t", "grid tCO2"),
-    ("emissions.gas_t", "gas tCO2"),
-)
+QUICK_PPO = Path(__file__).resolve().parents[1] / "configs" / "quick" / "ppo_joint_quick.yaml"
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    ids = args.env or list(vpp_gym.TASKS)
-    envs = {env_id: gym.make(env_id, config=args.config) if args.config else gym.make(env_id) for env_id in ids}
-    print(f"vpp-gym {vpp_gym.__version__}: one test-split episode per task, price-threshold rule policy, "
-          f"seed {args.seed}")
-    header = f"{'task':<16}" + "".join(f"{label:>10}" for _, label in KPI_COLUMNS)
-    print(header)
-    for env_id, env in envs.items():
-        t0 = time.perf_counter()
-        totals = run_episode(env, PriceThresholdPolicy(env), seed=args.seed, options={"split": "test", "day": 0})
-        row = f"{env_id.split('/')[-1]:<16}" + "".join(f"{totals.get(k, 0.0):>10.1f}" for k, _ in KPI_COLUMNS)
-        print(row + f"   ({int(totals['steps'])} steps, {time.perf_counter() - t0:.2f} s)")
-    print("cash flows, costs and profit in the scenario's currency (CNY for the built-in synthetic scenarios, "
-          "the files' currency otherwise); emissions in tCO2")
+    """The quick benchmark: rule, MPC, oracle and a short PPO training on the default scenario's test days."""
+    from agents.evaluate import EvaluationConfig, evaluate, parse_policies, summarize, write_outputs
+
+    t_start = time.perf_counter()
+    out = Path(args.out)
+    cfg = EvaluationConfig(env_id=args.env, scenario=str(Path(args.config).resolve()) if args.config else None,
+                           episodes=args.episodes)
+    print(f"vpp-gym {vpp_gym.__version__} quick benchmark: {cfg.env_id}, "
+          f"{'scenario ' + args.config if args.config else 'default scenario'}, {cfg.episodes} test days -> {out}",
+          flush=True)
+    policies = "rule,mpc,oracle"
+    if not args.no_ppo:
+        try:
+            import stable_baselines3  # noqa: F401
+            import torch  # noqa: F401
+        except ImportError:
+            print("  (PPO skipped: torch and stable-baselines3 are not installed; "
+                  "pip install torch==2.13.0 && pip install -e '.[rl]')", flush=True)
+        else:
+            from agents.rl.config import load_experiment
+            from agents.rl.train import train
+
+            overrides = {"env_id": cfg.env_id, "train.total_timesteps": args.ppo_steps}
+            if args.config:
+                overrides["scenario"] = str(Path(args.config).resolve())
+            exp, base = load_experiment(QUICK_PPO, overrides)
+            run = out / "ppo_run"
+            if run.exists():
+                import shutil
+
+                shutil.rmtree(run)
+            print(f"[1/2] training PPO for {args.ppo_steps:,} steps (train split, validation on "
+                  f"{exp.eval.days} val days)", flush=True)
+            train(exp, run, base, command="vpp-gym run", progress=True)
+            policies += f",ppo={run}"
+    print(f"[2/2] evaluating {policies.replace(',ppo=' + str(out / 'ppo_run'), ', ppo')} (+ passive reference) on "
+          f"{cfg.episodes} test days", flush=True)
+    result = evaluate(cfg, parse_policies(policies), log=lambda line: print(line, flush=True))
+    write_outputs(result, cfg, out, command=shlex.join(["vpp-gym", *(args.argv or [])]))
+    summary = summarize(result.kpis)
+    keys = (("profit", "profit", ",.0f"), ("oracle_capture", "capture", ".3f"),
+            ("revenue_energy_da", "DA", ",.0f"), ("revenue_energy_rt", "RT", ",.0f"),
+            ("revenue_regulation", "reg.", ",.0f"), ("revenue_reserve", "reserve", ",.0f"),
+            ("revenue_demand_response", "DR", ",.0f"), ("revenue_green_certificates", "GEC", ",.0f"),
+            ("cost_carbon", "carbon", ",.0f"), ("emissions_tco2", "tCO2", ",.2f"),
+            ("avoided_emissions_tco2", "avoided", ",.2f"))
+    print("\nmean over the test days (currency of the scenario; tCO2). capture = share of the oracle's gain "
+          "over the passive reference")
+    print(f"{'policy':<9}" + "".join(f"{label:>10}" for _, label, _ in keys))
+    for label, stats in summary.items():
+        cells = []
+        for k, _, fmt in keys:
+            v = stats[k]["mean"]
+            cells.append(f"{'-':>10}" if v is None else f"{format(v, fmt):>10}")
+        print(f"{label:<9}" + "".join(cells))
+    print(f"\nreport: {out / 'report.md'}  (kpis.csv, summary.json, plots, episodes/)  "
+          f"total {time.perf_counter() - t_start:.0f} s")
     return 0
 
 
@@ -142,10 +169,14 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``vpp-gym``."""
     parser = argparse.ArgumentParser(prog="vpp-gym", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p_run = sub.add_parser("run", help="run one episode of each task with the rule policy and print KPIs")
-    p_run.add_argument("--env", action="append", choices=list(vpp_gym.TASKS), help="task id (repeatable)")
-    p_run.add_argument("--config", help="scenario YAML merged over each task's defaults")
-    p_run.add_argument("--seed", type=int, default=0)
+    p_run = sub.add_parser("run", help="quick benchmark: rule, MPC, oracle and a short PPO training, evaluated on "
+                           "test days; KPI table and report")
+    p_run.add_argument("--env", choices=list(vpp_gym.TASKS), default="vpp_gym/Joint-v0", help="task id")
+    p_run.add_argument("--config", help="scenario YAML merged over the task's defaults")
+    p_run.add_argument("--episodes", type=positive_int, default=4, help="test days")
+    p_run.add_argument("--ppo-steps", type=positive_int, default=400_000, help="PPO training steps")
+    p_run.add_argument("--no-ppo", action="store_true", help="baselines only")
+    p_run.add_argument("--out", default="out/quick", help="output folder")
     p_run.set_defaults(func=_cmd_run)
     p_bench = sub.add_parser("bench", help="env-steps/s of the single env, the native vector env and the generic "
                              "vectorisers, and memory per env, for each task")
@@ -169,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--config", help="evaluation YAML (configs/evaluation/*.yaml); default: Joint-v0 defaults")
     p_eval.add_argument("--env", choices=list(vpp_gym.TASKS), help="task id (overrides the config's)")
     p_eval.add_argument("--policies", default="rule,mpc,oracle",
-                        help="comma-separated: passive, rule, mpc, oracle, random, or LABEL=RUN_DIR of a trained agent")
+                        help="comma-separated: passive, rule, microgrid, mpc, oracle, random, "
+                        "or LABEL=RUN_DIR of a trained agent")
     p_eval.add_argument("--episodes", type=positive_int, help="number of episodes (first days of the split)")
     p_eval.add_argument("--split", choices=("val", "test"), help="split (default: the config's, test)")
     p_eval.add_argument("--out", help="output folder (default out/evaluate-<task>-<time>)")

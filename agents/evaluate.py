@@ -47,7 +47,7 @@ from vpp_gym.validation import ConfigError, from_mapping, merge_overrides, requi
 KPI_COLUMNS = ("profit", *REVENUES, *COSTS, "cost_carbon", "emissions_tco2", "net_emissions_tco2",
                "avoided_emissions_tco2", "renewable_curtailment_mwh", "regulation_score", "violations",
                "oracle_ratio", "oracle_capture")
-BUILTIN = ("passive", "rule", "mpc", "oracle", "random")
+BUILTIN = ("passive", "rule", "microgrid", "mpc", "oracle", "random")
 VIOLATION_KEYS = ("violation.shift_mwh", "violation.ev_unmet_mwh", "penalty.reserve_shortfall", "penalty.dr_shortfall")
 
 
@@ -166,6 +166,10 @@ def make_policy(label: str, run: str | None, env: gym.Env, cfg: EvaluationConfig
         from agents.rule import PriceThresholdPolicy
 
         return PriceThresholdPolicy(env)
+    if label == "microgrid":
+        from agents.rule import MicrogridPolicy
+
+        return MicrogridPolicy(env)
     if label == "mpc":
         from agents.mpc import MpcPolicy
 

@@ -103,3 +103,61 @@ class PriceThresholdPolicy:
             if name in self._actions:  # transaction form: a low offer price, accepted like a price-taker
                 a[self._actions[name]] = -0.8
         return np.clip(a, -1.0, 1.0)
+
+
+class MicrogridPolicy:
+    """A self-balancing microgrid: local balance first, no market participation.
+
+    With the lead-0 forecasts of the interval, the surplus ``s = PV + wind - base load`` (MW):
+
+    * battery charges from a surplus and discharges into a deficit, within its power;
+    * the gas unit covers the deficit the battery cannot (off below its minimum output);
+    * EVs charge at full power (their need is met as early as possible);
+    * no day-ahead position, no ancillary offers, no curtailment or shifting: what is left over
+      is imported or exported at the real-time price.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        base = env.unwrapped
+        self._names = {n: i for i, n in enumerate(base.observation_names)}
+        self._actions = {n: i for i, n in enumerate(base.action_names)}
+        self._n = len(base.action_names)
+        r = base.config.resources
+        self._pv_mw = r.pv.p_max_mw if r.pv is not None else 0.0
+        self._wind_mw = r.wind.p_max_mw if r.wind is not None else 0.0
+        self._load_mw = r.flex_load.peak_mw if r.flex_load is not None else 0.0
+        self._bat = r.battery
+        self._gas = r.gas
+        self._dt_h = base.config.time.dt_h
+
+    def reset(self) -> None:
+        """Stateless."""
+
+    def _obs(self, obs: np.ndarray, name: str) -> float:
+        i = self._names.get(name)
+        return float(obs[i]) if i is not None else 0.0
+
+    def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """The self-balancing action (one per row of a batch)."""
+        if np.ndim(obs) == 2:
+            return np.stack([self.act(row, info) for row in obs])
+        a = np.zeros(self._n, dtype=np.float32)
+        surplus = (self._pv_mw * self._obs(obs, "pv_cf[t+0]") + self._wind_mw * self._obs(obs, "wind_cf[t+0]")
+                   - self._load_mw * self._obs(obs, "load_pu[t+0]"))
+        deficit = max(-surplus, 0.0)
+        if self._bat is not None and "battery" in self._actions:
+            if surplus > 0.0:
+                p = -min(surplus, self._bat.p_charge_max_mw)
+                a[self._actions["battery"]] = p / self._bat.p_charge_max_mw
+            elif deficit > 0.0:
+                p = min(deficit, self._bat.p_discharge_max_mw)
+                a[self._actions["battery"]] = p / self._bat.p_discharge_max_mw
+                stored = self._obs(obs, "battery_soc") * self._bat.e_max_mwh
+                deliverable = max(stored - self._bat.e_min_mwh, 0.0) * self._bat.eta_discharge / self._dt_h
+                deficit -= min(p, deliverable)  # what the battery can give this interval
+        if self._gas is not None and "gas" in self._actions:
+            g = min(max(deficit, 0.0), self._gas.p_max_mw)
+            a[self._actions["gas"]] = 2.0 * g / self._gas.p_max_mw - 1.0 if g >= self._gas.p_min_mw else -1.0
+        if "ev" in self._actions:
+            a[self._actions["ev"]] = -1.0
+        return np.clip(a, -1.0, 1.0)

@@ -10,7 +10,8 @@ import pytest
 from agents.rl.config import ExperimentConfig, load_experiment, parse_cli_overrides
 from vpp_gym.validation import ConfigError
 
-CONFIGS = sorted((Path(__file__).resolve().parents[3] / "configs" / "experiments").glob("*.yaml"))
+ROOT = Path(__file__).resolve().parents[3]
+CONFIGS = sorted([*(ROOT / "configs" / "experiments").glob("*.yaml"), *(ROOT / "configs" / "quick").glob("*.yaml")])
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
