@@ -18,7 +18,8 @@ RESOURCE_POWER = (("pv.applied_mw", "PV"), ("wind.applied_mw", "wind"), ("batter
                   ("ev.applied_mw", "EV fleet"), ("gas.applied_mw", "gas"))
 
 
-def _plt() -> Any:
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the headless Agg backend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -37,7 +38,7 @@ def _fmt(stat: dict[str, float | None]) -> str:
 
 def plot_dispatch(rows: list[dict[str, Any]], title: str, path: Path) -> None:
     """Stacked resource output (MW, + = injection), load consumption, net injection, and SOC."""
-    plt = _plt()
+    plt = pyplot()
     t = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(10, 4.2))
     pos = np.zeros(len(rows))
@@ -73,7 +74,7 @@ def plot_dispatch(rows: list[dict[str, Any]], title: str, path: Path) -> None:
 
 def plot_prices(rows: list[dict[str, Any]], title: str, path: Path) -> None:
     """Realised day-ahead and real-time prices with the day-ahead positions (and offer prices) made."""
-    plt = _plt()
+    plt = pyplot()
     t = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(10, 3.8))
     ax.plot(t, [r["series.price_da_per_mwh"] for r in rows], label="day-ahead price", color="tab:blue")
@@ -97,7 +98,7 @@ def plot_prices(rows: list[dict[str, Any]], title: str, path: Path) -> None:
 
 def plot_bars(summary: dict[str, Any], keys: list[tuple[str, str]], ylabel: str, title: str, path: Path) -> None:
     """Grouped bars of KPI means (error bars: standard deviation) per policy."""
-    plt = _plt()
+    plt = pyplot()
     policies = list(summary)
     fig, ax = plt.subplots(figsize=(10, 4))
     width = 0.8 / max(len(keys), 1)
