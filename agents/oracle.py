@@ -47,17 +47,11 @@ ramp limit) raise :class:`OracleScopeError` naming what is not modelled.
 
 The class of plans the oracle is optimal over (every plan in it replays exactly):
 
-* regulation is followed exactly, by the battery alone: ``p_lo <= base + D_bat + A_reg s_k <= p_hi``
-  at every AGC sub-step, so the score is 1. Not in the class: the flexible load following part of the
-  signal (the simulator lets its curtailment headroom follow what the battery cannot), and
-  *overselling*, a capacity beyond the headroom paid a score below 1. Overselling can pay: the score
-  falls more slowly than the capacity grows (with the response clipped at the headroom of ``C0``,
-  ``pay(1.25 C0) / pay(C0)`` is 1.22 and ``pay(2 C0) / pay(C0)`` 1.78, medians over every interval of
-  the default Regulation-v0/Joint-v0 test days 0-2). Where the offer limit binds first, as in all but
-  two intervals of those days, little is lost: raising the oracle's offers there earns +1.5 (Joint-v0
-  day 0, 0.01 %) and nothing on the other days; but with a 0.5 MW battery (Regulation-v0) doubling
-  the oracle's offers earns about +1100 a day, so there the oracle is not an upper bound (pinned by
-  ``tests/agents/test_oracle_regulation_scope.py``).
+* regulation: the simulator awards at most the battery's symmetric headroom around its base
+  setpoint and only the battery follows, so every award is followed exactly (score 1 without a
+  response delay or ramp limit) and ``p_lo <= base - A_reg``, ``base + A_reg (+ D_bat) <= p_hi``
+  describe every feasible plan: nothing outside the class (an offer beyond the headroom is simply not
+  awarded; ``tests/agents/test_oracle_regulation_scope.py`` checks that overselling earns nothing).
 * reserve: a shortfall is planned only with the load's curtailment at ``curtail_share * base``
   (see :func:`_reserve_priority`).
 """
@@ -693,8 +687,9 @@ def _battery_profile(m: Model, p: CoreParams, state: core.State, bal: np.ndarray
     ``D_bat`` the reserve the battery deploys; energy ``e[t] = e[t-1] - dt / S * sum_k (dk / eta_d - ck
     * eta_c)``; wear on ``dt / S * sum_k (dk + ck)``. Every sub-step power and the base stay within the
     battery's feasible range of the interval (computed from ``e[t-1]`` as in the simulator), so it
-    tracks the signal exactly (score 1); in a call interval also ``base + A_reg + D_bat <= p_hi``, the
-    simulator's headroom rule (:func:`_reserve_priority` makes the deployment the rule's own).
+    tracks the signal exactly (score 1): ``base +- A_reg`` within the range (the simulator's award cap)
+    and ``base + A_reg + D_bat <= p_hi``, its reserve headroom rule (:func:`_reserve_priority` makes the
+    deployment the rule's own).
     """
     b = p.cfg.resources.battery
     assert b is not None
@@ -724,16 +719,16 @@ def _battery_profile(m: Model, p: CoreParams, state: core.State, bal: np.ndarray
         big = b.p_discharge_max_mw + b.p_charge_max_mw
         _binary_mode(m, dk.reshape(T, S)[binary_modes].ravel(), ck.reshape(T, S)[binary_modes].ravel(), big, big)
     # feasible range of interval t from e[t-1]:  p <= P_dis, p <= (e[t-1] - e_min) eta_d / dt,
-    # p >= -P_ch, p >= -(e_high - e[t-1]) / (eta_c dt), for p in {base, base + D_bat + A_reg * extreme s}
-    # (the sub-steps lie between those), and in call intervals base + A_reg + D_bat <= p_hi
-    smax, smin = sig.max(axis=1), sig.min(axis=1)
+    # p >= -P_ch, p >= -(e_high - e[t-1]) / (eta_c dt), for p in {base, base +- A_reg, base + A_reg + D_bat}:
+    # the simulator awards at most the symmetric headroom of the base setpoint (then every sub-step,
+    # base + D_bat + A_reg s with |s| <= 1, lies in the range) and deploys reserve within what is left
     everywhere = np.arange(T)
     ones = np.ones(T)
-    dep = [(d_bat, ones)] if d_bat is not None else []
-    combos = [(everywhere, []), (everywhere, [(reg, smax), *dep]), (everywhere, [(reg, smin), *dep])]
-    called = np.flatnonzero(call > 0)
-    if d_bat is not None and len(called):
-        combos.append((called, [(reg, ones), *dep]))
+    combos: list[tuple[np.ndarray, list[tuple[np.ndarray | None, np.ndarray]]]] = [(everywhere, [])]
+    if reg is not None:
+        combos += [(everywhere, [(reg, ones)]), (everywhere, [(reg, -ones)])]
+    if d_bat is not None:
+        combos.append((everywhere, [(reg, ones), (d_bat, ones)]))
     for at, terms in combos:
         _battery_limits(m, b, state, dt, at, bd, bc, e, [(v, c) for v, c in terms if v is not None])
 

@@ -15,8 +15,8 @@ One step ``t`` (interval ``[t, t + dt)``), in order:
 3. clear the capacity products offered for the interval (regulation, reserve, demand response) in
    their organisation form (:mod:`vpp_gym.markets.products`);
 4. project every base setpoint onto its resource's feasible range; deploy called reserve from the
-   battery's spare headroom, then the gas unit, then load curtailment; follow the AGC signal at
-   sub-step resolution with the battery, then the load's curtailment, within their headroom;
+   battery's spare headroom, then the gas unit, then load curtailment; cap the regulation award at
+   the battery's symmetric headroom and follow the AGC signal with the battery at sub-steps;
    advance every resource's state;
 5. net injection ``P = pv + wind + battery + ev + gas - load`` (MW, positive = export);
 6. settle: day-ahead position ``q`` at the day-ahead (or clearing) price, real-time deviation
@@ -735,6 +735,16 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
             gas_on_hi = gas_unit.feasible_range(g, gas_prev, dt, xp)[1]
         led["gas.requested_mw"] = req
 
+    # -- regulation award: capped at the battery's symmetric headroom around its base setpoint -----
+    # (the capability the VPP can prove for the interval: no capacity is paid that could not follow)
+    if "regulation" in products:
+        cleared = accepted["regulation"]
+        capability = (xp.maximum(xp.minimum(bat_hi - p_bat, p_bat - bat_lo), 0.0) if r.battery is not None
+                      else zero)
+        accepted["regulation"] = xp.minimum(cleared, capability)
+        led["regulation.cleared_mw"], led["regulation.capability_mw"] = cleared, capability
+        led["regulation.accepted_mw"] = accepted["regulation"]
+
     # -- reserve deployment: battery spare headroom, then gas, then extra curtailment -------------
     reg_cap = accepted.get("regulation", zero)
     if "reserve" in products:
@@ -754,54 +764,42 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
             remaining = remaining - d_c
         delivered = called - remaining
         led["reserve.called_mw"], led["reserve.delivered_mw"] = called, delivered
-    # -- regulation: battery first, then load curtailment, follow the AGC signal within their headroom --
+    # -- regulation: the battery follows the AGC signal at sub-steps (its award fits its headroom) ----
     # (a NumPy island: a scalar state is lifted to a batch of one and the results lowered again)
     reg_energy_mw = zero
     agc_last, reg_score = s.agc_last, s.reg_score
     bat_throughput = abs(p_bat)  # mean |power| over the interval (the profile's, with regulation)
-    follows = "regulation" in products and (r.battery is not None or r.flex_load is not None)
-    if follows or (r.battery is not None and products):
-        n_rows = len(s.t) if batched else 1
+    follows = "regulation" in products and r.battery is not None
+    if r.battery is not None and products:
         base_a = _lift(p_bat, batched)
-        up_bat = np.maximum(_lift(bat_hi, batched) - base_a, 0.0) if r.battery is not None else np.zeros(n_rows)
-        down_bat = np.maximum(base_a - _lift(bat_lo, batched), 0.0) if r.battery is not None else np.zeros(n_rows)
         r_bat = None
         if follows:
             rc = mk.regulation
             assert rc is not None and ep.agc is not None
             sig = ep.agc[at]  # (B, S)
             cap_a = _lift(reg_cap, batched)
-            c_a = _lift(c, batched)
-            up_load = np.maximum(_lift(c_max, batched) - c_a, 0.0)  # curtail more
-            down_load = np.maximum(c_a, 0.0)  # curtail less
-            resp = regulation.response(cap_a, sig, up_bat + up_load, down_bat + down_load, rc.delay_substeps,
-                                       np.inf if rc.ramp_mw_per_substep is None else rc.ramp_mw_per_substep)
-            score = regulation.performance_score(cap_a[:, None] * sig, resp, rc.max_delay_substeps)["score"]
+            up_bat = np.maximum(_lift(bat_hi, batched) - base_a, 0.0)
+            down_bat = np.maximum(base_a - _lift(bat_lo, batched), 0.0)
+            r_bat = regulation.response(cap_a, sig, up_bat, down_bat, rc.delay_substeps,
+                                        np.inf if rc.ramp_mw_per_substep is None else rc.ramp_mw_per_substep)
+            score = regulation.performance_score(cap_a[:, None] * sig, r_bat, rc.max_delay_substeps)["score"]
             miles = cap_a * regulation.mileage(sig, _lift(s.agc_last, batched))
             cash = regulation.settle(cap_a, score, miles, _lift(led["regulation.price"], batched),
                                      _lift(x[I_REG_MIL_P], batched), dt, rc.min_score)
-            r_bat = np.minimum(np.maximum(resp, -down_bat[:, None]), up_bat[:, None])
-            inv_s = 1.0 / resp.shape[1]  # means over the sub-steps (np.add.reduce: no np.mean overhead)
-            if r.flex_load is not None:
-                c = _lower(c_a + np.add.reduce(resp - r_bat, axis=1) * inv_s, batched)
-            reg_energy_mw = _lower(np.add.reduce(resp, axis=1) * inv_s, batched)
+            reg_energy_mw = _lower(np.add.reduce(r_bat, axis=1) * (1.0 / r_bat.shape[1]), batched)
             led["regulation.score"], led["regulation.mileage_mw"] = _lower(score, batched), _lower(miles, batched)
             led["regulation.mileage_price"] = x[I_REG_MIL_P]
             led["regulation.cash"] = _lower(cash, batched)
             agc_last, reg_score = _lower(sig[:, -1], batched), led["regulation.score"]
-        elif "regulation" in products:  # nothing can follow the signal
-            led["regulation.score"], led["regulation.mileage_mw"] = zero, zero
-            led["regulation.mileage_price"], led["regulation.cash"] = x[I_REG_MIL_P], zero
-        if r.battery is not None:
-            b = r.battery
-            profile = base_a[:, None] + r_bat if r_bat is not None else base_a[:, None]
-            n_sub = profile.shape[1]
-            e_next = _lift(e_bat, batched) - (dt / n_sub) * (np.maximum(profile, 0.0) / b.eta_discharge
-                                                              + np.minimum(profile, 0.0) * b.eta_charge).sum(axis=1)
-            e_bat = _lower(np.minimum(np.maximum(e_next, b.e_min_mwh), b.e_high_mwh), batched)
-            p_bat = _lower(np.add.reduce(profile, axis=1) * (1.0 / n_sub), batched)
-            bat_throughput = _lower(np.add.reduce(np.abs(profile), axis=1) * (1.0 / n_sub), batched)
-    elif "regulation" in products:  # nothing can follow the signal
+        b = r.battery
+        profile = base_a[:, None] + r_bat if r_bat is not None else base_a[:, None]
+        n_sub = profile.shape[1]
+        e_next = _lift(e_bat, batched) - (dt / n_sub) * (np.maximum(profile, 0.0) / b.eta_discharge
+                                                          + np.minimum(profile, 0.0) * b.eta_charge).sum(axis=1)
+        e_bat = _lower(np.minimum(np.maximum(e_next, b.e_min_mwh), b.e_high_mwh), batched)
+        p_bat = _lower(np.add.reduce(profile, axis=1) * (1.0 / n_sub), batched)
+        bat_throughput = _lower(np.add.reduce(np.abs(profile), axis=1) * (1.0 / n_sub), batched)
+    if "regulation" in products and not follows:  # no battery: nothing is awarded, nothing follows
         led["regulation.score"], led["regulation.mileage_mw"] = zero, zero
         led["regulation.mileage_price"], led["regulation.cash"] = x[I_REG_MIL_P], zero
 

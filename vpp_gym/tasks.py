@@ -166,9 +166,10 @@ class RegulationEnv(VppEnv):
     (price-taker, to manage the state of charge), frequency regulation and reserve, both in the
     invitation form by default (declared quantity, pro-rata scaling, series prices).
 
-    Regulation: the accepted capacity ``C`` is followed at the sub-steps (15 per interval: 1 minute
-    at the default 15-min interval) of a RegD-like AGC signal by the battery around its base
-    setpoint and then by the flexible load's curtailment, within their headroom; the PJM-style
+    Regulation: the award ``C`` is the cleared capacity capped at the battery's symmetric headroom
+    around its base setpoint (``info["regulation"]["capability_mw"]``), and the battery follows
+    ``C`` times a RegD-like AGC signal at its sub-steps (15 per interval: 1 minute at the default
+    15-min interval); the PJM-style
     performance score (accuracy, delay, precision) scales the payment ``C * capacity price * dt + C *
     mileage * mileage price``; the regulation energy moves the state of charge. Reserve: accepted capacity is
     paid ``C * price * dt``; deployment calls are served from the battery's spare headroom, then

@@ -92,9 +92,13 @@ def test_regulation_invitation_tracking_score_payment_and_soc() -> None:
     s2, led = _step(p, s, a, x, _episode(2, agc=np.tile(SIG, (2, 1, 1))))
 
     np.testing.assert_allclose(led["regulation.offer_mw"], [2.0, 2.0])
-    np.testing.assert_allclose(led["regulation.accepted_mw"], [C_REG, C_REG], rtol=1e-14)
+    np.testing.assert_allclose(led["regulation.cleared_mw"], [C_REG, C_REG], rtol=1e-14)
+    # row 1's award is capped at its upward headroom (0.5 - 0.4) * 0.95 / 0.25 = 0.38 MW < C
+    up = (0.5 - 0.4) * 0.95 / DT
+    np.testing.assert_allclose(led["regulation.capability_mw"], [2.0, up], rtol=1e-14)
+    np.testing.assert_allclose(led["regulation.accepted_mw"], [C_REG, up], rtol=1e-14)
     # mileage |0.5 - 0| + |-0.5 - 0.5| + |1 + 0.5| + |0 - 1| = 4 per MW
-    np.testing.assert_allclose(led["regulation.mileage_mw"], [4.0 * C_REG] * 2, rtol=1e-14)
+    np.testing.assert_allclose(led["regulation.mileage_mw"], [4.0 * C_REG, 4.0 * up], rtol=1e-14)
     pay_full = C_REG * 30.0 * DT + 4.0 * C_REG * 2.0  # = 15.5 C = 620/21 = 29.52...
 
     # row 0: ample headroom: exact tracking, score 1, full payment
@@ -105,18 +109,12 @@ def test_regulation_invitation_tracking_score_payment_and_soc() -> None:
     assert s2.e_bat_mwh[0] == pytest.approx(2.0 - 0.0625 * (1.5 * C_REG / 0.95 - 0.5 * C_REG * 0.95), rel=1e-12)
     assert led["battery.applied_mw"][0] == pytest.approx(C_REG / 4.0, rel=1e-12)  # mean of the response
 
-    # row 1: the response is cut at +0.38 MW: resp = [0.38, -0.5 C, 0.38, 0] against req = C * SIG
-    up = (0.5 - 0.4) * 0.95 / DT
-    req, resp = C_REG * SIG, np.array([up, -0.5 * C_REG, up, 0.0])
-    precision = 1.0 - np.mean(np.abs(resp - req)) / np.mean(np.abs(req))  # 1 - (1.5 C - 0.76) / (2 C) = 0.4495
-    accuracy = np.corrcoef(req, resp)[0, 1]  # lag 0 only (D = 0); np.corrcoef is an independent Pearson
-    score = (accuracy + 1.0 + precision) / 3.0
-    assert 0.4 < score < 0.9 and precision == pytest.approx(1.0 - (1.5 * C_REG - 2 * up) / (2.0 * C_REG))
-    assert led["regulation.score"][1] == pytest.approx(score, rel=1e-12)
-    assert led["regulation.cash"][1] == pytest.approx(pay_full * score, rel=1e-12)  # score >= min_score 0.4
-    # SOC: discharge 2 * 0.38 MW for one sub-step each, charge 0.5 C for one: the sum of the sub-step energies
-    assert s2.e_bat_mwh[1] == pytest.approx(0.5 - 0.0625 * (2 * up / 0.95 - 0.5 * C_REG * 0.95), rel=1e-12)
-    assert s2.e_bat_mwh[1] - 0.5 == pytest.approx(0.0065476190476, rel=1e-9)  # (-0.8 + 0.904762) / 16
+    # row 1: 0.38 MW follows exactly (score 1) and is paid in full: 0.38 * (30 * 0.25 + 4 * 2) = 5.89
+    assert led["regulation.score"][1] == 1.0
+    assert led["regulation.cash"][1] == pytest.approx(5.89, rel=1e-12)
+    # SOC: 0.38 * [0.5, -0.5, 1, 0]: discharge 0.57 MW-substeps / 0.95, charge 0.19 * 0.95
+    assert s2.e_bat_mwh[1] == pytest.approx(0.5 - 0.0625 * (0.57 / 0.95 - 0.19 * 0.95), rel=1e-12)
+    assert s2.e_bat_mwh[1] >= 0.4  # the floor holds at every sub-step: the award fits the headroom
     np.testing.assert_array_equal(s2.agc_last, [0.0, 0.0])
     np.testing.assert_allclose(s2.reg_score, led["regulation.score"])
 
@@ -248,11 +246,11 @@ def test_energy_transaction_offer_above_the_day_ahead_price_is_rejected_without_
     np.testing.assert_allclose(led["energy_rt.cash"], [50.0, 0.0], atol=1e-9)
 
 
-def test_regulation_follows_with_the_battery_first_then_load_curtailment() -> None:
-    # Battery 2 MW, base setpoint 0.9 * 2 = 1.8 MW at SOC 2 MWh: upward headroom 0.2 MW. Flexible load
-    # base 2 MW (load_pu 2/3 of 3 MW peak), curtail share 0.1: curtailment 0 now, up to 0.2 MW more.
-    # Capacity C = 1 MW (need 10, no competitors) and a constant signal 0.5: request 0.5 MW at every
-    # sub-step; headroom 0.2 + 0.2 = 0.4 MW, so the response is 0.4: 0.2 from the battery, 0.2 from the load.
+def test_regulation_award_is_capped_at_the_battery_headroom_and_only_the_battery_follows() -> None:
+    # Battery 2 MW, base setpoint 0.9 * 2 = 1.8 MW at SOC 2 MWh: headroom up 0.2 MW, down 1.8 + 2 = 3.8 MW,
+    # so the capability (symmetric headroom) is 0.2 MW. Cleared C = 1 MW (need 10, no competitors) is cut
+    # to 0.2 MW. A constant signal 0.5 requests 0.1 MW at every sub-step: followed exactly, score 1.
+    # The flexible load (curtailable 0.2 MW) does not regulate.
     p = _params({"battery": {}, "flex_load": {}},
                 {"regulation": {**AGC, "offer_max_mw": 1.0, "others_ratio": 0.0}})
     s = core.initial_state(p, 1)._replace(e_bat_mwh=np.array([2.0]))
@@ -260,17 +258,18 @@ def test_regulation_follows_with_the_battery_first_then_load_curtailment() -> No
     x = _exo([{"reg_need_mw": 10.0, "reg_cap_price_per_mw": 20.0, "reg_mileage_price_per_mw": 4.0,
                "load_pu": 2.0 / 3.0}])
     s2, led = _step(p, s, a, x, _episode(1, agc=np.full((1, 1, 4), 0.5)))
-    assert led["regulation.accepted_mw"][0] == 1.0
-    # battery at 1.8 + 0.2 = 2 MW all interval: SOC 2 - 0.25 * 2 / 0.95
-    assert led["battery.applied_mw"][0] == pytest.approx(2.0)
-    assert s2.e_bat_mwh[0] == pytest.approx(2.0 - 0.25 * 2.0 / 0.95, rel=1e-12)
-    # the load curtails 0.2 MW more (its curtailment cost applies): consumption 2 - 0.2 = 1.8 MW
-    assert led["load_curtail.applied_mw"][0] == pytest.approx(0.2)
-    assert led["load.consumption_mw"][0] == pytest.approx(1.8)
-    assert led["cost.curtailment"][0] == pytest.approx(0.2 * 0.25 * 600.0)
-    # constant request (flat): accuracy = delay = precision = 1 - |0.4 - 0.5| / 0.5 = 0.8
-    assert led["regulation.score"][0] == pytest.approx(0.8, rel=1e-12)
-    # mileage |0.5 - 0| (from agc_last = 0) = 0.5 MW; pay (1 * 20 * 0.25 + 0.5 * 4) * 0.8 = 5.6
-    assert led["regulation.cash"][0] == pytest.approx(5.6, rel=1e-12)
-    # net: battery 2 - consumption 1.8 = 0.2 MW
-    assert led["net_mw"][0] == pytest.approx(0.2)
+    assert led["regulation.cleared_mw"][0] == 1.0
+    assert led["regulation.capability_mw"][0] == pytest.approx(0.2)
+    assert led["regulation.accepted_mw"][0] == pytest.approx(0.2)
+    # battery at 1.8 + 0.2 * 0.5 = 1.9 MW all interval: SOC 2 - 0.25 * 1.9 / 0.95 = 1.5
+    assert led["battery.applied_mw"][0] == pytest.approx(1.9)
+    assert s2.e_bat_mwh[0] == pytest.approx(1.5, rel=1e-12)
+    assert led["load_curtail.applied_mw"][0] == 0.0
+    assert led["load.consumption_mw"][0] == pytest.approx(2.0)
+    assert led["regulation.score"][0] == pytest.approx(1.0, rel=1e-12)
+    # mileage |0.5 - 0| (from agc_last = 0) * 0.2 MW = 0.1 MW; pay (0.2 * 20 * 0.25 + 0.1 * 4) * 1 = 1.4
+    assert led["regulation.cash"][0] == pytest.approx(1.4, rel=1e-12)
+    assert led["net_mw"][0] == pytest.approx(1.9 - 2.0)
+    # the regulation energy (0.1 MW) is instructed, not an imbalance
+    assert led["penalty.imbalance"][0] == pytest.approx(abs(led["energy_rt.quantity_mwh"][0] / 0.25 - 0.1)
+                                                         * 0.25 * p.cfg.markets.energy.imbalance_penalty_per_mwh)

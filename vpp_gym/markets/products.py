@@ -56,12 +56,14 @@ class ProductMarketConfig:
 class RegulationMarketConfig(ProductMarketConfig):
     """Frequency regulation: capacity + mileage, paid by the performance score.
 
-    The accepted capacity ``C`` is followed at ``agc.substeps`` sub-steps: requested ``C * s(k)``;
-    the response is limited by the headroom of the battery (around its base setpoint, within its
-    SOC-feasible range) plus that of the flexible load (curtailing more, up to its curtailable share,
-    or less, down to 0), by ``delay_substeps`` and ``ramp_mw_per_substep``
-    (:func:`vpp_gym.markets.regulation.response`). The battery follows first; the flexible load takes
-    the rest, and its mean extra curtailment is costed like any curtailment. Payment
+    The award is the cleared capacity capped at the VPP's capability for the interval: the battery's
+    symmetric headroom around its base setpoint, ``min(p_hi - p_base, p_base - p_lo)`` within its
+    SOC-feasible range ``[p_lo, p_hi]`` (an ISO pays no regulation capacity that could not follow
+    the full signal; the ledger reports ``cleared_mw``, ``capability_mw`` and ``accepted_mw``).
+    Flexible loads do not regulate: a RegD-like signal moves within seconds. The awarded capacity ``C``
+    is followed by the battery at ``agc.substeps`` sub-steps: requested ``C * s(k)``, delayed by
+    ``delay_substeps`` and rate-limited by ``ramp_mw_per_substep``
+    (:func:`vpp_gym.markets.regulation.response`). Payment
     ``(C * capacity price * dt + C * mileage(s) * mileage price) * score`` (0 below ``min_score``).
     The regulation energy moves the battery's state of charge sub-step by sub-step, and its wear is
     charged on the mean absolute power of that profile.
