@@ -27,6 +27,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"vpp-gym {vpp_gym.__version__} quick benchmark: {cfg.env_id}, "
           f"{'scenario ' + args.config if args.config else 'default scenario'}, {cfg.episodes} test days -> {out}",
           flush=True)
+    n_days = len(cfg.make_env().unwrapped.episode_starts["test"])  # type: ignore[attr-defined]
+    if cfg.episodes > n_days:
+        raise ConfigError(f"--episodes: got {cfg.episodes}, but the test split has only {n_days} days")
     policies = "rule,mpc,oracle"
     if not args.no_ppo:
         try:

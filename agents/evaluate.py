@@ -139,6 +139,9 @@ def parse_policies(spec: str) -> list[tuple[str, str | None]]:
             continue
         label, sep, path = item.partition("=")
         if sep:
+            if label in BUILTIN:
+                raise ConfigError(f"--policies: {label!r} names a built-in policy; give the trained agent another "
+                                  "label, e.g. ppo=RUN_DIR")
             if not path:
                 raise ConfigError(f"--policies: {item!r} names no run folder; use LABEL=RUN_DIR")
             if not Path(path, "meta.json").is_file():
@@ -154,12 +157,10 @@ def parse_policies(spec: str) -> list[tuple[str, str | None]]:
     return out
 
 
-def make_policy(label: str, run: str | None, env: gym.Env, cfg: EvaluationConfig) -> Policy:
-    """A built-in policy by name, or a trained agent from its run folder."""
+def make_policy(label: str, run: str | None, env: gym.Env, cfg: EvaluationConfig, episode: int = 0) -> Policy:
+    """A built-in policy by name (MPC's forecast errors seeded ``cfg.seed + episode``), or a trained agent."""
     if run is not None:
-        from agents.rl.policy import RlPolicy
-
-        return RlPolicy.load(run)
+        return load_trained(run, cfg)
     if label == "passive":
         return PassivePolicy(env)
     if label == "rule":
@@ -173,14 +174,29 @@ def make_policy(label: str, run: str | None, env: gym.Env, cfg: EvaluationConfig
     if label == "mpc":
         from agents.mpc import MpcPolicy
 
-        return MpcPolicy(env, replan_every=cfg.mpc.replan_every, horizon_steps=cfg.mpc.horizon_steps, seed=cfg.seed)
+        return MpcPolicy(env, replan_every=cfg.mpc.replan_every, horizon_steps=cfg.mpc.horizon_steps,
+                         seed=cfg.seed + episode)
     if label == "oracle":
         from agents.oracle import OraclePolicy
 
         return OraclePolicy(env)
     from agents.base import RandomPolicy
 
-    return RandomPolicy(env, seed=cfg.seed)
+    return RandomPolicy(env, seed=cfg.seed + episode)
+
+
+def load_trained(run: str | Path, cfg: EvaluationConfig) -> Policy:
+    """A trained agent's best model; its task must be the evaluation's (a changed scenario is reported)."""
+    from agents.rl.config import load_experiment
+    from agents.rl.policy import RlPolicy
+
+    trained, _ = load_experiment(Path(run) / "config.yaml")
+    if trained.env_id != cfg.env_id:
+        raise ConfigError(f"--policies: {run} was trained on {trained.env_id}, not on {cfg.env_id}")
+    if trained.scenario != cfg.scenario or trained.overrides != cfg.overrides:
+        print(f"  note: {run} was trained on scenario {trained.scenario or 'default'} with overrides "
+              f"{trained.overrides}; evaluated on {cfg.scenario or 'default'} with {cfg.overrides}", flush=True)
+    return RlPolicy.load(run)
 
 
 def run_recorded(env: gym.Env, policy: Policy, seed: int, options: dict[str, Any]) -> list[dict[str, Any]]:
@@ -259,34 +275,28 @@ def evaluate(cfg: EvaluationConfig, policies: Sequence[tuple[str, str | None]], 
                                                      if lbl not in ("passive", "oracle")]
     records: dict[tuple[str, int], list[dict[str, Any]]] = {}
     dates: list[str] = []
-    oracle_ok = True
+    skipped: set[str] = set()
     for label, run in order:
-        try:
-            policy = make_policy(label, run, env, cfg)
-        except OracleScopeError as err:
-            log(f"  oracle: not run ({err}); oracle_ratio is left empty")
-            oracle_ok = False
-            continue
         t0 = time.perf_counter()
+        trained = make_policy(label, run, env, cfg) if run is not None else None
         for e in range(cfg.episodes):
-            try:
+            try:  # a built-in policy afresh per episode: MPC's forecast errors are seeded by the episode
+                policy = trained if trained is not None else make_policy(label, None, env, cfg, e)
                 rows = run_recorded(env, policy, cfg.seed + e, {"split": cfg.split, "day": e})
             except OracleScopeError as err:
-                log(f"  oracle: not run ({err}); oracle_ratio is left empty")
-                oracle_ok = False
+                log(f"  {label}: not run ({err}){'; oracle_ratio is left empty' if label == 'oracle' else ''}")
+                skipped.add(label)
                 break
             records[(label, e)] = rows
             if label == "passive":
                 dates.append(rows[0]["local_time"][:10])
             log(f"  {label:<10} episode {e + 1}/{cfg.episodes} ({dates[e]}): profit "
                 f"{sum(r['profit'] for r in rows):>12,.1f}   [{time.perf_counter() - t0:6.1f} s]")
+    oracle_ok = "oracle" not in skipped
     kpis: list[dict[str, Any]] = []
-    labels = ["passive"] + (["oracle"] if oracle_ok else []) + [lbl for lbl, _ in policies
-                                                                 if lbl not in ("passive", "oracle")]
     wanted = {lbl for lbl, _ in policies} | {"passive", "oracle"}
+    labels = [lbl for lbl, _ in order if lbl in wanted and lbl not in skipped]
     for label in labels:
-        if label not in wanted:
-            continue
         for e in range(cfg.episodes):
             passive = records[("passive", e)]
             p_profit = sum(r["profit"] for r in passive)

@@ -38,15 +38,23 @@ def ensure_run(algo: str, task: str, seed: int, runs_dir: Path, train_missing: b
     from agents.rl.config import load_experiment
 
     run = runs_dir / f"{algo}_{task}_s{seed}"
+    config = ROOT / "configs" / "experiments" / f"{algo}_{task}.yaml"
     if (run / "summary.json").is_file():
-        return run
+        from agents.rl.train import resolve
+
+        committed, base = load_experiment(config, {"seed": seed})
+        trained, _ = load_experiment(run / "config.yaml")
+        if resolve(committed, base) == trained:
+            return run
+        if not train_missing:
+            raise SystemExit(f"{run} was trained with another config than {config}; retrain it with --train")
+        print(f"  {run}: trained with another config than {config}; training again", flush=True)
     if not train_missing:
         print(f"  {run}: not trained (pass --train to train it)", flush=True)
         return None
     from agents.rl.train import resume, train
 
-    config = ROOT / "configs" / "experiments" / f"{algo}_{task}.yaml"
-    if (run / "checkpoint" / "state.json").is_file():
+    if (run / "checkpoint" / "state.json").is_file() and not (run / "summary.json").is_file():
         print(f"  resuming {run}", flush=True)
         resume(run, progress=False)
     else:

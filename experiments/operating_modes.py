@@ -74,6 +74,9 @@ def main() -> None:
         raise SystemExit(f"{args.env} has no gas unit to take the conventional plant's parameters from")
     policies = parse_policies(",".join(["microgrid", "mpc", *args.run]))
     result = evaluate(cfg, policies, export_all=True, log=lambda line: print(line, flush=True))
+    if ("oracle", 0) not in result.episodes:
+        raise SystemExit(f"the oracle cannot model {args.env}'s scenario; the VPP (oracle) mode and the gas plant "
+                         "need it")
     labels = ["passive", "microgrid", "mpc", "oracle", *(lbl for lbl, _ in policies if lbl not in MODE_LABELS)]
     table: dict[str, list[dict[str, float]]] = {}
     for lbl in labels:

@@ -520,8 +520,10 @@ def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng:
 
     ``rng`` is one generator for the batch or one per row (:mod:`vpp_gym.rng`); a row drawn from its
     own generator gets exactly what a batch of one built from that generator gets. Draw order: the
-    forecast errors (:func:`draw_forecast_errors`, one block), the AGC signal, then the stacks of
-    energy, regulation, reserve and demand response (those in the transaction form with competitors).
+    AGC signal, the stacks of energy, regulation, reserve and demand response (those in the
+    transaction form with competitors), then the forecast errors (:func:`draw_forecast_errors`, one
+    block). The signal and the stacks come first because the products are the same whichever
+    resources are present: removing a resource (Shapley coalitions) changes only the forecasts.
     """
     T, H = p.episode_steps, p.horizon
     rows = episode_rows(p, series, start)
@@ -530,6 +532,8 @@ def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng:
     obs_exo = np.zeros((batch, T + 1, p.n_obs), dtype=np.float32)  # the state part is filled by observe()
     cal = calendar_features(p, series, start)
     obs_exo[:, :, p.n_state_obs:p.n_state_obs + cal.shape[2]] = cal
+    agc = draw_agc(p, rng, batch)
+    stacks = draw_stacks(p, rows, rng)
     src = forecast_source(p, rows)  # (n_cols, T+H+1, B)
     idx = np.arange(T + 1)[:, None] + np.arange(H)[None, :]
     windows = src[:, idx].transpose(0, 2, 3, 1)  # (n_cols, H, B, T+1)
@@ -537,8 +541,6 @@ def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng:
     fc = np.empty((n_cols, H, batch, T + 1), dtype=np.float32)
     forecast_features(p, windows, None if z is None else z.transpose(2, 3, 0, 1), fc)
     obs_exo[:, :, p.n_obs - n_cols * H:] = fc.transpose(2, 3, 0, 1).reshape(batch, T + 1, n_cols * H)
-    agc = draw_agc(p, rng, batch)
-    stacks = draw_stacks(p, rows, rng)
     return EpisodeData(start=start, exo=np.ascontiguousarray(rows[:, :T, :]), obs_exo=obs_exo, agc=agc,
                        stacks=stacks)
 
@@ -865,6 +867,8 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
     led["energy_da.quantity_mwh"], led["energy_da.price_per_mwh"] = q_da * dt, price_da
     led["energy_da.cash"] = q_da * (dt * price_da)
     led["energy_da.commit_mw"] = commit
+    if p.energy_transaction:
+        led["energy_da.offer_price"] = offer_price  # the price of that commitment's offer
     led["energy_rt.quantity_mwh"], led["energy_rt.price_per_mwh"] = dev * dt, price_rt
     led["energy_rt.cash"] = dev * (dt * price_rt)
 

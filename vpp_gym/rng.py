@@ -41,7 +41,7 @@ def normal(rng: Rng, shape: tuple[int, ...], dtype: type = np.float64) -> np.nda
         return rng.standard_normal(shape, dtype=dtype)
     _rows(rng, shape)
     out = np.empty(shape, dtype=dtype)
-    for g, row in zip(rng, out, strict=True):
+    for g, row in zip(rng, out.reshape(shape[0], -1), strict=True):
         g.standard_normal(dtype=dtype, out=row)
     return out
 
@@ -71,7 +71,7 @@ def random(rng: Rng, shape: tuple[int, ...], dtype: type = np.float64) -> np.nda
         return rng.random(shape, dtype=dtype)
     _rows(rng, shape)
     out = np.empty(shape, dtype=dtype)
-    for g, row in zip(rng, out, strict=True):
+    for g, row in zip(rng, out.reshape(shape[0], -1), strict=True):
         g.random(dtype=dtype, out=row)
     return out
 

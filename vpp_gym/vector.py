@@ -143,6 +143,9 @@ class VppVectorEnv(VectorEnv):
         mask = options.pop("reset_mask", None)
         if mask is None:
             rows = self._rows
+        elif self.autoreset_mode is not AutoresetMode.DISABLED:
+            raise ValueError("reset options: reset_mask needs autoreset_mode='Disabled' (with autoreset every "
+                             "sub-env runs the same episode length in lockstep and resets by itself)")
         else:
             mask = np.asarray(mask)
             if mask.shape != (n,) or mask.dtype != np.bool_ or not mask.any():
@@ -191,10 +194,10 @@ class VppVectorEnv(VectorEnv):
                         for g, d in zip(rngs, day_idx, strict=True)], dtype=np.int64)
         start = np.asarray(starts, dtype=np.int64)[idx]
         ep_rows = core.episode_rows(p, self.series, start)
-        # the single env's draw order: forecast errors, AGC signal, competitor stacks
-        z = core.draw_forecast_errors(p, rngs, len(rows))  # type: ignore[arg-type]
+        # the single env's draw order (core.build_episode): AGC signal, competitor stacks, forecast errors
         agc = core.draw_agc(p, rngs, len(rows))  # type: ignore[arg-type]
         stacks = core.draw_stacks(p, ep_rows, rngs)  # type: ignore[arg-type]
+        z = core.draw_forecast_errors(p, rngs, len(rows))  # type: ignore[arg-type]
         cal = core.calendar_features(p, self.series, start).transpose(1, 2, 0)
         src = core.forecast_source(p, ep_rows)
         z = None if z is None else z.transpose(1, 2, 3, 0)
@@ -258,8 +261,7 @@ class VppVectorEnv(VectorEnv):
         n = self.num_envs
         a = self._check_actions(actions)
         if self.autoreset_mode is AutoresetMode.NEXT_STEP and self._autoreset.any():
-            if not self._autoreset.all():  # pragma: no cover - lockstep: every episode has the same length
-                raise RuntimeError("internal: sub-envs out of step under NEXT_STEP autoreset")
+            assert self._autoreset.all(), "lockstep: every episode has the same length"
             rows = self._rows
             info = self._reset_rows(rows, self._proto.default_split, [None] * n)
             self._autoreset[:] = False

@@ -99,8 +99,9 @@ class SacConfig:
         gamma: discount.
         train_freq: vector steps between updates.
         gradient_steps: gradient steps per update.
-        ent_coef: ``auto`` (learned, SB3's default), ``auto_<init>``, or a fixed number as text.
-        target_entropy: ``auto`` (``-action_dim``) or a number as text.
+        ent_coef: ``auto`` (learned, SB3's default), ``auto_<init>`` (learned from that start), or a
+            fixed number.
+        target_entropy: ``auto`` (``-action_dim``) or a number.
         net_arch: hidden layer sizes of the actor and critics.
         activation: hidden activation.
     """
@@ -114,8 +115,8 @@ class SacConfig:
     gamma: float = 0.99
     train_freq: int = 1
     gradient_steps: int = 1
-    ent_coef: str = "auto"
-    target_entropy: str = "auto"
+    ent_coef: float | str = "auto"
+    target_entropy: float | str = "auto"
     net_arch: tuple[int, ...] = (256, 256)
     activation: Literal["tanh", "relu"] = "relu"
 
@@ -126,24 +127,24 @@ class SacConfig:
         require(self.learning_starts >= 0, "agent.learning_starts", self.learning_starts, "an integer >= 0")
         require_range("agent.tau", self.tau, 0.0, 1.0, lo_open=True)
         require_range("agent.gamma", self.gamma, 0.0, 1.0)
-        require(_auto_or_number(self.ent_coef, prefix_ok=True), "agent.ent_coef", self.ent_coef,
-                "'auto', 'auto_<initial value>' or a number")
-        require(_auto_or_number(self.target_entropy, prefix_ok=False), "agent.target_entropy",
-                self.target_entropy, "'auto' or a number")
+        if isinstance(self.ent_coef, str):
+            require(_auto(self.ent_coef), "agent.ent_coef", self.ent_coef, "'auto', 'auto_<initial value>' or a number")
+        else:
+            require_range("agent.ent_coef", self.ent_coef, 0.0, None)
+        if isinstance(self.target_entropy, str):
+            require(self.target_entropy == "auto", "agent.target_entropy", self.target_entropy, "'auto' or a number")
         require(len(self.net_arch) >= 1 and all(n >= 1 for n in self.net_arch), "agent.net_arch",
                 list(self.net_arch), "a non-empty list of positive layer sizes")
 
 
-def _auto_or_number(text: str, prefix_ok: bool) -> bool:
+def _auto(text: str) -> bool:
+    """``auto`` or ``auto_<positive number>``."""
     if text == "auto":
         return True
-    if prefix_ok and text.startswith("auto_"):
-        text = text[5:]
     try:
-        float(text)
+        return text.startswith("auto_") and float(text[5:]) > 0.0
     except ValueError:
         return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -258,7 +259,8 @@ def load_experiment(path: str | Path | None = None, overrides: dict[str, Any] | 
 def parse_cli_overrides(items: list[str]) -> dict[str, Any]:
     """``["agent.learning_rate=1e-4", "seed=3"]`` -> dotted overrides; values read as YAML.
 
-    A value YAML reads as text but Python reads as a number (``1e-4``: YAML 1.1 wants ``1.0e-4``) is a number.
+    An unquoted value YAML reads as text but Python reads as a number (``1e-4``: YAML 1.1 wants
+    ``1.0e-4``) is a number; quote it to keep text.
     """
     out: dict[str, Any] = {}
     for item in items:
@@ -269,7 +271,8 @@ def parse_cli_overrides(items: list[str]) -> dict[str, Any]:
             value = yaml.safe_load(text)
         except yaml.YAMLError as err:
             raise ConfigError(f"override {item!r}: the value is not valid YAML: {err}") from None
-        if isinstance(value, str):
+        quoted = text.strip()[:1] in ("'", '"')
+        if isinstance(value, str) and not quoted:
             try:
                 value = float(value) if any(c in value.lower() for c in ".e") else int(value)
             except ValueError:

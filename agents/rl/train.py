@@ -128,8 +128,8 @@ def build_model(cfg: ExperimentConfig, env: Any, tb_dir: Path | None) -> Any:
                    policy_kwargs={"net_arch": kwargs, "activation_fn": act, "log_std_init": a.log_std_init},
                    **common)
     assert isinstance(a, SacConfig)
-    ent: Any = a.ent_coef if a.ent_coef.startswith("auto") else float(a.ent_coef)
-    target: Any = a.target_entropy if a.target_entropy == "auto" else float(a.target_entropy)
+    ent: Any = a.ent_coef if isinstance(a.ent_coef, str) else float(a.ent_coef)
+    target: Any = a.target_entropy if isinstance(a.target_entropy, str) else float(a.target_entropy)
     return SAC("MlpPolicy", env, learning_rate=lr, buffer_size=a.buffer_size, learning_starts=a.learning_starts,
                batch_size=a.batch_size, tau=a.tau, gamma=a.gamma, train_freq=a.train_freq,
                gradient_steps=a.gradient_steps, ent_coef=ent, target_entropy=target,
@@ -258,6 +258,8 @@ class _Trainer:
             self.state["best_timesteps"] = model.num_timesteps
             model.save(self.run / "best_model.zip")
             self._save_normalizer(self.run / "best_vecnormalize.pkl")
+            (self.run / "best.json").write_text(json.dumps(
+                {"best_val_profit": mean["profit"], "best_timesteps": model.num_timesteps}))
         if self.progress:
             print(f"  step {model.num_timesteps:>10,}  validation profit {mean['profit']:>12,.1f} "
                   f"(+/- {std_profit:,.1f} over {ev.days} {ev.split} days; best {self.state['best_val_profit']:,.1f})",
@@ -311,6 +313,7 @@ def train(cfg: ExperimentConfig, run_dir: Path, base_dir: Path | None = None, co
             "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cpu_count": os.cpu_count(), "resumed": []}
     (run / "meta.json").write_text(json.dumps(meta, indent=2))
     model = build_model(cfg, env, run / "tb")
+    env.seed(env_seed(cfg.seed))  # after the model: SB3 seeds the env with the agent seed on construction
     state = {"next_eval": cfg.train.eval_every_steps, "next_checkpoint": cfg.train.checkpoint_every_steps,
              "best_val_profit": -float("inf"), "best_timesteps": None}
     return _learn(cfg, run, env, model, state, progress, reset=True)
@@ -340,12 +343,36 @@ def resume(run_dir: Path, total_timesteps: int | None = None, progress: bool = T
     model = (PPO if cfg.algo == "ppo" else SAC).load(ck / "model.zip", env=env, device=cfg.train.device)
     if cfg.algo == "sac" and (ck / "replay_buffer.pkl").is_file():
         model.load_replay_buffer(ck / "replay_buffer.pkl")
+    # fresh episodes after the checkpoint (not a replay of the run's first ones), reproducibly
+    env.seed(int(np.random.SeedSequence([cfg.seed, 1, done]).generate_state(1)[0]))
+    # the best model may have improved after the checkpoint (a hard kill): keep the better record
+    best_path = run / "best.json"
+    if best_path.is_file():
+        best = json.loads(best_path.read_text())
+        if best["best_val_profit"] > state["best_val_profit"]:
+            state.update(best)
+    _truncate_curve(run / "curve.csv", done)
     (run / "config.yaml").write_text(experiment_yaml(cfg))
     meta = json.loads((run / "meta.json").read_text())
     meta["resumed"].append({"at_timesteps": done, "total_timesteps": cfg.train.total_timesteps,
                             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "git_revision": _git_revision()})
     (run / "meta.json").write_text(json.dumps(meta, indent=2))
     return _learn(cfg, run, env, model, state, progress, reset=False)
+
+
+def _truncate_curve(path: Path, timesteps: int) -> None:
+    """Drop the curve rows after ``timesteps`` (evaluations after a checkpoint that a resume replays)."""
+    if not path.is_file():
+        return
+    with path.open() as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows:
+        return
+    kept = [r for r in rows if int(float(r["timesteps"])) <= timesteps]
+    with path.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(kept)
 
 
 def _learn(cfg: ExperimentConfig, run: Path, env: Any, model: Any, state: dict[str, Any], progress: bool,

@@ -66,3 +66,14 @@ def test_pv_and_battery_shares_sum_to_the_grand_coalition_and_the_pv_value_is_ri
     assert phi["battery"] == pytest.approx(bat / 2 + (both - pv) / 2)
     # an idle battery and curtailed PV cost nothing, so neither member can lower the other's value
     assert both >= max(pv, bat) - 1e-6
+
+
+def test_removing_a_resource_changes_only_the_forecasts() -> None:
+    """Coalitions are played on the same episodes: the AGC signal (drawn before the forecasts, whose
+    columns depend on the resources) and the realisation are those of the grand coalition."""
+    full = gym.make("vpp_gym/Joint-v0")
+    no_pv = gym.make("vpp_gym/Joint-v0", overrides={"resources.pv": None})
+    for env in (full, no_pv):
+        env.reset(seed=5, options={"split": "test", "day": 2})
+    np.testing.assert_array_equal(full.unwrapped.episode.agc, no_pv.unwrapped.episode.agc)
+    np.testing.assert_array_equal(full.unwrapped.episode.exo, no_pv.unwrapped.episode.exo)

@@ -129,6 +129,8 @@ def test_a_finished_episode_without_autoreset_must_be_reset_first() -> None:
         vec.step(zeros)
     with pytest.raises(RuntimeError, match="ended"):
         vec.step(zeros)
+    with pytest.raises(ValueError, match="reset_mask must be a boolean array"):
+        vec.reset(options={"reset_mask": np.array([1, 0, 0])})
     vec.reset(options={"reset_mask": np.array([True, False, False])})
     with pytest.raises(RuntimeError, match="sub-env 1 has ended"):
         vec.step(zeros)
@@ -143,7 +145,7 @@ def test_a_finished_episode_without_autoreset_must_be_reset_first() -> None:
     (lambda v: v.reset(options={"day": [0, 1]}), "day has 2 entries; expected one"),
     (lambda v: v.reset(options={"day": 10_000}), "day=10000"),
     (lambda v: v.reset(seed=[1, 2]), "2 seeds for 3 sub-envs"),
-    (lambda v: v.reset(options={"reset_mask": np.array([1, 0, 0])}), "reset_mask must be a boolean array"),
+    (lambda v: v.reset(options={"reset_mask": np.array([True, False, False])}), "reset_mask needs autoreset_mode"),
 ])
 def test_bad_input_names_what_is_wrong(call: object, message: str) -> None:
     vec = _vec("vpp_gym/Arbitrage-v0")

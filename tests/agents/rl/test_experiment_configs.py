@@ -31,3 +31,13 @@ def test_cli_override_values_are_read_as_yaml_with_numbers_in_python_notation() 
         "agent.ent_coef": "auto", "scenario": None}
     with pytest.raises(ConfigError, match="expected key=value"):
         parse_cli_overrides(["=3"])
+
+
+def test_sac_entropy_settings_take_numbers_and_auto() -> None:
+    path = ROOT / "configs" / "experiments" / "sac_arbitrage.yaml"
+    cfg, _ = load_experiment(path, parse_cli_overrides(["agent.ent_coef=0.01", "agent.target_entropy=-3"]))
+    assert cfg.agent.ent_coef == 0.01 and cfg.agent.target_entropy == -3.0  # type: ignore[union-attr]
+    cfg, _ = load_experiment(path, parse_cli_overrides(["agent.ent_coef=auto_0.1"]))
+    assert cfg.agent.ent_coef == "auto_0.1"  # type: ignore[union-attr]
+    with pytest.raises(ConfigError, match=r"agent\.ent_coef"):
+        load_experiment(path, parse_cli_overrides(["agent.ent_coef='0.01'"]))  # quoted: text, not a number
