@@ -35,8 +35,8 @@ class LedgerNester:
         self._keys: tuple[str, ...] = ()
         self._plan: list[tuple[str, list[tuple[str, int]] | int]] = []
 
-    def __call__(self, ledger: dict[str, Any]) -> dict[str, Any]:
-        """The nested ``info`` of one step."""
+    def plan(self, ledger: dict[str, Any]) -> list[tuple[str, list[tuple[str, int]] | int]]:
+        """``(group, [(item, position), ...] or position)`` for the ledger's keys (cached per key sequence)."""
         keys = tuple(ledger)
         if keys != self._keys:
             groups: dict[str, list[tuple[str, int]] | int] = {}
@@ -49,6 +49,11 @@ class LedgerNester:
                 else:
                     groups[group] = i
             self._keys, self._plan = keys, list(groups.items())
+        return self._plan
+
+    def __call__(self, ledger: dict[str, Any]) -> dict[str, Any]:
+        """The nested ``info`` of one step."""
+        self.plan(ledger)
         values = list(ledger.values())
         return {g: values[plan] if isinstance(plan, int) else {item: values[i] for item, i in plan}
                 for g, plan in self._plan}

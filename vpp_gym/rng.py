@@ -14,7 +14,7 @@ a draw is split into calls of consecutive pieces.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -25,6 +25,16 @@ Rng = np.random.Generator | Sequence[np.random.Generator]
 def _rows(rng: Sequence[np.random.Generator], shape: tuple[int, ...]) -> None:
     if len(rng) != shape[0]:
         raise ValueError(f"{len(rng)} row generators for a batch of {shape[0]} rows")
+
+
+def _per_row(rng: Sequence[np.random.Generator], shape: tuple[int, ...], dtype: type,
+             draw: Callable[[np.random.Generator, np.ndarray], object]) -> np.ndarray:
+    """Fill each row of a new ``shape`` array from its own generator with ``draw(generator, row)``."""
+    _rows(rng, shape)
+    out = np.empty(shape, dtype=dtype)
+    for g, row in zip(rng, out.reshape(shape[0], -1), strict=True):
+        draw(g, row)
+    return out
 
 
 def normal(rng: Rng, shape: tuple[int, ...], dtype: type = np.float64) -> np.ndarray:
@@ -39,11 +49,7 @@ def normal(rng: Rng, shape: tuple[int, ...], dtype: type = np.float64) -> np.nda
         return _box_muller(rng, shape)
     if isinstance(rng, np.random.Generator):
         return rng.standard_normal(shape, dtype=dtype)
-    _rows(rng, shape)
-    out = np.empty(shape, dtype=dtype)
-    for g, row in zip(rng, out.reshape(shape[0], -1), strict=True):
-        g.standard_normal(dtype=dtype, out=row)
-    return out
+    return _per_row(rng, shape, dtype, lambda g, row: g.standard_normal(dtype=dtype, out=row))
 
 
 def _box_muller(rng: Rng, shape: tuple[int, ...]) -> np.ndarray:
@@ -69,11 +75,7 @@ def random(rng: Rng, shape: tuple[int, ...], dtype: type = np.float64) -> np.nda
     """Uniform draws on ``[0, 1)`` of ``shape`` (float64 or float32); ``shape[0]`` is the batch."""
     if isinstance(rng, np.random.Generator):
         return rng.random(shape, dtype=dtype)
-    _rows(rng, shape)
-    out = np.empty(shape, dtype=dtype)
-    for g, row in zip(rng, out.reshape(shape[0], -1), strict=True):
-        g.random(dtype=dtype, out=row)
-    return out
+    return _per_row(rng, shape, dtype, lambda g, row: g.random(dtype=dtype, out=row))
 
 
 def uniform(rng: Rng, low: float, high: float, shape: tuple[int, ...]) -> np.ndarray:

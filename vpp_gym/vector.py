@@ -49,7 +49,7 @@ from gymnasium.vector.utils import batch_space
 
 from vpp_gym import core
 from vpp_gym.config import ScenarioConfig
-from vpp_gym.env import VppEnv
+from vpp_gym.env import LedgerNester, VppEnv
 from vpp_gym.scenario import SPLITS
 from vpp_gym.tasks import ArbitrageEnv, JointEnv, LowCarbonEnv, RegulationEnv
 
@@ -122,8 +122,7 @@ class VppVectorEnv(VectorEnv):
         self._rows = np.arange(n)
         self._mask_all = np.ones(n, dtype=bool)
         self._mask_all.flags.writeable = False
-        self._keys: tuple[str, ...] = ()
-        self._plan: list[tuple[str, list[tuple[str, int]] | int]] = []
+        self._nest = LedgerNester()
         self._totals: dict[str, np.ndarray] = {}
 
     # -- reset ------------------------------------------------------------------------------------
@@ -350,27 +349,16 @@ class VppVectorEnv(VectorEnv):
         return buf.T
 
     def _info(self, led: dict[str, Any]) -> dict[str, Any]:
-        keys = tuple(led)
-        if keys != self._keys:
-            groups: dict[str, list[tuple[str, int]] | int] = {}
-            for i, key in enumerate(keys):
-                group, _, item = key.partition(".")
-                if item:
-                    sub = groups.setdefault(group, [])
-                    assert isinstance(sub, list)
-                    sub.append((item, i))
-                else:
-                    groups[group] = i
-            self._keys, self._plan = keys, list(groups.items())
+        plan = self._nest.plan(led)
         values = list(led.values())
         m = self._mask_all
         info: dict[str, Any] = {}
-        for g, plan in self._plan:
-            if isinstance(plan, int):
-                info[g] = values[plan]
+        for g, where in plan:
+            if isinstance(where, int):
+                info[g] = values[where]
             else:
                 sub = {}
-                for item, i in plan:
+                for item, i in where:
                     sub[item] = values[i]
                     sub[f"_{item}"] = m
                 info[g] = sub
