@@ -173,7 +173,9 @@ def solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float
         modes = np.full(T, force_binary_modes)
         plan = None
         infeasible = False
-        for _ in range(8):
+        for attempt in range(9):
+            if attempt == 8:  # last resort: a binary charge/discharge mode in every interval
+                modes = np.ones(T, dtype=bool)
             try:
                 plan = _solve(p, exo, state, time_limit_s, modes, agc, seg)
             except SolveError as err:
@@ -191,7 +193,8 @@ def solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float
                 break
             modes = modes | simultaneous
         else:
-            raise SolveError("storage kept charging and discharging in the same interval after 8 re-solves")
+            raise SolveError("storage charged and discharged in the same interval even with a binary mode in "
+                             "every interval")
         if plan is None:
             if seg is not None and seg >= 0 and infeasible:
                 break  # the surplus cannot reach this band (nor any further one)

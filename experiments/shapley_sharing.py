@@ -7,7 +7,8 @@ Usage:
 For each scenario (a task's default, or a scenario YAML merged over Joint-v0), the value of each
 coalition of the resource groups present is the oracle's mean profit over the first ``--episodes``
 test days with only those resources (:mod:`agents.shapley`), and the exact Shapley value of each
-group splits the grand coalition's profit. Writes ``shapley.md`` and ``shapley.json``.
+group splits the grand coalition's profit. Writes ``scenario_<name>.json`` per scenario (kept across
+runs with the same ``--episodes``, so scenarios can be added run by run) and ``shapley.md`` over all.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = []
+    for path in sorted(out.glob("scenario_*.json")):  # earlier scenarios of this folder are kept
+        done = json.loads(path.read_text())
+        if done["scenario"] not in args.scenario and done["episodes"] == args.episodes:
+            results.append(done)
     for item in args.scenario:
         if item in vpp_gym.TASKS:
             cfg = EvaluationConfig(env_id=item, episodes=args.episodes)
@@ -46,15 +51,17 @@ def main() -> None:
         values = coalition_values(cfg, groups)
         phi = shapley_values(groups, values)
         grand = values[frozenset(groups)]
-        results.append({"scenario": item, "groups": groups, "grand_coalition_profit": grand, "shapley": phi,
+        results.append({"scenario": item, "episodes": args.episodes, "groups": groups,
+                        "grand_coalition_profit": grand, "shapley": phi,
                         "coalitions": {"+".join(sorted(k)) or "(none)": v for k, v in values.items()},
                         "seconds": round(time.perf_counter() - t0, 1)})
+        name = Path(item).stem if item not in vpp_gym.TASKS else item.split("/")[-1]
+        (out / f"scenario_{name}.json").write_text(json.dumps(results[-1], indent=1))
         print(f"{item}: v(N) = {grand:,.1f}; " + ", ".join(f"{g} {v:,.1f}" for g, v in phi.items())
               + f"  [{2 ** len(groups) - 1} coalitions, {time.perf_counter() - t0:.0f} s]", flush=True)
-    (out / "shapley.json").write_text(json.dumps(results, indent=1))
     lines = ["# Shapley revenue sharing among resource groups", "",
              f"Command: `python experiments/shapley_sharing.py --episodes {args.episodes} --scenario "
-             f"{' '.join(args.scenario)}`", "",
+             f"{' '.join(r['scenario'] for r in results)}` (scenarios may come from several runs)", "",
              f"Oracle profit per day (CNY), mean over the first {args.episodes} test days; a coalition's value is "
              "the oracle's profit with only its resources (v(empty) = 0). The shares sum to the grand "
              "coalition's profit; a negative share is a member whose presence costs (a load to serve).", ""]
