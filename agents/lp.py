@@ -107,9 +107,12 @@ class Model:
         a = sparse.csr_array((np.concatenate(self._v), (np.concatenate(self._ri), np.concatenate(self._ci))),
                              shape=(self._m, self._n))
         cons = LinearConstraint(a, np.concatenate(self._rlo), np.concatenate(self._rhi)) if self._m else None
-        res = milp(c, constraints=cons, integrality=integrality,
-                   bounds=Bounds(np.concatenate(self._lb), np.concatenate(self._ub)),
+        bounds = Bounds(np.concatenate(self._lb), np.concatenate(self._ub))
+        res = milp(c, constraints=cons, integrality=integrality, bounds=bounds,
                    options={"time_limit": time_limit_s, "mip_rel_gap": mip_rel_gap, "presolve": True})
+        if res.status == 4:  # HiGHS "solve error" (numerical trouble): once more without presolve
+            res = milp(c, constraints=cons, integrality=integrality, bounds=bounds,
+                       options={"time_limit": time_limit_s, "mip_rel_gap": mip_rel_gap, "presolve": False})
         if res.status != 0 or res.x is None:
             raise SolveError(f"HiGHS did not find an optimal solution: status {res.status}, {res.message}",
                              infeasible=res.status == 2)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import vpp_gym
 from agents.evaluate import EvaluationConfig
+from agents.lp import SolveError
 from agents.shapley import coalition_values, present_groups, shapley_values
 
 DEFAULT = ["vpp_gym/Arbitrage-v0", "vpp_gym/LowCarbon-v0", "vpp_gym/Regulation-v0", "vpp_gym/Joint-v0"]
@@ -36,6 +37,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     results = []
+    failed: list[tuple[str, str]] = []
     for path in sorted(out.glob("scenario_*.json")):  # earlier scenarios of this folder are kept
         done = json.loads(path.read_text())
         if done["scenario"] not in args.scenario and done["episodes"] == args.episodes:
@@ -48,7 +50,12 @@ def main() -> None:
                                    episodes=args.episodes)
         groups = present_groups(cfg)
         t0 = time.perf_counter()
-        values = coalition_values(cfg, groups)
+        try:
+            values = coalition_values(cfg, groups, log=lambda line: print(line, flush=True))
+        except SolveError as err:  # reported, not hidden: the scenario gets no shares
+            print(f"{item}: not computed: the oracle failed on a coalition ({err})", flush=True)
+            failed.append((item, str(err)))
+            continue
         phi = shapley_values(groups, values)
         grand = values[frozenset(groups)]
         results.append({"scenario": item, "episodes": args.episodes, "groups": groups,
@@ -72,6 +79,8 @@ def main() -> None:
             share = v / r["grand_coalition_profit"] if r["grand_coalition_profit"] else float("nan")
             lines.append(f"| {g} | {v:,.1f} | {share:.1%} |")
         lines.append("")
+    for item, err in failed:
+        lines += [f"## {item}", "", f"Not computed: the oracle failed on one of its coalitions ({err}).", ""]
     (out / "shapley.md").write_text("\n".join(lines))
     print(f"wrote {out / 'shapley.md'}")
 
