@@ -26,22 +26,32 @@ from agents.shapley import coalition_values, present_groups, shapley_values
 DEFAULT = ["vpp_gym/Arbitrage-v0", "vpp_gym/LowCarbon-v0", "vpp_gym/Regulation-v0", "vpp_gym/Joint-v0"]
 
 
+def _name(item: str) -> str:
+    return item.split("/")[-1] if item in vpp_gym.TASKS else Path(item).stem
+
+
 def main() -> None:
     """Command line entry point."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--episodes", type=int, default=2)
-    ap.add_argument("--scenario", nargs="+", default=DEFAULT,
+    ap.add_argument("--scenario", nargs="*", default=DEFAULT,
                     help="task ids (their default scenario) or scenario YAMLs (merged over Joint-v0)")
     ap.add_argument("--out", default="experiments/results/shapley")
+    ap.add_argument("--report-only", action="store_true", help="rewrite shapley.md from the saved scenarios")
     args = ap.parse_args()
+    if args.report_only:
+        args.scenario = []
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    results = []
+    results: list[dict] = []
     failed: list[tuple[str, str]] = []
     for path in sorted(out.glob("scenario_*.json")):  # earlier scenarios of this folder are kept
         done = json.loads(path.read_text())
         if done["scenario"] not in args.scenario and done["episodes"] == args.episodes:
-            results.append(done)
+            if "error" in done:
+                failed.append((done["scenario"], done["error"]))
+            else:
+                results.append(done)
     for item in args.scenario:
         if item in vpp_gym.TASKS:
             cfg = EvaluationConfig(env_id=item, episodes=args.episodes)
@@ -55,6 +65,8 @@ def main() -> None:
         except SolveError as err:  # reported, not hidden: the scenario gets no shares
             print(f"{item}: not computed: the oracle failed on a coalition ({err})", flush=True)
             failed.append((item, str(err)))
+            (out / f"scenario_{_name(item)}.json").write_text(json.dumps(
+                {"scenario": item, "episodes": args.episodes, "error": str(err)}, indent=1))
             continue
         phi = shapley_values(groups, values)
         grand = values[frozenset(groups)]
@@ -62,8 +74,7 @@ def main() -> None:
                         "grand_coalition_profit": grand, "shapley": phi,
                         "coalitions": {"+".join(sorted(k)) or "(none)": v for k, v in values.items()},
                         "seconds": round(time.perf_counter() - t0, 1)})
-        name = Path(item).stem if item not in vpp_gym.TASKS else item.split("/")[-1]
-        (out / f"scenario_{name}.json").write_text(json.dumps(results[-1], indent=1))
+        (out / f"scenario_{_name(item)}.json").write_text(json.dumps(results[-1], indent=1))
         print(f"{item}: v(N) = {grand:,.1f}; " + ", ".join(f"{g} {v:,.1f}" for g, v in phi.items())
               + f"  [{2 ** len(groups) - 1} coalitions, {time.perf_counter() - t0:.0f} s]", flush=True)
     lines = ["# Shapley revenue sharing among resource groups", "",
@@ -76,8 +87,9 @@ def main() -> None:
         lines += [f"## {r['scenario']}", "", f"Grand coalition: {r['grand_coalition_profit']:,.1f}", "",
                   "| group | Shapley value | share |", "| --- | ---: | ---: |"]
         for g, v in r["shapley"].items():
-            share = v / r["grand_coalition_profit"] if r["grand_coalition_profit"] else float("nan")
-            lines.append(f"| {g} | {v:,.1f} | {share:.1%} |")
+            # a share of a loss would read backwards: shown only for a positive grand coalition
+            share = f"{v / r['grand_coalition_profit']:.1%}" if r["grand_coalition_profit"] > 0 else "–"
+            lines.append(f"| {g} | {v:,.1f} | {share} |")
         lines.append("")
     for item, err in failed:
         lines += [f"## {item}", "", f"Not computed: the oracle failed on one of its coalitions ({err}).", ""]
