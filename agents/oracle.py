@@ -292,7 +292,6 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
         gain(acc["regulation"], dt * exo[:, I_REG_CAP_P] + miles * exo[:, I_REG_MIL_P])
     else:
         sig = np.zeros((T, 1))
-    call = exo[:, I_RES_CALL] if "reserve" in products else np.zeros(T)
     if "reserve" in products:
         gain(acc["reserve"], dt * exo[:, I_RES_P])
         gain(deploy["sf"], -dt * p.cfg.markets.reserve.shortfall_penalty_per_mwh)  # type: ignore[union-attr]
@@ -322,7 +321,7 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
             if binary_modes.any():
                 _binary_mode(m, bd[binary_modes], bc[binary_modes], b.p_discharge_max_mw, b.p_charge_max_mw)
         else:
-            _battery_profile(m, p, state, bal, soc, bd, bc, e, sig, call, acc, deploy.get("bat"), gain,
+            _battery_profile(m, p, state, bal, soc, bd, bc, e, sig, acc, deploy.get("bat"), gain,
                              simultaneous_pairs, binary_modes)
 
     if r.flex_load is not None:
@@ -681,7 +680,7 @@ def _offer_for(cfg: Any, accepted: np.ndarray, need: np.ndarray) -> np.ndarray:
 
 
 def _battery_profile(m: Model, p: CoreParams, state: core.State, bal: np.ndarray, soc: np.ndarray,
-                     bd: np.ndarray, bc: np.ndarray, e: np.ndarray, sig: np.ndarray, call: np.ndarray,
+                     bd: np.ndarray, bc: np.ndarray, e: np.ndarray, sig: np.ndarray,
                      acc: dict[str, np.ndarray], d_bat: np.ndarray | None, gain: Any,
                      pairs: list[tuple[np.ndarray, np.ndarray]], binary_modes: np.ndarray) -> None:
     """Battery with ancillary products: base setpoint, reserve deployment, AGC following at sub-steps.
