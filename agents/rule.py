@@ -8,7 +8,39 @@ import gymnasium as gym
 import numpy as np
 
 
-class PriceThresholdPolicy:
+class _RulePolicy:
+    """What the rule-based policies share: observation and action components by name, resource sizes,
+    and one action per row of a batch."""
+
+    def __init__(self, env: gym.Env) -> None:
+        base = env.unwrapped
+        self._names = {n: i for i, n in enumerate(base.observation_names)}
+        self._actions = {n: i for i, n in enumerate(base.action_names)}
+        self._n = len(base.action_names)
+        r = base.config.resources
+        self._pv_mw = r.pv.p_max_mw if r.pv is not None else 0.0
+        self._wind_mw = r.wind.p_max_mw if r.wind is not None else 0.0
+        self._load_mw = r.flex_load.peak_mw if r.flex_load is not None else 0.0
+        self._bat = r.battery
+
+    def reset(self) -> None:
+        """Stateless."""
+
+    def _obs(self, obs: np.ndarray, name: str, default: float = 0.0) -> float:
+        i = self._names.get(name)
+        return float(obs[i]) if i is not None else default
+
+    def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """The rule action for ``obs`` (``(n_obs,)``), or one per row of a batch ``(B, n_obs)``."""
+        if np.ndim(obs) == 2:
+            return np.stack([self._act_one(row) for row in obs])
+        return self._act_one(obs)
+
+    def _act_one(self, obs: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class PriceThresholdPolicy(_RulePolicy):
     """Price-threshold storage, follow-the-forecast day-ahead bids, spike curtailment.
 
     With ``r(h)`` the real-time price forecast for interval ``t+h`` divided by the scenario's mean
@@ -28,26 +60,11 @@ class PriceThresholdPolicy:
     """
 
     def __init__(self, env: gym.Env, low: float = 0.8, high: float = 1.2, spike: float = 2.5) -> None:
-        base = env.unwrapped
+        super().__init__(env)
         self.low, self.high, self.spike = low, high, spike
-        self._names = {n: i for i, n in enumerate(base.observation_names)}
-        self._actions = {n: i for i, n in enumerate(base.action_names)}
-        self._n = len(base.action_names)
-        cfg = base.config
+        cfg = env.unwrapped.config
         self._lead = cfg.markets.energy.da_lead_steps
         self._pos_max = cfg.markets.energy.position_max_mw
-        r = cfg.resources
-        self._pv_mw = r.pv.p_max_mw if r.pv is not None else 0.0
-        self._wind_mw = r.wind.p_max_mw if r.wind is not None else 0.0
-        self._load_mw = r.flex_load.peak_mw if r.flex_load is not None else 0.0
-        self._bat = r.battery
-
-    def reset(self) -> None:
-        """Stateless."""
-
-    def _obs(self, obs: np.ndarray, name: str, default: float = 0.0) -> float:
-        i = self._names.get(name)
-        return float(obs[i]) if i is not None else default
 
     def _battery_mw(self, ratio: float) -> float:
         if self._bat is None:
@@ -58,10 +75,7 @@ class PriceThresholdPolicy:
             return self._bat.p_discharge_max_mw
         return 0.0
 
-    def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
-        """The rule action for ``obs`` (``(n_obs,)``), or one per row of a batch ``(B, n_obs)``."""
-        if np.ndim(obs) == 2:
-            return np.stack([self.act(row, info) for row in obs])
+    def _act_one(self, obs: np.ndarray) -> np.ndarray:
         a = np.zeros(self._n, dtype=np.float32)
         rt0 = self._obs(obs, "price_rt_per_mwh[t+0]", 1.0)
         L = self._lead
@@ -105,7 +119,7 @@ class PriceThresholdPolicy:
         return np.clip(a, -1.0, 1.0)
 
 
-class MicrogridPolicy:
+class MicrogridPolicy(_RulePolicy):
     """A self-balancing microgrid: local balance first, no market participation.
 
     With the lead-0 forecasts of the interval, the surplus ``s = PV + wind - base load`` (MW):
@@ -118,29 +132,11 @@ class MicrogridPolicy:
     """
 
     def __init__(self, env: gym.Env) -> None:
-        base = env.unwrapped
-        self._names = {n: i for i, n in enumerate(base.observation_names)}
-        self._actions = {n: i for i, n in enumerate(base.action_names)}
-        self._n = len(base.action_names)
-        r = base.config.resources
-        self._pv_mw = r.pv.p_max_mw if r.pv is not None else 0.0
-        self._wind_mw = r.wind.p_max_mw if r.wind is not None else 0.0
-        self._load_mw = r.flex_load.peak_mw if r.flex_load is not None else 0.0
-        self._bat = r.battery
-        self._gas = r.gas
-        self._dt_h = base.config.time.dt_h
+        super().__init__(env)
+        self._gas = env.unwrapped.config.resources.gas
+        self._dt_h = env.unwrapped.config.time.dt_h
 
-    def reset(self) -> None:
-        """Stateless."""
-
-    def _obs(self, obs: np.ndarray, name: str) -> float:
-        i = self._names.get(name)
-        return float(obs[i]) if i is not None else 0.0
-
-    def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
-        """The self-balancing action (one per row of a batch)."""
-        if np.ndim(obs) == 2:
-            return np.stack([self.act(row, info) for row in obs])
+    def _act_one(self, obs: np.ndarray) -> np.ndarray:
         a = np.zeros(self._n, dtype=np.float32)
         surplus = (self._pv_mw * self._obs(obs, "pv_cf[t+0]") + self._wind_mw * self._obs(obs, "wind_cf[t+0]")
                    - self._load_mw * self._obs(obs, "load_pu[t+0]"))
