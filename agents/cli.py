@@ -127,7 +127,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from agents.evaluate import evaluate, load_evaluation, parse_policies, write_outputs
+    from agents.evaluate import evaluate, load_evaluation, parse_policies, summarize, write_outputs
 
     overrides: dict[str, object] = {}
     if args.env:
@@ -144,8 +144,6 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
           f"{', '.join(label for label, _ in policies)} (+ passive reference and oracle) -> {out}", flush=True)
     result = evaluate(cfg, policies, export_all=args.export_all, log=lambda line: print(line, flush=True))
     write_outputs(result, cfg, out, command=shlex.join(["vpp-gym", *(args.argv or [])]))
-    from agents.evaluate import summarize
-
     summary = summarize(result.kpis)
     print(f"\n{'policy':<10}{'profit':>14}{'capture':>10}{'tCO2':>10}{'avoided':>10}")
     for label, stats in summary.items():

@@ -27,6 +27,10 @@ BATCH_SIZES = (1, 16, 256, 1024, 4096)
 COMPARE_N = 16
 
 
+def _action_dim(env_id: str) -> int:
+    return int(gym.spec(env_id).make().action_space.shape[0])  # type: ignore[union-attr]
+
+
 def _random_actions(n_actions: int, n_envs: int, action_dim: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return rng.uniform(-1.0, 1.0, size=(n_actions, n_envs, action_dim)).astype(np.float32)
@@ -68,7 +72,7 @@ def _vector_rates(make: Callable[[], object], step: Callable[[object, np.ndarray
 
 def native_steps_per_s(env_id: str, n_envs: int, steps: int, repeats: int = 3, seed: int = 0) -> list[float]:
     """Env-steps/s of the native vector env with ``n_envs`` sub-envs (next-step autoreset, ledger info)."""
-    dim = gym.spec(env_id).make().action_space.shape[0]  # type: ignore[union-attr]
+    dim = _action_dim(env_id)
     return _vector_rates(lambda: gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point"),
                          lambda e, a: e.step(a), lambda e: e.reset(seed=seed),  # type: ignore[attr-defined]
                          n_envs, dim, steps, repeats, seed)
@@ -76,7 +80,7 @@ def native_steps_per_s(env_id: str, n_envs: int, steps: int, repeats: int = 3, s
 
 def sync_steps_per_s(env_id: str, n_envs: int, steps: int, repeats: int = 3, seed: int = 0) -> list[float]:
     """Env-steps/s of Gymnasium's ``SyncVectorEnv`` over ``n_envs`` single envs."""
-    dim = gym.spec(env_id).make().action_space.shape[0]  # type: ignore[union-attr]
+    dim = _action_dim(env_id)
     return _vector_rates(lambda: gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="sync"),
                          lambda e, a: e.step(a), lambda e: e.reset(seed=seed),  # type: ignore[attr-defined]
                          n_envs, dim, steps, repeats, seed)
@@ -88,7 +92,7 @@ def dummy_steps_per_s(env_id: str, n_envs: int, steps: int, repeats: int = 3, se
         from stable_baselines3.common.vec_env import DummyVecEnv
     except ImportError:
         return None
-    dim = gym.spec(env_id).make().action_space.shape[0]  # type: ignore[union-attr]
+    dim = _action_dim(env_id)
 
     def reset(e: DummyVecEnv) -> None:
         e.seed(seed)

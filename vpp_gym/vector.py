@@ -230,11 +230,11 @@ class VppVectorEnv(VectorEnv):
         self._ep = core.EpisodeData(start=self._start, exo=np.empty((n, 0, len(core.ALL_NAMES))),
                                     obs_exo=np.empty((n, 0, p.n_obs), dtype=np.float32), agc=ep_agc,
                                     stacks=ep_stacks)
-        fresh = core.initial_state(p, len(rows))
-        if full or self._state is None:
+        if full:
             self._state = core.initial_state(p, n)
-        else:
-            self._state = _scatter(self._state, rows, fresh)
+        else:  # the first reset is always full (reset() checks it)
+            assert self._state is not None
+            self._state = _scatter(self._state, rows, core.initial_state(p, len(rows)))
         if self.episode_totals:
             for v in self._totals.values():
                 v[rows] = 0.0
@@ -385,11 +385,8 @@ def _scatter(state: core.State, rows: np.ndarray, fresh: core.State) -> core.Sta
         out = old.copy()
         out[rows] = new
         return out
-    return core.State(put(state.t, fresh.t), *(put(a, b) for a, b in zip(state[1:1 + core.N_SCALAR_FIELDS],
-                                                                         fresh[1:1 + core.N_SCALAR_FIELDS],
-                                                                         strict=True)),
-                      tuple(put(a, b) for a, b in zip(state.positions_mw, fresh.positions_mw, strict=True)),
-                      tuple(put(a, b) for a, b in zip(state.offer_prices, fresh.offer_prices, strict=True)))
+    return core.State(*(tuple(map(put, old, new)) if isinstance(old, tuple) else put(old, new)  # position tuples
+                        for old, new in zip(state, fresh, strict=True)))
 
 
 class ArbitrageVectorEnv(VppVectorEnv):

@@ -31,6 +31,11 @@ from vpp_gym.validation import ConfigError, from_mapping, merge_overrides, requi
 ALGOS = ("ppo", "sac")
 
 
+def _check_net_arch(net_arch: tuple[int, ...]) -> None:
+    require(len(net_arch) >= 1 and all(n >= 1 for n in net_arch), "agent.net_arch", list(net_arch),
+            "a non-empty list of positive layer sizes")
+
+
 @dataclass(frozen=True)
 class PpoConfig:
     """PPO hyperparameters (Stable-Baselines3 names; see its ``PPO`` docs).
@@ -81,8 +86,7 @@ class PpoConfig:
         require_range("agent.max_grad_norm", self.max_grad_norm, 0.0, None, lo_open=True)
         if self.target_kl is not None:
             require_range("agent.target_kl", self.target_kl, 0.0, None, lo_open=True)
-        require(len(self.net_arch) >= 1 and all(n >= 1 for n in self.net_arch), "agent.net_arch",
-                list(self.net_arch), "a non-empty list of positive layer sizes")
+        _check_net_arch(self.net_arch)
 
 
 @dataclass(frozen=True)
@@ -133,8 +137,7 @@ class SacConfig:
             require_range("agent.ent_coef", self.ent_coef, 0.0, None)
         if isinstance(self.target_entropy, str):
             require(self.target_entropy == "auto", "agent.target_entropy", self.target_entropy, "'auto' or a number")
-        require(len(self.net_arch) >= 1 and all(n >= 1 for n in self.net_arch), "agent.net_arch",
-                list(self.net_arch), "a non-empty list of positive layer sizes")
+        _check_net_arch(self.net_arch)
 
 
 def _auto(text: str) -> bool:

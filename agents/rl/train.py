@@ -117,7 +117,7 @@ def build_model(cfg: ExperimentConfig, env: Any, tb_dir: Path | None) -> Any:
     act = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[a.activation]  # type: ignore[union-attr]
     lr: Any = a.learning_rate  # type: ignore[union-attr]
     if a.lr_schedule == "linear":  # type: ignore[union-attr]
-        lr = _linear(a.learning_rate)  # type: ignore[union-attr]
+        lr = _Linear(a.learning_rate)  # type: ignore[union-attr]
     common = {"seed": cfg.seed, "device": cfg.train.device, "verbose": 0,
               "tensorboard_log": str(tb_dir) if tb_dir is not None else None}
     if isinstance(a, PpoConfig):
@@ -145,10 +145,6 @@ class _Linear:
 
     def __call__(self, progress_remaining: float) -> float:
         return self.lr * progress_remaining
-
-
-def _linear(lr: float) -> _Linear:
-    return _Linear(lr)
 
 
 def evaluate_days(policy_fn: Any, cfg: ExperimentConfig, split: str, days: int,
