@@ -32,7 +32,7 @@ import json
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -109,7 +109,7 @@ def load_evaluation(path: str | Path | None, overrides: dict[str, Any] | None = 
     data = merge_overrides(read_yaml(path) if path is not None else {}, overrides or {})
     cfg = from_mapping(EvaluationConfig, data)
     if path is not None and isinstance(cfg.scenario, str) and not Path(cfg.scenario).is_absolute():
-        cfg = EvaluationConfig(**{**cfg.__dict__, "scenario": str(Path(path).resolve().parent / cfg.scenario)})
+        cfg = replace(cfg, scenario=str(Path(path).resolve().parent / cfg.scenario))
     return cfg
 
 

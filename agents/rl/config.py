@@ -19,7 +19,7 @@ seed=3``) before validation; values are read as YAML (``1e-4`` is taken as a num
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -256,7 +256,7 @@ def load_experiment(path: str | Path | None = None, overrides: dict[str, Any] | 
     agent_cls = PpoConfig if algo == "ppo" else SacConfig
     agent = from_mapping(agent_cls, data.get("agent"), "agent")
     cfg = from_mapping(ExperimentConfig, {k: v for k, v in data.items() if k != "agent"})
-    return ExperimentConfig(**{**cfg.__dict__, "agent": agent}), base_dir
+    return replace(cfg, agent=agent), base_dir
 
 
 def parse_cli_overrides(items: list[str]) -> dict[str, Any]:
