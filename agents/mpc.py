@@ -49,7 +49,7 @@ class MpcPolicy:
         if horizon_steps is not None and horizon_steps < 1:
             raise ValueError(f"horizon_steps: got {horizon_steps}, expected an integer >= 1 or None")
         self._env = env.unwrapped
-        check_scope(self._env.params)
+        check_scope(self._env.params, knows_stacks=False)
         self.replan_every = replan_every
         self.exact = exact
         self.horizon_steps = horizon_steps

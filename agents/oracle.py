@@ -31,8 +31,8 @@ mode per interval.
 The carbon market is settled at the episode end as in the simulator: ``C(X_T)`` of the net position
 ``X = emissions - allowances - CCER used`` (flat or stepped ladder, see ``_carbon_settlement``).
 
-Ancillary products, in the invitation form and the price-taker transaction form (an offer at price 0,
-accepted up to the need; no competitor stack):
+Ancillary products, in the invitation form and the transaction form (price-taker: an offer at price 0,
+accepted up to the need; price-maker against a known competitor stack: see below):
 
     A_p[t]          accepted capacity of product p, at most what the clearing can give the largest offer
     regulation      followed exactly (score 1) by the battery at the AGC sub-steps, within its
@@ -42,8 +42,28 @@ accepted up to the need; no competitor stack):
                     (``_reserve_priority``: binaries in call intervals only)
     demand response delivered against the passive baseline (``_demand_response``)
 
-Scope: competitor stacks (price-maker clearing) and imperfect regulation tracking (response delay,
-ramp limit) raise :class:`OracleScopeError` naming what is not modelled.
+Price-maker clearing (a transaction-form market with a competitor stack, ``configs/markets/autonomous.yaml``).
+The oracle knows the episode's stacks (perfect foresight). With the valid competitor offers of an
+interval sorted by price, ``Q_m`` the quantity of the first ``m`` and ``N`` the need, an offer priced
+below competitor ``m`` and accepted for ``a`` with ``N - Q_m <= a < N - Q_{m-1}`` leaves competitor
+``m`` marginal, so it clears at ``p_m`` whatever the offer's own price; ``a`` below ``N - Q_M`` (a
+short stack) clears at the price cap. These ranges are the segments of :func:`stack_segments`, and
+the revenue ``a * price(a)``, a step function, is modelled with one binary per segment (at most one
+per interval):
+
+    y_s lo_s <= a_s <= y_s hi_s,   sum_{s in t} y_s <= 1,   A[t] = sum_{s in t} a_s,   paid sum price_s a_s
+
+Left out: the VPP as the marginal offer (``a = N - Q_{m-1}`` exactly, paid its own price, which can
+approach ``p_m`` from below but never reach it, so the supremum is not attained); segments are
+shortened by ``STACK_MARGIN_MW`` at both ends so float32 actions replay on the same side. So the
+oracle is optimal over the price-maker plans up to ``STACK_MARGIN_MW`` per segment. A day-ahead
+energy sale clears against the stack this way; a purchase pays the price the stack clears at
+without the VPP's offer. Demand response is paid ``min(delivered, A_dr)`` at its segment's price
+(one ``pay_s <= a_s`` per segment). MPC does not see the stacks (competitors' private offers), so a
+price-maker scenario is outside its scope.
+
+Scope: imperfect regulation tracking (response delay, ramp limit) raises :class:`OracleScopeError`
+naming what is not modelled, and so does a price-maker scenario without its stacks (MPC).
 
 The class of plans the oracle is optimal over (every plan in it replays exactly):
 
@@ -91,6 +111,8 @@ from vpp_gym.markets.clearing import clear_invitation
 from vpp_gym.ops import SCALAR
 
 SIMULTANEOUS_TOL_MW = 1e-7
+STACK_MARGIN_MW = 1e-4
+"""Price-maker segments stop this far inside their ends, so float32 offer quantities replay on the same side."""
 
 
 class OracleScopeError(NotImplementedError):
@@ -114,14 +136,27 @@ class Plan:
     mip: bool
 
 
-def check_scope(p: CoreParams) -> None:
-    """Raise :class:`OracleScopeError` for a scenario outside the oracle's model."""
+def stacked_markets(p: CoreParams) -> list[str]:
+    """The markets of the scenario that clear against a competitor stack (price-maker clearing)."""
+    mk = p.cfg.markets
+    return [n for n in ("energy", *p.open_products)
+            if getattr(mk, n).form == "transaction" and getattr(mk, n).competitors.n_offers > 0]
+
+
+def check_scope(p: CoreParams, knows_stacks: bool = True) -> None:
+    """Raise :class:`OracleScopeError` for a scenario outside the oracle's model.
+
+    Args:
+        p: the simulator's parameters.
+        knows_stacks: whether the caller will pass the competitor stacks (the oracle does; MPC, which
+            sees only what the agent sees, does not).
+    """
     missing = []
     mk = p.cfg.markets
-    stacks = [n for n in ("energy", *p.open_products)
-              if getattr(mk, n).form == "transaction" and getattr(mk, n).competitors.n_offers > 0]
-    if stacks:
-        missing.append(f"competitor stacks (price-maker clearing) in {', '.join(stacks)}")
+    stacks = stacked_markets(p)
+    if stacks and not knows_stacks:
+        missing.append(f"competitor stacks (price-maker clearing) in {', '.join(stacks)} without knowing "
+                       "the competitors' offers (only the perfect-foresight oracle sees them)")
     reg = mk.regulation
     if reg is not None and (reg.delay_substeps > 0 or reg.ramp_mw_per_substep is not None):
         missing.append("a regulation response delay or ramp limit (imperfect tracking)")
@@ -130,7 +165,8 @@ def check_scope(p: CoreParams) -> None:
 
 
 def solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float = 600.0,
-          force_binary_modes: bool = False, agc: np.ndarray | None = None, exact: bool = True) -> Plan:
+          force_binary_modes: bool = False, agc: np.ndarray | None = None, exact: bool = True,
+          stacks: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> Plan:
     """The optimal plan for the intervals of ``exo`` starting from a scalar ``state``.
 
     Args:
@@ -144,11 +180,14 @@ def solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float
         exact: with a rewarded stepped carbon surplus, prove no deeper surplus band is better (an upper
             bound per band); False stops after two bands in a row no better than the best (faster,
             what MPC uses: its forecasts are not exact anyway).
+        stacks: the competitor stacks of the intervals, ``market -> (mw, price)``, each ``(T, M)``
+            (needed for every market :func:`stacked_markets` names; ``VppEnv.episode.stacks`` row 0).
 
     Returns:
         The plan; ``plan.actions[k]`` is the action for step ``state.t + k``.
     """
-    check_scope(p)
+    check_scope(p, knows_stacks=stacks is not None)
+    stacks = _check_stacks(p, stacks or {}, exo.shape[0])
     cm = p.cfg.markets.carbon
     segmented = p.carbon_stateful and cm.pricing == "stepped" and cm.reward_surplus
     segments: list[int | None] = [None] if not segmented else [-1, *range(_max_surplus_bands(p, state))]
@@ -161,7 +200,7 @@ def solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float
         if exact and best is not None and seg is not None and seg >= 1:
             # an upper bound on every band from here on: the deepest band's reward rate on all of it
             try:
-                bound = _solve(p, exo, state, time_limit_s, np.zeros(T, dtype=bool), agc, seg, tail=True)
+                bound = _solve(p, exo, state, time_limit_s, np.zeros(T, dtype=bool), agc, stacks, seg, tail=True)
             except SolveError as err:
                 if err.infeasible:
                     break  # the surplus cannot reach this band (nor any further one)
@@ -177,7 +216,7 @@ def solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float
             if attempt == 8:  # last resort: a binary charge/discharge mode in every interval
                 modes = np.ones(T, dtype=bool)
             try:
-                plan = _solve(p, exo, state, time_limit_s, modes, agc, seg)
+                plan = _solve(p, exo, state, time_limit_s, modes, agc, stacks, seg)
             except SolveError as err:
                 if not err.infeasible or seg is None:
                     raise
@@ -213,8 +252,121 @@ def _max_surplus_bands(p: CoreParams, state: core.State) -> int:
     return int(np.ceil((p.carbon_scale_t + abs(x0)) / cm.band_t)) + 1
 
 
+def _check_stacks(p: CoreParams, stacks: dict[str, tuple[np.ndarray, np.ndarray]], T: int
+                  ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The stacks of the scenario's price-maker markets as float arrays ``(T, M)``, checked."""
+    out = {}
+    for name in stacked_markets(p):
+        if name not in stacks:
+            raise ValueError(f"solve: the {name} market clears against a competitor stack; pass stacks[{name!r}]")
+        mw, price = (np.asarray(a, dtype=float) for a in stacks[name])
+        if mw.shape != price.shape or mw.ndim != 2 or mw.shape[0] < T:
+            raise ValueError(f"solve: stacks[{name!r}] must be two (T, M) arrays for the {T} intervals, "
+                             f"got shapes {mw.shape} and {price.shape}")
+        out[name] = (mw[:T], price[:T])
+    return out
+
+
+@dataclass
+class _Segments:
+    """The price-maker segments of one market (see :func:`stack_segments`) and their variables."""
+
+    a: np.ndarray  # accepted MW in the segment (variable indices)
+    y: np.ndarray  # the segment is chosen (binary variable indices)
+    t: np.ndarray  # interval of each segment
+    price: np.ndarray  # clearing price when the accepted quantity lies in the segment
+    bid: np.ndarray  # an offer price that clears there (below the marginal competitor's)
+
+
+def stack_segments(stack_mw: np.ndarray, stack_price: np.ndarray, need_mw: np.ndarray, price_cap: float,
+                   margin_mw: float = STACK_MARGIN_MW) -> tuple[np.ndarray, ...]:
+    """Quantity ranges on which an offer against a known competitor stack clears at a known price.
+
+    Per interval, with the valid competitor offers (priced at most ``price_cap``, more than
+    ``QUANTITY_TOL_MW``) sorted by price, ``Q_m`` the quantity of the first ``m`` and ``N`` the need:
+    an offer priced below ``p_m`` and accepted for ``a`` in ``[N - Q_m, N - Q_{m-1})`` leaves
+    competitor ``m`` marginal and clears at ``p_m`` (segments with ``p_m = 0`` are left out: an offer
+    cannot be priced below 0); if the stack is short (``Q_M < N``), ``a < N - Q_M`` clears at the
+    cap. Each range is shortened by ``margin_mw`` at both ends.
+
+    Args:
+        stack_mw: ``(T, M)`` competitor quantities.
+        stack_price: ``(T, M)`` competitor prices.
+        need_mw: ``(T,)`` the need (negative counts as 0).
+        price_cap: the market's price cap.
+        margin_mw: how far inside its ends each segment stops.
+
+    Returns:
+        ``(t, lo, hi, price, bid)``, one entry per segment: its interval, quantity range, clearing
+        price, and an offer price that clears there (midway between the marginal competitor's price and
+        the next lower competitor price, or 0; the cap for a short stack).
+    """
+    from vpp_gym.markets.clearing import QUANTITY_TOL_MW
+
+    out: list[tuple[int, float, float, float, float]] = []
+    for t in range(stack_mw.shape[0]):
+        n = max(float(need_mw[t]), 0.0)
+        valid = (stack_price[t] <= price_cap) & (stack_mw[t] > QUANTITY_TOL_MW)
+        order = np.argsort(stack_price[t][valid], kind="stable")
+        q, pr = stack_mw[t][valid][order], stack_price[t][valid][order]
+        cum = np.concatenate([[0.0], np.cumsum(q)])
+        for k in range(len(q)):
+            lo = max(n - cum[k + 1], 0.0) + margin_mw
+            hi = n - cum[k] - margin_mw
+            if pr[k] > 0.0 and hi >= lo:
+                below = pr[pr < pr[k]]
+                out.append((t, lo, hi, float(pr[k]), 0.5 * (float(below.max()) if len(below) else 0.0) + 0.5 * pr[k]))
+        if n - cum[-1] > 2.0 * margin_mw:
+            out.append((t, margin_mw, n - cum[-1] - margin_mw, price_cap, price_cap))
+    if not out:
+        return (np.zeros(0, dtype=int), *(np.zeros(0) for _ in range(4)))
+    t_, lo_, hi_, price_, bid_ = (np.array(c) for c in zip(*out, strict=True))
+    return t_.astype(int), lo_, hi_, price_, bid_
+
+
+def _segments(m: Model, stack: tuple[np.ndarray, np.ndarray], need: np.ndarray, price_cap: float,
+              upper_mw: float, total: np.ndarray, T: int) -> _Segments:
+    """Segment variables of one market, linked to its per-interval accepted quantity ``total``.
+
+    ``y_s lo_s <= a_s <= y_s min(hi_s, upper)``, at most one segment per interval, ``total[t] = sum a_s``.
+    """
+    t, lo, hi, price, bid = stack_segments(stack[0], stack[1], need, price_cap)
+    keep = lo <= upper_mw
+    t, lo, hi, price, bid = t[keep], lo[keep], np.minimum(hi[keep], upper_mw), price[keep], bid[keep]
+    n = len(t)
+    a = m.var(n, 0.0, hi)
+    y = m.var(n, 0.0, 1.0, integer=True)
+    r_hi = m.rows(n, -np.inf, 0.0)  # a - hi y <= 0
+    m.coef(r_hi, a, 1.0)
+    m.coef(r_hi, y, -hi)
+    r_lo = m.rows(n, 0.0, np.inf)  # a - lo y >= 0
+    m.coef(r_lo, a, 1.0)
+    m.coef(r_lo, y, -lo)
+    one = m.rows(T, -np.inf, 1.0)
+    m.coef(one[t], y, 1.0)
+    link = m.rows(T, 0.0, 0.0)  # total - sum a = 0
+    m.coef(link, total, 1.0)
+    m.coef(link[t], a, -1.0)
+    return _Segments(a=a, y=y, t=t, price=price, bid=bid)
+
+
+def _bid_action(bid: np.ndarray, below: np.ndarray, price_cap: float) -> np.ndarray:
+    """Offer-price actions (float32) that the env decodes, ``(a + 1) cap / 2``, to a price below ``below``."""
+    a = (np.asarray(bid, dtype=float) / (0.5 * price_cap) - 1.0).astype(np.float32)
+    for _ in range(64):
+        # the env decodes in float64; a float32 pipeline would round differently: both must stay below
+        decoded = np.maximum((a.astype(float) + 1.0) * (0.5 * price_cap),
+                             (a + np.float32(1.0)) * np.float32(0.5 * price_cap))
+        bad = (decoded >= below) & (a > -1.0)
+        if not bad.any():
+            break
+        a = np.where(bad, np.nextafter(a, np.float32(-1.0)), a)
+    return np.clip(a, -1.0, 1.0)
+
+
 def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float, binary_modes: np.ndarray,
-           agc: np.ndarray | None, carbon_segment: int | None = None, tail: bool = False) -> Plan:
+           agc: np.ndarray | None, stacks: dict[str, tuple[np.ndarray, np.ndarray]],
+           carbon_segment: int | None = None, tail: bool = False) -> Plan:
     cfg = p.cfg
     r = cfg.resources
     em = cfg.markets.energy
@@ -242,12 +394,16 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
     for j, pos in enumerate(state.positions_mw):
         if j < T:
             fixed[j], fixed_val[j] = True, pos
-    m.fix(q[fixed], fixed_val[fixed])
-    if p.energy_transaction:  # an offer at price 0 clears up to the need when the DA price is >= 0
-        sell_max = np.where(exo[:, I_DA] >= 0.0, min(em.position_max_mw, em.need_mw), 0.0)
-        cap = m.rows(T, -np.inf, np.where(fixed, np.inf, sell_max))
-        m.coef(cap, q, 1.0)
-    gain(q, dt * exo[:, I_DA])
+    segs: dict[str, _Segments] = {}
+    if "energy" in stacks:
+        segs["energy"] = _energy_price_maker(m, p, exo, state, stacks["energy"], q, fixed, fixed_val, gain)
+    else:
+        m.fix(q[fixed], fixed_val[fixed])
+        if p.energy_transaction:  # an offer at price 0 clears up to the need when the DA price is >= 0
+            sell_max = np.where(exo[:, I_DA] >= 0.0, min(em.position_max_mw, em.need_mw), 0.0)
+            cap = m.rows(T, -np.inf, np.where(fixed, np.inf, sell_max))
+            m.coef(cap, q, 1.0)
+        gain(q, dt * exo[:, I_DA])
     # real-time: (net - q) at the RT price; imbalance penalty on |net - q - instructed| (dp + dm)
     gain(net, dt * exo[:, I_RT])
     gain(q, -dt * exo[:, I_RT])
@@ -281,6 +437,11 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
     acc: dict[str, np.ndarray] = {}
     for prod in products:
         acc[prod] = _accepted_var(m, p, prod, exo, has_battery=r.battery is not None)
+        if prod in stacks:
+            cfg = p.product(prod)
+            assert cfg is not None
+            need = np.abs(exo[:, PRODUCT_COLUMNS[prod][0]])
+            segs[prod] = _segments(m, stacks[prod], need, cfg.price_cap, cfg.offer_max_mw, acc[prod], T)
     # reserve deployment per source (battery, gas, load curtailment) and shortfall, in call intervals
     deploy = _reserve_deployment_vars(m, p, exo, acc) if "reserve" in products else {}
     if "regulation" in products:
@@ -289,11 +450,12 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
         sig = np.asarray(agc, dtype=float)[:T]
         prev = np.concatenate([[float(state.agc_last)], sig[:-1, -1]])
         miles = np.abs(np.diff(np.concatenate([prev[:, None], sig], axis=1), axis=1)).sum(axis=1)
-        gain(acc["regulation"], dt * exo[:, I_REG_CAP_P] + miles * exo[:, I_REG_MIL_P])
+        gain(acc["regulation"], miles * exo[:, I_REG_MIL_P])
+        _capacity_payment(gain, acc["regulation"], segs.get("regulation"), dt, exo[:, I_REG_CAP_P])
     else:
         sig = np.zeros((T, 1))
     if "reserve" in products:
-        gain(acc["reserve"], dt * exo[:, I_RES_P])
+        _capacity_payment(gain, acc["reserve"], segs.get("reserve"), dt, exo[:, I_RES_P])
         gain(deploy["sf"], -dt * p.cfg.markets.reserve.shortfall_penalty_per_mwh)  # type: ignore[union-attr]
         for src in ("bat", "gas", "c"):  # the delivered energy is instructed (no imbalance penalty)
             if src in deploy:
@@ -453,7 +615,7 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
     if "reserve" in products:
         _reserve_priority(m, p, state, exo, acc, deploy, sp)
     if "demand_response" in products:
-        _demand_response(m, p, exo, net, acc, sig, deploy, sp, gain)
+        _demand_response(m, p, exo, net, acc, sig, deploy, sp, gain, segs.get("demand_response"))
     constant = 0.0
     if stateful:
         constant = _carbon_settlement(m, p, exo, state, imp, sp, renew_idx, gain, carbon_segment, tail)
@@ -461,18 +623,68 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
     for idx, coef in profit_terms:
         m.add_cost(idx, -coef)
     sol = m.solve(time_limit_s)
-    plan = _plan(p, exo, state, sol, sp, q, net, simultaneous_pairs, acc, deploy)
+    plan = _plan(p, exo, state, sol, sp, q, net, simultaneous_pairs, acc, deploy, segs)
     plan.profit += constant
     return plan
 
 
+def _capacity_payment(gain: Any, accepted: np.ndarray, seg: _Segments | None, dt: float, price: np.ndarray) -> None:
+    """Capacity paid ``A * dt * price``: the published price, or the segment's clearing price."""
+    if seg is None:
+        gain(accepted, dt * price)
+    else:
+        gain(seg.a, dt * seg.price)
+
+
+def _energy_price_maker(m: Model, p: CoreParams, exo: np.ndarray, state: core.State,
+                        stack: tuple[np.ndarray, np.ndarray], q: np.ndarray, fixed: np.ndarray,
+                        fixed_val: np.ndarray, gain: Any) -> _Segments:
+    """Day-ahead positions against the energy market's competitor stack.
+
+    Free intervals: ``q = sum_s a_s - buy``, the sale on one segment of :func:`stack_segments` (paid
+    its price), a purchase ``buy`` at the price the stack clears at without the VPP's offer, and not
+    both (``buy <= q_max (1 - sum_s y_s)``). Committed intervals: the committed offer is cleared as
+    the simulator clears it, and ``q`` is fixed to the cleared position at the cleared price.
+    """
+    from vpp_gym.markets.clearing import clear_transaction
+
+    em = p.cfg.markets.energy
+    T, dt = exo.shape[0], p.dt_h
+    need = np.full(T, em.need_mw)
+    offers = np.zeros(T)
+    offer_prices = np.zeros(T)
+    for j, price in enumerate(state.offer_prices):
+        if j < T:
+            offers[j], offer_prices[j] = max(fixed_val[j], 0.0), float(price)
+    cleared, price = clear_transaction(offers, offer_prices, stack[0], stack[1], need, em.price_cap_per_mwh,
+                                       exo[:, I_DA])
+    m.fix(q[fixed], (cleared + np.minimum(fixed_val, 0.0))[fixed])
+    gain(q[fixed], dt * price[fixed])
+    sell = m.var(T, 0.0, np.where(fixed, 0.0, em.position_max_mw))
+    seg = _segments(m, stack, np.where(fixed, 0.0, need), em.price_cap_per_mwh, em.position_max_mw, sell, T)
+    buy = m.var(T, 0.0, np.where(fixed, 0.0, em.position_max_mw))
+    pos = m.rows(T, 0.0, 0.0)  # q - sell + buy = 0 (free intervals)
+    m.coef(pos[~fixed], q[~fixed], 1.0)
+    m.coef(pos, sell, -1.0)
+    m.coef(pos, buy, 1.0)
+    one = m.rows(T, -np.inf, em.position_max_mw)  # buy + q_max sum_s y_s <= q_max
+    m.coef(one, buy, 1.0)
+    m.coef(one[seg.t], seg.y, em.position_max_mw)
+    gain(seg.a, dt * seg.price)
+    gain(buy, -dt * price)  # with no offer from the VPP (offers[t] = 0 in free intervals)
+    return seg
+
+
 def _demand_response(m: Model, p: CoreParams, exo: np.ndarray, net: np.ndarray, acc: dict[str, np.ndarray],
-                     sig: np.ndarray, dep: dict[str, np.ndarray], sp: dict[str, Any], gain: Any) -> None:
+                     sig: np.ndarray, dep: dict[str, np.ndarray], sp: dict[str, Any], gain: Any,
+                     seg: _Segments | None = None) -> None:
     """Demand response against the passive baseline.
 
     ``del = dir * (net - reserve delivered - mean(s) * A_reg - baseline) >= 0`` in event intervals (the
     oracle never moves against an event, so the simulator's ``max(., 0)`` is the identity);
     ``pay <= del``, ``pay <= A_dr`` (paid ``pay * dt * price``); ``short >= A_dr - del`` (penalised).
+    Against a competitor stack the price depends on the segment: ``pay_s <= a_s`` per segment and
+    ``sum_s pay_s <= del`` per interval, paid ``pay_s * dt * price_s``.
     """
     dc = p.cfg.markets.demand_response
     assert dc is not None
@@ -497,19 +709,29 @@ def _demand_response(m: Model, p: CoreParams, exo: np.ndarray, net: np.ndarray, 
             m.coef(rows, dep[src], direction)
     if "regulation" in acc:
         m.coef(rows, acc["regulation"], direction * sig.mean(axis=1))
-    pay = m.var(T, 0.0, np.inf)
-    r1 = m.rows(T, -np.inf, 0.0)
-    m.coef(r1, pay, 1.0)
-    m.coef(r1, dl, -1.0)
-    r2 = m.rows(T, -np.inf, 0.0)
-    m.coef(r2, pay, 1.0)
-    m.coef(r2, a_dr, -1.0)
+    if seg is None:
+        pay = m.var(T, 0.0, np.inf)
+        r1 = m.rows(T, -np.inf, 0.0)
+        m.coef(r1, pay, 1.0)
+        m.coef(r1, dl, -1.0)
+        r2 = m.rows(T, -np.inf, 0.0)
+        m.coef(r2, pay, 1.0)
+        m.coef(r2, a_dr, -1.0)
+        gain(pay, dt * exo[:, I_DR_P])
+    else:
+        pay_s = m.var(len(seg.t), 0.0, np.inf)
+        r1 = m.rows(T, -np.inf, 0.0)  # sum_s pay_s - del <= 0
+        m.coef(r1[seg.t], pay_s, 1.0)
+        m.coef(r1, dl, -1.0)
+        r2 = m.rows(len(seg.t), -np.inf, 0.0)  # pay_s - a_s <= 0
+        m.coef(r2, pay_s, 1.0)
+        m.coef(r2, seg.a, -1.0)
+        gain(pay_s, dt * seg.price)
     short = m.var(T, 0.0, np.inf)
     r3 = m.rows(T, 0.0, np.inf)
     m.coef(r3, short, 1.0)
     m.coef(r3, a_dr, -1.0)
     m.coef(r3, dl, 1.0)
-    gain(pay, dt * exo[:, I_DR_P])
     gain(short, -dt * dc.shortfall_penalty_per_mwh)
 
 
@@ -872,7 +1094,7 @@ def _binary_mode(m: Model, dis: np.ndarray, ch: np.ndarray, dis_max: float, ch_m
 
 def _plan(p: CoreParams, exo: np.ndarray, state: core.State, sol: Solution, sp: dict[str, Any], q: np.ndarray,
           net: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray]], acc: dict[str, np.ndarray],
-          dep: dict[str, np.ndarray]) -> Plan:
+          dep: dict[str, np.ndarray], segs: dict[str, _Segments]) -> Plan:
     """Decode the solution into env actions (inverse of the env's decoding).
 
     Setpoints are the resources' totals; the battery, gas and curtailment actions ask for the base,
@@ -930,10 +1152,16 @@ def _plan(p: CoreParams, exo: np.ndarray, state: core.State, sol: Solution, sp: 
         need = np.abs(exo[:, PRODUCT_COLUMNS[prod][0]])
         offer = _offer_for(cfg, x[idx], need)
         A[:, col[f"{prod}_mw"]] = offer / cfg.offer_max_mw if cfg.offer_max_mw > 0 else 0.0  # type: ignore[union-attr]
-        if cfg.form == "transaction":  # type: ignore[union-attr]
+        if prod in segs:
+            A[:, col[f"{prod}_price"]] = _segment_bids(segs[prod], x, T, cfg.price_cap)  # type: ignore[union-attr]
+        elif cfg.form == "transaction":  # type: ignore[union-attr]
             A[:, col[f"{prod}_price"]] = -1.0  # an offer at price 0: accepted as a price-taker
         out[f"{prod}_accepted"] = x[idx]
-    if p.energy_transaction:
+    if "energy" in segs:  # the action at step k offers the position of interval k + L
+        bids = _segment_bids(segs["energy"], x, T, em.price_cap_per_mwh)
+        A[:, col["da_price"]] = -1.0
+        A[: max(T - L, 0), col["da_price"]] = bids[L:]
+    elif p.energy_transaction:
         A[:, col["da_price"]] = -1.0
     simultaneous = np.zeros(T, dtype=bool)
     for dis, ch in pairs:
@@ -941,6 +1169,17 @@ def _plan(p: CoreParams, exo: np.ndarray, state: core.State, sol: Solution, sp: 
         simultaneous |= both.reshape(T, -1).any(axis=1)
     out["_simultaneous"] = simultaneous
     return Plan(actions=np.clip(A, -1.0, 1.0), profit=-sol.objective, setpoints=out, mip=sol.mip)
+
+
+def _segment_bids(seg: _Segments, x: np.ndarray, T: int, price_cap: float) -> np.ndarray:
+    """Per interval, the offer-price action of the chosen segment (-1, price 0, where none is chosen)."""
+    bids = np.full(T, -1.0, dtype=np.float32)
+    on = x[seg.y] > 0.5
+    short = seg.bid >= seg.price  # a short stack clears at the cap: offer at the cap itself
+    bids[seg.t[on & short]] = 1.0
+    normal = on & ~short
+    bids[seg.t[normal]] = _bid_action(seg.bid[normal], seg.price[normal], price_cap)
+    return bids
 
 
 class OraclePolicy:
@@ -968,7 +1207,8 @@ class OraclePolicy:
         if self.plan is None:
             u = self._env
             agc = u._episode.agc[0] if u._episode.agc is not None else None
-            self.plan = solve(u.params, u._episode.exo[0], u._state, self._time_limit, agc=agc)
+            stacks = {name: (mw[0], price[0]) for name, (mw, price) in u._episode.stacks.items()}
+            self.plan = solve(u.params, u._episode.exo[0], u._state, self._time_limit, agc=agc, stacks=stacks)
             self._k = 0
         a = self.plan.actions[self._k]
         self._k += 1

@@ -1,7 +1,8 @@
 """Speed of the optimization baselines (issue: oracle for a year of Arbitrage, MPC for a day of Joint).
 
-Usage: python experiments/bench_baselines.py [--mpc-replan K] [--repeats N]
-Prints the median wall time of each measurement over N repeats.
+Usage: python experiments/bench_baselines.py [--mpc-replan K] [--repeats N] [--price-maker-only]
+Prints the median wall time of each measurement over N repeats. The price-maker oracle (every task
+under configs/markets/autonomous.yaml, a MILP against the competitor stacks) is timed once per task.
 """
 
 from __future__ import annotations
@@ -36,15 +37,16 @@ def oracle_year(repeats: int) -> None:
           f"median {statistics.median(times):.2f} s over {repeats} (profit {profit:,.0f})", flush=True)
 
 
-def one_day(env_id: str, make_policy: Callable[[gym.Env], Any], label: str, repeats: int) -> None:
-    env = gym.make(env_id)
+def one_day(env_id: str, make_policy: Callable[[gym.Env], Any], label: str, repeats: int,
+            config: str | None = None) -> None:
+    env = gym.make(env_id, config=config)
     times, profit = [], 0.0
     for _ in range(repeats):
         policy = make_policy(env)
         t0 = time.perf_counter()
         profit = run_episode(env, policy, seed=0, options={"split": "test", "day": 0})["profit"]
         times.append(time.perf_counter() - t0)
-    print(f"{label}, {env_id}, one test day: median {statistics.median(times):.2f} s over {repeats} "
+    print(f"{label}, {env_id}{' (' + config + ')' if config else ''}, one test day: median {statistics.median(times):.2f} s over {repeats} "
           f"(profit {profit:,.0f})", flush=True)
 
 
@@ -52,7 +54,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--mpc-replan", type=int, default=4, help="MPC re-solves every K steps")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--price-maker-only", action="store_true", help="only time the price-maker oracle")
     args = parser.parse_args()
+    for env_id in ("vpp_gym/Arbitrage-v0", "vpp_gym/LowCarbon-v0", "vpp_gym/Regulation-v0", "vpp_gym/Joint-v0"):
+        one_day(env_id, OraclePolicy, "oracle (price-maker)", 1, config="configs/markets/autonomous.yaml")
+    if args.price_maker_only:
+        return
     oracle_year(args.repeats)
     for env_id in ("vpp_gym/Arbitrage-v0", "vpp_gym/LowCarbon-v0", "vpp_gym/Regulation-v0"):
         one_day(env_id, OraclePolicy, "oracle", args.repeats)

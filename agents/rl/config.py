@@ -103,6 +103,8 @@ class SacConfig:
         gamma: discount.
         train_freq: vector steps between updates.
         gradient_steps: gradient steps per update.
+        n_steps: length of the bootstrapped return in the critic target (1 = the usual one-step TD
+            target; >1 uses SB3's n-step replay buffer, which stops at episode ends).
         ent_coef: ``auto`` (learned, SB3's default), ``auto_<init>`` (learned from that start), or a
             fixed number.
         target_entropy: ``auto`` (``-action_dim``) or a number.
@@ -119,6 +121,7 @@ class SacConfig:
     gamma: float = 0.99
     train_freq: int = 1
     gradient_steps: int = 1
+    n_steps: int = 1
     ent_coef: float | str = "auto"
     target_entropy: float | str = "auto"
     net_arch: tuple[int, ...] = (256, 256)
@@ -126,7 +129,7 @@ class SacConfig:
 
     def __post_init__(self) -> None:
         require_range("agent.learning_rate", self.learning_rate, 0.0, 1.0, lo_open=True)
-        for name in ("buffer_size", "batch_size", "train_freq", "gradient_steps"):
+        for name in ("buffer_size", "batch_size", "train_freq", "gradient_steps", "n_steps"):
             require(getattr(self, name) >= 1, f"agent.{name}", getattr(self, name), "an integer >= 1")
         require(self.learning_starts >= 0, "agent.learning_starts", self.learning_starts, "an integer >= 0")
         require_range("agent.tau", self.tau, 0.0, 1.0, lo_open=True)

@@ -132,7 +132,7 @@ def build_model(cfg: ExperimentConfig, env: Any, tb_dir: Path | None) -> Any:
     target: Any = a.target_entropy if isinstance(a.target_entropy, str) else float(a.target_entropy)
     return SAC("MlpPolicy", env, learning_rate=lr, buffer_size=a.buffer_size, learning_starts=a.learning_starts,
                batch_size=a.batch_size, tau=a.tau, gamma=a.gamma, train_freq=a.train_freq,
-               gradient_steps=a.gradient_steps, ent_coef=ent, target_entropy=target,
+               gradient_steps=a.gradient_steps, n_steps=a.n_steps, ent_coef=ent, target_entropy=target,
                policy_kwargs={"net_arch": {"pi": list(a.net_arch), "qf": list(a.net_arch)}, "activation_fn": act},
                **common)
 

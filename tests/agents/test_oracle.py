@@ -225,10 +225,9 @@ def test_day_ahead_position_optimum_by_hand(penalty: float, position: float, pro
 # 3. Scope: what the oracle does not model raises OracleScopeError naming it
 # ---------------------------------------------------------------------------------------------------
 
-# Out of the oracle's scope in every version so far: price-maker clearing against competitor stacks
-# (every market, configs/markets/autonomous.yaml) and imperfect regulation tracking (a response delay).
+# Out of the oracle's scope: imperfect regulation tracking (a response delay). Price-maker clearing
+# is modelled (tests/agents/test_oracle_price_maker.py, which also checks that MPC refuses it).
 OUT_OF_SCOPE = {
-    "autonomous_price_maker": ("vpp_gym/Arbitrage-v0", {"config": "configs/markets/autonomous.yaml"}, "energy"),
     "regulation_delay": ("vpp_gym/Regulation-v0", {"markets": {"regulation": {"delay_substeps": 2}}}, "regulation"),
 }
 
