@@ -46,7 +46,8 @@ def one_day(env_id: str, make_policy: Callable[[gym.Env], Any], label: str, repe
         t0 = time.perf_counter()
         profit = run_episode(env, policy, seed=0, options={"split": "test", "day": 0})["profit"]
         times.append(time.perf_counter() - t0)
-    print(f"{label}, {env_id}{' (' + config + ')' if config else ''}, one test day: median {statistics.median(times):.2f} s over {repeats} "
+    where = f"{env_id} ({config})" if config else env_id
+    print(f"{label}, {where}, one test day: median {statistics.median(times):.2f} s over {repeats} "
           f"(profit {profit:,.0f})", flush=True)
 
 
