@@ -11,6 +11,9 @@ trained with ``--train`` when missing or unfinished, reused otherwise). Written 
 ``benchmark.md`` (the table), ``benchmark.csv`` (every policy x episode x seed KPI row) and the
 per-task evaluation folders (``kpis.csv``, ``summary.json``, ``report.md``).
 
+``--train-only`` trains what is missing and stops, so trainings can run in parallel processes (one
+per core, on different tasks or seeds) before one evaluating run builds the table.
+
 Table cells: the mean profit per episode over the test episodes, +/- the standard deviation over
 training seeds of the per-seed means for the RL agents (over episodes for the others), and the
 share of the oracle's gain over the passive reference captured (``oracle_capture`` of the means).
@@ -75,11 +78,18 @@ def main() -> None:
     ap.add_argument("--algos", nargs="+", default=["ppo", "sac"], choices=["ppo", "sac"])
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--train", action="store_true", help="train the runs that are missing")
+    ap.add_argument("--train-only", action="store_true", help="train the missing runs, then stop (no evaluation)")
     ap.add_argument("--episodes", type=int, help="override the evaluation configs' episode count")
     ap.add_argument("--runs-dir", default="runs/benchmark")
     ap.add_argument("--out", default="experiments/results/benchmark")
     args = ap.parse_args()
     out, runs_dir = Path(args.out), Path(args.runs_dir)
+    if args.train_only:
+        for task in args.tasks:
+            for algo in args.algos:
+                for seed in args.seeds:
+                    ensure_run(algo, task, seed, runs_dir, True)
+        return
     out.mkdir(parents=True, exist_ok=True)
     all_rows: list[dict[str, object]] = []
     table: list[tuple[str, str, float, float, float]] = []
