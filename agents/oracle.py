@@ -155,8 +155,9 @@ def check_scope(p: CoreParams, knows_stacks: bool = True) -> None:
     mk = p.cfg.markets
     stacks = stacked_markets(p)
     if stacks and not knows_stacks:
-        missing.append(f"competitor stacks (price-maker clearing) in {', '.join(stacks)} without knowing "
-                       "the competitors' offers (only the perfect-foresight oracle sees them)")
+        raise OracleScopeError(f"competitor stacks (price-maker clearing) in {', '.join(stacks)}: only the "
+                               "perfect-foresight oracle is given the competitors' offers, and planning "
+                               "without them is not modelled")
     reg = mk.regulation
     if reg is not None and (reg.delay_substeps > 0 or reg.ramp_mw_per_substep is not None):
         missing.append("a regulation response delay or ramp limit (imperfect tracking)")
