@@ -113,7 +113,7 @@ class Model:
         if res.status == 4:  # HiGHS "solve error" (numerical trouble): once more without presolve
             res = milp(c, constraints=cons, integrality=integrality, bounds=bounds,
                        options={"time_limit": time_limit_s, "mip_rel_gap": mip_rel_gap, "presolve": False})
-        if res.status == 4:  # still: the interior-point method on the LP (or the MILP's relaxation)
+        if res.status == 4 and self._m:  # still: the interior-point method on the LP (or the MILP's relaxation)
             ipm = _interior_point(c, a, np.concatenate(self._rlo), np.concatenate(self._rhi), bounds, time_limit_s)
             if ipm.status == 2:
                 raise SolveError(f"HiGHS: the simplex failed (status 4) and the interior-point method found the "
@@ -131,7 +131,8 @@ def _interior_point(c: np.ndarray, a: sparse.csr_array, lo: np.ndarray, hi: np.n
     """HiGHS' interior-point method (with crossover) on ``min c x, lo <= A x <= hi``, integrality dropped.
 
     A fallback for the rare LP on which the dual simplex reports a solve error (status 4): on those
-    the interior-point method either solves it or proves it infeasible.
+    the interior-point method either solves it or reports it infeasible (a verdict the caller trusts:
+    the oracle then skips that carbon band, as for any infeasible one).
     """
     eq = lo == hi
     up, down = np.isfinite(hi) & ~eq, np.isfinite(lo) & ~eq

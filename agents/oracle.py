@@ -53,14 +53,17 @@ per interval):
 
     y_s lo_s <= a_s <= y_s hi_s,   sum_{s in t} y_s <= 1,   A[t] = sum_{s in t} a_s,   paid sum price_s a_s
 
-Left out: the VPP as the marginal offer (``a = N - Q_{m-1}`` exactly, paid its own price, which can
-approach ``p_m`` from below but never reach it, so the supremum is not attained); segments are
-shortened by ``STACK_MARGIN_MW`` at both ends so float32 actions replay on the same side. So the
-oracle is optimal over the price-maker plans up to ``STACK_MARGIN_MW`` per segment. A day-ahead
-energy sale clears against the stack this way; a purchase pays the price the stack clears at
-without the VPP's offer. Demand response is paid ``min(delivered, A_dr)`` at its segment's price
-(one ``pay_s <= a_s`` per segment). MPC does not see the stacks (competitors' private offers), so a
-price-maker scenario is outside its scope.
+The oracle's offers are priced at 0: every segment clears the same for any offer price below its
+marginal competitor's, so a price-maker moves the price by the quantity it offers (withholding).
+Left out: the offer as the marginal one (``a = N - Q_{m-1}`` exactly, paid its own price, which can
+approach ``p_m`` from below but not reach it: the supremum is not attained), and the segments stop
+``STACK_MARGIN_MW`` inside both ends so float32 actions replay on the same side. So the oracle is
+optimal over the price-maker plans up to ``STACK_MARGIN_MW * dt`` MWh at the segment's price at
+each end of a segment (``2 * STACK_MARGIN_MW * cap * dt`` per interval at most). A day-ahead energy
+sale clears against the stack this way; a purchase pays the price the stack clears at without the
+VPP's offer. Demand response is paid ``min(delivered, A_dr)`` at its segment's price (one ``pay_s
+<= a_s`` per segment). MPC does not see the stacks (competitors' private offers), so a price-maker
+scenario is outside its scope.
 
 Scope: imperfect regulation tracking (response delay, ramp limit) raises :class:`OracleScopeError`
 naming what is not modelled, and so does a price-maker scenario without its stacks (MPC).
@@ -182,7 +185,8 @@ def solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float
             bound per band); False stops after two bands in a row no better than the best (faster,
             what MPC uses: its forecasts are not exact anyway).
         stacks: the competitor stacks of the intervals, ``market -> (mw, price)``, each ``(T, M)``
-            (needed for every market :func:`stacked_markets` names; ``VppEnv.episode.stacks`` row 0).
+            (needed for every market :func:`stacked_markets` names; ``VppEnv.episode.stacks`` row 0,
+            sliced like ``exo``).
 
     Returns:
         The plan; ``plan.actions[k]`` is the action for step ``state.t + k``.
@@ -261,10 +265,10 @@ def _check_stacks(p: CoreParams, stacks: dict[str, tuple[np.ndarray, np.ndarray]
         if name not in stacks:
             raise ValueError(f"solve: the {name} market clears against a competitor stack; pass stacks[{name!r}]")
         mw, price = (np.asarray(a, dtype=float) for a in stacks[name])
-        if mw.shape != price.shape or mw.ndim != 2 or mw.shape[0] < T:
-            raise ValueError(f"solve: stacks[{name!r}] must be two (T, M) arrays for the {T} intervals, "
-                             f"got shapes {mw.shape} and {price.shape}")
-        out[name] = (mw[:T], price[:T])
+        if mw.shape != price.shape or mw.ndim != 2 or mw.shape[0] != T:
+            raise ValueError(f"solve: stacks[{name!r}] must be two (T, M) arrays for the {T} intervals of exo "
+                             f"(sliced like exo), got shapes {mw.shape} and {price.shape}")
+        out[name] = (mw, price)
     return out
 
 
@@ -276,7 +280,6 @@ class _Segments:
     y: np.ndarray  # the segment is chosen (binary variable indices)
     t: np.ndarray  # interval of each segment
     price: np.ndarray  # clearing price when the accepted quantity lies in the segment
-    bid: np.ndarray  # an offer price that clears there (below the marginal competitor's)
 
 
 def stack_segments(stack_mw: np.ndarray, stack_price: np.ndarray, need_mw: np.ndarray, price_cap: float,
@@ -297,14 +300,14 @@ def stack_segments(stack_mw: np.ndarray, stack_price: np.ndarray, need_mw: np.nd
         price_cap: the market's price cap.
         margin_mw: how far inside its ends each segment stops.
 
+    Every segment clears for an offer priced at 0 (below every marginal competitor it has).
+
     Returns:
-        ``(t, lo, hi, price, bid)``, one entry per segment: its interval, quantity range, clearing
-        price, and an offer price that clears there (midway between the marginal competitor's price and
-        the next lower competitor price, or 0; the cap for a short stack).
+        ``(t, lo, hi, price)``, one entry per segment: its interval, quantity range and clearing price.
     """
     from vpp_gym.markets.clearing import QUANTITY_TOL_MW
 
-    out: list[tuple[int, float, float, float, float]] = []
+    out: list[tuple[int, float, float, float]] = []
     for t in range(stack_mw.shape[0]):
         n = max(float(need_mw[t]), 0.0)
         valid = (stack_price[t] <= price_cap) & (stack_mw[t] > QUANTITY_TOL_MW)
@@ -315,14 +318,13 @@ def stack_segments(stack_mw: np.ndarray, stack_price: np.ndarray, need_mw: np.nd
             lo = max(n - cum[k + 1], 0.0) + margin_mw
             hi = n - cum[k] - margin_mw
             if pr[k] > 0.0 and hi >= lo:
-                below = pr[pr < pr[k]]
-                out.append((t, lo, hi, float(pr[k]), 0.5 * (float(below.max()) if len(below) else 0.0) + 0.5 * pr[k]))
+                out.append((t, lo, hi, float(pr[k])))
         if n - cum[-1] > 2.0 * margin_mw:
-            out.append((t, margin_mw, n - cum[-1] - margin_mw, price_cap, price_cap))
+            out.append((t, margin_mw, n - cum[-1] - margin_mw, price_cap))
     if not out:
-        return (np.zeros(0, dtype=int), *(np.zeros(0) for _ in range(4)))
-    t_, lo_, hi_, price_, bid_ = (np.array(c) for c in zip(*out, strict=True))
-    return t_.astype(int), lo_, hi_, price_, bid_
+        return (np.zeros(0, dtype=int), *(np.zeros(0) for _ in range(3)))
+    t_, lo_, hi_, price_ = (np.array(c) for c in zip(*out, strict=True))
+    return t_.astype(int), lo_, hi_, price_
 
 
 def _segments(m: Model, stack: tuple[np.ndarray, np.ndarray], need: np.ndarray, price_cap: float,
@@ -331,9 +333,9 @@ def _segments(m: Model, stack: tuple[np.ndarray, np.ndarray], need: np.ndarray, 
 
     ``y_s lo_s <= a_s <= y_s min(hi_s, upper)``, at most one segment per interval, ``total[t] = sum a_s``.
     """
-    t, lo, hi, price, bid = stack_segments(stack[0], stack[1], need, price_cap)
+    t, lo, hi, price = stack_segments(stack[0], stack[1], need, price_cap)
     keep = lo <= upper_mw
-    t, lo, hi, price, bid = t[keep], lo[keep], np.minimum(hi[keep], upper_mw), price[keep], bid[keep]
+    t, lo, hi, price = t[keep], lo[keep], np.minimum(hi[keep], upper_mw), price[keep]
     n = len(t)
     a = m.var(n, 0.0, hi)
     y = m.var(n, 0.0, 1.0, integer=True)
@@ -348,21 +350,7 @@ def _segments(m: Model, stack: tuple[np.ndarray, np.ndarray], need: np.ndarray, 
     link = m.rows(T, 0.0, 0.0)  # total - sum a = 0
     m.coef(link, total, 1.0)
     m.coef(link[t], a, -1.0)
-    return _Segments(a=a, y=y, t=t, price=price, bid=bid)
-
-
-def _bid_action(bid: np.ndarray, below: np.ndarray, price_cap: float) -> np.ndarray:
-    """Offer-price actions (float32) that the env decodes, ``(a + 1) cap / 2``, to a price below ``below``."""
-    a = (np.asarray(bid, dtype=float) / (0.5 * price_cap) - 1.0).astype(np.float32)
-    for _ in range(64):
-        # the env decodes in float64; a float32 pipeline would round differently: both must stay below
-        decoded = np.maximum((a.astype(float) + 1.0) * (0.5 * price_cap),
-                             (a + np.float32(1.0)) * np.float32(0.5 * price_cap))
-        bad = (decoded >= below) & (a > -1.0)
-        if not bad.any():
-            break
-        a = np.where(bad, np.nextafter(a, np.float32(-1.0)), a)
-    return np.clip(a, -1.0, 1.0)
+    return _Segments(a=a, y=y, t=t, price=price)
 
 
 def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float, binary_modes: np.ndarray,
@@ -397,7 +385,7 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
             fixed[j], fixed_val[j] = True, pos
     segs: dict[str, _Segments] = {}
     if "energy" in stacks:
-        segs["energy"] = _energy_price_maker(m, p, exo, state, stacks["energy"], q, fixed, fixed_val, gain)
+        _energy_price_maker(m, p, exo, state, stacks["energy"], q, fixed, fixed_val, gain)
     else:
         m.fix(q[fixed], fixed_val[fixed])
         if p.energy_transaction:  # an offer at price 0 clears up to the need when the DA price is >= 0
@@ -624,7 +612,7 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
     for idx, coef in profit_terms:
         m.add_cost(idx, -coef)
     sol = m.solve(time_limit_s)
-    plan = _plan(p, exo, state, sol, sp, q, net, simultaneous_pairs, acc, deploy, segs)
+    plan = _plan(p, exo, state, sol, sp, q, net, simultaneous_pairs, acc, deploy)
     plan.profit += constant
     return plan
 
@@ -639,7 +627,7 @@ def _capacity_payment(gain: Any, accepted: np.ndarray, seg: _Segments | None, dt
 
 def _energy_price_maker(m: Model, p: CoreParams, exo: np.ndarray, state: core.State,
                         stack: tuple[np.ndarray, np.ndarray], q: np.ndarray, fixed: np.ndarray,
-                        fixed_val: np.ndarray, gain: Any) -> _Segments:
+                        fixed_val: np.ndarray, gain: Any) -> None:
     """Day-ahead positions against the energy market's competitor stack.
 
     Free intervals: ``q = sum_s a_s - buy``, the sale on one segment of :func:`stack_segments` (paid
@@ -673,7 +661,6 @@ def _energy_price_maker(m: Model, p: CoreParams, exo: np.ndarray, state: core.St
     m.coef(one[seg.t], seg.y, em.position_max_mw)
     gain(seg.a, dt * seg.price)
     gain(buy, -dt * price)  # with no offer from the VPP (offers[t] = 0 in free intervals)
-    return seg
 
 
 def _demand_response(m: Model, p: CoreParams, exo: np.ndarray, net: np.ndarray, acc: dict[str, np.ndarray],
@@ -1095,7 +1082,7 @@ def _binary_mode(m: Model, dis: np.ndarray, ch: np.ndarray, dis_max: float, ch_m
 
 def _plan(p: CoreParams, exo: np.ndarray, state: core.State, sol: Solution, sp: dict[str, Any], q: np.ndarray,
           net: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray]], acc: dict[str, np.ndarray],
-          dep: dict[str, np.ndarray], segs: dict[str, _Segments]) -> Plan:
+          dep: dict[str, np.ndarray]) -> Plan:
     """Decode the solution into env actions (inverse of the env's decoding).
 
     Setpoints are the resources' totals; the battery, gas and curtailment actions ask for the base,
@@ -1153,16 +1140,11 @@ def _plan(p: CoreParams, exo: np.ndarray, state: core.State, sol: Solution, sp: 
         need = np.abs(exo[:, PRODUCT_COLUMNS[prod][0]])
         offer = _offer_for(cfg, x[idx], need)
         A[:, col[f"{prod}_mw"]] = offer / cfg.offer_max_mw if cfg.offer_max_mw > 0 else 0.0  # type: ignore[union-attr]
-        if prod in segs:
-            A[:, col[f"{prod}_price"]] = _segment_bids(segs[prod], x, T, cfg.price_cap)  # type: ignore[union-attr]
-        elif cfg.form == "transaction":  # type: ignore[union-attr]
-            A[:, col[f"{prod}_price"]] = -1.0  # an offer at price 0: accepted as a price-taker
+        if cfg.form == "transaction":  # type: ignore[union-attr]
+            # an offer at price 0: accepted as a price-taker, or on its segment against a stack
+            A[:, col[f"{prod}_price"]] = -1.0
         out[f"{prod}_accepted"] = x[idx]
-    if "energy" in segs:  # the action at step k offers the position of interval k + L
-        bids = _segment_bids(segs["energy"], x, T, em.price_cap_per_mwh)
-        A[:, col["da_price"]] = -1.0
-        A[: max(T - L, 0), col["da_price"]] = bids[L:]
-    elif p.energy_transaction:
+    if p.energy_transaction:
         A[:, col["da_price"]] = -1.0
     simultaneous = np.zeros(T, dtype=bool)
     for dis, ch in pairs:
@@ -1170,17 +1152,6 @@ def _plan(p: CoreParams, exo: np.ndarray, state: core.State, sol: Solution, sp: 
         simultaneous |= both.reshape(T, -1).any(axis=1)
     out["_simultaneous"] = simultaneous
     return Plan(actions=np.clip(A, -1.0, 1.0), profit=-sol.objective, setpoints=out, mip=sol.mip)
-
-
-def _segment_bids(seg: _Segments, x: np.ndarray, T: int, price_cap: float) -> np.ndarray:
-    """Per interval, the offer-price action of the chosen segment (-1, price 0, where none is chosen)."""
-    bids = np.full(T, -1.0, dtype=np.float32)
-    on = x[seg.y] > 0.5
-    short = seg.bid >= seg.price  # a short stack clears at the cap: offer at the cap itself
-    bids[seg.t[on & short]] = 1.0
-    normal = on & ~short
-    bids[seg.t[normal]] = _bid_action(seg.bid[normal], seg.price[normal], price_cap)
-    return bids
 
 
 class OraclePolicy:
