@@ -10,6 +10,22 @@ from typing import Any
 import numpy as np
 
 
+def load_model(algo: str, path: str | Path, **kwargs: Any) -> Any:
+    """``PPO.load`` / ``SAC.load`` of a saved model (``kwargs`` passed on: ``env``, ``device``).
+
+    A SAC model saved with n-step returns records both ``n_steps`` and the n-step buffer class, and
+    SB3 warns at load that ``n_steps`` is then ignored; harmless here (inference needs no buffer, and
+    a resumed run loads its pickled buffer, which keeps its own ``n_steps``), so it is silenced.
+    """
+    import warnings
+
+    from stable_baselines3 import PPO, SAC
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`n_steps=\d+` is ignored because a custom")
+        return (PPO if algo == "ppo" else SAC).load(path, **kwargs)
+
+
 class RlPolicy:
     """Deterministic actions of a trained SB3 model, on observations normalised as in training.
 
@@ -27,8 +43,6 @@ class RlPolicy:
     @classmethod
     def load(cls, run_dir: str | Path, which: str = "best") -> RlPolicy:
         """Load ``best`` (best validation profit) or ``final`` from a run folder written by ``vpp-gym train``."""
-        from stable_baselines3 import PPO, SAC
-
         run = Path(run_dir)
         if which not in ("best", "final"):
             raise ValueError(f"which={which!r}; expected 'best' or 'final'")
@@ -40,7 +54,7 @@ class RlPolicy:
         if not model_path.is_file():
             raise FileNotFoundError(f"{model_path} is missing: the run has not reached its first "
                                     f"{'evaluation' if which == 'best' else 'end'}")
-        model = (PPO if algo == "ppo" else SAC).load(model_path, device="cpu")
+        model = load_model(algo, model_path, device="cpu")
         norm_path = run / f"{which}_vecnormalize.pkl"
         normalizer = None
         if norm_path.is_file():

@@ -317,8 +317,9 @@ def train(cfg: ExperimentConfig, run_dir: Path, base_dir: Path | None = None, co
 
 def resume(run_dir: Path, total_timesteps: int | None = None, progress: bool = True) -> Path:
     """Continue a run from its checkpoint up to its ``train.total_timesteps`` (or a new, larger total)."""
-    from stable_baselines3 import PPO, SAC
     from stable_baselines3.common.vec_env import VecNormalize
+
+    from agents.rl.policy import load_model
 
     run = Path(run_dir)
     ck = run / CHECKPOINT
@@ -336,7 +337,7 @@ def resume(run_dir: Path, total_timesteps: int | None = None, progress: bool = T
     _apply_threads(cfg)
     fresh = make_train_env(cfg)
     env = VecNormalize.load(str(ck / "vecnormalize.pkl"), fresh.venv)
-    model = (PPO if cfg.algo == "ppo" else SAC).load(ck / "model.zip", env=env, device=cfg.train.device)
+    model = load_model(cfg.algo, ck / "model.zip", env=env, device=cfg.train.device)
     if cfg.algo == "sac" and (ck / "replay_buffer.pkl").is_file():
         model.load_replay_buffer(ck / "replay_buffer.pkl")
     # fresh episodes after the checkpoint (not a replay of the run's first ones), reproducibly
