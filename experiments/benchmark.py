@@ -92,7 +92,7 @@ def main() -> None:
         return
     out.mkdir(parents=True, exist_ok=True)
     all_rows: list[dict[str, object]] = []
-    table: list[tuple[str, str, float, float, float]] = []
+    table: list[tuple[str, str, float, float, float, int]] = []
     t0 = time.perf_counter()
     for task in args.tasks:
         cfg = load_evaluation(ROOT / "configs" / "evaluation" / f"{task}.yaml",
@@ -125,7 +125,7 @@ def main() -> None:
             else:
                 std = float(np.std(by_policy[labels[0]], ddof=1))
             capture = (mean - passive) / (oracle - passive) if abs(oracle - passive) > 1e-9 else float("nan")
-            table.append((task, name, mean, std, capture))
+            table.append((task, name, mean, std, capture, len(labels) if name in args.algos else 0))
     with (out / "benchmark.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(all_rows[0]))
         writer.writeheader()
@@ -136,7 +136,8 @@ def main() -> None:
              f"{' '.join(args.tasks)} --algos {' '.join(args.algos)}`", "",
              "Mean profit per test day (CNY); ± the std over training seeds for PPO/SAC (n/a with one seed), "
              "over test days for the others; in brackets the share of the oracle's gain over the passive "
-             "reference captured. Episodes, seeds and configs: configs/evaluation/ and configs/experiments/.", "",
+             "reference captured; [k seeds] marks an agent with fewer trained seeds than asked for (runs not "
+             "trained are left out). Episodes, seeds and configs: configs/evaluation/ and configs/experiments/.", "",
              "| task | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names)]
     for task in args.tasks:
         cells = []
@@ -145,12 +146,13 @@ def main() -> None:
             if not hit:
                 cells.append("–")
                 continue
-            _, _, mean, std, cap = hit[0]
+            _, _, mean, std, cap, n_seeds = hit[0]
             spread = "n/a" if np.isnan(std) else f"{std:,.0f}"
-            cells.append(f"{mean:,.0f} ± {spread} ({cap:.2f})")
+            fewer = f" [{n_seeds} seed{'s' if n_seeds > 1 else ''}]" if 0 < n_seeds < len(args.seeds) else ""
+            cells.append(f"{mean:,.0f} ± {spread} ({cap:.2f}){fewer}")
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     (out / "benchmark.md").write_text("\n".join(lines) + "\n")
-    (out / "benchmark.json").write_text(json.dumps([dict(zip(("task", "policy", "mean", "std", "capture"), x,
+    (out / "benchmark.json").write_text(json.dumps([dict(zip(("task", "policy", "mean", "std", "capture", "seeds"), x,
                                                              strict=True)) for x in table], indent=1))
     print("\n".join(lines))
 
