@@ -110,7 +110,7 @@ from vpp_gym.core import (
     CoreParams,
 )
 from vpp_gym.markets import carbon
-from vpp_gym.markets.clearing import clear_invitation
+from vpp_gym.markets.clearing import QUANTITY_TOL_MW, clear_invitation, clear_transaction
 from vpp_gym.ops import SCALAR
 
 SIMULTANEOUS_TOL_MW = 1e-7
@@ -291,7 +291,8 @@ def stack_segments(stack_mw: np.ndarray, stack_price: np.ndarray, need_mw: np.nd
     an offer priced below ``p_m`` and accepted for ``a`` in ``[N - Q_m, N - Q_{m-1})`` leaves
     competitor ``m`` marginal and clears at ``p_m`` (segments with ``p_m = 0`` are left out: an offer
     cannot be priced below 0); if the stack is short (``Q_M < N``), ``a < N - Q_M`` clears at the
-    cap. Each range is shortened by ``margin_mw`` at both ends.
+    cap. Each range is shortened by ``margin_mw`` at both ends. Every segment clears for an offer
+    priced at 0 (below every marginal competitor it has).
 
     Args:
         stack_mw: ``(T, M)`` competitor quantities.
@@ -300,13 +301,9 @@ def stack_segments(stack_mw: np.ndarray, stack_price: np.ndarray, need_mw: np.nd
         price_cap: the market's price cap.
         margin_mw: how far inside its ends each segment stops.
 
-    Every segment clears for an offer priced at 0 (below every marginal competitor it has).
-
     Returns:
         ``(t, lo, hi, price)``, one entry per segment: its interval, quantity range and clearing price.
     """
-    from vpp_gym.markets.clearing import QUANTITY_TOL_MW
-
     out: list[tuple[int, float, float, float]] = []
     for t in range(stack_mw.shape[0]):
         n = max(float(need_mw[t]), 0.0)
@@ -427,10 +424,10 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
     for prod in products:
         acc[prod] = _accepted_var(m, p, prod, exo, has_battery=r.battery is not None)
         if prod in stacks:
-            cfg = p.product(prod)
-            assert cfg is not None
+            pcfg = p.product(prod)
+            assert pcfg is not None
             need = np.abs(exo[:, PRODUCT_COLUMNS[prod][0]])
-            segs[prod] = _segments(m, stacks[prod], need, cfg.price_cap, cfg.offer_max_mw, acc[prod], T)
+            segs[prod] = _segments(m, stacks[prod], need, pcfg.price_cap, pcfg.offer_max_mw, acc[prod], T)
     # reserve deployment per source (battery, gas, load curtailment) and shortfall, in call intervals
     deploy = _reserve_deployment_vars(m, p, exo, acc) if "reserve" in products else {}
     if "regulation" in products:
@@ -635,8 +632,6 @@ def _energy_price_maker(m: Model, p: CoreParams, exo: np.ndarray, state: core.St
     both (``buy <= q_max (1 - sum_s y_s)``). Committed intervals: the committed offer is cleared as
     the simulator clears it, and ``q`` is fixed to the cleared position at the cleared price.
     """
-    from vpp_gym.markets.clearing import clear_transaction
-
     em = p.cfg.markets.energy
     T, dt = exo.shape[0], p.dt_h
     need = np.full(T, em.need_mw)
