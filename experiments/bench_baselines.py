@@ -57,19 +57,18 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--price-maker-only", action="store_true", help="only time the price-maker oracle")
     args = parser.parse_args()
+    if not args.price_maker_only:
+        oracle_year(args.repeats)
+        for env_id in ("vpp_gym/Arbitrage-v0", "vpp_gym/LowCarbon-v0", "vpp_gym/Regulation-v0"):
+            one_day(env_id, OraclePolicy, "oracle", args.repeats)
+            one_day(env_id, lambda e: MpcPolicy(e, replan_every=args.mpc_replan),
+                    f"MPC (re-solve every {args.mpc_replan})", args.repeats)
+        one_day("vpp_gym/Joint-v0", OraclePolicy, "oracle", args.repeats)
+        one_day("vpp_gym/Joint-v0", lambda e: MpcPolicy(e, replan_every=args.mpc_replan),
+                f"MPC (re-solve every {args.mpc_replan})", args.repeats)
+        one_day("vpp_gym/Joint-v0", lambda e: MpcPolicy(e, replan_every=1), "MPC (re-solve every step)", 1)
     for env_id in ("vpp_gym/Arbitrage-v0", "vpp_gym/LowCarbon-v0", "vpp_gym/Regulation-v0", "vpp_gym/Joint-v0"):
         one_day(env_id, OraclePolicy, "oracle (price-maker)", 1, config="configs/markets/autonomous.yaml")
-    if args.price_maker_only:
-        return
-    oracle_year(args.repeats)
-    for env_id in ("vpp_gym/Arbitrage-v0", "vpp_gym/LowCarbon-v0", "vpp_gym/Regulation-v0"):
-        one_day(env_id, OraclePolicy, "oracle", args.repeats)
-        one_day(env_id, lambda e: MpcPolicy(e, replan_every=args.mpc_replan), f"MPC (re-solve every {args.mpc_replan})",
-                args.repeats)
-    one_day("vpp_gym/Joint-v0", OraclePolicy, "oracle", args.repeats)
-    one_day("vpp_gym/Joint-v0", lambda e: MpcPolicy(e, replan_every=args.mpc_replan),
-            f"MPC (re-solve every {args.mpc_replan})", args.repeats)
-    one_day("vpp_gym/Joint-v0", lambda e: MpcPolicy(e, replan_every=1), "MPC (re-solve every step)", 1)
 
 
 if __name__ == "__main__":

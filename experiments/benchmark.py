@@ -84,12 +84,6 @@ def main() -> None:
     ap.add_argument("--out", default="experiments/results/benchmark")
     args = ap.parse_args()
     out, runs_dir = Path(args.out), Path(args.runs_dir)
-    if args.train_only:
-        for task in args.tasks:
-            for algo in args.algos:
-                for seed in args.seeds:
-                    ensure_run(algo, task, seed, runs_dir, True)
-        return
     out.mkdir(parents=True, exist_ok=True)
     all_rows: list[dict[str, object]] = []
     table: list[tuple[str, str, float, float, float, int]] = []
@@ -100,9 +94,11 @@ def main() -> None:
         runs = {}
         for algo in args.algos:
             for seed in args.seeds:
-                run = ensure_run(algo, task, seed, runs_dir, args.train)
+                run = ensure_run(algo, task, seed, runs_dir, args.train or args.train_only)
                 if run is not None:
                     runs[f"{algo}_s{seed}"] = run
+        if args.train_only:
+            continue
         spec = ",".join(["rule", "mpc", *(f"{label}={run}" for label, run in runs.items())])
         print(f"{cfg.env_id}: evaluating {spec} on {cfg.episodes} {cfg.split} episodes "
               f"[{time.perf_counter() - t0:.0f} s]", flush=True)
@@ -126,6 +122,8 @@ def main() -> None:
                 std = float(np.std(by_policy[labels[0]], ddof=1))
             capture = (mean - passive) / (oracle - passive) if abs(oracle - passive) > 1e-9 else float("nan")
             table.append((task, name, mean, std, capture, len(labels) if name in args.algos else 0))
+    if args.train_only:
+        return
     with (out / "benchmark.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(all_rows[0]))
         writer.writeheader()
