@@ -110,6 +110,9 @@ class SacConfig:
         target_entropy: ``auto`` (``-action_dim``) or a number.
         net_arch: hidden layer sizes of the actor and critics.
         activation: hidden activation.
+        demo_episodes: episodes of ``demo_policy`` on the train split put in the replay buffer before
+            the first update (0 = none; a multiple of ``train.n_envs``); see :mod:`agents.rl.demo`.
+        demo_policy: the demonstrating policy: ``mpc``, ``rule`` or ``oracle``.
     """
 
     learning_rate: float = 3e-4
@@ -126,9 +129,12 @@ class SacConfig:
     target_entropy: float | str = "auto"
     net_arch: tuple[int, ...] = (256, 256)
     activation: Literal["tanh", "relu"] = "relu"
+    demo_episodes: int = 0
+    demo_policy: Literal["mpc", "rule", "oracle"] = "mpc"
 
     def __post_init__(self) -> None:
         require_range("agent.learning_rate", self.learning_rate, 0.0, 1.0, lo_open=True)
+        require(self.demo_episodes >= 0, "agent.demo_episodes", self.demo_episodes, "an integer >= 0")
         for name in ("buffer_size", "batch_size", "train_freq", "gradient_steps", "n_steps"):
             require(getattr(self, name) >= 1, f"agent.{name}", getattr(self, name), "an integer >= 1")
         require(self.learning_starts >= 0, "agent.learning_starts", self.learning_starts, "an integer >= 0")

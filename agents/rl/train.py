@@ -310,6 +310,15 @@ def train(cfg: ExperimentConfig, run_dir: Path, base_dir: Path | None = None, co
     (run / "meta.json").write_text(json.dumps(meta, indent=2))
     model = build_model(cfg, env, run / "tb")
     env.seed(env_seed(cfg.seed))  # after the model: SB3 seeds the env with the agent seed on construction
+    if isinstance(cfg.agent, SacConfig) and cfg.agent.demo_episodes:
+        from agents.rl.demo import fill_replay_buffer
+
+        meta["demonstrations"] = fill_replay_buffer(model, env, cfg)
+        (run / "meta.json").write_text(json.dumps(meta, indent=2))
+        if progress:
+            d = meta["demonstrations"]
+            print(f"  replay buffer: {d['transitions']:,} transitions of {d['episodes']} {d['policy']} episodes "
+                  f"(mean profit {d['mean_profit']:,.1f}) in {d['wall_s']:.1f} s", flush=True)
     state = {"next_eval": cfg.train.eval_every_steps, "next_checkpoint": cfg.train.checkpoint_every_steps,
              "best_val_profit": -float("inf"), "best_timesteps": None}
     return _learn(cfg, run, env, model, state, progress, reset=True)

@@ -1,0 +1,113 @@
+"""Demonstrations for SAC: a baseline policy's episodes on the train split, put in the replay buffer.
+
+SAC learns its critic off-policy, so transitions from a good controller are as valid training data as
+its own: with ``agent.demo_episodes > 0``, before the first update the replay buffer is filled with
+episodes of ``agent.demo_policy`` (rolling-horizon MPC by default, :class:`agents.mpc.MpcPolicy`) on
+days of the train split, never the validation or test split. The critic then sees from the start what
+a day of good arbitrage is worth, instead of waiting for the actor to stumble on it. The transitions
+stay in the buffer (first in, first out) like any other; the observation normaliser is updated with
+them, exactly as with the agent's own steps.
+
+The teacher acts on its own forecasts (MPC draws them with the same error statistics as the
+observation's, independently), so its actions are not a function of the stored observation; that is
+no problem for an off-policy critic, which only needs ``(s, a, r, s')`` the env really produced.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from agents.rl.config import ExperimentConfig, SacConfig
+from vpp_gym.validation import ConfigError
+
+
+def _teacher(name: str, env: gym.Env, seed: int) -> Any:
+    if name == "mpc":
+        from agents.mpc import MpcPolicy
+
+        return MpcPolicy(env, replan_every=4, seed=seed)
+    if name == "rule":
+        from agents.rule import PriceThresholdPolicy
+
+        return PriceThresholdPolicy(env)
+    from agents.oracle import OraclePolicy
+
+    return OraclePolicy(env)
+
+
+def episode_seed(seed: int, k: int) -> int:
+    """Seed of demonstration episode ``k`` of a run with experiment seed ``seed`` (env and teacher)."""
+    return int(np.random.SeedSequence([seed, 2, k]).generate_state(1)[0])
+
+
+def fill_replay_buffer(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str, Any]:
+    """Add ``agent.demo_episodes`` teacher episodes (train split) to ``model``'s replay buffer.
+
+    ``venv`` is the training ``VecNormalize``; its observation statistics are updated with the
+    demonstrations' observations. Episodes run ``n_envs`` at a time in lockstep (one per buffer
+    column, so SB3's n-step returns stay within an episode); episode ``k`` is on train day
+    ``days[k]`` with seed :func:`episode_seed`. Returns what was added: episodes, transitions,
+    policy, days, the teacher's mean episode profit and the wall time.
+    """
+    a = cfg.agent
+    assert isinstance(a, SacConfig)
+    n = venv.num_envs
+    if a.demo_episodes % n:
+        raise ConfigError(f"agent.demo_episodes: got {a.demo_episodes}, expected a multiple of train.n_envs ({n}), "
+                          "since demonstrations run one per sub-env in lockstep")
+    t0 = time.perf_counter()
+    envs = [gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides, split="train") for _ in range(n)]
+    n_days = len(envs[0].unwrapped.episode_starts["train"])  # type: ignore[attr-defined]
+    need = a.demo_episodes * envs[0].unwrapped.params.episode_steps  # type: ignore[attr-defined]
+    if need > a.buffer_size:
+        raise ConfigError(f"agent.demo_episodes: {a.demo_episodes} episodes are {need:,} transitions, more than "
+                          f"agent.buffer_size ({a.buffer_size:,}); lower the first or raise the second")
+    seq = np.random.SeedSequence([cfg.seed, 2])
+    rng = np.random.default_rng(seq)
+    days = np.concatenate([rng.permutation(n_days) for _ in range(-(-a.demo_episodes // n_days))])
+    low, high = envs[0].action_space.low, envs[0].action_space.high  # type: ignore[attr-defined]
+    profits: list[float] = []
+    transitions = 0
+    for start in range(0, a.demo_episodes, n):
+        obs_l, teachers, infos_prev = [], [], []
+        for i, env in enumerate(envs):
+            k = start + i
+            obs, info = env.reset(seed=episode_seed(cfg.seed, k), options={"day": int(days[k])})
+            teacher = _teacher(a.demo_policy, env, episode_seed(cfg.seed, k))
+            teacher.reset()
+            obs_l.append(obs)
+            teachers.append(teacher)
+            infos_prev.append(info)
+        obs_b = np.stack(obs_l)
+        profit = np.zeros(n)
+        done = np.zeros(n, dtype=bool)
+        while not done.all():
+            if done.any():
+                raise ConfigError(f"{cfg.env_id}: demonstration episodes of different lengths; demonstrations "
+                                  "need a fixed episode length")
+            actions = np.stack([np.clip(t.act(o, inf), low, high) for t, o, inf in zip(teachers, obs_b, infos_prev,
+                                                                                         strict=True)])
+            steps = [env.step(act) for env, act in zip(envs, actions, strict=True)]
+            next_b = np.stack([s[0] for s in steps])
+            rewards = np.array([s[1] for s in steps], dtype=np.float32)
+            term = np.array([s[2] for s in steps])
+            trunc = np.array([s[3] for s in steps])
+            done = term | trunc
+            infos = [{"TimeLimit.truncated": bool(tr and not te)} for te, tr in zip(term, trunc, strict=True)]
+            model.replay_buffer.add(obs_b, next_b, actions, rewards, done, infos)
+            if venv.norm_obs:
+                venv.obs_rms.update(obs_b)
+            profit += [float(s[4].get("profit", 0.0)) for s in steps]
+            infos_prev = [s[4] for s in steps]
+            obs_b = next_b
+            transitions += n
+        profits.extend(profit.tolist())
+    for env in envs:
+        env.close()
+    return {"episodes": a.demo_episodes, "transitions": transitions, "policy": a.demo_policy,
+            "days": [int(d) for d in days[:a.demo_episodes]], "mean_profit": float(np.mean(profits)),
+            "wall_s": round(time.perf_counter() - t0, 1)}

@@ -1,0 +1,65 @@
+"""SAC demonstrations: the replay buffer holds the teacher's real episodes, checked against a re-run."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("stable_baselines3")
+
+from agents.base import run_episode
+from agents.rl.config import load_experiment
+from agents.rl.demo import episode_seed, fill_replay_buffer
+from agents.rl.train import build_model, make_train_env
+from agents.rule import PriceThresholdPolicy
+from vpp_gym.validation import ConfigError
+
+CFG = {"name": "demo", "env_id": "vpp_gym/Arbitrage-v0", "algo": "sac", "seed": 3,
+       "agent": {"net_arch": [16], "buffer_size": 1000, "n_steps": 4, "demo_episodes": 4, "demo_policy": "rule"},
+       "train": {"n_envs": 2}}
+
+
+def test_buffer_holds_the_teachers_episodes_and_the_normaliser_saw_them() -> None:
+    cfg, _ = load_experiment(mapping=CFG)
+    venv = make_train_env(cfg)
+    model = build_model(cfg, venv, None)
+    count0 = venv.obs_rms.count
+    stats = fill_replay_buffer(model, venv, cfg)
+    buf = model.replay_buffer
+    steps = 96  # one Arbitrage day at 15 minutes
+    assert stats["transitions"] == 4 * steps and buf.pos == 2 * steps  # two lockstep rounds of 2 sub-envs
+    assert len(set(stats["days"])) == 4
+
+    env = gym.make(cfg.env_id, split="train")
+    for k in range(4):
+        col, rows = k % 2, slice((k // 2) * steps, (k // 2 + 1) * steps)
+        # the independent re-run: the public episode runner, same day, seed and policy
+        totals = run_episode(env, PriceThresholdPolicy(env), seed=episode_seed(cfg.seed, k),
+                             options={"day": stats["days"][k]})
+        assert float(buf.rewards[rows, col].sum()) == pytest.approx(totals["reward"], rel=1e-5)
+        first, _ = env.reset(seed=episode_seed(cfg.seed, k), options={"day": stats["days"][k]})
+        np.testing.assert_array_equal(buf.observations[rows, col][0], first)
+        # consecutive: each stored next observation is the following row's observation
+        np.testing.assert_array_equal(buf.next_observations[rows, col][:-1], buf.observations[rows, col][1:])
+        assert buf.dones[rows, col].tolist() == [0.0] * (steps - 1) + [1.0]
+    assert stats["mean_profit"] == pytest.approx(1e3 * buf.rewards[:2 * steps].sum() / 4, rel=1e-5)
+
+    # the observation normaliser was updated with exactly the stored observations
+    seen = buf.observations[:2 * steps].reshape(-1, buf.observations.shape[-1]).astype(np.float64)
+    assert venv.obs_rms.count == pytest.approx(count0 + len(seen))
+    np.testing.assert_allclose(venv.obs_rms.mean, seen.mean(axis=0), rtol=1e-6, atol=1e-6)
+
+
+def test_episodes_must_fill_every_sub_env() -> None:
+    cfg, _ = load_experiment(mapping={**CFG, "agent": {**CFG["agent"], "demo_episodes": 3}})
+    venv = make_train_env(cfg)
+    with pytest.raises(ConfigError, match=r"agent\.demo_episodes: got 3, expected a multiple of train\.n_envs \(2\)"):
+        fill_replay_buffer(build_model(cfg, venv, None), venv, cfg)
+    cfg, _ = load_experiment(mapping={**CFG, "agent": {**CFG["agent"], "demo_episodes": 12}})
+    venv = make_train_env(cfg)
+    with pytest.raises(ConfigError, match=r"12 episodes are 1,152 transitions, more than agent\.buffer_size \(1,000\)"):
+        fill_replay_buffer(build_model(cfg, venv, None), venv, cfg)
+    with pytest.raises(ConfigError, match=r"agent\.demo_policy"):
+        load_experiment(mapping={**CFG, "agent": {**CFG["agent"], "demo_policy": "ppo"}})
