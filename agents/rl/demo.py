@@ -66,8 +66,7 @@ def fill_replay_buffer(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str
     if need > a.buffer_size:
         raise ConfigError(f"agent.demo_episodes: {a.demo_episodes} episodes are {need:,} transitions, more than "
                           f"agent.buffer_size ({a.buffer_size:,}); lower the first or raise the second")
-    seq = np.random.SeedSequence([cfg.seed, 2])
-    rng = np.random.default_rng(seq)
+    rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 2]))
     days = np.concatenate([rng.permutation(n_days) for _ in range(-(-a.demo_episodes // n_days))])
     low, high = envs[0].action_space.low, envs[0].action_space.high  # type: ignore[attr-defined]
     profits: list[float] = []
@@ -101,7 +100,7 @@ def fill_replay_buffer(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str
             model.replay_buffer.add(obs_b, next_b, actions, rewards, done, infos)
             if venv.norm_obs:
                 venv.obs_rms.update(obs_b)
-            profit += [float(s[4].get("profit", 0.0)) for s in steps]
+            profit += [float(s[4]["profit"]) for s in steps]
             infos_prev = [s[4] for s in steps]
             obs_b = next_b
             transitions += n
