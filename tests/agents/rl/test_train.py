@@ -114,7 +114,8 @@ def test_same_config_and_seed_give_the_same_figures(ppo_run: Path, tmp_path: Pat
 
 def test_sac_trains_and_reloads(tmp_path: Path) -> None:
     cfg = {**SMOKE, "algo": "sac", "agent": {"learning_starts": 200, "batch_size": 64, "net_arch": [32, 32],
-                                             "buffer_size": 5000, "n_steps": 4},
+                                             "buffer_size": 5000, "n_steps": 4, "demo_episodes": 4,
+                                             "demo_policy": "rule"},
            "train": {"total_timesteps": 800, "n_envs": 4, "eval_every_steps": 400, "checkpoint_every_steps": 400}}
     (tmp_path / "sac.yaml").write_text(yaml.safe_dump(cfg))
     proc = _train("sac.yaml", "--out", "run", cwd=tmp_path)
@@ -123,6 +124,10 @@ def test_sac_trains_and_reloads(tmp_path: Path) -> None:
     policy = RlPolicy.load(tmp_path / "run", "final")
     assert policy.act(np.zeros(policy.model.observation_space.shape, dtype=np.float32)).shape == (5,)
     assert policy.model.n_steps == 4  # n-step returns reached SB3
+    # the 4 demonstration days (one 96-step row block per sub-env) stay ahead of the 800 / 4 agent steps
+    assert json.loads((tmp_path / "run" / "meta.json").read_text())["demonstrations"]["transitions"] == 4 * 96
+    policy.model.load_replay_buffer(tmp_path / "run" / "checkpoint" / "replay_buffer.pkl")
+    assert policy.model.replay_buffer.pos == 96 + 800 // 4
 
 
 @pytest.mark.parametrize(("args", "message"), [
