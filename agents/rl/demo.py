@@ -26,17 +26,23 @@ from vpp_gym.validation import ConfigError
 
 
 def _teacher(name: str, env: gym.Env, seed: int) -> Any:
-    if name == "mpc":
-        from agents.mpc import MpcPolicy
+    from agents.oracle import OracleScopeError
 
-        return MpcPolicy(env, replan_every=4, seed=seed)
-    if name == "rule":
-        from agents.rule import PriceThresholdPolicy
+    try:
+        if name == "mpc":
+            from agents.mpc import MpcPolicy
 
-        return PriceThresholdPolicy(env)
-    from agents.oracle import OraclePolicy
+            return MpcPolicy(env, replan_every=4, seed=seed)
+        if name == "rule":
+            from agents.rule import PriceThresholdPolicy
 
-    return OraclePolicy(env)
+            return PriceThresholdPolicy(env)
+        from agents.oracle import OraclePolicy
+
+        return OraclePolicy(env)
+    except OracleScopeError as err:
+        raise ConfigError(f"agent.demo_policy: {name} cannot play this scenario ({err}); pick another "
+                          "demo_policy or set agent.demo_episodes: 0") from None
 
 
 def episode_seed(seed: int, k: int) -> int:

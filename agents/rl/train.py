@@ -6,7 +6,8 @@ A run folder holds everything needed to reproduce and to use the run:
 config.yaml            the resolved experiment config (scenario path made absolute)
 scenario.yaml          the resolved scenario the env was built from
 command.txt            the command line
-meta.json              algo, seeds, git revision, library versions, start time, resumptions
+meta.json              algo, seeds, git revision, library versions, start time, resumptions,
+                       SAC demonstrations (agents.rl.demo)
 final_model.zip        model at the end of training, final_vecnormalize.pkl its normalisation
 best_model.zip         model with the best validation profit, best_vecnormalize.pkl
 checkpoint/            latest resumable state (model, normalisation, SAC replay buffer, state.json)
@@ -313,7 +314,11 @@ def train(cfg: ExperimentConfig, run_dir: Path, base_dir: Path | None = None, co
     if isinstance(cfg.agent, SacConfig) and cfg.agent.demo_episodes:
         from agents.rl.demo import fill_replay_buffer
 
-        meta["demonstrations"] = fill_replay_buffer(model, env, cfg)
+        try:
+            meta["demonstrations"] = fill_replay_buffer(model, env, cfg)
+        except ConfigError:
+            shutil.rmtree(run)  # it was empty or new: leave nothing half-made behind
+            raise
         (run / "meta.json").write_text(json.dumps(meta, indent=2))
         if progress:
             d = meta["demonstrations"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -15,6 +17,8 @@ from agents.rl.demo import episode_seed, fill_replay_buffer
 from agents.rl.train import build_model, make_train_env
 from agents.rule import PriceThresholdPolicy
 from vpp_gym.validation import ConfigError
+
+ROOT = Path(__file__).resolve().parents[3]
 
 CFG = {"name": "demo", "env_id": "vpp_gym/Arbitrage-v0", "algo": "sac", "seed": 3,
        "agent": {"net_arch": [16], "buffer_size": 1000, "n_steps": 4, "demo_episodes": 4, "demo_policy": "rule"},
@@ -52,7 +56,7 @@ def test_buffer_holds_the_teachers_episodes_and_the_normaliser_saw_them() -> Non
     np.testing.assert_allclose(venv.obs_rms.mean, seen.mean(axis=0), rtol=1e-6, atol=1e-6)
 
 
-def test_episodes_must_fill_every_sub_env() -> None:
+def test_bad_demonstration_settings_are_errors_naming_the_key() -> None:
     cfg, _ = load_experiment(mapping={**CFG, "agent": {**CFG["agent"], "demo_episodes": 3}})
     venv = make_train_env(cfg)
     with pytest.raises(ConfigError, match=r"agent\.demo_episodes: got 3, expected a multiple of train\.n_envs \(2\)"):
@@ -60,6 +64,12 @@ def test_episodes_must_fill_every_sub_env() -> None:
     cfg, _ = load_experiment(mapping={**CFG, "agent": {**CFG["agent"], "demo_episodes": 12}})
     venv = make_train_env(cfg)
     with pytest.raises(ConfigError, match=r"12 episodes are 1,152 transitions, more than agent\.buffer_size \(1,000\)"):
+        fill_replay_buffer(build_model(cfg, venv, None), venv, cfg)
+    # MPC cannot plan against competitor stacks (price-maker clearing); the oracle can
+    cfg, _ = load_experiment(mapping={**CFG, "scenario": str(ROOT / "configs" / "markets" / "autonomous.yaml"),
+                                      "agent": {**CFG["agent"], "demo_policy": "mpc", "demo_episodes": 2}})
+    venv = make_train_env(cfg)
+    with pytest.raises(ConfigError, match=r"agent\.demo_policy: mpc cannot play this scenario \(competitor stacks"):
         fill_replay_buffer(build_model(cfg, venv, None), venv, cfg)
     with pytest.raises(ConfigError, match=r"agent\.demo_policy"):
         load_experiment(mapping={**CFG, "agent": {**CFG["agent"], "demo_policy": "ppo"}})
