@@ -248,6 +248,10 @@ class ExperimentConfig:
         require(self.env_id in vpp_gym.TASKS, "env_id", self.env_id, "one of " + ", ".join(vpp_gym.TASKS))
         require(self.seed >= 0, "seed", self.seed, "an integer >= 0")
         require(bool(self.name) and "/" not in self.name, "name", self.name, "a non-empty name without '/'")
+        if isinstance(self.agent, SacConfig) and self.agent.demo_episodes % self.train.n_envs:
+            raise ConfigError(f"agent.demo_episodes: got {self.agent.demo_episodes}, expected a multiple of "
+                              f"train.n_envs ({self.train.n_envs}), since demonstrations run one per sub-env "
+                              "in lockstep")
 
 
 def load_experiment(path: str | Path | None = None, overrides: dict[str, Any] | None = None,

@@ -5,12 +5,13 @@ its own: with ``agent.demo_episodes > 0``, before the first update the replay bu
 episodes of ``agent.demo_policy`` (rolling-horizon MPC by default, :class:`agents.mpc.MpcPolicy`) on
 days of the train split, never the validation or test split. The critic then sees from the start what
 a day of good arbitrage is worth, instead of waiting for the actor to stumble on it. The transitions
-stay in the buffer (first in, first out) like any other; the observation normaliser is updated with
-them, exactly as with the agent's own steps.
+stay in the buffer (first in, first out) like any other; the observation normaliser (and the return
+normaliser, with ``normalize.reward``) is updated with them as with the agent's own steps.
 
 The teacher acts on its own forecasts (MPC draws them with the same error statistics as the
-observation's, independently), so its actions are not a function of the stored observation; that is
-no problem for an off-policy critic, which only needs ``(s, a, r, s')`` the env really produced.
+observation's, from a generator seeded like the episode, so not fully independent of the
+observation's errors), so its actions are not a function of the stored observation; that is no
+problem for an off-policy critic, which only needs ``(s, a, r, s')`` the env really produced.
 """
 
 from __future__ import annotations
@@ -50,23 +51,11 @@ def episode_seed(seed: int, k: int) -> int:
     return int(np.random.SeedSequence([seed, 2, k]).generate_state(1)[0])
 
 
-def fill_replay_buffer(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str, Any]:
-    """Add ``agent.demo_episodes`` teacher episodes (train split) to ``model``'s replay buffer.
-
-    ``venv`` is the training ``VecNormalize``; its observation statistics are updated with the
-    demonstrations' observations. Episodes run ``n_envs`` at a time in lockstep (one per buffer
-    column, so SB3's n-step returns stay within an episode); episode ``k`` is on train day
-    ``days[k]`` with seed :func:`episode_seed`. Returns what was added: episodes, transitions,
-    policy, days, the teacher's mean episode profit and the wall time.
-    """
+def _play(model: Any, venv: Any, cfg: ExperimentConfig, envs: list[gym.Env]) -> tuple[np.ndarray, list[float]]:
+    """Play the demonstration episodes into the buffer; returns the days and the episode profits."""
     a = cfg.agent
     assert isinstance(a, SacConfig)
-    n = venv.num_envs
-    if a.demo_episodes % n:
-        raise ConfigError(f"agent.demo_episodes: got {a.demo_episodes}, expected a multiple of train.n_envs ({n}), "
-                          "since demonstrations run one per sub-env in lockstep")
-    t0 = time.perf_counter()
-    envs = [gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides, split="train") for _ in range(n)]
+    n = len(envs)
     n_days = len(envs[0].unwrapped.episode_starts["train"])  # type: ignore[attr-defined]
     need = a.demo_episodes * envs[0].unwrapped.params.episode_steps  # type: ignore[attr-defined]
     if need > a.buffer_size:
@@ -75,8 +64,8 @@ def fill_replay_buffer(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 2]))
     days = np.concatenate([rng.permutation(n_days) for _ in range(-(-a.demo_episodes // n_days))])
     low, high = envs[0].action_space.low, envs[0].action_space.high  # type: ignore[attr-defined]
+    unit = bool(np.all(low == -1.0) and np.all(high == 1.0))  # every task's space: store as played, bit for bit
     profits: list[float] = []
-    transitions = 0
     for start in range(0, a.demo_episodes, n):
         obs_l, teachers, infos_prev = [], [], []
         for i, env in enumerate(envs):
@@ -89,6 +78,7 @@ def fill_replay_buffer(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str
             infos_prev.append(info)
         obs_b = np.stack(obs_l)
         profit = np.zeros(n)
+        returns = np.zeros(n)  # discounted running returns, as VecNormalize keeps them for its reward scale
         done = np.zeros(n, dtype=bool)
         while not done.all():
             if done.any():
@@ -103,16 +93,40 @@ def fill_replay_buffer(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str
             trunc = np.array([s[3] for s in steps])
             done = term | trunc
             infos = [{"TimeLimit.truncated": bool(tr and not te)} for te, tr in zip(term, trunc, strict=True)]
-            model.replay_buffer.add(obs_b, next_b, actions, rewards, done, infos)
+            stored = actions if unit else model.policy.scale_action(actions)  # SB3 stores actions in [-1, 1]
+            model.replay_buffer.add(obs_b, next_b, stored, rewards, done, infos)
             if venv.norm_obs:
                 venv.obs_rms.update(obs_b)
+            if venv.norm_reward:
+                returns = returns * venv.gamma + rewards
+                venv.ret_rms.update(returns)
             profit += [float(s[4]["profit"]) for s in steps]
             infos_prev = [s[4] for s in steps]
             obs_b = next_b
-            transitions += n
         profits.extend(profit.tolist())
-    for env in envs:
-        env.close()
-    return {"episodes": a.demo_episodes, "transitions": transitions, "policy": a.demo_policy,
-            "days": [int(d) for d in days[:a.demo_episodes]], "mean_profit": float(np.mean(profits)),
+    return days[:a.demo_episodes], profits
+
+
+def fill_replay_buffer(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str, Any]:
+    """Add ``agent.demo_episodes`` teacher episodes (train split) to ``model``'s replay buffer.
+
+    ``venv`` is the training ``VecNormalize``; its observation (and return) statistics are updated
+    with the demonstrations. Episodes run ``n_envs`` at a time in lockstep (one per buffer
+    column, so SB3's n-step returns stay within an episode); episode ``k`` is on train day
+    ``days[k]`` with seed :func:`episode_seed`. Returns what was added: episodes, transitions,
+    policy, days, the teacher's mean episode profit and the wall time.
+    """
+    a = cfg.agent
+    assert isinstance(a, SacConfig)
+    t0 = time.perf_counter()
+    envs = [gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides, split="train")
+            for _ in range(venv.num_envs)]
+    steps = envs[0].unwrapped.params.episode_steps  # type: ignore[attr-defined]
+    try:
+        days, profits = _play(model, venv, cfg, envs)
+    finally:
+        for env in envs:
+            env.close()
+    return {"episodes": a.demo_episodes, "transitions": len(profits) * steps, "policy": a.demo_policy,
+            "days": [int(d) for d in days], "mean_profit": float(np.mean(profits)),
             "wall_s": round(time.perf_counter() - t0, 1)}

@@ -295,6 +295,7 @@ def train(cfg: ExperimentConfig, run_dir: Path, base_dir: Path | None = None, co
     if run.exists() and any(run.iterdir()):
         raise FileExistsError(f"run folder {run} exists and is not empty; pick another --out or resume it with "
                               f"vpp-gym train --resume {run}")
+    created = not run.exists()
     run.mkdir(parents=True, exist_ok=True)
     _apply_threads(cfg)
     env = make_train_env(cfg)
@@ -317,7 +318,10 @@ def train(cfg: ExperimentConfig, run_dir: Path, base_dir: Path | None = None, co
         try:
             meta["demonstrations"] = fill_replay_buffer(model, env, cfg)
         except ConfigError:
-            shutil.rmtree(run)  # it was empty or new: leave nothing half-made behind
+            for item in run.iterdir():  # the folder was empty or new: leave nothing half-made behind
+                shutil.rmtree(item) if item.is_dir() else item.unlink()
+            if created:
+                run.rmdir()
             raise
         (run / "meta.json").write_text(json.dumps(meta, indent=2))
         if progress:
@@ -325,7 +329,8 @@ def train(cfg: ExperimentConfig, run_dir: Path, base_dir: Path | None = None, co
             print(f"  replay buffer: {d['transitions']:,} transitions of {d['episodes']} {d['policy']} episodes "
                   f"(mean profit {d['mean_profit']:,.1f}) in {d['wall_s']:.1f} s", flush=True)
     state = {"next_eval": cfg.train.eval_every_steps, "next_checkpoint": cfg.train.checkpoint_every_steps,
-             "best_val_profit": -float("inf"), "best_timesteps": None}
+             "best_val_profit": -float("inf"), "best_timesteps": None,
+             "wall_s": meta.get("demonstrations", {}).get("wall_s", 0.0)}  # the run's wall time includes them
     return _learn(cfg, run, env, model, state, progress, reset=True)
 
 
@@ -354,6 +359,7 @@ def resume(run_dir: Path, total_timesteps: int | None = None, progress: bool = T
     model = load_model(cfg.algo, ck / "model.zip", env=env, device=cfg.train.device)
     if cfg.algo == "sac" and (ck / "replay_buffer.pkl").is_file():
         model.load_replay_buffer(ck / "replay_buffer.pkl")
+        seal_open_episodes(model.replay_buffer)
     # fresh episodes after the checkpoint (not a replay of the run's first ones), reproducibly
     env.seed(int(np.random.SeedSequence([cfg.seed, 1, done]).generate_state(1)[0]))
     # the best model may have improved after the checkpoint (a hard kill): keep the better record
@@ -369,6 +375,20 @@ def resume(run_dir: Path, total_timesteps: int | None = None, progress: bool = T
                             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "git_revision": _git_revision()})
     (run / "meta.json").write_text(json.dumps(meta, indent=2))
     return _learn(cfg, run, env, model, state, progress, reset=False)
+
+
+def seal_open_episodes(buffer: Any) -> None:
+    """Mark each sub-env's last stored transition as a time-out where its episode was still running.
+
+    A resumed run resets its envs, so the rows it adds next belong to new episodes; without the
+    mark, SB3's n-step returns would run from the interrupted episode into them. A time-out stops
+    the n-step sum there and bootstraps from the stored next observation (for one-step returns it
+    changes nothing: SB3 reads time-outs only on terminal rows).
+    """
+    if not getattr(buffer, "handle_timeout_termination", False) or (buffer.pos == 0 and not buffer.full):
+        return
+    last = (buffer.pos - 1) % buffer.buffer_size
+    buffer.timeouts[last] = np.logical_or(buffer.timeouts[last], buffer.dones[last] == 0)
 
 
 def _truncate_curve(path: Path, timesteps: int) -> None:
