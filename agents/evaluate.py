@@ -161,6 +161,13 @@ def make_policy(label: str, run: str | None, env: gym.Env, cfg: EvaluationConfig
     """A built-in policy by name (MPC's forecast errors seeded ``cfg.seed + episode``), or a trained agent."""
     if run is not None:
         return load_trained(run, cfg)
+    return builtin_policy(label, env, cfg.seed + episode, cfg.mpc.replan_every, cfg.mpc.horizon_steps)
+
+
+def builtin_policy(label: str, env: gym.Env, seed: int, replan_every: int = 4,
+                   horizon_steps: int | None = None) -> Policy:
+    """The built-in policy ``label`` (one of :data:`BUILTIN`) bound to ``env``; ``seed`` seeds MPC's
+    forecast errors and the random policy, ``replan_every`` and ``horizon_steps`` configure MPC."""
     if label == "passive":
         return PassivePolicy(env)
     if label == "rule":
@@ -174,15 +181,14 @@ def make_policy(label: str, run: str | None, env: gym.Env, cfg: EvaluationConfig
     if label == "mpc":
         from agents.mpc import MpcPolicy
 
-        return MpcPolicy(env, replan_every=cfg.mpc.replan_every, horizon_steps=cfg.mpc.horizon_steps,
-                         seed=cfg.seed + episode)
+        return MpcPolicy(env, replan_every=replan_every, horizon_steps=horizon_steps, seed=seed)
     if label == "oracle":
         from agents.oracle import OraclePolicy
 
         return OraclePolicy(env)
     from agents.base import RandomPolicy
 
-    return RandomPolicy(env, seed=cfg.seed + episode)
+    return RandomPolicy(env, seed=seed)
 
 
 def load_trained(run: str | Path, cfg: EvaluationConfig) -> Policy:

@@ -27,20 +27,11 @@ from vpp_gym.validation import ConfigError
 
 
 def _teacher(name: str, env: gym.Env, seed: int) -> Any:
+    from agents.evaluate import builtin_policy
     from agents.oracle import OracleScopeError
 
     try:
-        if name == "mpc":
-            from agents.mpc import MpcPolicy
-
-            return MpcPolicy(env, replan_every=4, seed=seed)
-        if name == "rule":
-            from agents.rule import PriceThresholdPolicy
-
-            return PriceThresholdPolicy(env)
-        from agents.oracle import OraclePolicy
-
-        return OraclePolicy(env)
+        return builtin_policy(name, env, seed)
     except OracleScopeError as err:
         raise ConfigError(f"agent.demo_policy: {name} cannot play this scenario ({err}); pick another "
                           "demo_policy or set agent.demo_episodes: 0") from None
@@ -70,8 +61,9 @@ def _play(model: Any, venv: Any, cfg: ExperimentConfig, envs: list[gym.Env]) -> 
         obs_l, teachers, infos_prev = [], [], []
         for i, env in enumerate(envs):
             k = start + i
-            obs, info = env.reset(seed=episode_seed(cfg.seed, k), options={"day": int(days[k])})
-            teacher = _teacher(a.demo_policy, env, episode_seed(cfg.seed, k))
+            seed = episode_seed(cfg.seed, k)
+            obs, info = env.reset(seed=seed, options={"day": int(days[k])})
+            teacher = _teacher(a.demo_policy, env, seed)
             teacher.reset()
             obs_l.append(obs)
             teachers.append(teacher)
