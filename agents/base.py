@@ -27,8 +27,10 @@ class Policy(Protocol):
 def single_observation(obs: np.ndarray, who: str) -> None:
     """Raise a clear error if a policy bound to one env is given a batch."""
     if np.ndim(obs) != 1:
-        raise ValueError(f"{who} plans one env's episode: expected one observation of shape (n_obs,), got "
-                         f"shape {np.shape(obs)}; use one policy per env of a vector env")
+        raise ValueError(
+            f"{who} plans one env's episode: expected one observation of shape (n_obs,), got "
+            f"shape {np.shape(obs)}; use one policy per env of a vector env"
+        )
 
 
 class RandomPolicy:
@@ -76,8 +78,9 @@ CUMULATIVE_KEYS = ("carbon.net_position_t", "carbon.ccer_used_t")
 """Ledger entries that are running totals over the episode so far (their last value is the episode's)."""
 
 
-def run_episode(env: gym.Env, policy: Policy, seed: int | None = None,
-                options: dict[str, Any] | None = None) -> dict[str, float]:
+def run_episode(
+    env: gym.Env, policy: Policy, seed: int | None = None, options: dict[str, Any] | None = None
+) -> dict[str, float]:
     """Run one episode; return the totals of the summed ledger items and ``steps``."""
     obs, info = env.reset(seed=seed, options=options)
     policy.reset()

@@ -22,11 +22,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     t_start = time.perf_counter()
     out = Path(args.out)
-    cfg = EvaluationConfig(env_id=args.env, scenario=str(Path(args.config).resolve()) if args.config else None,
-                           episodes=args.episodes)
-    print(f"vpp-gym {vpp_gym.__version__} quick benchmark: {cfg.env_id}, "
-          f"{'scenario ' + args.config if args.config else 'default scenario'}, {cfg.episodes} test days -> {out}",
-          flush=True)
+    cfg = EvaluationConfig(
+        env_id=args.env, scenario=str(Path(args.config).resolve()) if args.config else None, episodes=args.episodes
+    )
+    print(
+        f"vpp-gym {vpp_gym.__version__} quick benchmark: {cfg.env_id}, "
+        f"{'scenario ' + args.config if args.config else 'default scenario'}, {cfg.episodes} test days -> {out}",
+        flush=True,
+    )
     n_days = len(cfg.make_env().unwrapped.episode_starts["test"])  # type: ignore[attr-defined]
     if cfg.episodes > n_days:
         raise ConfigError(f"--episodes: got {cfg.episodes}, but the test split has only {n_days} days")
@@ -36,8 +39,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
             import stable_baselines3  # noqa: F401
             import torch  # noqa: F401
         except ImportError:
-            print("  (PPO skipped: torch and stable-baselines3 are not installed; "
-                  "pip install torch==2.13.0 && pip install -e '.[rl]')", flush=True)
+            print(
+                "  (PPO skipped: torch and stable-baselines3 are not installed; "
+                "pip install torch==2.13.0 && pip install -e '.[rl]')",
+                flush=True,
+            )
         else:
             from agents.rl.config import load_experiment
             from agents.rl.train import train
@@ -51,23 +57,38 @@ def _cmd_run(args: argparse.Namespace) -> int:
                 import shutil
 
                 shutil.rmtree(run)
-            print(f"[1/2] training PPO for {args.ppo_steps:,} steps (train split, validation on "
-                  f"{exp.eval.days} val days)", flush=True)
+            print(
+                f"[1/2] training PPO for {args.ppo_steps:,} steps (train split, validation on "
+                f"{exp.eval.days} val days)",
+                flush=True,
+            )
             train(exp, run, base, command="vpp-gym run", progress=True)
             policies += f",ppo={run}"
-    print(f"[2/2] evaluating {policies.replace(',ppo=' + str(out / 'ppo_run'), ', ppo')} (+ passive reference) on "
-          f"{cfg.episodes} test days", flush=True)
+    print(
+        f"[2/2] evaluating {policies.replace(',ppo=' + str(out / 'ppo_run'), ', ppo')} (+ passive reference) on "
+        f"{cfg.episodes} test days",
+        flush=True,
+    )
     result = evaluate(cfg, parse_policies(policies), log=lambda line: print(line, flush=True))
     write_outputs(result, cfg, out, command=shlex.join(["vpp-gym", *(args.argv or [])]))
     summary = summarize(result.kpis)
-    keys = (("profit", "profit", ",.0f"), ("oracle_capture", "capture", ".3f"),
-            ("revenue_energy_da", "DA", ",.0f"), ("revenue_energy_rt", "RT", ",.0f"),
-            ("revenue_regulation", "reg.", ",.0f"), ("revenue_reserve", "reserve", ",.0f"),
-            ("revenue_demand_response", "DR", ",.0f"), ("revenue_green_certificates", "GEC", ",.0f"),
-            ("cost_carbon", "carbon", ",.0f"), ("emissions_tco2", "tCO2", ",.2f"),
-            ("avoided_emissions_tco2", "avoided", ",.2f"))
-    print("\nmean over the test days (currency of the scenario; tCO2). capture = share of the oracle's gain "
-          "over the passive reference")
+    keys = (
+        ("profit", "profit", ",.0f"),
+        ("oracle_capture", "capture", ".3f"),
+        ("revenue_energy_da", "DA", ",.0f"),
+        ("revenue_energy_rt", "RT", ",.0f"),
+        ("revenue_regulation", "reg.", ",.0f"),
+        ("revenue_reserve", "reserve", ",.0f"),
+        ("revenue_demand_response", "DR", ",.0f"),
+        ("revenue_green_certificates", "GEC", ",.0f"),
+        ("cost_carbon", "carbon", ",.0f"),
+        ("emissions_tco2", "tCO2", ",.2f"),
+        ("avoided_emissions_tco2", "avoided", ",.2f"),
+    )
+    print(
+        "\nmean over the test days (currency of the scenario; tCO2). capture = share of the oracle's gain "
+        "over the passive reference"
+    )
     print(f"{'policy':<9}" + "".join(f"{label:>10}" for _, label, _ in keys))
     for label, stats in summary.items():
         cells = []
@@ -75,8 +96,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
             v = stats[k]["mean"]
             cells.append(f"{'-':>10}" if v is None else f"{format(v, fmt):>10}")
         print(f"{label:<9}" + "".join(cells))
-    print(f"\nreport: {out / 'report.md'}  (kpis.csv, summary.json, plots, episodes/)  "
-          f"total {time.perf_counter() - t_start:.0f} s")
+    print(
+        f"\nreport: {out / 'report.md'}  (kpis.csv, summary.json, plots, episodes/)  "
+        f"total {time.perf_counter() - t_start:.0f} s"
+    )
     return 0
 
 
@@ -93,8 +116,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
         from agents.rl.config import load_experiment, parse_cli_overrides
         from agents.rl.train import resume, train
     except ImportError as err:
-        print(f"vpp-gym train: error: {err}; install the RL extra: pip install torch==2.13.0 && "
-              "pip install -e '.[rl]'", file=sys.stderr)
+        print(
+            f"vpp-gym train: error: {err}; install the RL extra: pip install torch==2.13.0 && pip install -e '.[rl]'",
+            file=sys.stderr,
+        )
         return 2
     overrides = parse_cli_overrides(args.overrides)
     progress = not args.no_progress
@@ -106,8 +131,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 overrides = {**parse_cli_overrides([args.config]), **overrides}
             extra = set(overrides) - {"train.total_timesteps"}
             if extra:
-                raise ConfigError("--resume accepts only train.total_timesteps=N as an override, got "
-                                  f"{sorted(extra)[0]}")
+                raise ConfigError(
+                    f"--resume accepts only train.total_timesteps=N as an override, got {sorted(extra)[0]}"
+                )
             resume(Path(args.resume), overrides.get("train.total_timesteps"), progress=progress)
             return 0
         if args.config is None:
@@ -115,8 +141,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         cfg, base_dir = load_experiment(args.config, overrides)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-seed{cfg.seed}-{stamp}"
-        print(f"vpp-gym train: {cfg.algo.upper()} on {cfg.env_id}, {cfg.train.total_timesteps:,} steps, "
-              f"{cfg.train.n_envs} envs, seed {cfg.seed} -> {out}", flush=True)
+        print(
+            f"vpp-gym train: {cfg.algo.upper()} on {cfg.env_id}, {cfg.train.total_timesteps:,} steps, "
+            f"{cfg.train.n_envs} envs, seed {cfg.seed} -> {out}",
+            flush=True,
+        )
         train(cfg, out, base_dir, command=shlex.join(["vpp-gym", *(args.argv or [])]), progress=progress)
     except FileExistsError as err:
         print(f"vpp-gym train: error: {err}", file=sys.stderr)
@@ -140,17 +169,24 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     policies = parse_policies(args.policies)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("out") / f"evaluate-{cfg.env_id.split('/')[-1]}-{stamp}"
-    print(f"vpp-gym evaluate: {cfg.env_id}, {cfg.episodes} {cfg.split} episodes, policies "
-          f"{', '.join(label for label, _ in policies)} (+ passive reference and oracle) -> {out}", flush=True)
+    print(
+        f"vpp-gym evaluate: {cfg.env_id}, {cfg.episodes} {cfg.split} episodes, policies "
+        f"{', '.join(label for label, _ in policies)} (+ passive reference and oracle) -> {out}",
+        flush=True,
+    )
     result = evaluate(cfg, policies, export_all=args.export_all, log=lambda line: print(line, flush=True))
     write_outputs(result, cfg, out, command=shlex.join(["vpp-gym", *(args.argv or [])]))
     summary = summarize(result.kpis)
     print(f"\n{'policy':<10}{'profit':>14}{'capture':>10}{'tCO2':>10}{'avoided':>10}")
     for label, stats in summary.items():
-        m = {k: float("nan") if stats[k]["mean"] is None else float(stats[k]["mean"])  # type: ignore[arg-type]
-             for k in ("profit", "oracle_capture", "emissions_tco2", "avoided_emissions_tco2")}
-        print(f"{label:<10}{m['profit']:>14,.1f}{m['oracle_capture']:>10.3f}{m['emissions_tco2']:>10.2f}"
-              f"{m['avoided_emissions_tco2']:>10.2f}")
+        m = {
+            k: float("nan") if stats[k]["mean"] is None else float(stats[k]["mean"])  # type: ignore[arg-type]
+            for k in ("profit", "oracle_capture", "emissions_tco2", "avoided_emissions_tco2")
+        }
+        print(
+            f"{label:<10}{m['profit']:>14,.1f}{m['oracle_capture']:>10.3f}{m['emissions_tco2']:>10.2f}"
+            f"{m['avoided_emissions_tco2']:>10.2f}"
+        )
     print(f"report: {out / 'report.md'}")
     return 0
 
@@ -170,8 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``vpp-gym``."""
     parser = argparse.ArgumentParser(prog="vpp-gym", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p_run = sub.add_parser("run", help="quick benchmark: rule, MPC, oracle and a short PPO training, evaluated on "
-                           "test days; KPI table and report")
+    p_run = sub.add_parser(
+        "run",
+        help="quick benchmark: rule, MPC, oracle and a short PPO training, evaluated on "
+        "test days; KPI table and report",
+    )
     p_run.add_argument("--env", choices=list(vpp_gym.TASKS), default="vpp_gym/Joint-v0", help="task id")
     p_run.add_argument("--config", help="scenario YAML merged over the task's defaults")
     p_run.add_argument("--episodes", type=positive_int, default=4, help="test days")
@@ -179,18 +218,25 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--no-ppo", action="store_true", help="baselines only")
     p_run.add_argument("--out", default="out/quick", help="output folder")
     p_run.set_defaults(func=_cmd_run)
-    p_bench = sub.add_parser("bench", help="env-steps/s of the single env, the native vector env and the generic "
-                             "vectorisers, and memory per env, for each task")
+    p_bench = sub.add_parser(
+        "bench",
+        help="env-steps/s of the single env, the native vector env and the generic "
+        "vectorisers, and memory per env, for each task",
+    )
     p_bench.add_argument("--env", action="append", choices=list(vpp_gym.TASKS), help="task id (repeatable)")
     p_bench.add_argument("--steps", type=positive_int, default=20_000, help="steps per single-env repeat")
     p_bench.add_argument("--repeats", type=positive_int, default=5, help="single-env repeats")
-    p_bench.add_argument("--batch-sizes", type=positive_int, nargs="+", help="N of the native vector env "
-                         "(default 1 16 256 1024 4096)")
+    p_bench.add_argument(
+        "--batch-sizes", type=positive_int, nargs="+", help="N of the native vector env (default 1 16 256 1024 4096)"
+    )
     p_bench.set_defaults(func=_cmd_bench)
-    p_train = sub.add_parser("train", help="train PPO or SAC from an experiment config into a run folder",
-                             description="Train PPO or SAC from a YAML experiment config. Dotted overrides follow "
-                             "the config: vpp-gym train configs/experiments/ppo_arbitrage.yaml "
-                             "agent.learning_rate=1e-4 seed=3")
+    p_train = sub.add_parser(
+        "train",
+        help="train PPO or SAC from an experiment config into a run folder",
+        description="Train PPO or SAC from a YAML experiment config. Dotted overrides follow "
+        "the config: vpp-gym train configs/experiments/ppo_arbitrage.yaml "
+        "agent.learning_rate=1e-4 seed=3",
+    )
     p_train.add_argument("config", nargs="?", help="experiment YAML (configs/experiments/*.yaml)")
     p_train.add_argument("overrides", nargs="*", help="dotted key=value overrides of the config")
     p_train.add_argument("--out", help="run folder (default runs/<name>-seed<seed>-<time>)")
@@ -200,9 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval = sub.add_parser("evaluate", help="every policy on the same held-out episodes: KPIs, summary, report")
     p_eval.add_argument("--config", help="evaluation YAML (configs/evaluation/*.yaml); default: Joint-v0 defaults")
     p_eval.add_argument("--env", choices=list(vpp_gym.TASKS), help="task id (overrides the config's)")
-    p_eval.add_argument("--policies", default="rule,mpc,oracle",
-                        help="comma-separated: passive, rule, microgrid, mpc, oracle, random, "
-                        "or LABEL=RUN_DIR of a trained agent")
+    p_eval.add_argument(
+        "--policies",
+        default="rule,mpc,oracle",
+        help="comma-separated: passive, rule, microgrid, mpc, oracle, random, or LABEL=RUN_DIR of a trained agent",
+    )
     p_eval.add_argument("--episodes", type=positive_int, help="number of episodes (first days of the split)")
     p_eval.add_argument("--split", choices=("val", "test"), help="split (default: the config's, test)")
     p_eval.add_argument("--out", help="output folder (default out/evaluate-<task>-<time>)")

@@ -44,9 +44,20 @@ from agents.kpi import COSTS, REVENUES, kpis_from_totals
 from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.validation import ConfigError, from_mapping, merge_overrides, require
 
-KPI_COLUMNS = ("profit", *REVENUES, *COSTS, "cost_carbon", "emissions_tco2", "net_emissions_tco2",
-               "avoided_emissions_tco2", "renewable_curtailment_mwh", "regulation_score", "violations",
-               "oracle_ratio", "oracle_capture")
+KPI_COLUMNS = (
+    "profit",
+    *REVENUES,
+    *COSTS,
+    "cost_carbon",
+    "emissions_tco2",
+    "net_emissions_tco2",
+    "avoided_emissions_tco2",
+    "renewable_curtailment_mwh",
+    "regulation_score",
+    "violations",
+    "oracle_ratio",
+    "oracle_capture",
+)
 BUILTIN = ("passive", "rule", "microgrid", "mpc", "oracle", "random")
 VIOLATION_KEYS = ("violation.shift_mwh", "violation.ev_unmet_mwh", "penalty.reserve_shortfall", "penalty.dr_shortfall")
 
@@ -140,8 +151,10 @@ def parse_policies(spec: str) -> list[tuple[str, str | None]]:
         label, sep, path = item.partition("=")
         if sep:
             if label in BUILTIN:
-                raise ConfigError(f"--policies: {label!r} names a built-in policy; give the trained agent another "
-                                  "label, e.g. ppo=RUN_DIR")
+                raise ConfigError(
+                    f"--policies: {label!r} names a built-in policy; give the trained agent another "
+                    "label, e.g. ppo=RUN_DIR"
+                )
             if not path:
                 raise ConfigError(f"--policies: {item!r} names no run folder; use LABEL=RUN_DIR")
             if not Path(path, "meta.json").is_file():
@@ -150,8 +163,10 @@ def parse_policies(spec: str) -> list[tuple[str, str | None]]:
         elif label in BUILTIN:
             out.append((label, None))
         else:
-            raise ConfigError(f"--policies: unknown policy {label!r}; built-in are {', '.join(BUILTIN)}, "
-                              "trained agents are given as LABEL=RUN_DIR")
+            raise ConfigError(
+                f"--policies: unknown policy {label!r}; built-in are {', '.join(BUILTIN)}, "
+                "trained agents are given as LABEL=RUN_DIR"
+            )
     if len({label for label, _ in out}) != len(out):
         raise ConfigError("--policies: a label is given twice")
     return out
@@ -164,8 +179,9 @@ def make_policy(label: str, run: str | None, env: gym.Env, cfg: EvaluationConfig
     return builtin_policy(label, env, cfg.seed + episode, cfg.mpc.replan_every, cfg.mpc.horizon_steps)
 
 
-def builtin_policy(label: str, env: gym.Env, seed: int, replan_every: int = 4,
-                   horizon_steps: int | None = None) -> Policy:
+def builtin_policy(
+    label: str, env: gym.Env, seed: int, replan_every: int = 4, horizon_steps: int | None = None
+) -> Policy:
     """The built-in policy ``label`` (one of :data:`BUILTIN`) bound to ``env``; ``seed`` seeds MPC's
     forecast errors and the random policy, ``replan_every`` and ``horizon_steps`` configure MPC."""
     if label == "passive":
@@ -200,8 +216,11 @@ def load_trained(run: str | Path, cfg: EvaluationConfig) -> Policy:
     if trained.env_id != cfg.env_id:
         raise ConfigError(f"--policies: {run} was trained on {trained.env_id}, not on {cfg.env_id}")
     if trained.scenario != cfg.scenario or trained.overrides != cfg.overrides:
-        print(f"  note: {run} was trained on scenario {trained.scenario or 'default'} with overrides "
-              f"{trained.overrides}; evaluated on {cfg.scenario or 'default'} with {cfg.overrides}", flush=True)
+        print(
+            f"  note: {run} was trained on scenario {trained.scenario or 'default'} with overrides "
+            f"{trained.overrides}; evaluated on {cfg.scenario or 'default'} with {cfg.overrides}",
+            flush=True,
+        )
     return RlPolicy.load(run)
 
 
@@ -214,7 +233,7 @@ def run_recorded(env: gym.Env, policy: Policy, seed: int, options: dict[str, Any
     ep = u.episode  # type: ignore[attr-defined]
     stamps = u.series.timestamps  # type: ignore[attr-defined]
     offset = u.config.time.utc_offset  # type: ignore[attr-defined]
-    state_names = u.observation_names[:p.n_state_obs]  # type: ignore[attr-defined]
+    state_names = u.observation_names[: p.n_state_obs]  # type: ignore[attr-defined]
     rows: list[dict[str, Any]] = []
     done = False
     t = 0
@@ -232,8 +251,12 @@ def run_recorded(env: gym.Env, policy: Policy, seed: int, options: dict[str, Any
     return rows
 
 
-def episode_kpis(rows: Sequence[dict[str, Any]], passive_emissions: float | None = None,
-                 oracle_profit: float | None = None, passive_profit: float | None = None) -> dict[str, float]:
+def episode_kpis(
+    rows: Sequence[dict[str, Any]],
+    passive_emissions: float | None = None,
+    oracle_profit: float | None = None,
+    passive_profit: float | None = None,
+) -> dict[str, float]:
     """The module's KPIs of a recorded episode (references from the same episode, or NaN)."""
     totals: dict[str, float] = {}
     for row in rows:
@@ -245,11 +268,18 @@ def episode_kpis(rows: Sequence[dict[str, Any]], passive_emissions: float | None
         totals[k] = float(last.get(k, 0.0))
     out = kpis_from_totals(totals)
     out["net_emissions_tco2"] = out["emissions_tco2"] - totals.get("carbon.ccer_used_t", 0.0)
-    out["avoided_emissions_tco2"] = (passive_emissions - out["emissions_tco2"]) if passive_emissions is not None \
-        else math.nan
+    out["avoided_emissions_tco2"] = (
+        (passive_emissions - out["emissions_tco2"]) if passive_emissions is not None else math.nan
+    )
     accepted = sum(float(r.get("regulation.accepted_mw", 0.0)) for r in rows)
-    out["regulation_score"] = (sum(float(r.get("regulation.score", 0.0)) * float(r.get("regulation.accepted_mw", 0.0))
-                                   for r in rows) / accepted) if accepted > 1e-9 else math.nan
+    out["regulation_score"] = (
+        (
+            sum(float(r.get("regulation.score", 0.0)) * float(r.get("regulation.accepted_mw", 0.0)) for r in rows)
+            / accepted
+        )
+        if accepted > 1e-9
+        else math.nan
+    )
     out["violations"] = float(sum(any(float(r.get(k, 0.0)) > 1e-9 for k in VIOLATION_KEYS) for r in rows))
     out["oracle_ratio"] = out["profit"] / oracle_profit if oracle_profit else math.nan
     if oracle_profit is not None and passive_profit is not None and abs(oracle_profit - passive_profit) > 1e-9:
@@ -268,8 +298,12 @@ class EvaluationResult:
     dates: list[str]
 
 
-def evaluate(cfg: EvaluationConfig, policies: Sequence[tuple[str, str | None]], export_all: bool = False,
-             log: Callable[[str], None] = print) -> EvaluationResult:
+def evaluate(
+    cfg: EvaluationConfig,
+    policies: Sequence[tuple[str, str | None]],
+    export_all: bool = False,
+    log: Callable[[str], None] = print,
+) -> EvaluationResult:
     """Run the passive reference, the oracle (if in its scope) and every policy on the config's episodes."""
     from agents.oracle import OracleScopeError
 
@@ -277,8 +311,9 @@ def evaluate(cfg: EvaluationConfig, policies: Sequence[tuple[str, str | None]], 
     n_days = len(env.unwrapped.episode_starts[cfg.split])  # type: ignore[attr-defined]
     if cfg.episodes > n_days:
         raise ConfigError(f"episodes: got {cfg.episodes}, but the {cfg.split!r} split has only {n_days} days")
-    order = [("passive", None), ("oracle", None)] + [(lbl, run) for lbl, run in policies
-                                                     if lbl not in ("passive", "oracle")]
+    order = [("passive", None), ("oracle", None)] + [
+        (lbl, run) for lbl, run in policies if lbl not in ("passive", "oracle")
+    ]
     records: dict[tuple[str, int], list[dict[str, Any]]] = {}
     dates: list[str] = []
     skipped: set[str] = set()
@@ -296,8 +331,10 @@ def evaluate(cfg: EvaluationConfig, policies: Sequence[tuple[str, str | None]], 
             records[(label, e)] = rows
             if label == "passive":
                 dates.append(rows[0]["local_time"][:10])
-            log(f"  {label:<10} episode {e + 1}/{cfg.episodes} ({dates[e]}): profit "
-                f"{sum(r['profit'] for r in rows):>12,.1f}   [{time.perf_counter() - t0:6.1f} s]")
+            log(
+                f"  {label:<10} episode {e + 1}/{cfg.episodes} ({dates[e]}): profit "
+                f"{sum(r['profit'] for r in rows):>12,.1f}   [{time.perf_counter() - t0:6.1f} s]"
+            )
     oracle_ok = "oracle" not in skipped
     kpis: list[dict[str, Any]] = []
     wanted = {lbl for lbl, _ in policies} | {"passive", "oracle"}
@@ -326,8 +363,11 @@ def summarize(kpis: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[str, f
             if len(x) == 0:
                 out[label][k] = {"mean": None, "std": None, "n": 0}
             else:
-                out[label][k] = {"mean": float(x.mean()), "std": float(x.std(ddof=1)) if len(x) > 1 else 0.0,
-                                 "n": len(x)}
+                out[label][k] = {
+                    "mean": float(x.mean()),
+                    "std": float(x.std(ddof=1)) if len(x) > 1 else 0.0,
+                    "n": len(x),
+                }
     return out
 
 

@@ -21,13 +21,20 @@ COSTS = {
     "cost_degradation": ("cost.degradation",),
     "cost_fuel": ("cost.fuel", "cost.startup"),
     "cost_other": ("cost.curtailment", "cost.load_shift", "cost.ev_terminal"),
-    "cost_penalties": ("penalty.imbalance", "penalty.shift_violation", "penalty.ev_unmet", "penalty.reserve_shortfall",
-                       "penalty.dr_shortfall", "penalty.green_matching"),
+    "cost_penalties": (
+        "penalty.imbalance",
+        "penalty.shift_violation",
+        "penalty.ev_unmet",
+        "penalty.reserve_shortfall",
+        "penalty.dr_shortfall",
+        "penalty.green_matching",
+    ),
 }
 
 
 def kpis_from_totals(totals: Mapping[str, float]) -> dict[str, float]:
     """``profit``, revenues by market, costs (carbon: the carbon market's net payment), gross emissions."""
+
     def total(keys: tuple[str, ...]) -> float:
         return float(sum(totals.get(k, 0.0) for k in keys))
 

@@ -52,8 +52,14 @@ class Model:
         """Number of variables."""
         return self._n
 
-    def var(self, n: int, lb: float | np.ndarray = 0.0, ub: float | np.ndarray = np.inf,
-            cost: float | np.ndarray = 0.0, integer: bool = False) -> np.ndarray:
+    def var(
+        self,
+        n: int,
+        lb: float | np.ndarray = 0.0,
+        ub: float | np.ndarray = np.inf,
+        cost: float | np.ndarray = 0.0,
+        integer: bool = False,
+    ) -> np.ndarray:
         """Add ``n`` variables; return their indices."""
         idx = np.arange(self._n, self._n + n)
         self._n += n
@@ -104,30 +110,47 @@ class Model:
         """Solve with HiGHS; raise :class:`SolveError` unless optimal."""
         c = np.concatenate(self._c)
         integrality = np.concatenate(self._int)
-        a = sparse.csr_array((np.concatenate(self._v), (np.concatenate(self._ri), np.concatenate(self._ci))),
-                             shape=(self._m, self._n))
+        a = sparse.csr_array(
+            (np.concatenate(self._v), (np.concatenate(self._ri), np.concatenate(self._ci))), shape=(self._m, self._n)
+        )
         cons = LinearConstraint(a, np.concatenate(self._rlo), np.concatenate(self._rhi)) if self._m else None
         bounds = Bounds(np.concatenate(self._lb), np.concatenate(self._ub))
-        res = milp(c, constraints=cons, integrality=integrality, bounds=bounds,
-                   options={"time_limit": time_limit_s, "mip_rel_gap": mip_rel_gap, "presolve": True})
+        res = milp(
+            c,
+            constraints=cons,
+            integrality=integrality,
+            bounds=bounds,
+            options={"time_limit": time_limit_s, "mip_rel_gap": mip_rel_gap, "presolve": True},
+        )
         if res.status == 4:  # HiGHS "solve error" (numerical trouble): once more without presolve
-            res = milp(c, constraints=cons, integrality=integrality, bounds=bounds,
-                       options={"time_limit": time_limit_s, "mip_rel_gap": mip_rel_gap, "presolve": False})
+            res = milp(
+                c,
+                constraints=cons,
+                integrality=integrality,
+                bounds=bounds,
+                options={"time_limit": time_limit_s, "mip_rel_gap": mip_rel_gap, "presolve": False},
+            )
         if res.status == 4 and self._m:  # still: the interior-point method on the LP (or the MILP's relaxation)
             ipm = _interior_point(c, a, np.concatenate(self._rlo), np.concatenate(self._rhi), bounds, time_limit_s)
             if ipm.status == 2:
-                raise SolveError(f"HiGHS: the simplex failed (status 4) and the interior-point method found the "
-                                 f"{'relaxation ' if integrality.any() else ''}infeasible", infeasible=True)
+                raise SolveError(
+                    f"HiGHS: the simplex failed (status 4) and the interior-point method found the "
+                    f"{'relaxation ' if integrality.any() else ''}infeasible",
+                    infeasible=True,
+                )
             if ipm.status == 0 and not integrality.any():
                 return Solution(x=ipm.x, objective=float(ipm.fun), mip=False)
         if res.status != 0 or res.x is None:
-            raise SolveError(f"HiGHS did not find an optimal solution: status {res.status}, {res.message}",
-                             infeasible=res.status == 2)
+            raise SolveError(
+                f"HiGHS did not find an optimal solution: status {res.status}, {res.message}",
+                infeasible=res.status == 2,
+            )
         return Solution(x=res.x, objective=float(res.fun), mip=bool(integrality.any()))
 
 
-def _interior_point(c: np.ndarray, a: sparse.csr_array, lo: np.ndarray, hi: np.ndarray, bounds: Bounds,
-                    time_limit_s: float) -> object:
+def _interior_point(
+    c: np.ndarray, a: sparse.csr_array, lo: np.ndarray, hi: np.ndarray, bounds: Bounds, time_limit_s: float
+) -> object:
     """HiGHS' interior-point method (with crossover) on ``min c x, lo <= A x <= hi``, integrality dropped.
 
     A fallback for the rare LP on which the dual simplex reports a solve error (status 4): on those
@@ -138,6 +161,13 @@ def _interior_point(c: np.ndarray, a: sparse.csr_array, lo: np.ndarray, hi: np.n
     up, down = np.isfinite(hi) & ~eq, np.isfinite(lo) & ~eq
     a_ub = sparse.vstack([a[up], -a[down]]).tocsr()
     b_ub = np.concatenate([hi[up], -lo[down]])
-    return linprog(c, A_ub=a_ub if a_ub.shape[0] else None, b_ub=b_ub if a_ub.shape[0] else None,
-                   A_eq=a[eq] if eq.any() else None, b_eq=lo[eq] if eq.any() else None,
-                   bounds=np.c_[bounds.lb, bounds.ub], method="highs-ipm", options={"time_limit": time_limit_s})
+    return linprog(
+        c,
+        A_ub=a_ub if a_ub.shape[0] else None,
+        b_ub=b_ub if a_ub.shape[0] else None,
+        A_eq=a[eq] if eq.any() else None,
+        b_eq=lo[eq] if eq.any() else None,
+        bounds=np.c_[bounds.lb, bounds.ub],
+        method="highs-ipm",
+        options={"time_limit": time_limit_s},
+    )

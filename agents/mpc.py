@@ -42,8 +42,15 @@ class MpcPolicy:
             off by default, for speed.
     """
 
-    def __init__(self, env: gym.Env, replan_every: int = 1, horizon_steps: int | None = None, seed: int = 0,
-                 time_limit_s: float = 60.0, exact: bool = False) -> None:
+    def __init__(
+        self,
+        env: gym.Env,
+        replan_every: int = 1,
+        horizon_steps: int | None = None,
+        seed: int = 0,
+        time_limit_s: float = 60.0,
+        exact: bool = False,
+    ) -> None:
         if replan_every < 1:
             raise ValueError(f"replan_every: got {replan_every}, expected an integer >= 1")
         if horizon_steps is not None and horizon_steps < 1:
@@ -71,12 +78,13 @@ class MpcPolicy:
         """Forecasts issued at step ``t`` of the ``n`` intervals from ``t``: ``(n, K)`` in ``ALL_NAMES`` order."""
         u = self._env
         p = u.params
-        actual = u._episode.exo[0, t:t + n]
+        actual = u._episode.exo[0, t : t + n]
         out = np.empty_like(actual)
         for k, col in enumerate(ALL_NAMES):
             sigma, mult = self._errors[col]
-            out[:, k] = forecast_windows(actual[None, :, k], 1, n, sigma, p.cfg.forecast.growth_cap, self._rng,
-                                         p.lo[col], p.hi[col], mult)[0, 0]
+            out[:, k] = forecast_windows(
+                actual[None, :, k], 1, n, sigma, p.cfg.forecast.growth_cap, self._rng, p.lo[col], p.hi[col], mult
+            )[0, 0]
         return out
 
     def agc_forecast(self, t: int, n: int) -> np.ndarray | None:
@@ -87,7 +95,7 @@ class MpcPolicy:
         if reg is None or u._episode.agc is None:
             return None
         if u.params.cfg.forecast.perfect:
-            return u._episode.agc[0, t:t + n]
+            return u._episode.agc[0, t : t + n]
         return agc_signal(reg.agc, self._rng, 1, n)[0]
 
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
@@ -99,8 +107,9 @@ class MpcPolicy:
         if self._plan is None or self._k >= self.replan_every or self._k >= len(self._plan.actions):
             remaining = u.params.episode_steps - t
             n = remaining if self.horizon_steps is None else min(self.horizon_steps, remaining)
-            self._plan = solve(u.params, self.forecast(t, n), state, self._time_limit, agc=self.agc_forecast(t, n),
-                               exact=self.exact)
+            self._plan = solve(
+                u.params, self.forecast(t, n), state, self._time_limit, agc=self.agc_forecast(t, n), exact=self.exact
+            )
             self._k = 0
             self.solves += 1
         a = self._plan.actions[self._k]

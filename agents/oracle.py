@@ -142,8 +142,11 @@ class Plan:
 def stacked_markets(p: CoreParams) -> list[str]:
     """The markets of the scenario that clear against a competitor stack (price-maker clearing)."""
     mk = p.cfg.markets
-    return [n for n in ("energy", *p.open_products)
-            if getattr(mk, n).form == "transaction" and getattr(mk, n).competitors.n_offers > 0]
+    return [
+        n
+        for n in ("energy", *p.open_products)
+        if getattr(mk, n).form == "transaction" and getattr(mk, n).competitors.n_offers > 0
+    ]
 
 
 def check_scope(p: CoreParams, knows_stacks: bool = True) -> None:
@@ -158,9 +161,11 @@ def check_scope(p: CoreParams, knows_stacks: bool = True) -> None:
     mk = p.cfg.markets
     stacks = stacked_markets(p)
     if stacks and not knows_stacks:
-        raise OracleScopeError(f"competitor stacks (price-maker clearing) in {', '.join(stacks)}: only the "
-                               "perfect-foresight oracle is given the competitors' offers, and planning "
-                               "without them is not modelled")
+        raise OracleScopeError(
+            f"competitor stacks (price-maker clearing) in {', '.join(stacks)}: only the "
+            "perfect-foresight oracle is given the competitors' offers, and planning "
+            "without them is not modelled"
+        )
     reg = mk.regulation
     if reg is not None and (reg.delay_substeps > 0 or reg.ramp_mw_per_substep is not None):
         missing.append("a regulation response delay or ramp limit (imperfect tracking)")
@@ -168,9 +173,16 @@ def check_scope(p: CoreParams, knows_stacks: bool = True) -> None:
         raise OracleScopeError("the oracle does not model " + "; ".join(missing) + " yet")
 
 
-def solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float = 600.0,
-          force_binary_modes: bool = False, agc: np.ndarray | None = None, exact: bool = True,
-          stacks: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> Plan:
+def solve(
+    p: CoreParams,
+    exo: np.ndarray,
+    state: core.State,
+    time_limit_s: float = 600.0,
+    force_binary_modes: bool = False,
+    agc: np.ndarray | None = None,
+    exact: bool = True,
+    stacks: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> Plan:
     """The optimal plan for the intervals of ``exo`` starting from a scalar ``state``.
 
     Args:
@@ -237,8 +249,9 @@ def solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float
                 break
             modes = modes | simultaneous
         else:
-            raise SolveError("storage charged and discharged in the same interval even with a binary mode in "
-                             "every interval")
+            raise SolveError(
+                "storage charged and discharged in the same interval even with a binary mode in every interval"
+            )
         if plan is None:
             if seg is not None and seg >= 0 and infeasible:
                 break  # the surplus cannot reach this band (nor any further one)
@@ -257,8 +270,9 @@ def _max_surplus_bands(p: CoreParams, state: core.State) -> int:
     return int(np.ceil((p.carbon_scale_t + abs(x0)) / cm.band_t)) + 1
 
 
-def _check_stacks(p: CoreParams, stacks: dict[str, tuple[np.ndarray, np.ndarray]], T: int
-                  ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def _check_stacks(
+    p: CoreParams, stacks: dict[str, tuple[np.ndarray, np.ndarray]], T: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The stacks of the scenario's price-maker markets as float arrays ``(T, M)``, checked."""
     out = {}
     for name in stacked_markets(p):
@@ -266,8 +280,10 @@ def _check_stacks(p: CoreParams, stacks: dict[str, tuple[np.ndarray, np.ndarray]
             raise ValueError(f"solve: the {name} market clears against a competitor stack; pass stacks[{name!r}]")
         mw, price = (np.asarray(a, dtype=float) for a in stacks[name])
         if mw.shape != price.shape or mw.ndim != 2 or mw.shape[0] != T:
-            raise ValueError(f"solve: stacks[{name!r}] must be two (T, M) arrays for the {T} intervals of exo "
-                             f"(sliced like exo), got shapes {mw.shape} and {price.shape}")
+            raise ValueError(
+                f"solve: stacks[{name!r}] must be two (T, M) arrays for the {T} intervals of exo "
+                f"(sliced like exo), got shapes {mw.shape} and {price.shape}"
+            )
         out[name] = (mw, price)
     return out
 
@@ -282,8 +298,13 @@ class _Segments:
     price: np.ndarray  # clearing price when the accepted quantity lies in the segment
 
 
-def stack_segments(stack_mw: np.ndarray, stack_price: np.ndarray, need_mw: np.ndarray, price_cap: float,
-                   margin_mw: float = STACK_MARGIN_MW) -> tuple[np.ndarray, ...]:
+def stack_segments(
+    stack_mw: np.ndarray,
+    stack_price: np.ndarray,
+    need_mw: np.ndarray,
+    price_cap: float,
+    margin_mw: float = STACK_MARGIN_MW,
+) -> tuple[np.ndarray, ...]:
     """Quantity ranges on which an offer against a known competitor stack clears at a known price.
 
     Per interval, with the valid competitor offers (priced at most ``price_cap``, more than
@@ -324,8 +345,15 @@ def stack_segments(stack_mw: np.ndarray, stack_price: np.ndarray, need_mw: np.nd
     return t_.astype(int), lo_, hi_, price_
 
 
-def _segments(m: Model, stack: tuple[np.ndarray, np.ndarray], need: np.ndarray, price_cap: float,
-              upper_mw: float, total: np.ndarray, T: int) -> _Segments:
+def _segments(
+    m: Model,
+    stack: tuple[np.ndarray, np.ndarray],
+    need: np.ndarray,
+    price_cap: float,
+    upper_mw: float,
+    total: np.ndarray,
+    T: int,
+) -> _Segments:
     """Segment variables of one market, linked to its per-interval accepted quantity ``total``.
 
     ``y_s lo_s <= a_s <= y_s min(hi_s, upper)``, at most one segment per interval, ``total[t] = sum a_s``.
@@ -350,9 +378,17 @@ def _segments(m: Model, stack: tuple[np.ndarray, np.ndarray], need: np.ndarray, 
     return _Segments(a=a, y=y, t=t, price=price)
 
 
-def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: float, binary_modes: np.ndarray,
-           agc: np.ndarray | None, stacks: dict[str, tuple[np.ndarray, np.ndarray]],
-           carbon_segment: int | None = None, tail: bool = False) -> Plan:
+def _solve(
+    p: CoreParams,
+    exo: np.ndarray,
+    state: core.State,
+    time_limit_s: float,
+    binary_modes: np.ndarray,
+    agc: np.ndarray | None,
+    stacks: dict[str, tuple[np.ndarray, np.ndarray]],
+    carbon_segment: int | None = None,
+    tail: bool = False,
+) -> Plan:
     cfg = p.cfg
     r = cfg.resources
     em = cfg.markets.energy
@@ -469,8 +505,9 @@ def _solve(p: CoreParams, exo: np.ndarray, state: core.State, time_limit_s: floa
             if binary_modes.any():
                 _binary_mode(m, bd[binary_modes], bc[binary_modes], b.p_discharge_max_mw, b.p_charge_max_mw)
         else:
-            _battery_profile(m, p, state, bal, soc, bd, bc, e, sig, acc, deploy.get("bat"), gain,
-                             simultaneous_pairs, binary_modes)
+            _battery_profile(
+                m, p, state, bal, soc, bd, bc, e, sig, acc, deploy.get("bat"), gain, simultaneous_pairs, binary_modes
+            )
 
     if r.flex_load is not None:
         fl = r.flex_load
@@ -622,9 +659,17 @@ def _capacity_payment(gain: Any, accepted: np.ndarray, seg: _Segments | None, dt
         gain(seg.a, dt * seg.price)
 
 
-def _energy_price_maker(m: Model, p: CoreParams, exo: np.ndarray, state: core.State,
-                        stack: tuple[np.ndarray, np.ndarray], q: np.ndarray, fixed: np.ndarray,
-                        fixed_val: np.ndarray, gain: Any) -> None:
+def _energy_price_maker(
+    m: Model,
+    p: CoreParams,
+    exo: np.ndarray,
+    state: core.State,
+    stack: tuple[np.ndarray, np.ndarray],
+    q: np.ndarray,
+    fixed: np.ndarray,
+    fixed_val: np.ndarray,
+    gain: Any,
+) -> None:
     """Day-ahead positions against the energy market's competitor stack.
 
     Free intervals: ``q = sum_s a_s - buy``, the sale on one segment of :func:`stack_segments` (paid
@@ -640,8 +685,9 @@ def _energy_price_maker(m: Model, p: CoreParams, exo: np.ndarray, state: core.St
     for j, price in enumerate(state.offer_prices):
         if j < T:
             offers[j], offer_prices[j] = max(fixed_val[j], 0.0), float(price)
-    cleared, price = clear_transaction(offers, offer_prices, stack[0], stack[1], need, em.price_cap_per_mwh,
-                                       exo[:, I_DA])
+    cleared, price = clear_transaction(
+        offers, offer_prices, stack[0], stack[1], need, em.price_cap_per_mwh, exo[:, I_DA]
+    )
     m.fix(q[fixed], (cleared + np.minimum(fixed_val, 0.0))[fixed])
     gain(q[fixed], dt * price[fixed])
     sell = m.var(T, 0.0, np.where(fixed, 0.0, em.position_max_mw))
@@ -658,9 +704,18 @@ def _energy_price_maker(m: Model, p: CoreParams, exo: np.ndarray, state: core.St
     gain(buy, -dt * price)  # with no offer from the VPP (offers[t] = 0 in free intervals)
 
 
-def _demand_response(m: Model, p: CoreParams, exo: np.ndarray, net: np.ndarray, acc: dict[str, np.ndarray],
-                     sig: np.ndarray, dep: dict[str, np.ndarray], sp: dict[str, Any], gain: Any,
-                     seg: _Segments | None = None) -> None:
+def _demand_response(
+    m: Model,
+    p: CoreParams,
+    exo: np.ndarray,
+    net: np.ndarray,
+    acc: dict[str, np.ndarray],
+    sig: np.ndarray,
+    dep: dict[str, np.ndarray],
+    sp: dict[str, Any],
+    gain: Any,
+    seg: _Segments | None = None,
+) -> None:
     """Demand response against the passive baseline.
 
     ``del = dir * (net - reserve delivered - mean(s) * A_reg - baseline) >= 0`` in event intervals (the
@@ -718,8 +773,9 @@ def _demand_response(m: Model, p: CoreParams, exo: np.ndarray, net: np.ndarray, 
     gain(short, -dt * dc.shortfall_penalty_per_mwh)
 
 
-def _reserve_deployment_vars(m: Model, p: CoreParams, exo: np.ndarray, acc: dict[str, np.ndarray]
-                             ) -> dict[str, np.ndarray]:
+def _reserve_deployment_vars(
+    m: Model, p: CoreParams, exo: np.ndarray, acc: dict[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """Reserve deployed per source and the shortfall, ``(T,)`` each (0 outside call intervals).
 
     ``D_bat + D_gas + D_c + sf = call * A_res`` (sources the scenario has). Returns ``{"bat", "gas",
@@ -741,8 +797,15 @@ def _reserve_deployment_vars(m: Model, p: CoreParams, exo: np.ndarray, acc: dict
     return dep
 
 
-def _reserve_priority(m: Model, p: CoreParams, state: core.State, exo: np.ndarray, acc: dict[str, np.ndarray],
-                      dep: dict[str, np.ndarray], sp: dict[str, Any]) -> None:
+def _reserve_priority(
+    m: Model,
+    p: CoreParams,
+    state: core.State,
+    exo: np.ndarray,
+    acc: dict[str, np.ndarray],
+    dep: dict[str, np.ndarray],
+    sp: dict[str, Any],
+) -> None:
     """Make the planned deployment the simulator's: battery spare headroom, then gas, then curtailment.
 
     The simulator deploys ``D_bat = min(called, max(p_hi - base - A_reg, 0))``, then from the gas unit
@@ -884,10 +947,22 @@ def _offer_for(cfg: Any, accepted: np.ndarray, need: np.ndarray) -> np.ndarray:
     return np.where(scaled & (r_n > 0), accepted * r_n / denom, accepted)
 
 
-def _battery_profile(m: Model, p: CoreParams, state: core.State, bal: np.ndarray, soc: np.ndarray,
-                     bd: np.ndarray, bc: np.ndarray, e: np.ndarray, sig: np.ndarray,
-                     acc: dict[str, np.ndarray], d_bat: np.ndarray | None, gain: Any,
-                     pairs: list[tuple[np.ndarray, np.ndarray]], binary_modes: np.ndarray) -> None:
+def _battery_profile(
+    m: Model,
+    p: CoreParams,
+    state: core.State,
+    bal: np.ndarray,
+    soc: np.ndarray,
+    bd: np.ndarray,
+    bc: np.ndarray,
+    e: np.ndarray,
+    sig: np.ndarray,
+    acc: dict[str, np.ndarray],
+    d_bat: np.ndarray | None,
+    gain: Any,
+    pairs: list[tuple[np.ndarray, np.ndarray]],
+    binary_modes: np.ndarray,
+) -> None:
     """Battery with ancillary products: base setpoint, reserve deployment, AGC following at sub-steps.
 
     Sub-step power ``p[t, k] = bd - bc + D_bat + A_reg * s[t, k] = dk - ck`` (dk, ck >= 0), with
@@ -940,8 +1015,17 @@ def _battery_profile(m: Model, p: CoreParams, state: core.State, bal: np.ndarray
         _battery_limits(m, b, state, dt, at, bd, bc, e, [(v, c) for v, c in terms if v is not None])
 
 
-def _battery_limits(m: Model, b: Any, state: core.State, dt: float, at: np.ndarray, bd: np.ndarray, bc: np.ndarray,
-                    e: np.ndarray, terms: list[tuple[np.ndarray, np.ndarray]]) -> None:
+def _battery_limits(
+    m: Model,
+    b: Any,
+    state: core.State,
+    dt: float,
+    at: np.ndarray,
+    bd: np.ndarray,
+    bc: np.ndarray,
+    e: np.ndarray,
+    terms: list[tuple[np.ndarray, np.ndarray]],
+) -> None:
     """``P_lo(e[t-1]) <= bd - bc + sum(coef * var) <= P_hi(e[t-1])`` in the intervals ``at`` (power and energy)."""
     k_hi = b.eta_discharge / dt
     k_lo = 1.0 / (b.eta_charge * dt)
@@ -961,9 +1045,18 @@ def _battery_limits(m: Model, b: Any, state: core.State, dt: float, at: np.ndarr
         m.add_rhs(rows[first], k * float(state.e_bat_mwh))
 
 
-def _carbon_settlement(m: Model, p: CoreParams, exo: np.ndarray, state: core.State, imp: np.ndarray,
-                       sp: dict[str, Any], renew_idx: list[np.ndarray], gain: Any, segment: int | None,
-                       tail: bool = False) -> float:
+def _carbon_settlement(
+    m: Model,
+    p: CoreParams,
+    exo: np.ndarray,
+    state: core.State,
+    imp: np.ndarray,
+    sp: dict[str, Any],
+    renew_idx: list[np.ndarray],
+    gain: Any,
+    segment: int | None,
+    tail: bool = False,
+) -> float:
     """Episode-end carbon compliance ``C(X_T)`` for a stateful carbon market; returns the profit constant.
 
     ``X_T = E - A - used`` from the state's totals plus the plan's: emissions of imports and gas,
@@ -1010,8 +1103,7 @@ def _carbon_settlement(m: Model, p: CoreParams, exo: np.ndarray, state: core.Sta
     if "g" in sp:
         m.coef(cap_e, sp["g"], -cm.ccer_cap_share * dt * r.gas.ef_t_per_mwh)  # type: ignore[union-attr]
     lam = cm.price_per_t
-    x0, _ = carbon.net_position(float(state.emissions_t), float(state.allowances_t), float(state.ccer_t), cm,
-                                SCALAR)
+    x0, _ = carbon.net_position(float(state.emissions_t), float(state.allowances_t), float(state.ccer_t), cm, SCALAR)
     c0 = float(carbon.compliance_cost(x0, cm, SCALAR))
     if cm.pricing == "flat" and cm.reward_surplus:
         gain(X, -lam)
@@ -1075,9 +1167,18 @@ def _binary_mode(m: Model, dis: np.ndarray, ch: np.ndarray, dis_max: float, ch_m
     m.coef(r2, mode, ch_max)
 
 
-def _plan(p: CoreParams, exo: np.ndarray, state: core.State, sol: Solution, sp: dict[str, Any], q: np.ndarray,
-          net: np.ndarray, pairs: list[tuple[np.ndarray, np.ndarray]], acc: dict[str, np.ndarray],
-          dep: dict[str, np.ndarray]) -> Plan:
+def _plan(
+    p: CoreParams,
+    exo: np.ndarray,
+    state: core.State,
+    sol: Solution,
+    sp: dict[str, Any],
+    q: np.ndarray,
+    net: np.ndarray,
+    pairs: list[tuple[np.ndarray, np.ndarray]],
+    acc: dict[str, np.ndarray],
+    dep: dict[str, np.ndarray],
+) -> Plan:
     """Decode the solution into env actions (inverse of the env's decoding).
 
     Setpoints are the resources' totals; the battery, gas and curtailment actions ask for the base,
@@ -1101,8 +1202,9 @@ def _plan(p: CoreParams, exo: np.ndarray, state: core.State, sol: Solution, sp: 
     A[:, col["da_position"]] = commit / em.position_max_mw
     if r.battery is not None:
         pb = x[sp["bd"]] - x[sp["bc"]]
-        A[:, col["battery"]] = np.where(pb >= 0, pb / max(r.battery.p_discharge_max_mw, 1e-12),
-                                        pb / max(r.battery.p_charge_max_mw, 1e-12))
+        A[:, col["battery"]] = np.where(
+            pb >= 0, pb / max(r.battery.p_discharge_max_mw, 1e-12), pb / max(r.battery.p_charge_max_mw, 1e-12)
+        )
         out["battery"], out["e"] = pb, x[sp["e"]]
     for name, prm in (("pv", r.pv), ("wind", r.wind)):
         if prm is None:
@@ -1117,8 +1219,9 @@ def _plan(p: CoreParams, exo: np.ndarray, state: core.State, sol: Solution, sp: 
         c, s = x[sp["c"]], x[sp["s"]]
         c_base = np.maximum(c - d.get("c", zero), 0.0)
         safe = np.where(base > 0, base, 1.0)
-        A[:, col["load_curtail"]] = np.where(base > 0, c_base / (fl.curtail_share * safe)
-                                             if fl.curtail_share > 0 else 0.0, 0.0)
+        A[:, col["load_curtail"]] = np.where(
+            base > 0, c_base / (fl.curtail_share * safe) if fl.curtail_share > 0 else 0.0, 0.0
+        )
         A[:, col["load_shift"]] = np.where(base > 0, s / (fl.shift_share * safe) if fl.shift_share > 0 else 0.0, 0.0)
         out["curtail"], out["shift"] = c, s
     if r.ev is not None:

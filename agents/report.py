@@ -10,12 +10,34 @@ import numpy as np
 if TYPE_CHECKING:
     from agents.evaluate import EvaluationConfig, EvaluationResult
 
-TABLE_KPIS = ("profit", "oracle_capture", "oracle_ratio", "revenue_energy_da", "revenue_energy_rt",
-              "revenue_regulation", "revenue_reserve", "revenue_demand_response", "revenue_green_certificates",
-              "cost_degradation", "cost_fuel", "cost_carbon", "cost_penalties", "emissions_tco2", "net_emissions_tco2",
-              "avoided_emissions_tco2", "renewable_curtailment_mwh", "regulation_score", "violations")
-RESOURCE_POWER = (("pv.applied_mw", "PV"), ("wind.applied_mw", "wind"), ("battery.applied_mw", "battery"),
-                  ("ev.applied_mw", "EV fleet"), ("gas.applied_mw", "gas"))
+TABLE_KPIS = (
+    "profit",
+    "oracle_capture",
+    "oracle_ratio",
+    "revenue_energy_da",
+    "revenue_energy_rt",
+    "revenue_regulation",
+    "revenue_reserve",
+    "revenue_demand_response",
+    "revenue_green_certificates",
+    "cost_degradation",
+    "cost_fuel",
+    "cost_carbon",
+    "cost_penalties",
+    "emissions_tco2",
+    "net_emissions_tco2",
+    "avoided_emissions_tco2",
+    "renewable_curtailment_mwh",
+    "regulation_score",
+    "violations",
+)
+RESOURCE_POWER = (
+    ("pv.applied_mw", "PV"),
+    ("wind.applied_mw", "wind"),
+    ("battery.applied_mw", "battery"),
+    ("ev.applied_mw", "EV fleet"),
+    ("gas.applied_mw", "gas"),
+)
 
 
 def pyplot() -> Any:
@@ -84,8 +106,14 @@ def plot_prices(rows: list[dict[str, Any]], title: str, path: Path) -> None:
     ax.set_xlabel("interval")
     ax.set_ylabel("price per MWh")
     ax2 = ax.twinx()
-    ax2.bar(t, [r["energy_da.commit_mw"] for r in rows], width=1.0, alpha=0.3, color="tab:green",
-            label="day-ahead position committed (MW)")
+    ax2.bar(
+        t,
+        [r["energy_da.commit_mw"] for r in rows],
+        width=1.0,
+        alpha=0.3,
+        color="tab:green",
+        label="day-ahead position committed (MW)",
+    )
     ax2.set_ylabel("MW")
     lines = ax.get_legend_handles_labels()
     bars = ax2.get_legend_handles_labels()
@@ -117,30 +145,47 @@ def plot_bars(summary: dict[str, Any], keys: list[tuple[str, str]], ylabel: str,
     plt.close(fig)
 
 
-def write_report(out: Path, cfg: EvaluationConfig, result: EvaluationResult, summary: dict[str, Any],
-                 command: str = "") -> None:
+def write_report(
+    out: Path, cfg: EvaluationConfig, result: EvaluationResult, summary: dict[str, Any], command: str = ""
+) -> None:
     """Write ``report.md`` and its plots into ``out``."""
     from agents.kpi import REVENUES
 
     lines = [f"# Evaluation: {cfg.env_id}", ""]
     if command:
         lines += [f"Command: `{command}`", ""]
-    lines += [f"{cfg.episodes} episodes: the first days of the `{cfg.split}` split ({', '.join(result.dates)}), "
-              f"episode e seeded {cfg.seed} + e; every policy plays the same episodes. Scenario: "
-              f"{cfg.scenario or 'the task default'}{', overrides ' + str(cfg.overrides) if cfg.overrides else ''}. "
-              "Mean ± standard deviation over the episodes; KPIs are defined in `agents/evaluate.py`. "
-              "`oracle_capture` is the share of the oracle's gain over the passive reference captured.", ""]
+    lines += [
+        f"{cfg.episodes} episodes: the first days of the `{cfg.split}` split ({', '.join(result.dates)}), "
+        f"episode e seeded {cfg.seed} + e; every policy plays the same episodes. Scenario: "
+        f"{cfg.scenario or 'the task default'}{', overrides ' + str(cfg.overrides) if cfg.overrides else ''}. "
+        "Mean ± standard deviation over the episodes; KPIs are defined in `agents/evaluate.py`. "
+        "`oracle_capture` is the share of the oracle's gain over the passive reference captured.",
+        "",
+    ]
     policies = list(summary)
     lines.append("| KPI | " + " | ".join(policies) + " |")
     lines.append("| --- |" + " ---: |" * len(policies))
     for k in TABLE_KPIS:
         lines.append(f"| {k} | " + " | ".join(_fmt(summary[p][k]) for p in policies) + " |")
     lines.append("")
-    plot_bars(summary, [(k, k.removeprefix("revenue_")) for k in REVENUES] + [("cost_carbon", "carbon cost")],
-              "per episode", "Revenue by market (and carbon cost)", out / "revenue_by_market.png")
-    plot_bars(summary, [("emissions_tco2", "gross"), ("net_emissions_tco2", "net of offsets"),
-                        ("avoided_emissions_tco2", "avoided vs passive")], "tCO2 per episode", "Emissions",
-              out / "emissions.png")
+    plot_bars(
+        summary,
+        [(k, k.removeprefix("revenue_")) for k in REVENUES] + [("cost_carbon", "carbon cost")],
+        "per episode",
+        "Revenue by market (and carbon cost)",
+        out / "revenue_by_market.png",
+    )
+    plot_bars(
+        summary,
+        [
+            ("emissions_tco2", "gross"),
+            ("net_emissions_tco2", "net of offsets"),
+            ("avoided_emissions_tco2", "avoided vs passive"),
+        ],
+        "tCO2 per episode",
+        "Emissions",
+        out / "emissions.png",
+    )
     lines += ["![revenue by market](revenue_by_market.png)", "", "![emissions](emissions.png)", ""]
     lines += ["## Episode 0: dispatch and prices", ""]
     for label in policies:
@@ -149,6 +194,12 @@ def write_report(out: Path, cfg: EvaluationConfig, result: EvaluationResult, sum
             continue
         plot_dispatch(rows, f"{label}: dispatch, {result.dates[0]}", out / f"dispatch_{label}.png")
         plot_prices(rows, f"{label}: prices and day-ahead positions, {result.dates[0]}", out / f"prices_{label}.png")
-        lines += [f"### {label}", "", f"![dispatch {label}](dispatch_{label}.png)", "",
-                  f"![prices {label}](prices_{label}.png)", ""]
+        lines += [
+            f"### {label}",
+            "",
+            f"![dispatch {label}](dispatch_{label}.png)",
+            "",
+            f"![prices {label}](prices_{label}.png)",
+            "",
+        ]
     (out / "report.md").write_text("\n".join(lines))

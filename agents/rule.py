@@ -79,9 +79,12 @@ class PriceThresholdPolicy(_RulePolicy):
         a = np.zeros(self._n, dtype=np.float32)
         rt0 = self._obs(obs, "price_rt_per_mwh[t+0]", 1.0)
         L = self._lead
-        expected = (self._pv_mw * self._obs(obs, f"pv_cf[t+{L}]") + self._wind_mw * self._obs(obs, f"wind_cf[t+{L}]")
-                    - self._load_mw * self._obs(obs, f"load_pu[t+{L}]")
-                    + self._battery_mw(self._obs(obs, f"price_da_per_mwh[t+{L}]", 1.0)))
+        expected = (
+            self._pv_mw * self._obs(obs, f"pv_cf[t+{L}]")
+            + self._wind_mw * self._obs(obs, f"wind_cf[t+{L}]")
+            - self._load_mw * self._obs(obs, f"load_pu[t+{L}]")
+            + self._battery_mw(self._obs(obs, f"price_da_per_mwh[t+{L}]", 1.0))
+        )
         a[self._actions["da_position"]] = expected / self._pos_max
         if "battery" in self._actions and self._bat is not None:
             p = self._battery_mw(rt0)
@@ -138,8 +141,11 @@ class MicrogridPolicy(_RulePolicy):
 
     def _act_one(self, obs: np.ndarray) -> np.ndarray:
         a = np.zeros(self._n, dtype=np.float32)
-        surplus = (self._pv_mw * self._obs(obs, "pv_cf[t+0]") + self._wind_mw * self._obs(obs, "wind_cf[t+0]")
-                   - self._load_mw * self._obs(obs, "load_pu[t+0]"))
+        surplus = (
+            self._pv_mw * self._obs(obs, "pv_cf[t+0]")
+            + self._wind_mw * self._obs(obs, "wind_cf[t+0]")
+            - self._load_mw * self._obs(obs, "load_pu[t+0]")
+        )
         deficit = max(-surplus, 0.0)
         if self._bat is not None and "battery" in self._actions:
             if surplus > 0.0:

@@ -56,8 +56,9 @@ def present_groups(cfg: EvaluationConfig) -> list[str]:
     return [g for g in RESOURCE_GROUPS if getattr(r, g) is not None]
 
 
-def coalition_values(cfg: EvaluationConfig, groups: Sequence[str],
-                     log: Callable[[str], None] = lambda _line: None) -> dict[frozenset[str], float]:
+def coalition_values(
+    cfg: EvaluationConfig, groups: Sequence[str], log: Callable[[str], None] = lambda _line: None
+) -> dict[frozenset[str], float]:
     """Mean oracle profit over the config's episodes for every non-empty coalition of ``groups``."""
     from agents.base import run_episode
     from agents.oracle import OraclePolicy
@@ -68,8 +69,10 @@ def coalition_values(cfg: EvaluationConfig, groups: Sequence[str],
             removed = {f"resources.{g}": None for g in groups if g not in coalition}
             env = cfg.make_env(**removed)
             policy = OraclePolicy(env)
-            profits = [run_episode(env, policy, seed=cfg.seed + e, options={"split": cfg.split, "day": e})["profit"]
-                       for e in range(cfg.episodes)]
+            profits = [
+                run_episode(env, policy, seed=cfg.seed + e, options={"split": cfg.split, "day": e})["profit"]
+                for e in range(cfg.episodes)
+            ]
             values[frozenset(coalition)] = float(np.mean(profits))
             log(f"  v({', '.join(coalition)}) = {values[frozenset(coalition)]:,.1f}")
     return values

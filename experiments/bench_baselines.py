@@ -33,12 +33,16 @@ def oracle_year(repeats: int) -> None:
         plan = solve(env.params, exo, core.initial_state(env.params, None))
         times.append(time.perf_counter() - t0)
         profit = plan.profit
-    print(f"oracle, Arbitrage-v0, one year at 15 min ({len(exo)} intervals, {'MILP' if plan.mip else 'LP'}): "
-          f"median {statistics.median(times):.2f} s over {repeats} (profit {profit:,.0f})", flush=True)
+    print(
+        f"oracle, Arbitrage-v0, one year at 15 min ({len(exo)} intervals, {'MILP' if plan.mip else 'LP'}): "
+        f"median {statistics.median(times):.2f} s over {repeats} (profit {profit:,.0f})",
+        flush=True,
+    )
 
 
-def one_day(env_id: str, make_policy: Callable[[gym.Env], Any], label: str, repeats: int,
-            config: str | None = None) -> None:
+def one_day(
+    env_id: str, make_policy: Callable[[gym.Env], Any], label: str, repeats: int, config: str | None = None
+) -> None:
     env = gym.make(env_id, config=config)
     times, profit = [], 0.0
     for _ in range(repeats):
@@ -47,8 +51,11 @@ def one_day(env_id: str, make_policy: Callable[[gym.Env], Any], label: str, repe
         profit = run_episode(env, policy, seed=0, options={"split": "test", "day": 0})["profit"]
         times.append(time.perf_counter() - t0)
     where = f"{env_id} ({config})" if config else env_id
-    print(f"{label}, {where}, one test day: median {statistics.median(times):.2f} s over {repeats} "
-          f"(profit {profit:,.0f})", flush=True)
+    print(
+        f"{label}, {where}, one test day: median {statistics.median(times):.2f} s over {repeats} "
+        f"(profit {profit:,.0f})",
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -61,11 +68,19 @@ def main() -> None:
         oracle_year(args.repeats)
         for env_id in ("vpp_gym/Arbitrage-v0", "vpp_gym/LowCarbon-v0", "vpp_gym/Regulation-v0"):
             one_day(env_id, OraclePolicy, "oracle", args.repeats)
-            one_day(env_id, lambda e: MpcPolicy(e, replan_every=args.mpc_replan),
-                    f"MPC (re-solve every {args.mpc_replan})", args.repeats)
+            one_day(
+                env_id,
+                lambda e: MpcPolicy(e, replan_every=args.mpc_replan),
+                f"MPC (re-solve every {args.mpc_replan})",
+                args.repeats,
+            )
         one_day("vpp_gym/Joint-v0", OraclePolicy, "oracle", args.repeats)
-        one_day("vpp_gym/Joint-v0", lambda e: MpcPolicy(e, replan_every=args.mpc_replan),
-                f"MPC (re-solve every {args.mpc_replan})", args.repeats)
+        one_day(
+            "vpp_gym/Joint-v0",
+            lambda e: MpcPolicy(e, replan_every=args.mpc_replan),
+            f"MPC (re-solve every {args.mpc_replan})",
+            args.repeats,
+        )
         one_day("vpp_gym/Joint-v0", lambda e: MpcPolicy(e, replan_every=1), "MPC (re-solve every step)", 1)
     for env_id in ("vpp_gym/Arbitrage-v0", "vpp_gym/LowCarbon-v0", "vpp_gym/Regulation-v0", "vpp_gym/Joint-v0"):
         one_day(env_id, OraclePolicy, "oracle (price-maker)", 1, config="configs/markets/autonomous.yaml")

@@ -89,8 +89,9 @@ def main() -> None:
     table: list[tuple[str, str, float, float, float, int]] = []
     t0 = time.perf_counter()
     for task in args.tasks:
-        cfg = load_evaluation(ROOT / "configs" / "evaluation" / f"{task}.yaml",
-                              {"episodes": args.episodes} if args.episodes else None)
+        cfg = load_evaluation(
+            ROOT / "configs" / "evaluation" / f"{task}.yaml", {"episodes": args.episodes} if args.episodes else None
+        )
         runs = {}
         for algo in args.algos:
             for seed in args.seeds:
@@ -100,8 +101,11 @@ def main() -> None:
         if args.train_only:
             continue
         spec = ",".join(["rule", "mpc", *(f"{label}={run}" for label, run in runs.items())])
-        print(f"{cfg.env_id}: evaluating {spec} on {cfg.episodes} {cfg.split} episodes "
-              f"[{time.perf_counter() - t0:.0f} s]", flush=True)
+        print(
+            f"{cfg.env_id}: evaluating {spec} on {cfg.episodes} {cfg.split} episodes "
+            f"[{time.perf_counter() - t0:.0f} s]",
+            flush=True,
+        )
         result = evaluate(cfg, parse_policies(spec), log=lambda _line: None)
         write_outputs(result, cfg, out / task, command="python experiments/benchmark.py")
         for row in result.kpis:
@@ -129,14 +133,20 @@ def main() -> None:
         writer.writeheader()
         writer.writerows(all_rows)
     names = list(dict.fromkeys(name for _, name, *_ in table))
-    lines = ["# Benchmark: tasks x policies", "",
-             f"Command: `python experiments/benchmark.py --train --seeds {' '.join(map(str, args.seeds))} --tasks "
-             f"{' '.join(args.tasks)} --algos {' '.join(args.algos)}`", "",
-             "Mean profit per test day (CNY); ± the std over training seeds for PPO/SAC (n/a with one seed), "
-             "over test days for the others; in brackets the share of the oracle's gain over the passive "
-             "reference captured; [k seeds] marks an agent with fewer trained seeds than asked for (runs not "
-             "trained are left out). Episodes, seeds and configs: configs/evaluation/ and configs/experiments/.", "",
-             "| task | " + " | ".join(names) + " |", "| --- |" + " ---: |" * len(names)]
+    lines = [
+        "# Benchmark: tasks x policies",
+        "",
+        f"Command: `python experiments/benchmark.py --train --seeds {' '.join(map(str, args.seeds))} --tasks "
+        f"{' '.join(args.tasks)} --algos {' '.join(args.algos)}`",
+        "",
+        "Mean profit per test day (CNY); ± the std over training seeds for PPO/SAC (n/a with one seed), "
+        "over test days for the others; in brackets the share of the oracle's gain over the passive "
+        "reference captured; [k seeds] marks an agent with fewer trained seeds than asked for (runs not "
+        "trained are left out). Episodes, seeds and configs: configs/evaluation/ and configs/experiments/.",
+        "",
+        "| task | " + " | ".join(names) + " |",
+        "| --- |" + " ---: |" * len(names),
+    ]
     for task in args.tasks:
         cells = []
         for name in names:
@@ -150,8 +160,11 @@ def main() -> None:
             cells.append(f"{mean:,.0f} ± {spread} ({cap:.2f}){fewer}")
         lines.append(f"| {task} | " + " | ".join(cells) + " |")
     (out / "benchmark.md").write_text("\n".join(lines) + "\n")
-    (out / "benchmark.json").write_text(json.dumps([dict(zip(("task", "policy", "mean", "std", "capture", "seeds"), x,
-                                                             strict=True)) for x in table], indent=1))
+    (out / "benchmark.json").write_text(
+        json.dumps(
+            [dict(zip(("task", "policy", "mean", "std", "capture", "seeds"), x, strict=True)) for x in table], indent=1
+        )
+    )
     print("\n".join(lines))
 
 

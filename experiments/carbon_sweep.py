@@ -41,32 +41,50 @@ def main() -> None:
     rows = []
     t0 = time.perf_counter()
     for price in args.prices:
-        cfg = EvaluationConfig(env_id=args.env, episodes=args.episodes,
-                               overrides={"markets.carbon.price_per_t": float(price)})
+        cfg = EvaluationConfig(
+            env_id=args.env, episodes=args.episodes, overrides={"markets.carbon.price_per_t": float(price)}
+        )
         summary = summarize(evaluate(cfg, policies, log=lambda _line: None).kpis)
         for label, stats in summary.items():
-            rows.append({"carbon_price_per_t": price, "policy": label,
-                         "profit": stats["profit"]["mean"], "profit_std": stats["profit"]["std"],
-                         "emissions_tco2": stats["emissions_tco2"]["mean"],
-                         "net_emissions_tco2": stats["net_emissions_tco2"]["mean"],
-                         "cost_carbon": stats["cost_carbon"]["mean"]})
-        print(f"carbon price {price:>5.0f}: " + ", ".join(
-            f"{r['policy']} {r['profit']:,.0f} / {r['emissions_tco2']:.2f} t" for r in rows
-            if r["carbon_price_per_t"] == price) + f"   [{time.perf_counter() - t0:.0f} s]", flush=True)
+            rows.append(
+                {
+                    "carbon_price_per_t": price,
+                    "policy": label,
+                    "profit": stats["profit"]["mean"],
+                    "profit_std": stats["profit"]["std"],
+                    "emissions_tco2": stats["emissions_tco2"]["mean"],
+                    "net_emissions_tco2": stats["net_emissions_tco2"]["mean"],
+                    "cost_carbon": stats["cost_carbon"]["mean"],
+                }
+            )
+        print(
+            f"carbon price {price:>5.0f}: "
+            + ", ".join(
+                f"{r['policy']} {r['profit']:,.0f} / {r['emissions_tco2']:.2f} t"
+                for r in rows
+                if r["carbon_price_per_t"] == price
+            )
+            + f"   [{time.perf_counter() - t0:.0f} s]",
+            flush=True,
+        )
     with (out / "carbon_sweep.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     labels = list(dict.fromkeys(r["policy"] for r in rows))
-    lines = [f"# Electricity-carbon coupling: {args.env}", "",
-             f"Command: `python experiments/carbon_sweep.py --env {args.env} --episodes {args.episodes} "
-             f"--prices {' '.join(f'{p:g}' for p in args.prices)}"
-             + "".join(f" --run {r}" for r in args.run) + "`", "",
-             f"Mean over the first {args.episodes} test days (same episodes at every price). Profit in CNY, "
-             "emissions gross tCO2 per day. Trained agents were trained at the default carbon price and do "
-             "not observe it.", "",
-             "| carbon price (CNY/t) | " + " | ".join(f"{lbl} profit | {lbl} tCO2" for lbl in labels) + " |",
-             "| ---: |" + " ---: | ---: |" * len(labels)]
+    lines = [
+        f"# Electricity-carbon coupling: {args.env}",
+        "",
+        f"Command: `python experiments/carbon_sweep.py --env {args.env} --episodes {args.episodes} "
+        f"--prices {' '.join(f'{p:g}' for p in args.prices)}" + "".join(f" --run {r}" for r in args.run) + "`",
+        "",
+        f"Mean over the first {args.episodes} test days (same episodes at every price). Profit in CNY, "
+        "emissions gross tCO2 per day. Trained agents were trained at the default carbon price and do "
+        "not observe it.",
+        "",
+        "| carbon price (CNY/t) | " + " | ".join(f"{lbl} profit | {lbl} tCO2" for lbl in labels) + " |",
+        "| ---: |" + " ---: | ---: |" * len(labels),
+    ]
     for price in args.prices:
         cells = []
         for lbl in labels:

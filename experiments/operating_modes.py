@@ -38,12 +38,23 @@ MODE_LABELS = {"passive": "passive", "microgrid": "microgrid", "mpc": "VPP (MPC)
 def _episode_figures(rows: list[dict[str, Any]], dt: float) -> dict[str, float]:
     renew = sum(r.get("renewable.output_mwh", 0.0) for r in rows)
     avail = sum((r.get("pv.available_mw", 0.0) + r.get("wind.available_mw", 0.0)) * dt for r in rows)
-    flex = sum((r.get("regulation.accepted_mw", 0.0) + r.get("reserve.accepted_mw", 0.0)
-                + r.get("demand_response.accepted_mw", 0.0)) * dt for r in rows)
+    flex = sum(
+        (
+            r.get("regulation.accepted_mw", 0.0)
+            + r.get("reserve.accepted_mw", 0.0)
+            + r.get("demand_response.accepted_mw", 0.0)
+        )
+        * dt
+        for r in rows
+    )
     storage = sum(abs(r.get("battery.applied_mw", 0.0)) * dt for r in rows)
-    return {"profit": sum(r["profit"] for r in rows), "emissions_tco2": sum(r["carbon.emissions_t"] for r in rows),
-            "renewable_use": renew / avail if avail > 0 else float("nan"), "flexibility_mwh": flex,
-            "storage_throughput_mwh": storage}
+    return {
+        "profit": sum(r["profit"] for r in rows),
+        "emissions_tco2": sum(r["carbon.emissions_t"] for r in rows),
+        "renewable_use": renew / avail if avail > 0 else float("nan"),
+        "flexibility_mwh": flex,
+        "storage_throughput_mwh": storage,
+    }
 
 
 def _gas_plant(rows: list[dict[str, Any]], dt: float, fuel: float, ef: float, carbon_price: float) -> dict[str, float]:
@@ -51,8 +62,13 @@ def _gas_plant(rows: list[dict[str, Any]], dt: float, fuel: float, ef: float, ca
     rt = np.array([r["series.price_rt_per_mwh"] for r in rows])
     emissions = float(energy.sum() * ef)
     profit = float((energy * (rt - fuel)).sum() - emissions * carbon_price)
-    return {"profit": profit, "emissions_tco2": emissions, "renewable_use": 0.0, "flexibility_mwh": 0.0,
-            "storage_throughput_mwh": 0.0}
+    return {
+        "profit": profit,
+        "emissions_tco2": emissions,
+        "renewable_use": 0.0,
+        "flexibility_mwh": 0.0,
+        "storage_throughput_mwh": 0.0,
+    }
 
 
 def main() -> None:
@@ -75,15 +91,21 @@ def main() -> None:
     policies = parse_policies(",".join(["microgrid", "mpc", *args.run]))
     result = evaluate(cfg, policies, export_all=True, log=lambda line: print(line, flush=True))
     if ("oracle", 0) not in result.episodes:
-        raise SystemExit(f"the oracle cannot model {args.env}'s scenario; the VPP (oracle) mode and the gas plant "
-                         "need it")
+        raise SystemExit(
+            f"the oracle cannot model {args.env}'s scenario; the VPP (oracle) mode and the gas plant need it"
+        )
     labels = ["passive", "microgrid", "mpc", "oracle", *(lbl for lbl, _ in policies if lbl not in MODE_LABELS)]
     table: dict[str, list[dict[str, float]]] = {}
     for lbl in labels:
-        table[MODE_LABELS.get(lbl, f"VPP ({lbl})")] = [_episode_figures(result.episodes[(lbl, e)], dt)
-                                                       for e in range(cfg.episodes)]
-    table["gas plant"] = [_gas_plant(result.episodes[("oracle", e)], dt, gas.fuel_cost_per_mwh, gas.ef_t_per_mwh,
-                                     scen.markets.carbon.price_per_t) for e in range(cfg.episodes)]
+        table[MODE_LABELS.get(lbl, f"VPP ({lbl})")] = [
+            _episode_figures(result.episodes[(lbl, e)], dt) for e in range(cfg.episodes)
+        ]
+    table["gas plant"] = [
+        _gas_plant(
+            result.episodes[("oracle", e)], dt, gas.fuel_cost_per_mwh, gas.ef_t_per_mwh, scen.markets.carbon.price_per_t
+        )
+        for e in range(cfg.episodes)
+    ]
     keys = ("profit", "emissions_tco2", "renewable_use", "flexibility_mwh", "storage_throughput_mwh")
     with (out / "operating_modes.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["mode", "episode", *keys])
@@ -91,15 +113,21 @@ def main() -> None:
         for mode, eps in table.items():
             for e, fig in enumerate(eps):
                 writer.writerow({"mode": mode, "episode": e, **fig})
-    lines = [f"# Operating modes: {args.env}", "",
-             f"Command: `python experiments/operating_modes.py --env {args.env} --episodes {args.episodes}"
-             + "".join(f" --run {r}" for r in args.run) + "`", "",
-             f"Mean ± std over the first {args.episodes} test days ({', '.join(result.dates)}). Profit in CNY per "
-             "day; emissions gross tCO2 per day; renewable use = renewable energy delivered / available; "
-             "flexibility = MWh of capacity accepted in regulation, reserve and demand response; the gas plant "
-             "delivers the VPP (oracle) mode's renewable energy profile (definitions in the script's docstring).", "",
-             "| mode | profit | tCO2 | renewable use | flexibility (MWh) | storage throughput (MWh) |",
-             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    lines = [
+        f"# Operating modes: {args.env}",
+        "",
+        f"Command: `python experiments/operating_modes.py --env {args.env} --episodes {args.episodes}"
+        + "".join(f" --run {r}" for r in args.run)
+        + "`",
+        "",
+        f"Mean ± std over the first {args.episodes} test days ({', '.join(result.dates)}). Profit in CNY per "
+        "day; emissions gross tCO2 per day; renewable use = renewable energy delivered / available; "
+        "flexibility = MWh of capacity accepted in regulation, reserve and demand response; the gas plant "
+        "delivers the VPP (oracle) mode's renewable energy profile (definitions in the script's docstring).",
+        "",
+        "| mode | profit | tCO2 | renewable use | flexibility (MWh) | storage throughput (MWh) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for mode, eps in table.items():
         cells = []
         for k in keys:

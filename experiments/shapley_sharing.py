@@ -34,8 +34,12 @@ def main() -> None:
     """Command line entry point."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--episodes", type=int, default=2)
-    ap.add_argument("--scenario", nargs="*", default=DEFAULT,
-                    help="task ids (their default scenario) or scenario YAMLs (merged over Joint-v0)")
+    ap.add_argument(
+        "--scenario",
+        nargs="*",
+        default=DEFAULT,
+        help="task ids (their default scenario) or scenario YAMLs (merged over Joint-v0)",
+    )
     ap.add_argument("--out", default="experiments/results/shapley")
     ap.add_argument("--report-only", action="store_true", help="rewrite shapley.md from the saved scenarios")
     args = ap.parse_args()
@@ -56,8 +60,9 @@ def main() -> None:
         if item in vpp_gym.TASKS:
             cfg = EvaluationConfig(env_id=item, episodes=args.episodes)
         else:
-            cfg = EvaluationConfig(env_id="vpp_gym/Joint-v0", scenario=str(Path(item).resolve()),
-                                   episodes=args.episodes)
+            cfg = EvaluationConfig(
+                env_id="vpp_gym/Joint-v0", scenario=str(Path(item).resolve()), episodes=args.episodes
+            )
         groups = present_groups(cfg)
         t0 = time.perf_counter()
         try:
@@ -65,27 +70,50 @@ def main() -> None:
         except SolveError as err:  # reported, not hidden: the scenario gets no shares
             print(f"{item}: not computed: the oracle failed on a coalition ({err})", flush=True)
             failed.append((item, str(err)))
-            (out / f"scenario_{_name(item)}.json").write_text(json.dumps(
-                {"scenario": item, "episodes": args.episodes, "error": str(err)}, indent=1))
+            (out / f"scenario_{_name(item)}.json").write_text(
+                json.dumps({"scenario": item, "episodes": args.episodes, "error": str(err)}, indent=1)
+            )
             continue
         phi = shapley_values(groups, values)
         grand = values[frozenset(groups)]
-        results.append({"scenario": item, "episodes": args.episodes, "groups": groups,
-                        "grand_coalition_profit": grand, "shapley": phi,
-                        "coalitions": {"+".join(sorted(k)) or "(none)": v for k, v in values.items()},
-                        "seconds": round(time.perf_counter() - t0, 1)})
+        results.append(
+            {
+                "scenario": item,
+                "episodes": args.episodes,
+                "groups": groups,
+                "grand_coalition_profit": grand,
+                "shapley": phi,
+                "coalitions": {"+".join(sorted(k)) or "(none)": v for k, v in values.items()},
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+        )
         (out / f"scenario_{_name(item)}.json").write_text(json.dumps(results[-1], indent=1))
-        print(f"{item}: v(N) = {grand:,.1f}; " + ", ".join(f"{g} {v:,.1f}" for g, v in phi.items())
-              + f"  [{2 ** len(groups) - 1} coalitions, {time.perf_counter() - t0:.0f} s]", flush=True)
-    lines = ["# Shapley revenue sharing among resource groups", "",
-             f"Command: `python experiments/shapley_sharing.py --episodes {args.episodes} --scenario "
-             f"{' '.join(r['scenario'] for r in results)}` (scenarios may come from several runs)", "",
-             f"Oracle profit per day (CNY), mean over the first {args.episodes} test days; a coalition's value is "
-             "the oracle's profit with only its resources (v(empty) = 0). The shares sum to the grand "
-             "coalition's profit; a negative share is a member whose presence costs (a load to serve).", ""]
+        print(
+            f"{item}: v(N) = {grand:,.1f}; "
+            + ", ".join(f"{g} {v:,.1f}" for g, v in phi.items())
+            + f"  [{2 ** len(groups) - 1} coalitions, {time.perf_counter() - t0:.0f} s]",
+            flush=True,
+        )
+    lines = [
+        "# Shapley revenue sharing among resource groups",
+        "",
+        f"Command: `python experiments/shapley_sharing.py --episodes {args.episodes} --scenario "
+        f"{' '.join(r['scenario'] for r in results)}` (scenarios may come from several runs)",
+        "",
+        f"Oracle profit per day (CNY), mean over the first {args.episodes} test days; a coalition's value is "
+        "the oracle's profit with only its resources (v(empty) = 0). The shares sum to the grand "
+        "coalition's profit; a negative share is a member whose presence costs (a load to serve).",
+        "",
+    ]
     for r in results:
-        lines += [f"## {r['scenario']}", "", f"Grand coalition: {r['grand_coalition_profit']:,.1f}", "",
-                  "| group | Shapley value | share |", "| --- | ---: | ---: |"]
+        lines += [
+            f"## {r['scenario']}",
+            "",
+            f"Grand coalition: {r['grand_coalition_profit']:,.1f}",
+            "",
+            "| group | Shapley value | share |",
+            "| --- | ---: | ---: |",
+        ]
         for g, v in r["shapley"].items():
             # a share of a loss would read backwards: shown only for a positive grand coalition
             share = f"{v / r['grand_coalition_profit']:.1%}" if r["grand_coalition_profit"] > 0 else "–"

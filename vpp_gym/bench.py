@@ -55,9 +55,16 @@ def single_env_steps_per_s(env_id: str, steps: int = 20_000, repeats: int = 5, s
     return rates
 
 
-def _vector_rates(make: Callable[[], object], step: Callable[[object, np.ndarray], object],
-                  reset: Callable[[object], object], n_envs: int, action_dim: int, steps: int,
-                  repeats: int, seed: int) -> list[float]:
+def _vector_rates(
+    make: Callable[[], object],
+    step: Callable[[object, np.ndarray], object],
+    reset: Callable[[object], object],
+    n_envs: int,
+    action_dim: int,
+    steps: int,
+    repeats: int,
+    seed: int,
+) -> list[float]:
     env = make()
     actions = _random_actions(8, n_envs, action_dim, seed)  # cycled: memory independent of the step count
     rates = []
@@ -73,17 +80,31 @@ def _vector_rates(make: Callable[[], object], step: Callable[[object, np.ndarray
 def native_steps_per_s(env_id: str, n_envs: int, steps: int, repeats: int = 3, seed: int = 0) -> list[float]:
     """Env-steps/s of the native vector env with ``n_envs`` sub-envs (next-step autoreset, ledger info)."""
     dim = _action_dim(env_id)
-    return _vector_rates(lambda: gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point"),
-                         lambda e, a: e.step(a), lambda e: e.reset(seed=seed),  # type: ignore[attr-defined]
-                         n_envs, dim, steps, repeats, seed)
+    return _vector_rates(
+        lambda: gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point"),
+        lambda e, a: e.step(a),
+        lambda e: e.reset(seed=seed),  # type: ignore[attr-defined]
+        n_envs,
+        dim,
+        steps,
+        repeats,
+        seed,
+    )
 
 
 def sync_steps_per_s(env_id: str, n_envs: int, steps: int, repeats: int = 3, seed: int = 0) -> list[float]:
     """Env-steps/s of Gymnasium's ``SyncVectorEnv`` over ``n_envs`` single envs."""
     dim = _action_dim(env_id)
-    return _vector_rates(lambda: gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="sync"),
-                         lambda e, a: e.step(a), lambda e: e.reset(seed=seed),  # type: ignore[attr-defined]
-                         n_envs, dim, steps, repeats, seed)
+    return _vector_rates(
+        lambda: gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="sync"),
+        lambda e, a: e.step(a),
+        lambda e: e.reset(seed=seed),  # type: ignore[attr-defined]
+        n_envs,
+        dim,
+        steps,
+        repeats,
+        seed,
+    )
 
 
 def dummy_steps_per_s(env_id: str, n_envs: int, steps: int, repeats: int = 3, seed: int = 0) -> list[float] | None:
@@ -98,8 +119,16 @@ def dummy_steps_per_s(env_id: str, n_envs: int, steps: int, repeats: int = 3, se
         e.seed(seed)
         e.reset()
 
-    return _vector_rates(lambda: DummyVecEnv([lambda: gym.make(env_id)] * n_envs), lambda e, a: e.step(a),
-                         reset, n_envs, dim, steps, repeats, seed)  # type: ignore[arg-type,attr-defined]
+    return _vector_rates(
+        lambda: DummyVecEnv([lambda: gym.make(env_id)] * n_envs),
+        lambda e, a: e.step(a),
+        reset,
+        n_envs,
+        dim,
+        steps,
+        repeats,
+        seed,
+    )  # type: ignore[arg-type,attr-defined]
 
 
 def bytes_per_env(env_id: str, n_envs: int, seed: int = 0) -> tuple[float, float]:
@@ -128,8 +157,13 @@ def bytes_per_env(env_id: str, n_envs: int, seed: int = 0) -> tuple[float, float
     return native, float(one)
 
 
-def run(env_ids: Sequence[str] | None = None, steps: int = 20_000, repeats: int = 5,
-        batch_sizes: Sequence[int] = BATCH_SIZES, episodes: int = 3) -> dict[str, dict[str, float]]:
+def run(
+    env_ids: Sequence[str] | None = None,
+    steps: int = 20_000,
+    repeats: int = 5,
+    batch_sizes: Sequence[int] = BATCH_SIZES,
+    episodes: int = 3,
+) -> dict[str, dict[str, float]]:
     """Print the benchmark tables and return ``{env_id: {column: median env-steps/s}}``.
 
     Args:
@@ -143,8 +177,9 @@ def run(env_ids: Sequence[str] | None = None, steps: int = 20_000, repeats: int 
     for env_id in env_ids or list(TASKS):
         T = gym.make(env_id).unwrapped.params.episode_steps  # type: ignore[attr-defined]
         vsteps = episodes * (T + 1)  # next-step autoreset: one reset step per episode
-        rows: list[tuple[str, list[float] | None]] = [("single env (gym.make)", single_env_steps_per_s(
-            env_id, steps, repeats))]
+        rows: list[tuple[str, list[float] | None]] = [
+            ("single env (gym.make)", single_env_steps_per_s(env_id, steps, repeats))
+        ]
         for n in batch_sizes:
             rows.append((f"native vector env, N={n}", native_steps_per_s(env_id, n, vsteps)))
         rows.append((f"SyncVectorEnv, N={COMPARE_N}", sync_steps_per_s(env_id, COMPARE_N, vsteps)))
@@ -158,10 +193,13 @@ def run(env_ids: Sequence[str] | None = None, steps: int = 20_000, repeats: int 
                 print(f"  {label:<30}{'(stable-baselines3 not installed)':>36}")
                 continue
             out[env_id][label] = statistics.median(rates)
-            print(f"  {label:<30}{statistics.median(rates):>12,.0f}{min(rates):>12,.0f}{max(rates):>12,.0f}",
-                  flush=True)
-        print(f"  memory per env: native vector env {native_b / 1024:,.1f} KiB (N={max(batch_sizes)}), "
-              f"single env {single_b / 1024:,.1f} KiB")
+            print(
+                f"  {label:<30}{statistics.median(rates):>12,.0f}{min(rates):>12,.0f}{max(rates):>12,.0f}", flush=True
+            )
+        print(
+            f"  memory per env: native vector env {native_b / 1024:,.1f} KiB (N={max(batch_sizes)}), "
+            f"single env {single_b / 1024:,.1f} KiB"
+        )
         out[env_id]["bytes_per_env_native"] = native_b
         out[env_id]["bytes_per_env_single"] = single_b
     return out

@@ -54,16 +54,28 @@ class TimeConfig:
     utc_offset_h: float = 0.0
 
     def __post_init__(self) -> None:
-        require(self.interval_minutes > 0 and 1440 % self.interval_minutes == 0, "time.interval_minutes",
-                self.interval_minutes, "a positive number of minutes that divides a day (e.g. 5, 15, 30, 60)")
+        require(
+            self.interval_minutes > 0 and 1440 % self.interval_minutes == 0,
+            "time.interval_minutes",
+            self.interval_minutes,
+            "a positive number of minutes that divides a day (e.g. 5, 15, 30, 60)",
+        )
         require_range("time.episode_hours", self.episode_hours, 0.0, 24.0 * 366, lo_open=True)
         steps = self.episode_hours * 60.0 / self.interval_minutes
-        require(abs(steps - round(steps)) < 1e-9, "time.episode_hours", self.episode_hours,
-                f"a whole number of {self.interval_minutes}-minute intervals")
+        require(
+            abs(steps - round(steps)) < 1e-9,
+            "time.episode_hours",
+            self.episode_hours,
+            f"a whole number of {self.interval_minutes}-minute intervals",
+        )
         require_range("time.utc_offset_h", self.utc_offset_h, -12.0, 14.0)
         offset_steps = self.utc_offset_h * 60 / self.interval_minutes
-        require(abs(offset_steps - round(offset_steps)) < 1e-9, "time.utc_offset_h", self.utc_offset_h,
-                f"a whole number of {self.interval_minutes}-minute intervals (so local midnight is an interval start)")
+        require(
+            abs(offset_steps - round(offset_steps)) < 1e-9,
+            "time.utc_offset_h",
+            self.utc_offset_h,
+            f"a whole number of {self.interval_minutes}-minute intervals (so local midnight is an interval start)",
+        )
 
     @property
     def utc_offset(self) -> np.timedelta64:
@@ -97,19 +109,28 @@ class SplitConfig:
     def __post_init__(self) -> None:
         require_range("data.splits.train_frac", self.train_frac, 0.0, 1.0, lo_open=True)
         require_range("data.splits.val_frac", self.val_frac, 0.0, 1.0, lo_open=True)
-        require(self.train_frac + self.val_frac < 1.0, "data.splits.val_frac", self.val_frac,
-                f"less than 1 - train_frac = {1 - self.train_frac:g} (the test split must not be empty)")
+        require(
+            self.train_frac + self.val_frac < 1.0,
+            "data.splits.val_frac",
+            self.val_frac,
+            f"less than 1 - train_frac = {1 - self.train_frac:g} (the test split must not be empty)",
+        )
         for key in ("val_start", "test_start"):
             value = getattr(self, key)
             if value is not None:
                 try:
                     _dt.date.fromisoformat(value)
                 except ValueError:
-                    raise ConfigError(f"data.splits.{key}: got {value!r}, expected an ISO date like "
-                                      "'2025-10-01'") from None
+                    raise ConfigError(
+                        f"data.splits.{key}: got {value!r}, expected an ISO date like '2025-10-01'"
+                    ) from None
         if self.val_start is not None and self.test_start is not None:
-            require(self.val_start < self.test_start, "data.splits.test_start", self.test_start,
-                    f"a date after val_start={self.val_start}")
+            require(
+                self.val_start < self.test_start,
+                "data.splits.test_start",
+                self.test_start,
+                f"a date after val_start={self.val_start}",
+            )
 
 
 @dataclass(frozen=True)
@@ -131,14 +152,26 @@ class DataConfig:
     ancillary: AncillaryConfig = field(default_factory=AncillaryConfig)
 
     def __post_init__(self) -> None:
-        require(self.source != "files" or self.files is not None, "data.files", self.files,
-                "a files mapping (sources: [...]) because data.source is 'files'")
+        require(
+            self.source != "files" or self.files is not None,
+            "data.files",
+            self.files,
+            "a files mapping (sources: [...]) because data.source is 'files'",
+        )
         # nothing given may be silently unused
-        require(self.source != "synthetic" or self.files is None, "data.files", "(a files mapping)",
-                "nothing (null) because data.source is 'synthetic'; set data.source: files to use the files")
-        require(self.source != "files" or self.synthetic == SyntheticConfig(), "data.synthetic",
-                "(non-default settings)", "the defaults when data.source is 'files': the generator that fills "
-                "missing columns is configured in data.files.synthetic")
+        require(
+            self.source != "synthetic" or self.files is None,
+            "data.files",
+            "(a files mapping)",
+            "nothing (null) because data.source is 'synthetic'; set data.source: files to use the files",
+        )
+        require(
+            self.source != "files" or self.synthetic == SyntheticConfig(),
+            "data.synthetic",
+            "(non-default settings)",
+            "the defaults when data.source is 'files': the generator that fills "
+            "missing columns is configured in data.files.synthetic",
+        )
 
     @property
     def generator(self) -> SyntheticConfig:
@@ -172,19 +205,39 @@ class ForecastConfig:
     growth_cap: float = 3.0
 
     def __post_init__(self) -> None:
-        require(isinstance(self.horizon_steps, int) and 1 <= self.horizon_steps <= 192, "forecast.horizon_steps",
-                self.horizon_steps, "an integer in [1, 192]")
-        for key in ("price_da_sigma_rel", "price_rt_sigma_rel", "pv_sigma", "wind_sigma", "load_sigma_rel",
-                    "grid_ef_sigma_rel", "ancillary_price_sigma_rel"):
+        require(
+            isinstance(self.horizon_steps, int) and 1 <= self.horizon_steps <= 192,
+            "forecast.horizon_steps",
+            self.horizon_steps,
+            "an integer in [1, 192]",
+        )
+        for key in (
+            "price_da_sigma_rel",
+            "price_rt_sigma_rel",
+            "pv_sigma",
+            "wind_sigma",
+            "load_sigma_rel",
+            "grid_ef_sigma_rel",
+            "ancillary_price_sigma_rel",
+        ):
             require_range(f"forecast.{key}", getattr(self, key), 0.0, 5.0)
         require_range("forecast.growth_cap", self.growth_cap, 1.0)
 
     @property
     def perfect(self) -> bool:
         """Whether every forecast equals the realisation."""
-        return all(getattr(self, k) == 0.0 for k in ("price_da_sigma_rel", "price_rt_sigma_rel", "pv_sigma",
-                                                       "wind_sigma", "load_sigma_rel", "grid_ef_sigma_rel",
-                                                       "ancillary_price_sigma_rel"))
+        return all(
+            getattr(self, k) == 0.0
+            for k in (
+                "price_da_sigma_rel",
+                "price_rt_sigma_rel",
+                "pv_sigma",
+                "wind_sigma",
+                "load_sigma_rel",
+                "grid_ef_sigma_rel",
+                "ancillary_price_sigma_rel",
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -234,8 +287,12 @@ class EnergyMarketConfig:
     competitors: CompetitorStackConfig = field(default_factory=CompetitorStackConfig)
 
     def __post_init__(self) -> None:
-        require(isinstance(self.da_lead_steps, int) and 1 <= self.da_lead_steps <= 192,
-                "markets.energy.da_lead_steps", self.da_lead_steps, "an integer in [1, 192]")
+        require(
+            isinstance(self.da_lead_steps, int) and 1 <= self.da_lead_steps <= 192,
+            "markets.energy.da_lead_steps",
+            self.da_lead_steps,
+            "an integer in [1, 192]",
+        )
         require_range("markets.energy.position_max_mw", self.position_max_mw, 0.0, lo_open=True)
         require_range("markets.energy.imbalance_penalty_per_mwh", self.imbalance_penalty_per_mwh, 0.0)
         require_range("markets.energy.price_cap_per_mwh", self.price_cap_per_mwh, 0.0, 1e5, lo_open=True)
@@ -277,17 +334,27 @@ class ScenarioConfig:
 
     def __post_init__(self) -> None:
         r = self.resources
-        require(any(getattr(r, k) is not None for k in ("pv", "wind", "battery", "ev", "flex_load", "gas")),
-                "resources", to_mapping(r), "at least one resource")
+        require(
+            any(getattr(r, k) is not None for k in ("pv", "wind", "battery", "ev", "flex_load", "gas")),
+            "resources",
+            to_mapping(r),
+            "at least one resource",
+        )
         if r.flex_load is not None:
             r.flex_load.window_steps(self.time.dt_h)
         # one local clock: the market's days, the synthetic series' daily shapes and the ancillary events
         gen_key = "data.synthetic" if self.data.source == "synthetic" else "data.files.synthetic"
-        for key, value in ((f"{gen_key}.utc_offset_h", self.data.generator.utc_offset_h),
-                           ("data.ancillary.utc_offset_h", self.data.ancillary.utc_offset_h)):
-            require(value == self.time.utc_offset_h, key, value,
-                    f"time.utc_offset_h = {self.time.utc_offset_h:g} (the clocks of the market and of the "
-                    "generated series must agree; set both)")
+        for key, value in (
+            (f"{gen_key}.utc_offset_h", self.data.generator.utc_offset_h),
+            ("data.ancillary.utc_offset_h", self.data.ancillary.utc_offset_h),
+        ):
+            require(
+                value == self.time.utc_offset_h,
+                key,
+                value,
+                f"time.utc_offset_h = {self.time.utc_offset_h:g} (the clocks of the market and of the "
+                "generated series must agree; set both)",
+            )
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -306,8 +373,11 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def build_config(base: dict[str, Any] | None = None, config: str | Path | dict[str, Any] | ScenarioConfig | None = None,
-                 overrides: dict[str, Any] | None = None) -> tuple[ScenarioConfig, Path]:
+def build_config(
+    base: dict[str, Any] | None = None,
+    config: str | Path | dict[str, Any] | ScenarioConfig | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> tuple[ScenarioConfig, Path]:
     """Resolve a scenario config: task defaults <- YAML file (or mapping) <- keyword overrides.
 
     Args:

@@ -47,14 +47,34 @@ from vpp_gym.ops import SCALAR, Array
 from vpp_gym.resources import battery, ev_fleet, flex_load, gas_unit, renewable
 
 # Column positions of the exogenous array (schema order, then the ancillary columns).
-(I_DA, I_RT, I_EF, I_PV, I_WIND, I_LOAD, I_EV_PLUG, I_EV_ARR, I_EV_DEP, I_REG_NEED, I_REG_CAP_P, I_REG_MIL_P,
- I_RES_NEED, I_RES_P, I_RES_CALL, I_DR_NEED, I_DR_P) = range(len(ALL_NAMES))
+(
+    I_DA,
+    I_RT,
+    I_EF,
+    I_PV,
+    I_WIND,
+    I_LOAD,
+    I_EV_PLUG,
+    I_EV_ARR,
+    I_EV_DEP,
+    I_REG_NEED,
+    I_REG_CAP_P,
+    I_REG_MIL_P,
+    I_RES_NEED,
+    I_RES_P,
+    I_RES_CALL,
+    I_DR_NEED,
+    I_DR_P,
+) = range(len(ALL_NAMES))
 assert ALL_NAMES[I_DR_P] == "dr_price_per_mwh"
 
 PRODUCTS = ("regulation", "reserve", "demand_response")
 # Exogenous columns of each product: (need, price).
-PRODUCT_COLUMNS = {"regulation": (I_REG_NEED, I_REG_CAP_P), "reserve": (I_RES_NEED, I_RES_P),
-                   "demand_response": (I_DR_NEED, I_DR_P)}
+PRODUCT_COLUMNS = {
+    "regulation": (I_REG_NEED, I_REG_CAP_P),
+    "reserve": (I_RES_NEED, I_RES_P),
+    "demand_response": (I_DR_NEED, I_DR_P),
+}
 # Ledger keys that make up the profit: cash flows (+ = income), costs and penalties (+ = paid).
 CASH_KEYS = ("energy_da", "energy_rt", "regulation", "reserve", "demand_response", "green_cert", "carbon")
 COST_KEYS = ("degradation", "curtailment", "load_shift", "fuel", "startup", "ev_terminal")
@@ -100,8 +120,12 @@ class State(NamedTuple):
 
     def row(self, i: int) -> State:
         """Row ``i`` of a batched state, as a scalar state."""
-        return State(int(self.t[i]), *(float(v[i]) for v in self[1:1 + N_SCALAR_FIELDS]),
-                     tuple(float(q[i]) for q in self.positions_mw), tuple(float(q[i]) for q in self.offer_prices))
+        return State(
+            int(self.t[i]),
+            *(float(v[i]) for v in self[1 : 1 + N_SCALAR_FIELDS]),
+            tuple(float(q[i]) for q in self.positions_mw),
+            tuple(float(q[i]) for q in self.offer_prices),
+        )
 
 
 N_SCALAR_FIELDS = 9  # State fields between ``t`` and the two position tuples
@@ -192,8 +216,7 @@ class CoreParams:
     def carbon_stateful(self) -> bool:
         """Whether the carbon settlement depends on the episode's cumulative position (then observed)."""
         c = self.cfg.markets.carbon
-        return (c.pricing == "stepped" or not c.reward_surplus or c.free_allowance_t_per_mwh > 0
-                or c.ccer_t_per_mwh > 0)
+        return c.pricing == "stepped" or not c.reward_surplus or c.free_allowance_t_per_mwh > 0 or c.ccer_t_per_mwh > 0
 
     # -- layouts ---------------------------------------------------------------------------------
     @cached_property
@@ -272,8 +295,12 @@ class CoreParams:
         if self.energy_transaction:
             for j in range(self.lead):
                 rows.append((f"offer_price_{j}", 0.0, 1.0, "offer price of that position / price_cap_per_mwh"))
-        rows += [("tod_sin", -1.0, 1.0, "sin(2 pi time of day)"), ("tod_cos", -1.0, 1.0, "cos(2 pi time of day)"),
-                 ("progress", 0.0, 1.0, "t / T"), ("weekend", 0.0, 1.0, "1 on Saturday and Sunday")]
+        rows += [
+            ("tod_sin", -1.0, 1.0, "sin(2 pi time of day)"),
+            ("tod_cos", -1.0, 1.0, "cos(2 pi time of day)"),
+            ("progress", 0.0, 1.0, "t / T"),
+            ("weekend", 0.0, 1.0, "1 on Saturday and Sunday"),
+        ]
         if r.flex_load is not None:
             rows.append(("window_phase", 0.0, 1.0, "(t mod window steps) / window steps"))
         for col in self.observed_series:
@@ -288,8 +315,10 @@ class CoreParams:
 
     def _series_range(self, col: str) -> tuple[float, float]:
         if col in ("price_da_per_mwh", "price_rt_per_mwh"):
-            return (min(self.lo["price_da_per_mwh"], self.lo["price_rt_per_mwh"]),
-                    max(self.hi["price_da_per_mwh"], self.hi["price_rt_per_mwh"]))
+            return (
+                min(self.lo["price_da_per_mwh"], self.lo["price_rt_per_mwh"]),
+                max(self.hi["price_da_per_mwh"], self.hi["price_rt_per_mwh"]),
+            )
         return self.lo[col], self.hi[col]
 
     @cached_property
@@ -297,8 +326,12 @@ class CoreParams:
         """Number of observation components that come from the state."""
         r = self.cfg.resources
         n = sum(x is not None for x in (r.battery, r.flex_load, r.ev, r.gas)) + self.lead
-        return (n + self.carbon_stateful + ("regulation" in self.open_products)
-                + (self.lead if self.energy_transaction else 0))
+        return (
+            n
+            + self.carbon_stateful
+            + ("regulation" in self.open_products)
+            + (self.lead if self.energy_transaction else 0)
+        )
 
     @cached_property
     def n_obs(self) -> int:
@@ -339,7 +372,8 @@ class CoreParams:
         r = self.cfg.resources
         c = self.cfg.markets.carbon
         served = (r.flex_load.peak_mw * self.hi["load_pu"] if r.flex_load is not None else 0.0) + (
-            r.ev.p_charge_max_mw if r.ev is not None else 0.0)
+            r.ev.p_charge_max_mw if r.ev is not None else 0.0
+        )
         imports = served + (r.battery.p_charge_max_mw if r.battery is not None else 0.0)
         gas = r.gas.p_max_mw * r.gas.ef_t_per_mwh if r.gas is not None else 0.0
         per_h = max(imports * self.hi["grid_ef_t_per_mwh"] + gas, served * c.free_allowance_t_per_mwh)
@@ -355,8 +389,12 @@ def initial_state(p: CoreParams, batch: int | None) -> State:
     if batch is None:
         return State(0, *values, (0.0,) * p.lead, (0.0,) * p.lead)
     cols = [np.full(batch, v) for v in values]
-    return State(np.zeros(batch, dtype=np.int64), *cols, tuple(np.zeros(batch) for _ in range(p.lead)),
-                 tuple(np.zeros(batch) for _ in range(p.lead)))
+    return State(
+        np.zeros(batch, dtype=np.int64),
+        *cols,
+        tuple(np.zeros(batch) for _ in range(p.lead)),
+        tuple(np.zeros(batch) for _ in range(p.lead)),
+    )
 
 
 def episode_rows(p: CoreParams, series: ScenarioSeries, start: np.ndarray) -> np.ndarray:
@@ -377,13 +415,19 @@ def forecast_errors(p: CoreParams) -> dict[str, tuple[float, bool]]:
     """
     f = p.cfg.forecast
     sig = dict.fromkeys(ALL_NAMES, (0.0, False))
-    sig.update({"price_da_per_mwh": (f.price_da_sigma_rel * p.price_ref_per_mwh, False),
-                "price_rt_per_mwh": (f.price_rt_sigma_rel * p.price_ref_per_mwh, False),
-                "grid_ef_t_per_mwh": (f.grid_ef_sigma_rel, True), "pv_cf": (f.pv_sigma, False),
-                "wind_cf": (f.wind_sigma, False), "load_pu": (f.load_sigma_rel, True),
-                "reg_cap_price_per_mw": (f.ancillary_price_sigma_rel, True),
-                "reg_mileage_price_per_mw": (f.ancillary_price_sigma_rel, True),
-                "reserve_price_per_mw": (f.ancillary_price_sigma_rel, True)})
+    sig.update(
+        {
+            "price_da_per_mwh": (f.price_da_sigma_rel * p.price_ref_per_mwh, False),
+            "price_rt_per_mwh": (f.price_rt_sigma_rel * p.price_ref_per_mwh, False),
+            "grid_ef_t_per_mwh": (f.grid_ef_sigma_rel, True),
+            "pv_cf": (f.pv_sigma, False),
+            "wind_cf": (f.wind_sigma, False),
+            "load_pu": (f.load_sigma_rel, True),
+            "reg_cap_price_per_mw": (f.ancillary_price_sigma_rel, True),
+            "reg_mileage_price_per_mw": (f.ancillary_price_sigma_rel, True),
+            "reserve_price_per_mw": (f.ancillary_price_sigma_rel, True),
+        }
+    )
     return sig
 
 
@@ -426,13 +470,16 @@ def forecast_plan(p: CoreParams) -> ForecastPlan:
         return np.array(values, dtype=np.float32).reshape(-1, 1)
 
     return ForecastPlan(
-        columns=tuple(ALL_NAMES.index(c) for c in cols), noisy=np.array(noisy, dtype=np.intp),
+        columns=tuple(ALL_NAMES.index(c) for c in cols),
+        noisy=np.array(noisy, dtype=np.intp),
         exact=np.array(exact, dtype=np.intp),
         sigma_lead=np.array([sig[cols[j]][0] * g for j in noisy], dtype=np.float32).reshape(len(noisy), p.horizon),
         relative=np.array([n for n, j in enumerate(noisy) if sig[cols[j]][1]], dtype=np.intp),
-        lo=column([p.lo[cols[j]] for j in noisy]), hi=column([p.hi[cols[j]] for j in noisy]),
+        lo=column([p.lo[cols[j]] for j in noisy]),
+        hi=column([p.hi[cols[j]] for j in noisy]),
         scale_noisy=column([p.obs_scale(cols[j]) for j in noisy]),
-        scale_exact=column([p.obs_scale(cols[j]) for j in exact]))
+        scale_exact=column([p.obs_scale(cols[j]) for j in exact]),
+    )
 
 
 def draw_forecast_errors(p: CoreParams, rng: rnd.Rng, batch: int) -> np.ndarray | None:
@@ -531,7 +578,7 @@ def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng:
     n_cols = len(p.forecast.columns)
     obs_exo = np.zeros((batch, T + 1, p.n_obs), dtype=np.float32)  # the state part is filled by observe()
     cal = calendar_features(p, series, start)
-    obs_exo[:, :, p.n_state_obs:p.n_state_obs + cal.shape[2]] = cal
+    obs_exo[:, :, p.n_state_obs : p.n_state_obs + cal.shape[2]] = cal
     agc = draw_agc(p, rng, batch)
     stacks = draw_stacks(p, rows, rng)
     src = forecast_source(p, rows)  # (n_cols, T+H+1, B)
@@ -540,9 +587,8 @@ def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng:
     z = draw_forecast_errors(p, rng, batch)
     fc = np.empty((n_cols, H, batch, T + 1), dtype=np.float32)
     forecast_features(p, windows, None if z is None else z.transpose(2, 3, 0, 1), fc)
-    obs_exo[:, :, p.n_obs - n_cols * H:] = fc.transpose(2, 3, 0, 1).reshape(batch, T + 1, n_cols * H)
-    return EpisodeData(start=start, exo=np.ascontiguousarray(rows[:, :T, :]), obs_exo=obs_exo, agc=agc,
-                       stacks=stacks)
+    obs_exo[:, :, p.n_obs - n_cols * H :] = fc.transpose(2, 3, 0, 1).reshape(batch, T + 1, n_cols * H)
+    return EpisodeData(start=start, exo=np.ascontiguousarray(rows[:, :T, :]), obs_exo=obs_exo, agc=agc, stacks=stacks)
 
 
 def state_features(p: CoreParams, s: State, xp: Any = np) -> list[Array]:
@@ -574,14 +620,14 @@ def state_features(p: CoreParams, s: State, xp: Any = np) -> list[Array]:
 def observe(p: CoreParams, s: State, ep: EpisodeData) -> np.ndarray:
     """Observations ``(B, n_obs)`` float32 of a batched state (layout: :meth:`CoreParams.observation_layout`)."""
     obs = ep.obs_exo[np.arange(len(s.t)), s.t]
-    obs[:, :p.n_state_obs] = np.stack(state_features(p, s, np), axis=1)
+    obs[:, : p.n_state_obs] = np.stack(state_features(p, s, np), axis=1)
     return obs
 
 
 def observe_one(p: CoreParams, s: State, ep: EpisodeData) -> np.ndarray:
     """Observation ``(n_obs,)`` float32 of a scalar state (episode row 0)."""
     obs = ep.obs_exo[0, s.t].copy()
-    obs[:p.n_state_obs] = state_features(p, s, SCALAR)
+    obs[: p.n_state_obs] = state_features(p, s, SCALAR)
     return obs
 
 
@@ -595,27 +641,49 @@ def _lower(v: np.ndarray, batched: bool) -> Array:
     return v if batched else float(v[0])
 
 
-def _transact(offer_mw: Array, offer_price: Array, stack: tuple[np.ndarray, np.ndarray] | None, need_mw: Array,
-              price_cap: float, ref_price: Array, batched: bool) -> tuple[Array, Array]:
+def _transact(
+    offer_mw: Array,
+    offer_price: Array,
+    stack: tuple[np.ndarray, np.ndarray] | None,
+    need_mw: Array,
+    price_cap: float,
+    ref_price: Array,
+    batched: bool,
+) -> tuple[Array, Array]:
     """:func:`clear_transaction` for either backend; no stack = price-taker."""
     if stack is None:
         n = len(offer_mw) if batched else 1
         stack = (np.zeros((n, 0)), np.zeros((n, 0)))
-    acc, price = clear_transaction(_lift(offer_mw, batched), _lift(offer_price, batched), stack[0], stack[1],
-                                   _lift(need_mw, batched), price_cap, _lift(ref_price, batched))
+    acc, price = clear_transaction(
+        _lift(offer_mw, batched),
+        _lift(offer_price, batched),
+        stack[0],
+        stack[1],
+        _lift(need_mw, batched),
+        price_cap,
+        _lift(ref_price, batched),
+    )
     return _lower(acc, batched), _lower(price, batched)
 
 
-def _clear(cfg: ProductMarketConfig, offer_mw: Array, offer_price: Array | None, need_mw: Array, ref_price: Array,
-           stack: tuple[np.ndarray, np.ndarray] | None, xp: Any) -> tuple[Array, Array]:
+def _clear(
+    cfg: ProductMarketConfig,
+    offer_mw: Array,
+    offer_price: Array | None,
+    need_mw: Array,
+    ref_price: Array,
+    stack: tuple[np.ndarray, np.ndarray] | None,
+    xp: Any,
+) -> tuple[Array, Array]:
     """Accepted quantity and price of one product in its organisation form."""
     if cfg.form == "invitation":
         return clear_invitation(offer_mw, cfg.others_ratio * need_mw, need_mw, xp), ref_price
     return _transact(offer_mw, offer_price, stack, need_mw, cfg.price_cap, ref_price, xp is np)
 
 
-def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Array], xp: Any = np,
-               ep: EpisodeData | None = None) -> tuple[State, dict[str, Array]]:
+def transition(
+    p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Array], xp: Any = np, ep: EpisodeData | None = None
+) -> tuple[State, dict[str, Array]]:
     """Advance one interval.
 
     Args:
@@ -654,8 +722,9 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
         cfg = p.product(prod)
         assert cfg is not None
         q = xp.maximum(action[col[f"{prod}_mw"]], 0.0) * cfg.offer_max_mw
-        price_offer = ((action[col[f"{prod}_price"]] + 1.0) * (0.5 * cfg.price_cap)
-                       if cfg.form == "transaction" else None)
+        price_offer = (
+            (action[col[f"{prod}_price"]] + 1.0) * (0.5 * cfg.price_cap) if cfg.form == "transaction" else None
+        )
         i_need, i_price = PRODUCT_COLUMNS[prod]
         stack = ep.stacks.get(prod)
         stack_t = (stack[0][at], stack[1][at]) if stack is not None else None
@@ -741,8 +810,7 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
     # (the capability the VPP can prove for the interval: no capacity is paid that could not follow)
     if "regulation" in products:
         cleared = accepted["regulation"]
-        capability = (xp.maximum(xp.minimum(bat_hi - p_bat, p_bat - bat_lo), 0.0) if r.battery is not None
-                      else zero)
+        capability = xp.maximum(xp.minimum(bat_hi - p_bat, p_bat - bat_lo), 0.0) if r.battery is not None else zero
         accepted["regulation"] = xp.minimum(cleared, capability)
         led["regulation.cleared_mw"], led["regulation.capability_mw"] = cleared, capability
         led["regulation.accepted_mw"] = accepted["regulation"]
@@ -782,12 +850,25 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
             cap_a = _lift(reg_cap, batched)
             up_bat = np.maximum(_lift(bat_hi, batched) - base_a, 0.0)
             down_bat = np.maximum(base_a - _lift(bat_lo, batched), 0.0)
-            r_bat = regulation.response(cap_a, sig, up_bat, down_bat, rc.delay_substeps,
-                                        np.inf if rc.ramp_mw_per_substep is None else rc.ramp_mw_per_substep)
+            r_bat = regulation.response(
+                cap_a,
+                sig,
+                up_bat,
+                down_bat,
+                rc.delay_substeps,
+                np.inf if rc.ramp_mw_per_substep is None else rc.ramp_mw_per_substep,
+            )
             score = regulation.performance_score(cap_a[:, None] * sig, r_bat, rc.max_delay_substeps)["score"]
             miles = cap_a * regulation.mileage(sig, _lift(s.agc_last, batched))
-            cash = regulation.settle(cap_a, score, miles, _lift(led["regulation.price"], batched),
-                                     _lift(x[I_REG_MIL_P], batched), dt, rc.min_score)
+            cash = regulation.settle(
+                cap_a,
+                score,
+                miles,
+                _lift(led["regulation.price"], batched),
+                _lift(x[I_REG_MIL_P], batched),
+                dt,
+                rc.min_score,
+            )
             reg_energy_mw = _lower(np.add.reduce(r_bat, axis=1) * (1.0 / r_bat.shape[1]), batched)
             led["regulation.score"], led["regulation.mileage_mw"] = _lower(score, batched), _lower(miles, batched)
             led["regulation.mileage_price"] = x[I_REG_MIL_P]
@@ -796,8 +877,9 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
         b = r.battery
         profile = base_a[:, None] + r_bat if r_bat is not None else base_a[:, None]
         n_sub = profile.shape[1]
-        e_next = _lift(e_bat, batched) - (dt / n_sub) * (np.maximum(profile, 0.0) / b.eta_discharge
-                                                          + np.minimum(profile, 0.0) * b.eta_charge).sum(axis=1)
+        e_next = _lift(e_bat, batched) - (dt / n_sub) * (
+            np.maximum(profile, 0.0) / b.eta_discharge + np.minimum(profile, 0.0) * b.eta_charge
+        ).sum(axis=1)
         e_bat = _lower(np.minimum(np.maximum(e_next, b.e_min_mwh), b.e_high_mwh), batched)
         p_bat = _lower(np.add.reduce(profile, axis=1) * (1.0 / n_sub), batched)
         bat_throughput = _lower(np.add.reduce(np.abs(profile), axis=1) * (1.0 / n_sub), batched)
@@ -851,15 +933,15 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
     em = mk.energy
     q_da = s.positions_mw[0]
     commit = action[col["da_position"]] * em.position_max_mw
-    offer_price = ((action[col["da_price"]] + 1.0) * (0.5 * em.price_cap_per_mwh)
-                   if p.energy_transaction else zero)
+    offer_price = (action[col["da_price"]] + 1.0) * (0.5 * em.price_cap_per_mwh) if p.energy_transaction else zero
     price_da = x[I_DA]
     if p.energy_transaction:
         stack = ep.stacks.get("energy")
         sell = xp.maximum(q_da, 0.0)
         stack_t = (stack[0][at], stack[1][at]) if stack is not None else None
-        acc_sell, price_da = _transact(sell, s.offer_prices[0], stack_t, 0.0 * sell + em.need_mw,
-                                       em.price_cap_per_mwh, price_da, batched)
+        acc_sell, price_da = _transact(
+            sell, s.offer_prices[0], stack_t, 0.0 * sell + em.need_mw, em.price_cap_per_mwh, price_da, batched
+        )
         q_da = acc_sell + xp.minimum(q_da, 0.0)
     price_rt = x[I_RT]
     dev = net - q_da
@@ -902,7 +984,8 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
     instructed = led.get("reserve.delivered_mw", zero) + reg_energy_mw
     led["penalty.imbalance"] = abs(dev - instructed) * (dt * em.imbalance_penalty_per_mwh)
     led["penalty.shift_violation"] = shift_violation * (
-        r.flex_load.shift_violation_penalty_per_mwh if r.flex_load is not None else 0.0)
+        r.flex_load.shift_violation_penalty_per_mwh if r.flex_load is not None else 0.0
+    )
     led["penalty.ev_unmet"] = ev_unmet * (r.ev.unmet_penalty_per_mwh if r.ev is not None else 0.0)
     led["penalty.reserve_shortfall"], led["penalty.dr_shortfall"] = res_short, dr_short
     led["penalty.green_matching"] = xp.maximum(-net, 0.0) * (dt * cm.unmatched_import_penalty_per_mwh)
@@ -919,6 +1002,18 @@ def transition(p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Arr
         profit = profit - led[f"penalty.{k}"]
     led["profit"] = profit
     led["reward"] = profit * p.cfg.reward.scale
-    nxt = State(s.t + 1, e_bat, backlog, ev_need, gas_p, emissions, allowances, ccer, agc_last, reg_score,
-                (*s.positions_mw[1:], commit), (*s.offer_prices[1:], offer_price))
+    nxt = State(
+        s.t + 1,
+        e_bat,
+        backlog,
+        ev_need,
+        gas_p,
+        emissions,
+        allowances,
+        ccer,
+        agc_last,
+        reg_score,
+        (*s.positions_mw[1:], commit),
+        (*s.offer_prices[1:], offer_price),
+    )
     return nxt, led

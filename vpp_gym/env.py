@@ -55,8 +55,10 @@ class LedgerNester:
         """The nested ``info`` of one step."""
         self.plan(ledger)
         values = list(ledger.values())
-        return {g: values[plan] if isinstance(plan, int) else {item: values[i] for item, i in plan}
-                for g, plan in self._plan}
+        return {
+            g: values[plan] if isinstance(plan, int) else {item: values[i] for item, i in plan}
+            for g, plan in self._plan
+        }
 
 
 class VppEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -78,8 +80,14 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
     DEFAULTS: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, config: str | Path | dict[str, Any] | ScenarioConfig | None = None,
-                 overrides: dict[str, Any] | None = None, *, split: str = "train", **sections: Any) -> None:
+    def __init__(
+        self,
+        config: str | Path | dict[str, Any] | ScenarioConfig | None = None,
+        overrides: dict[str, Any] | None = None,
+        *,
+        split: str = "train",
+        **sections: Any,
+    ) -> None:
         if split not in SPLITS:
             raise ValueError(f"split={split!r}; expected one of {', '.join(SPLITS)}")
         self.default_split = split
@@ -94,7 +102,8 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         if p.horizon <= p.lead:
             raise ConfigError(
                 f"forecast.horizon_steps: got {p.horizon}, expected more than markets.energy.da_lead_steps="
-                f"{p.lead} so that the agent sees the price of the interval it commits a position for")
+                f"{p.lead} so that the agent sees the price of the interval it commits a position for"
+            )
         self.action_names = p.action_names
         self.action_space = spaces.Box(-1.0, 1.0, shape=(len(self.action_names),), dtype=np.float32)
         layout = p.observation_layout()
@@ -113,8 +122,9 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         return self._episode
 
     # ------------------------------------------------------------------------------------------
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
-              ) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         """Start an episode; see the class docstring for ``options``."""
         super().reset(seed=seed)
         split, day = self._parse_options(options)
@@ -129,8 +139,12 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         self._state = core.initial_state(self.params, None)
         obs = core.observe_one(self.params, self._state, self._episode)
         stamp = self.series.timestamps[start[0]]
-        return obs, {"split": split, "day_index": idx, "start": str(stamp),
-                     "local_date": str((stamp + self.config.time.utc_offset).astype("datetime64[D]"))}
+        return obs, {
+            "split": split,
+            "day_index": idx,
+            "start": str(stamp),
+            "local_date": str((stamp + self.config.time.utc_offset).astype("datetime64[D]")),
+        }
 
     def _parse_options(self, options: dict[str, Any] | None) -> tuple[str, int | None]:
         options = dict(options or {})
@@ -156,13 +170,16 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
             found = np.flatnonzero(local.astype("datetime64[D]") == date)
             if len(found) == 0:
                 first, last = (str(local[i])[:10] for i in (0, -1))
-                raise ValueError(f"reset options: day={day!r} is not an episode day of the {split!r} split "
-                                 f"({first} .. {last})")
+                raise ValueError(
+                    f"reset options: day={day!r} is not an episode day of the {split!r} split ({first} .. {last})"
+                )
             return int(found[0])
         if isinstance(day, int | np.integer) and not isinstance(day, bool) and 0 <= day < len(starts):
             return int(day)
-        raise ValueError(f"reset options: day={day!r}; expected an index in [0, {len(starts) - 1}] of the "
-                         f"{split!r} split or an ISO date")
+        raise ValueError(
+            f"reset options: day={day!r}; expected an index in [0, {len(starts) - 1}] of the "
+            f"{split!r} split or an ISO date"
+        )
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         """Advance one interval; ``info`` is the step's ledger (see the task docstring)."""
@@ -192,5 +209,6 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(
                 f"action[{i}] ({self.action_names[i]!r}) = {float(a[i])!r} is outside [-1, 1] or not finite; "
-                "clip actions to the action space before step()")
+                "clip actions to the action space before step()"
+            )
         return np.minimum(np.maximum(a, -1.0), 1.0).tolist()

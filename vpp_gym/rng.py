@@ -27,8 +27,12 @@ def _rows(rng: Sequence[np.random.Generator], shape: tuple[int, ...]) -> None:
         raise ValueError(f"{len(rng)} row generators for a batch of {shape[0]} rows")
 
 
-def _per_row(rng: Sequence[np.random.Generator], shape: tuple[int, ...], dtype: type,
-             draw: Callable[[np.random.Generator, np.ndarray], object]) -> np.ndarray:
+def _per_row(
+    rng: Sequence[np.random.Generator],
+    shape: tuple[int, ...],
+    dtype: type,
+    draw: Callable[[np.random.Generator, np.ndarray], object],
+) -> np.ndarray:
     """Fill each row of a new ``shape`` array from its own generator with ``draw(generator, row)``."""
     _rows(rng, shape)
     out = np.empty(shape, dtype=dtype)

@@ -36,8 +36,10 @@ class VppSb3VecEnv(VecEnv):
 
     def __init__(self, venv: VppVectorEnv) -> None:
         if venv.autoreset_mode is not AutoresetMode.SAME_STEP:
-            raise ValueError("VppSb3VecEnv needs a vector env with autoreset_mode=SAME_STEP (SB3 resets finished "
-                             "episodes within the step); build it with make_sb3_vec_env()")
+            raise ValueError(
+                "VppSb3VecEnv needs a vector env with autoreset_mode=SAME_STEP (SB3 resets finished "
+                "episodes within the step); build it with make_sb3_vec_env()"
+            )
         self.venv = venv
         super().__init__(venv.num_envs, venv.single_observation_space, venv.single_action_space)
         self._actions: np.ndarray | None = None
@@ -46,8 +48,9 @@ class VppSb3VecEnv(VecEnv):
         """Reset every sub-env with the seeds of :meth:`seed` and the options of :meth:`set_options` (used once)."""
         seeds = None if all(s is None for s in self._seeds) else list(self._seeds)
         obs, info = self.venv.reset(seed=seeds, options=self._merged_options())
-        self.reset_infos = [{"day_index": int(info["day_index"][i]), "split": info["split"][i]}
-                            for i in range(self.num_envs)]
+        self.reset_infos = [
+            {"day_index": int(info["day_index"][i]), "split": info["split"][i]} for i in range(self.num_envs)
+        ]
         self._reset_seeds()
         self._reset_options()
         return obs
@@ -104,14 +107,19 @@ class VppSb3VecEnv(VecEnv):
 
     def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
         """Not supported: the sub-envs share one set of parameters."""
-        raise NotImplementedError(f"set_attr({attr_name!r}): the native vector env's sub-envs share their parameters; "
-                                  "build a new env with the changed config instead")
+        raise NotImplementedError(
+            f"set_attr({attr_name!r}): the native vector env's sub-envs share their parameters; "
+            "build a new env with the changed config instead"
+        )
 
-    def env_method(self, method_name: str, *method_args: Any, indices: VecEnvIndices = None,
-                   **method_kwargs: Any) -> list[Any]:
+    def env_method(
+        self, method_name: str, *method_args: Any, indices: VecEnvIndices = None, **method_kwargs: Any
+    ) -> list[Any]:
         """Not supported: there are no per-sub-env objects to call."""
-        raise NotImplementedError(f"env_method({method_name!r}): the native vector env has no per-sub-env objects; "
-                                  "use DummyVecEnv over single envs for that")
+        raise NotImplementedError(
+            f"env_method({method_name!r}): the native vector env has no per-sub-env objects; "
+            "use DummyVecEnv over single envs for that"
+        )
 
     def env_is_wrapped(self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None) -> list[bool]:
         """Always False: the sub-envs are rows of one batched env, never wrapped."""
@@ -122,9 +130,16 @@ class VppSb3VecEnv(VecEnv):
         return [None for _ in range(self.num_envs)]
 
 
-def make_sb3_vec_env(env_id: str, n_envs: int, config: str | Path | dict[str, Any] | ScenarioConfig | None = None,
-                     overrides: dict[str, Any] | None = None, *, split: str = "train", seed: int | None = None,
-                     **sections: Any) -> VppSb3VecEnv:
+def make_sb3_vec_env(
+    env_id: str,
+    n_envs: int,
+    config: str | Path | dict[str, Any] | ScenarioConfig | None = None,
+    overrides: dict[str, Any] | None = None,
+    *,
+    split: str = "train",
+    seed: int | None = None,
+    **sections: Any,
+) -> VppSb3VecEnv:
     """An SB3 ``VecEnv`` of ``n_envs`` episodes of a registered task, stepped natively in one batch.
 
     Args:
@@ -137,9 +152,18 @@ def make_sb3_vec_env(env_id: str, n_envs: int, config: str | Path | dict[str, An
     spec = gym.spec(env_id)
     if not isinstance(spec.vector_entry_point, str) or not spec.vector_entry_point.startswith("vpp_gym."):
         raise ValueError(f"{env_id!r} is not a vpp-gym task with a native vector env")
-    venv = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", config=config,
-                        overrides=overrides, split=split, autoreset_mode=AutoresetMode.SAME_STEP,
-                        ledger_info=False, episode_totals=True, **sections)
+    venv = gym.make_vec(
+        env_id,
+        num_envs=n_envs,
+        vectorization_mode="vector_entry_point",
+        config=config,
+        overrides=overrides,
+        split=split,
+        autoreset_mode=AutoresetMode.SAME_STEP,
+        ledger_info=False,
+        episode_totals=True,
+        **sections,
+    )
     env = VppSb3VecEnv(venv.unwrapped)  # type: ignore[arg-type]
     if seed is not None:
         env.seed(seed)

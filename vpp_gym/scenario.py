@@ -37,13 +37,15 @@ def scenario_series(data: DataConfig, interval_minutes: int, base_dir: str | Pat
         series = build_from_files(data.files, interval_minutes, base_dir)
     missing = [c for c in ANCILLARY_NAMES if c not in series.values]
     if missing:
-        extra = generate_ancillary(data.ancillary, series.timestamps, series.interval_minutes,
-                                   series.values["price_da_per_mwh"])
+        extra = generate_ancillary(
+            data.ancillary, series.timestamps, series.interval_minutes, series.values["price_da_per_mwh"]
+        )
         values = dict(series.values)
         values.update({c: extra[c] for c in missing})
         note = f"ancillary series synthesized (seed={data.ancillary.seed}): {', '.join(missing)}"
-        series = ScenarioSeries(series.timestamps, series.interval_minutes, values, series.source,
-                                (*series.notes, note))
+        series = ScenarioSeries(
+            series.timestamps, series.interval_minutes, values, series.source, (*series.notes, note)
+        )
     for arr in series.values.values():
         arr.setflags(write=False)
     with _LOCK:
@@ -69,10 +71,16 @@ def episode_starts(cfg: ScenarioConfig, series: ScenarioSeries) -> dict[str, np.
         return int(np.searchsorted(days, d))
 
     n = len(series)
-    cut_val = (first_row_on_or_after(sp.val_start) if sp.val_start
-               else _row_of_day(midnight_rows, n, round(sp.train_frac * n_days)))
-    cut_test = (first_row_on_or_after(sp.test_start) if sp.test_start
-                else _row_of_day(midnight_rows, n, round((sp.train_frac + sp.val_frac) * n_days)))
+    cut_val = (
+        first_row_on_or_after(sp.val_start)
+        if sp.val_start
+        else _row_of_day(midnight_rows, n, round(sp.train_frac * n_days))
+    )
+    cut_test = (
+        first_row_on_or_after(sp.test_start)
+        if sp.test_start
+        else _row_of_day(midnight_rows, n, round((sp.train_frac + sp.val_frac) * n_days))
+    )
     if sp.val_start and not sp.test_start:
         cut_test = max(cut_test, cut_val)
     bounds = {"train": (0, cut_val), "val": (cut_val, cut_test), "test": (cut_test, n)}
@@ -84,7 +92,8 @@ def episode_starts(cfg: ScenarioConfig, series: ScenarioSeries) -> dict[str, np.
             span = f"{series.timestamps[0]} .. {series.timestamps[-1]}"
             raise ConfigError(
                 f"data.splits: the {name!r} split has no whole {cfg.time.episode_hours:g}-hour episode starting "
-                f"at midnight (scenario covers {span}, {n_days} days); give more days or change the split")
+                f"at midnight (scenario covers {span}, {n_days} days); give more days or change the split"
+            )
         out[name] = rows
     return out
 

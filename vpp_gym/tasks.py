@@ -132,7 +132,8 @@ COMMON_SPEC = """
 
 
 class LowCarbonEnv(VppEnv):
-    """``vpp_gym/LowCarbon-v0``: a commercial VPP weighing profit against emissions.
+    (
+        """``vpp_gym/LowCarbon-v0``: a commercial VPP weighing profit against emissions.
 
     Resources: PV (4 MW), wind (3 MW), battery (2 MW / 4 MWh), flexible load (3 MW peak) and a small
     gas unit (0.6-2 MW, 0.42 tCO2/MWh, 550 /MWh fuel). Markets: day-ahead and real-time energy
@@ -143,24 +144,37 @@ class LowCarbonEnv(VppEnv):
     Emissions: grid imports x grid intensity + gas output x its factor. The observation adds the
     episode's net carbon position. The trade-off: running the gas unit at price spikes earns energy
     revenue but climbs the carbon ladder.
-    """ + COMMON_SPEC + """
+    """
+        + COMMON_SPEC
+        + """
     ## Version History
 
     * v0: initial release.
     """
+    )
 
     DEFAULTS: ClassVar[dict[str, Any]] = {
         "name": "low-carbon",
-        "resources": {"pv": {"p_max_mw": 4.0}, "wind": {"p_max_mw": 3.0}, "battery": {}, "flex_load": {},
-                      "gas": {}},
-        "markets": {"carbon": {"pricing": "stepped", "price_per_t": 60.0, "band_t": 2.0, "growth": 0.25,
-                               "free_allowance_t_per_mwh": 0.3, "ccer_t_per_mwh": 0.5, "ccer_cap_share": 0.05,
-                               "gec_price_per_mwh": 50.0, "gec_share": 0.5}},
+        "resources": {"pv": {"p_max_mw": 4.0}, "wind": {"p_max_mw": 3.0}, "battery": {}, "flex_load": {}, "gas": {}},
+        "markets": {
+            "carbon": {
+                "pricing": "stepped",
+                "price_per_t": 60.0,
+                "band_t": 2.0,
+                "growth": 0.25,
+                "free_allowance_t_per_mwh": 0.3,
+                "ccer_t_per_mwh": 0.5,
+                "ccer_cap_share": 0.05,
+                "gec_price_per_mwh": 50.0,
+                "gec_share": 0.5,
+            }
+        },
     }
 
 
 class RegulationEnv(VppEnv):
-    """``vpp_gym/Regulation-v0``: a technical VPP selling frequency regulation and reserve.
+    (
+        """``vpp_gym/Regulation-v0``: a technical VPP selling frequency regulation and reserve.
 
     Resources: battery (4 MW / 4 MWh), flexible load (3 MW peak), PV (2 MW). Markets: energy
     (price-taker, to manage the state of charge), frequency regulation and reserve, both in the
@@ -175,22 +189,29 @@ class RegulationEnv(VppEnv):
     paid ``C * price * dt``; deployment calls are served from the battery's spare headroom, then
     load curtailment; shortfall is penalised. Tracking quality is paid: a battery parked at a SOC
     bound has no headroom on one side and loses score. The observation adds the last score.
-    """ + COMMON_SPEC + """
+    """
+        + COMMON_SPEC
+        + """
     ## Version History
 
     * v0: initial release.
     """
+    )
 
     DEFAULTS: ClassVar[dict[str, Any]] = {
         "name": "regulation",
-        "resources": {"battery": {"p_charge_max_mw": 4.0, "p_discharge_max_mw": 4.0, "e_max_mwh": 4.0},
-                      "flex_load": {}, "pv": {"p_max_mw": 2.0}},
+        "resources": {
+            "battery": {"p_charge_max_mw": 4.0, "p_discharge_max_mw": 4.0, "e_max_mwh": 4.0},
+            "flex_load": {},
+            "pv": {"p_max_mw": 2.0},
+        },
         "markets": {"regulation": {"offer_max_mw": 3.0}, "reserve": {"offer_max_mw": 2.0}},
     }
 
 
 class JointEnv(VppEnv):
-    """``vpp_gym/Joint-v0``: every resource and every product at once: bid and dispatch together.
+    (
+        """``vpp_gym/Joint-v0``: every resource and every product at once: bid and dispatch together.
 
     Resources: PV (4 MW), wind (3 MW), battery (2 MW / 4 MWh), EV fleet (6 MWh, 2 MW, V2G 1 MW),
     flexible load (3 MW peak), gas unit (0.6-2 MW). Markets: day-ahead and real-time energy,
@@ -198,20 +219,37 @@ class JointEnv(VppEnv):
     passive baseline), carbon (stepped, allowances, CCER) and green certificates. Every product is
     in the invitation form by default; ``configs/markets/transaction.yaml`` and
     ``autonomous.yaml`` (competitor stacks, price-maker) switch them.
-    """ + COMMON_SPEC + """
+    """
+        + COMMON_SPEC
+        + """
     ## Version History
 
     * v0: initial release.
     """
+    )
 
     DEFAULTS: ClassVar[dict[str, Any]] = {
         "name": "joint",
-        "resources": {"pv": {"p_max_mw": 4.0}, "wind": {"p_max_mw": 3.0}, "battery": {}, "ev": {"v2g": True},
-                      "flex_load": {}, "gas": {}},
-        "markets": {"regulation": {"offer_max_mw": 1.5}, "reserve": {"offer_max_mw": 1.5},
-                    "demand_response": {"offer_max_mw": 2.0},
-                    "carbon": {"pricing": "stepped", "free_allowance_t_per_mwh": 0.3, "ccer_t_per_mwh": 0.5,
-                               "gec_price_per_mwh": 50.0, "gec_share": 0.5}},
+        "resources": {
+            "pv": {"p_max_mw": 4.0},
+            "wind": {"p_max_mw": 3.0},
+            "battery": {},
+            "ev": {"v2g": True},
+            "flex_load": {},
+            "gas": {},
+        },
+        "markets": {
+            "regulation": {"offer_max_mw": 1.5},
+            "reserve": {"offer_max_mw": 1.5},
+            "demand_response": {"offer_max_mw": 2.0},
+            "carbon": {
+                "pricing": "stepped",
+                "free_allowance_t_per_mwh": 0.3,
+                "ccer_t_per_mwh": 0.5,
+                "gec_price_per_mwh": 50.0,
+                "gec_share": 0.5,
+            },
+        },
     }
 
 
@@ -227,6 +265,9 @@ def register_tasks() -> None:
     """Register every task id with Gymnasium (idempotent)."""
     for env_id, cls in TASKS.items():
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=f"{cls.__module__}:{cls.__qualname__}",
-                         vector_entry_point=f"vpp_gym.vector:{cls.__qualname__.removesuffix('Env')}VectorEnv",
-                         disable_env_checker=False)
+            gym.register(
+                id=env_id,
+                entry_point=f"{cls.__module__}:{cls.__qualname__}",
+                vector_entry_point=f"vpp_gym.vector:{cls.__qualname__.removesuffix('Env')}VectorEnv",
+                disable_env_checker=False,
+            )

@@ -45,8 +45,15 @@ def require_finite(key: str, value: float) -> None:
     require(isinstance(value, int | float) and math.isfinite(value), key, value, "a finite number")
 
 
-def require_range(key: str, value: float, lo: float | None = None, hi: float | None = None,
-                  *, lo_open: bool = False, hi_open: bool = False) -> None:
+def require_range(
+    key: str,
+    value: float,
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    lo_open: bool = False,
+    hi_open: bool = False,
+) -> None:
     """Require ``lo <= value <= hi`` (or strict where ``lo_open``/``hi_open``)."""
     require_finite(key, value)
     ok = True
@@ -169,9 +176,7 @@ def from_mapping(cls: type[T], data: Any, key: str = "") -> T:
         k = unknown[0]
         close = difflib.get_close_matches(str(k), list(fields), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(
-            f"{where}: unknown key {k!r}{hint}; valid keys are: {', '.join(sorted(fields))}"
-        )
+        raise ConfigError(f"{where}: unknown key {k!r}{hint}; valid keys are: {', '.join(sorted(fields))}")
     kwargs: dict[str, Any] = {}
     for name, f in fields.items():
         sub = f"{key}.{name}" if key else name
@@ -231,4 +236,3 @@ def _deep_copy(m: Any) -> Any:
     if isinstance(m, list):
         return [_deep_copy(v) for v in m]
     return m
-

@@ -55,10 +55,21 @@ from vpp_gym.tasks import ArbitrageEnv, JointEnv, LowCarbonEnv, RegulationEnv
 
 VECTOR_RESET_OPTIONS = ("split", "day", "reset_mask")
 
-TOTAL_KEYS = ("profit", "reward", *(f"{k}.cash" for k in core.CASH_KEYS), *(f"cost.{k}" for k in core.COST_KEYS),
-              *(f"penalty.{k}" for k in core.PENALTY_KEYS), "carbon.emissions_t", "emissions.grid_t",
-              "emissions.gas_t", "green_cert.quantity_mwh", "renewable.output_mwh", "renewable.curtailed_mwh",
-              "violation.shift_mwh", "violation.ev_unmet_mwh")
+TOTAL_KEYS = (
+    "profit",
+    "reward",
+    *(f"{k}.cash" for k in core.CASH_KEYS),
+    *(f"cost.{k}" for k in core.COST_KEYS),
+    *(f"penalty.{k}" for k in core.PENALTY_KEYS),
+    "carbon.emissions_t",
+    "emissions.grid_t",
+    "emissions.gas_t",
+    "green_cert.quantity_mwh",
+    "renewable.output_mwh",
+    "renewable.curtailed_mwh",
+    "violation.shift_mwh",
+    "violation.ev_unmet_mwh",
+)
 """Ledger entries summed over an episode with ``episode_totals=True`` (those a scenario has)."""
 
 
@@ -78,17 +89,26 @@ class VppVectorEnv(VectorEnv):
     single_env_cls: ClassVar[type[VppEnv]] = VppEnv
     metadata: ClassVar[dict[str, Any]] = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
-    def __init__(self, num_envs: int, config: str | Path | dict[str, Any] | ScenarioConfig | None = None,
-                 overrides: dict[str, Any] | None = None, *, split: str = "train",
-                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP, ledger_info: bool = True,
-                 episode_totals: bool = False, **sections: Any) -> None:
+    def __init__(
+        self,
+        num_envs: int,
+        config: str | Path | dict[str, Any] | ScenarioConfig | None = None,
+        overrides: dict[str, Any] | None = None,
+        *,
+        split: str = "train",
+        autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+        ledger_info: bool = True,
+        episode_totals: bool = False,
+        **sections: Any,
+    ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer) or num_envs < 1:
             raise ValueError(f"num_envs={num_envs!r}; expected an integer >= 1")
         try:
             mode = AutoresetMode(autoreset_mode)
         except ValueError:
-            raise ValueError(f"autoreset_mode={autoreset_mode!r}; expected one of "
-                             f"{', '.join(m.value for m in AutoresetMode)}") from None
+            raise ValueError(
+                f"autoreset_mode={autoreset_mode!r}; expected one of {', '.join(m.value for m in AutoresetMode)}"
+            ) from None
         proto = self.single_env_cls(config, overrides, split=split, **sections)
         self._proto = proto
         self.num_envs = int(num_envs)
@@ -126,8 +146,9 @@ class VppVectorEnv(VectorEnv):
         self._totals: dict[str, np.ndarray] = {}
 
     # -- reset ------------------------------------------------------------------------------------
-    def reset(self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
-              ) -> tuple[np.ndarray, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
         """Reset every sub-env, or those of ``options["reset_mask"]``; see the module docstring.
 
         Options: ``split`` (one for all), ``day`` (one for all, or a sequence of ``N``: an index in the
@@ -137,19 +158,24 @@ class VppVectorEnv(VectorEnv):
         options = dict(options or {})
         unknown = [k for k in options if k not in VECTOR_RESET_OPTIONS]
         if unknown:
-            raise ValueError(f"reset options: unknown key {unknown[0]!r}; valid keys are "
-                             f"{', '.join(VECTOR_RESET_OPTIONS)}")
+            raise ValueError(
+                f"reset options: unknown key {unknown[0]!r}; valid keys are {', '.join(VECTOR_RESET_OPTIONS)}"
+            )
         mask = options.pop("reset_mask", None)
         if mask is None:
             rows = self._rows
         elif self.autoreset_mode is not AutoresetMode.DISABLED:
-            raise ValueError("reset options: reset_mask needs autoreset_mode='Disabled' (with autoreset every "
-                             "sub-env runs the same episode length in lockstep and resets by itself)")
+            raise ValueError(
+                "reset options: reset_mask needs autoreset_mode='Disabled' (with autoreset every "
+                "sub-env runs the same episode length in lockstep and resets by itself)"
+            )
         else:
             mask = np.asarray(mask)
             if mask.shape != (n,) or mask.dtype != np.bool_ or not mask.any():
-                raise ValueError(f"reset options: reset_mask must be a boolean array of shape ({n},) with at "
-                                 f"least one True, got dtype {mask.dtype} and shape {mask.shape}")
+                raise ValueError(
+                    f"reset options: reset_mask must be a boolean array of shape ({n},) with at "
+                    f"least one True, got dtype {mask.dtype} and shape {mask.shape}"
+                )
             if self._state is None and not mask.all():
                 raise ValueError("reset options: the first reset must reset every sub-env (no reset_mask)")
             rows = np.flatnonzero(mask)
@@ -178,8 +204,10 @@ class VppVectorEnv(VectorEnv):
             return [int(seed) + i for i in range(n)]
         seeds = list(seed)
         if len(seeds) != n:
-            raise ValueError(f"reset: {len(seeds)} seeds for {n} sub-envs; pass one int (sub-env i gets seed + i) "
-                             "or a list of num_envs seeds")
+            raise ValueError(
+                f"reset: {len(seeds)} seeds for {n} sub-envs; pass one int (sub-env i gets seed + i) "
+                "or a list of num_envs seeds"
+            )
         return seeds
 
     def _reset_rows(self, rows: np.ndarray, split: str, day_idx: list[int | None]) -> dict[str, Any]:
@@ -189,8 +217,13 @@ class VppVectorEnv(VectorEnv):
         starts = self.episode_starts[split]
         rngs = [self._rngs[i] for i in rows]
         assert all(g is not None for g in rngs)
-        idx = np.array([int(g.integers(len(starts))) if d is None else d  # type: ignore[union-attr]
-                        for g, d in zip(rngs, day_idx, strict=True)], dtype=np.int64)
+        idx = np.array(
+            [
+                int(g.integers(len(starts))) if d is None else d  # type: ignore[union-attr]
+                for g, d in zip(rngs, day_idx, strict=True)
+            ],
+            dtype=np.int64,
+        )
         start = np.asarray(starts, dtype=np.int64)[idx]
         ep_rows = core.episode_rows(p, self.series, start)
         # the single env's draw order (core.build_episode): AGC signal, competitor stacks, forecast errors
@@ -227,9 +260,13 @@ class VppVectorEnv(VectorEnv):
                 old_mw[rows], old_price[rows] = mw, price
                 ep_stacks[name] = (old_mw, old_price)
         # EpisodeData carries what the transition reads (AGC, stacks); the series live in step-major arrays here
-        self._ep = core.EpisodeData(start=self._start, exo=np.empty((n, 0, len(core.ALL_NAMES))),
-                                    obs_exo=np.empty((n, 0, p.n_obs), dtype=np.float32), agc=ep_agc,
-                                    stacks=ep_stacks)
+        self._ep = core.EpisodeData(
+            start=self._start,
+            exo=np.empty((n, 0, len(core.ALL_NAMES))),
+            obs_exo=np.empty((n, 0, p.n_obs), dtype=np.float32),
+            agc=ep_agc,
+            stacks=ep_stacks,
+        )
         if full:
             self._state = core.initial_state(p, n)
         else:  # the first reset is always full (reset() checks it)
@@ -243,9 +280,12 @@ class VppVectorEnv(VectorEnv):
         stamps = self.series.timestamps[start]
         day_index = np.zeros(n, dtype=np.int64)
         day_index[rows] = idx
-        info: dict[str, Any] = {"split": np.full(n, split, dtype=object), "day_index": day_index,
-                                "start": np.zeros(n, dtype=stamps.dtype),
-                                "local_date": np.zeros(n, dtype="datetime64[D]")}
+        info: dict[str, Any] = {
+            "split": np.full(n, split, dtype=object),
+            "day_index": day_index,
+            "start": np.zeros(n, dtype=stamps.dtype),
+            "local_date": np.zeros(n, dtype="datetime64[D]"),
+        }
         info["start"][rows] = stamps
         info["local_date"][rows] = (stamps + self.config.time.utc_offset).astype("datetime64[D]")
         for key in list(info):
@@ -272,8 +312,10 @@ class VppVectorEnv(VectorEnv):
         if t is None:
             ended = s.t >= T
             if ended.any():
-                raise RuntimeError(f"sub-env {int(np.flatnonzero(ended)[0])} has ended; reset it with "
-                                   "reset(options={'reset_mask': mask}) before stepping it")
+                raise RuntimeError(
+                    f"sub-env {int(np.flatnonzero(ended)[0])} has ended; reset it with "
+                    "reset(options={'reset_mask': mask}) before stepping it"
+                )
             x = self._exo[s.t, :, self._rows].T
         else:
             if t >= T:
@@ -311,13 +353,16 @@ class VppVectorEnv(VectorEnv):
         a = np.asarray(actions, dtype=np.float64)
         n, k = self.num_envs, len(self.action_names)
         if a.shape != (n, k):
-            raise ValueError(f"actions have shape {a.shape}; expected ({n}, {k}): one row per sub-env, columns "
-                             f"{self.action_names}")
+            raise ValueError(
+                f"actions have shape {a.shape}; expected ({n}, {k}): one row per sub-env, columns {self.action_names}"
+            )
         bad = ~(np.abs(a) <= 1.0 + 1e-6)
         if bad.any():
             i, j = (int(v[0]) for v in np.nonzero(bad))
-            raise ValueError(f"actions[{i}, {j}] ({self.action_names[j]!r}) = {float(a[i, j])!r} is outside [-1, 1] "
-                             "or not finite; clip actions to the action space before step()")
+            raise ValueError(
+                f"actions[{i}, {j}] ({self.action_names[j]!r}) = {float(a[i, j])!r} is outside [-1, 1] "
+                "or not finite; clip actions to the action space before step()"
+            )
         return list(np.ascontiguousarray(np.clip(a, -1.0, 1.0).T))
 
     # -- observation, info ------------------------------------------------------------------------
@@ -337,15 +382,15 @@ class VppVectorEnv(VectorEnv):
         k = p.n_state_obs
         t = self._lockstep_t()
         if t is not None:
-            cal, win = self._cal[t], self._src[:, t:t + H]
+            cal, win = self._cal[t], self._src[:, t : t + H]
             z = self._z[t] if self._z is not None else None
         else:
             ti = np.minimum(s.t, p.episode_steps)
             cal = self._cal[ti, :, self._rows].T
             win = self._src[:, ti[None, :] + np.arange(H)[:, None], self._rows[None, :]]
             z = self._z[ti, :, :, self._rows].transpose(1, 2, 0) if self._z is not None else None
-        buf[k:k + self._n_cal] = cal
-        core.forecast_features(p, win, z, buf[self._fc_offset:].reshape(-1, H, n))
+        buf[k : k + self._n_cal] = cal
+        core.forecast_features(p, win, z, buf[self._fc_offset :].reshape(-1, H, n))
         return buf.T
 
     def _info(self, led: dict[str, Any]) -> dict[str, Any]:
@@ -381,12 +426,18 @@ class VppVectorEnv(VectorEnv):
 
 def _scatter(state: core.State, rows: np.ndarray, fresh: core.State) -> core.State:
     """``state`` with ``rows`` replaced by the rows of ``fresh`` (new arrays; the old ones are untouched)."""
+
     def put(old: np.ndarray, new: np.ndarray) -> np.ndarray:
         out = old.copy()
         out[rows] = new
         return out
-    return core.State(*(tuple(map(put, old, new)) if isinstance(old, tuple) else put(old, new)  # position tuples
-                        for old, new in zip(state, fresh, strict=True)))
+
+    return core.State(
+        *(
+            tuple(map(put, old, new)) if isinstance(old, tuple) else put(old, new)  # position tuples
+            for old, new in zip(state, fresh, strict=True)
+        )
+    )
 
 
 class ArbitrageVectorEnv(VppVectorEnv):
@@ -413,6 +464,8 @@ class JointVectorEnv(VppVectorEnv):
     single_env_cls = JointEnv
 
 
-VECTOR_TASKS: dict[str, type[VppVectorEnv]] = {cls.single_env_cls.__name__: cls for cls in (
-    ArbitrageVectorEnv, LowCarbonVectorEnv, RegulationVectorEnv, JointVectorEnv)}
+VECTOR_TASKS: dict[str, type[VppVectorEnv]] = {
+    cls.single_env_cls.__name__: cls
+    for cls in (ArbitrageVectorEnv, LowCarbonVectorEnv, RegulationVectorEnv, JointVectorEnv)
+}
 """Vector env class by single-env class name."""

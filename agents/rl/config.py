@@ -32,8 +32,12 @@ ALGOS = ("ppo", "sac")
 
 
 def _check_net_arch(net_arch: tuple[int, ...]) -> None:
-    require(len(net_arch) >= 1 and all(n >= 1 for n in net_arch), "agent.net_arch", list(net_arch),
-            "a non-empty list of positive layer sizes")
+    require(
+        len(net_arch) >= 1 and all(n >= 1 for n in net_arch),
+        "agent.net_arch",
+        list(net_arch),
+        "a non-empty list of positive layer sizes",
+    )
 
 
 @dataclass(frozen=True)
@@ -249,13 +253,16 @@ class ExperimentConfig:
         require(self.seed >= 0, "seed", self.seed, "an integer >= 0")
         require(bool(self.name) and "/" not in self.name, "name", self.name, "a non-empty name without '/'")
         if isinstance(self.agent, SacConfig) and self.agent.demo_episodes % self.train.n_envs:
-            raise ConfigError(f"agent.demo_episodes: got {self.agent.demo_episodes}, expected a multiple of "
-                              f"train.n_envs ({self.train.n_envs}), since demonstrations run one per sub-env "
-                              "in lockstep")
+            raise ConfigError(
+                f"agent.demo_episodes: got {self.agent.demo_episodes}, expected a multiple of "
+                f"train.n_envs ({self.train.n_envs}), since demonstrations run one per sub-env "
+                "in lockstep"
+            )
 
 
-def load_experiment(path: str | Path | None = None, overrides: dict[str, Any] | None = None,
-                    mapping: dict[str, Any] | None = None) -> tuple[ExperimentConfig, Path]:
+def load_experiment(
+    path: str | Path | None = None, overrides: dict[str, Any] | None = None, mapping: dict[str, Any] | None = None
+) -> tuple[ExperimentConfig, Path]:
     """Load an experiment YAML (or a mapping) with dotted ``overrides``; relative paths resolve against its folder.
 
     Returns:

@@ -33,8 +33,10 @@ def _teacher(name: str, env: gym.Env, seed: int) -> Any:
     try:
         return builtin_policy(name, env, seed)
     except OracleScopeError as err:
-        raise ConfigError(f"agent.demo_policy: {name} cannot play this scenario ({err}); pick another "
-                          "demo_policy or set agent.demo_episodes: 0") from None
+        raise ConfigError(
+            f"agent.demo_policy: {name} cannot play this scenario ({err}); pick another "
+            "demo_policy or set agent.demo_episodes: 0"
+        ) from None
 
 
 def episode_seed(seed: int, k: int) -> int:
@@ -50,8 +52,10 @@ def _play(model: Any, venv: Any, cfg: ExperimentConfig, envs: list[gym.Env]) -> 
     n_days = len(envs[0].unwrapped.episode_starts["train"])  # type: ignore[attr-defined]
     need = a.demo_episodes * envs[0].unwrapped.params.episode_steps  # type: ignore[attr-defined]
     if need > a.buffer_size:
-        raise ConfigError(f"agent.demo_episodes: {a.demo_episodes} episodes are {need:,} transitions, more than "
-                          f"agent.buffer_size ({a.buffer_size:,}); lower the first or raise the second")
+        raise ConfigError(
+            f"agent.demo_episodes: {a.demo_episodes} episodes are {need:,} transitions, more than "
+            f"agent.buffer_size ({a.buffer_size:,}); lower the first or raise the second"
+        )
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 2]))
     days = np.concatenate([rng.permutation(n_days) for _ in range(-(-a.demo_episodes // n_days))])
     low, high = envs[0].action_space.low, envs[0].action_space.high  # type: ignore[attr-defined]
@@ -74,10 +78,13 @@ def _play(model: Any, venv: Any, cfg: ExperimentConfig, envs: list[gym.Env]) -> 
         done = np.zeros(n, dtype=bool)
         while not done.all():
             if done.any():
-                raise ConfigError(f"{cfg.env_id}: demonstration episodes of different lengths; demonstrations "
-                                  "need a fixed episode length")
-            actions = np.stack([np.clip(t.act(o, inf), low, high) for t, o, inf in zip(teachers, obs_b, infos_prev,
-                                                                                         strict=True)])
+                raise ConfigError(
+                    f"{cfg.env_id}: demonstration episodes of different lengths; demonstrations "
+                    "need a fixed episode length"
+                )
+            actions = np.stack(
+                [np.clip(t.act(o, inf), low, high) for t, o, inf in zip(teachers, obs_b, infos_prev, strict=True)]
+            )
             steps = [env.step(act) for env, act in zip(envs, actions, strict=True)]
             next_b = np.stack([s[0] for s in steps])
             rewards = np.array([s[1] for s in steps], dtype=np.float32)
@@ -96,7 +103,7 @@ def _play(model: Any, venv: Any, cfg: ExperimentConfig, envs: list[gym.Env]) -> 
             infos_prev = [s[4] for s in steps]
             obs_b = next_b
         profits.extend(profit.tolist())
-    return days[:a.demo_episodes], profits
+    return days[: a.demo_episodes], profits
 
 
 def fill_replay_buffer(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str, Any]:
@@ -111,14 +118,20 @@ def fill_replay_buffer(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str
     a = cfg.agent
     assert isinstance(a, SacConfig)
     t0 = time.perf_counter()
-    envs = [gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides, split="train")
-            for _ in range(venv.num_envs)]
+    envs = [
+        gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides, split="train") for _ in range(venv.num_envs)
+    ]
     steps = envs[0].unwrapped.params.episode_steps  # type: ignore[attr-defined]
     try:
         days, profits = _play(model, venv, cfg, envs)
     finally:
         for env in envs:
             env.close()
-    return {"episodes": a.demo_episodes, "transitions": len(profits) * steps, "policy": a.demo_policy,
-            "days": [int(d) for d in days], "mean_profit": float(np.mean(profits)),
-            "wall_s": round(time.perf_counter() - t0, 1)}
+    return {
+        "episodes": a.demo_episodes,
+        "transitions": len(profits) * steps,
+        "policy": a.demo_policy,
+        "days": [int(d) for d in days],
+        "mean_profit": float(np.mean(profits)),
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }

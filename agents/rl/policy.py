@@ -52,8 +52,10 @@ class RlPolicy:
         algo = json.loads(meta_path.read_text())["algo"]
         model_path = run / f"{which}_model.zip"
         if not model_path.is_file():
-            raise FileNotFoundError(f"{model_path} is missing: the run has not reached its first "
-                                    f"{'evaluation' if which == 'best' else 'end'}")
+            raise FileNotFoundError(
+                f"{model_path} is missing: the run has not reached its first "
+                f"{'evaluation' if which == 'best' else 'end'}"
+            )
         model = load_model(algo, model_path, device="cpu")
         norm_path = run / f"{which}_vecnormalize.pkl"
         normalizer = None

@@ -99,14 +99,21 @@ def make_train_env(cfg: ExperimentConfig, n_envs: int | None = None, split: str 
     if cfg.train.vec_env == "native":
         venv = make_sb3_vec_env(cfg.env_id, n, cfg.scenario, cfg.overrides, split=split, seed=seed)
     else:
+
         def make() -> gym.Env:
             return _EpisodeTotals(gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides, split=split))
+
         venv = DummyVecEnv([make] * n)
         venv.seed(seed)
     assert cfg.agent is not None
-    return VecNormalize(VecMonitor(venv), norm_obs=cfg.normalize.obs, norm_reward=cfg.normalize.reward,
-                        clip_obs=cfg.normalize.clip_obs, clip_reward=cfg.normalize.clip_reward,
-                        gamma=cfg.agent.gamma)
+    return VecNormalize(
+        VecMonitor(venv),
+        norm_obs=cfg.normalize.obs,
+        norm_reward=cfg.normalize.reward,
+        clip_obs=cfg.normalize.clip_obs,
+        clip_reward=cfg.normalize.clip_reward,
+        gamma=cfg.agent.gamma,
+    )
 
 
 def build_model(cfg: ExperimentConfig, env: Any, tb_dir: Path | None) -> Any:
@@ -119,23 +126,51 @@ def build_model(cfg: ExperimentConfig, env: Any, tb_dir: Path | None) -> Any:
     lr: Any = a.learning_rate  # type: ignore[union-attr]
     if a.lr_schedule == "linear":  # type: ignore[union-attr]
         lr = _Linear(a.learning_rate)  # type: ignore[union-attr]
-    common = {"seed": cfg.seed, "device": cfg.train.device, "verbose": 0,
-              "tensorboard_log": str(tb_dir) if tb_dir is not None else None}
+    common = {
+        "seed": cfg.seed,
+        "device": cfg.train.device,
+        "verbose": 0,
+        "tensorboard_log": str(tb_dir) if tb_dir is not None else None,
+    }
     if isinstance(a, PpoConfig):
         kwargs = {"pi": list(a.net_arch), "vf": list(a.net_arch)}
-        return PPO("MlpPolicy", env, learning_rate=lr, n_steps=a.n_steps, batch_size=a.batch_size,
-                   n_epochs=a.n_epochs, gamma=a.gamma, gae_lambda=a.gae_lambda, clip_range=a.clip_range,
-                   ent_coef=a.ent_coef, vf_coef=a.vf_coef, max_grad_norm=a.max_grad_norm, target_kl=a.target_kl,
-                   policy_kwargs={"net_arch": kwargs, "activation_fn": act, "log_std_init": a.log_std_init},
-                   **common)
+        return PPO(
+            "MlpPolicy",
+            env,
+            learning_rate=lr,
+            n_steps=a.n_steps,
+            batch_size=a.batch_size,
+            n_epochs=a.n_epochs,
+            gamma=a.gamma,
+            gae_lambda=a.gae_lambda,
+            clip_range=a.clip_range,
+            ent_coef=a.ent_coef,
+            vf_coef=a.vf_coef,
+            max_grad_norm=a.max_grad_norm,
+            target_kl=a.target_kl,
+            policy_kwargs={"net_arch": kwargs, "activation_fn": act, "log_std_init": a.log_std_init},
+            **common,
+        )
     assert isinstance(a, SacConfig)
     ent: Any = a.ent_coef if isinstance(a.ent_coef, str) else float(a.ent_coef)
     target: Any = a.target_entropy if isinstance(a.target_entropy, str) else float(a.target_entropy)
-    return SAC("MlpPolicy", env, learning_rate=lr, buffer_size=a.buffer_size, learning_starts=a.learning_starts,
-               batch_size=a.batch_size, tau=a.tau, gamma=a.gamma, train_freq=a.train_freq,
-               gradient_steps=a.gradient_steps, n_steps=a.n_steps, ent_coef=ent, target_entropy=target,
-               policy_kwargs={"net_arch": {"pi": list(a.net_arch), "qf": list(a.net_arch)}, "activation_fn": act},
-               **common)
+    return SAC(
+        "MlpPolicy",
+        env,
+        learning_rate=lr,
+        buffer_size=a.buffer_size,
+        learning_starts=a.learning_starts,
+        batch_size=a.batch_size,
+        tau=a.tau,
+        gamma=a.gamma,
+        train_freq=a.train_freq,
+        gradient_steps=a.gradient_steps,
+        n_steps=a.n_steps,
+        ent_coef=ent,
+        target_entropy=target,
+        policy_kwargs={"net_arch": {"pi": list(a.net_arch), "qf": list(a.net_arch)}, "activation_fn": act},
+        **common,
+    )
 
 
 class _Linear:
@@ -148,12 +183,21 @@ class _Linear:
         return self.lr * progress_remaining
 
 
-def evaluate_days(policy_fn: Any, cfg: ExperimentConfig, split: str, days: int,
-                  seed: int = EVAL_SEED) -> list[dict[str, float]]:
+def evaluate_days(
+    policy_fn: Any, cfg: ExperimentConfig, split: str, days: int, seed: int = EVAL_SEED
+) -> list[dict[str, float]]:
     """KPIs of one deterministic episode on each of the first ``days`` days of ``split`` (one vector env)."""
-    venv = gym.make_vec(cfg.env_id, num_envs=days, vectorization_mode="vector_entry_point", config=cfg.scenario,
-                        overrides=cfg.overrides, split=split, autoreset_mode="Disabled", ledger_info=False,
-                        episode_totals=True).unwrapped
+    venv = gym.make_vec(
+        cfg.env_id,
+        num_envs=days,
+        vectorization_mode="vector_entry_point",
+        config=cfg.scenario,
+        overrides=cfg.overrides,
+        split=split,
+        autoreset_mode="Disabled",
+        ledger_info=False,
+        episode_totals=True,
+    ).unwrapped
     n_days = len(venv.episode_starts[split])  # type: ignore[attr-defined]
     if days > n_days:
         raise ConfigError(f"eval.days: got {days}, but the {split!r} split has only {n_days} days")
@@ -172,18 +216,31 @@ def _versions() -> dict[str, str]:
     import stable_baselines3
     import torch
 
-    return {"python": platform.python_version(), "vpp_gym": vpp_gym.__version__, "numpy": np.__version__,
-            "scipy": scipy.__version__, "gymnasium": gym.__version__, "torch": torch.__version__,
-            "stable_baselines3": stable_baselines3.__version__, "platform": platform.platform()}
+    return {
+        "python": platform.python_version(),
+        "vpp_gym": vpp_gym.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "gymnasium": gym.__version__,
+        "torch": torch.__version__,
+        "stable_baselines3": stable_baselines3.__version__,
+        "platform": platform.platform(),
+    }
 
 
 def _git_revision() -> str:
     root = Path(__file__).resolve().parents[2]
     try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"
     return rev + (" (with uncommitted changes)" if dirty else "")
@@ -229,6 +286,7 @@ class _Trainer:
         def act(obs: np.ndarray) -> np.ndarray:
             x = self.env.normalize_obs(obs) if self.cfg.normalize.obs else obs
             return model.predict(x, deterministic=True)[0]
+
         return act
 
     def evaluate(self, model: Any) -> float:
@@ -240,8 +298,12 @@ class _Trainer:
         for k, v in mean.items():
             model.logger.record(f"eval/{k}", v)
         model.logger.dump(model.num_timesteps)
-        row = {"timesteps": model.num_timesteps, "wall_s": round(time.perf_counter() - self.t0, 1),
-               "val_profit_std": std_profit, **{f"val_{k}": v for k, v in mean.items()}}
+        row = {
+            "timesteps": model.num_timesteps,
+            "wall_s": round(time.perf_counter() - self.t0, 1),
+            "val_profit_std": std_profit,
+            **{f"val_{k}": v for k, v in mean.items()},
+        }
         path = self.run / "curve.csv"
         new = not path.is_file()
         with path.open("a", newline="") as fh:
@@ -255,12 +317,15 @@ class _Trainer:
             self.state["best_timesteps"] = model.num_timesteps
             model.save(self.run / "best_model.zip")
             self._save_normalizer(self.run / "best_vecnormalize.pkl")
-            (self.run / "best.json").write_text(json.dumps(
-                {"best_val_profit": mean["profit"], "best_timesteps": model.num_timesteps}))
+            (self.run / "best.json").write_text(
+                json.dumps({"best_val_profit": mean["profit"], "best_timesteps": model.num_timesteps})
+            )
         if self.progress:
-            print(f"  step {model.num_timesteps:>10,}  validation profit {mean['profit']:>12,.1f} "
-                  f"(+/- {std_profit:,.1f} over {ev.days} {ev.split} days; best {self.state['best_val_profit']:,.1f})",
-                  flush=True)
+            print(
+                f"  step {model.num_timesteps:>10,}  validation profit {mean['profit']:>12,.1f} "
+                f"(+/- {std_profit:,.1f} over {ev.days} {ev.split} days; best {self.state['best_val_profit']:,.1f})",
+                flush=True,
+            )
         return mean["profit"]
 
     def _save_normalizer(self, path: Path) -> None:
@@ -287,14 +352,21 @@ def _apply_threads(cfg: ExperimentConfig) -> None:
     torch.set_num_threads(cfg.train.torch_threads)
 
 
-def train(cfg: ExperimentConfig, run_dir: Path, base_dir: Path | None = None, command: str | None = None,
-          progress: bool = True) -> Path:
+def train(
+    cfg: ExperimentConfig,
+    run_dir: Path,
+    base_dir: Path | None = None,
+    command: str | None = None,
+    progress: bool = True,
+) -> Path:
     """Train a new run into ``run_dir`` (must not exist or be empty); returns the run folder."""
     cfg = resolve(cfg, base_dir or Path.cwd())
     run = Path(run_dir)
     if run.exists() and any(run.iterdir()):
-        raise FileExistsError(f"run folder {run} exists and is not empty; pick another --out or resume it with "
-                              f"vpp-gym train --resume {run}")
+        raise FileExistsError(
+            f"run folder {run} exists and is not empty; pick another --out or resume it with "
+            f"vpp-gym train --resume {run}"
+        )
     created = not run.exists()
     run.mkdir(parents=True, exist_ok=True)
     _apply_threads(cfg)
@@ -305,10 +377,17 @@ def train(cfg: ExperimentConfig, run_dir: Path, base_dir: Path | None = None, co
     (run / "config.yaml").write_text(experiment_yaml(cfg))
     (run / "scenario.yaml").write_text(dump_yaml(env.get_attr("config")[0]))
     (run / "command.txt").write_text((command or shlex.join(sys.argv)) + "\n")
-    meta = {"name": cfg.name, "env_id": cfg.env_id, "algo": cfg.algo,
-            "seeds": {"agent": cfg.seed, "env": env_seed(cfg.seed), "eval": EVAL_SEED},
-            "git_revision": _git_revision(), "versions": _versions(),
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "cpu_count": os.cpu_count(), "resumed": []}
+    meta = {
+        "name": cfg.name,
+        "env_id": cfg.env_id,
+        "algo": cfg.algo,
+        "seeds": {"agent": cfg.seed, "env": env_seed(cfg.seed), "eval": EVAL_SEED},
+        "git_revision": _git_revision(),
+        "versions": _versions(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "cpu_count": os.cpu_count(),
+        "resumed": [],
+    }
     (run / "meta.json").write_text(json.dumps(meta, indent=2))
     model = build_model(cfg, env, run / "tb")
     env.seed(env_seed(cfg.seed))  # after the model: SB3 seeds the env with the agent seed on construction
@@ -326,11 +405,18 @@ def train(cfg: ExperimentConfig, run_dir: Path, base_dir: Path | None = None, co
         (run / "meta.json").write_text(json.dumps(meta, indent=2))
         if progress:
             d = meta["demonstrations"]
-            print(f"  replay buffer: {d['transitions']:,} transitions of {d['episodes']} {d['policy']} episodes "
-                  f"(mean profit {d['mean_profit']:,.1f}) in {d['wall_s']:.1f} s", flush=True)
-    state = {"next_eval": cfg.train.eval_every_steps, "next_checkpoint": cfg.train.checkpoint_every_steps,
-             "best_val_profit": -float("inf"), "best_timesteps": None,
-             "wall_s": meta.get("demonstrations", {}).get("wall_s", 0.0)}  # the run's wall time includes them
+            print(
+                f"  replay buffer: {d['transitions']:,} transitions of {d['episodes']} {d['policy']} episodes "
+                f"(mean profit {d['mean_profit']:,.1f}) in {d['wall_s']:.1f} s",
+                flush=True,
+            )
+    state = {
+        "next_eval": cfg.train.eval_every_steps,
+        "next_checkpoint": cfg.train.checkpoint_every_steps,
+        "best_val_profit": -float("inf"),
+        "best_timesteps": None,
+        "wall_s": meta.get("demonstrations", {}).get("wall_s", 0.0),
+    }  # the run's wall time includes them
     return _learn(cfg, run, env, model, state, progress, reset=True)
 
 
@@ -351,8 +437,10 @@ def resume(run_dir: Path, total_timesteps: int | None = None, progress: bool = T
     state = json.loads((ck / "state.json").read_text())
     done = int(state["num_timesteps"])
     if cfg.train.total_timesteps <= done:
-        raise ConfigError(f"train.total_timesteps: the run is at step {done:,}; give a larger total to continue "
-                          f"(vpp-gym train --resume {run} train.total_timesteps=N)")
+        raise ConfigError(
+            f"train.total_timesteps: the run is at step {done:,}; give a larger total to continue "
+            f"(vpp-gym train --resume {run} train.total_timesteps=N)"
+        )
     _apply_threads(cfg)
     fresh = make_train_env(cfg)
     env = VecNormalize.load(str(ck / "vecnormalize.pkl"), fresh.venv)
@@ -371,8 +459,14 @@ def resume(run_dir: Path, total_timesteps: int | None = None, progress: bool = T
     _truncate_curve(run / "curve.csv", done)
     (run / "config.yaml").write_text(experiment_yaml(cfg))
     meta = json.loads((run / "meta.json").read_text())
-    meta["resumed"].append({"at_timesteps": done, "total_timesteps": cfg.train.total_timesteps,
-                            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "git_revision": _git_revision()})
+    meta["resumed"].append(
+        {
+            "at_timesteps": done,
+            "total_timesteps": cfg.train.total_timesteps,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "git_revision": _git_revision(),
+        }
+    )
     (run / "meta.json").write_text(json.dumps(meta, indent=2))
     return _learn(cfg, run, env, model, state, progress, reset=False)
 
@@ -406,27 +500,42 @@ def _truncate_curve(path: Path, timesteps: int) -> None:
         writer.writerows(kept)
 
 
-def _learn(cfg: ExperimentConfig, run: Path, env: Any, model: Any, state: dict[str, Any], progress: bool,
-           reset: bool) -> Path:
+def _learn(
+    cfg: ExperimentConfig, run: Path, env: Any, model: Any, state: dict[str, Any], progress: bool, reset: bool
+) -> Path:
     trainer = _Trainer(cfg, run, env, state, progress)
     remaining = cfg.train.total_timesteps - (0 if reset else model.num_timesteps)
     try:
-        model.learn(total_timesteps=remaining, callback=trainer.callback(), reset_num_timesteps=reset,
-                    tb_log_name="run", progress_bar=progress)
+        model.learn(
+            total_timesteps=remaining,
+            callback=trainer.callback(),
+            reset_num_timesteps=reset,
+            tb_log_name="run",
+            progress_bar=progress,
+        )
     except KeyboardInterrupt:
         trainer.checkpoint(model)
-        print(f"\ninterrupted at step {model.num_timesteps:,}; checkpoint saved. Continue with:\n"
-              f"  vpp-gym train --resume {run}", file=sys.stderr)
+        print(
+            f"\ninterrupted at step {model.num_timesteps:,}; checkpoint saved. Continue with:\n"
+            f"  vpp-gym train --resume {run}",
+            file=sys.stderr,
+        )
         raise
     if state.get("last_eval") != model.num_timesteps:
         trainer.evaluate(model)  # the final model is a candidate for the best one too
     model.save(run / "final_model.zip")
     trainer._save_normalizer(run / "final_vecnormalize.pkl")
     trainer.checkpoint(model)
-    summary = {"num_timesteps": model.num_timesteps, "best_val_profit": state["best_val_profit"],
-               "best_timesteps": state["best_timesteps"], "wall_s": round(time.perf_counter() - trainer.t0, 1)}
+    summary = {
+        "num_timesteps": model.num_timesteps,
+        "best_val_profit": state["best_val_profit"],
+        "best_timesteps": state["best_timesteps"],
+        "wall_s": round(time.perf_counter() - trainer.t0, 1),
+    }
     (run / "summary.json").write_text(json.dumps(summary, indent=2))
     if progress:
-        print(f"done: {model.num_timesteps:,} steps in {summary['wall_s']:.0f} s; best validation profit "
-              f"{state['best_val_profit']:,.1f} at step {state['best_timesteps']:,}; run folder {run}")
+        print(
+            f"done: {model.num_timesteps:,} steps in {summary['wall_s']:.0f} s; best validation profit "
+            f"{state['best_val_profit']:,.1f} at step {state['best_timesteps']:,}; run folder {run}"
+        )
     return run

@@ -55,8 +55,9 @@ def episode_profit() -> Callable[[str, str, int], float]:
                 env_id, kwargs = ORDERING_TASKS[task]
                 envs[task] = gym.make(env_id, **kwargs)
             env = envs[task]
-            totals = run_episode(env, make_policy(policy, env, task, day), seed=day,
-                                 options={"split": "test", "day": day})
+            totals = run_episode(
+                env, make_policy(policy, env, task, day), seed=day, options={"split": "test", "day": day}
+            )
             cache[key] = totals["profit"]
         return cache[key]
 

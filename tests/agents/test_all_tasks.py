@@ -40,8 +40,9 @@ def make_env() -> Callable[[str, str | None], gym.Env]:
 
 @pytest.mark.parametrize("day", DAYS)
 @pytest.mark.parametrize(("env_id", "config"), CASES, ids=IDS)
-def test_oracle_replays_exactly_and_bounds_mpc_and_rule(env_id: str, config: str | None, day: int,
-                                                        make_env: Callable[[str, str | None], gym.Env]) -> None:
+def test_oracle_replays_exactly_and_bounds_mpc_and_rule(
+    env_id: str, config: str | None, day: int, make_env: Callable[[str, str | None], gym.Env]
+) -> None:
     env = make_env(env_id, config)
     opts = {"split": "test", "day": day}
     oracle = OraclePolicy(env)

@@ -18,12 +18,27 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _row(**values: float) -> dict[str, float]:
-    base = {"profit": 0.0, "energy_da.cash": 0.0, "energy_rt.cash": 0.0, "carbon.cash": 0.0,
-            "carbon.emissions_t": 0.0, "carbon.ccer_used_t": 0.0, "carbon.net_position_t": 0.0,
-            "cost.degradation": 0.0, "penalty.imbalance": 0.0, "renewable.curtailed_mwh": 0.0,
-            "regulation.accepted_mw": 0.0, "regulation.score": 0.0, "regulation.cash": 0.0,
-            "violation.shift_mwh": 0.0, "violation.ev_unmet_mwh": 0.0, "series.price_da_per_mwh": 500.0,
-            "action.battery": 0.5, "state.battery_soc": 0.5, "battery.applied_mw": 2.0}
+    base = {
+        "profit": 0.0,
+        "energy_da.cash": 0.0,
+        "energy_rt.cash": 0.0,
+        "carbon.cash": 0.0,
+        "carbon.emissions_t": 0.0,
+        "carbon.ccer_used_t": 0.0,
+        "carbon.net_position_t": 0.0,
+        "cost.degradation": 0.0,
+        "penalty.imbalance": 0.0,
+        "renewable.curtailed_mwh": 0.0,
+        "regulation.accepted_mw": 0.0,
+        "regulation.score": 0.0,
+        "regulation.cash": 0.0,
+        "violation.shift_mwh": 0.0,
+        "violation.ev_unmet_mwh": 0.0,
+        "series.price_da_per_mwh": 500.0,
+        "action.battery": 0.5,
+        "state.battery_soc": 0.5,
+        "battery.applied_mw": 2.0,
+    }
     base.update(values)
     return base
 
@@ -31,15 +46,34 @@ def _row(**values: float) -> dict[str, float]:
 def test_kpis_of_a_hand_built_episode() -> None:
     # three steps: DA +100, RT -30, carbon -20 (2 t at 10/t), degradation 5, imbalance 7, regulation 40
     rows = [
-        _row(profit=100 - 5, **{"energy_da.cash": 100.0, "cost.degradation": 5.0, "carbon.emissions_t": 0.0,
-                                "regulation.accepted_mw": 2.0, "regulation.score": 0.9, "regulation.cash": 0.0}),
-        _row(profit=-30 - 20 - 7 + 40, **{"energy_rt.cash": -30.0, "carbon.cash": -20.0, "carbon.emissions_t": 2.0,
-                                          "carbon.ccer_used_t": 0.5, "carbon.net_position_t": 1.5,
-                                          "penalty.imbalance": 7.0, "regulation.accepted_mw": 6.0,
-                                          "regulation.score": 0.5, "regulation.cash": 40.0,
-                                          "violation.shift_mwh": 0.2, "renewable.curtailed_mwh": 1.25}),
-        _row(profit=0.0, **{"carbon.ccer_used_t": 0.75, "carbon.net_position_t": 1.25,
-                            "violation.ev_unmet_mwh": 0.1}),
+        _row(
+            profit=100 - 5,
+            **{
+                "energy_da.cash": 100.0,
+                "cost.degradation": 5.0,
+                "carbon.emissions_t": 0.0,
+                "regulation.accepted_mw": 2.0,
+                "regulation.score": 0.9,
+                "regulation.cash": 0.0,
+            },
+        ),
+        _row(
+            profit=-30 - 20 - 7 + 40,
+            **{
+                "energy_rt.cash": -30.0,
+                "carbon.cash": -20.0,
+                "carbon.emissions_t": 2.0,
+                "carbon.ccer_used_t": 0.5,
+                "carbon.net_position_t": 1.5,
+                "penalty.imbalance": 7.0,
+                "regulation.accepted_mw": 6.0,
+                "regulation.score": 0.5,
+                "regulation.cash": 40.0,
+                "violation.shift_mwh": 0.2,
+                "renewable.curtailed_mwh": 1.25,
+            },
+        ),
+        _row(profit=0.0, **{"carbon.ccer_used_t": 0.75, "carbon.net_position_t": 1.25, "violation.ev_unmet_mwh": 0.1}),
     ]
     k = episode_kpis(rows, passive_emissions=3.0, oracle_profit=156.0, passive_profit=-100.0)
     assert k["profit"] == pytest.approx(78.0)
@@ -81,8 +115,9 @@ def test_references_oracle_ratio_is_one_and_passive_avoids_nothing(arbitrage_eva
     # same episodes for everyone: the oracle is the best on each
     for e in ("0", "1"):
         best = max(float(r["profit"]) for r in rows if r["episode"] == e)
-        assert best == pytest.approx(next(float(r["profit"]) for r in rows if r["episode"] == e
-                                          and r["policy"] == "oracle"), rel=1e-9)
+        assert best == pytest.approx(
+            next(float(r["profit"]) for r in rows if r["episode"] == e and r["policy"] == "oracle"), rel=1e-9
+        )
 
 
 def test_outputs_summary_report_and_episode_export(arbitrage_eval: tuple[Path, list]) -> None:
@@ -97,28 +132,54 @@ def test_outputs_summary_report_and_episode_export(arbitrage_eval: tuple[Path, l
     with (out / "episodes" / "rule_0.csv").open() as fh:
         steps = list(csv.DictReader(fh))
     assert len(steps) == 96
-    assert {"local_time", "series.price_rt_per_mwh", "action.battery", "state.battery_soc", "energy_rt.cash",
-            "profit"} <= set(steps[0])
+    assert {
+        "local_time",
+        "series.price_rt_per_mwh",
+        "action.battery",
+        "state.battery_soc",
+        "energy_rt.cash",
+        "profit",
+    } <= set(steps[0])
     rule_profit = next(float(r["profit"]) for r in rows if r["policy"] == "rule" and r["episode"] == "0")
     assert sum(float(s["profit"]) for s in steps) == pytest.approx(rule_profit, rel=1e-9)
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    ("rule,dqn", "unknown policy 'dqn'"),
-    ("ppo=", "names no run folder"),
-    ("ppo=/nowhere", "not a run folder"),
-    ("rule,rule", "given twice"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("rule,dqn", "unknown policy 'dqn'"),
+        ("ppo=", "names no run folder"),
+        ("ppo=/nowhere", "not a run folder"),
+        ("rule,rule", "given twice"),
+    ],
+)
 def test_bad_policy_lists_are_errors(spec: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_policies(spec)
 
 
 def test_cli_rejects_too_many_episodes_without_a_traceback(tmp_path: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "agents.cli", "evaluate", "--env", "vpp_gym/Arbitrage-v0",
-                           "--episodes", "500", "--policies", "rule", "--out", str(tmp_path / "o")],
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agents.cli",
+            "evaluate",
+            "--env",
+            "vpp_gym/Arbitrage-v0",
+            "--episodes",
+            "500",
+            "--policies",
+            "rule",
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+    )
     assert proc.returncode == 2
     assert "episodes: got 500, but the 'test' split has only 55 days" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -18,10 +18,22 @@ from agents.oracle import OraclePolicy, OracleScopeError
 
 REL = 1e-6
 FLAT_CARBON = {"carbon": {"pricing": "flat", "free_allowance_t_per_mwh": 0.0, "ccer_t_per_mwh": 0.0}}
-PERFECT = dict.fromkeys(("price_da_sigma_rel", "price_rt_sigma_rel", "pv_sigma", "wind_sigma", "load_sigma_rel",
-                         "grid_ef_sigma_rel", "ancillary_price_sigma_rel"), 0.0)
-TASKS = {"arbitrage": ("vpp_gym/Arbitrage-v0", {}),
-         "lowcarbon_flat": ("vpp_gym/LowCarbon-v0", {"markets": FLAT_CARBON})}
+PERFECT = dict.fromkeys(
+    (
+        "price_da_sigma_rel",
+        "price_rt_sigma_rel",
+        "pv_sigma",
+        "wind_sigma",
+        "load_sigma_rel",
+        "grid_ef_sigma_rel",
+        "ancillary_price_sigma_rel",
+    ),
+    0.0,
+)
+TASKS = {
+    "arbitrage": ("vpp_gym/Arbitrage-v0", {}),
+    "lowcarbon_flat": ("vpp_gym/LowCarbon-v0", {"markets": FLAT_CARBON}),
+}
 DAY0 = {"split": "test", "day": 0}
 
 
@@ -77,9 +89,14 @@ def test_noisy_mpc_between_oracle_and_rule(day: int, episode_profit: Callable[[s
     assert mpc >= rule, (day, mpc, rule)
 
 
-@pytest.mark.parametrize(("kwargs", "name"), [({"replan_every": 0}, "replan_every"),
-                                              ({"replan_every": -3}, "replan_every"),
-                                              ({"horizon_steps": 0}, "horizon_steps")])
+@pytest.mark.parametrize(
+    ("kwargs", "name"),
+    [
+        ({"replan_every": 0}, "replan_every"),
+        ({"replan_every": -3}, "replan_every"),
+        ({"horizon_steps": 0}, "horizon_steps"),
+    ],
+)
 def test_invalid_arguments_name_the_argument(kwargs: dict[str, int], name: str) -> None:
     env = gym.make("vpp_gym/Arbitrage-v0")
     with pytest.raises(ValueError, match=name):

@@ -40,18 +40,29 @@ EQUIVALENCE_CASES: dict[str, tuple[str, dict[str, Any]]] = {
     "arbitrage": ("vpp_gym/Arbitrage-v0", {}),
     "lowcarbon_flat_milp": ("vpp_gym/LowCarbon-v0", {"markets": FLAT_CARBON}),
     # cheaper fuel (250 instead of 550 per MWh): the gas unit starts, ramps and runs part-loaded
-    "lowcarbon_flat_gas_runs": ("vpp_gym/LowCarbon-v0", {"markets": FLAT_CARBON,
-                                                         "resources": {"gas": {"fuel_cost_per_mwh": 250.0}}}),
+    "lowcarbon_flat_gas_runs": (
+        "vpp_gym/LowCarbon-v0",
+        {"markets": FLAT_CARBON, "resources": {"gas": {"fuel_cost_per_mwh": 250.0}}},
+    ),
     # the default stepped ladder with allowances (1.5 t per MWh served) so large that the VPP ends in
     # surplus, paid on the same ladder (in scope since the episode-end compliance model)
     "lowcarbon_stepped_surplus": ("vpp_gym/LowCarbon-v0", {"markets": {"carbon": {"free_allowance_t_per_mwh": 1.5}}}),
-    "arbitrage_hourly_penalty": ("vpp_gym/Arbitrage-v0", {
-        "time": {"interval_minutes": 60}, "forecast": {"horizon_steps": 6},
-        "markets": {"energy": {"da_lead_steps": 2, "imbalance_penalty_per_mwh": 30.0}}}),
-    "wind_fixed_ev_v2g": ("vpp_gym/Arbitrage-v0", {
-        "data": DIP_DATA, "resources": {"wind": {"p_max_mw": 3.0, "curtailable": False}, "ev": {"v2g": True}}}),
-    "wind_curtailable_ev_v2g": ("vpp_gym/Arbitrage-v0", {
-        "data": DIP_DATA, "resources": {"wind": {"p_max_mw": 3.0, "curtailable": True}, "ev": {"v2g": True}}}),
+    "arbitrage_hourly_penalty": (
+        "vpp_gym/Arbitrage-v0",
+        {
+            "time": {"interval_minutes": 60},
+            "forecast": {"horizon_steps": 6},
+            "markets": {"energy": {"da_lead_steps": 2, "imbalance_penalty_per_mwh": 30.0}},
+        },
+    ),
+    "wind_fixed_ev_v2g": (
+        "vpp_gym/Arbitrage-v0",
+        {"data": DIP_DATA, "resources": {"wind": {"p_max_mw": 3.0, "curtailable": False}, "ev": {"v2g": True}}},
+    ),
+    "wind_curtailable_ev_v2g": (
+        "vpp_gym/Arbitrage-v0",
+        {"data": DIP_DATA, "resources": {"wind": {"p_max_mw": 3.0, "curtailable": True}, "ev": {"v2g": True}}},
+    ),
 }
 
 
@@ -122,10 +133,15 @@ def test_replay_with_a_planned_gas_shutdown_reproduces_the_plan() -> None:
 
 
 def _tiny_params(resources: dict[str, Any], energy: dict[str, Any] | None = None) -> core.CoreParams:
-    cfg = from_mapping(ScenarioConfig, {
-        "time": {"interval_minutes": 60, "episode_hours": 4}, "forecast": {"horizon_steps": 2},
-        "resources": resources, "markets": {"energy": {"da_lead_steps": 1, **(energy or {})}},
-    })
+    cfg = from_mapping(
+        ScenarioConfig,
+        {
+            "time": {"interval_minutes": 60, "episode_hours": 4},
+            "forecast": {"horizon_steps": 2},
+            "resources": resources,
+            "markets": {"energy": {"da_lead_steps": 1, **(energy or {})}},
+        },
+    )
     lo, hi = dict.fromkeys(ALL_NAMES, 0.0), dict.fromkeys(ALL_NAMES, 1.0)
     return core.CoreParams(cfg=cfg, price_ref_per_mwh=100.0, lo=lo, hi=hi)
 
@@ -160,12 +176,15 @@ def _solve_and_replay(p: core.CoreParams, exo: np.ndarray) -> tuple[Any, float]:
 #            0.9 C = 40/9 - 1.6 -> C = 256/81 = 3.1605 MWh (fits: <= 16/9 at t0 + 2 at t2)
 #            profit = 400 - 10 * 256/81 - deg * (4 + 256/81)             -> 29840/81 = 368.395 (deg 0),
 #                                                                           18240/81 = 225.185 (deg 20)
-@pytest.mark.parametrize(("eta", "deg", "bought_mwh", "profit"), [
-    (1.0, 0.0, 2.4, 376.0),
-    (1.0, 20.0, 2.4, 248.0),
-    (0.9, 0.0, 256 / 81, 29840 / 81),
-    (0.9, 20.0, 256 / 81, 18240 / 81),
-])
+@pytest.mark.parametrize(
+    ("eta", "deg", "bought_mwh", "profit"),
+    [
+        (1.0, 0.0, 2.4, 376.0),
+        (1.0, 20.0, 2.4, 248.0),
+        (0.9, 0.0, 256 / 81, 29840 / 81),
+        (0.9, 20.0, 256 / 81, 18240 / 81),
+    ],
+)
 def test_battery_arbitrage_optimum_by_hand(eta: float, deg: float, bought_mwh: float, profit: float) -> None:
     p = _tiny_params({"battery": {"eta_charge": eta, "eta_discharge": eta, "degradation_cost_per_mwh": deg}})
     prices = [10.0, 100.0, 10.0, 100.0]
@@ -188,10 +207,13 @@ def test_battery_arbitrage_optimum_by_hand(eta: float, deg: float, bought_mwh: f
 #     (doing nothing: -600)
 #   prices [1000, 0, 100, 0]: as above, plus curtail 0.3 MW at t = 0 (saves 1000, costs 600 per MWh)
 #     profit = -(3 - 0.6 - 0.3) * 1000 - 600 * 0.3 - 12 - 252 = -2100 - 180 - 12 - 252 = -2544
-@pytest.mark.parametrize(("prices", "curtail", "profit"), [
-    ([100.0, 0.0, 100.0, 0.0], [0.0, 0.0, 0.0, 0.0], -504.0),
-    ([1000.0, 0.0, 100.0, 0.0], [0.3, 0.0, 0.0, 0.0], -2544.0),
-])
+@pytest.mark.parametrize(
+    ("prices", "curtail", "profit"),
+    [
+        ([100.0, 0.0, 100.0, 0.0], [0.0, 0.0, 0.0, 0.0], -504.0),
+        ([1000.0, 0.0, 100.0, 0.0], [0.3, 0.0, 0.0, 0.0], -2544.0),
+    ],
+)
 def test_load_shifting_optimum_by_hand(prices: list[float], curtail: list[float], profit: float) -> None:
     p = _tiny_params({"flex_load": {"shift_window_h": 2.0}})
     plan, replayed = _solve_and_replay(p, _tiny_exo(price_da_per_mwh=prices, price_rt_per_mwh=prices, load_pu=1.0))
@@ -208,8 +230,7 @@ def test_load_shifting_optimum_by_hand(prices: list[float], curtail: list[float]
 #   pen  0: q = 6 (the limit):  6 * 10 + 80           = 140
 #   pen  5: q = 6 (10 > 5):     6 * 10 + 80 - 5 * 4   = 120
 #   pen 15: q = 2 = PV (each MW beyond PV earns 10 and pays 15): 2 * 10 + 80 = 100
-@pytest.mark.parametrize(("penalty", "position", "profit"), [(0.0, 6.0, 140.0), (5.0, 6.0, 120.0),
-                                                             (15.0, 2.0, 100.0)])
+@pytest.mark.parametrize(("penalty", "position", "profit"), [(0.0, 6.0, 140.0), (5.0, 6.0, 120.0), (15.0, 2.0, 100.0)])
 def test_day_ahead_position_optimum_by_hand(penalty: float, position: float, profit: float) -> None:
     p = _tiny_params({"pv": {"p_max_mw": 4.0}}, {"imbalance_penalty_per_mwh": penalty})
     exo = _tiny_exo(price_da_per_mwh=[40.0, 50.0, 40.0, 40.0], price_rt_per_mwh=40.0, pv_cf=[0.0, 0.5, 0.0, 0.0])
@@ -303,8 +324,7 @@ def test_task_default_is_modelled_exactly_or_named_out_of_scope(case: str) -> No
 
 @pytest.mark.parametrize("day", DAYS)
 @pytest.mark.parametrize("task", ["arbitrage", "lowcarbon_flat"])  # conftest.ORDERING_TASKS
-def test_oracle_beats_every_other_policy(task: str, day: int, episode_profit: Callable[[str, str, int], float]
-                                         ) -> None:
+def test_oracle_beats_every_other_policy(task: str, day: int, episode_profit: Callable[[str, str, int], float]) -> None:
     oracle = episode_profit(task, "oracle", day)
     for other in ("rule", "mpc", "random"):
         value = episode_profit(task, other, day)

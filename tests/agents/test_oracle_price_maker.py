@@ -26,8 +26,9 @@ def test_segments_of_a_three_offer_stack_by_hand() -> None:
     # need 10 MW; competitors 4 MW at 10, 4 MW at 20, 4 MW at 30 (Q = 0, 4, 8, 12), cap 50.
     # Accepted a in [6, 10): competitor 1 is marginal, price 10; [2, 6): competitor 2, price 20;
     # [0, 2): competitor 3, price 30. Revenue a * price peaks at a -> 6 (120), not at a = 10 (100).
-    t, lo, hi, price = stack_segments(np.array([[4.0, 4.0, 4.0]]), np.array([[10.0, 20.0, 30.0]]),
-                                      np.array([10.0]), 50.0)
+    t, lo, hi, price = stack_segments(
+        np.array([[4.0, 4.0, 4.0]]), np.array([[10.0, 20.0, 30.0]]), np.array([10.0]), 50.0
+    )
     assert t.tolist() == [0, 0, 0]
     np.testing.assert_allclose(lo, [6 + D, 2 + D, D])
     np.testing.assert_allclose(hi, [10 - D, 6 - D, 2 - D])
@@ -40,8 +41,9 @@ def test_segments_of_a_three_offer_stack_by_hand() -> None:
 
     # the offer above the cap is rejected (valid supply 10 MW for a 12 MW need: short), and the
     # zero-priced competitor cannot be undercut, so [7, 12) has no segment
-    t, lo, hi, price = stack_segments(np.array([[5.0, 5.0, 5.0]]), np.array([[0.0, 20.0, 90.0]]),
-                                      np.array([12.0]), 50.0)
+    t, lo, hi, price = stack_segments(
+        np.array([[5.0, 5.0, 5.0]]), np.array([[0.0, 20.0, 90.0]]), np.array([12.0]), 50.0
+    )
     np.testing.assert_allclose(np.c_[lo, hi, price], [[2 + D, 7 - D, 20.0], [D, 2 - D, 50.0]])
 
 
@@ -63,24 +65,29 @@ def test_segments_agree_with_the_simulators_clearing_by_brute_force() -> None:
         # brute force over offer quantities and prices (every competitor price, just below and above it,
         # midpoints, 0 and the cap): the revenue accepted * price never beats the best segment by more
         # than the margins the segments leave out
-        prices = np.unique(np.concatenate([[0.0, cap], p_c, np.maximum(p_c - 1e-7, 0.0), p_c + 1e-7,
-                                           0.5 * (p_c[1:] + p_c[:-1])]))
+        prices = np.unique(
+            np.concatenate([[0.0, cap], p_c, np.maximum(p_c - 1e-7, 0.0), p_c + 1e-7, 0.5 * (p_c[1:] + p_c[:-1])])
+        )
         prices = prices[prices <= cap]
         cum = np.concatenate([[0.0], np.cumsum(q_c)])
-        qs = np.unique(np.clip(np.concatenate([np.linspace(0.0, upper, 401), need - cum, need - cum - 1e-7]),
-                               0.0, upper))
+        qs = np.unique(
+            np.clip(np.concatenate([np.linspace(0.0, upper, 401), need - cum, need - cum - 1e-7]), 0.0, upper)
+        )
         acc, clearing = clear_transaction(qs[:, None], prices[None, :], q_c, p_c, need, cap, 0.0)
         brute = float(np.max(acc * clearing))
         assert brute <= best + 2 * D * cap + 1e-9, (brute, best)
         assert best <= brute + 2 * D * cap + 1e-9, (brute, best)
 
 
-@pytest.mark.parametrize(("env_id", "overrides", "day"), [
-    ("vpp_gym/Arbitrage-v0", {}, 0),        # day-ahead energy against an 8-offer stack
-    ("vpp_gym/Arbitrage-v0", {}, 1),
-    ("vpp_gym/Regulation-v0", {}, 0),       # energy, regulation and reserve stacks
-    ("vpp_gym/Joint-v0", {"time": {"episode_hours": 6}}, 0),  # every market, demand response included
-])
+@pytest.mark.parametrize(
+    ("env_id", "overrides", "day"),
+    [
+        ("vpp_gym/Arbitrage-v0", {}, 0),  # day-ahead energy against an 8-offer stack
+        ("vpp_gym/Arbitrage-v0", {}, 1),
+        ("vpp_gym/Regulation-v0", {}, 0),  # energy, regulation and reserve stacks
+        ("vpp_gym/Joint-v0", {"time": {"episode_hours": 6}}, 0),  # every market, demand response included
+    ],
+)
 def test_price_maker_oracle_replays_exactly_and_beats_other_offers(env_id: str, overrides: dict, day: int) -> None:
     env = gym.make(env_id, config=AUTONOMOUS, **overrides)
     opts = {"split": "test", "day": day}

@@ -23,11 +23,14 @@ def _replay(env: gym.Env, actions: np.ndarray, day: int) -> tuple[float, list[di
     return total, infos
 
 
-@pytest.mark.parametrize(("env_id", "overrides", "day"), [
-    ("vpp_gym/Regulation-v0", SMALL_BATTERY, 0),  # the headroom binds: the case overselling used to win
-    ("vpp_gym/Regulation-v0", {}, 1),
-    ("vpp_gym/Joint-v0", {}, 0),
-])
+@pytest.mark.parametrize(
+    ("env_id", "overrides", "day"),
+    [
+        ("vpp_gym/Regulation-v0", SMALL_BATTERY, 0),  # the headroom binds: the case overselling used to win
+        ("vpp_gym/Regulation-v0", {}, 1),
+        ("vpp_gym/Joint-v0", {}, 0),
+    ],
+)
 def test_raising_the_oracles_regulation_offers_earns_nothing(env_id: str, overrides: dict, day: int) -> None:
     env = gym.make(env_id, overrides=overrides)
     u = env.unwrapped

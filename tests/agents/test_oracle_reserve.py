@@ -34,11 +34,15 @@ RESERVE = {"form": "invitation", "offer_max_mw": 2.0, "others_ratio": 0.0}
 
 
 def _params(resources: dict[str, Any], reserve: dict[str, Any]) -> core.CoreParams:
-    cfg = from_mapping(ScenarioConfig, {
-        "time": {"interval_minutes": 60, "episode_hours": 4}, "forecast": {"horizon_steps": 2},
-        "resources": resources,
-        "markets": {"energy": {"da_lead_steps": 1}, "reserve": {**RESERVE, **reserve}},
-    })
+    cfg = from_mapping(
+        ScenarioConfig,
+        {
+            "time": {"interval_minutes": 60, "episode_hours": 4},
+            "forecast": {"horizon_steps": 2},
+            "resources": resources,
+            "markets": {"energy": {"da_lead_steps": 1}, "reserve": {**RESERVE, **reserve}},
+        },
+    )
     lo, hi = dict.fromkeys(ALL_NAMES, 0.0), dict.fromkeys(ALL_NAMES, 1.0)
     return core.CoreParams(cfg=cfg, price_ref_per_mwh=100.0, lo=lo, hi=hi)
 
@@ -47,8 +51,14 @@ def _exo(call_share: float, **columns: Any) -> np.ndarray:
     """Prices 100 (DA = RT), reserve need 10 MW at 300 per MW h, a call of ``call_share`` at t = 1 only;
     grid intensity 0 (no carbon cost)."""
     x = np.zeros((4, len(ALL_NAMES)))
-    values = {"price_da_per_mwh": 100.0, "price_rt_per_mwh": 100.0, "reserve_need_mw": 10.0,
-              "reserve_price_per_mw": RESERVE_PRICE, "reserve_call_share": [0.0, call_share, 0.0, 0.0], **columns}
+    values = {
+        "price_da_per_mwh": 100.0,
+        "price_rt_per_mwh": 100.0,
+        "reserve_need_mw": 10.0,
+        "reserve_price_per_mw": RESERVE_PRICE,
+        "reserve_call_share": [0.0, call_share, 0.0, 0.0],
+        **columns,
+    }
     for name, value in values.items():
         x[:, ALL_NAMES.index(name)] = value
     return x
@@ -77,14 +87,20 @@ def _solve_and_replay(p: core.CoreParams, exo: np.ndarray) -> tuple[Any, float, 
 #                 profit = -800 + 300 * 8 - 0.5 * 500 - 0.5 * 100 = 1300
 # (a model without the priority rule would plan A = 2 with all of the call short and claim
 #  -800 + 2400 - 1.0 * 100 = 1500, which the simulator cannot give: it curtails first)
-@pytest.mark.parametrize(("penalty", "accepted", "curtail", "short", "profit"), [
-    (1000.0, 1.0, 0.5, 0.0, 1050.0),
-    (100.0, 2.0, 0.5, 0.5, 1300.0),
-])
-def test_curtailment_is_deployed_before_any_shortfall(penalty: float, accepted: float, curtail: float, short: float,
-                                                      profit: float) -> None:
-    p = _params({"flex_load": {"peak_mw": 2.0, "curtail_share": 0.25, "curtail_cost_per_mwh": 600.0}},
-                {"shortfall_penalty_per_mwh": penalty})
+@pytest.mark.parametrize(
+    ("penalty", "accepted", "curtail", "short", "profit"),
+    [
+        (1000.0, 1.0, 0.5, 0.0, 1050.0),
+        (100.0, 2.0, 0.5, 0.5, 1300.0),
+    ],
+)
+def test_curtailment_is_deployed_before_any_shortfall(
+    penalty: float, accepted: float, curtail: float, short: float, profit: float
+) -> None:
+    p = _params(
+        {"flex_load": {"peak_mw": 2.0, "curtail_share": 0.25, "curtail_cost_per_mwh": 600.0}},
+        {"shortfall_penalty_per_mwh": penalty},
+    )
     plan, replayed, ledgers = _solve_and_replay(p, _exo(0.5, load_pu=1.0))
     assert plan.profit == pytest.approx(profit, rel=1e-9)
     assert replayed == pytest.approx(profit, rel=1e-9)
@@ -104,11 +120,27 @@ def test_curtailment_is_deployed_before_any_shortfall(penalty: float, accepted: 
 # at a loss of 50 (worth it: 0.5 * 300 = 150). Beyond 1.5 MW the call falls short at 1000 per MWh.
 #   profit = 160 (battery) + 300 * (3 * 2 + 1.5) (reserve) - 50 (gas at t = 1) = 2360
 def test_battery_then_gas_serve_a_call_by_hand() -> None:
-    p = _params({"battery": {"p_charge_max_mw": 0.5, "p_discharge_max_mw": 0.5, "eta_charge": 1.0,
-                             "eta_discharge": 1.0, "degradation_cost_per_mwh": 0.0},
-                 "gas": {"p_min_mw": 0.5, "p_max_mw": 1.0, "ramp_mw_per_h": 10.0, "fuel_cost_per_mwh": 150.0,
-                         "startup_cost": 0.0, "ef_t_per_mwh": 0.0, "p_init_mw": 1.0}},
-                {"shortfall_penalty_per_mwh": 1000.0})
+    p = _params(
+        {
+            "battery": {
+                "p_charge_max_mw": 0.5,
+                "p_discharge_max_mw": 0.5,
+                "eta_charge": 1.0,
+                "eta_discharge": 1.0,
+                "degradation_cost_per_mwh": 0.0,
+            },
+            "gas": {
+                "p_min_mw": 0.5,
+                "p_max_mw": 1.0,
+                "ramp_mw_per_h": 10.0,
+                "fuel_cost_per_mwh": 150.0,
+                "startup_cost": 0.0,
+                "ef_t_per_mwh": 0.0,
+                "p_init_mw": 1.0,
+            },
+        },
+        {"shortfall_penalty_per_mwh": 1000.0},
+    )
     plan, replayed, ledgers = _solve_and_replay(p, _exo(1.0))
     assert plan.profit == pytest.approx(2360.0, rel=1e-9)
     assert replayed == pytest.approx(2360.0, rel=1e-9)
@@ -134,8 +166,15 @@ NO_BATTERY_CASES = {
     # where the gas unit runs anyway and serves the call
     "no_battery": ({"resources.battery": None}, 5, ("gas",)),
     # cheaper fuel (300) and curtailment (250): day 4's calls (real-time 240..440) are served by both
-    "no_battery_cheap_gas_and_curtailment": ({"resources.battery": None, "resources.gas.fuel_cost_per_mwh": 300.0,
-                                              "resources.flex_load.curtail_cost_per_mwh": 250.0}, 4, ("gas", "c")),
+    "no_battery_cheap_gas_and_curtailment": (
+        {
+            "resources.battery": None,
+            "resources.gas.fuel_cost_per_mwh": 300.0,
+            "resources.flex_load.curtail_cost_per_mwh": 250.0,
+        },
+        4,
+        ("gas", "c"),
+    ),
 }
 
 

@@ -44,7 +44,7 @@ def _pv_only_optimum(env_id: str, overrides: dict, seed: int, day: int) -> float
         qs = [0.0] if t < em.da_lead_steps else [-em.position_max_mw, em.position_max_mw]
         best = -np.inf
         for g in (0.0, avail):
-            for q in ([*qs, g] if t >= em.da_lead_steps else qs):
+            for q in [*qs, g] if t >= em.da_lead_steps else qs:
                 best = max(best, (q * x[I_DA] + (g - q) * x[I_RT] - em.imbalance_penalty_per_mwh * abs(g - q)) * dt)
         total += best
     return total
@@ -55,9 +55,9 @@ def test_pv_and_battery_shares_sum_to_the_grand_coalition_and_the_pv_value_is_ri
     groups = present_groups(cfg)
     assert groups == ["pv", "battery"]
     v = coalition_values(cfg, groups)
-    assert v[frozenset({"pv"})] == pytest.approx(_pv_only_optimum(cfg.env_id, {"resources.flex_load": None,
-                                                                               "resources.battery": None},
-                                                                  cfg.seed, 0), rel=1e-6)
+    assert v[frozenset({"pv"})] == pytest.approx(
+        _pv_only_optimum(cfg.env_id, {"resources.flex_load": None, "resources.battery": None}, cfg.seed, 0), rel=1e-6
+    )
     phi = shapley_values(groups, v)
     assert sum(phi.values()) == pytest.approx(v[frozenset(groups)], rel=1e-12)
     # by hand for two players

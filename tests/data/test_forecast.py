@@ -11,8 +11,14 @@ from vpp_gym.data.forecast import forecast_windows
 from vpp_gym.data.schema import COLUMN_NAMES
 
 HUGE = 1e12  # a clip range that never acts
-ALL_SIGMAS = ("price_da_sigma_rel", "price_rt_sigma_rel", "pv_sigma", "wind_sigma", "load_sigma_rel",
-              "grid_ef_sigma_rel")
+ALL_SIGMAS = (
+    "price_da_sigma_rel",
+    "price_rt_sigma_rel",
+    "pv_sigma",
+    "wind_sigma",
+    "load_sigma_rel",
+    "grid_ef_sigma_rel",
+)
 
 
 def _expected_std(sigma: float, horizon: int, cap: float) -> np.ndarray:
@@ -57,17 +63,19 @@ def test_multiplicative_errors_scale_with_the_value() -> None:
     batch, steps, horizon, sigma, cap = 4000, 10, 6, 0.1, 3.0
     # half the rows at 10, half at 1000: the error std must be 100 times larger on the second half
     actual = np.where(np.arange(batch)[:, None] < batch // 2, 10.0, 1000.0) * np.ones((1, steps + horizon - 1))
-    out = forecast_windows(actual, steps, horizon, sigma, cap, np.random.default_rng(3), -HUGE, HUGE,
-                           multiplicative=True)
+    out = forecast_windows(
+        actual, steps, horizon, sigma, cap, np.random.default_rng(3), -HUGE, HUGE, multiplicative=True
+    )
     err = out - actual[:, :horizon][:, None, :]  # every window of a row has the same value
     expected = _expected_std(sigma, horizon, cap)  # 0.1 * [1, 1.414, 1.732, 2, 2.236, 2.449]
     low = err[: batch // 2].reshape(-1, horizon).std(axis=0)
-    high = err[batch // 2:].reshape(-1, horizon).std(axis=0)
+    high = err[batch // 2 :].reshape(-1, horizon).std(axis=0)
     np.testing.assert_allclose(low, 10.0 * expected, rtol=0.02)
     np.testing.assert_allclose(high, 1000.0 * expected, rtol=0.02)
     # a zero value has a zero-error forecast in relative mode
-    zero = forecast_windows(np.zeros((2, 12)), 5, 4, 0.5, 3.0, np.random.default_rng(4), -HUGE, HUGE,
-                            multiplicative=True)
+    zero = forecast_windows(
+        np.zeros((2, 12)), 5, 4, 0.5, 3.0, np.random.default_rng(4), -HUGE, HUGE, multiplicative=True
+    )
     assert np.all(zero == 0.0)
 
 
@@ -86,6 +94,7 @@ def test_clipping_respects_lo_hi_and_only_clips() -> None:
 
 # ---------------------------------------------------------------------------------------------------
 # Through the environment: the observation holds forecasts, the settlement the realisation.
+
 
 def _obs_index(env: gym.Env, col: str, h: int) -> int:
     return env.unwrapped.observation_names.index(f"{col}[t+{h}]")

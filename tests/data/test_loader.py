@@ -60,8 +60,12 @@ def test_parquet_with_tz_aware_timestamps_is_converted_to_naive_utc(tmp_path: Pa
     np.testing.assert_array_equal(s.values["price_da_per_mwh"], frame["price_da_per_mwh"].to_numpy())
     # ISO text with offsets is converted too, and validate_frame returns clean dtypes
     text = _frame(4)
-    text["timestamp"] = ["2025-01-01T08:00:00+08:00", "2025-01-01T00:15:00Z", "2025-01-01 00:30:00",
-                         "2025-01-01T01:45:00+01:00"]
+    text["timestamp"] = [
+        "2025-01-01T08:00:00+08:00",
+        "2025-01-01T00:15:00Z",
+        "2025-01-01 00:30:00",
+        "2025-01-01T01:45:00+01:00",
+    ]
     clean = validate_frame(text, "inline")
     assert clean["timestamp"].dtype == np.dtype("datetime64[ns]")
     assert list(clean["timestamp"].dt.strftime("%H:%M")) == ["00:00", "00:15", "00:30", "00:45"]
@@ -75,14 +79,18 @@ def test_missing_columns_are_all_listed_with_the_columns_found(tmp_path: Path) -
     assert "columns found: timestamp, price_da_per_mwh" in msg
 
 
-@pytest.mark.parametrize(("column", "row", "value", "expect"), [
-    ("price_rt_per_mwh", 3, np.nan, "empty value"),
-    ("load_pu", 4, "abc", "non-numeric value 'abc'"),
-    ("pv_cf", 2, 1.5, "outside the valid range [0, 1] per unit"),
-    ("price_da_per_mwh", 6, -20000.0, "outside the valid range [-10000, 100000] currency/MWh"),
-])
-def test_bad_value_names_file_column_row_and_timestamp(tmp_path: Path, column: str, row: int, value: object,
-                                                        expect: str) -> None:
+@pytest.mark.parametrize(
+    ("column", "row", "value", "expect"),
+    [
+        ("price_rt_per_mwh", 3, np.nan, "empty value"),
+        ("load_pu", 4, "abc", "non-numeric value 'abc'"),
+        ("pv_cf", 2, 1.5, "outside the valid range [0, 1] per unit"),
+        ("price_da_per_mwh", 6, -20000.0, "outside the valid range [-10000, 100000] currency/MWh"),
+    ],
+)
+def test_bad_value_names_file_column_row_and_timestamp(
+    tmp_path: Path, column: str, row: int, value: object, expect: str
+) -> None:
     frame = _frame().astype({column: object})
     frame.loc[row - 1, column] = value  # row numbers count data rows from 1
     path = _write(tmp_path, frame)

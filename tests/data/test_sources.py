@@ -26,11 +26,17 @@ def _write(path: Path, start: str, freq: str, **columns: list[float] | np.ndarra
     return path
 
 
-def _source(path: Path | str, fill: Literal["ffill", "interpolate"] = "ffill", shift_years: int = 0,
-            **columns: str) -> FileSource:
+def _source(
+    path: Path | str, fill: Literal["ffill", "interpolate"] = "ffill", shift_years: int = 0, **columns: str
+) -> FileSource:
     """A source with timestamps in ``time`` and ``schema column=file column`` mappings."""
-    return FileSource(path=str(path), timestamp_column="time", fill=fill, shift_years=shift_years,
-                      columns={name: ColumnMap(col) for name, col in columns.items()})
+    return FileSource(
+        path=str(path),
+        timestamp_column="time",
+        fill=fill,
+        shift_years=shift_years,
+        columns={name: ColumnMap(col) for name, col in columns.items()},
+    )
 
 
 def test_hourly_to_15_min_by_ffill_and_by_interpolation(tmp_path: Path) -> None:
@@ -77,28 +83,31 @@ def test_scale_and_offset_are_applied_and_checked_against_the_schema(tmp_path: P
     load_mw = np.linspace(10.0, 50.0, 24)
     price_usd = np.arange(24.0)
     _write(tmp_path / "site.csv", "2022-06-01", "h", load_mw=load_mw, usd=price_usd)
-    src = FileSource(path="site.csv", timestamp_column="time", columns={
-        "load_pu": ColumnMap("load_mw", scale=1 / 50.0),
-        "price_da_per_mwh": ColumnMap("usd", scale=7.2, offset=5.0),
-    })
+    src = FileSource(
+        path="site.csv",
+        timestamp_column="time",
+        columns={
+            "load_pu": ColumnMap("load_mw", scale=1 / 50.0),
+            "price_da_per_mwh": ColumnMap("usd", scale=7.2, offset=5.0),
+        },
+    )
     s = build_from_files(FilesConfig(sources=(src,)), 60, tmp_path)
     np.testing.assert_allclose(s.values["load_pu"], load_mw / 50.0)
     np.testing.assert_allclose(s.values["price_da_per_mwh"], price_usd * 7.2 + 5.0)
-    bad = FileSource(path="site.csv", timestamp_column="time",
-                     columns={"load_pu": ColumnMap("load_mw", scale=0.2)})
+    bad = FileSource(path="site.csv", timestamp_column="time", columns={"load_pu": ColumnMap("load_mw", scale=0.2)})
     with pytest.raises(DataError) as err:
         build_from_files(FilesConfig(sources=(bad,)), 60, tmp_path)
     msg = str(err.value)  # 25.65 MW * 0.2 > 5 at row 10 (09:00)
-    assert msg.startswith("site.csv: column 'load_mw (as load_pu = value * 0.2 + 0)', "
-                          "row 10 (2022-06-01 09:00:00)")
+    assert msg.startswith("site.csv: column 'load_mw (as load_pu = value * 0.2 + 0)', row 10 (2022-06-01 09:00:00)")
     assert "[0, 5] per unit" in msg
 
 
 def test_shift_years_keeps_calendar_intervals_and_handles_29_february(tmp_path: Path) -> None:
     rows = np.arange(5 * 24, dtype=np.float64) / 1000.0  # value = row number / 1000
     _write(tmp_path / "leap.csv", "2020-02-27", "h", ef=rows)  # 27 Feb .. 2 Mar 2020 (has 29 Feb)
-    cfg = FilesConfig(sources=(_source("leap.csv", shift_years=1, grid_ef_t_per_mwh="ef"),),
-                      start="2021-02-27", end="2021-03-02")
+    cfg = FilesConfig(
+        sources=(_source("leap.csv", shift_years=1, grid_ef_t_per_mwh="ef"),), start="2021-02-27", end="2021-03-02"
+    )
     s = build_from_files(cfg, 60, tmp_path)
     ef = s.values["grid_ef_t_per_mwh"]
     assert len(s) == 3 * 24
@@ -107,8 +116,9 @@ def test_shift_years_keeps_calendar_intervals_and_handles_29_february(tmp_path: 
     assert any("shifted by +1 year" in note for note in s.notes)
 
     _write(tmp_path / "plain.csv", "2021-02-27", "h", ef=rows[:96])  # 27 Feb .. 2 Mar 2021
-    cfg = FilesConfig(sources=(_source("plain.csv", shift_years=-1, grid_ef_t_per_mwh="ef"),),
-                      start="2020-02-27", end="2020-03-03")
+    cfg = FilesConfig(
+        sources=(_source("plain.csv", shift_years=-1, grid_ef_t_per_mwh="ef"),), start="2020-02-27", end="2020-03-03"
+    )
     ef = build_from_files(cfg, 60, tmp_path).values["grid_ef_t_per_mwh"]
     np.testing.assert_allclose(ef[:48], rows[:48])  # 27, 28 Feb
     np.testing.assert_allclose(ef[48:72], rows[24:48])  # 29 Feb 2020 = a copy of 28 Feb
@@ -116,17 +126,20 @@ def test_shift_years_keeps_calendar_intervals_and_handles_29_february(tmp_path: 
 
 
 def test_a_column_from_two_sources_is_a_config_error_naming_the_key(tmp_path: Path) -> None:
-    mapping = {"sources": [
-        {"path": "a.csv", "columns": {"price_da_per_mwh": {"column": "p"}}},
-        {"path": "b.csv", "columns": {"pv_cf": {"column": "pv"}, "price_da_per_mwh": {"column": "q"}}},
-    ]}
+    mapping = {
+        "sources": [
+            {"path": "a.csv", "columns": {"price_da_per_mwh": {"column": "p"}}},
+            {"path": "b.csv", "columns": {"pv_cf": {"column": "pv"}, "price_da_per_mwh": {"column": "q"}}},
+        ]
+    }
     with pytest.raises(ConfigError) as err:
         from_mapping(FilesConfig, mapping, "data.files")
     msg = str(err.value)
     assert msg.startswith("data.files.sources[1].columns.price_da_per_mwh:") and "sources[0] (a.csv)" in msg
     with pytest.raises(ConfigError, match=r"data\.files\.sources\[0\]\.columns\.price_da:"):
-        from_mapping(FilesConfig, {"sources": [{"path": "a.csv", "columns": {"price_da": {"column": "p"}}}]},
-                     "data.files")
+        from_mapping(
+            FilesConfig, {"sources": [{"path": "a.csv", "columns": {"price_da": {"column": "p"}}}]}, "data.files"
+        )
 
 
 def test_periods_that_do_not_overlap_or_do_not_cover_the_window(tmp_path: Path) -> None:
@@ -191,30 +204,32 @@ def test_real_ercot_prices_with_caiso_emission_rates_shifted_a_year() -> None:
     frame = s.to_frame().set_index("timestamp")
 
     with (REAL_DATA / "ercot_dam_2022_hub_prices.csv").open(newline="") as fh:
-        houston = {row["interval_start_utc"][:13]: float(row["hb_houston_usd_per_mwh"])
-                   for row in csv.DictReader(fh)}
+        houston = {row["interval_start_utc"][:13]: float(row["hb_houston_usd_per_mwh"]) for row in csv.DictReader(fh)}
     with (REAL_DATA / "caiso_sce_moer_2021_5min.csv").open(newline="") as fh:
         moer = {row["time_utc"][:16]: float(row["moer_t_per_mwh"]) for row in csv.DictReader(fh)}
     for stamp in ["2022-03-01 00:00", "2022-03-13 07:45", "2022-04-10 18:30", "2022-04-30 23:15"]:
         t = pd.Timestamp(stamp)
         assert frame.loc[t, "price_da_per_mwh"] == houston[stamp[:13]]
-        same_2021 = [moer[(t.replace(year=2021) + pd.Timedelta(minutes=m)).strftime("%Y-%m-%d %H:%M")]
-                     for m in (0, 5, 10)]
+        same_2021 = [
+            moer[(t.replace(year=2021) + pd.Timedelta(minutes=m)).strftime("%Y-%m-%d %H:%M")] for m in (0, 5, 10)
+        ]
         assert frame.loc[t, "grid_ef_t_per_mwh"] == pytest.approx(np.mean(same_2021), abs=1e-12)
 
     # every interval, against pandas resampling
     ercot = pd.read_csv(REAL_DATA / "ercot_dam_2022_hub_prices.csv")
-    hourly = pd.Series(ercot["hb_houston_usd_per_mwh"].to_numpy(),
-                       index=pd.to_datetime(ercot["interval_start_utc"]).dt.tz_localize(None))
+    hourly = pd.Series(
+        ercot["hb_houston_usd_per_mwh"].to_numpy(),
+        index=pd.to_datetime(ercot["interval_start_utc"]).dt.tz_localize(None),
+    )
     expected_da = hourly.resample("15min").ffill().reindex(frame.index)
     np.testing.assert_array_equal(frame["price_da_per_mwh"].to_numpy(), expected_da.to_numpy())
     caiso = pd.read_csv(REAL_DATA / "caiso_sce_moer_2021_5min.csv")
-    five = pd.Series(caiso["moer_t_per_mwh"].to_numpy(),
-                     index=pd.to_datetime(caiso["time_utc"]).dt.tz_localize(None))
+    five = pd.Series(caiso["moer_t_per_mwh"].to_numpy(), index=pd.to_datetime(caiso["time_utc"]).dt.tz_localize(None))
     expected_ef = five.resample("15min").mean()
     expected_ef.index = expected_ef.index + pd.DateOffset(years=1)
-    np.testing.assert_allclose(frame["grid_ef_t_per_mwh"].to_numpy(),
-                               expected_ef.reindex(frame.index).to_numpy(), atol=1e-12)
+    np.testing.assert_allclose(
+        frame["grid_ef_t_per_mwh"].to_numpy(), expected_ef.reindex(frame.index).to_numpy(), atol=1e-12
+    )
     rt = frame["price_rt_per_mwh"].to_numpy()
     assert np.all(rt >= -100.0) and np.all(rt <= max(1500.0, frame["price_da_per_mwh"].max()))
     assert s.source.startswith("files(") and "caiso_sce_moer_2021_5min.csv" in s.source

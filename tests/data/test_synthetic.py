@@ -140,8 +140,11 @@ def test_hourly_series_has_the_same_shapes_as_the_quarter_hourly_one(year: pd.Da
         scale = np.abs(profile_15).max()
         assert np.max(np.abs(profile_60 - profile_15)) < 0.1 * scale, name
     # day-level draws are shared: the energy EVs bring each day is identical at both resolutions
-    np.testing.assert_allclose(h["ev_arrival_need_pu"].to_numpy().reshape(-1, 24).sum(axis=1),
-                               year["ev_arrival_need_pu"].to_numpy().reshape(-1, 96).sum(axis=1), rtol=1e-9)
+    np.testing.assert_allclose(
+        h["ev_arrival_need_pu"].to_numpy().reshape(-1, 24).sum(axis=1),
+        year["ev_arrival_need_pu"].to_numpy().reshape(-1, 96).sum(axis=1),
+        rtol=1e-9,
+    )
 
 
 def test_generate_for_index_keeps_given_columns_and_derives_rt_from_given_da() -> None:
@@ -167,20 +170,23 @@ def test_generate_for_index_keeps_given_columns_and_derives_rt_from_given_da() -
         generate_for_index(cfg, stamps[[0, 1, 3]], 15)
 
 
-@pytest.mark.parametrize(("overrides", "key"), [
-    ({"spike_prob": 1.5}, "spike_prob"),
-    ({"rt_sigma_rel": -0.1}, "rt_sigma_rel"),
-    ({"wind_mean_cf": 0.9}, "wind_mean_cf"),
-    ({"latitude_deg": 80.0}, "latitude_deg"),
-    ({"days": 0}, "days"),
-    ({"price_floor_per_mwh": 1500.0}, "price_floor_per_mwh"),  # floor >= cap
-    ({"price_cap_per_mwh": -200.0}, "price_cap_per_mwh"),  # cap <= floor
-    ({"price_mean_per_mwh": 2000.0}, "price_mean_per_mwh"),  # mean above the cap
-    ({"grid_ef_mean_t_per_mwh": 1.5}, "grid_ef_mean_t_per_mwh"),
-    ({"ev_arrival_hour": 9.0}, "ev_arrival_hour"),  # arrivals overlapping departures
-    ({"start": "2025-02-30"}, "start"),
-    ({"start": "next monday"}, "start"),
-])
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"spike_prob": 1.5}, "spike_prob"),
+        ({"rt_sigma_rel": -0.1}, "rt_sigma_rel"),
+        ({"wind_mean_cf": 0.9}, "wind_mean_cf"),
+        ({"latitude_deg": 80.0}, "latitude_deg"),
+        ({"days": 0}, "days"),
+        ({"price_floor_per_mwh": 1500.0}, "price_floor_per_mwh"),  # floor >= cap
+        ({"price_cap_per_mwh": -200.0}, "price_cap_per_mwh"),  # cap <= floor
+        ({"price_mean_per_mwh": 2000.0}, "price_mean_per_mwh"),  # mean above the cap
+        ({"grid_ef_mean_t_per_mwh": 1.5}, "grid_ef_mean_t_per_mwh"),
+        ({"ev_arrival_hour": 9.0}, "ev_arrival_hour"),  # arrivals overlapping departures
+        ({"start": "2025-02-30"}, "start"),
+        ({"start": "next monday"}, "start"),
+    ],
+)
 def test_bad_config_names_the_key(overrides: dict, key: str) -> None:
     with pytest.raises(ConfigError, match=key):
         SyntheticConfig(**overrides)

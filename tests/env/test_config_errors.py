@@ -13,26 +13,35 @@ from vpp_gym.validation import ConfigError, from_mapping
 ARB = "vpp_gym/Arbitrage-v0"
 
 
-@pytest.mark.parametrize(("kwargs", "pattern"), [
-    ({"resources": {"battery": {"e_max_mwh": -1}}}, r"resources\.battery\.e_max_mwh: got -1"),
-    ({"resources": {"battery": {"soc_min": 0.9, "soc_max": 0.2}}}, r"resources\.battery\.soc_max: got 0\.2.*soc_min"),
-    ({"resources": {"battery": {"e_max_mwh": "big"}}}, r"resources\.battery\.e_max_mwh: got 'big', expected a number"),
-    ({"resources": {"batery": {}}}, r"resources: unknown key 'batery' \(did you mean 'battery'\?\)"),
-    ({"time": {"interval_minutes": 7}}, r"time\.interval_minutes: got 7.*divides a day"),
-    ({"time": {"episode_hours": 1.1}}, r"time\.episode_hours: got 1\.1.*whole number"),
-    ({"markets": {"energy": {"da_lead_steps": 0}}}, r"markets\.energy\.da_lead_steps: got 0"),
-    ({"forecast": {"horizon_steps": 3}}, r"forecast\.horizon_steps: got 3.*da_lead_steps=4"),
-    ({"forecast": {"pv_sigma": -0.1}}, r"forecast\.pv_sigma: got -0\.1"),
-    ({"resources": {"flex_load": {"shift_window_h": 0.3}}}, r"resources\.flex_load\.shift_window_h: got 0\.3"),
-    ({"resources": {"flex_load": {"curtail_share": 0.6, "shift_share": 0.6}}}, r"shift_share: got 0\.6"),
-    ({"data": {"source": "files"}}, r"data\.files: got None"),
-    ({"data": {"splits": {"train_frac": 0.9, "val_frac": 0.1}}}, r"data\.splits\.val_frac.*test split"),
-    ({"data": {"splits": {"test_start": "2025-13-01"}}}, r"data\.splits\.test_start: got '2025-13-01'"),
-    ({"resources": {"pv": None, "battery": None, "flex_load": None}}, r"resources: .*at least one resource"),
-    ({"reward": {"scale": 0}}, r"reward\.scale: got 0"),
-    ({"colour": "red"}, r"unknown key 'colour'"),
-    ({"overrides": {"resources.battery.eta_charge": 1.5}}, r"resources\.battery\.eta_charge: got 1\.5"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "pattern"),
+    [
+        ({"resources": {"battery": {"e_max_mwh": -1}}}, r"resources\.battery\.e_max_mwh: got -1"),
+        (
+            {"resources": {"battery": {"soc_min": 0.9, "soc_max": 0.2}}},
+            r"resources\.battery\.soc_max: got 0\.2.*soc_min",
+        ),
+        (
+            {"resources": {"battery": {"e_max_mwh": "big"}}},
+            r"resources\.battery\.e_max_mwh: got 'big', expected a number",
+        ),
+        ({"resources": {"batery": {}}}, r"resources: unknown key 'batery' \(did you mean 'battery'\?\)"),
+        ({"time": {"interval_minutes": 7}}, r"time\.interval_minutes: got 7.*divides a day"),
+        ({"time": {"episode_hours": 1.1}}, r"time\.episode_hours: got 1\.1.*whole number"),
+        ({"markets": {"energy": {"da_lead_steps": 0}}}, r"markets\.energy\.da_lead_steps: got 0"),
+        ({"forecast": {"horizon_steps": 3}}, r"forecast\.horizon_steps: got 3.*da_lead_steps=4"),
+        ({"forecast": {"pv_sigma": -0.1}}, r"forecast\.pv_sigma: got -0\.1"),
+        ({"resources": {"flex_load": {"shift_window_h": 0.3}}}, r"resources\.flex_load\.shift_window_h: got 0\.3"),
+        ({"resources": {"flex_load": {"curtail_share": 0.6, "shift_share": 0.6}}}, r"shift_share: got 0\.6"),
+        ({"data": {"source": "files"}}, r"data\.files: got None"),
+        ({"data": {"splits": {"train_frac": 0.9, "val_frac": 0.1}}}, r"data\.splits\.val_frac.*test split"),
+        ({"data": {"splits": {"test_start": "2025-13-01"}}}, r"data\.splits\.test_start: got '2025-13-01'"),
+        ({"resources": {"pv": None, "battery": None, "flex_load": None}}, r"resources: .*at least one resource"),
+        ({"reward": {"scale": 0}}, r"reward\.scale: got 0"),
+        ({"colour": "red"}, r"unknown key 'colour'"),
+        ({"overrides": {"resources.battery.eta_charge": 1.5}}, r"resources\.battery\.eta_charge: got 1\.5"),
+    ],
+)
 def test_bad_config_names_key_and_value(kwargs: dict, pattern: str) -> None:
     with pytest.raises(ConfigError, match=pattern):
         gym.make(ARB, **kwargs)

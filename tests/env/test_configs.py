@@ -27,8 +27,13 @@ def _missing_files(path: Path) -> list[Path]:
 
 
 def test_the_expected_scenarios_exist() -> None:
-    assert {"arbitrage_province.yaml", "ercot_caiso_2022.yaml", "dr_heavy_city.yaml", "ev_heavy_city.yaml",
-            "green_park.yaml"} <= {p.name for p in YAMLS}
+    assert {
+        "arbitrage_province.yaml",
+        "ercot_caiso_2022.yaml",
+        "dr_heavy_city.yaml",
+        "ev_heavy_city.yaml",
+        "green_park.yaml",
+    } <= {p.name for p in YAMLS}
 
 
 @pytest.mark.parametrize("path", YAMLS, ids=[p.stem for p in YAMLS])

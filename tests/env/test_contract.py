@@ -97,6 +97,7 @@ def _make_fn(env_id: str):
     def _f():
         # spawned workers start a fresh interpreter: the module prefix imports (and registers) vpp_gym
         return gym.make(f"vpp_gym:{env_id}")
+
     return _f
 
 
@@ -127,17 +128,23 @@ def test_vector_wrappers_sb3_and_gymnasium(env_id: str) -> None:
 
 
 def test_make_with_module_prefix_in_fresh_interpreter() -> None:
-    code = ("import gymnasium as gym; env = gym.make('vpp_gym:vpp_gym/Arbitrage-v0'); "
-            "obs, _ = env.reset(seed=0); print(env.observation_space.contains(obs))")
+    code = (
+        "import gymnasium as gym; env = gym.make('vpp_gym:vpp_gym/Arbitrage-v0'); "
+        "obs, _ = env.reset(seed=0); print(env.observation_space.contains(obs))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True"
 
 
 def test_episode_ends_after_configured_steps_and_step_after_end_fails() -> None:
-    env = make("vpp_gym/Arbitrage-v0", time={"interval_minutes": 60, "episode_hours": 24},
-               forecast={"horizon_steps": 6}, markets={"energy": {"da_lead_steps": 2}},
-               resources={"flex_load": {"shift_window_h": 4}})
+    env = make(
+        "vpp_gym/Arbitrage-v0",
+        time={"interval_minutes": 60, "episode_hours": 24},
+        forecast={"horizon_steps": 6},
+        markets={"energy": {"da_lead_steps": 2}},
+        resources={"flex_load": {"shift_window_h": 4}},
+    )
     env.reset(seed=0)
     a = np.zeros(env.action_space.shape, np.float32)
     flags = [env.step(a)[2] for _ in range(24)]

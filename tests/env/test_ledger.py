@@ -50,9 +50,15 @@ RUNS.append(("vpp_gym/Joint-v0", str(AUTONOMOUS)))
 
 
 def _cases() -> list:
-    return [pytest.param(env_id, config, id=env_id.split("/")[1] + ("" if config is None else "-autonomous"),
-                         marks=[NO_AUTONOMOUS] if config is not None else [])
-            for env_id, config in RUNS]
+    return [
+        pytest.param(
+            env_id,
+            config,
+            id=env_id.split("/")[1] + ("" if config is None else "-autonomous"),
+            marks=[NO_AUTONOMOUS] if config is not None else [],
+        )
+        for env_id, config in RUNS
+    ]
 
 
 def test_documented_keys_are_the_keys_the_core_sums() -> None:
@@ -96,8 +102,11 @@ def test_every_documented_term_is_in_info_every_step(env_id: str, config: str | 
 def test_reward_is_the_scaled_sum_of_the_documented_terms(env_id: str, config: str | None) -> None:
     total_reward = total_parts = 0.0
     for u, reward, info in _episode(env_id, config):
-        parts = (sum(info[k]["cash"] for k in DOC_CASH) - sum(info["cost"][k] for k in DOC_COST)
-                 - sum(info["penalty"][k] for k in DOC_PENALTY))
+        parts = (
+            sum(info[k]["cash"] for k in DOC_CASH)
+            - sum(info["cost"][k] for k in DOC_COST)
+            - sum(info["penalty"][k] for k in DOC_PENALTY)
+        )
         scale = u.config.reward.scale
         assert info["profit"] == pytest.approx(parts, rel=1e-9, abs=1e-9), info["t"]
         assert reward == pytest.approx(scale * parts, rel=1e-9, abs=1e-12), info["t"]

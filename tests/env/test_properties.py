@@ -26,20 +26,29 @@ def configs(draw):
         "p_discharge_max_mw": draw(st.floats(0.0, 10.0)),
         "eta_charge": draw(st.floats(0.5, 1.0)),
         "eta_discharge": draw(st.floats(0.5, 1.0)),
-        "soc_min": soc_min, "soc_max": soc_max,
+        "soc_min": soc_min,
+        "soc_max": soc_max,
         "soc_init": draw(st.floats(soc_min, soc_max)),
     }
     curtail = draw(st.floats(0.0, 0.5))
-    flex = {"peak_mw": draw(st.floats(0.0, 10.0)), "curtail_share": curtail,
-            "shift_share": draw(st.floats(0.0, 1.0 - curtail)),
-            "shift_window_h": draw(st.sampled_from([1.0, 2.0, 4.0]))}
+    flex = {
+        "peak_mw": draw(st.floats(0.0, 10.0)),
+        "curtail_share": curtail,
+        "shift_share": draw(st.floats(0.0, 1.0 - curtail)),
+        "shift_window_h": draw(st.sampled_from([1.0, 2.0, 4.0])),
+    }
     lead = draw(st.integers(1, 6))
     return {
         "data": DATA,
-        "resources": {"battery": battery, "flex_load": flex,
-                      "pv": {"p_max_mw": draw(st.floats(0.0, 10.0)), "curtailable": draw(st.booleans())}},
-        "markets": {"energy": {"da_lead_steps": lead, "imbalance_penalty_per_mwh": draw(st.floats(0.0, 100.0))},
-                    "carbon": {"price_per_t": draw(st.floats(0.0, 300.0))}},
+        "resources": {
+            "battery": battery,
+            "flex_load": flex,
+            "pv": {"p_max_mw": draw(st.floats(0.0, 10.0)), "curtailable": draw(st.booleans())},
+        },
+        "markets": {
+            "energy": {"da_lead_steps": lead, "imbalance_penalty_per_mwh": draw(st.floats(0.0, 100.0))},
+            "carbon": {"price_per_t": draw(st.floats(0.0, 300.0))},
+        },
         "forecast": {"horizon_steps": lead + draw(st.integers(1, 4))},
         "reward": {"scale": draw(st.floats(1e-4, 1.0))},
     }
@@ -66,8 +75,9 @@ def test_invariants_under_random_actions(cfg: dict, seed: int, extreme: bool) ->
         parts = info["battery"]["applied_mw"] + info["pv"]["applied_mw"] - info["load"]["consumption_mw"]
         assert np.isclose(info["net_mw"], parts, rtol=0, atol=1e-9)
         # RT quantity is the deviation of the net injection from the held position
-        assert np.isclose(info["energy_rt"]["quantity_mwh"] + info["energy_da"]["quantity_mwh"],
-                          info["net_mw"] * dt, atol=1e-9)
+        assert np.isclose(
+            info["energy_rt"]["quantity_mwh"] + info["energy_da"]["quantity_mwh"], info["net_mw"] * dt, atol=1e-9
+        )
         # SOC within bounds, and the energy balance of the applied power
         e_after = env._state.e_bat_mwh
         assert b.e_min_mwh - 1e-9 <= e_after <= b.e_high_mwh + 1e-9
@@ -81,8 +91,13 @@ def test_invariants_under_random_actions(cfg: dict, seed: int, extreme: bool) ->
             assert abs(backlog) <= info["violation"]["shift_mwh"] + 1e-9 and env._state.backlog_mwh == 0.0
             backlog = 0.0
         # reward is the documented sum of its parts
-        profit = (info["energy_da"]["cash"] + info["energy_rt"]["cash"] + info["carbon"]["cash"]
-                  - sum(info["cost"][k] for k in COST_KEYS) - sum(info["penalty"][k] for k in PENALTY_KEYS))
+        profit = (
+            info["energy_da"]["cash"]
+            + info["energy_rt"]["cash"]
+            + info["carbon"]["cash"]
+            - sum(info["cost"][k] for k in COST_KEYS)
+            - sum(info["penalty"][k] for k in PENALTY_KEYS)
+        )
         assert np.isclose(profit, info["profit"], rtol=1e-12, atol=1e-9)
         assert reward == info["reward"] and np.isclose(reward, env.config.reward.scale * profit, rtol=1e-12, atol=1e-12)
         total_reward += reward

@@ -25,8 +25,9 @@ CONFIG = ROOT / "configs" / "scenarios" / "ercot_caiso_2022.yaml"
 ERCOT = REAL_DATA / "ercot_dam_2022_hub_prices.csv"
 CAISO = REAL_DATA / "caiso_sce_moer_2021_5min.csv"
 
-pytestmark = pytest.mark.skipif(not REAL_DATA.is_dir(),
-                                reason=f"real data folder {REAL_DATA} is absent (it lives beside the checkout)")
+pytestmark = pytest.mark.skipif(
+    not REAL_DATA.is_dir(), reason=f"real data folder {REAL_DATA} is absent (it lives beside the checkout)"
+)
 
 I_DA, I_EF = COLUMN_NAMES.index("price_da_per_mwh"), COLUMN_NAMES.index("grid_ef_t_per_mwh")
 STEP = dt.timedelta(minutes=15)
@@ -59,8 +60,13 @@ def env() -> gym.Env:
     return gym.make("vpp_gym/Arbitrage-v0", config=str(CONFIG))
 
 
-def _run_episode(env: gym.Env, houston: dict[dt.datetime, float], moer: dict[dt.datetime, float], seed: int,
-                 options: dict[str, object]) -> tuple[dt.datetime, list[dict]]:
+def _run_episode(
+    env: gym.Env,
+    houston: dict[dt.datetime, float],
+    moer: dict[dt.datetime, float],
+    seed: int,
+    options: dict[str, object],
+) -> tuple[dt.datetime, list[dict]]:
     """One full episode with extreme random actions; checks every step against the CSVs.
 
     Returns the episode's start in UTC (a local midnight) and the step infos.
@@ -115,8 +121,11 @@ def test_builds_with_the_documented_period_and_splits(env: gym.Env) -> None:
 @pytest.mark.parametrize(("split", "seed"), [("train", 0), ("val", 1), ("test", 2)])
 def test_full_episodes_match_the_raw_files(env: gym.Env, houston: dict, moer: dict, split: str, seed: int) -> None:
     start, infos = _run_episode(env, houston, moer, seed, {"split": split})
-    bounds = {"train": ("2022-01-02", "2022-06-30"), "val": ("2022-07-01", "2022-07-31"),
-              "test": ("2022-08-01", "2022-08-31")}[split]
+    bounds = {
+        "train": ("2022-01-02", "2022-06-30"),
+        "val": ("2022-07-01", "2022-07-31"),
+        "test": ("2022-08-01", "2022-08-31"),
+    }[split]
     assert bounds[0] <= (start + LOCAL).date().isoformat() <= bounds[1]
     assert any(i["net_mw"] < 0 for i in infos)  # the import branch of the carbon check was exercised
 
@@ -127,8 +136,11 @@ def test_price_spike_day_runs(env: gym.Env, houston: dict[dt.datetime, float], m
     for stamp, price in houston.items():  # by local date, as the episodes are
         day = (stamp + LOCAL).date()
         daily_max[day] = max(daily_max[day], price)
-    split_of = {str(u.series.timestamps[row] + np.timedelta64(-6, "h"))[:10]: split
-                for split, rows in u.episode_starts.items() for row in rows}
+    split_of = {
+        str(u.series.timestamps[row] + np.timedelta64(-6, "h"))[:10]: split
+        for split, rows in u.episode_starts.items()
+        for row in rows
+    }
     # The year's top price (~2,500 USD/MWh) may lie outside the scenario period (the CAISO file ends in
     # September); then use the highest-price day inside it.
     top = max(daily_max, key=daily_max.get)

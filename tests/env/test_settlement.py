@@ -13,10 +13,13 @@ from vpp_gym.validation import from_mapping
 
 
 def _params() -> core.CoreParams:
-    cfg = from_mapping(ScenarioConfig, {
-        "resources": {"pv": {"p_max_mw": 4.0}, "battery": {}, "flex_load": {}},  # defaults: see below
-        "markets": {"energy": {"da_lead_steps": 4, "position_max_mw": 6.0}, "carbon": {"price_per_t": 60.0}},
-    })
+    cfg = from_mapping(
+        ScenarioConfig,
+        {
+            "resources": {"pv": {"p_max_mw": 4.0}, "battery": {}, "flex_load": {}},  # defaults: see below
+            "markets": {"energy": {"da_lead_steps": 4, "position_max_mw": 6.0}, "carbon": {"price_per_t": 60.0}},
+        },
+    )
     # battery: e_max 4, 2/2 MW, eta 0.95/0.95, soc 0.1..0.9, 20 /MWh; flex: peak 3, curtail 0.1 @600,
     # shift 0.2 @10, window 4 h = 16 steps at 15 min.
     lo = dict.fromkeys(COLUMN_NAMES, 0.0)
@@ -92,11 +95,16 @@ def test_batch_rows_equal_scalar_core_exactly() -> None:
     """A batch of two different rows gives exactly what the scalar core (single env) gives for each."""
     p = _params()
     rng = np.random.default_rng(0)
-    s = core.initial_state(p, 2)._replace(e_bat_mwh=np.array([0.5, 3.5]), t=np.array([3, 15]),
-                                          backlog_mwh=np.array([0.1, -0.05]))
+    s = core.initial_state(p, 2)._replace(
+        e_bat_mwh=np.array([0.5, 3.5]), t=np.array([3, 15]), backlog_mwh=np.array([0.1, -0.05])
+    )
     a = rng.uniform(-1, 1, (2, 5))
-    x = np.vstack([_x(price_da_per_mwh=50, price_rt_per_mwh=-20, pv_cf=0.9, load_pu=0.3, grid_ef_t_per_mwh=0.4),
-                   _x(price_da_per_mwh=900, price_rt_per_mwh=1500, pv_cf=0.0, load_pu=1.2, grid_ef_t_per_mwh=0.9)])
+    x = np.vstack(
+        [
+            _x(price_da_per_mwh=50, price_rt_per_mwh=-20, pv_cf=0.9, load_pu=0.3, grid_ef_t_per_mwh=0.4),
+            _x(price_da_per_mwh=900, price_rt_per_mwh=1500, pv_cf=0.0, load_pu=1.2, grid_ef_t_per_mwh=0.9),
+        ]
+    )
     s_batch, led_batch = core.transition(p, s, a.T, x.T)
     for i in range(2):
         s_i = s.row(i)

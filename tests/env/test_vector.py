@@ -50,8 +50,12 @@ def test_next_step_autoreset_matches_single_envs_bit_for_bit(env_id: str) -> Non
             np.testing.assert_array_equal(obs[i], o, err_msg=f"step {k}, sub-env {i}")
             assert reward[i] == r and term[i] == te and not trunc[i]
             if ledger is not None:
-                for group, item in (("energy_rt", "cash"), ("energy_da", "cash"), ("carbon", "cash"),
-                                    ("battery", "applied_mw")):
+                for group, item in (
+                    ("energy_rt", "cash"),
+                    ("energy_da", "cash"),
+                    ("carbon", "cash"),
+                    ("battery", "applied_mw"),
+                ):
                     if item in ledger.get(group, {}):
                         assert info[group][item][i] == ledger[group][item]
                 assert info["t"][i] == ledger["t"]
@@ -80,7 +84,8 @@ def test_same_step_autoreset_reports_final_observation_and_episode_totals() -> N
                 assert info["_final_obs"][i]
                 assert info["final_info"]["episode_totals"]["profit"][i] == pytest.approx(profit[i], rel=1e-12)
                 assert info["final_info"]["episode_totals"]["carbon.emissions_t"][i] == pytest.approx(
-                    emissions[i], rel=1e-12)
+                    emissions[i], rel=1e-12
+                )
                 o, _ = e.reset()
             np.testing.assert_array_equal(obs[i], o, err_msg=f"step {k}, sub-env {i}")
         if k == T - 1:
@@ -98,8 +103,13 @@ def test_disabled_autoreset_with_a_partial_reset_runs_out_of_lockstep_like_singl
     kept = None
     for k, a in enumerate(acts):
         if k == 10:  # sub-env 1 restarts on a chosen day: afterwards the sub-envs are at different steps
-            obs, info = vec.reset(options={"split": "test", "day": [None, "2025-11-20", None],
-                                           "reset_mask": np.array([False, True, False])})
+            obs, info = vec.reset(
+                options={
+                    "split": "test",
+                    "day": [None, "2025-11-20", None],
+                    "reset_mask": np.array([False, True, False]),
+                }
+            )
             o, inf = singles[1].reset(options={"split": "test", "day": "2025-11-20"})
             np.testing.assert_array_equal(obs[1], o)
             assert info["_day_index"].tolist() == [False, True, False]
@@ -136,17 +146,20 @@ def test_a_finished_episode_without_autoreset_must_be_reset_first() -> None:
         vec.step(zeros)
 
 
-@pytest.mark.parametrize(("call", "message"), [
-    (lambda v: v.step(np.zeros((N, 2))), r"actions have shape \(3, 2\); expected \(3, 5\)"),
-    (lambda v: v.step(np.full((N, 5), 0.5) + np.eye(N, 5) * 2), r"actions\[0, 0\] \('da_position'\) = 2.5"),
-    (lambda v: v.step(np.full((N, 5), np.nan)), "not finite"),
-    (lambda v: v.reset(options={"days": 1}), "unknown key 'days'; valid keys are split, day, reset_mask"),
-    (lambda v: v.reset(options={"split": "dev"}), "split='dev'"),
-    (lambda v: v.reset(options={"day": [0, 1]}), "day has 2 entries; expected one"),
-    (lambda v: v.reset(options={"day": 10_000}), "day=10000"),
-    (lambda v: v.reset(seed=[1, 2]), "2 seeds for 3 sub-envs"),
-    (lambda v: v.reset(options={"reset_mask": np.array([True, False, False])}), "reset_mask needs autoreset_mode"),
-])
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda v: v.step(np.zeros((N, 2))), r"actions have shape \(3, 2\); expected \(3, 5\)"),
+        (lambda v: v.step(np.full((N, 5), 0.5) + np.eye(N, 5) * 2), r"actions\[0, 0\] \('da_position'\) = 2.5"),
+        (lambda v: v.step(np.full((N, 5), np.nan)), "not finite"),
+        (lambda v: v.reset(options={"days": 1}), "unknown key 'days'; valid keys are split, day, reset_mask"),
+        (lambda v: v.reset(options={"split": "dev"}), "split='dev'"),
+        (lambda v: v.reset(options={"day": [0, 1]}), "day has 2 entries; expected one"),
+        (lambda v: v.reset(options={"day": 10_000}), "day=10000"),
+        (lambda v: v.reset(seed=[1, 2]), "2 seeds for 3 sub-envs"),
+        (lambda v: v.reset(options={"reset_mask": np.array([True, False, False])}), "reset_mask needs autoreset_mode"),
+    ],
+)
 def test_bad_input_names_what_is_wrong(call: object, message: str) -> None:
     vec = _vec("vpp_gym/Arbitrage-v0")
     vec.reset(seed=0)
@@ -154,12 +167,15 @@ def test_bad_input_names_what_is_wrong(call: object, message: str) -> None:
         call(vec)  # type: ignore[operator]
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"num_envs": 0}, "num_envs=0"),
-    ({"num_envs": 2, "autoreset_mode": "Sometimes"}, "autoreset_mode='Sometimes'; expected one of NextStep"),
-    ({"num_envs": 2, "split": "all"}, "split='all'"),
-    ({"num_envs": 2, "overrides": {"resources.battery.e_max_mwh": -1}}, "e_max_mwh"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"num_envs": 0}, "num_envs=0"),
+        ({"num_envs": 2, "autoreset_mode": "Sometimes"}, "autoreset_mode='Sometimes'; expected one of NextStep"),
+        ({"num_envs": 2, "split": "all"}, "split='all'"),
+        ({"num_envs": 2, "overrides": {"resources.battery.e_max_mwh": -1}}, "e_max_mwh"),
+    ],
+)
 def test_bad_construction_arguments_are_errors(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         gym.make_vec("vpp_gym/Arbitrage-v0", vectorization_mode="vector_entry_point", **kwargs)

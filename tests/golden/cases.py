@@ -18,8 +18,12 @@ import vpp_gym  # noqa: F401  (registers the task ids)
 
 ROOT = Path(__file__).resolve().parents[2]
 PRESETS = ROOT / "configs" / "markets"
-TASKS = {"arbitrage": "vpp_gym/Arbitrage-v0", "lowcarbon": "vpp_gym/LowCarbon-v0",
-         "regulation": "vpp_gym/Regulation-v0", "joint": "vpp_gym/Joint-v0"}
+TASKS = {
+    "arbitrage": "vpp_gym/Arbitrage-v0",
+    "lowcarbon": "vpp_gym/LowCarbon-v0",
+    "regulation": "vpp_gym/Regulation-v0",
+    "joint": "vpp_gym/Joint-v0",
+}
 
 
 @dataclass(frozen=True)
@@ -46,8 +50,14 @@ class Case:
         """The env of this case."""
         config = str(PRESETS / f"{self.preset}.yaml") if self.preset else None
         if self.num_envs:
-            return gym.make_vec(TASKS[self.task], num_envs=self.num_envs, vectorization_mode="vector_entry_point",
-                                config=config, split="test", **self.kwargs)
+            return gym.make_vec(
+                TASKS[self.task],
+                num_envs=self.num_envs,
+                vectorization_mode="vector_entry_point",
+                config=config,
+                split="test",
+                **self.kwargs,
+            )
         return gym.make(TASKS[self.task], config=config, **self.kwargs)
 
 
@@ -122,7 +132,8 @@ def planner_objectives() -> dict[str, float]:
         out[f"{key}.replayed_profit"] = float(profit)
     for task, preset, day in MPC_CASES:
         env = Case(task, 0, preset).make()
-        profit = run_episode(env, MpcPolicy(env, replan_every=MPC_REPLAN, seed=day), seed=day,
-                             options={"split": "test", "day": day})["profit"]
+        profit = run_episode(
+            env, MpcPolicy(env, replan_every=MPC_REPLAN, seed=day), seed=day, options={"split": "test", "day": day}
+        )["profit"]
         out[f"mpc-{task}-{preset or 'default'}-d{day}.profit"] = float(profit)
     return out

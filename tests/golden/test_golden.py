@@ -35,8 +35,10 @@ def test_trajectory_is_unchanged(case: Case, recorded: dict[str, np.ndarray]) ->
     for key, value in want.items():
         assert got[key].dtype == value.dtype and got[key].shape == value.shape, key
         diff = np.flatnonzero(~((got[key] == value) | (np.isnan(got[key]) & np.isnan(value))))
-        assert len(diff) == 0, f"{case.name}: {key} differs first at flat index {diff[0]}: " \
-                               f"{got[key].ravel()[diff[0]]!r} != {value.ravel()[diff[0]]!r}"
+        assert len(diff) == 0, (
+            f"{case.name}: {key} differs first at flat index {diff[0]}: "
+            f"{got[key].ravel()[diff[0]]!r} != {value.ravel()[diff[0]]!r}"
+        )
 
 
 def test_planner_objectives_are_unchanged() -> None:

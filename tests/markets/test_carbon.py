@@ -22,11 +22,11 @@ LADDER = {"price_per_t": 60.0, "pricing": "stepped", "band_t": 2.0, "growth": 0.
 # Stepped ladder, lam = 60, bands of 2 t priced 60 * (1 + 0.25 k): 60, 75, 90, 105 /t for k = 0..3.
 LADDER_CASES = [
     (0.0, 0.0),
-    (1.0, 60.0),                                  # 1 t in band 0
-    (2.0, 120.0),                                 # band 0 full: 60 * 2
-    (4.0, 270.0),                                 # 120 + 75 * 2
-    (5.0, 360.0),                                 # 120 + 150 + 90 * 1
-    (7.5, 120.0 + 150.0 + 180.0 + 105.0 * 1.5),   # = 607.5, three full bands + 1.5 t of band 3
+    (1.0, 60.0),  # 1 t in band 0
+    (2.0, 120.0),  # band 0 full: 60 * 2
+    (4.0, 270.0),  # 120 + 75 * 2
+    (5.0, 360.0),  # 120 + 150 + 90 * 1
+    (7.5, 120.0 + 150.0 + 180.0 + 105.0 * 1.5),  # = 607.5, three full bands + 1.5 t of band 3
 ]
 
 
@@ -68,8 +68,8 @@ def test_flat_price() -> None:
     flat = CarbonMarketConfig(price_per_t=60.0, pricing="flat", reward_surplus=True)
     flat_no = CarbonMarketConfig(price_per_t=60.0, pricing="flat", reward_surplus=False)
     x = np.array([5.0, -5.0, 0.0])
-    np.testing.assert_allclose(compliance_cost(x, flat), [300.0, -300.0, 0.0])   # 60 * 5
-    np.testing.assert_allclose(compliance_cost(x, flat_no), [300.0, 0.0, 0.0])   # surplus worthless
+    np.testing.assert_allclose(compliance_cost(x, flat), [300.0, -300.0, 0.0])  # 60 * 5
+    np.testing.assert_allclose(compliance_cost(x, flat_no), [300.0, 0.0, 0.0])  # surplus worthless
 
 
 def test_ccer_cap_binding_and_not_binding() -> None:
@@ -86,13 +86,25 @@ def test_ccer_cap_binding_and_not_binding() -> None:
 
 
 def _pv_params(gec_share: float) -> core.CoreParams:
-    cfg = from_mapping(ScenarioConfig, {
-        "resources": {"pv": {"p_max_mw": 4.0, "curtailable": False}},
-        "markets": {"carbon": {"pricing": "flat", "price_per_t": 60.0, "ccer_t_per_mwh": 0.5, "ccer_cap_share": 0.05,
-                               "gec_share": gec_share, "gec_price_per_mwh": 50.0}},
-    })
-    return core.CoreParams(cfg=cfg, price_ref_per_mwh=100.0, lo=dict.fromkeys(ALL_NAMES, 0.0),
-                           hi=dict.fromkeys(ALL_NAMES, 1.0))
+    cfg = from_mapping(
+        ScenarioConfig,
+        {
+            "resources": {"pv": {"p_max_mw": 4.0, "curtailable": False}},
+            "markets": {
+                "carbon": {
+                    "pricing": "flat",
+                    "price_per_t": 60.0,
+                    "ccer_t_per_mwh": 0.5,
+                    "ccer_cap_share": 0.05,
+                    "gec_share": gec_share,
+                    "gec_price_per_mwh": 50.0,
+                }
+            },
+        },
+    )
+    return core.CoreParams(
+        cfg=cfg, price_ref_per_mwh=100.0, lo=dict.fromkeys(ALL_NAMES, 0.0), hi=dict.fromkeys(ALL_NAMES, 1.0)
+    )
 
 
 @pytest.mark.parametrize("gec_share", [0.0, 0.3, 1.0])
@@ -106,8 +118,8 @@ def test_green_certificate_and_ccer_never_count_the_same_mwh_twice(gec_share: fl
     s1, led = core.transition(p, s0, [0.0], x, SCALAR)
     # PV 4 MW * 0.5 = 2 MW for 0.25 h: R = 0.5 MWh; no load, so no emissions and no allowances this step
     r_mwh = 0.5
-    gec = gec_share * r_mwh                                   # 0.3 -> 0.15 MWh certified
-    credits = (r_mwh - gec) * 0.5                             # 0.3 -> 0.35 MWh * 0.5 t = 0.175 t
+    gec = gec_share * r_mwh  # 0.3 -> 0.15 MWh certified
+    credits = (r_mwh - gec) * 0.5  # 0.3 -> 0.35 MWh * 0.5 t = 0.175 t
     assert led["renewable.output_mwh"] == pytest.approx(r_mwh)
     assert led["green_cert.quantity_mwh"] == pytest.approx(gec)
     assert led["green_cert.cash"] == pytest.approx(gec * 50.0)  # 0.3 -> 7.5

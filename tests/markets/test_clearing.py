@@ -21,13 +21,15 @@ CAP = 300.0
 REF = 18.0
 
 
-def clear1(offer: tuple[float, float], stack: list[tuple[float, float]], need: float,
-           cap: float = CAP, ref: float = REF) -> tuple[float, float]:
+def clear1(
+    offer: tuple[float, float], stack: list[tuple[float, float]], need: float, cap: float = CAP, ref: float = REF
+) -> tuple[float, float]:
     """Clear one interval (B = 1) given the VPP's offer ``(mw, price)`` and competitor offers."""
     q = np.array([[s[0] for s in stack]], dtype=float).reshape(1, len(stack))
     p = np.array([[s[1] for s in stack]], dtype=float).reshape(1, len(stack))
-    acc, price = clear_transaction(np.array([offer[0]]), np.array([offer[1]]), q, p, np.array([need]),
-                                   np.array([cap]), np.array([ref]))
+    acc, price = clear_transaction(
+        np.array([offer[0]]), np.array([offer[1]]), q, p, np.array([need]), np.array([cap]), np.array([ref])
+    )
     assert acc.shape == (1,) and price.shape == (1,)
     return float(acc[0]), float(price[0])
 
@@ -50,8 +52,9 @@ def test_invitation_undersubscribed_and_empty_cases():
 
 def test_invitation_scalar_ops_match_numpy():
     for d, o, n in [(30.0, 90.0, 60.0), (30.0, 10.0, 60.0), (0.0, 0.0, 10.0), (12.5, 7.5, 10.0)]:
-        assert clear_invitation(d, o, n, xp=SCALAR) == float(clear_invitation(np.array([d]), np.array([o]),
-                                                                              np.array([n]))[0])
+        assert clear_invitation(d, o, n, xp=SCALAR) == float(
+            clear_invitation(np.array([d]), np.array([o]), np.array([n]))[0]
+        )
     # 12.5 + 7.5 = 20 > 10 -> 12.5 * 10 / 20 = 6.25
     assert clear_invitation(12.5, 7.5, 10.0, xp=SCALAR) == 6.25
 
@@ -79,8 +82,9 @@ def test_marginal_price_and_partial_acceptance():
 
 def test_zero_dimensional_inputs():
     # same example as above without a batch dimension
-    acc, price = clear_transaction(20.0, 15.0, np.array([40.0, 50.0, 30.0]), np.array([10.0, 20.0, 25.0]),
-                                   100.0, CAP, REF)
+    acc, price = clear_transaction(
+        20.0, 15.0, np.array([40.0, 50.0, 30.0]), np.array([10.0, 20.0, 25.0]), 100.0, CAP, REF
+    )
     assert acc.shape == () and price.shape == ()
     assert (float(acc), float(price)) == (20.0, 20.0)
 
@@ -189,8 +193,15 @@ def test_a_batch_of_cases_equals_one_at_a_time():
 
 def test_two_batch_dimensions_equal_the_flattened_batch():
     q_v, p_v, q_c, p_c, need, cap, ref = _as_batch(CASES[:8])
-    acc, price = clear_transaction(q_v.reshape(2, 4), p_v.reshape(2, 4), q_c.reshape(2, 4, 3),
-                                   p_c.reshape(2, 4, 3), need.reshape(2, 4), cap.reshape(2, 4), ref.reshape(2, 4))
+    acc, price = clear_transaction(
+        q_v.reshape(2, 4),
+        p_v.reshape(2, 4),
+        q_c.reshape(2, 4, 3),
+        p_c.reshape(2, 4, 3),
+        need.reshape(2, 4),
+        cap.reshape(2, 4),
+        ref.reshape(2, 4),
+    )
     acc_f, price_f = clear_transaction(q_v, p_v, q_c, p_c, need, cap, ref)
     assert acc.shape == (2, 4)
     np.testing.assert_array_equal(acc.ravel(), acc_f)
@@ -225,8 +236,12 @@ def brute_force(offer, stack, need, cap, ref):
 qty = st.integers(0, 12).map(float)
 prc = st.integers(0, 6).map(lambda k: 5.0 * k)  # few distinct prices -> many ties
 stack_st = st.lists(st.tuples(qty, prc), min_size=1, max_size=6)
-row_st = st.tuples(st.tuples(qty, st.integers(0, 8).map(lambda k: 5.0 * k)), stack_st,
-                   st.integers(0, 50).map(float), st.sampled_from([20.0, 25.0, 300.0]))
+row_st = st.tuples(
+    st.tuples(qty, st.integers(0, 8).map(lambda k: 5.0 * k)),
+    stack_st,
+    st.integers(0, 50).map(float),
+    st.sampled_from([20.0, 25.0, 300.0]),
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -241,8 +256,9 @@ def test_clearing_matches_a_brute_force_merit_order_loop(rows, m):
     # the same stacks pre-sorted by price (the fast path) give the same VPP outcome
     q_v, p_v, q_c, p_c, need, cap, ref = _as_batch(cases)
     order = np.argsort(p_c, axis=1, kind="stable")
-    acc_s, price_s = clear_transaction(q_v, p_v, np.take_along_axis(q_c, order, 1),
-                                       np.take_along_axis(p_c, order, 1), need, cap, ref)
+    acc_s, price_s = clear_transaction(
+        q_v, p_v, np.take_along_axis(q_c, order, 1), np.take_along_axis(p_c, order, 1), need, cap, ref
+    )
     np.testing.assert_array_equal(acc_s, acc)
     np.testing.assert_array_equal(price_s, price)
     assert np.all(acc <= np.minimum(q_v, need)) and np.all(price <= np.maximum(cap, ref))
@@ -295,8 +311,14 @@ def test_vpp_offer_at_the_reference_price_clears_near_it_on_average():
 
 
 def test_competitor_stack_config_validation():
-    for bad in ({"n_offers": -1}, {"n_offers": 1.5}, {"n_offers": True}, {"supply_ratio": 0.0},
-                {"price_spread": 1.5}, {"quantity_noise": -0.1}):
+    for bad in (
+        {"n_offers": -1},
+        {"n_offers": 1.5},
+        {"n_offers": True},
+        {"supply_ratio": 0.0},
+        {"price_spread": 1.5},
+        {"quantity_noise": -0.1},
+    ):
         with pytest.raises(ConfigError, match=next(iter(bad))):
             CompetitorStackConfig(**bad)
     assert from_mapping(CompetitorStackConfig, {"n_offers": 8}) == CompetitorStackConfig(n_offers=8)

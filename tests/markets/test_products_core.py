@@ -28,8 +28,9 @@ AGC = {"agc": {"substeps": 4}, "max_delay_substeps": 0}  # 4 sub-steps; D = 0: d
 
 def _params(resources: dict[str, Any], markets: dict[str, Any]) -> core.CoreParams:
     cfg = from_mapping(ScenarioConfig, {"resources": resources, "markets": markets})
-    return core.CoreParams(cfg=cfg, price_ref_per_mwh=100.0, lo=dict.fromkeys(ALL_NAMES, 0.0),
-                           hi=dict.fromkeys(ALL_NAMES, 1.0))
+    return core.CoreParams(
+        cfg=cfg, price_ref_per_mwh=100.0, lo=dict.fromkeys(ALL_NAMES, 0.0), hi=dict.fromkeys(ALL_NAMES, 1.0)
+    )
 
 
 def _actions(p: core.CoreParams, rows: list[dict[str, float]]) -> np.ndarray:
@@ -50,21 +51,34 @@ def _exo(rows: list[dict[str, float]]) -> np.ndarray:
     return x
 
 
-def _episode(batch: int, steps: int = 1, agc: np.ndarray | None = None,
-             stacks: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> core.EpisodeData:
-    return core.EpisodeData(start=np.zeros(batch, dtype=np.int64), exo=np.zeros((batch, steps, len(ALL_NAMES))),
-                            obs_exo=np.zeros((batch, steps + 1, 1), dtype=np.float32), agc=agc,
-                            stacks=dict(stacks or {}))
+def _episode(
+    batch: int,
+    steps: int = 1,
+    agc: np.ndarray | None = None,
+    stacks: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> core.EpisodeData:
+    return core.EpisodeData(
+        start=np.zeros(batch, dtype=np.int64),
+        exo=np.zeros((batch, steps, len(ALL_NAMES))),
+        obs_exo=np.zeros((batch, steps + 1, 1), dtype=np.float32),
+        agc=agc,
+        stacks=dict(stacks or {}),
+    )
 
 
 def _row_episode(ep: core.EpisodeData, i: int) -> core.EpisodeData:
-    return core.EpisodeData(start=ep.start[i:i + 1], exo=ep.exo[i:i + 1], obs_exo=ep.obs_exo[i:i + 1],
-                            agc=None if ep.agc is None else ep.agc[i:i + 1],
-                            stacks={k: (m[i:i + 1], pr[i:i + 1]) for k, (m, pr) in ep.stacks.items()})
+    return core.EpisodeData(
+        start=ep.start[i : i + 1],
+        exo=ep.exo[i : i + 1],
+        obs_exo=ep.obs_exo[i : i + 1],
+        agc=None if ep.agc is None else ep.agc[i : i + 1],
+        stacks={k: (m[i : i + 1], pr[i : i + 1]) for k, (m, pr) in ep.stacks.items()},
+    )
 
 
-def _step(p: core.CoreParams, s: core.State, a: np.ndarray, x: np.ndarray,
-          ep: core.EpisodeData) -> tuple[core.State, dict[str, np.ndarray]]:
+def _step(
+    p: core.CoreParams, s: core.State, a: np.ndarray, x: np.ndarray, ep: core.EpisodeData
+) -> tuple[core.State, dict[str, np.ndarray]]:
     """Batched transition, checked row by row against the scalar backend (exact equality)."""
     s2, led = core.transition(p, s, a.T, x.T, np, ep)
     for i in range(len(a)):
@@ -123,17 +137,29 @@ def test_regulation_invitation_tracking_score_payment_and_soc() -> None:
 
 
 def _reserve_case() -> tuple[core.State, dict[str, np.ndarray]]:
-    p = _params({"battery": {}, "flex_load": {}, "gas": {}},
-                {"regulation": {**AGC, "offer_max_mw": 2.0}, "reserve": {"offer_max_mw": 2.0}})
+    p = _params(
+        {"battery": {}, "flex_load": {}, "gas": {}},
+        {"regulation": {**AGC, "offer_max_mw": 2.0}, "reserve": {"offer_max_mw": 2.0}},
+    )
     s = core.initial_state(p, 3)._replace(e_bat_mwh=np.full(3, 2.0), gas_p_mw=np.array([1.0, 1.0, 0.0]))
     # battery base 0.25 * 2 = 0.5 MW; regulation declared 1 MW (need 100, others 80: accepted 1);
     # reserve declared 2 MW (accepted 2); gas rows 0-1: (0.8 + 1) / 2 * 2 = 1.8 MW, row 2: off
-    a = _actions(p, [{"battery": 0.25, "regulation_mw": 0.5, "reserve_mw": 1.0, "gas": 0.8}] * 2
-                 + [{"battery": 0.25, "regulation_mw": 0.5, "reserve_mw": 1.0, "gas": -1.0}])
-    base = {"load_pu": 1.0, "price_rt_per_mwh": 100.0, "reg_need_mw": 100.0, "reg_cap_price_per_mw": 30.0,
-            "reserve_need_mw": 100.0, "reserve_price_per_mw": 20.0}
-    x = _exo([{**base, "reserve_call_share": 0.5}, {**base, "reserve_call_share": 1.0},
-              {**base, "reserve_call_share": 0.5}])
+    a = _actions(
+        p,
+        [{"battery": 0.25, "regulation_mw": 0.5, "reserve_mw": 1.0, "gas": 0.8}] * 2
+        + [{"battery": 0.25, "regulation_mw": 0.5, "reserve_mw": 1.0, "gas": -1.0}],
+    )
+    base = {
+        "load_pu": 1.0,
+        "price_rt_per_mwh": 100.0,
+        "reg_need_mw": 100.0,
+        "reg_cap_price_per_mw": 30.0,
+        "reserve_need_mw": 100.0,
+        "reserve_price_per_mw": 20.0,
+    }
+    x = _exo(
+        [{**base, "reserve_call_share": 0.5}, {**base, "reserve_call_share": 1.0}, {**base, "reserve_call_share": 0.5}]
+    )
     return _step(p, s, a, x, _episode(3, agc=np.zeros((3, 1, 4))))  # flat zero AGC signal
 
 
@@ -178,11 +204,18 @@ def test_product_cash_and_shortfall_penalties_reach_the_profit() -> None:
 
 
 def test_demand_response_peak_and_valley_against_the_passive_baseline() -> None:
-    p = _params({"pv": {"p_max_mw": 4.0}, "battery": {}, "flex_load": {}},
-                {"demand_response": {"offer_max_mw": 2.0, "others_ratio": 0.0}})
+    p = _params(
+        {"pv": {"p_max_mw": 4.0}, "battery": {}, "flex_load": {}},
+        {"demand_response": {"offer_max_mw": 2.0, "others_ratio": 0.0}},
+    )
     s = core.initial_state(p, 3)._replace(e_bat_mwh=np.full(3, 2.0))
-    peak_actions = {"battery": 1.0, "pv_curtail": 0.5, "load_curtail": 1.0, "load_shift": 0.5,
-                    "demand_response_mw": 1.0}
+    peak_actions = {
+        "battery": 1.0,
+        "pv_curtail": 0.5,
+        "load_curtail": 1.0,
+        "load_shift": 0.5,
+        "demand_response_mw": 1.0,
+    }
     valley_actions = {"battery": -1.0, "pv_curtail": 1.0, "load_shift": -1.0, "demand_response_mw": 1.0}
     a = _actions(p, [peak_actions, valley_actions, peak_actions])
     base = {"pv_cf": 0.5, "load_pu": 1.0, "dr_price_per_mwh": 500.0}
@@ -223,9 +256,18 @@ def test_reserve_transaction_form_vpp_offer_sets_the_marginal_price() -> None:
 
 
 def test_energy_transaction_offer_above_the_day_ahead_price_is_rejected_without_a_stack() -> None:
-    p = _params({"pv": {"p_max_mw": 4.0, "curtailable": False}},
-                {"energy": {"form": "transaction", "da_lead_steps": 4, "position_max_mw": 6.0,
-                            "price_cap_per_mwh": 1500.0, "need_mw": 20.0}})
+    p = _params(
+        {"pv": {"p_max_mw": 4.0, "curtailable": False}},
+        {
+            "energy": {
+                "form": "transaction",
+                "da_lead_steps": 4,
+                "position_max_mw": 6.0,
+                "price_cap_per_mwh": 1500.0,
+                "need_mw": 20.0,
+            }
+        },
+    )
     s = core.initial_state(p, 2)
     # commit at t = 0 for t = 4: 2 MW (a = 1/3 of 6 MW) at (a + 1) / 2 * 1500 = 300 (row 0) and 150 (row 1)
     a0 = _actions(p, [{"da_position": 1.0 / 3.0, "da_price": -0.6}, {"da_position": 1.0 / 3.0, "da_price": -0.8}])
@@ -251,12 +293,12 @@ def test_regulation_award_is_capped_at_the_battery_headroom_and_only_the_battery
     # so the capability (symmetric headroom) is 0.2 MW. Cleared C = 1 MW (need 10, no competitors) is cut
     # to 0.2 MW. A constant signal 0.5 requests 0.1 MW at every sub-step: followed exactly, score 1.
     # The flexible load (curtailable 0.2 MW) does not regulate.
-    p = _params({"battery": {}, "flex_load": {}},
-                {"regulation": {**AGC, "offer_max_mw": 1.0, "others_ratio": 0.0}})
+    p = _params({"battery": {}, "flex_load": {}}, {"regulation": {**AGC, "offer_max_mw": 1.0, "others_ratio": 0.0}})
     s = core.initial_state(p, 1)._replace(e_bat_mwh=np.array([2.0]))
     a = _actions(p, [{"regulation_mw": 1.0, "battery": 0.9}])
-    x = _exo([{"reg_need_mw": 10.0, "reg_cap_price_per_mw": 20.0, "reg_mileage_price_per_mw": 4.0,
-               "load_pu": 2.0 / 3.0}])
+    x = _exo(
+        [{"reg_need_mw": 10.0, "reg_cap_price_per_mw": 20.0, "reg_mileage_price_per_mw": 4.0, "load_pu": 2.0 / 3.0}]
+    )
     s2, led = _step(p, s, a, x, _episode(1, agc=np.full((1, 1, 4), 0.5)))
     assert led["regulation.cleared_mw"][0] == 1.0
     assert led["regulation.capability_mw"][0] == pytest.approx(0.2)
@@ -271,5 +313,6 @@ def test_regulation_award_is_capped_at_the_battery_headroom_and_only_the_battery
     assert led["regulation.cash"][0] == pytest.approx(1.4, rel=1e-12)
     assert led["net_mw"][0] == pytest.approx(1.9 - 2.0)
     # the regulation energy (0.1 MW) is instructed, not an imbalance
-    assert led["penalty.imbalance"][0] == pytest.approx(abs(led["energy_rt.quantity_mwh"][0] / 0.25 - 0.1)
-                                                         * 0.25 * p.cfg.markets.energy.imbalance_penalty_per_mwh)
+    assert led["penalty.imbalance"][0] == pytest.approx(
+        abs(led["energy_rt.quantity_mwh"][0] / 0.25 - 0.1) * 0.25 * p.cfg.markets.energy.imbalance_penalty_per_mwh
+    )

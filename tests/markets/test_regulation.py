@@ -16,8 +16,9 @@ from vpp_gym.validation import ConfigError
 
 
 def _score(req, resp, max_delay):
-    return reg.performance_score(np.atleast_2d(np.asarray(req, float)), np.atleast_2d(np.asarray(resp, float)),
-                                 max_delay)
+    return reg.performance_score(
+        np.atleast_2d(np.asarray(req, float)), np.atleast_2d(np.asarray(resp, float)), max_delay
+    )
 
 
 def _assert_components(out, score, accuracy, delay, precision):
@@ -83,12 +84,22 @@ def test_saturation_by_headroom_lowers_precision():
 def test_ramp_limit_and_delay_per_row():
     signal = np.ones((3, 5))
     # Capacity 10, step request of 10 MW from sub-step 0; ramp 4 MW per sub-step, starting from 0.
-    resp = reg.response(np.array([10.0, 10.0, 10.0]), signal, up_mw=np.array([9.0, 20.0, 20.0]),
-                        down_mw=0.0, delay_substeps=np.array([0, 0, 1]),
-                        ramp_mw_per_substep=np.array([4.0, 4.0, np.inf]))
-    np.testing.assert_array_equal(resp, [[4, 8, 9, 9, 9],      # ramp then headroom 9
-                                         [4, 8, 10, 10, 10],   # ramp only
-                                         [0, 10, 10, 10, 10]])  # delay 1: first sub-step holds 0
+    resp = reg.response(
+        np.array([10.0, 10.0, 10.0]),
+        signal,
+        up_mw=np.array([9.0, 20.0, 20.0]),
+        down_mw=0.0,
+        delay_substeps=np.array([0, 0, 1]),
+        ramp_mw_per_substep=np.array([4.0, 4.0, np.inf]),
+    )
+    np.testing.assert_array_equal(
+        resp,
+        [
+            [4, 8, 9, 9, 9],  # ramp then headroom 9
+            [4, 8, 10, 10, 10],  # ramp only
+            [0, 10, 10, 10, 10],
+        ],
+    )  # delay 1: first sub-step holds 0
     # Ramp with delay: the delayed request is ramped from 0; back down with no wind-up above the headroom.
     sig = np.array([[1.0, 1.0, 1.0, -1.0, -1.0, -1.0]])
     r = reg.response(10.0, sig, up_mw=6.0, down_mw=10.0, delay_substeps=1, ramp_mw_per_substep=5.0)
@@ -105,8 +116,7 @@ def test_degenerate_cases_are_defined():
     # 2: flat request followed exactly -> precision 1 -> all 1.  3: flat request, half -> all 0.5.
     # 4: shaped request, no response -> corr 0 everywhere, no delay identified, precision 0 -> all 0.
     # 5: response against the signal -> corr -1, accuracy 0, delay 0, precision clip(1 - 2) = 0.
-    _assert_components(out, [1, 0, 1, 0.5, 0, 0], [1, 0, 1, 0.5, 0, 0], [1, 0, 1, 0.5, 0, 0],
-                       [1, 0, 1, 0.5, 0, 0])
+    _assert_components(out, [1, 0, 1, 0.5, 0, 0], [1, 0, 1, 0.5, 0, 0], [1, 0, 1, 0.5, 0, 0], [1, 0, 1, 0.5, 0, 0])
     # max_delay 0 is allowed: no lag search, delay is 1 for a positively correlated response.
     _assert_components(_score(TRAP, TRAP, 0), 1.0, 1.0, 1.0, 1.0)
 
@@ -150,16 +160,28 @@ def test_agc_signal_bounds_determinism_and_energy_neutrality():
     s = reg.agc_signal(small, np.random.default_rng(1), 64, 96).reshape(64, -1)
     assert s.std() == pytest.approx(0.1, rel=0.05)
     assert np.mean(np.abs(s.sum(axis=1))) < 0.5 * 0.1 * math.sqrt(s.shape[1])
+
     # Persistence makes the signal smoother: higher lag-1 autocorrelation.
     def ac1(x):
         return np.mean(x[:, 1:] * x[:, :-1]) / np.mean(x**2)
+
     slow = reg.agc_signal(AgcSignalConfig(amplitude=0.1, persistence=0.95), np.random.default_rng(1), 64, 20)
     fast = reg.agc_signal(AgcSignalConfig(amplitude=0.1, persistence=0.2), np.random.default_rng(1), 64, 20)
     assert ac1(slow.reshape(64, -1)) > ac1(fast.reshape(64, -1)) + 0.3
 
 
-@pytest.mark.parametrize("bad", [{"substeps": 1}, {"substeps": True}, {"substeps": 15.0}, {"persistence": 1.0},
-                                 {"energy_reversion": 0.0}, {"amplitude": 0.0}, {"amplitude": 1.5}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"substeps": 1},
+        {"substeps": True},
+        {"substeps": 15.0},
+        {"persistence": 1.0},
+        {"energy_reversion": 0.0},
+        {"amplitude": 0.0},
+        {"amplitude": 1.5},
+    ],
+)
 def test_agc_signal_config_validation(bad):
     with pytest.raises(ConfigError, match=next(iter(bad))):
         AgcSignalConfig(**bad)
@@ -204,8 +226,15 @@ def test_score_components_always_in_unit_interval(case):
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.integers(1, 3), st.integers(2, 30), st.floats(0.0, 20.0), st.floats(0.0, 20.0), st.integers(0, 5),
-       st.one_of(st.just(math.inf), st.floats(0.0, 10.0)), st.integers(0, 2**32 - 1))
+@given(
+    st.integers(1, 3),
+    st.integers(2, 30),
+    st.floats(0.0, 20.0),
+    st.floats(0.0, 20.0),
+    st.integers(0, 5),
+    st.one_of(st.just(math.inf), st.floats(0.0, 10.0)),
+    st.integers(0, 2**32 - 1),
+)
 def test_response_stays_inside_headroom_and_ramp(B, S, up, down, delay, ramp, seed):
     rng = np.random.default_rng(seed)
     sig = rng.uniform(-1.0, 1.0, (B, S))
@@ -215,4 +244,4 @@ def test_response_stays_inside_headroom_and_ramp(B, S, up, down, delay, ramp, se
     assert np.all(r <= up) and np.all(r >= -down)
     steps = np.abs(np.diff(np.concatenate([np.zeros((B, 1)), r], axis=1), axis=1))
     assert np.all(steps <= ramp + 1e-9)
-    assert np.all(r[:, :min(delay, S)] == 0.0)
+    assert np.all(r[:, : min(delay, S)] == 0.0)

@@ -13,8 +13,16 @@ from vpp_gym.validation import ConfigError
 
 DT = 0.25
 # e_max = 4 MWh -> e_min = 0.1 * 4 = 0.4 MWh, e_high = 0.9 * 4 = 3.6 MWh.
-P = BatteryParams(e_max_mwh=4.0, p_charge_max_mw=2.0, p_discharge_max_mw=2.0, eta_charge=0.9,
-                  eta_discharge=0.8, soc_min=0.1, soc_max=0.9, soc_init=0.5)
+P = BatteryParams(
+    e_max_mwh=4.0,
+    p_charge_max_mw=2.0,
+    p_discharge_max_mw=2.0,
+    eta_charge=0.9,
+    eta_discharge=0.8,
+    soc_min=0.1,
+    soc_max=0.9,
+    soc_init=0.5,
+)
 
 
 def test_one_step_at_the_power_limits_with_asymmetric_efficiencies():
@@ -58,8 +66,8 @@ def test_batch_equals_one_at_a_time():
     p_b, e_b = battery.apply(P, e, req, DT)
     lo_b, hi_b = battery.feasible_range(P, e, DT)
     for i in range(len(e)):
-        p_i, e_i = battery.apply(P, e[i:i + 1], req[i:i + 1], DT)
-        lo_i, hi_i = battery.feasible_range(P, e[i:i + 1], DT)
+        p_i, e_i = battery.apply(P, e[i : i + 1], req[i : i + 1], DT)
+        lo_i, hi_i = battery.feasible_range(P, e[i : i + 1], DT)
         assert (p_b[i], e_b[i], lo_b[i], hi_b[i]) == (p_i[0], e_i[0], lo_i[0], hi_i[0])
     # The batch is not trivially uniform: the states give several distinct outcomes.
     assert len(set(np.round(p_b, 9))) >= 5
@@ -76,7 +84,9 @@ def _battery_case(draw):
         p_discharge_max_mw=draw(st.floats(0.0, 200.0)),
         eta_charge=draw(st.floats(0.05, 1.0)),
         eta_discharge=draw(st.floats(0.05, 1.0)),
-        soc_min=soc_min, soc_max=soc_max, soc_init=soc_init,
+        soc_min=soc_min,
+        soc_max=soc_max,
+        soc_init=soc_init,
     )
     dt = draw(st.sampled_from([1 / 60, 0.25, 0.5, 1.0, 2.0]))
     n = draw(st.integers(1, 6))

@@ -12,8 +12,9 @@ from vpp_gym.resources.ev_fleet import EvFleetParams
 from vpp_gym.validation import ConfigError
 
 DT = 0.5
-P = EvFleetParams(e_fleet_mwh=6.0, p_charge_max_mw=2.0, p_discharge_max_mw=1.0, v2g=False,
-                  eta_charge=0.9, eta_discharge=0.8)
+P = EvFleetParams(
+    e_fleet_mwh=6.0, p_charge_max_mw=2.0, p_discharge_max_mw=1.0, v2g=False, eta_charge=0.9, eta_discharge=0.8
+)
 P_V2G = dataclasses.replace(P, v2g=True)
 
 
@@ -77,8 +78,16 @@ def test_need_is_capped_at_fleet_capacity():
     np.testing.assert_allclose(n_next, [4.5, 4.5], rtol=0, atol=1e-12)
 
 
-@pytest.mark.parametrize(("field", "value"), [("eta_charge", 0.0), ("eta_discharge", 1.5), ("e_fleet_mwh", -1.0),
-                                              ("p_charge_max_mw", -2.0), ("unmet_penalty_per_mwh", -1.0)])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("eta_charge", 0.0),
+        ("eta_discharge", 1.5),
+        ("e_fleet_mwh", -1.0),
+        ("p_charge_max_mw", -2.0),
+        ("unmet_penalty_per_mwh", -1.0),
+    ],
+)
 def test_bad_params_name_the_field(field, value):
     with pytest.raises(ConfigError, match=rf"^{field}: got "):
         EvFleetParams(**{field: value})

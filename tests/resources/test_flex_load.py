@@ -10,8 +10,15 @@ from vpp_gym.resources.flex_load import FlexLoadParams
 from vpp_gym.validation import ConfigError
 
 DT = 0.25
-P = FlexLoadParams(peak_mw=10.0, curtail_share=0.1, curtail_cost_per_mwh=600.0, shift_share=0.2,
-                   shift_window_h=1.0, shift_cost_per_mwh=10.0, shift_violation_penalty_per_mwh=1000.0)
+P = FlexLoadParams(
+    peak_mw=10.0,
+    curtail_share=0.1,
+    curtail_cost_per_mwh=600.0,
+    shift_share=0.2,
+    shift_window_h=1.0,
+    shift_cost_per_mwh=10.0,
+    shift_violation_penalty_per_mwh=1000.0,
+)
 
 
 def test_curtail_and_shift_limits_in_one_batched_step():
@@ -110,8 +117,9 @@ def test_window_end_resets_backlog_exactly_and_measures_violation():
     dt = 0.1
     backlog = np.array([-0.921, 1.651])
     base = np.array([50.0, 50.0])  # s_max = 0.2 * 50 = 10 MW
-    c, s, b_next, viol = flex_load.apply(P, backlog, base, np.zeros(2), np.array([-3.0, 3.0]), np.array([True, True]),
-                                         dt)
+    c, s, b_next, viol = flex_load.apply(
+        P, backlog, base, np.zeros(2), np.array([-3.0, 3.0]), np.array([True, True]), dt
+    )
     # s = -b / dt = [9.21, -16.51]; violation = max(|s| - 10, 0) * 0.1 = [0, 6.51 * 0.1 = 0.651] MWh
     np.testing.assert_allclose(s, [9.21, -16.51], rtol=0, atol=1e-12)
     np.testing.assert_array_equal(b_next, [0.0, 0.0])

@@ -68,7 +68,7 @@ def test_batch_of_mixed_states_equals_one_at_a_time():
     req = np.array([1.7, 0.1, 0.0, 0.0, 0.65, 1.1, 0.45])
     p_b, s_b = gas_unit.apply(FAST, p0, req, DT)
     for i in range(len(p0)):
-        p_i, s_i = gas_unit.apply(FAST, p0[i:i + 1], req[i:i + 1], DT)
+        p_i, s_i = gas_unit.apply(FAST, p0[i : i + 1], req[i : i + 1], DT)
         assert (p_b[i], s_b[i]) == (p_i[0], s_i[0])
     # 0 -> 1.0 (start, capped by ramp); 0 stays off; 0.6 -> off; 1.9 -> 0.9 (refused);
     # 2.0 -> max(0.6, 1.0) = 1.0; 1.4 -> 1.1; 0 -> 0.6 (start, 0.45 >= 0.3)

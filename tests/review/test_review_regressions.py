@@ -46,8 +46,11 @@ def test_regulation_has_no_shortfall_penalty_key() -> None:
 def test_the_generator_filling_file_columns_is_configured_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
     frame = generate(SyntheticConfig(days=30), 15).to_frame()
     frame.to_csv(tmp_path / "prices.csv", index=False)
-    files = {"sources": [{"path": str(tmp_path / "prices.csv"),
-                          "columns": {"price_da_per_mwh": {"column": "price_da_per_mwh"}}}]}
+    files = {
+        "sources": [
+            {"path": str(tmp_path / "prices.csv"), "columns": {"price_da_per_mwh": {"column": "price_da_per_mwh"}}}
+        ]
+    }
     with pytest.raises(ConfigError, match=r"data\.synthetic: .*data\.files\.synthetic"):
         gym.make("vpp_gym/Arbitrage-v0", data={"source": "files", "files": files, "synthetic": {"seed": 1}})
     files["synthetic"] = {"seed": 1}
@@ -85,9 +88,11 @@ def test_shift_backlog_settled_by_episode_end() -> None:
 def test_local_midnight_is_dark() -> None:
     with pytest.raises(ConfigError, match=r"data\.synthetic\.utc_offset_h: got 0\.0, expected time\.utc_offset_h = 8"):
         gym.make("vpp_gym/Arbitrage-v0", time={"utc_offset_h": 8.0})
-    env = gym.make("vpp_gym/Arbitrage-v0", time={"utc_offset_h": 8.0},
-                   data={"synthetic": {"utc_offset_h": 8.0, "longitude_deg": 120.0},
-                         "ancillary": {"utc_offset_h": 8.0}})
+    env = gym.make(
+        "vpp_gym/Arbitrage-v0",
+        time={"utc_offset_h": 8.0},
+        data={"synthetic": {"utc_offset_h": 8.0, "longitude_deg": 120.0}, "ancillary": {"utc_offset_h": 8.0}},
+    )
     u = env.unwrapped
     u.reset(seed=0, options={"day": 150})
     assert u._episode.exo[0, 0, 3] == 0.0  # pv_cf at the first interval of the (local) day

@@ -39,7 +39,6 @@ from vpp_gym.validation import require_range
 __all__ = ["ANCILLARY_COLUMNS", "ANCILLARY_NAMES", "AncillaryConfig", "generate_ancillary"]
 
 
-
 @dataclass(frozen=True)
 class AncillaryConfig:
     """Parameters of the synthetic ancillary-service series (see the module docstring)."""
@@ -70,12 +69,26 @@ class AncillaryConfig:
     def __post_init__(self) -> None:
         k = "data.ancillary."
         require_range(k + "utc_offset_h", self.utc_offset_h, -12.0, 14.0)
-        for name in ("reg_need_mw", "reg_cap_price_per_mw", "reg_mileage_price_per_mw", "reserve_need_mw",
-                     "reserve_price_per_mw", "dr_need_mw", "dr_peak_price_per_mwh", "dr_valley_price_per_mwh",
-                     "reserve_call_rate_per_day"):
+        for name in (
+            "reg_need_mw",
+            "reg_cap_price_per_mw",
+            "reg_mileage_price_per_mw",
+            "reserve_need_mw",
+            "reserve_price_per_mw",
+            "dr_need_mw",
+            "dr_peak_price_per_mwh",
+            "dr_valley_price_per_mwh",
+            "reserve_call_rate_per_day",
+        ):
             require_range(k + name, getattr(self, name), 0.0, 1e5)
-        for name in ("reg_need_daily_amplitude", "price_da_coupling", "price_volatility", "reserve_call_share_min",
-                     "dr_peak_day_prob", "dr_valley_day_prob"):
+        for name in (
+            "reg_need_daily_amplitude",
+            "price_da_coupling",
+            "price_volatility",
+            "reserve_call_share_min",
+            "dr_peak_day_prob",
+            "dr_valley_day_prob",
+        ):
             require_range(k + name, getattr(self, name), 0.0, 1.0)
         require_range(k + "price_noise_tau_h", self.price_noise_tau_h, 0.0, lo_open=True)
         require_range(k + "reserve_call_duration_h", self.reserve_call_duration_h, 0.0, 24.0, lo_open=True)
@@ -84,19 +97,24 @@ class AncillaryConfig:
         require_range(k + "dr_valley_hour", self.dr_valley_hour, 0.0, 24.0, hi_open=True)
 
 
-def _daily_window(hour: np.ndarray, day: np.ndarray, rng: np.random.Generator, prob: float, start_h: float,
-                  duration_h: float) -> np.ndarray:
+def _daily_window(
+    hour: np.ndarray, day: np.ndarray, rng: np.random.Generator, prob: float, start_h: float, duration_h: float
+) -> np.ndarray:
     """True inside ``[start_h, start_h + duration_h)`` on the days drawn with probability ``prob``."""
     days = np.unique(day)
     chosen = set(days[rng.random(days.size) < prob].tolist())
-    on_day = np.fromiter((d in chosen for d in day.tolist()), dtype=bool, count=day.size) if chosen else \
-        np.zeros(day.size, dtype=bool)
+    on_day = (
+        np.fromiter((d in chosen for d in day.tolist()), dtype=bool, count=day.size)
+        if chosen
+        else np.zeros(day.size, dtype=bool)
+    )
     rel = (hour - start_h) % 24.0
     return on_day & (rel < duration_h)
 
 
-def generate_ancillary(cfg: AncillaryConfig, timestamps: np.ndarray, interval_minutes: int,
-                       price_da: np.ndarray) -> dict[str, np.ndarray]:
+def generate_ancillary(
+    cfg: AncillaryConfig, timestamps: np.ndarray, interval_minutes: int, price_da: np.ndarray
+) -> dict[str, np.ndarray]:
     """Synthesize every ancillary column on the index (see the module docstring)."""
     n = len(timestamps)
     dt_h = interval_minutes / 60.0
@@ -129,6 +147,7 @@ def generate_ancillary(cfg: AncillaryConfig, timestamps: np.ndarray, interval_mi
         "reserve_price_per_mw": price(cfg.reserve_price_per_mw, rngs[2]),
         "reserve_call_share": call,
         "dr_need_mw": np.where(peak, cfg.dr_need_mw, np.where(valley, -cfg.dr_need_mw, 0.0)),
-        "dr_price_per_mwh": np.where(peak, cfg.dr_peak_price_per_mwh,
-                                     np.where(valley, cfg.dr_valley_price_per_mwh, 0.0)),
+        "dr_price_per_mwh": np.where(
+            peak, cfg.dr_peak_price_per_mwh, np.where(valley, cfg.dr_valley_price_per_mwh, 0.0)
+        ),
     }

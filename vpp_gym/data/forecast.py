@@ -22,8 +22,17 @@ def lead_growth(horizon: int, growth_cap: float) -> np.ndarray:
     return np.minimum(np.sqrt(np.arange(1, horizon + 1, dtype=np.float64)), growth_cap)
 
 
-def forecast_windows(actual: np.ndarray, steps: int, horizon: int, sigma: float, growth_cap: float,
-                     rng: rnd.Rng, lo: float, hi: float, multiplicative: bool = False) -> np.ndarray:
+def forecast_windows(
+    actual: np.ndarray,
+    steps: int,
+    horizon: int,
+    sigma: float,
+    growth_cap: float,
+    rng: rnd.Rng,
+    lo: float,
+    hi: float,
+    multiplicative: bool = False,
+) -> np.ndarray:
     """Forecast matrices for ``steps`` issue times.
 
     Args:
@@ -49,8 +58,9 @@ def forecast_windows(actual: np.ndarray, steps: int, horizon: int, sigma: float,
     return with_errors(windows, z, sigma, growth_cap, lo, hi, multiplicative)
 
 
-def with_errors(windows: np.ndarray, z: np.ndarray, sigma: float, growth_cap: float, lo: float, hi: float,
-                multiplicative: bool) -> np.ndarray:
+def with_errors(
+    windows: np.ndarray, z: np.ndarray, sigma: float, growth_cap: float, lo: float, hi: float, multiplicative: bool
+) -> np.ndarray:
     """The forecast formula on ``windows`` ``(..., horizon)`` with standard normal draws ``z`` of that shape."""
     noise = z * (sigma * lead_growth(windows.shape[-1], growth_cap))
     out = windows * (1.0 + noise) if multiplicative else windows + noise

@@ -62,8 +62,10 @@ def read_table(path: str | Path) -> pd.DataFrame:
     p = Path(path)
     suffix = p.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise DataError(f"{path}: unsupported file type {p.suffix or '(no suffix)'!r}; "
-                        f"supported are {', '.join(SUPPORTED_SUFFIXES)}")
+        raise DataError(
+            f"{path}: unsupported file type {p.suffix or '(no suffix)'!r}; "
+            f"supported are {', '.join(SUPPORTED_SUFFIXES)}"
+        )
     if not p.is_file():
         raise DataError(f"{path}: file not found")
     try:
@@ -109,15 +111,19 @@ def parse_timestamps(values: pd.Series, source: str, column: str = TIMESTAMP) ->
         parsed = s
     else:
         if pd.api.types.is_numeric_dtype(s.dtype):
-            raise DataError(f"{_where(source, column, 0)}: got the number {s.iloc[0]!r}; expected "
-                            "ISO 8601 date-time text such as '2025-01-01 00:15:00'")
+            raise DataError(
+                f"{_where(source, column, 0)}: got the number {s.iloc[0]!r}; expected "
+                "ISO 8601 date-time text such as '2025-01-01 00:15:00'"
+            )
         text = s.astype(str).str.strip()
         parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
         bad = parsed.isna().to_numpy()
         if bad.any():
             row0 = int(np.argmax(bad))
-            raise DataError(f"{_where(source, column, row0)}: cannot parse timestamp {s.iloc[row0]!r}; "
-                            "expected ISO 8601 such as '2025-01-01 00:15:00' (optionally with a UTC offset)")
+            raise DataError(
+                f"{_where(source, column, row0)}: cannot parse timestamp {s.iloc[row0]!r}; "
+                "expected ISO 8601 such as '2025-01-01 00:15:00' (optionally with a UTC offset)"
+            )
         parsed = parsed.dt.tz_localize(None)
     return parsed.to_numpy(dtype="datetime64[ns]")
 
@@ -147,18 +153,21 @@ def check_regular(stamps: np.ndarray, source: str, column: str = TIMESTAMP) -> i
         prev = f"row {i} ({pd.Timestamp(stamps[i - 1])})"
         if d[bad[0]] == 0:
             raise DataError(f"{_where(source, column, i, stamps)}: duplicate timestamp (same as {prev})")
-        raise DataError(f"{_where(source, column, i, stamps)}: timestamps are not sorted "
-                        f"(earlier than {prev})")
+        raise DataError(f"{_where(source, column, i, stamps)}: timestamps are not sorted (earlier than {prev})")
     steps, counts = np.unique(d, return_counts=True)
     step = int(steps[np.argmax(counts)])  # the most common step is the expected one
     irregular = np.flatnonzero(d != step)
     if irregular.size:
         i = int(irregular[0]) + 1
-        raise DataError(f"{_where(source, column, i, stamps)}: irregular step: expected {_fmt_step(step)} "
-                        f"but got {_fmt_step(int(d[i - 1]))} after row {i} ({pd.Timestamp(stamps[i - 1])})")
+        raise DataError(
+            f"{_where(source, column, i, stamps)}: irregular step: expected {_fmt_step(step)} "
+            f"but got {_fmt_step(int(d[i - 1]))} after row {i} ({pd.Timestamp(stamps[i - 1])})"
+        )
     if step % _NS_PER_MIN != 0 or _NS_PER_DAY % step != 0:
-        raise DataError(f"{_where(source, column, 1, stamps)}: the step of {_fmt_step(step)} does not "
-                        "divide a day (1440 min) into whole minutes")
+        raise DataError(
+            f"{_where(source, column, 1, stamps)}: the step of {_fmt_step(step)} does not "
+            "divide a day (1440 min) into whole minutes"
+        )
     return step // _NS_PER_MIN
 
 
@@ -190,8 +199,9 @@ def to_float(values: pd.Series, source: str, column: str, stamps: np.ndarray | N
     return out
 
 
-def check_range(values: np.ndarray, name: str, source: str, stamps: np.ndarray | None = None,
-                label: str | None = None) -> None:
+def check_range(
+    values: np.ndarray, name: str, source: str, stamps: np.ndarray | None = None, label: str | None = None
+) -> None:
     """Check one schema column's values against its valid range.
 
     Args:
@@ -251,8 +261,7 @@ def validate_frame(frame: pd.DataFrame, source: str, required: Sequence[str] = C
     found = [str(c) for c in frame.columns]
     missing = [c for c in (TIMESTAMP, *required) if c not in found]
     if missing:
-        raise DataError(f"{source}: missing column(s) {', '.join(missing)}; "
-                        f"columns found: {', '.join(found)}")
+        raise DataError(f"{source}: missing column(s) {', '.join(missing)}; columns found: {', '.join(found)}")
     frame = frame.set_axis(found, axis=1)
     stamps = parse_timestamps(frame[TIMESTAMP], source, TIMESTAMP)
     check_regular(stamps, source, TIMESTAMP)

@@ -50,8 +50,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("wind_cf", "per unit", 0.0, 1.0, "wind capacity factor"),
     Column("load_pu", "per unit", 0.0, 5.0, "base load per MW of flex_load.peak_mw"),
     Column("ev_plugged_share", "per unit", 0.0, 1.0, "share of EV fleet plugged in"),
-    Column("ev_arrival_need_pu", "per unit", 0.0, 1.0,
-           "energy needed by arriving EVs per MWh of fleet capacity"),
+    Column("ev_arrival_need_pu", "per unit", 0.0, 1.0, "energy needed by arriving EVs per MWh of fleet capacity"),
     Column("ev_departure_share", "per unit", 0.0, 1.0, "share of plugged EVs departing"),
 )
 

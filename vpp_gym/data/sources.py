@@ -137,8 +137,12 @@ class ColumnMap:
     offset: float = 0.0
 
     def __post_init__(self) -> None:
-        require(isinstance(self.column, str) and self.column != "", "column", self.column,
-                "the name of a column in the file")
+        require(
+            isinstance(self.column, str) and self.column != "",
+            "column",
+            self.column,
+            "the name of a column in the file",
+        )
         require_finite("scale", self.scale)
         require(self.scale != 0, "scale", self.scale, "a non-zero number")
         require_finite("offset", self.offset)
@@ -170,17 +174,29 @@ class FileSource:
 
     def __post_init__(self) -> None:
         require(isinstance(self.path, str) and self.path != "", "path", self.path, "a file path")
-        require(isinstance(self.timestamp_column, str) and self.timestamp_column != "", "timestamp_column",
-                self.timestamp_column, "a column name")
-        require(isinstance(self.columns, dict) and len(self.columns) > 0, "columns", self.columns,
-                "a mapping of at least one schema column to {column: <file column>, scale:, offset:}")
+        require(
+            isinstance(self.timestamp_column, str) and self.timestamp_column != "",
+            "timestamp_column",
+            self.timestamp_column,
+            "a column name",
+        )
+        require(
+            isinstance(self.columns, dict) and len(self.columns) > 0,
+            "columns",
+            self.columns,
+            "a mapping of at least one schema column to {column: <file column>, scale:, offset:}",
+        )
         for name, cmap in self.columns.items():
-            require(name in ALL_NAMES, f"columns.{name}", name,
-                    f"a schema column name, one of: {', '.join(ALL_NAMES)}")
+            require(name in ALL_NAMES, f"columns.{name}", name, f"a schema column name, one of: {', '.join(ALL_NAMES)}")
             require(isinstance(cmap, ColumnMap), f"columns.{name}", cmap, "a ColumnMap")
-        require(isinstance(self.shift_years, int) and not isinstance(self.shift_years, bool)
-                and -200 <= self.shift_years <= 200, "shift_years", self.shift_years,
-                "an integer in [-200, 200]")
+        require(
+            isinstance(self.shift_years, int)
+            and not isinstance(self.shift_years, bool)
+            and -200 <= self.shift_years <= 200,
+            "shift_years",
+            self.shift_years,
+            "an integer in [-200, 200]",
+        )
         require(self.aggregate == "mean", "aggregate", self.aggregate, "'mean'")
         require(self.fill in ("ffill", "interpolate"), "fill", self.fill, "one of 'ffill', 'interpolate'")
 
@@ -209,27 +225,43 @@ class FilesConfig:
     def __post_init__(self) -> None:
         if isinstance(self.sources, list):
             object.__setattr__(self, "sources", tuple(self.sources))
-        require(isinstance(self.sources, tuple) and len(self.sources) > 0, "sources", self.sources,
-                "a list of at least one file source")
+        require(
+            isinstance(self.sources, tuple) and len(self.sources) > 0,
+            "sources",
+            self.sources,
+            "a list of at least one file source",
+        )
         for i, src in enumerate(self.sources):
             require(isinstance(src, FileSource), f"sources[{i}]", src, "a FileSource")
         for key in ("start", "end"):
             value = getattr(self, key)
             require(value is None or _is_iso_date(value), key, value, "an ISO date like '2022-03-01' or null")
         if self.start is not None and self.end is not None:
-            require(date.fromisoformat(self.start) < date.fromisoformat(self.end), "end", self.end,
-                    f"a date after start={self.start}")
-        require(self.fill_missing in ("synthetic", "error"), "fill_missing", self.fill_missing,
-                "one of 'synthetic', 'error'")
+            require(
+                date.fromisoformat(self.start) < date.fromisoformat(self.end),
+                "end",
+                self.end,
+                f"a date after start={self.start}",
+            )
+        require(
+            self.fill_missing in ("synthetic", "error"),
+            "fill_missing",
+            self.fill_missing,
+            "one of 'synthetic', 'error'",
+        )
         require(isinstance(self.synthetic, SyntheticConfig), "synthetic", self.synthetic, "a SyntheticConfig")
         owner: dict[str, int] = {}
         for i, src in enumerate(self.sources):
             for name in src.columns:
                 if name in owner:
                     j = owner[name]
-                    require(False, f"sources[{i}].columns.{name}", src.columns[name].column,
-                            f"a column no other source provides, but sources[{j}] ({self.sources[j].path}) "
-                            f"already provides {name}")
+                    require(
+                        False,
+                        f"sources[{i}].columns.{name}",
+                        src.columns[name].column,
+                        f"a column no other source provides, but sources[{j}] ({self.sources[j].path}) "
+                        f"already provides {name}",
+                    )
                 owner[name] = i
 
 
@@ -278,8 +310,9 @@ def _load(src: FileSource, base_dir: Path) -> _Loaded:
     for name, cmap in src.columns.items():
         raw = to_float(frame[cmap.column], label, cmap.column, stamps)
         mapped = raw * cmap.scale + cmap.offset
-        check_range(mapped, name, label, stamps,
-                     label=f"{cmap.column} (as {name} = value * {cmap.scale:g} + {cmap.offset:g})")
+        check_range(
+            mapped, name, label, stamps, label=f"{cmap.column} (as {name} = value * {cmap.scale:g} + {cmap.offset:g})"
+        )
         values[name] = mapped
     step_ns = step_min * _NS_PER_MIN
     if src.shift_years:
@@ -287,8 +320,9 @@ def _load(src: FileSource, base_dir: Path) -> _Loaded:
     return _Loaded(src=src, stamps=stamps, step_ns=step_ns, values=values)
 
 
-def _shift_years(stamps: np.ndarray, values: dict[str, np.ndarray], years: int, step_ns: int,
-                 label: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def _shift_years(
+    stamps: np.ndarray, values: dict[str, np.ndarray], years: int, step_ns: int, label: str
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Move timestamps by whole calendar years; drop/duplicate 29 February (see module doc)."""
     months = stamps.astype("datetime64[M]")
     days = stamps.astype("datetime64[D]")
@@ -313,8 +347,10 @@ def _shift_years(stamps: np.ndarray, values: dict[str, np.ndarray], years: int, 
     have = np.zeros(n, dtype=bool)
     have[pos] = True
     if not np.all((donor < n) & have[np.clip(donor, 0, n - 1)]):
-        raise DataError(f"{label}: cannot fill 29 February after shift_years={years}: the neighbouring day "
-                        "is not complete in the file")
+        raise DataError(
+            f"{label}: cannot fill 29 February after shift_years={years}: the neighbouring day "
+            "is not complete in the file"
+        )
     out = {}
     for k, v in values.items():
         full = np.empty(n)
@@ -340,8 +376,10 @@ def _resample(src: _Loaded, target: np.ndarray, interval_minutes: int) -> tuple[
             return {k: v[idx] for k, v in src.values.items()}, f"{what} by holding each value (ffill)"
         x = (np.arange(src.stamps.size) + 0.5) * (s_ns / 1e9)  # source centres, seconds from begin
         xt = off_ns / 1e9 + 0.5 * m_ns / 1e9
-        return ({k: np.interp(xt, x, v) for k, v in src.values.items()},
-                f"{what} by linear interpolation between interval centres")
+        return (
+            {k: np.interp(xt, x, v) for k, v in src.values.items()},
+            f"{what} by linear interpolation between interval centres",
+        )
     # finer (or misaligned) -> time-weighted mean over each target interval
     if m_ns % s_ns == 0 and aligned:
         per = m_ns // s_ns
@@ -369,10 +407,14 @@ def _window(cfg: FilesConfig, loaded: list[_Loaded]) -> tuple[np.datetime64, np.
     hi = min(x.end for x in loaded)
     if lo >= hi:
         raise DataError(f"the files do not overlap in time: {periods}")
-    start = (np.datetime64(date.fromisoformat(cfg.start), "D").astype("datetime64[ns]") if cfg.start
-             else _midnight_ceil(lo))
-    end = (np.datetime64(date.fromisoformat(cfg.end), "D").astype("datetime64[ns]") if cfg.end
-           else hi.astype("datetime64[D]").astype("datetime64[ns]"))
+    start = (
+        np.datetime64(date.fromisoformat(cfg.start), "D").astype("datetime64[ns]") if cfg.start else _midnight_ceil(lo)
+    )
+    end = (
+        np.datetime64(date.fromisoformat(cfg.end), "D").astype("datetime64[ns]")
+        if cfg.end
+        else hi.astype("datetime64[D]").astype("datetime64[ns]")
+    )
     window = f"the scenario window {pd.Timestamp(start)} to {pd.Timestamp(end)}"
     overlap = f"the files overlap from {pd.Timestamp(lo)} to {pd.Timestamp(hi)}"
     if end - start < np.timedelta64(1, "D"):
@@ -407,8 +449,10 @@ def build_from_files(cfg: FilesConfig, interval_minutes: int, base_dir: str | Pa
     provided = [name for src in cfg.sources for name in src.columns]
     missing = [c for c in COLUMN_NAMES if c not in provided]
     if missing and cfg.fill_missing == "error":
-        raise DataError(f"no file provides the column(s) {', '.join(missing)} and fill_missing is 'error' "
-                        f"(provided: {', '.join(provided)})")
+        raise DataError(
+            f"no file provides the column(s) {', '.join(missing)} and fill_missing is 'error' "
+            f"(provided: {', '.join(provided)})"
+        )
     base = Path(base_dir)
     loaded = [_load(src, base) for src in cfg.sources]
     start, end = _window(cfg, loaded)
@@ -421,14 +465,16 @@ def build_from_files(cfg: FilesConfig, interval_minutes: int, base_dir: str | Pa
     for x in loaded:
         vals, how = _resample(x, target, m)
         given.update(vals)
-        maps = ", ".join(f"{name} = {c.column} * {c.scale:g} + {c.offset:g}"
-                         for name, c in x.src.columns.items())
+        maps = ", ".join(f"{name} = {c.column} * {c.scale:g} + {c.offset:g}" for name, c in x.src.columns.items())
         shift = f"; timestamps shifted by {x.src.shift_years:+d} year(s)" if x.src.shift_years else ""
         notes.append(f"{x.src.path}: {maps}; {how}{shift}")
     if missing:
         values = generate_for_index(cfg.synthetic, target, m, given=given)
-        derived = (" (price_rt_per_mwh derived from the given price_da_per_mwh)"
-                   if "price_rt_per_mwh" in missing and "price_da_per_mwh" in given else "")
+        derived = (
+            " (price_rt_per_mwh derived from the given price_da_per_mwh)"
+            if "price_rt_per_mwh" in missing and "price_da_per_mwh" in given
+            else ""
+        )
         notes.append(f"synthesized with synthetic(seed={cfg.synthetic.seed}): {', '.join(missing)}{derived}")
     else:
         values = given
@@ -436,7 +482,10 @@ def build_from_files(cfg: FilesConfig, interval_minutes: int, base_dir: str | Pa
     kept = [c for c in ALL_NAMES if c in values]  # ancillary columns the files provide pass through
     frame = pd.DataFrame({TIMESTAMP: target, **{c: values[c] for c in kept}})
     check_ranges(frame, label)
-    return ScenarioSeries(timestamps=target, interval_minutes=m,
-                          values={c: np.asarray(values[c], dtype=np.float64) for c in kept},
-                          source=label, notes=tuple(notes))
-
+    return ScenarioSeries(
+        timestamps=target,
+        interval_minutes=m,
+        values={c: np.asarray(values[c], dtype=np.float64) for c in kept},
+        source=label,
+        notes=tuple(notes),
+    )

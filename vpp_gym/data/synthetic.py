@@ -199,15 +199,28 @@ class SyntheticConfig:
     ev_time_jitter_h: float = 0.25
 
     def __post_init__(self) -> None:
-        require(isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0,
-                "seed", self.seed, "a non-negative integer")
-        require(isinstance(self.start, str) and _parse_date(self.start) is not None,
-                "start", self.start, "an ISO date like '2025-01-01'")
-        require(isinstance(self.days, int) and not isinstance(self.days, bool) and 1 <= self.days <= 36_600,
-                "days", self.days, "an integer in [1, 36600]")
+        require(
+            isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0,
+            "seed",
+            self.seed,
+            "a non-negative integer",
+        )
+        require(
+            isinstance(self.start, str) and _parse_date(self.start) is not None,
+            "start",
+            self.start,
+            "an ISO date like '2025-01-01'",
+        )
+        require(
+            isinstance(self.days, int) and not isinstance(self.days, bool) and 1 <= self.days <= 36_600,
+            "days",
+            self.days,
+            "an integer in [1, 36600]",
+        )
         require_range("utc_offset_h", self.utc_offset_h, -12.0, 14.0)
-        require(float(self.utc_offset_h * 60).is_integer(), "utc_offset_h", self.utc_offset_h,
-                "a whole number of minutes")
+        require(
+            float(self.utc_offset_h * 60).is_integer(), "utc_offset_h", self.utc_offset_h, "a whole number of minutes"
+        )
         require_range("latitude_deg", self.latitude_deg, -66.0, 66.0)
         require_range("longitude_deg", self.longitude_deg, -180.0, 180.0)
 
@@ -215,14 +228,20 @@ class SyntheticConfig:
         require_range("price_floor_per_mwh", self.price_floor_per_mwh, price_lo, price_hi)
         require_range("price_cap_per_mwh", self.price_cap_per_mwh, price_lo, price_hi)
         require_range("price_mean_per_mwh", self.price_mean_per_mwh, price_lo, price_hi)
-        require(self.price_floor_per_mwh < self.price_cap_per_mwh, "price_cap_per_mwh",
-                self.price_cap_per_mwh, f"a number above price_floor_per_mwh={self.price_floor_per_mwh:g}")
-        require(self.price_floor_per_mwh < self.price_mean_per_mwh < self.price_cap_per_mwh,
-                "price_mean_per_mwh", self.price_mean_per_mwh,
-                f"a number in ({self.price_floor_per_mwh:g}, {self.price_cap_per_mwh:g}) "
-                "(between price_floor_per_mwh and price_cap_per_mwh)")
-        require(self.price_mean_per_mwh > 0, "price_mean_per_mwh", self.price_mean_per_mwh,
-                "a positive number")
+        require(
+            self.price_floor_per_mwh < self.price_cap_per_mwh,
+            "price_cap_per_mwh",
+            self.price_cap_per_mwh,
+            f"a number above price_floor_per_mwh={self.price_floor_per_mwh:g}",
+        )
+        require(
+            self.price_floor_per_mwh < self.price_mean_per_mwh < self.price_cap_per_mwh,
+            "price_mean_per_mwh",
+            self.price_mean_per_mwh,
+            f"a number in ({self.price_floor_per_mwh:g}, {self.price_cap_per_mwh:g}) "
+            "(between price_floor_per_mwh and price_cap_per_mwh)",
+        )
+        require(self.price_mean_per_mwh > 0, "price_mean_per_mwh", self.price_mean_per_mwh, "a positive number")
         require_range("price_daily_amplitude", self.price_daily_amplitude, 0.0, 1.0)
         require_range("price_weekend_factor", self.price_weekend_factor, 0.0, 2.0, lo_open=True)
         require_range("price_seasonal_amplitude", self.price_seasonal_amplitude, 0.0, 0.5)
@@ -241,8 +260,12 @@ class SyntheticConfig:
         ef = BY_NAME["grid_ef_t_per_mwh"]
         require_range("grid_ef_min_t_per_mwh", self.grid_ef_min_t_per_mwh, ef.lo, ef.hi)
         require_range("grid_ef_max_t_per_mwh", self.grid_ef_max_t_per_mwh, ef.lo, ef.hi)
-        require_range("grid_ef_mean_t_per_mwh", self.grid_ef_mean_t_per_mwh,
-                      self.grid_ef_min_t_per_mwh, self.grid_ef_max_t_per_mwh)
+        require_range(
+            "grid_ef_mean_t_per_mwh",
+            self.grid_ef_mean_t_per_mwh,
+            self.grid_ef_min_t_per_mwh,
+            self.grid_ef_max_t_per_mwh,
+        )
         require_range("grid_ef_solar_swing_t_per_mwh", self.grid_ef_solar_swing_t_per_mwh, 0.0, ef.hi)
         require_range("grid_ef_noise_t_per_mwh", self.grid_ef_noise_t_per_mwh, 0.0, ef.hi)
 
@@ -270,11 +293,14 @@ class SyntheticConfig:
         require_range("ev_arrival_spread_h", self.ev_arrival_spread_h, 0.0, 6.0, lo_open=True)
         require_range("ev_departure_hour", self.ev_departure_hour, 0.0, 24.0)
         require_range("ev_arrival_hour", self.ev_arrival_hour, 0.0, 24.0)
-        require(self.ev_departure_hour + 3 * self.ev_departure_spread_h
-                <= self.ev_arrival_hour - 3 * self.ev_arrival_spread_h,
-                "ev_arrival_hour", self.ev_arrival_hour,
-                "an hour at least 3 spreads after the departures (ev_departure_hour + "
-                "3 * ev_departure_spread_h <= ev_arrival_hour - 3 * ev_arrival_spread_h)")
+        require(
+            self.ev_departure_hour + 3 * self.ev_departure_spread_h
+            <= self.ev_arrival_hour - 3 * self.ev_arrival_spread_h,
+            "ev_arrival_hour",
+            self.ev_arrival_hour,
+            "an hour at least 3 spreads after the departures (ev_departure_hour + "
+            "3 * ev_departure_spread_h <= ev_arrival_hour - 3 * ev_arrival_spread_h)",
+        )
         require_range("ev_need_per_vehicle_pu", self.ev_need_per_vehicle_pu, 0.0, 1.0)
         require_range("ev_time_jitter_h", self.ev_time_jitter_h, 0.0, 2.0)
 
@@ -288,10 +314,13 @@ def _parse_date(text: str) -> date | None:
 
 def check_interval_minutes(interval_minutes: int) -> None:
     """Raise :class:`ConfigError` naming ``interval_minutes`` unless it is a whole divisor of a day."""
-    ok = (isinstance(interval_minutes, int | np.integer) and not isinstance(interval_minutes, bool)
-          and 1 <= interval_minutes <= _MINUTES_PER_DAY and _MINUTES_PER_DAY % int(interval_minutes) == 0)
-    require(ok, "interval_minutes", interval_minutes,
-            "a whole number of minutes that divides 1440 (e.g. 5, 15, 60)")
+    ok = (
+        isinstance(interval_minutes, int | np.integer)
+        and not isinstance(interval_minutes, bool)
+        and 1 <= interval_minutes <= _MINUTES_PER_DAY
+        and _MINUTES_PER_DAY % int(interval_minutes) == 0
+    )
+    require(ok, "interval_minutes", interval_minutes, "a whole number of minutes that divides 1440 (e.g. 5, 15, 60)")
 
 
 def generate(cfg: SyntheticConfig, interval_minutes: int = 15) -> ScenarioSeries:
@@ -312,12 +341,17 @@ def generate(cfg: SyntheticConfig, interval_minutes: int = 15) -> ScenarioSeries
     start = np.datetime64(date.fromisoformat(cfg.start), "D").astype("datetime64[ns]")
     timestamps = start + np.arange(n, dtype=np.int64) * np.timedelta64(int(interval_minutes), "m")
     values = generate_for_index(cfg, timestamps, interval_minutes)
-    return ScenarioSeries(timestamps=timestamps, interval_minutes=int(interval_minutes), values=values,
-                          source=f"synthetic(seed={cfg.seed})")
+    return ScenarioSeries(
+        timestamps=timestamps,
+        interval_minutes=int(interval_minutes),
+        values=values,
+        source=f"synthetic(seed={cfg.seed})",
+    )
 
 
-def generate_for_index(cfg: SyntheticConfig, timestamps: np.ndarray, interval_minutes: int,
-                       given: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+def generate_for_index(
+    cfg: SyntheticConfig, timestamps: np.ndarray, interval_minutes: int, given: dict[str, np.ndarray] | None = None
+) -> dict[str, np.ndarray]:
     """Synthesize the schema columns on an arbitrary regular index (``cfg.start``/``days`` unused).
 
     Used by :func:`generate` and to fill the columns a user's files do not provide. Columns in
@@ -429,9 +463,11 @@ def _normalised_shape(raw: _Shape) -> _Shape:
 
 
 _price_shape = _normalised_shape(
-    lambda h: 0.6 * _bump(h, 10.0, 1.6) + 1.0 * _bump(h, 19.5, 1.8) - 0.35 * _bump(h, 13.5, 1.5))
+    lambda h: 0.6 * _bump(h, 10.0, 1.6) + 1.0 * _bump(h, 19.5, 1.8) - 0.35 * _bump(h, 13.5, 1.5)
+)
 _load_shape = _normalised_shape(
-    lambda h: 0.8 * _bump(h, 10.0, 2.0) + 1.0 * _bump(h, 19.5, 2.0) + 0.3 * _bump(h, 14.5, 2.5))
+    lambda h: 0.8 * _bump(h, 10.0, 2.0) + 1.0 * _bump(h, 19.5, 2.0) + 0.3 * _bump(h, 14.5, 2.5)
+)
 _SPIKE_WEIGHT_MEAN = float(np.maximum(_price_shape(_FINE_HOURS), 0.0).mean())
 
 
@@ -446,8 +482,9 @@ def _week_factor(weekend: np.ndarray, weekend_factor: float) -> np.ndarray:
     return np.where(weekend, weekend_factor * weekday_level, weekday_level)
 
 
-def _events(rng: np.random.Generator, rate_per_h: np.ndarray, dt_h: float, median: np.ndarray | float,
-            duration_h: float) -> np.ndarray:
+def _events(
+    rng: np.random.Generator, rate_per_h: np.ndarray, dt_h: float, median: np.ndarray | float, duration_h: float
+) -> np.ndarray:
     """Spike events: Poisson starts, lognormal sizes, held ``duration_h`` (energy-consistent in dt)."""
     n = rate_per_h.size
     starts = rng.random(n) < -np.expm1(-rate_per_h * dt_h)
@@ -462,11 +499,17 @@ def _events(rng: np.random.Generator, rate_per_h: np.ndarray, dt_h: float, media
 
 def _price_da(cfg: SyntheticConfig, g: _Grid, rngs: list[np.random.Generator]) -> np.ndarray:
     noise_rng, spike_rng, dip_rng = rngs
-    level = (cfg.price_mean_per_mwh * _two_peak_season(g.doy, cfg.price_seasonal_amplitude)
-             * _week_factor(g.weekend, cfg.price_weekend_factor))
+    level = (
+        cfg.price_mean_per_mwh
+        * _two_peak_season(g.doy, cfg.price_seasonal_amplitude)
+        * _week_factor(g.weekend, cfg.price_weekend_factor)
+    )
     shape = _price_shape(g.hour_mid)
-    price = level * (1.0 + cfg.price_daily_amplitude * shape) * (1.0 + cfg.price_volatility
-                                                                 * g.ar1(noise_rng, cfg.price_noise_tau_h))
+    price = (
+        level
+        * (1.0 + cfg.price_daily_amplitude * shape)
+        * (1.0 + cfg.price_volatility * g.ar1(noise_rng, cfg.price_noise_tau_h))
+    )
     rate = cfg.spike_prob * np.maximum(shape, 0.0) / _SPIKE_WEIGHT_MEAN
     price += _events(spike_rng, rate, g.dt_h, cfg.spike_size_per_mwh, cfg.spike_duration_h)
     dip_days = dip_rng.random(g.n_days) < cfg.dip_prob
@@ -474,8 +517,9 @@ def _price_da(cfg: SyntheticConfig, g: _Grid, rngs: list[np.random.Generator]) -
     return np.clip(price, cfg.price_floor_per_mwh, cfg.price_cap_per_mwh)
 
 
-def _price_rt(cfg: SyntheticConfig, g: _Grid, da: np.ndarray, noise_rng: np.random.Generator,
-              spike_rng: np.random.Generator) -> np.ndarray:
+def _price_rt(
+    cfg: SyntheticConfig, g: _Grid, da: np.ndarray, noise_rng: np.random.Generator, spike_rng: np.random.Generator
+) -> np.ndarray:
     ref = np.maximum(np.abs(da), 0.2 * float(np.mean(np.abs(da))))
     rt = da + cfg.rt_sigma_rel * ref * g.ar1(noise_rng, cfg.rt_noise_tau_h)
     rate = np.full(g.n, cfg.rt_spike_prob)
@@ -486,8 +530,11 @@ def _price_rt(cfg: SyntheticConfig, g: _Grid, da: np.ndarray, noise_rng: np.rand
 
 
 def _grid_ef(cfg: SyntheticConfig, g: _Grid, pv: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    ef = (cfg.grid_ef_mean_t_per_mwh + cfg.grid_ef_solar_swing_t_per_mwh * (float(pv.mean()) - pv)
-          + cfg.grid_ef_noise_t_per_mwh * g.ar1(rng, 3.0))
+    ef = (
+        cfg.grid_ef_mean_t_per_mwh
+        + cfg.grid_ef_solar_swing_t_per_mwh * (float(pv.mean()) - pv)
+        + cfg.grid_ef_noise_t_per_mwh * g.ar1(rng, 3.0)
+    )
     return np.clip(ef, cfg.grid_ef_min_t_per_mwh, cfg.grid_ef_max_t_per_mwh)
 
 
@@ -502,10 +549,22 @@ def sun_elevation_sin(cfg: SyntheticConfig, utc_s: np.ndarray) -> np.ndarray:
     doy0 = (day_dt - day_dt.astype("datetime64[Y]").astype("datetime64[D]")).astype(np.float64)
     hour = (utc_s - days * _SECONDS_PER_DAY) / 3600.0
     gam = 2.0 * np.pi / 365.0 * (doy0 + (hour - 12.0) / 24.0)
-    decl = (0.006918 - 0.399912 * np.cos(gam) + 0.070257 * np.sin(gam) - 0.006758 * np.cos(2 * gam)
-            + 0.000907 * np.sin(2 * gam) - 0.002697 * np.cos(3 * gam) + 0.00148 * np.sin(3 * gam))
-    eot_min = 229.18 * (0.000075 + 0.001868 * np.cos(gam) - 0.032077 * np.sin(gam)
-                        - 0.014615 * np.cos(2 * gam) - 0.040849 * np.sin(2 * gam))
+    decl = (
+        0.006918
+        - 0.399912 * np.cos(gam)
+        + 0.070257 * np.sin(gam)
+        - 0.006758 * np.cos(2 * gam)
+        + 0.000907 * np.sin(2 * gam)
+        - 0.002697 * np.cos(3 * gam)
+        + 0.00148 * np.sin(3 * gam)
+    )
+    eot_min = 229.18 * (
+        0.000075
+        + 0.001868 * np.cos(gam)
+        - 0.032077 * np.sin(gam)
+        - 0.014615 * np.cos(2 * gam)
+        - 0.040849 * np.sin(2 * gam)
+    )
     solar_min = hour * 60.0 + eot_min + 4.0 * cfg.longitude_deg
     omega = np.deg2rad(solar_min / 4.0 - 180.0)
     lat = math.radians(cfg.latitude_deg)
@@ -518,12 +577,13 @@ def _clear_sky_cf(cfg: SyntheticConfig, utc_s: np.ndarray) -> np.ndarray:
     s = np.where(up, sin_e, 1.0)
     elev_deg = np.rad2deg(np.arcsin(np.clip(s, -1.0, 1.0)))
     air_mass = 1.0 / (s + 0.50572 * (elev_deg + 6.07995) ** -1.6364)  # Kasten & Young (1989)
-    ghi_w_m2 = 1.1 * 1353.0 * 0.7 ** (air_mass ** 0.678) * s  # Meinel beam + 10 % diffuse
+    ghi_w_m2 = 1.1 * 1353.0 * 0.7 ** (air_mass**0.678) * s  # Meinel beam + 10 % diffuse
     return np.where(up, np.minimum(1.0, cfg.pv_derate * ghi_w_m2 / 1000.0), 0.0)
 
 
-def _pv_cf(cfg: SyntheticConfig, g: _Grid, day_rng: np.random.Generator,
-           intraday_rng: np.random.Generator) -> np.ndarray:
+def _pv_cf(
+    cfg: SyntheticConfig, g: _Grid, day_rng: np.random.Generator, intraday_rng: np.random.Generator
+) -> np.ndarray:
     # clear-sky output averaged over sub-intervals of at most 15 min (60 min = mean of 4 x 15 min)
     interval_s = round(g.dt_h * 3600)
     n_sub = max(1, math.ceil(interval_s / 900))
@@ -560,8 +620,11 @@ def _weibull_scale_for_mean_cf(mean_cf: float) -> float:
 
 def _wind_cf(cfg: SyntheticConfig, g: _Grid, rng: np.random.Generator) -> np.ndarray:
     a_s, a_d = cfg.wind_seasonal_amplitude, cfg.wind_diurnal_amplitude
-    u = (g.ar1(rng, cfg.wind_tau_h) + a_s * np.cos(2.0 * np.pi * (g.doy - 29.0) / 365.25)
-         + a_d * np.cos(2.0 * np.pi * (g.hour_mid - 3.0) / 24.0))
+    u = (
+        g.ar1(rng, cfg.wind_tau_h)
+        + a_s * np.cos(2.0 * np.pi * (g.doy - 29.0) / 365.25)
+        + a_d * np.cos(2.0 * np.pi * (g.hour_mid - 3.0) / 24.0)
+    )
     u /= math.sqrt(1.0 + 0.5 * a_s**2 + 0.5 * a_d**2)  # keep it close to a unit normal
     # Weibull speed through the normal quantile: -log(1 - Phi(u)) = -log Phi(-u), computed stably
     speed = _weibull_scale_for_mean_cf(cfg.wind_mean_cf) * (-log_ndtr(-u)) ** (1.0 / _WIND_WEIBULL_K)
@@ -569,10 +632,13 @@ def _wind_cf(cfg: SyntheticConfig, g: _Grid, rng: np.random.Generator) -> np.nda
 
 
 def _load_pu(cfg: SyntheticConfig, g: _Grid, rng: np.random.Generator) -> np.ndarray:
-    load = (cfg.load_mean_pu * _two_peak_season(g.doy, cfg.load_seasonal_amplitude)
-            * _week_factor(g.weekend, cfg.load_weekend_factor)
-            * (1.0 + cfg.load_daily_amplitude * _load_shape(g.hour_mid))
-            * (1.0 + cfg.load_noise_rel * g.ar1(rng, 2.0)))
+    load = (
+        cfg.load_mean_pu
+        * _two_peak_season(g.doy, cfg.load_seasonal_amplitude)
+        * _week_factor(g.weekend, cfg.load_weekend_factor)
+        * (1.0 + cfg.load_daily_amplitude * _load_shape(g.hour_mid))
+        * (1.0 + cfg.load_noise_rel * g.ar1(rng, 2.0))
+    )
     return np.clip(load, BY_NAME["load_pu"].lo, BY_NAME["load_pu"].hi)
 
 
@@ -601,4 +667,3 @@ def _ev(cfg: SyntheticConfig, g: _Grid, rng: np.random.Generator) -> dict[str, n
         "ev_arrival_need_pu": np.clip(arriving * cfg.ev_need_per_vehicle_pu, 0.0, 1.0),
         "ev_departure_share": np.clip(departure_share, 0.0, 1.0),
     }
-

@@ -78,8 +78,9 @@ class CarbonMarketConfig:
         require_range("markets.carbon.ccer_cap_share", self.ccer_cap_share, 0.0, 1.0)
         require_range("markets.carbon.gec_price_per_mwh", self.gec_price_per_mwh, 0.0, 10_000.0)
         require_range("markets.carbon.gec_share", self.gec_share, 0.0, 1.0)
-        require_range("markets.carbon.unmatched_import_penalty_per_mwh", self.unmatched_import_penalty_per_mwh,
-                      0.0, 1e5)
+        require_range(
+            "markets.carbon.unmatched_import_penalty_per_mwh", self.unmatched_import_penalty_per_mwh, 0.0, 1e5
+        )
         require(self.pricing in ("flat", "stepped"), "markets.carbon.pricing", self.pricing, "'flat' or 'stepped'")
 
 
@@ -105,8 +106,9 @@ def compliance_cost(net_t: Array, cfg: CarbonMarketConfig, xp: Any = np) -> Arra
     return cost - _ladder(surplus, cfg, xp) if cfg.reward_surplus else cost
 
 
-def net_position(emissions_t: Array, allowances_t: Array, ccer_t: Array, cfg: CarbonMarketConfig,
-                 xp: Any = np) -> tuple[Array, Array]:
+def net_position(
+    emissions_t: Array, allowances_t: Array, ccer_t: Array, cfg: CarbonMarketConfig, xp: Any = np
+) -> tuple[Array, Array]:
     """Net position ``X`` and the CCER actually used, from cumulative quantities."""
     used = xp.minimum(ccer_t, cfg.ccer_cap_share * emissions_t)
     return emissions_t - allowances_t - used, used

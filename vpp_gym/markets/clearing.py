@@ -101,8 +101,15 @@ def clear_invitation(declared_mw: Array, others_mw: Array, need_mw: Array, xp: A
     return xp.where(over, declared * (need / xp.where(over, total, 1.0)), declared)
 
 
-def clear_transaction(offer_mw: Array, offer_price: Array, stack_mw: Array, stack_price: Array,
-                      need_mw: Array, price_cap: Array, ref_price: Array) -> tuple[np.ndarray, np.ndarray]:
+def clear_transaction(
+    offer_mw: Array,
+    offer_price: Array,
+    stack_mw: Array,
+    stack_price: Array,
+    need_mw: Array,
+    price_cap: Array,
+    ref_price: Array,
+) -> tuple[np.ndarray, np.ndarray]:
     """Transaction form: uniform-price merit-order clearing of the VPP's offer among a competitor stack.
 
     See the module docstring for the rule, the tie-breaking and the edge cases (scarcity, zero
@@ -125,8 +132,7 @@ def clear_transaction(offer_mw: Array, offer_price: Array, stack_mw: Array, stac
     q_c = np.asarray(stack_mw, dtype=float)
     p_c = np.asarray(stack_price, dtype=float)
     if q_c.ndim < 1 or q_c.shape != p_c.shape:
-        raise ValueError(f"stack_mw and stack_price must have the same shape S + (M,), got {q_c.shape} "
-                         f"and {p_c.shape}")
+        raise ValueError(f"stack_mw and stack_price must have the same shape S + (M,), got {q_c.shape} and {p_c.shape}")
     n_stack = q_c.shape[-1]
     q_v = np.maximum(np.asarray(offer_mw, dtype=float), 0.0)
     p_v = np.asarray(offer_price, dtype=float)
@@ -190,15 +196,20 @@ class CompetitorStackConfig:
     quantity_noise: float = 0.2
 
     def __post_init__(self) -> None:
-        require(isinstance(self.n_offers, int) and not isinstance(self.n_offers, bool) and self.n_offers >= 0,
-                "n_offers", self.n_offers, "an integer >= 0")
+        require(
+            isinstance(self.n_offers, int) and not isinstance(self.n_offers, bool) and self.n_offers >= 0,
+            "n_offers",
+            self.n_offers,
+            "an integer >= 0",
+        )
         require_range("supply_ratio", self.supply_ratio, 0.0, lo_open=True)
         require_range("price_spread", self.price_spread, 0.0, 1.0)
         require_range("quantity_noise", self.quantity_noise, 0.0, 1.0)
 
 
-def competitor_stack(cfg: CompetitorStackConfig, need_mw: Array, ref_price: Array,
-                     rng: rnd.Rng) -> tuple[np.ndarray, np.ndarray]:
+def competitor_stack(
+    cfg: CompetitorStackConfig, need_mw: Array, ref_price: Array, rng: rnd.Rng
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw competitor offer stacks, one per interval, sorted by price (see the module docstring).
 
     Draws, in this order, the block weights and the positions inside the blocks from ``rng``, so

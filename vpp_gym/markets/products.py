@@ -89,12 +89,24 @@ class RegulationMarketConfig(ProductMarketConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        require(isinstance(self.delay_substeps, int) and 0 <= self.delay_substeps < self.agc.substeps,
-                "delay_substeps", self.delay_substeps, f"an integer in [0, agc.substeps={self.agc.substeps})")
-        require(isinstance(self.max_delay_substeps, int) and 0 <= self.max_delay_substeps <= self.agc.substeps - 2,
-                "max_delay_substeps", self.max_delay_substeps, f"an integer in [0, {self.agc.substeps - 2}]")
-        require(self.ramp_mw_per_substep is None or self.ramp_mw_per_substep > 0, "ramp_mw_per_substep",
-                self.ramp_mw_per_substep, "a positive number, or null for no limit")
+        require(
+            isinstance(self.delay_substeps, int) and 0 <= self.delay_substeps < self.agc.substeps,
+            "delay_substeps",
+            self.delay_substeps,
+            f"an integer in [0, agc.substeps={self.agc.substeps})",
+        )
+        require(
+            isinstance(self.max_delay_substeps, int) and 0 <= self.max_delay_substeps <= self.agc.substeps - 2,
+            "max_delay_substeps",
+            self.max_delay_substeps,
+            f"an integer in [0, {self.agc.substeps - 2}]",
+        )
+        require(
+            self.ramp_mw_per_substep is None or self.ramp_mw_per_substep > 0,
+            "ramp_mw_per_substep",
+            self.ramp_mw_per_substep,
+            "a positive number, or null for no limit",
+        )
         require_range("min_score", self.min_score, 0.0, 1.0)
 
 

@@ -116,8 +116,12 @@ class AgcSignalConfig:
     amplitude: float = 0.5
 
     def __post_init__(self) -> None:
-        require(isinstance(self.substeps, int) and not isinstance(self.substeps, bool) and self.substeps >= 2,
-                "substeps", self.substeps, "an integer >= 2")
+        require(
+            isinstance(self.substeps, int) and not isinstance(self.substeps, bool) and self.substeps >= 2,
+            "substeps",
+            self.substeps,
+            "an integer >= 2",
+        )
         require_range("persistence", self.persistence, 0.0, 0.99)
         require_range("energy_reversion", self.energy_reversion, 0.01, 1.0)
         require_range("amplitude", self.amplitude, 0.0, 1.0, lo_open=True)
@@ -178,8 +182,14 @@ def _per_row(name: str, value: Array, batch: int) -> np.ndarray:
         raise ValueError(f"{name}: expected a scalar or shape ({batch},), got shape {arr.shape}") from None
 
 
-def response(capacity_mw: Array, signal: Array, up_mw: Array, down_mw: Array,
-             delay_substeps: int | Array = 0, ramp_mw_per_substep: float | Array = np.inf) -> np.ndarray:
+def response(
+    capacity_mw: Array,
+    signal: Array,
+    up_mw: Array,
+    down_mw: Array,
+    delay_substeps: int | Array = 0,
+    ramp_mw_per_substep: float | Array = np.inf,
+) -> np.ndarray:
     """The VPP's regulation response (MW, positive = more injection) over one market interval.
 
     The request ``capacity_mw[:, None] * signal`` is delayed by ``delay_substeps`` (sub-steps before the
@@ -294,8 +304,9 @@ def performance_score(requested_mw: Array, response_mw: Array, max_delay_substep
     err = np.add.reduce(np.abs(resp - req), axis=1) / S
     zero_request = scale <= ZERO_MW
     ratio = err / np.where(zero_request, 1.0, scale)
-    precision = np.where(zero_request, np.where(err <= ZERO_MW, 1.0, 0.0),
-                         np.minimum(np.maximum(1.0 - ratio, 0.0), 1.0))
+    precision = np.where(
+        zero_request, np.where(err <= ZERO_MW, 1.0, 0.0), np.minimum(np.maximum(1.0 - ratio, 0.0), 1.0)
+    )
 
     # Row 0: the request's first W sub-steps; rows 1..D+1: the response shifted by lag 0..D.
     windows = np.concatenate([req[:, None, :W], resp[:, _lag_index(S, W)]], axis=1)  # (B, D+2, W)
@@ -338,8 +349,15 @@ def mileage(signal: Array, prev_last: Array | None = None) -> np.ndarray:
     return m
 
 
-def settle(capacity_mw: Array, score: Array, mileage_mw: Array, cap_price: Array, mileage_price: Array,
-           dt_h: float, min_score: float) -> np.ndarray:
+def settle(
+    capacity_mw: Array,
+    score: Array,
+    mileage_mw: Array,
+    cap_price: Array,
+    mileage_price: Array,
+    dt_h: float,
+    min_score: float,
+) -> np.ndarray:
     """Regulation payment of one interval: capacity + mileage, scaled by the performance score.
 
     ``payment = (capacity_mw * cap_price * dt_h + mileage_mw * mileage_price) * score``, and 0 where
@@ -360,6 +378,8 @@ def settle(capacity_mw: Array, score: Array, mileage_mw: Array, cap_price: Array
     require_range("dt_h", dt_h, 0.0, lo_open=True)
     require_range("min_score", min_score, 0.0, 1.0)
     sc = np.asarray(score, dtype=np.float64)
-    payment = (np.asarray(capacity_mw, dtype=np.float64) * cap_price * dt_h
-               + np.asarray(mileage_mw, dtype=np.float64) * mileage_price) * sc
+    payment = (
+        np.asarray(capacity_mw, dtype=np.float64) * cap_price * dt_h
+        + np.asarray(mileage_mw, dtype=np.float64) * mileage_price
+    ) * sc
     return np.where(sc >= min_score, payment, 0.0)

@@ -76,8 +76,9 @@ class EvFleetParams:
             require_range("terminal_price_per_mwh", self.terminal_price_per_mwh, 0.0, 1e5)
 
 
-def feasible_range(params: EvFleetParams, need_mwh: Array, plugged: Array, arrival_pu: Array, dt_h: float,
-                   xp: Any = np) -> tuple[Array, Array]:
+def feasible_range(
+    params: EvFleetParams, need_mwh: Array, plugged: Array, arrival_pu: Array, dt_h: float, xp: Any = np
+) -> tuple[Array, Array]:
     """Feasible fleet power ``(p_lo, p_hi)`` in MW this interval (see module docstring)."""
     n0 = xp.minimum(need_mwh + arrival_pu * params.e_fleet_mwh, params.e_fleet_mwh)
     p_lo = -xp.minimum(plugged * params.p_charge_max_mw, n0 / (params.eta_charge * dt_h))
@@ -88,8 +89,16 @@ def feasible_range(params: EvFleetParams, need_mwh: Array, plugged: Array, arriv
     return p_lo, p_hi
 
 
-def apply(params: EvFleetParams, need_mwh: Array, plugged: Array, arrival_pu: Array, departure: Array,
-          p_request_mw: Array, dt_h: float, xp: Any = np) -> tuple[Array, Array, Array]:
+def apply(
+    params: EvFleetParams,
+    need_mwh: Array,
+    plugged: Array,
+    arrival_pu: Array,
+    departure: Array,
+    p_request_mw: Array,
+    dt_h: float,
+    xp: Any = np,
+) -> tuple[Array, Array, Array]:
     """Project the requested power, charge, then let vehicles depart.
 
     Returns:

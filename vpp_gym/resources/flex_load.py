@@ -58,9 +58,13 @@ class FlexLoadParams:
         require_range("curtail_share", self.curtail_share, 0.0, 1.0)
         require_range("curtail_cost_per_mwh", self.curtail_cost_per_mwh, 0.0)
         require_range("shift_share", self.shift_share, 0.0, 1.0)
-        require(self.curtail_share + self.shift_share <= 1.0, "shift_share", self.shift_share,
-                f"at most 1 - curtail_share = {1.0 - self.curtail_share:g} (the two shares of the load cannot "
-                "exceed the whole load)")
+        require(
+            self.curtail_share + self.shift_share <= 1.0,
+            "shift_share",
+            self.shift_share,
+            f"at most 1 - curtail_share = {1.0 - self.curtail_share:g} (the two shares of the load cannot "
+            "exceed the whole load)",
+        )
         require_range("shift_window_h", self.shift_window_h, 0.0, 24.0, lo_open=True)
         require_range("shift_cost_per_mwh", self.shift_cost_per_mwh, 0.0)
         require_range("shift_violation_penalty_per_mwh", self.shift_violation_penalty_per_mwh, 0.0)
@@ -68,8 +72,12 @@ class FlexLoadParams:
     def window_steps(self, dt_h: float) -> int:
         """Intervals per shift window; the window must be a whole number of intervals."""
         steps = self.shift_window_h / dt_h
-        require(abs(steps - round(steps)) < 1e-9 and round(steps) >= 1, "resources.flex_load.shift_window_h",
-                self.shift_window_h, f"a whole multiple of the interval ({dt_h:g} h)")
+        require(
+            abs(steps - round(steps)) < 1e-9 and round(steps) >= 1,
+            "resources.flex_load.shift_window_h",
+            self.shift_window_h,
+            f"a whole multiple of the interval ({dt_h:g} h)",
+        )
         return round(steps)
 
 
@@ -79,8 +87,16 @@ def feasible_range(params: FlexLoadParams, base_mw: Array) -> tuple[Array, Array
     return params.curtail_share * base_mw, -s_max, s_max
 
 
-def apply(params: FlexLoadParams, backlog_mwh: Array, base_mw: Array, c_request_mw: Array, s_request_mw: Array,
-          window_end: Array, dt_h: float, xp: Any = np) -> tuple[Array, Array, Array, Array]:
+def apply(
+    params: FlexLoadParams,
+    backlog_mwh: Array,
+    base_mw: Array,
+    c_request_mw: Array,
+    s_request_mw: Array,
+    window_end: Array,
+    dt_h: float,
+    xp: Any = np,
+) -> tuple[Array, Array, Array, Array]:
     """Apply curtailment and shift requests.
 
     Args:

@@ -57,8 +57,12 @@ class GasUnitParams:
         require_range("fuel_cost_per_mwh", self.fuel_cost_per_mwh, 0.0)
         require_range("startup_cost", self.startup_cost, 0.0)
         require_range("ef_t_per_mwh", self.ef_t_per_mwh, 0.0, 2.0)
-        require(self.p_init_mw == 0.0 or self.p_min_mw <= self.p_init_mw <= self.p_max_mw, "p_init_mw",
-                self.p_init_mw, f"0 (off) or within [p_min_mw, p_max_mw] = [{self.p_min_mw:g}, {self.p_max_mw:g}]")
+        require(
+            self.p_init_mw == 0.0 or self.p_min_mw <= self.p_init_mw <= self.p_max_mw,
+            "p_init_mw",
+            self.p_init_mw,
+            f"0 (off) or within [p_min_mw, p_max_mw] = [{self.p_min_mw:g}, {self.p_max_mw:g}]",
+        )
 
 
 def feasible_range(params: GasUnitParams, p_prev_mw: Array, dt_h: float, xp: Any = np) -> tuple[Array, Array, Array]:
@@ -66,15 +70,17 @@ def feasible_range(params: GasUnitParams, p_prev_mw: Array, dt_h: float, xp: Any
     ramp = params.ramp_mw_per_h * dt_h
     was_on = p_prev_mw > 0.0
     on_lo = xp.where(was_on, xp.maximum(params.p_min_mw, p_prev_mw - ramp), params.p_min_mw)
-    on_hi = xp.where(was_on, xp.minimum(params.p_max_mw, p_prev_mw + ramp),
-                     max(params.p_min_mw, min(params.p_max_mw, ramp)))
+    on_hi = xp.where(
+        was_on, xp.minimum(params.p_max_mw, p_prev_mw + ramp), max(params.p_min_mw, min(params.p_max_mw, ramp))
+    )
     # tolerance: 1.6 - 1.0 is 0.6000000000000001, and float32 actions resolve about 1e-7 of p_max
     can_be_off = p_prev_mw - ramp <= params.p_min_mw + SHUTDOWN_TOL_MW
     return on_lo, on_hi, can_be_off
 
 
-def apply(params: GasUnitParams, p_prev_mw: Array, p_request_mw: Array, dt_h: float, xp: Any = np
-          ) -> tuple[Array, Array]:
+def apply(
+    params: GasUnitParams, p_prev_mw: Array, p_request_mw: Array, dt_h: float, xp: Any = np
+) -> tuple[Array, Array]:
     """Project the setpoint; return ``(p_applied_mw, started)`` (started: 1.0 where the unit started)."""
     on_lo, on_hi, can_be_off = feasible_range(params, p_prev_mw, dt_h, xp)
     off = (p_request_mw < 0.5 * params.p_min_mw) & can_be_off

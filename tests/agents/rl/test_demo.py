@@ -20,9 +20,14 @@ from vpp_gym.validation import ConfigError
 
 ROOT = Path(__file__).resolve().parents[3]
 
-CFG = {"name": "demo", "env_id": "vpp_gym/Arbitrage-v0", "algo": "sac", "seed": 3,
-       "agent": {"net_arch": [16], "buffer_size": 1000, "n_steps": 4, "demo_episodes": 4, "demo_policy": "rule"},
-       "train": {"n_envs": 2}}
+CFG = {
+    "name": "demo",
+    "env_id": "vpp_gym/Arbitrage-v0",
+    "algo": "sac",
+    "seed": 3,
+    "agent": {"net_arch": [16], "buffer_size": 1000, "n_steps": 4, "demo_episodes": 4, "demo_policy": "rule"},
+    "train": {"n_envs": 2},
+}
 
 
 def test_buffer_holds_the_teachers_episodes_and_the_normaliser_saw_them() -> None:
@@ -40,25 +45,26 @@ def test_buffer_holds_the_teachers_episodes_and_the_normaliser_saw_them() -> Non
     for k in range(4):
         col, rows = k % 2, slice((k // 2) * steps, (k // 2 + 1) * steps)
         # the independent re-run: the public episode runner, same day, seed and policy
-        totals = run_episode(env, PriceThresholdPolicy(env), seed=episode_seed(cfg.seed, k),
-                             options={"day": stats["days"][k]})
+        totals = run_episode(
+            env, PriceThresholdPolicy(env), seed=episode_seed(cfg.seed, k), options={"day": stats["days"][k]}
+        )
         assert float(buf.rewards[rows, col].sum()) == pytest.approx(totals["reward"], rel=1e-5)
         first, _ = env.reset(seed=episode_seed(cfg.seed, k), options={"day": stats["days"][k]})
         np.testing.assert_array_equal(buf.observations[rows, col][0], first)
         # consecutive: each stored next observation is the following row's observation
         np.testing.assert_array_equal(buf.next_observations[rows, col][:-1], buf.observations[rows, col][1:])
         assert buf.dones[rows, col].tolist() == [0.0] * (steps - 1) + [1.0]
-    assert stats["mean_profit"] == pytest.approx(1e3 * buf.rewards[:2 * steps].sum() / 4, rel=1e-5)
+    assert stats["mean_profit"] == pytest.approx(1e3 * buf.rewards[: 2 * steps].sum() / 4, rel=1e-5)
 
     # the return normaliser (normalize.reward defaults to true) saw the discounted running returns
-    rewards = buf.rewards[:2 * steps].astype(np.float64).reshape(2, steps, 2)  # round, step, sub-env
+    rewards = buf.rewards[: 2 * steps].astype(np.float64).reshape(2, steps, 2)  # round, step, sub-env
     returns = np.zeros_like(rewards)
     for t in range(steps):
         returns[:, t] = rewards[:, t] + (cfg.agent.gamma * returns[:, t - 1] if t else 0.0)
     assert venv.ret_rms.count == pytest.approx(count0 + len(returns.ravel()))
     assert venv.ret_rms.var == pytest.approx(returns.var(), rel=1e-3)
     # the observation normaliser was updated with exactly the stored observations
-    seen = buf.observations[:2 * steps].reshape(-1, buf.observations.shape[-1]).astype(np.float64)
+    seen = buf.observations[: 2 * steps].reshape(-1, buf.observations.shape[-1]).astype(np.float64)
     assert venv.obs_rms.count == pytest.approx(count0 + len(seen))
     np.testing.assert_allclose(venv.obs_rms.mean, seen.mean(axis=0), rtol=1e-6, atol=1e-6)
 
@@ -71,8 +77,13 @@ def test_bad_demonstration_settings_are_errors_naming_the_key() -> None:
     with pytest.raises(ConfigError, match=r"12 episodes are 1,152 transitions, more than agent\.buffer_size \(1,000\)"):
         fill_replay_buffer(build_model(cfg, venv, None), venv, cfg)
     # MPC cannot plan against competitor stacks (price-maker clearing); the oracle can
-    cfg, _ = load_experiment(mapping={**CFG, "scenario": str(ROOT / "configs" / "markets" / "autonomous.yaml"),
-                                      "agent": {**CFG["agent"], "demo_policy": "mpc", "demo_episodes": 2}})
+    cfg, _ = load_experiment(
+        mapping={
+            **CFG,
+            "scenario": str(ROOT / "configs" / "markets" / "autonomous.yaml"),
+            "agent": {**CFG["agent"], "demo_policy": "mpc", "demo_episodes": 2},
+        }
+    )
     venv = make_train_env(cfg)
     with pytest.raises(ConfigError, match=r"agent\.demo_policy: mpc cannot play this scenario \(competitor stacks"):
         fill_replay_buffer(build_model(cfg, venv, None), venv, cfg)

@@ -25,10 +25,23 @@ def test_committed_experiment_configs_are_valid(path: Path) -> None:
 
 
 def test_cli_override_values_are_read_as_yaml_with_numbers_in_python_notation() -> None:
-    assert parse_cli_overrides(["agent.learning_rate=1e-4", "seed=3", "agent.net_arch=[64, 64]",
-                                "normalize.obs=false", "agent.ent_coef=auto", "scenario=null"]) == {
-        "agent.learning_rate": 1e-4, "seed": 3, "agent.net_arch": [64, 64], "normalize.obs": False,
-        "agent.ent_coef": "auto", "scenario": None}
+    assert parse_cli_overrides(
+        [
+            "agent.learning_rate=1e-4",
+            "seed=3",
+            "agent.net_arch=[64, 64]",
+            "normalize.obs=false",
+            "agent.ent_coef=auto",
+            "scenario=null",
+        ]
+    ) == {
+        "agent.learning_rate": 1e-4,
+        "seed": 3,
+        "agent.net_arch": [64, 64],
+        "normalize.obs": False,
+        "agent.ent_coef": "auto",
+        "scenario": None,
+    }
     with pytest.raises(ConfigError, match="expected key=value"):
         parse_cli_overrides(["=3"])
 

@@ -22,7 +22,10 @@ from agents.rl.train import evaluate_days
 ROOT = Path(__file__).resolve().parents[3]
 
 SMOKE = {
-    "name": "smoke", "env_id": "vpp_gym/Arbitrage-v0", "algo": "ppo", "seed": 1,
+    "name": "smoke",
+    "env_id": "vpp_gym/Arbitrage-v0",
+    "algo": "ppo",
+    "seed": 1,
     "agent": {"n_steps": 32, "batch_size": 256, "n_epochs": 2, "net_arch": [32, 32]},
     "train": {"total_timesteps": 4096, "n_envs": 16, "eval_every_steps": 1024, "checkpoint_every_steps": 2048},
     "eval": {"days": 3},
@@ -30,9 +33,14 @@ SMOKE = {
 
 
 def _train(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agents.cli", "train", *args, "--no-progress"], cwd=cwd,
-                          capture_output=True, text=True, timeout=600,
-                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(cwd)})
+    return subprocess.run(
+        [sys.executable, "-m", "agents.cli", "train", *args, "--no-progress"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(cwd)},
+    )
 
 
 def _curve(run: Path) -> list[dict[str, float]]:
@@ -50,9 +58,20 @@ def ppo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_run_folder_records_everything_needed_to_reproduce_the_run(ppo_run: Path) -> None:
-    for name in ("config.yaml", "scenario.yaml", "command.txt", "meta.json", "final_model.zip",
-                 "final_vecnormalize.pkl", "best_model.zip", "best_vecnormalize.pkl", "curve.csv", "summary.json",
-                 "checkpoint/model.zip", "checkpoint/state.json"):
+    for name in (
+        "config.yaml",
+        "scenario.yaml",
+        "command.txt",
+        "meta.json",
+        "final_model.zip",
+        "final_vecnormalize.pkl",
+        "best_model.zip",
+        "best_vecnormalize.pkl",
+        "curve.csv",
+        "summary.json",
+        "checkpoint/model.zip",
+        "checkpoint/state.json",
+    ):
         assert (ppo_run / name).is_file(), name
     assert any((ppo_run / "tb").rglob("events.out.tfevents.*"))
     cfg, _ = load_experiment(ppo_run / "config.yaml")
@@ -103,9 +122,11 @@ def test_resume_continues_the_step_count(ppo_run: Path, tmp_path: Path) -> None:
 
 def test_same_config_and_seed_give_the_same_figures(ppo_run: Path, tmp_path: Path) -> None:
     (tmp_path / "smoke.yaml").write_text(yaml.safe_dump(SMOKE))
-    proc = _train("smoke.yaml", "train.total_timesteps=2048", "agent.learning_rate=1e-3", "--out", "again",
-                  cwd=tmp_path)
+    proc = _train(
+        "smoke.yaml", "train.total_timesteps=2048", "agent.learning_rate=1e-3", "--out", "again", cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
+
     def figures(run: Path) -> list[dict[str, float]]:
         return [{k: v for k, v in row.items() if k != "wall_s"} for row in _curve(run)]
 
@@ -113,10 +134,20 @@ def test_same_config_and_seed_give_the_same_figures(ppo_run: Path, tmp_path: Pat
 
 
 def test_sac_trains_and_reloads(tmp_path: Path) -> None:
-    cfg = {**SMOKE, "algo": "sac", "agent": {"learning_starts": 200, "batch_size": 64, "net_arch": [32, 32],
-                                             "buffer_size": 5000, "n_steps": 4, "demo_episodes": 4,
-                                             "demo_policy": "rule"},
-           "train": {"total_timesteps": 800, "n_envs": 4, "eval_every_steps": 400, "checkpoint_every_steps": 400}}
+    cfg = {
+        **SMOKE,
+        "algo": "sac",
+        "agent": {
+            "learning_starts": 200,
+            "batch_size": 64,
+            "net_arch": [32, 32],
+            "buffer_size": 5000,
+            "n_steps": 4,
+            "demo_episodes": 4,
+            "demo_policy": "rule",
+        },
+        "train": {"total_timesteps": 800, "n_envs": 4, "eval_every_steps": 400, "checkpoint_every_steps": 400},
+    }
     (tmp_path / "sac.yaml").write_text(yaml.safe_dump(cfg))
     proc = _train("sac.yaml", "--out", "run", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -130,16 +161,22 @@ def test_sac_trains_and_reloads(tmp_path: Path) -> None:
     assert policy.model.replay_buffer.pos == 96 + 800 // 4
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["smoke.yaml", "agent.learnin_rate=1e-4"], "agent: unknown key 'learnin_rate' (did you mean 'learning_rate'?)"),
-    (["smoke.yaml", "agent.gamma=1.5"], "agent.gamma"),
-    (["smoke.yaml", "train.vec_env=fast"], "train.vec_env"),
-    (["smoke.yaml", "env_id=vpp_gym/Nope-v0"], "env_id"),
-    (["smoke.yaml", "algo=dqn"], "algo"),
-    (["smoke.yaml", "seed"], "expected key=value"),
-    (["missing.yaml"], "config file not found"),
-    (["--resume", "nowhere"], "not a run folder"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["smoke.yaml", "agent.learnin_rate=1e-4"],
+            "agent: unknown key 'learnin_rate' (did you mean 'learning_rate'?)",
+        ),
+        (["smoke.yaml", "agent.gamma=1.5"], "agent.gamma"),
+        (["smoke.yaml", "train.vec_env=fast"], "train.vec_env"),
+        (["smoke.yaml", "env_id=vpp_gym/Nope-v0"], "env_id"),
+        (["smoke.yaml", "algo=dqn"], "algo"),
+        (["smoke.yaml", "seed"], "expected key=value"),
+        (["missing.yaml"], "config file not found"),
+        (["--resume", "nowhere"], "not a run folder"),
+    ],
+)
 def test_bad_configs_and_arguments_are_errors_naming_the_key(tmp_path: Path, args: list[str], message: str) -> None:
     (tmp_path / "smoke.yaml").write_text(yaml.safe_dump(SMOKE))
     proc = _train(*args, cwd=tmp_path)
