@@ -35,6 +35,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from vpp_gym import ledger
 from vpp_gym import rng as rnd
 from vpp_gym.config import ScenarioConfig
 from vpp_gym.data.forecast import lead_growth
@@ -75,10 +76,8 @@ PRODUCT_COLUMNS = {
     "reserve": (I_RES_NEED, I_RES_P),
     "demand_response": (I_DR_NEED, I_DR_P),
 }
-# Ledger keys that make up the profit: cash flows (+ = income), costs and penalties (+ = paid).
-CASH_KEYS = ("energy_da", "energy_rt", "regulation", "reserve", "demand_response", "green_cert", "carbon")
-COST_KEYS = ("degradation", "curtailment", "load_shift", "fuel", "startup", "ev_terminal")
-PENALTY_KEYS = ("imbalance", "shift_violation", "ev_unmet", "reserve_shortfall", "dr_shortfall", "green_matching")
+# (ledger key, sign) of every term of the profit, in summation order (:func:`vpp_gym.ledger.profit_terms`).
+PROFIT_TERMS = tuple((e.key, e.sign) for e in ledger.profit_terms())
 # Ancillary columns observed per open product, normalised by their largest absolute value.
 PRODUCT_SERIES = {
     "regulation": ("reg_cap_price_per_mw", "reg_mileage_price_per_mw"),
@@ -994,12 +993,8 @@ def transition(
     led["violation.shift_mwh"], led["violation.ev_unmet_mwh"] = shift_violation, ev_unmet
     led["renewable.output_mwh"], led["renewable.curtailed_mwh"] = renew_mwh, curtailed_mwh
     profit = zero
-    for k in CASH_KEYS:
-        profit = profit + led[f"{k}.cash"]
-    for k in COST_KEYS:
-        profit = profit - led[f"cost.{k}"]
-    for k in PENALTY_KEYS:
-        profit = profit - led[f"penalty.{k}"]
+    for key, sign in PROFIT_TERMS:
+        profit = profit + led[key] if sign > 0 else profit - led[key]
     led["profit"] = profit
     led["reward"] = profit * p.cfg.reward.scale
     nxt = State(

@@ -47,7 +47,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from vpp_gym import core
+from vpp_gym import core, ledger
 from vpp_gym.config import ScenarioConfig
 from vpp_gym.env import LedgerNester, VppEnv
 from vpp_gym.scenario import SPLITS
@@ -55,21 +55,7 @@ from vpp_gym.tasks import ArbitrageEnv, JointEnv, LowCarbonEnv, RegulationEnv
 
 VECTOR_RESET_OPTIONS = ("split", "day", "reset_mask")
 
-TOTAL_KEYS = (
-    "profit",
-    "reward",
-    *(f"{k}.cash" for k in core.CASH_KEYS),
-    *(f"cost.{k}" for k in core.COST_KEYS),
-    *(f"penalty.{k}" for k in core.PENALTY_KEYS),
-    "carbon.emissions_t",
-    "emissions.grid_t",
-    "emissions.gas_t",
-    "green_cert.quantity_mwh",
-    "renewable.output_mwh",
-    "renewable.curtailed_mwh",
-    "violation.shift_mwh",
-    "violation.ev_unmet_mwh",
-)
+TOTAL_KEYS = ledger.TOTAL_KEYS
 """Ledger entries summed over an episode with ``episode_totals=True`` (those a scenario has)."""
 
 

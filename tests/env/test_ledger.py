@@ -1,23 +1,14 @@
-"""The ledger identity of every task over a full episode of random actions.
+"""The ledger schema (:mod:`vpp_gym.ledger`) against what the core writes, over full episodes of random actions.
 
-The documented profit (``vpp_gym.tasks.COMMON_SPEC``, the "Rewards" section of every task) is, at the
-time of writing,
-
-    profit = sum of cash (energy_da, energy_rt, regulation, reserve, demand_response, green_cert, carbon)
-             - sum of cost (degradation, curtailment, load_shift, fuel, startup)
-             - sum of penalty (imbalance, shift_violation, ev_unmet, reserve_shortfall, dr_shortfall,
-                               green_matching)
-
-    reward = reward.scale * profit
-
-with every term in ``info[<group>]["cash"]``, ``info["cost"][...]`` and ``info["penalty"][...]``.
-The keys are read from that documentation, not from ``vpp_gym.core``, so the test checks the code
-against the spec.
+* every key a step writes is declared in the schema (no undeclared entry), on every task and preset;
+* the reward is ``reward.scale`` x the schema's profit terms, recomputed here from ``info``;
+* the KPI columns generated from the schema add up to the profit (``profit = sum(revenue_*) -
+  sum(cost_*)``), checked on episode totals;
+* costs and penalties are never negative; the task docstrings print the schema's profit identity.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import gymnasium as gym
@@ -25,91 +16,118 @@ import numpy as np
 import pytest
 
 import vpp_gym
-from vpp_gym import core
-from vpp_gym.tasks import COMMON_SPEC
+from vpp_gym import ledger
+from vpp_gym.tasks import JointEnv, LowCarbonEnv, RegulationEnv
 
 ROOT = Path(__file__).resolve().parents[2]
-AUTONOMOUS = ROOT / "configs" / "markets" / "autonomous.yaml"
+PRESETS = ROOT / "configs" / "markets"
+
+# every registered task, and Joint-v0 under each market-stage preset
+RUNS = [(env_id, None) for env_id in vpp_gym.TASKS] + [
+    ("vpp_gym/Joint-v0", preset) for preset in ("invitation", "transaction", "autonomous")
+]
 
 
-def _documented(kind: str) -> tuple[str, ...]:
-    m = re.search(rf"sum of {kind} \(([^)]*)\)", COMMON_SPEC)
-    assert m is not None, kind
-    return tuple(k.strip() for k in m.group(1).split(","))
+def _flat(info: dict, prefix: str = "") -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k, v in info.items():
+        if isinstance(v, dict):
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
-DOC_CASH = _documented("cash")
-DOC_COST = _documented("cost")
-DOC_PENALTY = _documented("penalty")
-
-NO_AUTONOMOUS = pytest.mark.skipif(not AUTONOMOUS.is_file(), reason=f"{AUTONOMOUS} does not exist")
-
-# (env id, config): every registered task, and Joint-v0 under the autonomous market preset if it exists.
-RUNS = [(env_id, None) for env_id in vpp_gym.TASKS]
-RUNS.append(("vpp_gym/Joint-v0", str(AUTONOMOUS)))
-
-
-def _cases() -> list:
-    return [
-        pytest.param(
-            env_id,
-            config,
-            id=env_id.split("/")[1] + ("" if config is None else "-autonomous"),
-            marks=[NO_AUTONOMOUS] if config is not None else [],
-        )
-        for env_id, config in RUNS
-    ]
-
-
-def test_documented_keys_are_the_keys_the_core_sums() -> None:
-    # the spec parsed as written (the lists may grow; these terms are in every version)
-    cash = {"energy_da", "energy_rt", "regulation", "reserve", "demand_response", "green_cert", "carbon"}
-    assert cash <= set(DOC_CASH)
-    assert {"imbalance", "shift_violation", "ev_unmet", "reserve_shortfall", "dr_shortfall"} <= set(DOC_PENALTY)
-    assert DOC_COST == core.COST_KEYS
-
-
-def test_core_key_tuples_match_the_documented_profit() -> None:
-    assert (core.CASH_KEYS, core.PENALTY_KEYS) == (DOC_CASH, DOC_PENALTY)
-
-
-def _episode(env_id: str, config: str | None, seed: int = 7):
-    env = gym.make(env_id) if config is None else gym.make(env_id, config=config)
+def _episode(env_id: str, preset: str | None, seed: int = 7) -> tuple[gym.Env, list[dict[str, float]]]:
+    env = gym.make(env_id, **({} if preset is None else {"config": str(PRESETS / f"{preset}.yaml")}))
     env.reset(seed=seed)
     env.action_space.seed(seed)
+    steps = []
     done = False
     while not done:
         _, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        flat = _flat(info)
+        assert flat["reward"] == reward
+        steps.append(flat)
         done = terminated or truncated
-        yield env.unwrapped, reward, info
+    return env, steps
 
 
-@pytest.mark.parametrize(("env_id", "config"), _cases())
-def test_every_documented_term_is_in_info_every_step(env_id: str, config: str | None) -> None:
-    steps = list(_episode(env_id, config))
-    assert len(steps) == steps[0][0].params.episode_steps
-    for _, _, info in steps:
-        for k in DOC_CASH:
-            assert np.isfinite(info[k]["cash"]), (info["t"], k)
-        for k in DOC_COST:
-            assert np.isfinite(info["cost"][k]) and info["cost"][k] >= 0.0, (info["t"], k)
-        for k in DOC_PENALTY:
-            assert np.isfinite(info["penalty"][k]) and info["penalty"][k] >= 0.0, (info["t"], k)
-        assert np.isfinite(info["profit"]) and np.isfinite(info["reward"])
+@pytest.fixture(scope="module", params=RUNS, ids=lambda r: r[0].split("/")[1] + (f"-{r[1]}" if r[1] else ""))
+def episode(request: pytest.FixtureRequest) -> tuple[gym.Env, list[dict[str, float]]]:
+    return _episode(*request.param)
 
 
-@pytest.mark.parametrize(("env_id", "config"), _cases())
-def test_reward_is_the_scaled_sum_of_the_documented_terms(env_id: str, config: str | None) -> None:
-    total_reward = total_parts = 0.0
-    for u, reward, info in _episode(env_id, config):
-        parts = (
-            sum(info[k]["cash"] for k in DOC_CASH)
-            - sum(info["cost"][k] for k in DOC_COST)
-            - sum(info["penalty"][k] for k in DOC_PENALTY)
-        )
-        scale = u.config.reward.scale
-        assert info["profit"] == pytest.approx(parts, rel=1e-9, abs=1e-9), info["t"]
-        assert reward == pytest.approx(scale * parts, rel=1e-9, abs=1e-12), info["t"]
-        total_reward += reward
-        total_parts += parts
-    assert total_reward == pytest.approx(scale * total_parts, rel=1e-9)
+def test_every_key_is_declared(episode: tuple[gym.Env, list[dict[str, float]]]) -> None:
+    _, steps = episode
+    undeclared = set(steps[0]) - set(ledger.BY_KEY) - {"t"}
+    assert not undeclared, f"keys written by the core but missing from vpp_gym.ledger.ENTRIES: {sorted(undeclared)}"
+    assert all(set(s) == set(steps[0]) for s in steps), "every step writes the same keys"
+    for e in ledger.profit_terms():  # every profit term is written, even when its product or resource is absent
+        assert e.key in steps[0], e.key
+
+
+def test_reward_is_the_scaled_sum_of_the_profit_terms(episode: tuple[gym.Env, list[dict[str, float]]]) -> None:
+    env, steps = episode
+    scale = env.unwrapped.config.reward.scale
+    for s in steps:
+        parts = [s[e.key] * e.sign for e in ledger.profit_terms()]
+        assert all(np.isfinite(parts)), s["t"]
+        assert s["profit"] == pytest.approx(sum(parts), rel=1e-12, abs=1e-9), s["t"]
+        assert s["reward"] == pytest.approx(scale * s["profit"], rel=1e-12, abs=1e-12), s["t"]
+        for e in ledger.profit_terms():
+            if e.kind != "cash":
+                assert s[e.key] >= 0.0, (s["t"], e.key)
+
+
+def test_kpi_columns_add_up_to_the_profit(episode: tuple[gym.Env, list[dict[str, float]]]) -> None:
+    _, steps = episode
+    totals = {k: sum(s[k] for s in steps) for k in ledger.TOTAL_KEYS if k in steps[0]}
+    kpis = ledger.kpis(totals)
+    revenue = sum(v for k, v in kpis.items() if k.startswith("revenue_"))
+    cost = sum(v for k, v in kpis.items() if k.startswith("cost_"))
+    assert kpis["profit"] == pytest.approx(revenue - cost, rel=1e-9, abs=1e-6)
+    # spot checks of single columns against the raw ledger
+    assert kpis["cost_carbon"] == pytest.approx(-totals["carbon.cash"], abs=1e-12)
+    assert kpis["cost_fuel"] == pytest.approx(totals["cost.fuel"] + totals["cost.startup"], abs=1e-12)
+
+
+def test_schema_is_consistent() -> None:
+    # every money entry belongs to exactly one revenue or cost column, so the KPI identity holds
+    for e in ledger.ENTRIES:
+        if e.sign:
+            assert e.kpi is not None and e.kpi.startswith(("revenue_", "cost_")), e.key
+        if e.kpi is not None and e.kpi.startswith("revenue_"):
+            assert e.kind == "cash", e.key
+        assert e.unit, e.key
+    assert all(ledger.BY_KEY[k].summed for k in ledger.TOTAL_KEYS)
+    with pytest.raises(KeyError, match="not a ledger KPI column"):
+        ledger.kpi_terms("revenue_nothing")
+
+
+def test_hand_worked_kpis() -> None:
+    totals = {
+        "profit": 7.0,
+        "energy_da.cash": 10.0,
+        "carbon.cash": -2.0,
+        "cost.fuel": 1.0,
+        "cost.startup": 0.5,
+        "penalty.imbalance": 0.25,
+        "penalty.green_matching": 0.25,
+    }
+    k = ledger.kpis(totals)
+    assert k["revenue_energy_da"] == 10.0 and k["cost_carbon"] == 2.0 and k["cost_fuel"] == 1.5
+    assert k["cost_penalties"] == 0.5 and k["revenue_reserve"] == 0.0
+    # 10 - 2 - 1.5 - 0.5 = 6: the identity fails for these made-up totals, as it should (profit says 7)
+    assert (
+        sum(v for c, v in k.items() if c.startswith("revenue_")) - sum(v for c, v in k.items() if c.startswith("cost_"))
+        == 6.0
+    )
+
+
+@pytest.mark.parametrize("cls", [LowCarbonEnv, RegulationEnv, JointEnv, vpp_gym.tasks.ArbitrageEnv])
+def test_task_docstrings_print_the_schema_profit(cls: type) -> None:
+    doc = cls.__doc__ or ""
+    assert "{profit_doc}" not in doc
+    for e in ledger.profit_terms():
+        assert e.key.partition(".")[2 if e.kind != "cash" else 0] in doc, (cls.__name__, e.key)
