@@ -36,84 +36,39 @@ sum(cost_*)`` holds for every episode.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import replace
 
-Kind = Literal[
-    "cash", "cost", "penalty", "emission", "quantity", "violation", "cumulative", "power", "price", "score", "total"
-]
-SIGN: dict[str, int] = {"cash": 1, "cost": -1, "penalty": -1}
-SUMMED_KINDS = frozenset({"cash", "cost", "penalty", "emission", "quantity", "violation", "total"})
-CURRENCY = "currency"
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One ledger entry.
-
-    Attributes:
-        key: flat key ``group.item`` (or a bare name such as ``profit``).
-        kind: see the module docstring.
-        unit: unit of the value (``currency`` is the scenario's currency, CNY for the built-in scenarios).
-        doc: what the value is.
-        kpi: the KPI column the entry adds into over an episode, or None.
-        label: short label for plots and tables.
-        violation: whether a positive value counts as a violation of the step (``violations`` KPI).
-    """
-
-    key: str
-    kind: Kind
-    unit: str
-    doc: str
-    kpi: str | None = None
-    label: str = ""
-    violation: bool = False
-
-    @property
-    def sign(self) -> int:
-        """Sign of the entry in the profit: +1 cash, -1 cost or penalty, 0 otherwise."""
-        return SIGN.get(self.kind, 0)
-
-    @property
-    def summed(self) -> bool:
-        """Whether the entry adds up over an episode (cash, costs, energy, emissions)."""
-        return self.kind in SUMMED_KINDS
-
-    @property
-    def group(self) -> str:
-        """The ``info`` group of the entry (the part before the dot; the key itself when bare)."""
-        return self.key.partition(".")[0]
+from vpp_gym.entries import CURRENCY, Entry
+from vpp_gym.resources import REGISTRY
 
 
 def _product_entries(product: str, label: str, revenue_kpi: str, extra: Iterable[Entry] = ()) -> list[Entry]:
     """The entries every capacity product writes (offer, award, price, cash), then its own."""
     return [
-        Entry(f"{product}.offer_mw", "power", "MW", f"{label}: quantity declared / offered"),
-        Entry(f"{product}.offer_price", "price", "currency/MW/h", f"{label}: offer price (transaction form only)"),
-        Entry(f"{product}.accepted_mw", "power", "MW", f"{label}: quantity awarded"),
-        Entry(f"{product}.price", "price", "currency/MW/h", f"{label}: price paid for the award"),
-        *extra,
-        Entry(f"{product}.cash", "cash", CURRENCY, f"{label}: settlement of the interval", revenue_kpi, label),
-    ]
-
-
-def _resource_power(name: str, label: str, available: bool = False) -> list[Entry]:
-    out = [
-        Entry(f"{name}.requested_mw", "power", "MW", f"{label}: setpoint decoded from the action"),
+        Entry(f"{product}.offer_mw", "power", "MW", f"{label}: quantity declared / offered", owner=product),
         Entry(
-            f"{name}.applied_mw",
-            "power",
-            "MW",
-            f"{label}: setpoint after projection onto the feasible range",
-            label=label,
+            f"{product}.offer_price",
+            "price",
+            "currency/MW/h",
+            f"{label}: offer price (transaction form only)",
+            owner=product,
+        ),
+        Entry(f"{product}.accepted_mw", "power", "MW", f"{label}: quantity awarded", owner=product),
+        Entry(f"{product}.price", "price", "currency/MW/h", f"{label}: price paid for the award", owner=product),
+        *(replace(e, owner=product) for e in extra),
+        Entry(
+            f"{product}.cash",
+            "cash",
+            CURRENCY,
+            f"{label}: settlement of the interval",
+            revenue_kpi,
+            label,
+            owner=product,
         ),
     ]
-    if available:
-        out.append(Entry(f"{name}.available_mw", "power", "MW", f"{label}: output available before curtailment"))
-    return out
 
 
-ENTRIES: tuple[Entry, ...] = (
+CORE_ENTRIES: tuple[Entry, ...] = (
     # -- totals
     Entry("profit", "total", CURRENCY, "cash flows - costs - penalties of the step", "profit", "profit"),
     Entry("reward", "total", "1", "reward.scale x profit"),
@@ -174,12 +129,26 @@ ENTRIES: tuple[Entry, ...] = (
     ),
     # -- costs
     Entry("cost.degradation", "cost", CURRENCY, "battery and V2G wear", "cost_degradation", "degradation"),
-    Entry("cost.curtailment", "cost", CURRENCY, "compensation of curtailed load", "cost_other", "load curtailment"),
-    Entry("cost.load_shift", "cost", CURRENCY, "cost of shifted load", "cost_other", "load shift"),
-    Entry("cost.fuel", "cost", CURRENCY, "gas unit fuel", "cost_fuel", "fuel"),
-    Entry("cost.startup", "cost", CURRENCY, "gas unit start-ups", "cost_fuel", "start-up"),
     Entry(
-        "cost.ev_terminal", "cost", CURRENCY, "value of EV need left at the episode end", "cost_other", "EV terminal"
+        "cost.curtailment",
+        "cost",
+        CURRENCY,
+        "compensation of curtailed load",
+        "cost_other",
+        "load curtailment",
+        owner="flex_load",
+    ),
+    Entry("cost.load_shift", "cost", CURRENCY, "cost of shifted load", "cost_other", "load shift", owner="flex_load"),
+    Entry("cost.fuel", "cost", CURRENCY, "gas unit fuel", "cost_fuel", "fuel", owner="gas"),
+    Entry("cost.startup", "cost", CURRENCY, "gas unit start-ups", "cost_fuel", "start-up", owner="gas"),
+    Entry(
+        "cost.ev_terminal",
+        "cost",
+        CURRENCY,
+        "value of EV need left at the episode end",
+        "cost_other",
+        "EV terminal",
+        owner="ev",
     ),
     # -- penalties
     Entry(
@@ -197,9 +166,16 @@ ENTRIES: tuple[Entry, ...] = (
         "shift backlog not repaid at a window end",
         "cost_penalties",
         "shift violation",
+        owner="flex_load",
     ),
     Entry(
-        "penalty.ev_unmet", "penalty", CURRENCY, "EV energy not delivered by departure", "cost_penalties", "EV unmet"
+        "penalty.ev_unmet",
+        "penalty",
+        CURRENCY,
+        "EV energy not delivered by departure",
+        "cost_penalties",
+        "EV unmet",
+        owner="ev",
     ),
     Entry(
         "penalty.reserve_shortfall",
@@ -209,6 +185,7 @@ ENTRIES: tuple[Entry, ...] = (
         "cost_penalties",
         "reserve shortfall",
         violation=True,
+        owner="reserve",
     ),
     Entry(
         "penalty.dr_shortfall",
@@ -218,6 +195,7 @@ ENTRIES: tuple[Entry, ...] = (
         "cost_penalties",
         "DR shortfall",
         violation=True,
+        owner="demand_response",
     ),
     Entry(
         "penalty.green_matching",
@@ -227,16 +205,6 @@ ENTRIES: tuple[Entry, ...] = (
         "cost_penalties",
         "green matching",
     ),
-    # -- resources
-    *_resource_power("pv", "PV", available=True),
-    *_resource_power("wind", "wind", available=True),
-    *_resource_power("battery", "battery"),
-    *_resource_power("ev", "EV fleet"),
-    *_resource_power("gas", "gas"),
-    Entry("load.base_mw", "power", "MW", "base load of the interval (before flexibility)"),
-    Entry("load.consumption_mw", "power", "MW", "consumption after curtailment and shifting", label="load"),
-    *_resource_power("load_curtail", "load curtailment"),
-    *_resource_power("load_shift", "load shift"),
     # -- carbon
     Entry(
         "carbon.emissions_t",
@@ -251,7 +219,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("carbon.net_position_t", "cumulative", "tCO2", "net carbon position so far (after allowances, CCER)"),
     Entry("carbon.cash", "cash", CURRENCY, "change of the carbon compliance cost (- = paid)", "cost_carbon", "carbon"),
     Entry("emissions.grid_t", "emission", "tCO2", "emissions of grid imports"),
-    Entry("emissions.gas_t", "emission", "tCO2", "emissions of the gas unit"),
+    Entry("emissions.gas_t", "emission", "tCO2", "emissions of the gas unit", owner="gas"),
     # -- renewables
     Entry("renewable.output_mwh", "quantity", "MWh", "renewable energy delivered"),
     Entry(
@@ -263,10 +231,23 @@ ENTRIES: tuple[Entry, ...] = (
         "curtailment",
     ),
     # -- violations
-    Entry("violation.shift_mwh", "violation", "MWh", "shift backlog forced back at a window end", violation=True),
-    Entry("violation.ev_unmet_mwh", "violation", "MWh", "EV energy not delivered by departure", violation=True),
+    Entry(
+        "violation.shift_mwh",
+        "violation",
+        "MWh",
+        "shift backlog forced back at a window end",
+        violation=True,
+        owner="flex_load",
+    ),
+    Entry(
+        "violation.ev_unmet_mwh", "violation", "MWh", "EV energy not delivered by departure", violation=True, owner="ev"
+    ),
 )
-"""Every ledger entry, in the order the report and the docs list them."""
+"""The entries of the markets and the totals, and the v0 resources' money and violation entries (kept here so that
+the profit sums its terms in the v0 order), in the order the report and the docs list them."""
+
+ENTRIES: tuple[Entry, ...] = CORE_ENTRIES + tuple(e for spec in REGISTRY for e in spec.ledger)
+"""Every ledger entry: :data:`CORE_ENTRIES`, then each registered resource's own (:attr:`ResourceSpec.ledger`)."""
 
 BY_KEY: Mapping[str, Entry] = {e.key: e for e in ENTRIES}
 assert len(BY_KEY) == len(ENTRIES), "duplicate ledger keys"

@@ -247,6 +247,6 @@ def test_core_transition_row_by_row() -> None:
         for key, value in led_i.items():
             assert np.broadcast_to(led[key], (n,))[i] == value, (i, key)
         assert nxt_i.t == nxt.t[i]
-        for j in range(1, 1 + core.N_SCALAR_FIELDS):
-            assert nxt[j][i] == nxt_i[j], (i, core.State._fields[j])
+        for name in core.VALUE_FIELDS:
+            assert getattr(nxt, name)[i] == getattr(nxt_i, name), (i, name)
         assert all(q[i] == q_i for q, q_i in zip(nxt.positions_mw, nxt_i.positions_mw, strict=True))

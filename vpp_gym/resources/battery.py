@@ -19,11 +19,16 @@ charged on the energy through the terminals: ``cost = degradation_cost_per_mwh *
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vpp_gym.ops import Array
+from vpp_gym.resources.spec import power_entries
+
+if TYPE_CHECKING:
+    from vpp_gym.core.dynamics import Dispatch, Interval
+from vpp_gym.resources.spec import ResourceSpec, StateField
 from vpp_gym.validation import require, require_range
 
 
@@ -102,6 +107,64 @@ def apply(params: BatteryParams, e_mwh: Array, p_request_mw: Array, dt_h: float,
     """
     p_lo, p_hi = feasible_range(params, e_mwh, dt_h, xp)
     p = xp.minimum(xp.maximum(p_request_mw, p_lo), p_hi)
-    e_next = e_mwh - dt_h * (xp.maximum(p, 0.0) / params.eta_discharge + xp.minimum(p, 0.0) * params.eta_charge)
-    e_next = xp.minimum(xp.maximum(e_next, params.e_min_mwh), params.e_high_mwh)
-    return p, e_next
+    return p, energy_after(params, e_mwh, dt_h * cell_power(params, p, xp), xp)
+
+
+def cell_power(params: BatteryParams, p_mw: Array, xp: Any = np) -> Array:
+    """Power drawn from the cells at terminal power ``p_mw``: ``max(p, 0) / eta_d + min(p, 0) * eta_c`` (MW)."""
+    return xp.maximum(p_mw, 0.0) / params.eta_discharge + xp.minimum(p_mw, 0.0) * params.eta_charge
+
+
+def energy_after(params: BatteryParams, e_mwh: Array, cell_mwh: Array, xp: Any = np) -> Array:
+    """The energy balance: ``e' = e - cell_mwh``, kept inside the SOC bounds (rounding only).
+
+    ``cell_mwh`` is the energy drawn from the cells over the interval: ``dt * cell_power(p)`` for a
+    constant setpoint, or ``dt / S * sum_k cell_power(p_k)`` for a profile of ``S`` sub-steps.
+    """
+    return xp.minimum(xp.maximum(e_mwh - cell_mwh, params.e_min_mwh), params.e_high_mwh)
+
+
+def setpoint(c: Interval, d: Dispatch, b: BatteryParams) -> None:
+    """Base setpoint ``a * p_discharge_max`` (a >= 0) or ``a * p_charge_max``, projected onto ``[p_lo, p_hi]``.
+
+    Without capacity products the energy advances now; with them only the setpoint is clipped, and
+    the energy advances over the interval's power profile once reserve and regulation are known.
+    """
+    xp = c.xp
+    a = c.action("battery")
+    req = xp.maximum(a, 0.0) * b.p_discharge_max_mw + xp.minimum(a, 0.0) * b.p_charge_max_mw
+    if c.p.open_products:
+        d.bat_lo, d.bat_hi = feasible_range(b, d.state["e_bat_mwh"], c.dt, xp)
+        d.p_bat = xp.minimum(xp.maximum(req, d.bat_lo), d.bat_hi)
+    else:
+        d.p_bat, d.state["e_bat_mwh"] = apply(b, d.state["e_bat_mwh"], req, c.dt, xp)
+    d.bat_throughput = abs(d.p_bat)
+    c.led["battery.requested_mw"] = req
+
+
+def inject(c: Interval, d: Dispatch, b: BatteryParams) -> None:
+    """The final setpoint (after reserve and regulation) into the net injection; wear on the throughput."""
+    c.led["battery.applied_mw"] = d.p_bat
+    d.net = d.net + d.p_bat
+    d.degradation = d.degradation + d.bat_throughput * (c.dt * b.degradation_cost_per_mwh)
+
+
+SPEC = ResourceSpec(
+    setpoint=lambda c, d, prm: setpoint(c, d, prm),
+    inject=lambda c, d, prm: inject(c, d, prm),
+    ledger=power_entries("battery", "battery"),
+    name="battery",
+    actions=lambda prm: (
+        (
+            "battery",
+            "base setpoint ``a * p_discharge_max_mw`` (a >= 0) or ``a * p_charge_max_mw``, projected onto the "
+            "SOC/power-feasible range",
+        ),
+    ),
+    state=(StateField("e_bat_mwh", lambda prm: prm.e_init_mwh),),
+    obs_rows=lambda p, prm: (("battery_soc", 0.0, 1.0, "stored energy / e_max_mwh"),),
+    features=lambda p, prm, s, xp: [s.e_bat_mwh * (1.0 / prm.e_max_mwh)],
+    action_rank=0,
+    obs_rank=0,
+)
+"""The battery's declaration to the core (:mod:`vpp_gym.resources.spec`)."""

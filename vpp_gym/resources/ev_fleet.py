@@ -29,11 +29,17 @@ cost); energy taken by V2G is therefore never free.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.ops import Array
+from vpp_gym.resources.spec import power_entries
+
+if TYPE_CHECKING:
+    from vpp_gym.core.dynamics import Dispatch, Interval
+from vpp_gym.resources.spec import ResourceSpec, StateField
 from vpp_gym.validation import require_range
 
 
@@ -111,3 +117,46 @@ def apply(
     n1 = xp.maximum(n1, 0.0)
     unmet = departure * n1
     return p, n1 - unmet, unmet
+
+
+I_EV_PLUG, I_EV_ARR, I_EV_DEP = (
+    ALL_NAMES.index(c) for c in ("ev_plugged_share", "ev_arrival_need_pu", "ev_departure_share")
+)
+"""Columns of the EV data in the exogenous rows."""
+
+
+def setpoint(c: Interval, d: Dispatch, e: EvFleetParams) -> None:
+    """Fleet setpoint ``a * p_discharge_max`` (V2G, a >= 0) or ``a * p_charge_max``, projected (:func:`apply`).
+
+    Adds the injection, V2G wear ``max(p, 0) dt x cost``, the charging to the load served, the
+    unmet-need penalty and, in the last interval, the value of the need still outstanding.
+    """
+    xp, dt, x, led = c.xp, c.dt, c.x, c.led
+    a = c.action("ev")
+    req = xp.maximum(a, 0.0) * e.p_discharge_max_mw + xp.minimum(a, 0.0) * e.p_charge_max_mw
+    need = d.state["ev_need_mwh"]
+    p_ev, need, unmet = apply(e, need, x[I_EV_PLUG], x[I_EV_ARR], x[I_EV_DEP], req, dt, xp)
+    d.state["ev_need_mwh"] = need
+    led["ev.requested_mw"], led["ev.applied_mw"] = req, p_ev
+    d.net = d.net + p_ev
+    d.served = d.served + xp.maximum(-p_ev, 0.0)
+    led["cost.ev_terminal"] = xp.where(c.s.t + 1 == c.p.episode_steps, need * c.p.ev_terminal_price_per_mwh, 0.0)
+    d.degradation = d.degradation + xp.maximum(p_ev, 0.0) * (dt * e.degradation_cost_per_mwh)
+    led["penalty.ev_unmet"] = unmet * e.unmet_penalty_per_mwh
+    led["violation.ev_unmet_mwh"] = unmet
+
+
+SPEC = ResourceSpec(
+    setpoint=lambda c, d, prm: setpoint(c, d, prm),
+    ledger=power_entries("ev", "EV fleet"),
+    name="ev",
+    actions=lambda prm: (("ev", "fleet setpoint ``a * p_discharge_max_mw`` (V2G, a >= 0) or ``a * p_charge_max_mw``"),),
+    state=(StateField("ev_need_mwh", lambda prm: 0.0),),
+    obs_rows=lambda p, prm: (("ev_need", 0.0, 1.0, "energy needed by plugged EVs / e_fleet_mwh"),),
+    features=lambda p, prm, s, xp: [s.ev_need_mwh * (1.0 / prm.e_fleet_mwh if prm.e_fleet_mwh > 0 else 0.0)],
+    series=("ev_plugged_share", "ev_arrival_need_pu", "ev_departure_share"),
+    action_rank=3,
+    obs_rank=2,
+    series_rank=3,
+)
+"""The EV fleet's declaration to the core (:mod:`vpp_gym.resources.spec`)."""

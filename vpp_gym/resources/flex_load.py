@@ -23,11 +23,18 @@ Costs per interval: ``curtail_cost_per_mwh * c * dt + shift_cost_per_mwh * |s| *
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.ops import Array
+from vpp_gym.resources.spec import power_entries
+
+if TYPE_CHECKING:
+    from vpp_gym.core.dynamics import Dispatch, Interval
+from vpp_gym.entries import Entry
+from vpp_gym.resources.spec import ResourceSpec, StateField
 from vpp_gym.validation import require, require_range
 
 
@@ -114,3 +121,79 @@ def apply(
     s = xp.where(window_end, xp.minimum(forced, base_mw - c), xp.minimum(xp.maximum(s_request_mw, s_lo), s_hi))
     backlog_next = xp.where(window_end, 0.0, backlog_mwh + s * dt_h)
     return c, s, backlog_next, violation
+
+
+I_LOAD = ALL_NAMES.index("load_pu")
+"""Column of the base load in the exogenous rows."""
+
+
+def setpoint(c: Interval, d: Dispatch, fl: FlexLoadParams) -> None:
+    """Curtailment ``max(a, 0) * curtail_share * base`` and shift ``a * shift_share * base`` (:func:`apply`).
+
+    Every window ends energy-neutral, and so does the episode (no backlog escapes at its end): the
+    backlog is forced back at a window's last interval and what cannot be delivered is a violation.
+    Reserve may curtail more, up to ``c_max = min(curtail_share * base, base - shift)``.
+    """
+    xp, p, t = c.xp, c.p, c.s.t
+    base = fl.peak_mw * c.x[I_LOAD]
+    c_req = xp.maximum(c.action("load_curtail"), 0.0) * fl.curtail_share * base
+    s_req = c.action("load_shift") * fl.shift_share * base
+    window_end = ((t + 1) % p.window_steps == 0) | (t + 1 == p.episode_steps)
+    d.c, d.sh, d.state["backlog_mwh"], violation = apply(
+        fl, d.state["backlog_mwh"], base, c_req, s_req, window_end, c.dt, xp
+    )
+    d.c_max = xp.minimum(fl.curtail_share * base, base - d.sh)
+    c.led["load.base_mw"] = base
+    c.led["load_curtail.requested_mw"], c.led["load_shift.requested_mw"] = c_req, s_req
+    d.baseline = d.baseline - base
+    c.led["penalty.shift_violation"] = violation * fl.shift_violation_penalty_per_mwh
+    c.led["violation.shift_mwh"] = violation
+
+
+def inject(c: Interval, d: Dispatch, fl: FlexLoadParams) -> None:
+    """The consumption (after reserve curtailment) out of the net injection; curtailment and shift costs."""
+    led, dt = c.led, c.dt
+    consumption = led["load.base_mw"] - d.c - d.sh
+    led["load.consumption_mw"] = consumption
+    led["load_curtail.applied_mw"], led["load_shift.applied_mw"] = d.c, d.sh
+    d.net = d.net - consumption
+    d.served = d.served + consumption
+    led["cost.curtailment"] = d.c * (dt * fl.curtail_cost_per_mwh)
+    led["cost.load_shift"] = abs(d.sh) * (dt * fl.shift_cost_per_mwh)
+
+
+SPEC = ResourceSpec(
+    setpoint=lambda c, d, prm: setpoint(c, d, prm),
+    inject=lambda c, d, prm: inject(c, d, prm),
+    ledger=(
+        Entry("load.base_mw", "power", "MW", "base load of the interval (before flexibility)", owner="flex_load"),
+        Entry(
+            "load.consumption_mw",
+            "power",
+            "MW",
+            "consumption after curtailment and shifting",
+            label="load",
+            owner="flex_load",
+        ),
+        *power_entries("load_curtail", "load curtailment", owner="flex_load"),
+        *power_entries("load_shift", "load shift", owner="flex_load"),
+    ),
+    name="flex_load",
+    actions=lambda prm: (
+        ("load_curtail", "curtailment ``max(a, 0) * curtail_share * base load``"),
+        ("load_shift", "shift ``a * shift_share * base load`` (+ = defer; repaid at each window end)"),
+    ),
+    state=(StateField("backlog_mwh", lambda prm: 0.0),),
+    obs_rows=lambda p, prm: (
+        ("load_backlog", -1.0, 1.0, "shift backlog / (shift_share * peak_mw * max load_pu * window h)"),
+    ),
+    # |backlog| <= scale by construction; the clip only absorbs float rounding
+    features=lambda p, prm, s, xp: [xp.minimum(xp.maximum(s.backlog_mwh * (1.0 / p.backlog_scale_mwh), -1.0), 1.0)],
+    series=("load_pu",),
+    calendar=(("window_phase", 0.0, 1.0, "(t mod window steps) / window steps"),),
+    calendar_values=lambda p, prm, t_idx: [(t_idx % p.window_steps) / p.window_steps],
+    action_rank=4,
+    obs_rank=1,
+    series_rank=2,
+)
+"""The flexible load's declaration to the core (:mod:`vpp_gym.resources.spec`)."""

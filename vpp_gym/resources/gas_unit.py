@@ -17,11 +17,16 @@ clipped to the on-range (and a refused shutdown goes to the lowest on-output). P
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vpp_gym.ops import Array
+from vpp_gym.resources.spec import power_entries
+
+if TYPE_CHECKING:
+    from vpp_gym.core.dynamics import Dispatch, Interval
+from vpp_gym.resources.spec import ResourceSpec, StateField
 from vpp_gym.validation import require, require_range
 
 SHUTDOWN_TOL_MW = 1e-6
@@ -87,3 +92,39 @@ def apply(
     p = xp.where(off, 0.0, xp.minimum(xp.maximum(p_request_mw, on_lo), on_hi))
     started = xp.where((p_prev_mw <= 0.0) & (p > 0.0), 1.0, 0.0)
     return p, started
+
+
+def setpoint(c: Interval, d: Dispatch, g: GasUnitParams) -> None:
+    """Setpoint ``(a + 1) / 2 * p_max``, projected (:func:`apply`); the on-range's top for reserve."""
+    req = (c.action("gas") + 1.0) * (0.5 * g.p_max_mw)
+    gas_prev = d.gas_p
+    d.gas_p, d.started = apply(g, gas_prev, req, c.dt, c.xp)
+    if c.p.open_products:
+        d.gas_on_hi = feasible_range(g, gas_prev, c.dt, c.xp)[1]
+    c.led["gas.requested_mw"] = req
+
+
+def inject(c: Interval, d: Dispatch, g: GasUnitParams) -> None:
+    """The final output (after reserve) into the net injection; fuel, start-up and emissions."""
+    dt, led = c.dt, c.led
+    led["gas.applied_mw"] = d.gas_p
+    d.net = d.net + d.gas_p
+    d.state["gas_p_mw"] = d.gas_p
+    led["cost.fuel"] = d.gas_p * (dt * g.fuel_cost_per_mwh)
+    led["cost.startup"] = d.started * g.startup_cost
+    led["emissions.gas_t"] = d.gas_p * (dt * g.ef_t_per_mwh)
+
+
+SPEC = ResourceSpec(
+    setpoint=lambda c, d, prm: setpoint(c, d, prm),
+    inject=lambda c, d, prm: inject(c, d, prm),
+    ledger=power_entries("gas", "gas"),
+    name="gas",
+    actions=lambda prm: (("gas", "setpoint ``(a + 1) / 2 * p_max_mw`` (below ``p_min_mw / 2`` = off)"),),
+    state=(StateField("gas_p_mw", lambda prm: prm.p_init_mw),),
+    obs_rows=lambda p, prm: (("gas_output", 0.0, 1.0, "last gas output / p_max_mw"),),
+    features=lambda p, prm, s, xp: [s.gas_p_mw * (1.0 / prm.p_max_mw)],
+    action_rank=5,
+    obs_rank=3,
+)
+"""The gas unit's declaration to the core (:mod:`vpp_gym.resources.spec`)."""

@@ -13,11 +13,16 @@ A requested output outside that range is projected onto it. Curtailed energy is
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.ops import Array
+from vpp_gym.resources.spec import ResourceSpec, power_entries
+
+if TYPE_CHECKING:
+    from vpp_gym.core.dynamics import Dispatch, Interval
 from vpp_gym.validation import require_range
 
 
@@ -49,3 +54,46 @@ def apply(params: RenewableParams, cf: Array, p_request_mw: Array, xp: Any = np)
     if not params.curtailable:
         return p_avail, p_avail
     return xp.minimum(xp.maximum(p_request_mw, 0.0), p_avail), p_avail
+
+
+def setpoint(c: Interval, d: Dispatch, prm: RenewableParams, name: str, icol: int) -> None:
+    """Output ``p_max * cf * (1 - max(a, 0))`` (curtailable) or ``p_max * cf``, projected (:func:`apply`).
+
+    Adds the injection, the available output to the passive baseline, and the delivered and
+    curtailed energy to the renewable totals.
+    """
+    xp, dt = c.xp, c.dt
+    cf = c.x[icol]
+    if prm.curtailable:
+        share = xp.maximum(c.action(f"{name}_curtail"), 0.0)
+        req = prm.p_max_mw * cf * (1.0 - share)
+    else:
+        req = prm.p_max_mw * cf
+    p_out, p_avail = apply(prm, cf, req, xp)
+    c.led[f"{name}.requested_mw"], c.led[f"{name}.applied_mw"] = req, p_out
+    c.led[f"{name}.available_mw"] = p_avail
+    d.net = d.net + p_out
+    d.baseline = d.baseline + p_avail
+    d.renew_mwh = d.renew_mwh + p_out * dt
+    d.curtailed_mwh = d.curtailed_mwh + (p_avail - p_out) * dt
+
+
+def _spec(name: str, column: str, rank: int) -> ResourceSpec:
+    icol = ALL_NAMES.index(column)
+    return ResourceSpec(
+        name=name,
+        setpoint=lambda c, d, prm: setpoint(c, d, prm, name, icol),
+        ledger=power_entries(name, "PV" if name == "pv" else name, available=True),
+        actions=lambda prm: (
+            ((f"{name}_curtail", "curtailed share of available output ``max(a, 0)``"),) if prm.curtailable else ()
+        ),
+        series=(column,),
+        action_rank=rank,
+        series_rank=rank - 1,
+    )
+
+
+PV_SPEC = _spec("pv", "pv_cf", 1)
+"""The PV plant's declaration to the core (:mod:`vpp_gym.resources.spec`)."""
+WIND_SPEC = _spec("wind", "wind_cf", 2)
+"""The wind plant's declaration to the core (:mod:`vpp_gym.resources.spec`)."""

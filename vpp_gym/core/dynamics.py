@@ -1,0 +1,503 @@
+"""The transition of one interval, as named steps over typed records.
+
+:func:`transition` runs, in order (each step documents its rule):
+
+1. :func:`clear_offers`: the capacity products offered for the interval, in their organisation form;
+2. :func:`base_setpoints`: every resource's base setpoint projected onto its feasible range
+   (:class:`Dispatch`);
+3. :func:`cap_regulation_award`: the regulation award capped at the battery's symmetric headroom;
+4. :func:`deploy_reserve`: called reserve from the battery's spare headroom, the gas unit, the load;
+5. :func:`follow_agc`: the battery follows the AGC signal at sub-steps, regulation is settled, and
+   the battery's energy advances over its power profile;
+6. :func:`net_injection`: the injections summed into ``net_mw`` and the resources' costs;
+7. :func:`settle_capacity`: demand response (against the passive baseline) and reserve;
+8. :func:`settle_energy`: the day-ahead position and the real-time deviation;
+9. :func:`settle_carbon`: emissions, allowances, CCER, the compliance change, green certificates;
+10. :func:`settle_penalties` and :func:`profit`, then the next :class:`~vpp_gym.core.params.State`.
+
+Every step reads the interval (:class:`Interval`) and writes its ledger entries
+(:mod:`vpp_gym.ledger` declares each). The arithmetic is the same on NumPy arrays and on Python
+floats (``xp``, :mod:`vpp_gym.ops`), and its order is fixed: the golden trajectories
+(``tests/golden``) check every bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from vpp_gym import ledger
+from vpp_gym.core.columns import I_DA, I_DR_NEED, I_EF, I_REG_MIL_P, I_RES_CALL, I_RT, PRODUCT_COLUMNS
+from vpp_gym.core.episode import EpisodeData
+from vpp_gym.core.params import MARKET_FIELDS, VALUE_FIELDS, CoreParams, State
+from vpp_gym.markets import carbon, regulation
+from vpp_gym.markets.clearing import clear_invitation, clear_transaction
+from vpp_gym.markets.products import ProductMarketConfig
+from vpp_gym.ops import Array
+from vpp_gym.resources import battery
+
+RESOURCE_FIELDS = tuple(f for f in VALUE_FIELDS if f not in MARKET_FIELDS)
+"""The :class:`State` fields owned by the resources (their ``SPEC.state``)."""
+PROFIT_TERMS = tuple((e.key, e.sign) for e in ledger.profit_terms())
+"""``(ledger key, sign)`` of every term of the profit, in summation order (:func:`vpp_gym.ledger.profit_terms`)."""
+
+
+class Interval:
+    """The inputs of one step and its ledger, shared by the named steps.
+
+    Attributes:
+        p, s, a, x, xp, ep: the arguments of :func:`transition`.
+        dt: interval length (h).
+        zero: 0 of the inputs' kind (``(B,)`` zeros or ``0.0``).
+        batched: whether ``xp`` is NumPy.
+        at: index of this interval's rows in the episode's ``(B, T, ...)`` arrays.
+        col: position of each action component by name.
+        led: the step's ledger, written by the steps.
+    """
+
+    __slots__ = ("a", "at", "batched", "col", "dt", "ep", "led", "p", "s", "x", "xp", "zero")
+
+    def __init__(
+        self, p: CoreParams, s: State, a: Sequence[Array], x: Sequence[Array], xp: Any, ep: EpisodeData | None
+    ) -> None:
+        self.p, self.s, self.a, self.x, self.xp, self.ep = p, s, a, x, xp, ep
+        self.dt = p.dt_h
+        self.zero = 0.0 * s.e_bat_mwh
+        self.batched = xp is np
+        # sub-step and stack arrays of this interval: (B, S) / (B, M), or (1, S) / (1, M) for a scalar
+        self.at = (np.arange(len(s.t)), s.t) if self.batched else (slice(0, 1), s.t)
+        self.col = p.action_index
+        self.led: dict[str, Array] = {}
+
+    def action(self, name: str) -> Array:
+        """The action component ``name`` (in ``[-1, 1]``)."""
+        return self.a[self.col[name]]
+
+
+class Dispatch:
+    """The resources through the steps of an interval (MW unless the name says otherwise).
+
+    Accumulated over the resources, in registry order: ``net`` (net injection, + = export),
+    ``baseline`` (the passive net injection: renewables uncurtailed, base load, nothing else),
+    ``renew_mwh`` and ``curtailed_mwh`` (renewable energy out and curtailed), ``degradation``
+    (wear cost), ``served`` (load served: consumption and EV charging, for allowances). ``state``:
+    the resources' next state by :class:`~vpp_gym.core.params.State` field.
+
+    The ancillary interface of the v0 resources (read and changed by the award cap, reserve
+    deployment and AGC following): ``p_bat``, ``bat_lo``, ``bat_hi`` (battery setpoint and its
+    feasible range), ``bat_throughput`` (mean ``|p|`` over the interval); ``c``, ``sh``, ``c_max``
+    (load curtailment, shift and the curtailment limit); ``gas_p``, ``started``, ``gas_on_hi`` (gas
+    output, start indicator, highest on-output); ``reg_energy_mw`` (mean regulation response) and
+    the regulation state carried to the next interval, ``agc_last`` and ``reg_score``.
+    """
+
+    __slots__ = (
+        "agc_last",
+        "baseline",
+        "bat_hi",
+        "bat_lo",
+        "bat_throughput",
+        "c",
+        "c_max",
+        "curtailed_mwh",
+        "degradation",
+        "gas_on_hi",
+        "gas_p",
+        "net",
+        "p_bat",
+        "reg_energy_mw",
+        "reg_score",
+        "renew_mwh",
+        "served",
+        "sh",
+        "started",
+        "state",
+    )
+
+    def __init__(self, c: Interval) -> None:
+        s, zero = c.s, c.zero
+        self.net = self.baseline = self.renew_mwh = self.curtailed_mwh = self.degradation = self.served = zero
+        self.state: dict[str, Array] = {f: getattr(s, f) for f in RESOURCE_FIELDS}
+        self.p_bat = self.bat_lo = self.bat_hi = self.bat_throughput = zero
+        self.c = self.sh = self.c_max = zero
+        self.gas_p, self.started, self.gas_on_hi = s.gas_p_mw, zero, zero
+        self.reg_energy_mw = zero
+        self.agc_last, self.reg_score = s.agc_last, s.reg_score
+
+
+def transition(
+    p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Array], xp: Any = np, ep: EpisodeData | None = None
+) -> tuple[State, dict[str, Array]]:
+    """Advance one interval (the steps of the module docstring).
+
+    Args:
+        p: parameters.
+        s: state at the start of the interval.
+        action: one entry per action component (layout :attr:`CoreParams.action_names`), each in
+            ``[-1, 1]``: ``(B,)`` arrays (e.g. ``actions.T``) or floats with ``xp = SCALAR``.
+        x: one entry per column of :data:`~vpp_gym.data.schema.ALL_NAMES`: the realised exogenous
+            values of the interval.
+        xp: ``numpy`` for batched arrays, :data:`vpp_gym.ops.SCALAR` for Python floats (a batch of one;
+            the sub-step and merit-order computations then run on one-row arrays).
+        ep: the episodes (AGC signal and competitor stacks); needed when ancillary products are open
+            or energy is traded in the transaction form.
+
+    Returns:
+        ``(next_state, ledger)``; the ledger maps the keys of :mod:`vpp_gym.ledger` to values of the
+        inputs' kind.
+    """
+    if p.open_products or p.energy_transaction:
+        assert ep is not None, "ancillary products and the transaction form need the episode data"
+    c = Interval(p, s, action, x, xp, ep)
+    accepted = clear_offers(c)
+    d = base_setpoints(c)
+    if "regulation" in accepted:
+        cap_regulation_award(c, d, accepted)
+    if "reserve" in accepted:
+        deploy_reserve(c, d, accepted)
+    follow_agc(c, d, accepted)
+    net_injection(c, d)
+    settle_capacity(c, d, accepted)
+    commit, offer_price, dev = settle_energy(c, d)
+    emissions, allowances, ccer = settle_carbon(c, d)
+    settle_penalties(c, d, dev)
+    led = c.led
+    for key in p.absent_keys:  # the summed entries of absent resources and closed products
+        led[key] = c.zero
+    led["profit"] = profit(led, c.zero)
+    led["reward"] = led["profit"] * p.cfg.reward.scale
+    nxt = State(
+        t=s.t + 1,
+        **d.state,
+        emissions_t=emissions,
+        allowances_t=allowances,
+        ccer_t=ccer,
+        agc_last=d.agc_last,
+        reg_score=d.reg_score,
+        positions_mw=(*s.positions_mw[1:], commit),
+        offer_prices=(*s.offer_prices[1:], offer_price),
+    )
+    return nxt, led
+
+
+# -- 1. offers ------------------------------------------------------------------------------------------------------
+def clear_offers(c: Interval) -> dict[str, Array]:
+    """Clear each open capacity product: the accepted quantity (MW) and price per product.
+
+    Offered quantity ``q = max(a_mw, 0) * offer_max_mw``; in the transaction form the offer price
+    is ``(a_price + 1) / 2 * price_cap``. Invitation: pro rata against the others' declarations
+    (:func:`~vpp_gym.markets.clearing.clear_invitation`) at the announced price; transaction: merit
+    order against the competitor stack (or as a price-taker without one), marginal price.
+    """
+    p, x, xp, led = c.p, c.x, c.xp, c.led
+    accepted: dict[str, Array] = {}
+    for prod in p.open_products:
+        cfg = p.product(prod)
+        assert cfg is not None
+        q = xp.maximum(c.action(f"{prod}_mw"), 0.0) * cfg.offer_max_mw
+        price_offer = (c.action(f"{prod}_price") + 1.0) * (0.5 * cfg.price_cap) if cfg.form == "transaction" else None
+        i_need, i_price = PRODUCT_COLUMNS[prod]
+        stack = c.ep.stacks.get(prod) if c.ep is not None else None
+        stack_t = (stack[0][c.at], stack[1][c.at]) if stack is not None else None
+        acc, price = _clear(cfg, q, price_offer, abs(x[i_need]), x[i_price], stack_t, xp)
+        accepted[prod] = acc
+        led[f"{prod}.offer_mw"], led[f"{prod}.accepted_mw"] = q, acc
+        led[f"{prod}.price"] = price
+        if price_offer is not None:
+            led[f"{prod}.offer_price"] = price_offer
+    return accepted
+
+
+def _lift(v: Array, batched: bool) -> np.ndarray:
+    """A scalar as a batch of one (arrays pass through)."""
+    return v if batched else np.array([v], dtype=np.float64)
+
+
+def _lower(v: np.ndarray, batched: bool) -> Array:
+    """A batch of one back to a scalar (arrays pass through)."""
+    return v if batched else float(v[0])
+
+
+def _transact(
+    offer_mw: Array,
+    offer_price: Array,
+    stack: tuple[np.ndarray, np.ndarray] | None,
+    need_mw: Array,
+    price_cap: float,
+    ref_price: Array,
+    batched: bool,
+) -> tuple[Array, Array]:
+    """:func:`clear_transaction` for either backend; no stack = price-taker."""
+    if stack is None:
+        n = len(offer_mw) if batched else 1
+        stack = (np.zeros((n, 0)), np.zeros((n, 0)))
+    acc, price = clear_transaction(
+        _lift(offer_mw, batched),
+        _lift(offer_price, batched),
+        stack[0],
+        stack[1],
+        _lift(need_mw, batched),
+        price_cap,
+        _lift(ref_price, batched),
+    )
+    return _lower(acc, batched), _lower(price, batched)
+
+
+def _clear(
+    cfg: ProductMarketConfig,
+    offer_mw: Array,
+    offer_price: Array | None,
+    need_mw: Array,
+    ref_price: Array,
+    stack: tuple[np.ndarray, np.ndarray] | None,
+    xp: Any,
+) -> tuple[Array, Array]:
+    """Accepted quantity and price of one product in its organisation form."""
+    if cfg.form == "invitation":
+        return clear_invitation(offer_mw, cfg.others_ratio * need_mw, need_mw, xp), ref_price
+    return _transact(offer_mw, offer_price, stack, need_mw, cfg.price_cap, ref_price, xp is np)
+
+
+# -- 2. base setpoints ------------------------------------------------------------------------------------------------
+def base_setpoints(c: Interval) -> Dispatch:
+    """Every present resource's base setpoint, projected onto its feasible range (its ``SPEC.setpoint``).
+
+    With capacity products open the battery's setpoint is only clipped here; its energy advances in
+    :func:`follow_agc`, over the interval's power profile.
+    """
+    d = Dispatch(c)
+    for spec, prm in c.p.resources:
+        spec.setpoint(c, d, prm)
+    return d
+
+
+# -- 3.-5. ancillary delivery -----------------------------------------------------------------------------------------
+def cap_regulation_award(c: Interval, d: Dispatch, accepted: dict[str, Array]) -> None:
+    """Cap the regulation award at the battery's symmetric headroom around its base setpoint.
+
+    ``award = min(cleared, max(min(bat_hi - p_bat, p_bat - bat_lo), 0))``: the capability the VPP
+    can prove for the interval; no capacity is paid that could not follow the full signal.
+    """
+    xp = c.xp
+    cleared = accepted["regulation"]
+    if c.p.cfg.resources.battery is not None:
+        capability = xp.maximum(xp.minimum(d.bat_hi - d.p_bat, d.p_bat - d.bat_lo), 0.0)
+    else:
+        capability = c.zero
+    accepted["regulation"] = xp.minimum(cleared, capability)
+    c.led["regulation.cleared_mw"], c.led["regulation.capability_mw"] = cleared, capability
+    c.led["regulation.accepted_mw"] = accepted["regulation"]
+
+
+def deploy_reserve(c: Interval, d: Dispatch, accepted: dict[str, Array]) -> None:
+    """Deploy called reserve ``call share x award``: the battery's spare headroom (above its setpoint
+    and its regulation award), then a running gas unit up to its on-range, then more load curtailment."""
+    xp, r = c.xp, c.p.cfg.resources
+    reg_cap = accepted.get("regulation", c.zero)
+    called = c.x[I_RES_CALL] * accepted["reserve"]
+    remaining = called
+    if r.battery is not None:
+        d_bat = xp.minimum(remaining, xp.maximum(d.bat_hi - d.p_bat - reg_cap, 0.0))
+        d.p_bat = d.p_bat + d_bat
+        remaining = remaining - d_bat
+    if r.gas is not None:
+        d_gas = xp.where(d.gas_p > 0.0, xp.minimum(remaining, xp.maximum(d.gas_on_hi - d.gas_p, 0.0)), 0.0)
+        d.gas_p = d.gas_p + d_gas
+        remaining = remaining - d_gas
+    if r.flex_load is not None:
+        d_c = xp.minimum(remaining, xp.maximum(d.c_max - d.c, 0.0))
+        d.c = d.c + d_c
+        remaining = remaining - d_c
+    c.led["reserve.called_mw"], c.led["reserve.delivered_mw"] = called, called - remaining
+
+
+def follow_agc(c: Interval, d: Dispatch, accepted: dict[str, Array]) -> None:
+    """With capacity products open: the battery follows the AGC signal at sub-steps around its setpoint,
+    regulation is scored and settled (:mod:`vpp_gym.markets.regulation`), and the battery's energy
+    advances over the power profile (:func:`vpp_gym.resources.battery.energy_after`).
+
+    A NumPy island: a scalar state is lifted to a batch of one and the results lowered again.
+    """
+    p, led, batched = c.p, c.led, c.batched
+    b = p.cfg.resources.battery
+    follows = "regulation" in accepted and b is not None
+    if b is not None and p.open_products:
+        base_a = _lift(d.p_bat, batched)
+        r_bat = _regulation_response(c, d, accepted["regulation"], base_a) if follows else None
+        profile = base_a[:, None] + r_bat if r_bat is not None else base_a[:, None]
+        n_sub = profile.shape[1]
+        cell = (c.dt / n_sub) * battery.cell_power(b, profile, np).sum(axis=1)
+        e_next = battery.energy_after(b, _lift(d.state["e_bat_mwh"], batched), cell, np)
+        d.state["e_bat_mwh"] = _lower(e_next, batched)
+        d.p_bat = _lower(np.add.reduce(profile, axis=1) * (1.0 / n_sub), batched)
+        d.bat_throughput = _lower(np.add.reduce(np.abs(profile), axis=1) * (1.0 / n_sub), batched)
+    if "regulation" in accepted and not follows:  # no battery: nothing is awarded, nothing follows
+        led["regulation.score"], led["regulation.mileage_mw"] = c.zero, c.zero
+        led["regulation.mileage_price"], led["regulation.cash"] = c.x[I_REG_MIL_P], c.zero
+
+
+def _regulation_response(c: Interval, d: Dispatch, award: Array, base_a: np.ndarray) -> np.ndarray:
+    """The battery's sub-step response to the AGC signal; scores and settles regulation (ledger)."""
+    rc, batched, led = c.p.cfg.markets.regulation, c.batched, c.led
+    assert rc is not None and c.ep is not None and c.ep.agc is not None
+    sig = c.ep.agc[c.at]  # (B, S)
+    cap_a = _lift(award, batched)
+    up_bat = np.maximum(_lift(d.bat_hi, batched) - base_a, 0.0)
+    down_bat = np.maximum(base_a - _lift(d.bat_lo, batched), 0.0)
+    ramp = np.inf if rc.ramp_mw_per_substep is None else rc.ramp_mw_per_substep
+    r_bat = regulation.response(cap_a, sig, up_bat, down_bat, rc.delay_substeps, ramp)
+    score = regulation.performance_score(cap_a[:, None] * sig, r_bat, rc.max_delay_substeps)["score"]
+    miles = cap_a * regulation.mileage(sig, _lift(c.s.agc_last, batched))
+    mileage_price = _lift(c.x[I_REG_MIL_P], batched)
+    cash = regulation.settle(
+        cap_a, score, miles, _lift(led["regulation.price"], batched), mileage_price, c.dt, rc.min_score
+    )
+    d.reg_energy_mw = _lower(np.add.reduce(r_bat, axis=1) * (1.0 / r_bat.shape[1]), batched)
+    led["regulation.score"], led["regulation.mileage_mw"] = _lower(score, batched), _lower(miles, batched)
+    led["regulation.mileage_price"] = c.x[I_REG_MIL_P]
+    led["regulation.cash"] = _lower(cash, batched)
+    d.agc_last, d.reg_score = _lower(sig[:, -1], batched), led["regulation.score"]
+    return r_bat
+
+
+# -- 6. injections and resource costs ---------------------------------------------------------------------------------
+def net_injection(c: Interval, d: Dispatch) -> None:
+    """Each resource's final injection and costs (its ``SPEC.inject``), in registry order.
+
+    ``P = pv + wind + ev + battery - consumption + gas`` (in that order); the resources write their
+    costs (degradation on the battery's mean throughput, curtailment and shift compensation, fuel,
+    start-ups) and the gas unit its emissions. The shared degradation cost is written here.
+    """
+    for spec, prm in c.p.resources:
+        spec.inject(c, d, prm)
+    c.led["cost.degradation"] = d.degradation
+
+
+# -- 7.-9. settlement -------------------------------------------------------------------------------------------------
+def settle_capacity(c: Interval, d: Dispatch, accepted: dict[str, Array]) -> None:
+    """Demand response and reserve (regulation is settled in :func:`follow_agc`).
+
+    DR: the response is the net injection's move against the passive baseline in the event's
+    direction, net of deployed reserve and regulation energy; paid ``min(response, award) dt x
+    price``, shortfall ``max(award - response, 0) dt x penalty``. Reserve: capacity ``award dt x
+    price``; called but undelivered energy pays the shortfall penalty.
+    """
+    xp, dt, led, mk = c.xp, c.dt, c.led, c.p.cfg.markets
+    dr_short = res_short = c.zero
+    if "demand_response" in accepted:
+        dc = mk.demand_response
+        assert dc is not None
+        need = c.x[I_DR_NEED]
+        direction = xp.where(need > 0.0, 1.0, xp.where(need < 0.0, -1.0, 0.0))
+        own = d.net - led.get("reserve.delivered_mw", c.zero) - d.reg_energy_mw - d.baseline
+        delivered = xp.maximum(direction * own, 0.0)
+        acc = accepted["demand_response"]
+        led["demand_response.delivered_mw"] = delivered
+        led["demand_response.cash"] = xp.minimum(delivered, acc) * dt * led["demand_response.price"]
+        dr_short = xp.maximum(acc - delivered, 0.0) * (dt * dc.shortfall_penalty_per_mwh)
+    if "reserve" in accepted:
+        rv = mk.reserve
+        assert rv is not None
+        led["reserve.cash"] = accepted["reserve"] * dt * led["reserve.price"]
+        res_short = (led["reserve.called_mw"] - led["reserve.delivered_mw"]) * (dt * rv.shortfall_penalty_per_mwh)
+    led["penalty.reserve_shortfall"], led["penalty.dr_shortfall"] = res_short, dr_short
+
+
+def settle_energy(c: Interval, d: Dispatch) -> tuple[Array, Array, Array]:
+    """Settle the day-ahead position held for this interval and the real-time deviation; commit for ``t + L``.
+
+    Position ``q`` (transaction form: the sell side clears against the stack at the marginal price)
+    is paid ``q dt x price_da``; the deviation ``P - q`` is paid ``(P - q) dt x price_rt``. The new
+    commitment for interval ``t + L`` is ``a_position x position_max_mw`` (with its offer price).
+
+    Returns:
+        ``(commitment, its offer price, deviation)``.
+    """
+    p, s, xp, x, dt, led = c.p, c.s, c.xp, c.x, c.dt, c.led
+    em = p.cfg.markets.energy
+    q_da = s.positions_mw[0]
+    commit = c.action("da_position") * em.position_max_mw
+    offer_price = (c.action("da_price") + 1.0) * (0.5 * em.price_cap_per_mwh) if p.energy_transaction else c.zero
+    price_da = x[I_DA]
+    if p.energy_transaction:
+        stack = c.ep.stacks.get("energy") if c.ep is not None else None
+        sell = xp.maximum(q_da, 0.0)
+        stack_t = (stack[0][c.at], stack[1][c.at]) if stack is not None else None
+        need = 0.0 * sell + em.need_mw
+        acc_sell, price_da = _transact(
+            sell, s.offer_prices[0], stack_t, need, em.price_cap_per_mwh, price_da, c.batched
+        )
+        q_da = acc_sell + xp.minimum(q_da, 0.0)
+    price_rt = x[I_RT]
+    dev = d.net - q_da
+    led["net_mw"] = d.net
+    led["energy_da.quantity_mwh"], led["energy_da.price_per_mwh"] = q_da * dt, price_da
+    led["energy_da.cash"] = q_da * (dt * price_da)
+    led["energy_da.commit_mw"] = commit
+    if p.energy_transaction:
+        led["energy_da.offer_price"] = offer_price  # the price of that commitment's offer
+    led["energy_rt.quantity_mwh"], led["energy_rt.price_per_mwh"] = dev * dt, price_rt
+    led["energy_rt.cash"] = dev * (dt * price_rt)
+    return commit, offer_price, dev
+
+
+def settle_carbon(c: Interval, d: Dispatch) -> tuple[Array, Array, Array]:
+    """Emissions, allowances and CCER of the interval; the compliance change and green certificates.
+
+    Emissions ``max(-P, 0) dt x ef_grid + gas``; allowances ``served MWh x benchmark``; CCER on the
+    renewable MWh not certified. The carbon cash is the change of the episode's compliance cost
+    ``C(X)`` (:mod:`vpp_gym.markets.carbon`), or ``-tonnes x price`` under a flat price with nothing
+    to offset. Certificates: ``renewable MWh x gec_share`` at the certificate price.
+
+    Returns:
+        the episode's ``(emissions, allowances, ccer)`` so far (tCO2).
+    """
+    p, s, xp, dt, led = c.p, c.s, c.xp, c.dt, c.led
+    cm = p.cfg.markets.carbon
+    grid_t = xp.maximum(-d.net, 0.0) * (dt * c.x[I_EF])
+    step_t = grid_t + led.get("emissions.gas_t", c.zero)
+    served_mwh = d.served * dt
+    gec_mwh = d.renew_mwh * cm.gec_share
+    emissions = s.emissions_t + step_t
+    allowances = s.allowances_t + served_mwh * cm.free_allowance_t_per_mwh
+    ccer = s.ccer_t + (d.renew_mwh - gec_mwh) * cm.ccer_t_per_mwh
+    x_now, used = carbon.net_position(emissions, allowances, ccer, cm, xp)
+    led["emissions.grid_t"] = grid_t
+    led["carbon.emissions_t"] = step_t
+    led["carbon.allowances_t"] = served_mwh * cm.free_allowance_t_per_mwh
+    led["carbon.ccer_used_t"] = used
+    led["carbon.net_position_t"] = x_now
+    if p.carbon_stateful:
+        x_prev, _ = carbon.net_position(s.emissions_t, s.allowances_t, s.ccer_t, cm, xp)
+        led["carbon.cash"] = carbon.compliance_cost(x_prev, cm, xp) - carbon.compliance_cost(x_now, cm, xp)
+    else:  # flat price on every tonne, nothing to offset: the change of C(X) is the step's tonnes at the price
+        led["carbon.cash"] = -step_t * cm.price_per_t
+    led["green_cert.quantity_mwh"] = gec_mwh
+    led["green_cert.cash"] = gec_mwh * cm.gec_price_per_mwh
+    return emissions, allowances, ccer
+
+
+# -- 10. penalties and profit ----------------------------------------------------------------------------------------
+def settle_penalties(c: Interval, d: Dispatch, dev: Array) -> None:
+    """The imbalance and green-matching penalties; the renewable totals.
+
+    Imbalance: ``|deviation - instructed| dt x penalty``, where instructed energy (reserve deployed,
+    regulation) is the grid's call, not an imbalance. Green matching: grid imports ``dt x`` the
+    unmatched-import penalty. (The resources write their own penalties in their steps.)
+    """
+    xp, dt, led = c.xp, c.dt, c.led
+    em, cm = c.p.cfg.markets.energy, c.p.cfg.markets.carbon
+    instructed = led.get("reserve.delivered_mw", c.zero) + d.reg_energy_mw
+    led["penalty.imbalance"] = abs(dev - instructed) * (dt * em.imbalance_penalty_per_mwh)
+    led["penalty.green_matching"] = xp.maximum(-d.net, 0.0) * (dt * cm.unmatched_import_penalty_per_mwh)
+    led["renewable.output_mwh"], led["renewable.curtailed_mwh"] = d.renew_mwh, d.curtailed_mwh
+
+
+def profit(led: dict[str, Array], zero: Array) -> Array:
+    """``profit = sum(cash) - sum(costs) - sum(penalties)``, term by term in the schema's order."""
+    total = zero
+    for key, sign in PROFIT_TERMS:
+        total = total + led[key] if sign > 0 else total - led[key]
+    return total

@@ -1,0 +1,156 @@
+"""The action and observation layouts, written once, from the registered resource specs and the open markets.
+
+Action: ``da_position`` (and ``da_price`` in the transaction form), then each present resource's
+components (:attr:`~vpp_gym.resources.spec.ResourceSpec.actions`), then ``<product>_mw`` (and
+``<product>_price`` in the transaction form) per open capacity product. Observation: the state
+rows (each present resource's, the carbon position when the carbon settlement is stateful, the
+last regulation score, the committed positions and their offer prices), the calendar rows, then
+the forecast of every observed column for leads ``0 .. H-1``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from vpp_gym.core.columns import I_REG_NEED, PRODUCT_SERIES
+from vpp_gym.data.schema import ALL_NAMES
+from vpp_gym.markets import carbon
+from vpp_gym.ops import SCALAR, Array
+from vpp_gym.resources.spec import ObsRow
+
+if TYPE_CHECKING:
+    from vpp_gym.core.episode import EpisodeData
+    from vpp_gym.core.params import CoreParams, State
+
+MARKET_SERIES = ("price_da_per_mwh", "price_rt_per_mwh", "grid_ef_t_per_mwh")
+"""Columns observed in every scenario (energy prices and the grid's carbon intensity)."""
+CALENDAR_ROWS: tuple[ObsRow, ...] = (
+    ("tod_sin", -1.0, 1.0, "sin(2 pi time of day)"),
+    ("tod_cos", -1.0, 1.0, "cos(2 pi time of day)"),
+    ("progress", 0.0, 1.0, "t / T"),
+    ("weekend", 0.0, 1.0, "1 on Saturday and Sunday"),
+)
+"""Calendar rows of every scenario (resources may add their own after them)."""
+
+
+def action_names(p: CoreParams) -> tuple[str, ...]:
+    """Names of the action components, in order (see the module docstring)."""
+    names = ["da_position"]
+    if p.energy_transaction:
+        names.append("da_price")
+    for spec, prm in p.resources_by("action_rank"):
+        names += [name for name, _doc in spec.actions(prm)]
+    for prod in p.open_products:
+        names.append(f"{prod}_mw")
+        if p.product(prod).form == "transaction":  # type: ignore[union-attr]
+            names.append(f"{prod}_price")
+    return tuple(names)
+
+
+def observed_series(p: CoreParams) -> tuple[str, ...]:
+    """Columns whose forecasts are in the observation."""
+    cols = list(MARKET_SERIES)
+    for spec, _prm in p.resources_by("series_rank"):
+        cols += spec.series
+    for prod in p.open_products:
+        cols += PRODUCT_SERIES[prod]
+    return tuple(cols)
+
+
+def obs_scale(p: CoreParams, col: str) -> float:
+    """Divisor of a column in the observation: prices by ``price_ref``, ancillary by their max |x|."""
+    if col in ("price_da_per_mwh", "price_rt_per_mwh"):
+        return p.price_ref_per_mwh
+    if col in ALL_NAMES[I_REG_NEED:]:
+        return max(abs(p.lo[col]), abs(p.hi[col]), 1e-9)
+    return 1.0
+
+
+def state_rows(p: CoreParams) -> list[ObsRow]:
+    """The observation rows that come from the state, in order."""
+    rows: list[ObsRow] = []
+    for spec, prm in p.resources_by("obs_rank"):
+        rows += spec.obs_rows(p, prm)
+    if p.carbon_stateful:
+        rows.append(("carbon_position", -1.0, 1.0, "net carbon position so far / carbon_scale_t"))
+    if "regulation" in p.open_products:
+        rows.append(("reg_score", 0.0, 1.0, "performance score of the last interval"))
+    for j in range(p.lead):
+        rows.append((f"position_{j}", -1.0, 1.0, f"committed position for interval t+{j} / position_max_mw"))
+    if p.energy_transaction:
+        for j in range(p.lead):
+            rows.append((f"offer_price_{j}", 0.0, 1.0, "offer price of that position / price_cap_per_mwh"))
+    return rows
+
+
+def calendar_rows(p: CoreParams) -> list[ObsRow]:
+    """The calendar rows: the common ones, then each present resource's."""
+    rows = list(CALENDAR_ROWS)
+    for spec, _prm in p.resources_by("obs_rank"):
+        rows += spec.calendar
+    return rows
+
+
+def observation_layout(p: CoreParams) -> list[ObsRow]:
+    """``(name, low, high, meaning)`` of every observation component, in order."""
+    rows = state_rows(p) + calendar_rows(p)
+    for col in p.observed_series:
+        scale = p.obs_scale(col)
+        lo, hi = _series_range(p, col)
+        note = "" if scale == 1.0 else (" / price_ref" if col.startswith("price") else " / max |series|")
+        # float32 division, as the observation itself is computed (forecast_features)
+        lo32, hi32 = (float(np.float32(v) / np.float32(scale)) for v in (lo, hi))
+        for h in range(p.horizon):
+            rows.append((f"{col}[t+{h}]", lo32, hi32, f"forecast of {col} for interval t+{h}{note}"))
+    return rows
+
+
+def _series_range(p: CoreParams, col: str) -> tuple[float, float]:
+    if col in ("price_da_per_mwh", "price_rt_per_mwh"):
+        return (
+            min(p.lo["price_da_per_mwh"], p.lo["price_rt_per_mwh"]),
+            max(p.hi["price_da_per_mwh"], p.hi["price_rt_per_mwh"]),
+        )
+    return p.lo[col], p.hi[col]
+
+
+def state_features(p: CoreParams, s: State, xp: Any = np) -> list[Array]:
+    """The state part of the observation, one entry per row of :func:`state_rows` (arrays or scalars)."""
+    cols: list[Array] = []
+    for spec, prm in p.obs_resources:
+        cols += spec.features(p, prm, s, xp)
+    if p.carbon_stateful:
+        x, _used = carbon.net_position(s.emissions_t, s.allowances_t, s.ccer_t, p.cfg.markets.carbon, xp)
+        cols.append(xp.minimum(xp.maximum(x * (1.0 / p.carbon_scale_t), -1.0), 1.0))
+    if "regulation" in p.open_products:
+        cols.append(s.reg_score)
+    inv = 1.0 / p.cfg.markets.energy.position_max_mw
+    cols.extend(q * inv for q in s.positions_mw)
+    if p.energy_transaction:
+        inv_p = 1.0 / p.cfg.markets.energy.price_cap_per_mwh
+        cols.extend(q * inv_p for q in s.offer_prices)
+    return cols
+
+
+def calendar_values(p: CoreParams, t_idx: np.ndarray) -> list[np.ndarray]:
+    """The resources' calendar rows for step indices ``t_idx`` (after the common ones)."""
+    out: list[np.ndarray] = []
+    for spec, prm in p.obs_resources:
+        out += spec.calendar_values(p, prm, t_idx)
+    return out
+
+
+def observe(p: CoreParams, s: State, ep: EpisodeData) -> np.ndarray:
+    """Observations ``(B, n_obs)`` float32 of a batched state (layout: :func:`observation_layout`)."""
+    obs = ep.obs_exo[np.arange(len(s.t)), s.t]
+    obs[:, : p.n_state_obs] = np.stack(state_features(p, s, np), axis=1)
+    return obs
+
+
+def observe_one(p: CoreParams, s: State, ep: EpisodeData) -> np.ndarray:
+    """Observation ``(n_obs,)`` float32 of a scalar state (episode row 0)."""
+    obs = ep.obs_exo[0, s.t].copy()
+    obs[: p.n_state_obs] = state_features(p, s, SCALAR)
+    return obs

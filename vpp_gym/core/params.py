@@ -1,0 +1,250 @@
+"""Everything fixed for an environment (:class:`CoreParams`) and the dynamic :class:`State`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from vpp_gym import ledger
+from vpp_gym.config import ScenarioConfig
+from vpp_gym.core import layout
+from vpp_gym.core.columns import PRODUCTS
+from vpp_gym.core.episode import ForecastPlan, forecast_plan
+from vpp_gym.data.schema import ALL_NAMES
+from vpp_gym.data.series import ScenarioSeries
+from vpp_gym.markets.products import ProductMarketConfig
+from vpp_gym.ops import Array
+from vpp_gym.resources import REGISTRY
+from vpp_gym.resources.spec import ResourceSpec
+
+
+class State(NamedTuple):
+    """Dynamic state: ``(B,)`` arrays for a batch, or Python scalars for a single env.
+
+    Attributes:
+        t: step index within the episode.
+        e_bat_mwh: battery stored energy (0 without a battery).
+        backlog_mwh: flexible-load shift backlog (deferred energy still owed).
+        ev_need_mwh: energy still needed by plugged-in EVs.
+        gas_p_mw: gas unit output of the last interval.
+        emissions_t: gross emissions so far in the episode (tCO2).
+        allowances_t: free allowances accrued so far.
+        ccer_t: CCER credits earned so far.
+        agc_last: last AGC signal value (mileage continuity across intervals).
+        reg_score: performance score of the last interval (0 before any regulation).
+        positions_mw: committed day-ahead positions for intervals ``t .. t+L-1`` (a tuple of ``L``).
+        offer_prices: offer prices of those positions (transaction form; zeros otherwise).
+    """
+
+    t: Any
+    e_bat_mwh: Array
+    backlog_mwh: Array
+    ev_need_mwh: Array
+    gas_p_mw: Array
+    emissions_t: Array
+    allowances_t: Array
+    ccer_t: Array
+    agc_last: Array
+    reg_score: Array
+    positions_mw: tuple[Array, ...]
+    offer_prices: tuple[Array, ...]
+
+    def row(self, i: int) -> State:
+        """Row ``i`` of a batched state, as a scalar state."""
+        return State._make(
+            int(v[i]) if name == "t" else tuple(float(q[i]) for q in v) if isinstance(v, tuple) else float(v[i])
+            for name, v in zip(self._fields, self, strict=True)
+        )
+
+
+VALUE_FIELDS = tuple(f for f in State._fields if f not in ("t", "positions_mw", "offer_prices"))
+"""The fields of :class:`State` that hold one number per episode (the resources' and the markets')."""
+MARKET_FIELDS = ("emissions_t", "allowances_t", "ccer_t", "agc_last", "reg_score")
+"""Fields owned by the markets (carbon, regulation); the others of :data:`VALUE_FIELDS` by the resources."""
+
+
+@dataclass(frozen=True, eq=False)
+class CoreParams:
+    """Everything fixed for an environment: the scenario config and the data's normalisation.
+
+    Derived layouts and sizes are cached properties (computed once; the hot step reads them).
+    """
+
+    cfg: ScenarioConfig
+    price_ref_per_mwh: float
+    lo: dict[str, float]
+    hi: dict[str, float]
+
+    @classmethod
+    def from_series(cls, cfg: ScenarioConfig, series: ScenarioSeries) -> CoreParams:
+        """Derive the normalisation constants from the scenario's series."""
+        lo = {c: float(series.values[c].min()) for c in ALL_NAMES}
+        hi = {c: float(series.values[c].max()) for c in ALL_NAMES}
+        ref = float(np.mean(np.abs(series.values["price_da_per_mwh"])))
+        return cls(cfg=cfg, price_ref_per_mwh=max(ref, 1e-6), lo=lo, hi=hi)
+
+    # -- derived sizes -------------------------------------------------------------------------
+    @property
+    def dt_h(self) -> float:
+        """Interval length (h)."""
+        return self.cfg.time.dt_h
+
+    @property
+    def episode_steps(self) -> int:
+        """Steps per episode ``T``."""
+        return self.cfg.time.episode_steps
+
+    @property
+    def lead(self) -> int:
+        """Day-ahead lead ``L`` in steps."""
+        return self.cfg.markets.energy.da_lead_steps
+
+    @property
+    def horizon(self) -> int:
+        """Forecast horizon ``H`` in steps."""
+        return self.cfg.forecast.horizon_steps
+
+    @cached_property
+    def window_steps(self) -> int:
+        """Flexible-load shift window in steps (1 without a flexible load)."""
+        fl = self.cfg.resources.flex_load
+        return fl.window_steps(self.dt_h) if fl is not None else 1
+
+    def product(self, name: str) -> ProductMarketConfig | None:
+        """The config of an ancillary product, or None if it is closed."""
+        return getattr(self.cfg.markets, name)
+
+    @cached_property
+    def open_products(self) -> tuple[str, ...]:
+        """Ancillary products open in this scenario."""
+        return tuple(n for n in PRODUCTS if self.product(n) is not None)
+
+    @cached_property
+    def energy_transaction(self) -> bool:
+        """Whether day-ahead energy is traded in the transaction form."""
+        return self.cfg.markets.energy.form == "transaction"
+
+    @cached_property
+    def carbon_stateful(self) -> bool:
+        """Whether the carbon settlement depends on the episode's cumulative position (then observed)."""
+        c = self.cfg.markets.carbon
+        return c.pricing == "stepped" or not c.reward_surplus or c.free_allowance_t_per_mwh > 0 or c.ccer_t_per_mwh > 0
+
+    # -- layouts (vpp_gym.core.layout) ------------------------------------------------------------
+    def resources_by(self, rank: str) -> tuple[tuple[ResourceSpec, Any], ...]:
+        """``(spec, params)`` of the scenario's resources, ordered by a layout rank (ties: registry order)."""
+        present = [(spec, spec.params(self.cfg)) for spec in REGISTRY]
+        return tuple(sorted(((s, prm) for s, prm in present if prm is not None), key=lambda sp: getattr(sp[0], rank)))
+
+    @cached_property
+    def resources(self) -> tuple[tuple[ResourceSpec, Any], ...]:
+        """``(spec, params)`` of the scenario's resources in registry order."""
+        return tuple((spec, spec.params(self.cfg)) for spec in REGISTRY if spec.params(self.cfg) is not None)
+
+    @cached_property
+    def obs_resources(self) -> tuple[tuple[ResourceSpec, Any], ...]:
+        """``(spec, params)`` of the scenario's resources in observation order."""
+        return self.resources_by("obs_rank")
+
+    @cached_property
+    def absent_keys(self) -> tuple[str, ...]:
+        """Summed ledger entries of resources the scenario lacks and of closed products (written as 0)."""
+        present = {spec.name for spec, _prm in self.resources} | set(self.open_products)
+        return tuple(e.key for e in ledger.ENTRIES if e.summed and e.owner is not None and e.owner not in present)
+
+    @cached_property
+    def action_index(self) -> dict[str, int]:
+        """Position of each action component by name."""
+        return {n: i for i, n in enumerate(self.action_names)}
+
+    @cached_property
+    def action_names(self) -> tuple[str, ...]:
+        """Names of the action components, in order (:func:`vpp_gym.core.layout.action_names`)."""
+        return layout.action_names(self)
+
+    @cached_property
+    def observed_series(self) -> tuple[str, ...]:
+        """Columns whose forecasts are in the observation."""
+        return layout.observed_series(self)
+
+    def obs_scale(self, col: str) -> float:
+        """Divisor of a column in the observation (:func:`vpp_gym.core.layout.obs_scale`)."""
+        return layout.obs_scale(self, col)
+
+    def observation_layout(self) -> list[tuple[str, float, float, str]]:
+        """``(name, low, high, meaning)`` of every observation component, in order."""
+        return layout.observation_layout(self)
+
+    @cached_property
+    def n_state_obs(self) -> int:
+        """Number of observation components that come from the state."""
+        return len(layout.state_rows(self))
+
+    @cached_property
+    def n_obs(self) -> int:
+        """Length of the observation vector."""
+        return len(self.observation_layout())
+
+    @cached_property
+    def forecast(self) -> ForecastPlan:
+        """How the observed forecasts are made (:func:`vpp_gym.core.episode.forecast_plan`)."""
+        return forecast_plan(self)
+
+    @cached_property
+    def backlog_scale_mwh(self) -> float:
+        """Largest possible shift backlog (normalisation of the observation)."""
+        fl = self.cfg.resources.flex_load
+        if fl is None:
+            return 1.0
+        scale = fl.shift_share * fl.peak_mw * self.hi["load_pu"] * fl.shift_window_h
+        return scale if scale > 1e-9 else 1.0
+
+    @cached_property
+    def ev_terminal_price_per_mwh(self) -> float:
+        """Value of EV need outstanding at the episode end (see ``EvFleetParams.terminal_price_per_mwh``)."""
+        ev = self.cfg.resources.ev
+        if ev is None:
+            return 0.0
+        if ev.terminal_price_per_mwh is not None:
+            return ev.terminal_price_per_mwh
+        return self.price_ref_per_mwh / ev.eta_charge
+
+    @cached_property
+    def carbon_scale_t(self) -> float:
+        """Bound on the episode's net carbon position (normalisation of the observation).
+
+        Imports are at most the load, battery and EV charging at full power; allowances at most the
+        benchmark times the load served; every import and gas MWh at its highest factor.
+        """
+        r = self.cfg.resources
+        c = self.cfg.markets.carbon
+        served = (r.flex_load.peak_mw * self.hi["load_pu"] if r.flex_load is not None else 0.0) + (
+            r.ev.p_charge_max_mw if r.ev is not None else 0.0
+        )
+        imports = served + (r.battery.p_charge_max_mw if r.battery is not None else 0.0)
+        gas = r.gas.p_max_mw * r.gas.ef_t_per_mwh if r.gas is not None else 0.0
+        per_h = max(imports * self.hi["grid_ef_t_per_mwh"] + gas, served * c.free_allowance_t_per_mwh)
+        return max(per_h * self.episode_steps * self.dt_h, 1e-9)
+
+
+def initial_state(p: CoreParams, batch: int | None) -> State:
+    """State at the start of an episode: arrays of ``batch`` rows, or Python scalars if ``batch`` is None.
+
+    Each present resource's fields start at their declared initial values
+    (:attr:`~vpp_gym.resources.spec.ResourceSpec.state`); every other field at 0.
+    """
+    values = dict.fromkeys(VALUE_FIELDS, 0.0)
+    for spec, prm in p.resources:
+        for f in spec.state:
+            values[f.name] = f.initial(prm)
+    if batch is None:
+        return State(t=0, **values, positions_mw=(0.0,) * p.lead, offer_prices=(0.0,) * p.lead)
+    return State(
+        t=np.zeros(batch, dtype=np.int64),
+        **{k: np.full(batch, v) for k, v in values.items()},
+        positions_mw=tuple(np.zeros(batch) for _ in range(p.lead)),
+        offer_prices=tuple(np.zeros(batch) for _ in range(p.lead)),
+    )
