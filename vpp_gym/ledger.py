@@ -39,6 +39,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from vpp_gym.entries import CURRENCY, Entry
+from vpp_gym.markets import PRODUCT_REGISTRY
 from vpp_gym.resources import REGISTRY
 
 
@@ -90,32 +91,10 @@ CORE_ENTRIES: tuple[Entry, ...] = (
     Entry("energy_rt.price_per_mwh", "price", "currency/MWh", "real-time price of the interval"),
     Entry("energy_rt.cash", "cash", CURRENCY, "deviation x real-time price", "revenue_energy_rt", "real-time energy"),
     # -- capacity products
-    *_product_entries(
-        "regulation",
-        "regulation",
-        "revenue_regulation",
-        (
-            Entry("regulation.cleared_mw", "power", "MW", "regulation: quantity cleared before the headroom cap"),
-            Entry("regulation.capability_mw", "power", "MW", "regulation: symmetric battery headroom"),
-            Entry("regulation.mileage_mw", "power", "MW", "regulation: mileage of the award's signal"),
-            Entry("regulation.mileage_price", "price", "currency/MW", "regulation: mileage price"),
-            Entry("regulation.score", "score", "1", "regulation: performance score of the interval"),
-        ),
-    ),
-    *_product_entries(
-        "reserve",
-        "reserve",
-        "revenue_reserve",
-        (
-            Entry("reserve.called_mw", "power", "MW", "reserve: deployment called by the grid"),
-            Entry("reserve.delivered_mw", "power", "MW", "reserve: deployment delivered"),
-        ),
-    ),
-    *_product_entries(
-        "demand_response",
-        "demand response",
-        "revenue_demand_response",
-        (Entry("demand_response.delivered_mw", "power", "MW", "demand response: response against the baseline"),),
+    *(
+        e
+        for spec in PRODUCT_REGISTRY
+        for e in _product_entries(spec.name, spec.label, f"revenue_{spec.name}", spec.extra_entries)
     ),
     # -- certificates
     Entry("green_cert.quantity_mwh", "quantity", "MWh", "green certificates sold (renewable MWh x gec_share)"),

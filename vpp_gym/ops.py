@@ -29,3 +29,15 @@ SCALAR = ScalarOps()
 
 Array = Any
 """A NumPy array with a leading batch dimension, or a Python float (``xp = SCALAR``)."""
+
+
+def lift(v: Any, batched: bool) -> Any:
+    """A scalar as a NumPy batch of one (arrays pass through): the way into a NumPy island."""
+    import numpy as np
+
+    return v if batched else np.array([v], dtype=np.float64)
+
+
+def lower(v: Any, batched: bool) -> Any:
+    """A batch of one back to a Python float (arrays pass through): the way out of a NumPy island."""
+    return v if batched else float(v[0])

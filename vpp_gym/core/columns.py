@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from vpp_gym.data.schema import ALL_NAMES
+from vpp_gym.markets import PRODUCT_REGISTRY
 
 # Column positions of the exogenous array (schema order, then the ancillary columns).
 (
@@ -26,16 +27,11 @@ from vpp_gym.data.schema import ALL_NAMES
 ) = range(len(ALL_NAMES))
 assert ALL_NAMES[I_DR_P] == "dr_price_per_mwh"
 
-PRODUCTS = ("regulation", "reserve", "demand_response")
-# Exogenous columns of each product: (need, price).
+PRODUCTS = tuple(spec.name for spec in PRODUCT_REGISTRY)
+"""The capacity products, in registry order (:data:`vpp_gym.markets.PRODUCT_REGISTRY`)."""
 PRODUCT_COLUMNS = {
-    "regulation": (I_REG_NEED, I_REG_CAP_P),
-    "reserve": (I_RES_NEED, I_RES_P),
-    "demand_response": (I_DR_NEED, I_DR_P),
+    spec.name: (ALL_NAMES.index(spec.need_column), ALL_NAMES.index(spec.price_column)) for spec in PRODUCT_REGISTRY
 }
-# Ancillary columns observed per open product, normalised by their largest absolute value.
-PRODUCT_SERIES = {
-    "regulation": ("reg_cap_price_per_mw", "reg_mileage_price_per_mw"),
-    "reserve": ("reserve_price_per_mw",),
-    "demand_response": ("dr_need_mw", "dr_price_per_mwh"),
-}
+"""Exogenous columns of each product: ``(need, price)``."""
+PRODUCT_SERIES = {spec.name: spec.series for spec in PRODUCT_REGISTRY}
+"""Ancillary columns observed per open product, normalised by their largest absolute value."""

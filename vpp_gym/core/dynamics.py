@@ -5,12 +5,14 @@
 1. :func:`clear_offers`: the capacity products offered for the interval, in their organisation form;
 2. :func:`base_setpoints`: every resource's base setpoint projected onto its feasible range
    (:class:`Dispatch`);
-3. :func:`cap_regulation_award`: the regulation award capped at the battery's symmetric headroom;
-4. :func:`deploy_reserve`: called reserve from the battery's spare headroom, the gas unit, the load;
+3. each open product's ``award`` step (:mod:`vpp_gym.markets.spec`): the regulation award capped at
+   the battery's symmetric headroom; called reserve deployed from the battery's spare headroom,
+   the gas unit, the load;
 5. :func:`follow_agc`: the battery follows the AGC signal at sub-steps, regulation is settled, and
    the battery's energy advances over its power profile;
 6. :func:`net_injection`: the injections summed into ``net_mw`` and the resources' costs;
-7. :func:`settle_capacity`: demand response (against the passive baseline) and reserve;
+7. :func:`settle_capacity`: each open product's ``settle`` step (demand response against the
+   passive baseline, reserve);
 8. :func:`settle_energy`: the day-ahead position and the real-time deviation;
 9. :func:`settle_carbon`: emissions, allowances, CCER, the compliance change, green certificates;
 10. :func:`settle_penalties` and :func:`profit`, then the next :class:`~vpp_gym.core.params.State`.
@@ -29,13 +31,13 @@ from typing import Any
 import numpy as np
 
 from vpp_gym import ledger
-from vpp_gym.core.columns import I_DA, I_DR_NEED, I_EF, I_REG_MIL_P, I_RES_CALL, I_RT, PRODUCT_COLUMNS
+from vpp_gym.core.columns import I_DA, I_EF, I_REG_MIL_P, I_RT, PRODUCT_COLUMNS
 from vpp_gym.core.episode import EpisodeData
 from vpp_gym.core.params import MARKET_FIELDS, VALUE_FIELDS, CoreParams, State
 from vpp_gym.markets import carbon, regulation
 from vpp_gym.markets.clearing import clear_invitation, clear_transaction
 from vpp_gym.markets.products import ProductMarketConfig
-from vpp_gym.ops import Array
+from vpp_gym.ops import Array, lift, lower
 from vpp_gym.resources import battery
 
 RESOURCE_FIELDS = tuple(f for f in VALUE_FIELDS if f not in MARKET_FIELDS)
@@ -153,10 +155,8 @@ def transition(
     c = Interval(p, s, action, x, xp, ep)
     accepted = clear_offers(c)
     d = base_setpoints(c)
-    if "regulation" in accepted:
-        cap_regulation_award(c, d, accepted)
-    if "reserve" in accepted:
-        deploy_reserve(c, d, accepted)
+    for spec in p.products:  # award caps and deployment (regulation, then reserve)
+        spec.award(c, d, accepted)
     follow_agc(c, d, accepted)
     net_injection(c, d)
     settle_capacity(c, d, accepted)
@@ -210,16 +210,6 @@ def clear_offers(c: Interval) -> dict[str, Array]:
     return accepted
 
 
-def _lift(v: Array, batched: bool) -> np.ndarray:
-    """A scalar as a batch of one (arrays pass through)."""
-    return v if batched else np.array([v], dtype=np.float64)
-
-
-def _lower(v: np.ndarray, batched: bool) -> Array:
-    """A batch of one back to a scalar (arrays pass through)."""
-    return v if batched else float(v[0])
-
-
 def _transact(
     offer_mw: Array,
     offer_price: Array,
@@ -234,15 +224,15 @@ def _transact(
         n = len(offer_mw) if batched else 1
         stack = (np.zeros((n, 0)), np.zeros((n, 0)))
     acc, price = clear_transaction(
-        _lift(offer_mw, batched),
-        _lift(offer_price, batched),
+        lift(offer_mw, batched),
+        lift(offer_price, batched),
         stack[0],
         stack[1],
-        _lift(need_mw, batched),
+        lift(need_mw, batched),
         price_cap,
-        _lift(ref_price, batched),
+        lift(ref_price, batched),
     )
-    return _lower(acc, batched), _lower(price, batched)
+    return lower(acc, batched), lower(price, batched)
 
 
 def _clear(
@@ -274,45 +264,6 @@ def base_setpoints(c: Interval) -> Dispatch:
 
 
 # -- 3.-5. ancillary delivery -----------------------------------------------------------------------------------------
-def cap_regulation_award(c: Interval, d: Dispatch, accepted: dict[str, Array]) -> None:
-    """Cap the regulation award at the battery's symmetric headroom around its base setpoint.
-
-    ``award = min(cleared, max(min(bat_hi - p_bat, p_bat - bat_lo), 0))``: the capability the VPP
-    can prove for the interval; no capacity is paid that could not follow the full signal.
-    """
-    xp = c.xp
-    cleared = accepted["regulation"]
-    if c.p.cfg.resources.battery is not None:
-        capability = xp.maximum(xp.minimum(d.bat_hi - d.p_bat, d.p_bat - d.bat_lo), 0.0)
-    else:
-        capability = c.zero
-    accepted["regulation"] = xp.minimum(cleared, capability)
-    c.led["regulation.cleared_mw"], c.led["regulation.capability_mw"] = cleared, capability
-    c.led["regulation.accepted_mw"] = accepted["regulation"]
-
-
-def deploy_reserve(c: Interval, d: Dispatch, accepted: dict[str, Array]) -> None:
-    """Deploy called reserve ``call share x award``: the battery's spare headroom (above its setpoint
-    and its regulation award), then a running gas unit up to its on-range, then more load curtailment."""
-    xp, r = c.xp, c.p.cfg.resources
-    reg_cap = accepted.get("regulation", c.zero)
-    called = c.x[I_RES_CALL] * accepted["reserve"]
-    remaining = called
-    if r.battery is not None:
-        d_bat = xp.minimum(remaining, xp.maximum(d.bat_hi - d.p_bat - reg_cap, 0.0))
-        d.p_bat = d.p_bat + d_bat
-        remaining = remaining - d_bat
-    if r.gas is not None:
-        d_gas = xp.where(d.gas_p > 0.0, xp.minimum(remaining, xp.maximum(d.gas_on_hi - d.gas_p, 0.0)), 0.0)
-        d.gas_p = d.gas_p + d_gas
-        remaining = remaining - d_gas
-    if r.flex_load is not None:
-        d_c = xp.minimum(remaining, xp.maximum(d.c_max - d.c, 0.0))
-        d.c = d.c + d_c
-        remaining = remaining - d_c
-    c.led["reserve.called_mw"], c.led["reserve.delivered_mw"] = called, called - remaining
-
-
 def follow_agc(c: Interval, d: Dispatch, accepted: dict[str, Array]) -> None:
     """With capacity products open: the battery follows the AGC signal at sub-steps around its setpoint,
     regulation is scored and settled (:mod:`vpp_gym.markets.regulation`), and the battery's energy
@@ -324,42 +275,18 @@ def follow_agc(c: Interval, d: Dispatch, accepted: dict[str, Array]) -> None:
     b = p.cfg.resources.battery
     follows = "regulation" in accepted and b is not None
     if b is not None and p.open_products:
-        base_a = _lift(d.p_bat, batched)
-        r_bat = _regulation_response(c, d, accepted["regulation"], base_a) if follows else None
+        base_a = lift(d.p_bat, batched)
+        r_bat = regulation.respond(c, d, accepted["regulation"], base_a) if follows else None
         profile = base_a[:, None] + r_bat if r_bat is not None else base_a[:, None]
         n_sub = profile.shape[1]
         cell = (c.dt / n_sub) * battery.cell_power(b, profile, np).sum(axis=1)
-        e_next = battery.energy_after(b, _lift(d.state["e_bat_mwh"], batched), cell, np)
-        d.state["e_bat_mwh"] = _lower(e_next, batched)
-        d.p_bat = _lower(np.add.reduce(profile, axis=1) * (1.0 / n_sub), batched)
-        d.bat_throughput = _lower(np.add.reduce(np.abs(profile), axis=1) * (1.0 / n_sub), batched)
+        e_next = battery.energy_after(b, lift(d.state["e_bat_mwh"], batched), cell, np)
+        d.state["e_bat_mwh"] = lower(e_next, batched)
+        d.p_bat = lower(np.add.reduce(profile, axis=1) * (1.0 / n_sub), batched)
+        d.bat_throughput = lower(np.add.reduce(np.abs(profile), axis=1) * (1.0 / n_sub), batched)
     if "regulation" in accepted and not follows:  # no battery: nothing is awarded, nothing follows
         led["regulation.score"], led["regulation.mileage_mw"] = c.zero, c.zero
         led["regulation.mileage_price"], led["regulation.cash"] = c.x[I_REG_MIL_P], c.zero
-
-
-def _regulation_response(c: Interval, d: Dispatch, award: Array, base_a: np.ndarray) -> np.ndarray:
-    """The battery's sub-step response to the AGC signal; scores and settles regulation (ledger)."""
-    rc, batched, led = c.p.cfg.markets.regulation, c.batched, c.led
-    assert rc is not None and c.ep is not None and c.ep.agc is not None
-    sig = c.ep.agc[c.at]  # (B, S)
-    cap_a = _lift(award, batched)
-    up_bat = np.maximum(_lift(d.bat_hi, batched) - base_a, 0.0)
-    down_bat = np.maximum(base_a - _lift(d.bat_lo, batched), 0.0)
-    ramp = np.inf if rc.ramp_mw_per_substep is None else rc.ramp_mw_per_substep
-    r_bat = regulation.response(cap_a, sig, up_bat, down_bat, rc.delay_substeps, ramp)
-    score = regulation.performance_score(cap_a[:, None] * sig, r_bat, rc.max_delay_substeps)["score"]
-    miles = cap_a * regulation.mileage(sig, _lift(c.s.agc_last, batched))
-    mileage_price = _lift(c.x[I_REG_MIL_P], batched)
-    cash = regulation.settle(
-        cap_a, score, miles, _lift(led["regulation.price"], batched), mileage_price, c.dt, rc.min_score
-    )
-    d.reg_energy_mw = _lower(np.add.reduce(r_bat, axis=1) * (1.0 / r_bat.shape[1]), batched)
-    led["regulation.score"], led["regulation.mileage_mw"] = _lower(score, batched), _lower(miles, batched)
-    led["regulation.mileage_price"] = c.x[I_REG_MIL_P]
-    led["regulation.cash"] = _lower(cash, batched)
-    d.agc_last, d.reg_score = _lower(sig[:, -1], batched), led["regulation.score"]
-    return r_bat
 
 
 # -- 6. injections and resource costs ---------------------------------------------------------------------------------
@@ -377,32 +304,9 @@ def net_injection(c: Interval, d: Dispatch) -> None:
 
 # -- 7.-9. settlement -------------------------------------------------------------------------------------------------
 def settle_capacity(c: Interval, d: Dispatch, accepted: dict[str, Array]) -> None:
-    """Demand response and reserve (regulation is settled in :func:`follow_agc`).
-
-    DR: the response is the net injection's move against the passive baseline in the event's
-    direction, net of deployed reserve and regulation energy; paid ``min(response, award) dt x
-    price``, shortfall ``max(award - response, 0) dt x penalty``. Reserve: capacity ``award dt x
-    price``; called but undelivered energy pays the shortfall penalty.
-    """
-    xp, dt, led, mk = c.xp, c.dt, c.led, c.p.cfg.markets
-    dr_short = res_short = c.zero
-    if "demand_response" in accepted:
-        dc = mk.demand_response
-        assert dc is not None
-        need = c.x[I_DR_NEED]
-        direction = xp.where(need > 0.0, 1.0, xp.where(need < 0.0, -1.0, 0.0))
-        own = d.net - led.get("reserve.delivered_mw", c.zero) - d.reg_energy_mw - d.baseline
-        delivered = xp.maximum(direction * own, 0.0)
-        acc = accepted["demand_response"]
-        led["demand_response.delivered_mw"] = delivered
-        led["demand_response.cash"] = xp.minimum(delivered, acc) * dt * led["demand_response.price"]
-        dr_short = xp.maximum(acc - delivered, 0.0) * (dt * dc.shortfall_penalty_per_mwh)
-    if "reserve" in accepted:
-        rv = mk.reserve
-        assert rv is not None
-        led["reserve.cash"] = accepted["reserve"] * dt * led["reserve.price"]
-        res_short = (led["reserve.called_mw"] - led["reserve.delivered_mw"]) * (dt * rv.shortfall_penalty_per_mwh)
-    led["penalty.reserve_shortfall"], led["penalty.dr_shortfall"] = res_short, dr_short
+    """Each open product's settlement step (``SPEC.settle``; regulation is settled in :func:`follow_agc`)."""
+    for spec in c.p.products:
+        spec.settle(c, d, accepted)
 
 
 def settle_energy(c: Interval, d: Dispatch) -> tuple[Array, Array, Array]:

@@ -18,7 +18,7 @@ from vpp_gym.core.columns import I_DA, PRODUCT_COLUMNS
 from vpp_gym.data.forecast import lead_growth
 from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.data.series import ScenarioSeries
-from vpp_gym.markets import regulation
+from vpp_gym.markets import PRODUCT_REGISTRY, regulation
 from vpp_gym.markets.clearing import competitor_stack
 
 if TYPE_CHECKING:
@@ -71,11 +71,10 @@ def forecast_errors(p: CoreParams) -> dict[str, tuple[float, bool]]:
             "pv_cf": (f.pv_sigma, False),
             "wind_cf": (f.wind_sigma, False),
             "load_pu": (f.load_sigma_rel, True),
-            "reg_cap_price_per_mw": (f.ancillary_price_sigma_rel, True),
-            "reg_mileage_price_per_mw": (f.ancillary_price_sigma_rel, True),
-            "reserve_price_per_mw": (f.ancillary_price_sigma_rel, True),
         }
     )
+    for spec in PRODUCT_REGISTRY:
+        sig.update(dict.fromkeys(spec.noisy_series, (f.ancillary_price_sigma_rel, True)))
     return sig
 
 

@@ -15,7 +15,9 @@ from vpp_gym.core.columns import PRODUCTS
 from vpp_gym.core.episode import ForecastPlan, forecast_plan
 from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.data.series import ScenarioSeries
+from vpp_gym.markets import PRODUCT_REGISTRY
 from vpp_gym.markets.products import ProductMarketConfig
+from vpp_gym.markets.spec import ProductSpec
 from vpp_gym.ops import Array
 from vpp_gym.resources import REGISTRY
 from vpp_gym.resources.spec import ResourceSpec
@@ -116,6 +118,11 @@ class CoreParams:
     def product(self, name: str) -> ProductMarketConfig | None:
         """The config of an ancillary product, or None if it is closed."""
         return getattr(self.cfg.markets, name)
+
+    @cached_property
+    def products(self) -> tuple[ProductSpec, ...]:
+        """Specs of the open capacity products, in registry order."""
+        return tuple(spec for spec in PRODUCT_REGISTRY if spec.config(self.cfg) is not None)
 
     @cached_property
     def open_products(self) -> tuple[str, ...]:

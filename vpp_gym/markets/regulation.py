@@ -76,13 +76,20 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.signal import lfilter
 
 from vpp_gym import rng as rnd
-from vpp_gym.ops import Array
+from vpp_gym.data.schema import ALL_NAMES
+from vpp_gym.entries import Entry
+from vpp_gym.markets.spec import ProductSpec
+from vpp_gym.ops import Array, lift, lower
 from vpp_gym.validation import require, require_range
+
+if TYPE_CHECKING:
+    from vpp_gym.core.dynamics import Dispatch, Interval
 
 ZERO_MW = 1e-12
 """A mean absolute request (or error) at or below this many MW counts as zero (see module docstring)."""
@@ -383,3 +390,69 @@ def settle(
         + np.asarray(mileage_mw, dtype=np.float64) * mileage_price
     ) * sc
     return np.where(sc >= min_score, payment, 0.0)
+
+
+I_MILEAGE_PRICE = ALL_NAMES.index("reg_mileage_price_per_mw")
+"""Column of the mileage price in the exogenous rows."""
+
+
+def cap_award(c: Interval, d: Dispatch, accepted: dict[str, Any]) -> None:
+    """Cap the award at the battery's symmetric headroom around its base setpoint.
+
+    ``award = min(cleared, max(min(bat_hi - p_bat, p_bat - bat_lo), 0))``: the capability the VPP
+    can prove for the interval; no capacity is paid that could not follow the full signal.
+    """
+    xp = c.xp
+    cleared = accepted["regulation"]
+    if c.p.cfg.resources.battery is not None:
+        capability = xp.maximum(xp.minimum(d.bat_hi - d.p_bat, d.p_bat - d.bat_lo), 0.0)
+    else:
+        capability = c.zero
+    accepted["regulation"] = xp.minimum(cleared, capability)
+    c.led["regulation.cleared_mw"], c.led["regulation.capability_mw"] = cleared, capability
+    c.led["regulation.accepted_mw"] = accepted["regulation"]
+
+
+def respond(c: Interval, d: Dispatch, award: Array, base_a: np.ndarray) -> np.ndarray:
+    """The battery's sub-step response ``(B, S)`` to the AGC signal around ``base_a``; scores and settles.
+
+    Writes the score, mileage and cash of the interval (:func:`response`, :func:`performance_score`,
+    :func:`mileage`, :func:`settle`) and the regulation state carried to the next interval.
+    """
+    rc, batched, led = c.p.cfg.markets.regulation, c.batched, c.led
+    assert rc is not None and c.ep is not None and c.ep.agc is not None
+    sig = c.ep.agc[c.at]  # (B, S)
+    cap_a = lift(award, batched)
+    up_bat = np.maximum(lift(d.bat_hi, batched) - base_a, 0.0)
+    down_bat = np.maximum(base_a - lift(d.bat_lo, batched), 0.0)
+    ramp = np.inf if rc.ramp_mw_per_substep is None else rc.ramp_mw_per_substep
+    r_bat = response(cap_a, sig, up_bat, down_bat, rc.delay_substeps, ramp)
+    score = performance_score(cap_a[:, None] * sig, r_bat, rc.max_delay_substeps)["score"]
+    miles = cap_a * mileage(sig, lift(c.s.agc_last, batched))
+    mileage_price = lift(c.x[I_MILEAGE_PRICE], batched)
+    cash = settle(cap_a, score, miles, lift(led["regulation.price"], batched), mileage_price, c.dt, rc.min_score)
+    d.reg_energy_mw = lower(np.add.reduce(r_bat, axis=1) * (1.0 / r_bat.shape[1]), batched)
+    led["regulation.score"], led["regulation.mileage_mw"] = lower(score, batched), lower(miles, batched)
+    led["regulation.mileage_price"] = c.x[I_MILEAGE_PRICE]
+    led["regulation.cash"] = lower(cash, batched)
+    d.agc_last, d.reg_score = lower(sig[:, -1], batched), led["regulation.score"]
+    return r_bat
+
+
+SPEC = ProductSpec(
+    name="regulation",
+    label="regulation",
+    need_column="reg_need_mw",
+    price_column="reg_cap_price_per_mw",
+    series=("reg_cap_price_per_mw", "reg_mileage_price_per_mw"),
+    noisy_series=("reg_cap_price_per_mw", "reg_mileage_price_per_mw"),
+    extra_entries=(
+        Entry("regulation.cleared_mw", "power", "MW", "regulation: quantity cleared before the headroom cap"),
+        Entry("regulation.capability_mw", "power", "MW", "regulation: symmetric battery headroom"),
+        Entry("regulation.mileage_mw", "power", "MW", "regulation: mileage of the award's signal"),
+        Entry("regulation.mileage_price", "price", "currency/MW", "regulation: mileage price"),
+        Entry("regulation.score", "score", "1", "regulation: performance score of the interval"),
+    ),
+    award=cap_award,
+)
+"""Regulation's declaration to the core (:mod:`vpp_gym.markets.spec`)."""
