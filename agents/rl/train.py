@@ -268,9 +268,13 @@ class _Trainer:
             **{f"val_{k}": v for k, v in mean.items()},
         }
         path = self.run / "curve.csv"
-        new = not path.is_file()
+        new = not path.is_file() or path.stat().st_size == 0
+        fields = list(row)
+        if not new:  # a resumed run appends under the header it has (its columns may be in another order)
+            with path.open(newline="") as fh:
+                fields = next(csv.reader(fh), fields)
         with path.open("a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(row))
+            writer = csv.DictWriter(fh, fieldnames=fields)
             if new:
                 writer.writeheader()
             writer.writerow(row)
