@@ -1,4 +1,5 @@
-"""The Policy protocol that every agent implements, and an episode runner that totals the ledger."""
+"""The Policy protocol that every agent implements, the trivial baselines (passive, random), and an
+episode runner that totals the ledger."""
 
 from __future__ import annotations
 
@@ -31,6 +32,27 @@ def single_observation(obs: np.ndarray, who: str) -> None:
             f"{who} plans one env's episode: expected one observation of shape (n_obs,), got "
             f"shape {np.shape(obs)}; use one policy per env of a vector env"
         )
+
+
+class PassivePolicy:
+    """No flexibility used: no day-ahead position, storage and EVs idle (EVs charge as needed by the
+    fleet's own rule), nothing curtailed or shifted, gas off, no offers.
+
+    The evaluation's reference: avoided emissions and the oracle capture are measured against it.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        p = env.unwrapped.params  # type: ignore[attr-defined]
+        self._action = np.zeros(len(p.action_names), dtype=np.float32)
+        if "gas" in p.action_index:
+            self._action[p.action_index["gas"]] = -1.0
+
+    def reset(self) -> None:
+        """Nothing to forget."""
+
+    def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """The passive action (one per row of a batch)."""
+        return np.tile(self._action, (len(obs), 1)) if np.ndim(obs) == 2 else self._action.copy()
 
 
 class RandomPolicy:

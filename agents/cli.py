@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import vpp_gym
+from agents.registry import policy_names
 from vpp_gym.data.loader import DataError
 from vpp_gym.validation import ConfigError
 
@@ -249,7 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument(
         "--policies",
         default="rule,mpc,oracle",
-        help="comma-separated: passive, rule, microgrid, mpc, oracle, random, or LABEL=RUN_DIR of a trained agent",
+        help=f"comma-separated: {', '.join(policy_names(trained=False))}, or LABEL=RUN_DIR of a trained agent "
+        f"({', '.join(policy_names(trained=True))})",
     )
     p_eval.add_argument("--episodes", type=positive_int, help="number of episodes (first days of the split)")
     p_eval.add_argument("--split", choices=("val", "test"), help="split (default: the config's, test)")

@@ -3,8 +3,9 @@
 ``vpp-gym evaluate --config configs/evaluation/joint.yaml --policies rule,mpc,oracle,ppo=RUN --episodes 8
 --out DIR`` plays episode ``e`` (``e = 0 .. N-1``) on day ``e`` of the config's split with the env
 seeded ``seed + e``, for every policy: the same dates, realisations and observed forecasts for all.
-The passive reference (no flexibility used) and the oracle are always run as well: the first gives
-the avoided emissions, the second the oracle ratio.
+Policies are made by name through :mod:`agents.registry`. The passive reference (no flexibility
+used) and the oracle are always run as well: the first gives the avoided emissions, the second the
+oracle ratio.
 
 Outputs in ``DIR``: ``kpis.csv`` (one row per policy x episode, :data:`KPI_COLUMNS`),
 ``summary.json`` (mean and standard deviation of each KPI per policy), ``report.md`` with its PNG
@@ -41,6 +42,8 @@ import numpy as np
 
 from agents.base import CUMULATIVE_KEYS, Policy, flatten_info, is_summed
 from agents.kpi import COSTS, REVENUES, kpis_from_totals
+from agents.registry import make_policy, policy_entry, policy_names, run_algo
+from agents.rl.config import load_experiment
 from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.validation import ConfigError, from_mapping, merge_overrides, require
 
@@ -58,7 +61,6 @@ KPI_COLUMNS = (
     "oracle_ratio",
     "oracle_capture",
 )
-BUILTIN = ("passive", "rule", "microgrid", "mpc", "oracle", "random")
 VIOLATION_KEYS = ("violation.shift_mwh", "violation.ev_unmet_mwh", "penalty.reserve_shortfall", "penalty.dr_shortfall")
 
 
@@ -124,94 +126,55 @@ def load_evaluation(path: str | Path | None, overrides: dict[str, Any] | None = 
     return cfg
 
 
-class PassivePolicy:
-    """No flexibility used: no day-ahead position, storage and EVs idle (EVs charge as needed by the
-    fleet's own rule), nothing curtailed or shifted, gas off, no offers."""
-
-    def __init__(self, env: gym.Env) -> None:
-        p = env.unwrapped.params  # type: ignore[attr-defined]
-        self._action = np.zeros(len(p.action_names), dtype=np.float32)
-        if "gas" in p.action_index:
-            self._action[p.action_index["gas"]] = -1.0
-
-    def reset(self) -> None:
-        """Nothing to forget."""
-
-    def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
-        """The passive action (one per row of a batch)."""
-        return np.tile(self._action, (len(obs), 1)) if np.ndim(obs) == 2 else self._action.copy()
-
-
 def parse_policies(spec: str) -> list[tuple[str, str | None]]:
-    """``"rule,mpc,ppo=runs/x"`` -> ``[("rule", None), ("mpc", None), ("ppo", "runs/x")]``."""
+    """``"rule,mpc,ppo=runs/x"`` -> ``[("rule", None), ("mpc", None), ("ppo", "runs/x")]``.
+
+    A bare name must be a built-in policy of :mod:`agents.registry`; ``LABEL=RUN_DIR`` is a trained
+    agent (its algorithm read from the run folder) shown as ``LABEL``.
+    """
     out: list[tuple[str, str | None]] = []
     for item in (s.strip() for s in spec.split(",")):
         if not item:
             continue
         label, sep, path = item.partition("=")
-        if sep:
-            if label in BUILTIN:
-                raise ConfigError(
-                    f"--policies: {label!r} names a built-in policy; give the trained agent another "
-                    "label, e.g. ppo=RUN_DIR"
-                )
-            if not path:
-                raise ConfigError(f"--policies: {item!r} names no run folder; use LABEL=RUN_DIR")
-            if not Path(path, "meta.json").is_file():
-                raise ConfigError(f"--policies: {path!r} is not a run folder of vpp-gym train (no meta.json)")
-            out.append((label, path))
-        elif label in BUILTIN:
-            out.append((label, None))
-        else:
-            raise ConfigError(
-                f"--policies: unknown policy {label!r}; built-in are {', '.join(BUILTIN)}, "
-                "trained agents are given as LABEL=RUN_DIR"
-            )
+        try:
+            if sep:
+                if label in policy_names(trained=False):
+                    raise ConfigError(
+                        f"{label!r} names a built-in policy; give the trained agent another label, e.g. ppo=RUN_DIR"
+                    )
+                if not path:
+                    raise ConfigError(f"{item!r} names no run folder; use LABEL=RUN_DIR")
+                run_algo(path)
+                out.append((label, path))
+            elif policy_entry(label).trained:
+                raise ConfigError(f"{label!r} is a trained agent; give its run folder, {label}=RUN_DIR")
+            else:
+                out.append((label, None))
+        except ConfigError as err:
+            raise ConfigError(f"--policies: {err}") from None
     if len({label for label, _ in out}) != len(out):
         raise ConfigError("--policies: a label is given twice")
     return out
 
 
-def make_policy(label: str, run: str | None, env: gym.Env, cfg: EvaluationConfig, episode: int = 0) -> Policy:
-    """A built-in policy by name (MPC's forecast errors seeded ``cfg.seed + episode``), or a trained agent."""
+def evaluation_policy(label: str, run: str | None, env: gym.Env, cfg: EvaluationConfig, episode: int = 0) -> Policy:
+    """A built-in policy by name (MPC's forecast errors and the random policy seeded ``cfg.seed + episode``,
+    MPC configured by ``cfg.mpc``), or the trained agent of the run folder ``run``."""
     if run is not None:
-        return load_trained(run, cfg)
-    return builtin_policy(label, env, cfg.seed + episode, cfg.mpc.replan_every, cfg.mpc.horizon_steps)
+        check_trained(run, cfg)
+        return make_policy(run_algo(run), env, run=run)
+    return make_policy(
+        label,
+        env,
+        seed=cfg.seed + episode,
+        replan_every=cfg.mpc.replan_every,
+        horizon_steps=cfg.mpc.horizon_steps,
+    )
 
 
-def builtin_policy(
-    label: str, env: gym.Env, seed: int, replan_every: int = 4, horizon_steps: int | None = None
-) -> Policy:
-    """The built-in policy ``label`` (one of :data:`BUILTIN`) bound to ``env``; ``seed`` seeds MPC's
-    forecast errors and the random policy, ``replan_every`` and ``horizon_steps`` configure MPC."""
-    if label == "passive":
-        return PassivePolicy(env)
-    if label == "rule":
-        from agents.rule import PriceThresholdPolicy
-
-        return PriceThresholdPolicy(env)
-    if label == "microgrid":
-        from agents.rule import MicrogridPolicy
-
-        return MicrogridPolicy(env)
-    if label == "mpc":
-        from agents.mpc import MpcPolicy
-
-        return MpcPolicy(env, replan_every=replan_every, horizon_steps=horizon_steps, seed=seed)
-    if label == "oracle":
-        from agents.oracle import OraclePolicy
-
-        return OraclePolicy(env)
-    from agents.base import RandomPolicy
-
-    return RandomPolicy(env, seed=seed)
-
-
-def load_trained(run: str | Path, cfg: EvaluationConfig) -> Policy:
-    """A trained agent's best model; its task must be the evaluation's (a changed scenario is reported)."""
-    from agents.rl.config import load_experiment
-    from agents.rl.policy import RlPolicy
-
+def check_trained(run: str | Path, cfg: EvaluationConfig) -> None:
+    """A trained agent's task must be the evaluation's (a changed scenario is reported)."""
     trained, _ = load_experiment(Path(run) / "config.yaml")
     if trained.env_id != cfg.env_id:
         raise ConfigError(f"--policies: {run} was trained on {trained.env_id}, not on {cfg.env_id}")
@@ -221,7 +184,6 @@ def load_trained(run: str | Path, cfg: EvaluationConfig) -> Policy:
             f"{trained.overrides}; evaluated on {cfg.scenario or 'default'} with {cfg.overrides}",
             flush=True,
         )
-    return RlPolicy.load(run)
 
 
 def run_recorded(env: gym.Env, policy: Policy, seed: int, options: dict[str, Any]) -> list[dict[str, Any]]:
@@ -319,10 +281,10 @@ def evaluate(
     skipped: set[str] = set()
     for label, run in order:
         t0 = time.perf_counter()
-        trained = make_policy(label, run, env, cfg) if run is not None else None
+        trained = evaluation_policy(label, run, env, cfg) if run is not None else None
         for e in range(cfg.episodes):
             try:  # a built-in policy afresh per episode: MPC's forecast errors are seeded by the episode
-                policy = trained if trained is not None else make_policy(label, None, env, cfg, e)
+                policy = trained if trained is not None else evaluation_policy(label, None, env, cfg, e)
                 rows = run_recorded(env, policy, cfg.seed + e, {"split": cfg.split, "day": e})
             except OracleScopeError as err:
                 log(f"  {label}: not run ({err}){'; oracle_ratio is left empty' if label == 'oracle' else ''}")

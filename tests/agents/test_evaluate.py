@@ -147,7 +147,9 @@ def test_outputs_summary_report_and_episode_export(arbitrage_eval: tuple[Path, l
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("rule,dqn", "unknown policy 'dqn'"),
+        ("rule,dqn", "unknown policy 'dqn'; registered policies are passive, rule, microgrid"),
+        ("ppo", "'ppo' is a trained agent; give its run folder"),
+        ("rule=runs/x", "'rule' names a built-in policy"),
         ("ppo=", "names no run folder"),
         ("ppo=/nowhere", "not a run folder"),
         ("rule,rule", "given twice"),
