@@ -8,6 +8,8 @@ from typing import Any, Protocol, runtime_checkable
 import gymnasium as gym
 import numpy as np
 
+from vpp_gym import ledger
+
 
 @runtime_checkable
 class Policy(Protocol):
@@ -85,18 +87,17 @@ def flatten_info(info: dict[str, Any], prefix: str = "") -> dict[str, float]:
 
 
 def is_summed(key: str) -> bool:
-    """Whether a flattened ledger item adds up over an episode (cash, energy, emissions, costs).
+    """Whether a flattened ledger item adds up over an episode: its schema entry is ``summed`` (cash, costs,
+    penalties, energy, emissions, violations, profit and reward; :attr:`vpp_gym.ledger.Entry.summed`).
 
-    Prices and powers (``price_per_mwh``, ``*_mw``) are rates, not totals, and are not summed; nor
-    are the cumulative carbon entries (:data:`CUMULATIVE_KEYS`, already running totals).
+    Rates (prices, powers), scores and the cumulative carbon entries (:data:`CUMULATIVE_KEYS`, already
+    running totals) are not; nor is a key the schema does not declare.
     """
-    if key in CUMULATIVE_KEYS:
-        return False
-    group = key.partition(".")[0]
-    return group in ("cost", "penalty") or key in ("profit", "reward") or key.endswith((".cash", "_mwh", "_t"))
+    entry = ledger.BY_KEY.get(key)
+    return entry is not None and entry.summed
 
 
-CUMULATIVE_KEYS = ("carbon.net_position_t", "carbon.ccer_used_t")
+CUMULATIVE_KEYS = ledger.CUMULATIVE_KEYS
 """Ledger entries that are running totals over the episode so far (their last value is the episode's)."""
 
 

@@ -4,26 +4,13 @@
 --out DIR`` plays episode ``e`` (``e = 0 .. N-1``) on day ``e`` of the config's split with the env
 seeded ``seed + e``, for every policy: the same dates, realisations and observed forecasts for all.
 Policies are made by name through :mod:`agents.registry`. The passive reference (no flexibility
-used) and the oracle are always run as well: the first gives the avoided emissions, the second the
-oracle ratio.
+used) and the oracle are always run as well: the first gives the avoided emissions and the oracle
+capture, the second the oracle ratio.
 
-Outputs in ``DIR``: ``kpis.csv`` (one row per policy x episode, :data:`KPI_COLUMNS`),
-``summary.json`` (mean and standard deviation of each KPI per policy), ``report.md`` with its PNG
-plots, and ``episodes/<policy>_<episode>.csv`` (every step: realised series, actions, state,
-settlement) for episode 0, or for all with ``--export-all``.
-
-KPIs of an episode (currency of the scenario, tCO2, MWh):
-
-* ``profit`` and revenue by market, costs (:func:`agents.kpi.kpis_from_totals`);
-* ``emissions_tco2``: gross (grid imports at the grid's intensity + gas);
-  ``net_emissions_tco2``: gross minus the CCER offsets used; ``avoided_emissions_tco2``: the passive
-  reference's gross emissions minus the policy's, on the same episode;
-* ``renewable_curtailment_mwh``; ``regulation_score``: the capacity-weighted mean performance score
-  (empty without accepted regulation); ``violations``: intervals with a flexible-load window
-  violation, unmet EV need, or a reserve or demand-response shortfall;
-* ``oracle_ratio = profit / oracle profit``; and ``oracle_capture = (profit - passive) / (oracle -
-  passive)``, the share of the oracle's gain over the passive reference that the policy captures,
-  the meaningful ratio where profits are negative (a VPP that serves a load pays for energy).
+The KPIs of an episode are defined in :mod:`agents.kpi`. Outputs in ``DIR``: ``kpis.csv`` (one row
+per policy x episode, :data:`agents.kpi.KPI_COLUMNS`), ``summary.json`` (mean and standard deviation
+of each KPI per policy), ``report.md`` with its PNG plots, and ``episodes/<policy>_<episode>.csv``
+(every step: realised series, actions, state, settlement) for episode 0, or for all with ``--export-all``.
 """
 
 from __future__ import annotations
@@ -40,28 +27,15 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 
-from agents.base import CUMULATIVE_KEYS, Policy, flatten_info, is_summed
-from agents.kpi import COSTS, REVENUES, kpis_from_totals
+import vpp_gym
+from agents.base import Policy, flatten_info
+from agents.kpi import KPI_COLUMNS, episode_kpis, summarize
+from agents.oracle import OracleScopeError
 from agents.registry import make_policy, policy_entry, policy_names, run_algo
 from agents.rl.config import load_experiment
+from vpp_gym.config import read_yaml
 from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.validation import ConfigError, from_mapping, merge_overrides, require
-
-KPI_COLUMNS = (
-    "profit",
-    *REVENUES,
-    *COSTS,
-    "cost_carbon",
-    "emissions_tco2",
-    "net_emissions_tco2",
-    "avoided_emissions_tco2",
-    "renewable_curtailment_mwh",
-    "regulation_score",
-    "violations",
-    "oracle_ratio",
-    "oracle_capture",
-)
-VIOLATION_KEYS = ("violation.shift_mwh", "violation.ev_unmet_mwh", "penalty.reserve_shortfall", "penalty.dr_shortfall")
 
 
 @dataclass(frozen=True)
@@ -105,8 +79,6 @@ class EvaluationConfig:
     mpc: MpcSettings = field(default_factory=MpcSettings)
 
     def __post_init__(self) -> None:
-        import vpp_gym
-
         require(self.env_id in vpp_gym.TASKS, "env_id", self.env_id, "one of " + ", ".join(vpp_gym.TASKS))
         require(self.episodes >= 1, "episodes", self.episodes, "an integer >= 1")
 
@@ -117,8 +89,6 @@ class EvaluationConfig:
 
 def load_evaluation(path: str | Path | None, overrides: dict[str, Any] | None = None) -> EvaluationConfig:
     """An :class:`EvaluationConfig` from YAML (relative scenario paths resolved against its folder)."""
-    from vpp_gym.config import read_yaml
-
     data = merge_overrides(read_yaml(path) if path is not None else {}, overrides or {})
     cfg = from_mapping(EvaluationConfig, data)
     if path is not None and isinstance(cfg.scenario, str) and not Path(cfg.scenario).is_absolute():
@@ -213,44 +183,6 @@ def run_recorded(env: gym.Env, policy: Policy, seed: int, options: dict[str, Any
     return rows
 
 
-def episode_kpis(
-    rows: Sequence[dict[str, Any]],
-    passive_emissions: float | None = None,
-    oracle_profit: float | None = None,
-    passive_profit: float | None = None,
-) -> dict[str, float]:
-    """The module's KPIs of a recorded episode (references from the same episode, or NaN)."""
-    totals: dict[str, float] = {}
-    for row in rows:
-        for k, v in row.items():
-            if k == "profit" or ("." in k and not k.startswith(("series.", "action.", "state.")) and is_summed(k)):
-                totals[k] = totals.get(k, 0.0) + float(v)
-    last = rows[-1]
-    for k in CUMULATIVE_KEYS:
-        totals[k] = float(last.get(k, 0.0))
-    out = kpis_from_totals(totals)
-    out["net_emissions_tco2"] = out["emissions_tco2"] - totals.get("carbon.ccer_used_t", 0.0)
-    out["avoided_emissions_tco2"] = (
-        (passive_emissions - out["emissions_tco2"]) if passive_emissions is not None else math.nan
-    )
-    accepted = sum(float(r.get("regulation.accepted_mw", 0.0)) for r in rows)
-    out["regulation_score"] = (
-        (
-            sum(float(r.get("regulation.score", 0.0)) * float(r.get("regulation.accepted_mw", 0.0)) for r in rows)
-            / accepted
-        )
-        if accepted > 1e-9
-        else math.nan
-    )
-    out["violations"] = float(sum(any(float(r.get(k, 0.0)) > 1e-9 for k in VIOLATION_KEYS) for r in rows))
-    out["oracle_ratio"] = out["profit"] / oracle_profit if oracle_profit else math.nan
-    if oracle_profit is not None and passive_profit is not None and abs(oracle_profit - passive_profit) > 1e-9:
-        out["oracle_capture"] = (out["profit"] - passive_profit) / (oracle_profit - passive_profit)
-    else:
-        out["oracle_capture"] = math.nan
-    return {k: out[k] for k in KPI_COLUMNS}
-
-
 @dataclass
 class EvaluationResult:
     """What :func:`evaluate` measured: KPI rows, the recorded episodes kept, and the dates."""
@@ -267,8 +199,6 @@ def evaluate(
     log: Callable[[str], None] = print,
 ) -> EvaluationResult:
     """Run the passive reference, the oracle (if in its scope) and every policy on the config's episodes."""
-    from agents.oracle import OracleScopeError
-
     env = cfg.make_env()
     n_days = len(env.unwrapped.episode_starts[cfg.split])  # type: ignore[attr-defined]
     if cfg.episodes > n_days:
@@ -301,36 +231,19 @@ def evaluate(
     kpis: list[dict[str, Any]] = []
     wanted = {lbl for lbl, _ in policies} | {"passive", "oracle"}
     labels = [lbl for lbl, _ in order if lbl in wanted and lbl not in skipped]
+    passive = [episode_kpis(records[("passive", e)]) for e in range(cfg.episodes)]  # the references' own KPIs
+    oracle = [episode_kpis(records[("oracle", e)]) for e in range(cfg.episodes)] if oracle_ok else None
     for label in labels:
         for e in range(cfg.episodes):
-            passive = records[("passive", e)]
-            p_profit = sum(r["profit"] for r in passive)
-            p_em = sum(r["carbon.emissions_t"] for r in passive)
-            o_profit = sum(r["profit"] for r in records[("oracle", e)]) if oracle_ok else None
-            k = episode_kpis(records[(label, e)], p_em, o_profit, p_profit)
+            k = episode_kpis(
+                records[(label, e)],
+                passive_emissions=passive[e]["emissions_tco2"],
+                oracle_profit=oracle[e]["profit"] if oracle is not None else None,
+                passive_profit=passive[e]["profit"],
+            )
             kpis.append({"policy": label, "episode": e, "date": dates[e], "seed": cfg.seed + e, **k})
     keep = {key: rows for key, rows in records.items() if export_all or key[1] == 0}
     return EvaluationResult(kpis=kpis, episodes=keep, dates=dates)
-
-
-def summarize(kpis: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[str, float | None]]]:
-    """Per policy, mean and standard deviation (ddof 1; 0 for one episode) of each KPI; NaN-only KPIs as null."""
-    out: dict[str, dict[str, dict[str, float | None]]] = {}
-    for label in dict.fromkeys(r["policy"] for r in kpis):
-        rows = [r for r in kpis if r["policy"] == label]
-        out[label] = {}
-        for k in KPI_COLUMNS:
-            x = np.array([r[k] for r in rows], dtype=float)
-            x = x[~np.isnan(x)]
-            if len(x) == 0:
-                out[label][k] = {"mean": None, "std": None, "n": 0}
-            else:
-                out[label][k] = {
-                    "mean": float(x.mean()),
-                    "std": float(x.std(ddof=1)) if len(x) > 1 else 0.0,
-                    "n": len(x),
-                }
-    return out
 
 
 def write_outputs(result: EvaluationResult, cfg: EvaluationConfig, out: Path, command: str = "") -> None:

@@ -39,6 +39,7 @@ import numpy as np
 from agents import runinfo
 from agents.kpi import kpis_from_totals
 from agents.rl.config import ExperimentConfig, PpoConfig, SacConfig, experiment_yaml, load_experiment
+from vpp_gym import ledger
 from vpp_gym.config import dump_yaml
 from vpp_gym.validation import ConfigError
 
@@ -73,10 +74,8 @@ class _EpisodeTotals(gym.Wrapper):
         return self.env.reset(**kwargs)
 
     def step(self, action: Any) -> Any:
-        from vpp_gym.vector import TOTAL_KEYS
-
         obs, reward, terminated, truncated, info = self.env.step(action)
-        for key in TOTAL_KEYS:
+        for key in ledger.TOTAL_KEYS:
             group, _, item = key.partition(".")
             value = info.get(group, {}).get(item) if item else info.get(group)
             if value is not None:

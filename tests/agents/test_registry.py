@@ -1,4 +1,4 @@
-"""The policy registry: names, settings, errors; the trivial baselines."""
+"""The policy registry: names, settings, errors; the trivial baselines; ``is_summed`` against hand-picked keys."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 
 import vpp_gym  # noqa: F401  (registers the task ids)
 from agents import registry
-from agents.base import PassivePolicy, Policy, RandomPolicy
+from agents.base import PassivePolicy, Policy, RandomPolicy, is_summed
 from agents.mpc import MpcPolicy
 from agents.oracle import OraclePolicy
 from agents.registry import make_policy, policy_names, register_policy
@@ -85,3 +85,12 @@ def test_passive_policy_uses_no_flexibility(env: gym.Env) -> None:
     gas = p.action_index["gas"]
     assert a[gas] == -1.0 and not np.delete(a, gas).any()  # gas off, everything else at 0
     assert make_policy("passive", env).act(np.zeros((4, 3)), {}).shape == (4, len(a))
+
+
+def test_is_summed_follows_the_schema() -> None:
+    # amounts add up over an episode; prices, powers, scores and running totals do not
+    for key in ("profit", "energy_da.cash", "cost.fuel", "penalty.imbalance", "carbon.emissions_t"):
+        assert is_summed(key), key
+    for key in ("energy_da.price_per_mwh", "battery.applied_mw", "regulation.score", "carbon.net_position_t"):
+        assert not is_summed(key), key
+    assert not is_summed("series.price_da_per_mwh") and not is_summed("t")
