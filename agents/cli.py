@@ -11,8 +11,9 @@ from pathlib import Path
 
 import vpp_gym
 from agents import kpi
-from agents.evaluate import EvaluationConfig, evaluate, load_evaluation, parse_policies, write_outputs
+from agents.evaluate import EvaluationConfig, evaluate, load_evaluation, parse_policies
 from agents.registry import policy_names
+from agents.report import write_outputs
 from vpp_gym.data.loader import DataError
 from vpp_gym.validation import ConfigError
 
@@ -110,7 +111,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     print_means(kpi.summarize(result.kpis), RUN_COLUMNS, ",.0f")
     print(
-        f"\nreport: {out / 'report.md'}  (kpis.csv, summary.json, plots, episodes/)  "
+        f"\nreport: {out / 'report.md'}  (kpis.csv, summary.json, meta.json, plots, episodes/)  "
         f"total {time.perf_counter() - t_start:.0f} s"
     )
     return 0

@@ -1,4 +1,4 @@
-"""Evaluation harness: every policy on the same held-out episodes, KPIs, summary, report and episode export.
+"""Evaluation harness: every policy on the same held-out episodes, and their KPIs.
 
 ``vpp-gym evaluate --config configs/evaluation/joint.yaml --policies rule,mpc,oracle,ppo=RUN --episodes 8
 --out DIR`` plays episode ``e`` (``e = 0 .. N-1``) on day ``e`` of the config's split with the env
@@ -7,17 +7,15 @@ Policies are made by name through :mod:`agents.registry`. The passive reference 
 used) and the oracle are always run as well: the first gives the avoided emissions and the oracle
 capture, the second the oracle ratio.
 
-The KPIs of an episode are defined in :mod:`agents.kpi`. Outputs in ``DIR``: ``kpis.csv`` (one row
-per policy x episode, :data:`agents.kpi.KPI_COLUMNS`), ``summary.json`` (mean and standard deviation
-of each KPI per policy), ``report.md`` with its PNG plots, and ``episodes/<policy>_<episode>.csv``
-(every step: realised series, actions, state, settlement) for episode 0, or for all with ``--export-all``.
+The KPIs of an episode are defined in :mod:`agents.kpi`; :func:`agents.report.write_outputs` writes
+``kpis.csv`` (one row per policy x episode, :data:`agents.kpi.KPI_COLUMNS`), ``summary.json`` (mean
+and standard deviation of each KPI per policy), ``meta.json`` (provenance), ``report.md`` with its
+PNG plots, and ``episodes/<policy>_<episode>.csv`` (every step: realised series, actions, state,
+settlement) for episode 0, or for all with ``--export-all``.
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -29,7 +27,7 @@ import numpy as np
 
 import vpp_gym
 from agents.base import Policy, flatten_info
-from agents.kpi import KPI_COLUMNS, episode_kpis, summarize
+from agents.kpi import episode_kpis
 from agents.oracle import OracleScopeError
 from agents.registry import make_policy, policy_entry, policy_names, run_algo
 from agents.rl.config import load_experiment
@@ -185,11 +183,25 @@ def run_recorded(env: gym.Env, policy: Policy, seed: int, options: dict[str, Any
 
 @dataclass
 class EvaluationResult:
-    """What :func:`evaluate` measured: KPI rows, the recorded episodes kept, and the dates."""
+    """What :func:`evaluate` measured.
+
+    Attributes:
+        kpis: one row per policy x episode: ``policy``, ``episode``, ``date``, ``seed`` and every KPI.
+        episodes: the recorded steps kept, by ``(policy, episode)``.
+        dates: the local date of each episode.
+        policies: the policies asked for, ``(label, run folder or None)``.
+        skipped: policies that could not play the scenario (the oracle outside its scope).
+        started: local start time (ISO 8601).
+        wall_s: wall time of the episodes and KPIs, seconds.
+    """
 
     kpis: list[dict[str, Any]]
     episodes: dict[tuple[str, int], list[dict[str, Any]]]
     dates: list[str]
+    policies: list[tuple[str, str | None]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    started: str = ""
+    wall_s: float = 0.0
 
 
 def evaluate(
@@ -199,6 +211,8 @@ def evaluate(
     log: Callable[[str], None] = print,
 ) -> EvaluationResult:
     """Run the passive reference, the oracle (if in its scope) and every policy on the config's episodes."""
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    t_start = time.perf_counter()
     env = cfg.make_env()
     n_days = len(env.unwrapped.episode_starts[cfg.split])  # type: ignore[attr-defined]
     if cfg.episodes > n_days:
@@ -208,7 +222,7 @@ def evaluate(
     ]
     records: dict[tuple[str, int], list[dict[str, Any]]] = {}
     dates: list[str] = []
-    skipped: set[str] = set()
+    skipped: list[str] = []
     for label, run in order:
         t0 = time.perf_counter()
         trained = evaluation_policy(label, run, env, cfg) if run is not None else None
@@ -218,7 +232,7 @@ def evaluate(
                 rows = run_recorded(env, policy, cfg.seed + e, {"split": cfg.split, "day": e})
             except OracleScopeError as err:
                 log(f"  {label}: not run ({err}){'; oracle_ratio is left empty' if label == 'oracle' else ''}")
-                skipped.add(label)
+                skipped.append(label)
                 break
             records[(label, e)] = rows
             if label == "passive":
@@ -243,27 +257,12 @@ def evaluate(
             )
             kpis.append({"policy": label, "episode": e, "date": dates[e], "seed": cfg.seed + e, **k})
     keep = {key: rows for key, rows in records.items() if export_all or key[1] == 0}
-    return EvaluationResult(kpis=kpis, episodes=keep, dates=dates)
-
-
-def write_outputs(result: EvaluationResult, cfg: EvaluationConfig, out: Path, command: str = "") -> None:
-    """``kpis.csv``, ``summary.json``, ``episodes/*.csv``, ``report.md`` and plots into ``out``."""
-    from agents.report import write_report
-
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "kpis.csv").open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["policy", "episode", "date", "seed", *KPI_COLUMNS])
-        writer.writeheader()
-        for row in result.kpis:
-            writer.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})
-    summary = summarize(result.kpis)
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    ep_dir = out / "episodes"
-    ep_dir.mkdir(exist_ok=True)
-    for (label, e), rows in result.episodes.items():
-        with (ep_dir / f"{label}_{e}.csv").open("w", newline="") as fh:
-            fields = list(dict.fromkeys(k for r in rows for k in r))
-            writer = csv.DictWriter(fh, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
-    write_report(out, cfg, result, summary, command)
+    return EvaluationResult(
+        kpis=kpis,
+        episodes=keep,
+        dates=dates,
+        policies=list(policies),
+        skipped=skipped,
+        started=started,
+        wall_s=round(time.perf_counter() - t_start, 1),
+    )

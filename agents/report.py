@@ -1,4 +1,5 @@
-"""``report.md`` of an evaluation with its PNG plots (matplotlib, headless).
+"""Every file an evaluation writes: ``kpis.csv``, ``summary.json``, ``meta.json``, the episodes' CSVs,
+``report.md`` and its PNG plots (matplotlib, headless).
 
 The table's rows and the plots' series are generated from :mod:`agents.kpi` and the ledger schema
 (:mod:`vpp_gym.ledger`).
@@ -6,16 +7,18 @@ The table's rows and the plots' series are generated from :mod:`agents.kpi` and 
 
 from __future__ import annotations
 
+import csv
+import json
+import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from agents import kpi
+from agents import kpi, runinfo
+from agents.evaluate import EvaluationConfig, EvaluationResult
 from vpp_gym import ledger
-
-if TYPE_CHECKING:
-    from agents.evaluate import EvaluationConfig, EvaluationResult
+from vpp_gym.validation import to_mapping
 
 TABLE_KPIS = kpi.TABLE_COLUMNS
 """The KPIs of the report's table (rows), in order."""
@@ -191,3 +194,46 @@ def write_report(
             "",
         ]
     (out / "report.md").write_text("\n".join(lines))
+
+
+def evaluation_meta(result: EvaluationResult, cfg: EvaluationConfig, command: str = "") -> dict[str, Any]:
+    """Provenance of an evaluation, as a training run's ``meta.json`` records it for a run (:mod:`agents.runinfo`)."""
+    return {
+        "kind": "evaluation",
+        "env_id": cfg.env_id,
+        "command": command,
+        "config": to_mapping(cfg),
+        "policies": [{"label": label, "run": run} for label, run in result.policies],
+        "skipped": list(result.skipped),
+        "seeds": {
+            "episodes": [cfg.seed + e for e in range(cfg.episodes)],
+            "note": "episode e: env reset seed, and the seed of MPC's forecast errors and of the random policy",
+        },
+        "dates": list(result.dates),
+        "git_revision": runinfo.git_revision(),
+        "versions": runinfo.versions(),
+        "started": result.started,
+        "wall_s": result.wall_s,
+    }
+
+
+def write_outputs(result: EvaluationResult, cfg: EvaluationConfig, out: Path, command: str = "") -> None:
+    """``kpis.csv``, ``summary.json``, ``meta.json``, ``episodes/*.csv``, ``report.md`` and plots into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "kpis.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["policy", "episode", "date", "seed", *kpi.KPI_COLUMNS])
+        writer.writeheader()
+        for row in result.kpis:
+            writer.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})
+    summary = kpi.summarize(result.kpis)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    (out / "meta.json").write_text(json.dumps(evaluation_meta(result, cfg, command), indent=2))
+    ep_dir = out / "episodes"
+    ep_dir.mkdir(exist_ok=True)
+    for (label, e), rows in result.episodes.items():
+        with (ep_dir / f"{label}_{e}.csv").open("w", newline="") as fh:
+            fields = list(dict.fromkeys(k for r in rows for k in r))
+            writer = csv.DictWriter(fh, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+    write_report(out, cfg, result, summary, command)

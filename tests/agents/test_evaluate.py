@@ -1,4 +1,4 @@
-"""Evaluation harness: KPIs by hand and their identity, references, outputs, the CLI (in-process), its errors."""
+"""Evaluation harness: KPIs by hand, references, outputs, ``meta.json``, the CLI (in-process), its errors."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import pytest
 
 from agents import kpi
 from agents.cli import main
-from agents.evaluate import EvaluationConfig, evaluate, parse_policies, run_recorded, write_outputs
+from agents.evaluate import EvaluationConfig, evaluate, parse_policies, run_recorded
 from agents.kpi import episode_kpis
 from agents.registry import make_policy
+from agents.report import write_outputs
 from vpp_gym.validation import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -198,3 +199,30 @@ def test_profit_is_revenue_minus_cost_on_an_evaluated_episode(preset: str | None
     assert sum(1 for n, v in k.items() if n.startswith(("revenue_", "cost_")) and v != 0.0) >= 6
     # carbon: the market's net payment is a cost
     assert k["cost_carbon"] == pytest.approx(-sum(r["carbon.cash"] for r in rows), rel=1e-12)
+
+
+def test_cli_evaluate_writes_meta_json_and_prints_the_kpi_means(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "o"
+    argv = ["evaluate", "--env", "vpp_gym/Arbitrage-v0", "--episodes", "1", "--policies", "rule", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["kind"] == "evaluation" and meta["env_id"] == "vpp_gym/Arbitrage-v0"
+    assert meta["command"] == "vpp-gym " + " ".join(argv)
+    assert meta["config"]["episodes"] == 1 and meta["config"]["split"] == "test"
+    assert meta["seeds"]["episodes"] == [meta["config"]["seed"]] == [20_270_000]
+    assert meta["policies"] == [{"label": "rule", "run": None}] and meta["skipped"] == []
+    assert meta["git_revision"] and meta["started"] and meta["wall_s"] > 0
+    assert {"python", "vpp_gym", "numpy", "scipy", "gymnasium", "torch", "stable_baselines3"} <= set(meta["versions"])
+    with (out / "kpis.csv").open() as fh:
+        rows = {r["policy"]: r for r in csv.DictReader(fh)}
+    assert list(rows) == ["passive", "oracle", "rule"]
+    # the printed table: one line per policy, its profit as in kpis.csv (one episode: the mean is the value)
+    table = printed.split("\npolicy ", 1)[1].splitlines()[1:4]
+    cells = {line.split()[0]: line.split()[1:] for line in table}
+    assert list(cells) == ["passive", "oracle", "rule"]
+    assert cells["rule"][:2] == [
+        f"{float(rows['rule']['profit']):,.1f}",
+        f"{float(rows['rule']['oracle_capture']):.3f}",
+    ]
+    assert cells["oracle"][1] == "1.000"
