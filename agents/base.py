@@ -1,4 +1,5 @@
-"""The Policy protocol that every agent implements, and an episode runner that totals the ledger."""
+"""The Policy protocol that every agent implements, the trivial baselines (passive, random), and an
+episode runner that totals the ledger."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
+
+from vpp_gym import ledger
 
 
 @runtime_checkable
@@ -31,6 +34,27 @@ def single_observation(obs: np.ndarray, who: str) -> None:
             f"{who} plans one env's episode: expected one observation of shape (n_obs,), got "
             f"shape {np.shape(obs)}; use one policy per env of a vector env"
         )
+
+
+class PassivePolicy:
+    """No flexibility used: no day-ahead position, storage and EVs idle (EVs charge as needed by the
+    fleet's own rule), nothing curtailed or shifted, gas off, no offers.
+
+    The evaluation's reference: avoided emissions and the oracle capture are measured against it.
+    """
+
+    def __init__(self, env: gym.Env) -> None:
+        p = env.unwrapped.params  # type: ignore[attr-defined]
+        self._action = np.zeros(len(p.action_names), dtype=np.float32)
+        if "gas" in p.action_index:
+            self._action[p.action_index["gas"]] = -1.0
+
+    def reset(self) -> None:
+        """Nothing to forget."""
+
+    def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """The passive action (one per row of a batch)."""
+        return np.tile(self._action, (len(obs), 1)) if np.ndim(obs) == 2 else self._action.copy()
 
 
 class RandomPolicy:
@@ -63,18 +87,17 @@ def flatten_info(info: dict[str, Any], prefix: str = "") -> dict[str, float]:
 
 
 def is_summed(key: str) -> bool:
-    """Whether a flattened ledger item adds up over an episode (cash, energy, emissions, costs).
+    """Whether a flattened ledger item adds up over an episode: its schema entry is ``summed`` (cash, costs,
+    penalties, energy, emissions, violations, profit and reward; :attr:`vpp_gym.ledger.Entry.summed`).
 
-    Prices and powers (``price_per_mwh``, ``*_mw``) are rates, not totals, and are not summed; nor
-    are the cumulative carbon entries (:data:`CUMULATIVE_KEYS`, already running totals).
+    Rates (prices, powers), scores and the cumulative carbon entries (:data:`CUMULATIVE_KEYS`, already
+    running totals) are not; nor is a key the schema does not declare.
     """
-    if key in CUMULATIVE_KEYS:
-        return False
-    group = key.partition(".")[0]
-    return group in ("cost", "penalty") or key in ("profit", "reward") or key.endswith((".cash", "_mwh", "_t"))
+    entry = ledger.BY_KEY.get(key)
+    return entry is not None and entry.summed
 
 
-CUMULATIVE_KEYS = ("carbon.net_position_t", "carbon.ccer_used_t")
+CUMULATIVE_KEYS = ledger.CUMULATIVE_KEYS
 """Ledger entries that are running totals over the episode so far (their last value is the episode's)."""
 
 

@@ -10,16 +10,50 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import vpp_gym
+from agents import kpi
+from agents.evaluate import EvaluationConfig, evaluate, load_evaluation, parse_policies
+from agents.registry import policy_names
+from agents.report import write_outputs
 from vpp_gym.data.loader import DataError
 from vpp_gym.validation import ConfigError
 
 QUICK_PPO = Path(__file__).resolve().parents[1] / "configs" / "quick" / "ppo_joint_quick.yaml"
+RUN_COLUMNS = (
+    "profit",
+    "oracle_capture",
+    *kpi.REVENUE_COLUMNS,
+    "cost_carbon",
+    "emissions_tco2",
+    "avoided_emissions_tco2",
+)
+"""The KPI means ``vpp-gym run`` prints: profit, capture, revenue by market, carbon cost, emissions."""
+EVALUATE_COLUMNS = ("profit", "oracle_capture", "emissions_tco2", "avoided_emissions_tco2")
+"""The KPI means ``vpp-gym evaluate`` prints (the rest is in its report)."""
+
+
+def print_means(summary: dict[str, dict[str, dict[str, float | None]]], columns: Sequence[str], currency: str) -> None:
+    """One row per policy: the mean of each KPI column, headed by its label (:func:`agents.kpi.label`).
+
+    Amounts of money use the format ``currency`` (e.g. ``,.0f``), tCO2 ``,.2f``, ratios ``.3f``;
+    a KPI without a value (e.g. the capture without an oracle) is ``-``.
+    """
+    fmt = {"currency": currency, "tCO2": ",.2f", "1": ".3f"}
+    cells = {
+        policy: [
+            "-" if stats[c]["mean"] is None else format(stats[c]["mean"], fmt.get(kpi.unit(c), ",.2f")) for c in columns
+        ]
+        for policy, stats in summary.items()
+    }
+    labels = [kpi.label(c) for c in columns]
+    widths = [max([10, len(lbl) + 2, *(len(row[i]) + 2 for row in cells.values())]) for i, lbl in enumerate(labels)]
+    first = max([10, *(len(p) + 1 for p in summary)])
+    print(f"{'policy':<{first}}" + "".join(f"{lbl:>{w}}" for lbl, w in zip(labels, widths, strict=True)))
+    for policy, row in cells.items():
+        print(f"{policy:<{first}}" + "".join(f"{v:>{w}}" for v, w in zip(row, widths, strict=True)))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     """The quick benchmark: rule, MPC, oracle and a short PPO training on the default scenario's test days."""
-    from agents.evaluate import EvaluationConfig, evaluate, parse_policies, summarize, write_outputs
-
     t_start = time.perf_counter()
     out = Path(args.out)
     cfg = EvaluationConfig(
@@ -71,33 +105,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     )
     result = evaluate(cfg, parse_policies(policies), log=lambda line: print(line, flush=True))
     write_outputs(result, cfg, out, command=shlex.join(["vpp-gym", *(args.argv or [])]))
-    summary = summarize(result.kpis)
-    keys = (
-        ("profit", "profit", ",.0f"),
-        ("oracle_capture", "capture", ".3f"),
-        ("revenue_energy_da", "DA", ",.0f"),
-        ("revenue_energy_rt", "RT", ",.0f"),
-        ("revenue_regulation", "reg.", ",.0f"),
-        ("revenue_reserve", "reserve", ",.0f"),
-        ("revenue_demand_response", "DR", ",.0f"),
-        ("revenue_green_certificates", "GEC", ",.0f"),
-        ("cost_carbon", "carbon", ",.0f"),
-        ("emissions_tco2", "tCO2", ",.2f"),
-        ("avoided_emissions_tco2", "avoided", ",.2f"),
-    )
     print(
         "\nmean over the test days (currency of the scenario; tCO2). capture = share of the oracle's gain "
         "over the passive reference"
     )
-    print(f"{'policy':<9}" + "".join(f"{label:>10}" for _, label, _ in keys))
-    for label, stats in summary.items():
-        cells = []
-        for k, _, fmt in keys:
-            v = stats[k]["mean"]
-            cells.append(f"{'-':>10}" if v is None else f"{format(v, fmt):>10}")
-        print(f"{label:<9}" + "".join(cells))
+    print_means(kpi.summarize(result.kpis), RUN_COLUMNS, ",.0f")
     print(
-        f"\nreport: {out / 'report.md'}  (kpis.csv, summary.json, plots, episodes/)  "
+        f"\nreport: {out / 'report.md'}  (kpis.csv, summary.json, meta.json, plots, episodes/)  "
         f"total {time.perf_counter() - t_start:.0f} s"
     )
     return 0
@@ -156,8 +170,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_evaluate(args: argparse.Namespace) -> int:
-    from agents.evaluate import evaluate, load_evaluation, parse_policies, summarize, write_outputs
-
     overrides: dict[str, object] = {}
     if args.env:
         overrides["env_id"] = args.env
@@ -176,17 +188,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     )
     result = evaluate(cfg, policies, export_all=args.export_all, log=lambda line: print(line, flush=True))
     write_outputs(result, cfg, out, command=shlex.join(["vpp-gym", *(args.argv or [])]))
-    summary = summarize(result.kpis)
-    print(f"\n{'policy':<10}{'profit':>14}{'capture':>10}{'tCO2':>10}{'avoided':>10}")
-    for label, stats in summary.items():
-        m = {
-            k: float("nan") if stats[k]["mean"] is None else float(stats[k]["mean"])  # type: ignore[arg-type]
-            for k in ("profit", "oracle_capture", "emissions_tco2", "avoided_emissions_tco2")
-        }
-        print(
-            f"{label:<10}{m['profit']:>14,.1f}{m['oracle_capture']:>10.3f}{m['emissions_tco2']:>10.2f}"
-            f"{m['avoided_emissions_tco2']:>10.2f}"
-        )
+    print()
+    print_means(kpi.summarize(result.kpis), EVALUATE_COLUMNS, ",.1f")
     print(f"report: {out / 'report.md'}")
     return 0
 
@@ -249,7 +252,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument(
         "--policies",
         default="rule,mpc,oracle",
-        help="comma-separated: passive, rule, microgrid, mpc, oracle, random, or LABEL=RUN_DIR of a trained agent",
+        help=f"comma-separated: {', '.join(policy_names(trained=False))}, or LABEL=RUN_DIR of a trained agent "
+        f"({', '.join(policy_names(trained=True))})",
     )
     p_eval.add_argument("--episodes", type=positive_int, help="number of episodes (first days of the split)")
     p_eval.add_argument("--split", choices=("val", "test"), help="split (default: the config's, test)")

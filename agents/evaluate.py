@@ -1,35 +1,21 @@
-"""Evaluation harness: every policy on the same held-out episodes, KPIs, summary, report and episode export.
+"""Evaluation harness: every policy on the same held-out episodes, and their KPIs.
 
 ``vpp-gym evaluate --config configs/evaluation/joint.yaml --policies rule,mpc,oracle,ppo=RUN --episodes 8
 --out DIR`` plays episode ``e`` (``e = 0 .. N-1``) on day ``e`` of the config's split with the env
 seeded ``seed + e``, for every policy: the same dates, realisations and observed forecasts for all.
-The passive reference (no flexibility used) and the oracle are always run as well: the first gives
-the avoided emissions, the second the oracle ratio.
+Policies are made by name through :mod:`agents.registry`. The passive reference (no flexibility
+used) and the oracle are always run as well: the first gives the avoided emissions and the oracle
+capture, the second the oracle ratio.
 
-Outputs in ``DIR``: ``kpis.csv`` (one row per policy x episode, :data:`KPI_COLUMNS`),
-``summary.json`` (mean and standard deviation of each KPI per policy), ``report.md`` with its PNG
-plots, and ``episodes/<policy>_<episode>.csv`` (every step: realised series, actions, state,
+The KPIs of an episode are defined in :mod:`agents.kpi`; :func:`agents.report.write_outputs` writes
+``kpis.csv`` (one row per policy x episode, :data:`agents.kpi.KPI_COLUMNS`), ``summary.json`` (mean
+and standard deviation of each KPI per policy), ``meta.json`` (provenance), ``report.md`` with its
+PNG plots, and ``episodes/<policy>_<episode>.csv`` (every step: realised series, actions, state,
 settlement) for episode 0, or for all with ``--export-all``.
-
-KPIs of an episode (currency of the scenario, tCO2, MWh):
-
-* ``profit`` and revenue by market, costs (:func:`agents.kpi.kpis_from_totals`);
-* ``emissions_tco2``: gross (grid imports at the grid's intensity + gas);
-  ``net_emissions_tco2``: gross minus the CCER offsets used; ``avoided_emissions_tco2``: the passive
-  reference's gross emissions minus the policy's, on the same episode;
-* ``renewable_curtailment_mwh``; ``regulation_score``: the capacity-weighted mean performance score
-  (empty without accepted regulation); ``violations``: intervals with a flexible-load window
-  violation, unmet EV need, or a reserve or demand-response shortfall;
-* ``oracle_ratio = profit / oracle profit``; and ``oracle_capture = (profit - passive) / (oracle -
-  passive)``, the share of the oracle's gain over the passive reference that the policy captures,
-  the meaningful ratio where profits are negative (a VPP that serves a load pays for energy).
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -39,27 +25,15 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 
-from agents.base import CUMULATIVE_KEYS, Policy, flatten_info, is_summed
-from agents.kpi import COSTS, REVENUES, kpis_from_totals
+import vpp_gym
+from agents.base import Policy, flatten_info
+from agents.kpi import episode_kpis
+from agents.oracle import OracleScopeError
+from agents.registry import make_policy, policy_entry, policy_names, run_algo
+from agents.rl.config import load_experiment
+from vpp_gym.config import read_yaml
 from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.validation import ConfigError, from_mapping, merge_overrides, require
-
-KPI_COLUMNS = (
-    "profit",
-    *REVENUES,
-    *COSTS,
-    "cost_carbon",
-    "emissions_tco2",
-    "net_emissions_tco2",
-    "avoided_emissions_tco2",
-    "renewable_curtailment_mwh",
-    "regulation_score",
-    "violations",
-    "oracle_ratio",
-    "oracle_capture",
-)
-BUILTIN = ("passive", "rule", "microgrid", "mpc", "oracle", "random")
-VIOLATION_KEYS = ("violation.shift_mwh", "violation.ev_unmet_mwh", "penalty.reserve_shortfall", "penalty.dr_shortfall")
 
 
 @dataclass(frozen=True)
@@ -103,8 +77,6 @@ class EvaluationConfig:
     mpc: MpcSettings = field(default_factory=MpcSettings)
 
     def __post_init__(self) -> None:
-        import vpp_gym
-
         require(self.env_id in vpp_gym.TASKS, "env_id", self.env_id, "one of " + ", ".join(vpp_gym.TASKS))
         require(self.episodes >= 1, "episodes", self.episodes, "an integer >= 1")
 
@@ -115,8 +87,6 @@ class EvaluationConfig:
 
 def load_evaluation(path: str | Path | None, overrides: dict[str, Any] | None = None) -> EvaluationConfig:
     """An :class:`EvaluationConfig` from YAML (relative scenario paths resolved against its folder)."""
-    from vpp_gym.config import read_yaml
-
     data = merge_overrides(read_yaml(path) if path is not None else {}, overrides or {})
     cfg = from_mapping(EvaluationConfig, data)
     if path is not None and isinstance(cfg.scenario, str) and not Path(cfg.scenario).is_absolute():
@@ -124,94 +94,55 @@ def load_evaluation(path: str | Path | None, overrides: dict[str, Any] | None = 
     return cfg
 
 
-class PassivePolicy:
-    """No flexibility used: no day-ahead position, storage and EVs idle (EVs charge as needed by the
-    fleet's own rule), nothing curtailed or shifted, gas off, no offers."""
-
-    def __init__(self, env: gym.Env) -> None:
-        p = env.unwrapped.params  # type: ignore[attr-defined]
-        self._action = np.zeros(len(p.action_names), dtype=np.float32)
-        if "gas" in p.action_index:
-            self._action[p.action_index["gas"]] = -1.0
-
-    def reset(self) -> None:
-        """Nothing to forget."""
-
-    def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
-        """The passive action (one per row of a batch)."""
-        return np.tile(self._action, (len(obs), 1)) if np.ndim(obs) == 2 else self._action.copy()
-
-
 def parse_policies(spec: str) -> list[tuple[str, str | None]]:
-    """``"rule,mpc,ppo=runs/x"`` -> ``[("rule", None), ("mpc", None), ("ppo", "runs/x")]``."""
+    """``"rule,mpc,ppo=runs/x"`` -> ``[("rule", None), ("mpc", None), ("ppo", "runs/x")]``.
+
+    A bare name must be a built-in policy of :mod:`agents.registry`; ``LABEL=RUN_DIR`` is a trained
+    agent (its algorithm read from the run folder) shown as ``LABEL``.
+    """
     out: list[tuple[str, str | None]] = []
     for item in (s.strip() for s in spec.split(",")):
         if not item:
             continue
         label, sep, path = item.partition("=")
-        if sep:
-            if label in BUILTIN:
-                raise ConfigError(
-                    f"--policies: {label!r} names a built-in policy; give the trained agent another "
-                    "label, e.g. ppo=RUN_DIR"
-                )
-            if not path:
-                raise ConfigError(f"--policies: {item!r} names no run folder; use LABEL=RUN_DIR")
-            if not Path(path, "meta.json").is_file():
-                raise ConfigError(f"--policies: {path!r} is not a run folder of vpp-gym train (no meta.json)")
-            out.append((label, path))
-        elif label in BUILTIN:
-            out.append((label, None))
-        else:
-            raise ConfigError(
-                f"--policies: unknown policy {label!r}; built-in are {', '.join(BUILTIN)}, "
-                "trained agents are given as LABEL=RUN_DIR"
-            )
+        try:
+            if sep:
+                if label in policy_names(trained=False):
+                    raise ConfigError(
+                        f"{label!r} names a built-in policy; give the trained agent another label, e.g. ppo=RUN_DIR"
+                    )
+                if not path:
+                    raise ConfigError(f"{item!r} names no run folder; use LABEL=RUN_DIR")
+                run_algo(path)
+                out.append((label, path))
+            elif policy_entry(label).trained:
+                raise ConfigError(f"{label!r} is a trained agent; give its run folder, {label}=RUN_DIR")
+            else:
+                out.append((label, None))
+        except ConfigError as err:
+            raise ConfigError(f"--policies: {err}") from None
     if len({label for label, _ in out}) != len(out):
         raise ConfigError("--policies: a label is given twice")
     return out
 
 
-def make_policy(label: str, run: str | None, env: gym.Env, cfg: EvaluationConfig, episode: int = 0) -> Policy:
-    """A built-in policy by name (MPC's forecast errors seeded ``cfg.seed + episode``), or a trained agent."""
+def evaluation_policy(label: str, run: str | None, env: gym.Env, cfg: EvaluationConfig, episode: int = 0) -> Policy:
+    """A built-in policy by name (MPC's forecast errors and the random policy seeded ``cfg.seed + episode``,
+    MPC configured by ``cfg.mpc``), or the trained agent of the run folder ``run``."""
     if run is not None:
-        return load_trained(run, cfg)
-    return builtin_policy(label, env, cfg.seed + episode, cfg.mpc.replan_every, cfg.mpc.horizon_steps)
+        check_trained(run, cfg)
+        return make_policy(run_algo(run), env, run=run)
+    return make_policy(
+        label,
+        env,
+        seed=cfg.seed + episode,
+        replan_every=cfg.mpc.replan_every,
+        horizon_steps=cfg.mpc.horizon_steps,
+    )
 
 
-def builtin_policy(
-    label: str, env: gym.Env, seed: int, replan_every: int = 4, horizon_steps: int | None = None
-) -> Policy:
-    """The built-in policy ``label`` (one of :data:`BUILTIN`) bound to ``env``; ``seed`` seeds MPC's
-    forecast errors and the random policy, ``replan_every`` and ``horizon_steps`` configure MPC."""
-    if label == "passive":
-        return PassivePolicy(env)
-    if label == "rule":
-        from agents.rule import PriceThresholdPolicy
-
-        return PriceThresholdPolicy(env)
-    if label == "microgrid":
-        from agents.rule import MicrogridPolicy
-
-        return MicrogridPolicy(env)
-    if label == "mpc":
-        from agents.mpc import MpcPolicy
-
-        return MpcPolicy(env, replan_every=replan_every, horizon_steps=horizon_steps, seed=seed)
-    if label == "oracle":
-        from agents.oracle import OraclePolicy
-
-        return OraclePolicy(env)
-    from agents.base import RandomPolicy
-
-    return RandomPolicy(env, seed=seed)
-
-
-def load_trained(run: str | Path, cfg: EvaluationConfig) -> Policy:
-    """A trained agent's best model; its task must be the evaluation's (a changed scenario is reported)."""
-    from agents.rl.config import load_experiment
-    from agents.rl.policy import RlPolicy
-
+def check_trained(run: str | Path, cfg: EvaluationConfig) -> None:
+    """A trained agent's task must be the evaluation's (a changed scenario is reported)."""
     trained, _ = load_experiment(Path(run) / "config.yaml")
     if trained.env_id != cfg.env_id:
         raise ConfigError(f"--policies: {run} was trained on {trained.env_id}, not on {cfg.env_id}")
@@ -221,7 +152,6 @@ def load_trained(run: str | Path, cfg: EvaluationConfig) -> Policy:
             f"{trained.overrides}; evaluated on {cfg.scenario or 'default'} with {cfg.overrides}",
             flush=True,
         )
-    return RlPolicy.load(run)
 
 
 def run_recorded(env: gym.Env, policy: Policy, seed: int, options: dict[str, Any]) -> list[dict[str, Any]]:
@@ -251,51 +181,27 @@ def run_recorded(env: gym.Env, policy: Policy, seed: int, options: dict[str, Any
     return rows
 
 
-def episode_kpis(
-    rows: Sequence[dict[str, Any]],
-    passive_emissions: float | None = None,
-    oracle_profit: float | None = None,
-    passive_profit: float | None = None,
-) -> dict[str, float]:
-    """The module's KPIs of a recorded episode (references from the same episode, or NaN)."""
-    totals: dict[str, float] = {}
-    for row in rows:
-        for k, v in row.items():
-            if k == "profit" or ("." in k and not k.startswith(("series.", "action.", "state.")) and is_summed(k)):
-                totals[k] = totals.get(k, 0.0) + float(v)
-    last = rows[-1]
-    for k in CUMULATIVE_KEYS:
-        totals[k] = float(last.get(k, 0.0))
-    out = kpis_from_totals(totals)
-    out["net_emissions_tco2"] = out["emissions_tco2"] - totals.get("carbon.ccer_used_t", 0.0)
-    out["avoided_emissions_tco2"] = (
-        (passive_emissions - out["emissions_tco2"]) if passive_emissions is not None else math.nan
-    )
-    accepted = sum(float(r.get("regulation.accepted_mw", 0.0)) for r in rows)
-    out["regulation_score"] = (
-        (
-            sum(float(r.get("regulation.score", 0.0)) * float(r.get("regulation.accepted_mw", 0.0)) for r in rows)
-            / accepted
-        )
-        if accepted > 1e-9
-        else math.nan
-    )
-    out["violations"] = float(sum(any(float(r.get(k, 0.0)) > 1e-9 for k in VIOLATION_KEYS) for r in rows))
-    out["oracle_ratio"] = out["profit"] / oracle_profit if oracle_profit else math.nan
-    if oracle_profit is not None and passive_profit is not None and abs(oracle_profit - passive_profit) > 1e-9:
-        out["oracle_capture"] = (out["profit"] - passive_profit) / (oracle_profit - passive_profit)
-    else:
-        out["oracle_capture"] = math.nan
-    return {k: out[k] for k in KPI_COLUMNS}
-
-
 @dataclass
 class EvaluationResult:
-    """What :func:`evaluate` measured: KPI rows, the recorded episodes kept, and the dates."""
+    """What :func:`evaluate` measured.
+
+    Attributes:
+        kpis: one row per policy x episode: ``policy``, ``episode``, ``date``, ``seed`` and every KPI.
+        episodes: the recorded steps kept, by ``(policy, episode)``.
+        dates: the local date of each episode.
+        policies: the policies asked for, ``(label, run folder or None)``.
+        skipped: policies that could not play the scenario (the oracle outside its scope).
+        started: local start time (ISO 8601).
+        wall_s: wall time of the episodes and KPIs, seconds.
+    """
 
     kpis: list[dict[str, Any]]
     episodes: dict[tuple[str, int], list[dict[str, Any]]]
     dates: list[str]
+    policies: list[tuple[str, str | None]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    started: str = ""
+    wall_s: float = 0.0
 
 
 def evaluate(
@@ -305,8 +211,8 @@ def evaluate(
     log: Callable[[str], None] = print,
 ) -> EvaluationResult:
     """Run the passive reference, the oracle (if in its scope) and every policy on the config's episodes."""
-    from agents.oracle import OracleScopeError
-
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    t_start = time.perf_counter()
     env = cfg.make_env()
     n_days = len(env.unwrapped.episode_starts[cfg.split])  # type: ignore[attr-defined]
     if cfg.episodes > n_days:
@@ -316,17 +222,17 @@ def evaluate(
     ]
     records: dict[tuple[str, int], list[dict[str, Any]]] = {}
     dates: list[str] = []
-    skipped: set[str] = set()
+    skipped: list[str] = []
     for label, run in order:
         t0 = time.perf_counter()
-        trained = make_policy(label, run, env, cfg) if run is not None else None
+        trained = evaluation_policy(label, run, env, cfg) if run is not None else None
         for e in range(cfg.episodes):
             try:  # a built-in policy afresh per episode: MPC's forecast errors are seeded by the episode
-                policy = trained if trained is not None else make_policy(label, None, env, cfg, e)
+                policy = trained if trained is not None else evaluation_policy(label, None, env, cfg, e)
                 rows = run_recorded(env, policy, cfg.seed + e, {"split": cfg.split, "day": e})
             except OracleScopeError as err:
                 log(f"  {label}: not run ({err}){'; oracle_ratio is left empty' if label == 'oracle' else ''}")
-                skipped.add(label)
+                skipped.append(label)
                 break
             records[(label, e)] = rows
             if label == "passive":
@@ -339,56 +245,24 @@ def evaluate(
     kpis: list[dict[str, Any]] = []
     wanted = {lbl for lbl, _ in policies} | {"passive", "oracle"}
     labels = [lbl for lbl, _ in order if lbl in wanted and lbl not in skipped]
+    passive = [episode_kpis(records[("passive", e)]) for e in range(cfg.episodes)]  # the references' own KPIs
+    oracle = [episode_kpis(records[("oracle", e)]) for e in range(cfg.episodes)] if oracle_ok else None
     for label in labels:
         for e in range(cfg.episodes):
-            passive = records[("passive", e)]
-            p_profit = sum(r["profit"] for r in passive)
-            p_em = sum(r["carbon.emissions_t"] for r in passive)
-            o_profit = sum(r["profit"] for r in records[("oracle", e)]) if oracle_ok else None
-            k = episode_kpis(records[(label, e)], p_em, o_profit, p_profit)
+            k = episode_kpis(
+                records[(label, e)],
+                passive_emissions=passive[e]["emissions_tco2"],
+                oracle_profit=oracle[e]["profit"] if oracle is not None else None,
+                passive_profit=passive[e]["profit"],
+            )
             kpis.append({"policy": label, "episode": e, "date": dates[e], "seed": cfg.seed + e, **k})
     keep = {key: rows for key, rows in records.items() if export_all or key[1] == 0}
-    return EvaluationResult(kpis=kpis, episodes=keep, dates=dates)
-
-
-def summarize(kpis: Sequence[dict[str, Any]]) -> dict[str, dict[str, dict[str, float | None]]]:
-    """Per policy, mean and standard deviation (ddof 1; 0 for one episode) of each KPI; NaN-only KPIs as null."""
-    out: dict[str, dict[str, dict[str, float | None]]] = {}
-    for label in dict.fromkeys(r["policy"] for r in kpis):
-        rows = [r for r in kpis if r["policy"] == label]
-        out[label] = {}
-        for k in KPI_COLUMNS:
-            x = np.array([r[k] for r in rows], dtype=float)
-            x = x[~np.isnan(x)]
-            if len(x) == 0:
-                out[label][k] = {"mean": None, "std": None, "n": 0}
-            else:
-                out[label][k] = {
-                    "mean": float(x.mean()),
-                    "std": float(x.std(ddof=1)) if len(x) > 1 else 0.0,
-                    "n": len(x),
-                }
-    return out
-
-
-def write_outputs(result: EvaluationResult, cfg: EvaluationConfig, out: Path, command: str = "") -> None:
-    """``kpis.csv``, ``summary.json``, ``episodes/*.csv``, ``report.md`` and plots into ``out``."""
-    from agents.report import write_report
-
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "kpis.csv").open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["policy", "episode", "date", "seed", *KPI_COLUMNS])
-        writer.writeheader()
-        for row in result.kpis:
-            writer.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})
-    summary = summarize(result.kpis)
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    ep_dir = out / "episodes"
-    ep_dir.mkdir(exist_ok=True)
-    for (label, e), rows in result.episodes.items():
-        with (ep_dir / f"{label}_{e}.csv").open("w", newline="") as fh:
-            fields = list(dict.fromkeys(k for r in rows for k in r))
-            writer = csv.DictWriter(fh, fieldnames=fields)
-            writer.writeheader()
-            writer.writerows(rows)
-    write_report(out, cfg, result, summary, command)
+    return EvaluationResult(
+        kpis=kpis,
+        episodes=keep,
+        dates=dates,
+        policies=list(policies),
+        skipped=skipped,
+        started=started,
+        wall_s=round(time.perf_counter() - t_start, 1),
+    )

@@ -78,7 +78,7 @@ class MpcPolicy:
         """Forecasts issued at step ``t`` of the ``n`` intervals from ``t``: ``(n, K)`` in ``ALL_NAMES`` order."""
         u = self._env
         p = u.params
-        actual = u._episode.exo[0, t : t + n]
+        actual = u.episode.exo[0, t : t + n]
         out = np.empty_like(actual)
         for k, col in enumerate(ALL_NAMES):
             sigma, mult = self._errors[col]
@@ -92,17 +92,17 @@ class MpcPolicy:
         otherwise a fresh draw of the signal model (the signal itself is not predictable)."""
         u = self._env
         reg = u.params.cfg.markets.regulation
-        if reg is None or u._episode.agc is None:
+        if reg is None or u.episode.agc is None:
             return None
         if u.params.cfg.forecast.perfect:
-            return u._episode.agc[0, t : t + n]
+            return u.episode.agc[0, t : t + n]
         return agc_signal(reg.agc, self._rng, 1, n)[0]
 
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         """Re-solve if due, then the plan's action for this step."""
         single_observation(obs, "MpcPolicy")
         u = self._env
-        state = u._state
+        state = u.state
         t = int(state.t)
         if self._plan is None or self._k >= self.replan_every or self._k >= len(self._plan.actions):
             remaining = u.params.episode_steps - t

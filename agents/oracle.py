@@ -1276,9 +1276,9 @@ class OraclePolicy:
         single_observation(obs, "OraclePolicy")
         if self.plan is None:
             u = self._env
-            agc = u._episode.agc[0] if u._episode.agc is not None else None
-            stacks = {name: (mw[0], price[0]) for name, (mw, price) in u._episode.stacks.items()}
-            self.plan = solve(u.params, u._episode.exo[0], u._state, self._time_limit, agc=agc, stacks=stacks)
+            agc = u.episode.agc[0] if u.episode.agc is not None else None
+            stacks = {name: (mw[0], price[0]) for name, (mw, price) in u.episode.stacks.items()}
+            self.plan = solve(u.params, u.episode.exo[0], u.state, self._time_limit, agc=agc, stacks=stacks)
             self._k = 0
         a = self.plan.actions[self._k]
         self._k += 1

@@ -1,43 +1,36 @@
-"""``report.md`` of an evaluation with its PNG plots (matplotlib, headless)."""
+"""Every file an evaluation writes: ``kpis.csv``, ``summary.json``, ``meta.json``, the episodes' CSVs,
+``report.md`` and its PNG plots (matplotlib, headless).
+
+The table's rows and the plots' series are generated from :mod:`agents.kpi` and the ledger schema
+(:mod:`vpp_gym.ledger`).
+"""
 
 from __future__ import annotations
 
+import csv
+import json
+import math
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from agents.evaluate import EvaluationConfig, EvaluationResult
+from agents import kpi, runinfo
+from agents.evaluate import EvaluationConfig, EvaluationResult
+from vpp_gym import ledger
+from vpp_gym.validation import to_mapping
 
-TABLE_KPIS = (
-    "profit",
-    "oracle_capture",
-    "oracle_ratio",
-    "revenue_energy_da",
-    "revenue_energy_rt",
-    "revenue_regulation",
-    "revenue_reserve",
-    "revenue_demand_response",
-    "revenue_green_certificates",
-    "cost_degradation",
-    "cost_fuel",
-    "cost_carbon",
-    "cost_penalties",
-    "emissions_tco2",
-    "net_emissions_tco2",
-    "avoided_emissions_tco2",
-    "renewable_curtailment_mwh",
-    "regulation_score",
-    "violations",
+TABLE_KPIS = kpi.TABLE_COLUMNS
+"""The KPIs of the report's table (rows), in order."""
+RESOURCE_POWER: tuple[tuple[str, str], ...] = tuple(
+    (e.key, e.label)
+    for e in ledger.ENTRIES
+    if e.key.endswith(".applied_mw") and e.label and not e.group.startswith("load")
 )
-RESOURCE_POWER = (
-    ("pv.applied_mw", "PV"),
-    ("wind.applied_mw", "wind"),
-    ("battery.applied_mw", "battery"),
-    ("ev.applied_mw", "EV fleet"),
-    ("gas.applied_mw", "gas"),
-)
+"""Applied power of the resources stacked in the dispatch plot, with their labels. Load flexibility
+(``load_curtail``, ``load_shift``) is not stacked: it is inside ``load.consumption_mw``, drawn as the load."""
+LOAD = ledger.BY_KEY["load.consumption_mw"]
+NET = ledger.BY_KEY["net_mw"]
 
 
 def pyplot() -> Any:
@@ -73,10 +66,10 @@ def plot_dispatch(rows: list[dict[str, Any]], title: str, path: Path) -> None:
         bars = ax.bar(t, up, bottom=pos, width=1.0, label=label, alpha=0.8)
         ax.bar(t, down, bottom=neg, width=1.0, color=bars.patches[0].get_facecolor(), alpha=0.8)
         pos, neg = pos + up, neg + down
-    if "load.consumption_mw" in rows[0]:
-        load = -np.array([r["load.consumption_mw"] for r in rows])
-        ax.bar(t, load, bottom=neg, width=1.0, label="load", color="0.6", alpha=0.7)
-    ax.plot(t, [r["net_mw"] for r in rows], color="k", lw=1.2, label="net injection")
+    if LOAD.key in rows[0]:
+        load = -np.array([r[LOAD.key] for r in rows])
+        ax.bar(t, load, bottom=neg, width=1.0, label=LOAD.label, color="0.6", alpha=0.7)
+    ax.plot(t, [r[NET.key] for r in rows], color="k", lw=1.2, label=NET.label)
     ax.axhline(0.0, color="k", lw=0.5)
     ax.set_xlabel("interval")
     ax.set_ylabel("MW (+ = injection)")
@@ -149,8 +142,6 @@ def write_report(
     out: Path, cfg: EvaluationConfig, result: EvaluationResult, summary: dict[str, Any], command: str = ""
 ) -> None:
     """Write ``report.md`` and its plots into ``out``."""
-    from agents.kpi import REVENUES
-
     lines = [f"# Evaluation: {cfg.env_id}", ""]
     if command:
         lines += [f"Command: `{command}`", ""]
@@ -158,7 +149,7 @@ def write_report(
         f"{cfg.episodes} episodes: the first days of the `{cfg.split}` split ({', '.join(result.dates)}), "
         f"episode e seeded {cfg.seed} + e; every policy plays the same episodes. Scenario: "
         f"{cfg.scenario or 'the task default'}{', overrides ' + str(cfg.overrides) if cfg.overrides else ''}. "
-        "Mean ± standard deviation over the episodes; KPIs are defined in `agents/evaluate.py`. "
+        "Mean ± standard deviation over the episodes; KPIs are defined in `agents/kpi.py`. "
         "`oracle_capture` is the share of the oracle's gain over the passive reference captured.",
         "",
     ]
@@ -170,7 +161,7 @@ def write_report(
     lines.append("")
     plot_bars(
         summary,
-        [(k, k.removeprefix("revenue_")) for k in REVENUES] + [("cost_carbon", "carbon cost")],
+        [(k, k.removeprefix("revenue_")) for k in kpi.REVENUE_COLUMNS] + [("cost_carbon", "carbon cost")],
         "per episode",
         "Revenue by market (and carbon cost)",
         out / "revenue_by_market.png",
@@ -203,3 +194,46 @@ def write_report(
             "",
         ]
     (out / "report.md").write_text("\n".join(lines))
+
+
+def evaluation_meta(result: EvaluationResult, cfg: EvaluationConfig, command: str = "") -> dict[str, Any]:
+    """Provenance of an evaluation, as a training run's ``meta.json`` records it for a run (:mod:`agents.runinfo`)."""
+    return {
+        "kind": "evaluation",
+        "env_id": cfg.env_id,
+        "command": command,
+        "config": to_mapping(cfg),
+        "policies": [{"label": label, "run": run} for label, run in result.policies],
+        "skipped": list(result.skipped),
+        "seeds": {
+            "episodes": [cfg.seed + e for e in range(cfg.episodes)],
+            "note": "episode e: env reset seed, and the seed of MPC's forecast errors and of the random policy",
+        },
+        "dates": list(result.dates),
+        "git_revision": runinfo.git_revision(),
+        "versions": runinfo.versions(),
+        "started": result.started,
+        "wall_s": result.wall_s,
+    }
+
+
+def write_outputs(result: EvaluationResult, cfg: EvaluationConfig, out: Path, command: str = "") -> None:
+    """``kpis.csv``, ``summary.json``, ``meta.json``, ``episodes/*.csv``, ``report.md`` and plots into ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "kpis.csv").open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["policy", "episode", "date", "seed", *kpi.KPI_COLUMNS])
+        writer.writeheader()
+        for row in result.kpis:
+            writer.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})
+    summary = kpi.summarize(result.kpis)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    (out / "meta.json").write_text(json.dumps(evaluation_meta(result, cfg, command), indent=2))
+    ep_dir = out / "episodes"
+    ep_dir.mkdir(exist_ok=True)
+    for (label, e), rows in result.episodes.items():
+        with (ep_dir / f"{label}_{e}.csv").open("w", newline="") as fh:
+            fields = list(dict.fromkeys(k for r in rows for k in r))
+            writer = csv.DictWriter(fh, fieldnames=fields)
+            writer.writeheader()
+            writer.writerows(rows)
+    write_report(out, cfg, result, summary, command)

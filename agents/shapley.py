@@ -22,7 +22,9 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from agents.base import run_episode
 from agents.evaluate import EvaluationConfig
+from agents.oracle import OraclePolicy
 
 RESOURCE_GROUPS = ("pv", "wind", "battery", "ev", "flex_load", "gas")
 MAX_GROUPS = 8
@@ -60,9 +62,6 @@ def coalition_values(
     cfg: EvaluationConfig, groups: Sequence[str], log: Callable[[str], None] = lambda _line: None
 ) -> dict[frozenset[str], float]:
     """Mean oracle profit over the config's episodes for every non-empty coalition of ``groups``."""
-    from agents.base import run_episode
-    from agents.oracle import OraclePolicy
-
     values: dict[frozenset[str], float] = {frozenset(): 0.0}
     for k in range(1, len(groups) + 1):
         for coalition in itertools.combinations(groups, k):

@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 import vpp_gym  # noqa: F401  (registers the ids)
-from agents.evaluate import evaluate, load_evaluation, parse_policies, write_outputs
+from agents.evaluate import evaluate, load_evaluation, parse_policies
+from agents.report import write_outputs
 
 ROOT = Path(__file__).resolve().parents[1]
 TASKS = ("arbitrage", "lowcarbon", "regulation", "joint")

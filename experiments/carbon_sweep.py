@@ -20,7 +20,8 @@ import time
 from pathlib import Path
 
 import vpp_gym  # noqa: F401  (registers the ids)
-from agents.evaluate import EvaluationConfig, evaluate, parse_policies, summarize
+from agents.evaluate import EvaluationConfig, evaluate, parse_policies
+from agents.kpi import summarize
 from agents.report import pyplot
 
 POLICY_ORDER = ("passive", "oracle", "mpc")

@@ -212,3 +212,15 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
                 "clip actions to the action space before step()"
             )
         return np.minimum(np.maximum(a, -1.0), 1.0).tolist()
+
+    @property
+    def state(self) -> core.State | None:
+        """The dynamic state now (step index, stored energy, backlog, EV need, gas output, carbon totals,
+        committed positions): what the next ``step`` starts from; None before a reset.
+
+        A read-only view for planners that start a plan from the current state (the oracle, MPC); a
+        :class:`~vpp_gym.core.State` is immutable and every step replaces it. Together with
+        :attr:`episode` (the realised series, AGC signal and offer stacks of the whole episode, i.e.
+        the future the agent does not observe) it is all a model of the episode needs.
+        """
+        return self._state

@@ -2,11 +2,12 @@
 
 SAC learns its critic off-policy, so transitions from a good controller are as valid training data as
 its own: with ``agent.demo_episodes > 0``, before the first update the replay buffer is filled with
-episodes of ``agent.demo_policy`` (rolling-horizon MPC by default, :class:`agents.mpc.MpcPolicy`) on
-days of the train split, never the validation or test split. The critic then sees from the start what
-a day of good arbitrage is worth, instead of waiting for the actor to stumble on it. The transitions
-stay in the buffer (first in, first out) like any other; the observation normaliser (and the return
-normaliser, with ``normalize.reward``) is updated with them as with the agent's own steps.
+episodes of ``agent.demo_policy`` (made by :func:`agents.registry.make_policy`; rolling-horizon MPC
+by default, :class:`agents.mpc.MpcPolicy`) on days of the train split, never the validation or test
+split. The critic then sees from the start what a day of good arbitrage is worth, instead of waiting
+for the actor to stumble on it. The transitions stay in the buffer (first in, first out) like any
+other; the observation normaliser (and the return normaliser, with ``normalize.reward``) is updated
+with them as with the agent's own steps.
 
 The teacher acts on its own forecasts (MPC draws them with the same error statistics as the
 observation's, from a generator seeded like the episode, so not fully independent of the
@@ -22,16 +23,17 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from agents.base import Policy
+from agents.oracle import OracleScopeError
+from agents.registry import make_policy
 from agents.rl.config import ExperimentConfig, SacConfig
 from vpp_gym.validation import ConfigError
 
 
-def _teacher(name: str, env: gym.Env, seed: int) -> Any:
-    from agents.evaluate import builtin_policy
-    from agents.oracle import OracleScopeError
-
+def _teacher(name: str, env: gym.Env, seed: int) -> Policy:
+    """The demonstrating policy ``name`` of the registry (MPC's forecast errors seeded ``seed``)."""
     try:
-        return builtin_policy(name, env, seed)
+        return make_policy(name, env, seed=seed)
     except OracleScopeError as err:
         raise ConfigError(
             f"agent.demo_policy: {name} cannot play this scenario ({err}); pick another "

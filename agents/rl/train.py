@@ -25,10 +25,8 @@ from __future__ import annotations
 import csv
 import json
 import os
-import platform
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import replace
@@ -38,9 +36,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-import vpp_gym
+from agents import runinfo
 from agents.kpi import kpis_from_totals
 from agents.rl.config import ExperimentConfig, PpoConfig, SacConfig, experiment_yaml, load_experiment
+from vpp_gym import ledger
 from vpp_gym.config import dump_yaml
 from vpp_gym.validation import ConfigError
 
@@ -75,10 +74,8 @@ class _EpisodeTotals(gym.Wrapper):
         return self.env.reset(**kwargs)
 
     def step(self, action: Any) -> Any:
-        from vpp_gym.vector import TOTAL_KEYS
-
         obs, reward, terminated, truncated, info = self.env.step(action)
-        for key in TOTAL_KEYS:
+        for key in ledger.TOTAL_KEYS:
             group, _, item = key.partition(".")
             value = info.get(group, {}).get(item) if item else info.get(group)
             if value is not None:
@@ -211,41 +208,6 @@ def evaluate_days(
     return [kpis_from_totals({k: float(v[i]) for k, v in totals.items()}) for i in range(days)]
 
 
-def _versions() -> dict[str, str]:
-    import scipy
-    import stable_baselines3
-    import torch
-
-    return {
-        "python": platform.python_version(),
-        "vpp_gym": vpp_gym.__version__,
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "gymnasium": gym.__version__,
-        "torch": torch.__version__,
-        "stable_baselines3": stable_baselines3.__version__,
-        "platform": platform.platform(),
-    }
-
-
-def _git_revision() -> str:
-    root = Path(__file__).resolve().parents[2]
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=root,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return rev + (" (with uncommitted changes)" if dirty else "")
-
-
 class _Trainer:
     """Callbacks' shared state: validation, best model, checkpoints, episode KPI logging."""
 
@@ -305,9 +267,13 @@ class _Trainer:
             **{f"val_{k}": v for k, v in mean.items()},
         }
         path = self.run / "curve.csv"
-        new = not path.is_file()
+        new = not path.is_file() or path.stat().st_size == 0
+        fields = list(row)
+        if not new:  # a resumed run appends under the header it has (its columns may be in another order)
+            with path.open(newline="") as fh:
+                fields = next(csv.reader(fh), fields)
         with path.open("a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=list(row))
+            writer = csv.DictWriter(fh, fieldnames=fields)
             if new:
                 writer.writeheader()
             writer.writerow(row)
@@ -382,8 +348,8 @@ def train(
         "env_id": cfg.env_id,
         "algo": cfg.algo,
         "seeds": {"agent": cfg.seed, "env": env_seed(cfg.seed), "eval": EVAL_SEED},
-        "git_revision": _git_revision(),
-        "versions": _versions(),
+        "git_revision": runinfo.git_revision(),
+        "versions": runinfo.versions(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "cpu_count": os.cpu_count(),
         "resumed": [],
@@ -464,7 +430,7 @@ def resume(run_dir: Path, total_timesteps: int | None = None, progress: bool = T
             "at_timesteps": done,
             "total_timesteps": cfg.train.total_timesteps,
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "git_revision": _git_revision(),
+            "git_revision": runinfo.git_revision(),
         }
     )
     (run / "meta.json").write_text(json.dumps(meta, indent=2))

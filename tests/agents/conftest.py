@@ -13,10 +13,8 @@ import gymnasium as gym
 import pytest
 
 import vpp_gym  # noqa: F401  (registers the task ids)
-from agents.base import RandomPolicy, run_episode
-from agents.mpc import MpcPolicy
-from agents.oracle import OraclePolicy
-from agents.rule import PriceThresholdPolicy
+from agents import registry
+from agents.base import run_episode
 
 # Flat carbon price, no allowances, no offsets: LowCarbon-v0's gas unit keeps it a MILP (on/off binaries).
 FLAT_CARBON = {"carbon": {"pricing": "flat", "free_allowance_t_per_mwh": 0.0, "ccer_t_per_mwh": 0.0}}
@@ -30,16 +28,8 @@ MPC_REPLAN = {"arbitrage": 1, "lowcarbon_flat": 4}
 
 
 def make_policy(name: str, env: gym.Env, task: str, day: int) -> Any:
-    """The policy ``name`` for an episode; seeded by the day so every episode is reproducible."""
-    if name == "oracle":
-        return OraclePolicy(env)
-    if name == "mpc":
-        return MpcPolicy(env, replan_every=MPC_REPLAN[task], seed=day)
-    if name == "rule":
-        return PriceThresholdPolicy(env)
-    if name == "random":
-        return RandomPolicy(env, seed=day)
-    raise KeyError(name)
+    """The policy ``name`` of the registry for an episode; seeded by the day so every episode is reproducible."""
+    return registry.make_policy(name, env, seed=day, replan_every=MPC_REPLAN[task])
 
 
 @pytest.fixture(scope="session")

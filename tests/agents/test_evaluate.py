@@ -1,20 +1,32 @@
-"""Evaluation harness: KPIs by hand, references, outputs, CLI errors."""
+"""Evaluation harness: KPIs by hand, references, outputs, ``meta.json``, the CLI (in-process), its errors."""
 
 from __future__ import annotations
 
 import csv
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
+import gymnasium as gym
 import pytest
 
-from agents.evaluate import EvaluationConfig, episode_kpis, evaluate, parse_policies, write_outputs
+from agents import kpi
+from agents.cli import main
+from agents.evaluate import EvaluationConfig, evaluate, parse_policies, run_recorded
+from agents.kpi import episode_kpis
+from agents.registry import make_policy
+from agents.report import write_outputs
 from vpp_gym.validation import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
+PRESETS = ROOT / "configs" / "markets"
+
+
+def _revenue_minus_cost(k: dict[str, float]) -> float:
+    """The KPI identity's right-hand side, from the column names' prefixes."""
+    return sum(v for n, v in k.items() if n.startswith("revenue_")) - sum(
+        v for n, v in k.items() if n.startswith("cost_")
+    )
 
 
 def _row(**values: float) -> dict[str, float]:
@@ -92,6 +104,8 @@ def test_kpis_of_a_hand_built_episode() -> None:
     assert k["oracle_capture"] == pytest.approx((78.0 + 100.0) / (156.0 + 100.0))
     none = episode_kpis(rows)
     assert math.isnan(none["oracle_ratio"]) and math.isnan(none["avoided_emissions_tco2"])
+    assert math.isnan(none["oracle_capture"])
+    assert list(k) == list(kpi.KPI_COLUMNS)
 
 
 @pytest.fixture(scope="module")
@@ -129,6 +143,12 @@ def test_outputs_summary_report_and_episode_export(arbitrage_eval: tuple[Path, l
     report = (out / "report.md").read_text()
     for png in ("revenue_by_market.png", "emissions.png", "dispatch_mpc.png", "prices_oracle.png"):
         assert (out / png).is_file() and png in report
+    table = [line.split(" | ")[0].removeprefix("| ") for line in report.splitlines() if line.startswith("| ")]
+    assert table[2:] == list(kpi.TABLE_COLUMNS) and set(kpi.TABLE_COLUMNS) == set(kpi.KPI_COLUMNS)
+    assert table[2:5] == ["profit", "oracle_capture", "oracle_ratio"]
+    for r in rows:  # the KPI identity on every evaluated episode, from kpis.csv
+        k = {n: float(v) for n, v in r.items() if n.startswith(("revenue_", "cost_", "profit"))}
+        assert k["profit"] == pytest.approx(_revenue_minus_cost(k), rel=1e-9, abs=1e-6)
     with (out / "episodes" / "rule_0.csv").open() as fh:
         steps = list(csv.DictReader(fh))
     assert len(steps) == 96
@@ -147,7 +167,9 @@ def test_outputs_summary_report_and_episode_export(arbitrage_eval: tuple[Path, l
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("rule,dqn", "unknown policy 'dqn'"),
+        ("rule,dqn", "unknown policy 'dqn'; registered policies are passive, rule, microgrid"),
+        ("ppo", "'ppo' is a trained agent; give its run folder"),
+        ("rule=runs/x", "'rule' names a built-in policy"),
         ("ppo=", "names no run folder"),
         ("ppo=/nowhere", "not a run folder"),
         ("rule,rule", "given twice"),
@@ -158,28 +180,49 @@ def test_bad_policy_lists_are_errors(spec: str, message: str) -> None:
         parse_policies(spec)
 
 
-def test_cli_rejects_too_many_episodes_without_a_traceback(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "agents.cli",
-            "evaluate",
-            "--env",
-            "vpp_gym/Arbitrage-v0",
-            "--episodes",
-            "500",
-            "--policies",
-            "rule",
-            "--out",
-            str(tmp_path / "o"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )
-    assert proc.returncode == 2
-    assert "episodes: got 500, but the 'test' split has only 55 days" in proc.stderr
-    assert "Traceback" not in proc.stderr
+def test_cli_rejects_too_many_episodes_without_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    args = ["evaluate", "--env", "vpp_gym/Arbitrage-v0", "--episodes", "500", "--policies", "rule"]
+    assert main([*args, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "episodes: got 500, but the 'test' split has only 55 days" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("preset", [None, "transaction"])
+def test_profit_is_revenue_minus_cost_on_an_evaluated_episode(preset: str | None) -> None:
+    # Joint-v0 with random actions: every market, costs and penalties are non-zero somewhere
+    env = gym.make("vpp_gym/Joint-v0", **({"config": str(PRESETS / f"{preset}.yaml")} if preset else {}))
+    rows = run_recorded(env, make_policy("random", env, seed=5), 11, {"split": "test", "day": 2})
+    k = episode_kpis(rows)
+    assert k["profit"] == pytest.approx(sum(r["profit"] for r in rows), rel=1e-12)  # the env's own profit
+    assert k["profit"] == pytest.approx(_revenue_minus_cost(k), rel=1e-9, abs=1e-6)
+    assert sum(1 for n, v in k.items() if n.startswith(("revenue_", "cost_")) and v != 0.0) >= 6
+    # carbon: the market's net payment is a cost
+    assert k["cost_carbon"] == pytest.approx(-sum(r["carbon.cash"] for r in rows), rel=1e-12)
+
+
+def test_cli_evaluate_writes_meta_json_and_prints_the_kpi_means(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out = tmp_path / "o"
+    argv = ["evaluate", "--env", "vpp_gym/Arbitrage-v0", "--episodes", "1", "--policies", "rule", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    meta = json.loads((out / "meta.json").read_text())
+    assert meta["kind"] == "evaluation" and meta["env_id"] == "vpp_gym/Arbitrage-v0"
+    assert meta["command"] == "vpp-gym " + " ".join(argv)
+    assert meta["config"]["episodes"] == 1 and meta["config"]["split"] == "test"
+    assert meta["seeds"]["episodes"] == [meta["config"]["seed"]] == [20_270_000]
+    assert meta["policies"] == [{"label": "rule", "run": None}] and meta["skipped"] == []
+    assert meta["git_revision"] and meta["started"] and meta["wall_s"] > 0
+    assert {"python", "vpp_gym", "numpy", "scipy", "gymnasium", "torch", "stable_baselines3"} <= set(meta["versions"])
+    with (out / "kpis.csv").open() as fh:
+        rows = {r["policy"]: r for r in csv.DictReader(fh)}
+    assert list(rows) == ["passive", "oracle", "rule"]
+    # the printed table: one line per policy, its profit as in kpis.csv (one episode: the mean is the value)
+    table = printed.split("\npolicy ", 1)[1].splitlines()[1:4]
+    cells = {line.split()[0]: line.split()[1:] for line in table}
+    assert list(cells) == ["passive", "oracle", "rule"]
+    assert cells["rule"][:2] == [
+        f"{float(rows['rule']['profit']):,.1f}",
+        f"{float(rows['rule']['oracle_capture']):.3f}",
+    ]
+    assert cells["oracle"][1] == "1.000"

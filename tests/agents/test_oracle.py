@@ -80,7 +80,7 @@ def test_replaying_the_plan_reproduces_its_profit(case: str) -> None:
         plans.append(plan)
         day_totals.append(totals)
         if p.cfg.resources.wind is not None:
-            wind_avail.append(p.cfg.resources.wind.p_max_mw * env.unwrapped._episode.exo[0][:, core.I_WIND])
+            wind_avail.append(p.cfg.resources.wind.p_max_mw * env.unwrapped.episode.exo[0][:, core.I_WIND])
         assert totals["steps"] == p.episode_steps
         assert _close(totals["profit"], plan.profit), (case, day, totals["profit"], plan.profit)
         # the same energy flows, not only the same money: held positions and real-time deviations (MWh)
@@ -112,7 +112,7 @@ def test_the_gas_shutdown_plan_replays_exactly_from_float64_actions() -> None:
     env = gym.make("vpp_gym/LowCarbon-v0", markets=FLAT_CARBON, resources={"gas": {"fuel_cost_per_mwh": 350.0}})
     u = env.unwrapped
     env.reset(seed=0, options={"split": "test", "day": 0})
-    plan = solve(u.params, u._episode.exo[0], u._state)
+    plan = solve(u.params, u.episode.exo[0], u.state)
     gas = plan.setpoints["gas"]
     assert ((gas[:-1] > 0) & (gas[1:] == 0)).any()  # the plan shuts the unit down at least once
     total = sum(env.step(a)[4]["profit"] for a in plan.actions)
@@ -265,7 +265,7 @@ def test_out_of_scope_raises_naming_the_feature(case: str) -> None:
         MpcPolicy(env)
     u.reset(seed=0)
     with pytest.raises(OracleScopeError, match=word):  # solve() checks too, before building anything
-        solve(u.params, u._episode.exo[0], u._state)
+        solve(u.params, u.episode.exo[0], u.state)
 
 
 def _present_features(p: core.CoreParams) -> tuple[set[str], set[str]]:

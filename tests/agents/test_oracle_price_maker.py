@@ -116,6 +116,6 @@ def test_mpc_and_a_solve_without_stacks_are_out_of_scope() -> None:
     u = env.unwrapped
     u.reset(seed=0)
     with pytest.raises(OracleScopeError, match="energy"):
-        solve(u.params, u.episode.exo[0], u._state)
+        solve(u.params, u.episode.exo[0], u.state)
     with pytest.raises(ValueError, match=r"stacks\['energy'\]"):
-        solve(u.params, u.episode.exo[0], u._state, stacks={"energy": (np.zeros((3, 8)), np.zeros((3, 8)))})
+        solve(u.params, u.episode.exo[0], u.state, stacks={"energy": (np.zeros((3, 8)), np.zeros((3, 8)))})

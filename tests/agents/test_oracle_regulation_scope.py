@@ -35,7 +35,7 @@ def test_raising_the_oracles_regulation_offers_earns_nothing(env_id: str, overri
     env = gym.make(env_id, overrides=overrides)
     u = env.unwrapped
     env.reset(seed=day, options={"split": "test", "day": day})
-    plan = solve(u.params, u.episode.exo[0], u._state, agc=u.episode.agc[0])
+    plan = solve(u.params, u.episode.exo[0], u.state, agc=u.episode.agc[0])
     base, infos = _replay(env, plan.actions, day)
     assert base == pytest.approx(plan.profit, rel=1e-6)
     j = u.params.action_index["regulation_mw"]

@@ -110,10 +110,17 @@ def test_resume_continues_the_step_count(ppo_run: Path, tmp_path: Path) -> None:
 
     run = tmp_path / "run"
     shutil.copytree(ppo_run, run)
+    before = _curve(run)
+    with (run / "curve.csv").open("w", newline="") as fh:  # a curve written with its columns in another order
+        writer = csv.DictWriter(fh, fieldnames=list(reversed(before[0])))
+        writer.writeheader()
+        writer.writerows(before)
     proc = _train("--resume", str(run), "train.total_timesteps=4096", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads((run / "summary.json").read_text())["num_timesteps"] == 4096
-    assert [r["timesteps"] for r in _curve(run)] == [1024, 2048, 3072, 4096]
+    curve = _curve(run)  # the resumed rows are appended under the header the file has
+    assert [r["timesteps"] for r in curve] == [1024, 2048, 3072, 4096]
+    assert curve[:2] == before and all(r["val_profit_std"] >= 0.0 and r["wall_s"] > 0.0 for r in curve)
     meta = json.loads((run / "meta.json").read_text())
     assert meta["resumed"][0]["at_timesteps"] == 2048
     state = json.loads((run / "checkpoint" / "state.json").read_text())

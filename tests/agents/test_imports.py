@@ -1,0 +1,105 @@
+"""The ``agents`` package imports without cycles: its import graph, read from the source (every import,
+at module level or inside a function, and each module's package ``__init__``), is acyclic, so a
+function-level import cannot hide a cycle."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[2] / "agents"
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported(tree: ast.AST, name: str, is_package: bool, modules: set[str]) -> set[str]:
+    """The ``agents`` modules a module's source imports, anywhere in it."""
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: resolved against the importing module's package
+                package = name.split(".") if is_package else name.split(".")[:-1]
+                package = package[: len(package) - (node.level - 1)]
+                base = ".".join([*package, base] if base else package)
+            # ``from agents.rl import demo`` imports the submodule agents.rl.demo
+            targets = [base, *(f"{base}.{a.name}" for a in node.names)]
+        else:
+            continue
+        for target in targets:
+            while target and target not in modules:  # ``import agents.rl.policy`` -> the module itself
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                out.add(target)
+    return out
+
+
+def import_graph() -> dict[str, set[str]]:
+    files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph = {}
+    for name, path in files.items():
+        graph[name] = imported(ast.parse(path.read_text()), name, path.name == "__init__.py", set(files))
+        if "." in name:  # importing a module runs its package's __init__ first
+            graph[name].add(name.rpartition(".")[0])
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A cycle of the graph as a list of nodes (first = last), or None."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt]
+            if nxt not in state and (cycle := visit(nxt)):
+                return cycle
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_the_cycle_finder_finds_cycles() -> None:
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    tree = ast.parse("from agents.rl import demo\ndef f():\n    import agents.kpi\n    from . import base\n")
+    modules = {"agents", "agents.rl", "agents.rl.demo", "agents.kpi", "agents.base", "agents.cli"}
+    found = imported(tree, "agents.cli", False, modules)
+    assert found == {"agents", "agents.rl", "agents.rl.demo", "agents.kpi", "agents.base"}
+
+
+def test_agents_has_no_import_cycle() -> None:
+    graph = import_graph()
+    assert {"agents.evaluate", "agents.report", "agents.registry", "agents.rl.demo"} <= set(graph)
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+@pytest.mark.parametrize(
+    ("module", "must_not_reach"), [("agents.evaluate", "agents.report"), ("agents.kpi", "agents.evaluate")]
+)
+def test_layering(module: str, must_not_reach: str) -> None:
+    # evaluation does not write files; KPIs do not depend on the harness
+    graph = import_graph()
+    seen, todo = set(), [module]
+    while todo:
+        node = todo.pop()
+        if node not in seen:
+            seen.add(node)
+            todo.extend(graph.get(node, ()))
+    assert must_not_reach not in seen
