@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 
 class ScalarOps:
     """``minimum`` / ``maximum`` / ``where`` on Python scalars, mirroring NumPy's element-wise versions."""
@@ -33,8 +35,6 @@ Array = Any
 
 def lift(v: Any, batched: bool) -> Any:
     """A scalar as a NumPy batch of one (arrays pass through): the way into a NumPy island."""
-    import numpy as np
-
     return v if batched else np.array([v], dtype=np.float64)
 
 
