@@ -1,7 +1,7 @@
 """Contribution-based revenue sharing: Shapley values of resource groups in the oracle's profit.
 
-For the resource groups ``N`` of a scenario (its resources that are present: ``pv``, ``wind``,
-``battery``, ``ev``, ``flex_load``, ``gas``), the value of a coalition ``S`` is the oracle's profit
+For the resource groups ``N`` of a scenario (its registered resources that are present, e.g. ``pv``,
+``wind``, ``ev``, ``battery``, ``flex_load``, ``gas``), the value of a coalition ``S`` is the oracle's profit
 with only the resources of ``S`` (the others removed from the scenario), averaged over the same
 episodes, and ``v(empty) = 0``: an aggregator without members has nothing to sell. The Shapley value
 
@@ -25,8 +25,10 @@ import numpy as np
 from agents.base import run_episode
 from agents.evaluate import EvaluationConfig
 from agents.oracle import OraclePolicy
+from vpp_gym.resources import REGISTRY
 
-RESOURCE_GROUPS = ("pv", "wind", "battery", "ev", "flex_load", "gas")
+RESOURCE_GROUPS = tuple(spec.name for spec in REGISTRY)
+"""The resource groups: every registered resource (:data:`vpp_gym.resources.REGISTRY`), in registry order."""
 MAX_GROUPS = 8
 
 
