@@ -5,27 +5,24 @@ from __future__ import annotations
 from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.markets import PRODUCT_REGISTRY
 
-# Column positions of the exogenous array (schema order, then the ancillary columns).
-(
-    I_DA,
-    I_RT,
-    I_EF,
-    I_PV,
-    I_WIND,
-    I_LOAD,
-    I_EV_PLUG,
-    I_EV_ARR,
-    I_EV_DEP,
-    I_REG_NEED,
-    I_REG_CAP_P,
-    I_REG_MIL_P,
-    I_RES_NEED,
-    I_RES_P,
-    I_RES_CALL,
-    I_DR_NEED,
-    I_DR_P,
-) = range(len(ALL_NAMES))
-assert ALL_NAMES[I_DR_P] == "dr_price_per_mwh"
+# Column positions of the exogenous array (:data:`~vpp_gym.data.schema.ALL_NAMES` order), by name.
+I_DA = ALL_NAMES.index("price_da_per_mwh")
+I_RT = ALL_NAMES.index("price_rt_per_mwh")
+I_EF = ALL_NAMES.index("grid_ef_t_per_mwh")
+I_PV = ALL_NAMES.index("pv_cf")
+I_WIND = ALL_NAMES.index("wind_cf")
+I_LOAD = ALL_NAMES.index("load_pu")
+I_EV_PLUG = ALL_NAMES.index("ev_plugged_share")
+I_EV_ARR = ALL_NAMES.index("ev_arrival_need_pu")
+I_EV_DEP = ALL_NAMES.index("ev_departure_share")
+I_REG_NEED = ALL_NAMES.index("reg_need_mw")
+I_REG_CAP_P = ALL_NAMES.index("reg_cap_price_per_mw")
+I_REG_MIL_P = ALL_NAMES.index("reg_mileage_price_per_mw")
+I_RES_NEED = ALL_NAMES.index("reserve_need_mw")
+I_RES_P = ALL_NAMES.index("reserve_price_per_mw")
+I_RES_CALL = ALL_NAMES.index("reserve_call_share")
+I_DR_NEED = ALL_NAMES.index("dr_need_mw")
+I_DR_P = ALL_NAMES.index("dr_price_per_mwh")
 
 PRODUCTS = tuple(spec.name for spec in PRODUCT_REGISTRY)
 """The capacity products, in registry order (:data:`vpp_gym.markets.PRODUCT_REGISTRY`)."""
