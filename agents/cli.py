@@ -1,4 +1,9 @@
-"""The ``vpp-gym`` command line: ``run`` (main job), ``bench`` (throughput), ``train`` (RL agents)."""
+"""The ``vpp-gym`` command line: ``run`` (main job, the quick benchmark), ``bench`` (throughput), ``train`` (RL
+agents) and ``evaluate`` (every policy on the same held-out episodes: KPIs and report).
+
+Config paths given here are read relative to the working directory first; a ``configs/...`` path
+that is not there is the copy that ships with the package (:func:`vpp_gym.config.find_config`).
+"""
 
 from __future__ import annotations
 
@@ -10,10 +15,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import vpp_gym
+from vpp_gym.config import find_config, packaged_config
 from vpp_gym.data.loader import DataError
 from vpp_gym.validation import ConfigError
 
-QUICK_PPO = Path(__file__).resolve().parents[1] / "configs" / "quick" / "ppo_joint_quick.yaml"
+QUICK_PPO = "quick/ppo_joint_quick.yaml"  # below configs/ (vpp_gym.config.packaged_config)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -22,9 +28,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     t_start = time.perf_counter()
     out = Path(args.out)
-    cfg = EvaluationConfig(
-        env_id=args.env, scenario=str(Path(args.config).resolve()) if args.config else None, episodes=args.episodes
-    )
+    scenario = str(find_config(args.config).resolve()) if args.config else None
+    cfg = EvaluationConfig(env_id=args.env, scenario=scenario, episodes=args.episodes)
     print(
         f"vpp-gym {vpp_gym.__version__} quick benchmark: {cfg.env_id}, "
         f"{'scenario ' + args.config if args.config else 'default scenario'}, {cfg.episodes} test days -> {out}",
@@ -49,9 +54,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             from agents.rl.train import train
 
             overrides = {"env_id": cfg.env_id, "train.total_timesteps": args.ppo_steps}
-            if args.config:
-                overrides["scenario"] = str(Path(args.config).resolve())
-            exp, base = load_experiment(QUICK_PPO, overrides)
+            if scenario:
+                overrides["scenario"] = scenario
+            exp, base = load_experiment(packaged_config(QUICK_PPO), overrides)
             run = out / "ppo_run"
             if run.exists():
                 import shutil
@@ -138,7 +143,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             return 0
         if args.config is None:
             raise ConfigError("give an experiment config (e.g. configs/experiments/ppo_arbitrage.yaml) or --resume RUN")
-        cfg, base_dir = load_experiment(args.config, overrides)
+        cfg, base_dir = load_experiment(find_config(args.config), overrides)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-seed{cfg.seed}-{stamp}"
         print(
@@ -165,7 +170,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         overrides["episodes"] = args.episodes
     if args.split:
         overrides["split"] = args.split
-    cfg = load_evaluation(args.config, overrides)
+    cfg = load_evaluation(find_config(args.config) if args.config else None, overrides)
     policies = parse_policies(args.policies)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("out") / f"evaluate-{cfg.env_id.split('/')[-1]}-{stamp}"

@@ -31,8 +31,8 @@ import numpy as np
 
 import vpp_gym  # noqa: F401  (registers the ids)
 from agents.evaluate import evaluate, load_evaluation, parse_policies, write_outputs
+from vpp_gym.config import packaged_config
 
-ROOT = Path(__file__).resolve().parents[1]
 TASKS = ("arbitrage", "lowcarbon", "regulation", "joint")
 
 
@@ -41,7 +41,7 @@ def ensure_run(algo: str, task: str, seed: int, runs_dir: Path, train_missing: b
     from agents.rl.config import load_experiment
 
     run = runs_dir / f"{algo}_{task}_s{seed}"
-    config = ROOT / "configs" / "experiments" / f"{algo}_{task}.yaml"
+    config = packaged_config(f"experiments/{algo}_{task}.yaml")
     if (run / "summary.json").is_file():
         from agents.rl.train import resolve
 
@@ -90,7 +90,7 @@ def main() -> None:
     t0 = time.perf_counter()
     for task in args.tasks:
         cfg = load_evaluation(
-            ROOT / "configs" / "evaluation" / f"{task}.yaml", {"episodes": args.episodes} if args.episodes else None
+            packaged_config(f"evaluation/{task}.yaml"), {"episodes": args.episodes} if args.episodes else None
         )
         runs = {}
         for algo in args.algos:
