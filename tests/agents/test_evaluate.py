@@ -5,16 +5,13 @@ from __future__ import annotations
 import csv
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from agents.cli import main
 from agents.evaluate import EvaluationConfig, episode_kpis, evaluate, parse_policies, write_outputs
 from vpp_gym.validation import ConfigError
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def _row(**values: float) -> dict[str, float]:
@@ -94,7 +91,7 @@ def test_kpis_of_a_hand_built_episode() -> None:
     assert math.isnan(none["oracle_ratio"]) and math.isnan(none["avoided_emissions_tco2"])
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module")  # its tests share an xdist_group: one worker evaluates once
 def arbitrage_eval(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, str]]]:
     cfg = EvaluationConfig(env_id="vpp_gym/Arbitrage-v0", episodes=2)
     result = evaluate(cfg, parse_policies("rule,oracle,mpc"), log=lambda _line: None)
@@ -104,6 +101,7 @@ def arbitrage_eval(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list
         return out, list(csv.DictReader(fh))
 
 
+@pytest.mark.xdist_group("arbitrage_eval")
 def test_references_oracle_ratio_is_one_and_passive_avoids_nothing(arbitrage_eval: tuple[Path, list]) -> None:
     _out, rows = arbitrage_eval
     assert [r["policy"] for r in rows] == ["passive"] * 2 + ["oracle"] * 2 + ["rule"] * 2 + ["mpc"] * 2
@@ -120,6 +118,7 @@ def test_references_oracle_ratio_is_one_and_passive_avoids_nothing(arbitrage_eva
         )
 
 
+@pytest.mark.xdist_group("arbitrage_eval")
 def test_outputs_summary_report_and_episode_export(arbitrage_eval: tuple[Path, list]) -> None:
     out, rows = arbitrage_eval
     summary = json.loads((out / "summary.json").read_text())
@@ -158,12 +157,12 @@ def test_bad_policy_lists_are_errors(spec: str, message: str) -> None:
         parse_policies(spec)
 
 
-def test_cli_rejects_too_many_episodes_without_a_traceback(tmp_path: Path) -> None:
-    proc = subprocess.run(
+def test_cli_rejects_too_many_episodes_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code = main(
         [
-            sys.executable,
-            "-m",
-            "agents.cli",
             "evaluate",
             "--env",
             "vpp_gym/Arbitrage-v0",
@@ -173,13 +172,9 @@ def test_cli_rejects_too_many_episodes_without_a_traceback(tmp_path: Path) -> No
             "rule",
             "--out",
             str(tmp_path / "o"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-    )
-    assert proc.returncode == 2
-    assert "episodes: got 500, but the 'test' split has only 55 days" in proc.stderr
-    assert "Traceback" not in proc.stderr
+        ]
+    )  # an exception here would be a traceback for the user
+    stderr = capsys.readouterr().err
+    assert code == 2
+    assert "episodes: got 500, but the 'test' split has only 55 days" in stderr
+    assert "Traceback" not in stderr
