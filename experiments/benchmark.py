@@ -113,7 +113,7 @@ def main() -> None:
         by_policy: dict[str, list[float]] = {}
         for row in result.kpis:
             by_policy.setdefault(str(row["policy"]), []).append(float(row["profit"]))
-        passive, oracle = np.mean(by_policy["passive"]), np.mean(by_policy.get("oracle", [np.nan]))
+        passive, oracle = float(np.mean(by_policy["passive"])), float(np.mean(by_policy.get("oracle", [np.nan])))
         groups: dict[str, list[str]] = {}
         for label in by_policy:
             groups.setdefault(label.split("_s")[0] if label in runs else label, []).append(label)
