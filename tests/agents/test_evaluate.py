@@ -91,7 +91,7 @@ def test_kpis_of_a_hand_built_episode() -> None:
     assert math.isnan(none["oracle_ratio"]) and math.isnan(none["avoided_emissions_tco2"])
 
 
-@pytest.fixture(scope="module")  # its tests share an xdist_group: one worker evaluates once
+@pytest.fixture(scope="module")
 def arbitrage_eval(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[str, str]]]:
     cfg = EvaluationConfig(env_id="vpp_gym/Arbitrage-v0", episodes=2)
     result = evaluate(cfg, parse_policies("rule,oracle,mpc"), log=lambda _line: None)
@@ -101,7 +101,6 @@ def arbitrage_eval(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list
         return out, list(csv.DictReader(fh))
 
 
-@pytest.mark.xdist_group("arbitrage_eval")
 def test_references_oracle_ratio_is_one_and_passive_avoids_nothing(arbitrage_eval: tuple[Path, list]) -> None:
     _out, rows = arbitrage_eval
     assert [r["policy"] for r in rows] == ["passive"] * 2 + ["oracle"] * 2 + ["rule"] * 2 + ["mpc"] * 2
@@ -118,7 +117,6 @@ def test_references_oracle_ratio_is_one_and_passive_avoids_nothing(arbitrage_eva
         )
 
 
-@pytest.mark.xdist_group("arbitrage_eval")
 def test_outputs_summary_report_and_episode_export(arbitrage_eval: tuple[Path, list]) -> None:
     out, rows = arbitrage_eval
     summary = json.loads((out / "summary.json").read_text())

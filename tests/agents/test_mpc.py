@@ -77,7 +77,6 @@ def test_short_horizon_is_no_better_than_the_oracle(task: str, monkeypatch: pyte
     assert value < best - 1.0
 
 
-@pytest.mark.xdist_group("episode_profit")  # conftest's session cache of episodes, shared with test_oracle.py
 @pytest.mark.parametrize("day", [0, 1, 2])
 def test_noisy_mpc_between_oracle_and_rule(day: int, episode_profit: Callable[[str, str, int], float]) -> None:
     """Default (noisy) forecasts, Arbitrage-v0, MPC re-planning every step, seeds fixed by the day.

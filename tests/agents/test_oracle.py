@@ -322,7 +322,6 @@ def test_task_default_is_modelled_exactly_or_named_out_of_scope(case: str) -> No
 # ---------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xdist_group("episode_profit")  # conftest's session cache of episodes, shared with test_mpc.py
 @pytest.mark.parametrize("day", DAYS)
 @pytest.mark.parametrize("task", ["arbitrage", "lowcarbon_flat"])  # conftest.ORDERING_TASKS
 def test_oracle_beats_every_other_policy(task: str, day: int, episode_profit: Callable[[str, str, int], float]) -> None:

@@ -27,7 +27,6 @@ CAISO = REAL_DATA / "caiso_sce_moer_2021_5min.csv"
 
 pytestmark = [
     pytest.mark.realdata,
-    pytest.mark.xdist_group("real_data"),  # the module's fixtures read the files once, in one worker
     pytest.mark.skipif(
         not REAL_DATA.is_dir(), reason=f"real data folder {REAL_DATA} is absent (it lives beside the checkout)"
     ),

@@ -25,8 +25,7 @@ from agents.rl.policy import RlPolicy
 from agents.rl.train import evaluate_days
 
 ROOT = Path(__file__).resolve().parents[3]
-# the module's run folder (ppo_run) is trained once, by one worker; the module is the slowest of the RL tests
-pytestmark = [pytest.mark.rl, pytest.mark.xdist_group("rl_train")]
+pytestmark = pytest.mark.rl
 
 SMOKE = {
     "name": "smoke",
