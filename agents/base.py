@@ -69,6 +69,7 @@ class RandomPolicy:
 
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         """A uniform draw in ``[low, high]`` (one per row of a batch)."""
+        assert isinstance(self._space, gym.spaces.Box), "a vpp-gym action space is a Box"
         low, high = self._space.low, self._space.high
         size = (len(obs), *low.shape) if np.ndim(obs) == 2 else low.shape
         return self._rng.uniform(low, high, size=size).astype(self._space.dtype)

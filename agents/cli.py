@@ -1,4 +1,9 @@
-"""The ``vpp-gym`` command line: ``run`` (main job), ``bench`` (throughput), ``train`` (RL agents)."""
+"""The ``vpp-gym`` command line: ``run`` (main job, the quick benchmark), ``bench`` (throughput), ``train`` (RL
+agents) and ``evaluate`` (every policy on the same held-out episodes: KPIs and report).
+
+Config paths given here are read relative to the working directory first; a ``configs/...`` path
+that is not there is the copy that ships with the package (:func:`vpp_gym.config.find_config`).
+"""
 
 from __future__ import annotations
 
@@ -14,10 +19,11 @@ from agents import kpi
 from agents.evaluate import EvaluationConfig, evaluate, load_evaluation, parse_policies
 from agents.registry import policy_names
 from agents.report import write_outputs
+from vpp_gym.config import find_config, packaged_config
 from vpp_gym.data.loader import DataError
 from vpp_gym.validation import ConfigError
 
-QUICK_PPO = Path(__file__).resolve().parents[1] / "configs" / "quick" / "ppo_joint_quick.yaml"
+QUICK_PPO = "quick/ppo_joint_quick.yaml"  # below configs/ (vpp_gym.config.packaged_config)
 RUN_COLUMNS = (
     "profit",
     "oracle_capture",
@@ -56,9 +62,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     """The quick benchmark: rule, MPC, oracle and a short PPO training on the default scenario's test days."""
     t_start = time.perf_counter()
     out = Path(args.out)
-    cfg = EvaluationConfig(
-        env_id=args.env, scenario=str(Path(args.config).resolve()) if args.config else None, episodes=args.episodes
-    )
+    scenario = str(find_config(args.config).resolve()) if args.config else None
+    cfg = EvaluationConfig(env_id=args.env, scenario=scenario, episodes=args.episodes)
     print(
         f"vpp-gym {vpp_gym.__version__} quick benchmark: {cfg.env_id}, "
         f"{'scenario ' + args.config if args.config else 'default scenario'}, {cfg.episodes} test days -> {out}",
@@ -83,9 +88,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             from agents.rl.train import train
 
             overrides = {"env_id": cfg.env_id, "train.total_timesteps": args.ppo_steps}
-            if args.config:
-                overrides["scenario"] = str(Path(args.config).resolve())
-            exp, base = load_experiment(QUICK_PPO, overrides)
+            if scenario:
+                overrides["scenario"] = scenario
+            exp, base = load_experiment(packaged_config(QUICK_PPO), overrides)
             run = out / "ppo_run"
             if run.exists():
                 import shutil
@@ -152,7 +157,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             return 0
         if args.config is None:
             raise ConfigError("give an experiment config (e.g. configs/experiments/ppo_arbitrage.yaml) or --resume RUN")
-        cfg, base_dir = load_experiment(args.config, overrides)
+        cfg, base_dir = load_experiment(find_config(args.config), overrides)
         stamp = time.strftime("%Y%m%d-%H%M%S")
         out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-seed{cfg.seed}-{stamp}"
         print(
@@ -177,7 +182,7 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         overrides["episodes"] = args.episodes
     if args.split:
         overrides["split"] = args.split
-    cfg = load_evaluation(args.config, overrides)
+    cfg = load_evaluation(find_config(args.config) if args.config else None, overrides)
     policies = parse_policies(args.policies)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = Path(args.out) if args.out else Path("out") / f"evaluate-{cfg.env_id.split('/')[-1]}-{stamp}"

@@ -11,7 +11,8 @@ future exactly and reproduces the oracle's profit. The AGC signal is not predict
 regulation headroom against a fresh draw of the signal model (the realisation when forecasts are
 perfect), so its tracking, unlike the oracle's, can fall short and lower its score. The state it
 starts from (stored energy, backlog, EV need, gas output, committed positions) is all in the
-observation.
+observation. It reads the episode through the env's documented accessor
+(:meth:`vpp_gym.env.VppEnv.live`), never its private attributes.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from agents.oracle import Plan, check_scope, solve
 from vpp_gym.core import forecast_errors
 from vpp_gym.data.forecast import forecast_windows
 from vpp_gym.data.schema import ALL_NAMES
+from vpp_gym.env import single_vpp_env
 from vpp_gym.markets.regulation import agc_signal
 
 
@@ -55,7 +57,7 @@ class MpcPolicy:
             raise ValueError(f"replan_every: got {replan_every}, expected an integer >= 1")
         if horizon_steps is not None and horizon_steps < 1:
             raise ValueError(f"horizon_steps: got {horizon_steps}, expected an integer >= 1 or None")
-        self._env = env.unwrapped
+        self._env = single_vpp_env(env)
         check_scope(self._env.params, knows_stacks=False)
         self.replan_every = replan_every
         self.exact = exact
@@ -78,7 +80,7 @@ class MpcPolicy:
         """Forecasts issued at step ``t`` of the ``n`` intervals from ``t``: ``(n, K)`` in ``ALL_NAMES`` order."""
         u = self._env
         p = u.params
-        actual = u.episode.exo[0, t : t + n]
+        actual = u.live()[0].exo[0, t : t + n]
         out = np.empty_like(actual)
         for k, col in enumerate(ALL_NAMES):
             sigma, mult = self._errors[col]
@@ -92,17 +94,18 @@ class MpcPolicy:
         otherwise a fresh draw of the signal model (the signal itself is not predictable)."""
         u = self._env
         reg = u.params.cfg.markets.regulation
-        if reg is None or u.episode.agc is None:
+        agc = u.live()[0].agc
+        if reg is None or agc is None:
             return None
         if u.params.cfg.forecast.perfect:
-            return u.episode.agc[0, t : t + n]
+            return agc[0, t : t + n]
         return agc_signal(reg.agc, self._rng, 1, n)[0]
 
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         """Re-solve if due, then the plan's action for this step."""
         single_observation(obs, "MpcPolicy")
         u = self._env
-        state = u.state
+        state = u.live()[1]
         t = int(state.t)
         if self._plan is None or self._k >= self.replan_every or self._k >= len(self._plan.actions):
             remaining = u.params.episode_steps - t

@@ -7,13 +7,15 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from vpp_gym.env import vpp_env
+
 
 class _RulePolicy:
     """What the rule-based policies share: observation and action components by name, resource sizes,
     and one action per row of a batch."""
 
     def __init__(self, env: gym.Env) -> None:
-        base = env.unwrapped
+        base = vpp_env(env)
         self._names = {n: i for i, n in enumerate(base.observation_names)}
         self._actions = {n: i for i, n in enumerate(base.action_names)}
         self._n = len(base.action_names)
@@ -62,7 +64,7 @@ class PriceThresholdPolicy(_RulePolicy):
     def __init__(self, env: gym.Env, low: float = 0.8, high: float = 1.2, spike: float = 2.5) -> None:
         super().__init__(env)
         self.low, self.high, self.spike = low, high, spike
-        cfg = env.unwrapped.config
+        cfg = vpp_env(env).config
         self._lead = cfg.markets.energy.da_lead_steps
         self._pos_max = cfg.markets.energy.position_max_mw
 
@@ -136,8 +138,9 @@ class MicrogridPolicy(_RulePolicy):
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
-        self._gas = env.unwrapped.config.resources.gas
-        self._dt_h = env.unwrapped.config.time.dt_h
+        cfg = vpp_env(env).config
+        self._gas = cfg.resources.gas
+        self._dt_h = cfg.time.dt_h
 
     def _act_one(self, obs: np.ndarray) -> np.ndarray:
         a = np.zeros(self._n, dtype=np.float32)

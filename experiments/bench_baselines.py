@@ -25,7 +25,7 @@ from vpp_gym.data.schema import ALL_NAMES
 
 
 def oracle_year(repeats: int) -> None:
-    env = gym.make("vpp_gym/Arbitrage-v0").unwrapped
+    env: Any = gym.make("vpp_gym/Arbitrage-v0").unwrapped  # the task class: series, params
     exo = np.stack([env.series.values[c] for c in ALL_NAMES], axis=1)
     times, profit = [], 0.0
     for _ in range(repeats):

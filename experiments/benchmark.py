@@ -32,8 +32,8 @@ import numpy as np
 import vpp_gym  # noqa: F401  (registers the ids)
 from agents.evaluate import evaluate, load_evaluation, parse_policies
 from agents.report import write_outputs
+from vpp_gym.config import packaged_config
 
-ROOT = Path(__file__).resolve().parents[1]
 TASKS = ("arbitrage", "lowcarbon", "regulation", "joint")
 
 
@@ -42,7 +42,7 @@ def ensure_run(algo: str, task: str, seed: int, runs_dir: Path, train_missing: b
     from agents.rl.config import load_experiment
 
     run = runs_dir / f"{algo}_{task}_s{seed}"
-    config = ROOT / "configs" / "experiments" / f"{algo}_{task}.yaml"
+    config = packaged_config(f"experiments/{algo}_{task}.yaml")
     if (run / "summary.json").is_file():
         from agents.rl.train import resolve
 
@@ -91,7 +91,7 @@ def main() -> None:
     t0 = time.perf_counter()
     for task in args.tasks:
         cfg = load_evaluation(
-            ROOT / "configs" / "evaluation" / f"{task}.yaml", {"episodes": args.episodes} if args.episodes else None
+            packaged_config(f"evaluation/{task}.yaml"), {"episodes": args.episodes} if args.episodes else None
         )
         runs = {}
         for algo in args.algos:
@@ -114,7 +114,7 @@ def main() -> None:
         by_policy: dict[str, list[float]] = {}
         for row in result.kpis:
             by_policy.setdefault(str(row["policy"]), []).append(float(row["profit"]))
-        passive, oracle = np.mean(by_policy["passive"]), np.mean(by_policy.get("oracle", [np.nan]))
+        passive, oracle = float(np.mean(by_policy["passive"])), float(np.mean(by_policy.get("oracle", [np.nan])))
         groups: dict[str, list[str]] = {}
         for label in by_policy:
             groups.setdefault(label.split("_s")[0] if label in runs else label, []).append(label)

@@ -119,8 +119,8 @@ def main() -> None:
             share = f"{v / r['grand_coalition_profit']:.1%}" if r["grand_coalition_profit"] > 0 else "–"
             lines.append(f"| {g} | {v:,.1f} | {share} |")
         lines.append("")
-    for item, err in failed:
-        lines += [f"## {item}", "", f"Not computed: the oracle failed on one of its coalitions ({err}).", ""]
+    for item, error in failed:
+        lines += [f"## {item}", "", f"Not computed: the oracle failed on one of its coalitions ({error}).", ""]
     (out / "shapley.md").write_text("\n".join(lines))
     print(f"wrote {out / 'shapley.md'}")
 

@@ -17,6 +17,7 @@ import statistics
 import time
 import tracemalloc
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import gymnasium as gym
 import numpy as np
@@ -25,10 +26,17 @@ from vpp_gym.tasks import TASKS
 
 BATCH_SIZES = (1, 16, 256, 1024, 4096)
 COMPARE_N = 16
+E = TypeVar("E")
+
+
+def _dim(space: gym.Space) -> int:
+    """Length of a flat Box space."""
+    assert space.shape is not None
+    return int(space.shape[0])
 
 
 def _action_dim(env_id: str) -> int:
-    return int(gym.spec(env_id).make().action_space.shape[0])  # type: ignore[union-attr]
+    return _dim(gym.spec(env_id).make().action_space)
 
 
 def _random_actions(n_actions: int, n_envs: int, action_dim: int, seed: int) -> np.ndarray:
@@ -39,7 +47,7 @@ def _random_actions(n_actions: int, n_envs: int, action_dim: int, seed: int) -> 
 def single_env_steps_per_s(env_id: str, steps: int = 20_000, repeats: int = 5, seed: int = 0) -> list[float]:
     """Steps/s of ``gymnasium.make(env_id)`` (default wrappers); one figure per repeat."""
     env = gym.make(env_id)
-    actions = _random_actions(steps, 1, env.action_space.shape[0], seed)[:, 0]
+    actions = _random_actions(steps, 1, _dim(env.action_space), seed)[:, 0]
     env.reset(seed=seed)
     env.step(actions[0])  # the passive env checker inspects the first step only
     rates = []
@@ -56,9 +64,9 @@ def single_env_steps_per_s(env_id: str, steps: int = 20_000, repeats: int = 5, s
 
 
 def _vector_rates(
-    make: Callable[[], object],
-    step: Callable[[object, np.ndarray], object],
-    reset: Callable[[object], object],
+    make: Callable[[], E],
+    step: Callable[[E, np.ndarray], object],
+    reset: Callable[[E], object],
     n_envs: int,
     action_dim: int,
     steps: int,
@@ -83,7 +91,7 @@ def native_steps_per_s(env_id: str, n_envs: int, steps: int, repeats: int = 3, s
     return _vector_rates(
         lambda: gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point"),
         lambda e, a: e.step(a),
-        lambda e: e.reset(seed=seed),  # type: ignore[attr-defined]
+        lambda e: e.reset(seed=seed),
         n_envs,
         dim,
         steps,
@@ -98,7 +106,7 @@ def sync_steps_per_s(env_id: str, n_envs: int, steps: int, repeats: int = 3, see
     return _vector_rates(
         lambda: gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="sync"),
         lambda e, a: e.step(a),
-        lambda e: e.reset(seed=seed),  # type: ignore[attr-defined]
+        lambda e: e.reset(seed=seed),
         n_envs,
         dim,
         steps,
@@ -128,7 +136,7 @@ def dummy_steps_per_s(env_id: str, n_envs: int, steps: int, repeats: int = 3, se
         steps,
         repeats,
         seed,
-    )  # type: ignore[arg-type,attr-defined]
+    )
 
 
 def bytes_per_env(env_id: str, n_envs: int, seed: int = 0) -> tuple[float, float]:
@@ -139,7 +147,7 @@ def bytes_per_env(env_id: str, n_envs: int, seed: int = 0) -> tuple[float, float
     built before the measurement starts.
     """
     single = gym.make(env_id)  # builds and caches the scenario's series
-    dim = single.action_space.shape[0]
+    dim = _dim(single.action_space)
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
     env = gym.make(env_id)

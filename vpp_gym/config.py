@@ -6,7 +6,7 @@ A scenario YAML has these top-level keys (every one optional; a task supplies it
 name: my-scenario
 time:      {interval_minutes: 15, episode_hours: 24}
 data:      {source: synthetic, synthetic: {...}, files: {...}, splits: {...}}
-forecast:  {horizon_steps: 8, price_sigma_rel: 0.08, ...}
+forecast:  {horizon_steps: 8, price_da_sigma_rel: 0.03, ...}
 resources: {pv: {...}, wind: null, battery: {...}, ev: null, flex_load: {...}, gas: null}
 markets:   {energy: {...}, carbon: {...}, regulation: {...}, reserve: {...}, demand_response: {...}}
 reward:    {scale: 0.001}
@@ -15,12 +15,17 @@ reward:    {scale: 0.001}
 Loading is ``yaml.safe_load`` followed by :func:`vpp_gym.validation.from_mapping`: unknown keys and
 bad values raise :class:`~vpp_gym.validation.ConfigError` naming the dotted key. A resource set to
 ``null`` is absent from the VPP.
+
+The YAML files of the repository's ``configs/`` folder also ship inside the package:
+:func:`packaged_config` finds them whichever way vpp-gym was installed.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -408,3 +413,52 @@ def build_config(
 def dump_yaml(cfg: ScenarioConfig) -> str:
     """The resolved config as YAML text (loads back to an equal config)."""
     return yaml.safe_dump(to_mapping(cfg), sort_keys=False)
+
+
+def packaged_config(relpath: str | Path) -> Path:
+    """The path of a YAML file (or folder) of the repository's ``configs/``, as installed with vpp-gym.
+
+    ``configs/`` ships inside the package as ``vpp_gym.configs`` (``package-dir`` in
+    ``pyproject.toml``), so it is found with :mod:`importlib.resources` after a wheel, a
+    ``pip install .`` or an editable install, from any working directory; in a source checkout
+    that is only on ``sys.path`` (not installed) it is the checkout's own ``configs/``.
+
+    Args:
+        relpath: path below ``configs/``, e.g. ``"markets/autonomous.yaml"`` or ``"experiments"``;
+            a leading ``configs/`` is accepted (``"configs/markets/autonomous.yaml"``).
+
+    Raises:
+        FileNotFoundError: no such file or folder ships with vpp-gym.
+    """
+    parts = Path(relpath).parts
+    if parts[:1] == ("configs",):
+        parts = parts[1:]
+    if not parts or Path(relpath).is_absolute():
+        raise ValueError(f"packaged_config: expected a path below configs/, got {str(relpath)!r}")
+    node: Traversable
+    try:
+        node = resources.files("vpp_gym.configs")
+    except ModuleNotFoundError:  # a source checkout on sys.path without an install
+        node = Path(__file__).resolve().parents[1] / "configs"
+    for part in parts:
+        node = node / part
+    if not isinstance(node, Path):  # installers unpack packages; a zipped install has no file paths
+        raise FileNotFoundError(f"vpp_gym.configs is not a folder on disk ({node!r}); install vpp-gym unpacked")
+    if not node.exists():
+        raise FileNotFoundError(f"vpp-gym ships no config {str(relpath)!r} (looked for {node})")
+    return node
+
+
+def find_config(path: str | Path) -> Path:
+    """A config path as a user gives it: ``path`` itself if it exists (a relative path against the
+    working directory, first); else, for a relative path below ``configs/``, the copy that ships with
+    vpp-gym (:func:`packaged_config`), so ``configs/markets/autonomous.yaml`` also works outside the
+    repository. Anything else comes back unchanged, for the caller's "not found" error.
+    """
+    p = Path(path)
+    if p.exists() or p.is_absolute() or p.parts[:1] != ("configs",):
+        return p
+    try:
+        return packaged_config(p)
+    except (FileNotFoundError, ValueError):
+        return p

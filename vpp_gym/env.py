@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
@@ -77,7 +77,7 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
     date inside it); without ``day`` the episode's day is drawn from the split with the env's generator.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012
     DEFAULTS: ClassVar[dict[str, Any]] = {}
 
     def __init__(
@@ -120,6 +120,16 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
     def episode(self) -> core.EpisodeData | None:
         """The current episode's data (realised series in ``exo``, drawn forecasts); None before a reset."""
         return self._episode
+
+    def live(self) -> tuple[core.EpisodeData, core.State]:
+        """The current episode's data and state (:attr:`episode`, :attr:`state`); a ``RuntimeError`` before a reset.
+
+        For planners: the episode holds the realised future that the agent does not observe (the
+        oracle's perfect foresight; MPC draws its forecasts from it with the scenario's error model).
+        """
+        if self._episode is None or self._state is None:
+            raise RuntimeError("the env has no episode yet: call reset() first")
+        return self._episode, self._state
 
     # ------------------------------------------------------------------------------------------
     def reset(
@@ -224,3 +234,29 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         the future the agent does not observe) it is all a model of the episode needs.
         """
         return self._state
+
+
+@runtime_checkable
+class VppEnvLike(Protocol):
+    """What a policy may read of a vpp-gym env, single (:class:`VppEnv`) or native vector env."""
+
+    config: ScenarioConfig
+    params: core.CoreParams
+    action_names: tuple[str, ...]
+    observation_names: tuple[str, ...]
+
+
+def vpp_env(env: Any) -> VppEnvLike:
+    """The vpp-gym env under Gymnasium's wrappers (``env.unwrapped``); a ``TypeError`` for any other env."""
+    base = getattr(env, "unwrapped", env)
+    if not isinstance(base, VppEnvLike):
+        raise TypeError(f"{type(base).__name__} is not a vpp-gym env (it has no config, params and layouts)")
+    return base
+
+
+def single_vpp_env(env: Any) -> VppEnv:
+    """The single vpp-gym env under Gymnasium's wrappers; a ``TypeError`` for a vector env or another env."""
+    base = getattr(env, "unwrapped", env)
+    if not isinstance(base, VppEnv):
+        raise TypeError(f"{type(base).__name__} is not a single vpp-gym env; planners run one per env")
+    return base

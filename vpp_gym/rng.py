@@ -35,7 +35,7 @@ def _per_row(
 ) -> np.ndarray:
     """Fill each row of a new ``shape`` array from its own generator with ``draw(generator, row)``."""
     _rows(rng, shape)
-    out = np.empty(shape, dtype=dtype)
+    out: np.ndarray = np.empty(shape, dtype=dtype)
     for g, row in zip(rng, out.reshape(shape[0], -1), strict=True):
         draw(g, row)
     return out

@@ -81,7 +81,7 @@ def _type_name(tp: Any) -> str:
         return f"a list of {len(args)} items"
     if origin in (dict, Mapping):
         return "a mapping"
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return f"a mapping of {tp.__name__} fields"
     if tp is type(None):
         return "null"
@@ -120,7 +120,7 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
         if len(errors) == 1:
             raise errors[0]
         raise ConfigError(f"{key}: got {value!r}, expected {_type_name(tp)}")
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
         return from_mapping(tp, value, key)

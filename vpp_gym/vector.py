@@ -73,7 +73,7 @@ class VppVectorEnv(VectorEnv):
     """
 
     single_env_cls: ClassVar[type[VppEnv]] = VppEnv
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata: dict[str, Any] = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}  # noqa: RUF012
 
     def __init__(
         self,
@@ -188,7 +188,7 @@ class VppVectorEnv(VectorEnv):
             return [None] * n
         if isinstance(seed, int | np.integer) and not isinstance(seed, bool):
             return [int(seed) + i for i in range(n)]
-        seeds = list(seed)
+        seeds = list(seed)  # type: ignore[arg-type]  # a bool is refused by the int check above
         if len(seeds) != n:
             raise ValueError(
                 f"reset: {len(seeds)} seeds for {n} sub-envs; pass one int (sub-env i gets seed + i) "
@@ -204,18 +204,15 @@ class VppVectorEnv(VectorEnv):
         rngs = [self._rngs[i] for i in rows]
         assert all(g is not None for g in rngs)
         idx = np.array(
-            [
-                int(g.integers(len(starts))) if d is None else d  # type: ignore[union-attr]
-                for g, d in zip(rngs, day_idx, strict=True)
-            ],
+            [int(g.integers(len(starts))) if d is None else d for g, d in zip(rngs, day_idx, strict=True)],
             dtype=np.int64,
         )
         start = np.asarray(starts, dtype=np.int64)[idx]
         ep_rows = core.episode_rows(p, self.series, start)
         # the single env's draw order (core.build_episode): AGC signal, competitor stacks, forecast errors
-        agc = core.draw_agc(p, rngs, len(rows))  # type: ignore[arg-type]
-        stacks = core.draw_stacks(p, ep_rows, rngs)  # type: ignore[arg-type]
-        z = core.draw_forecast_errors(p, rngs, len(rows))  # type: ignore[arg-type]
+        agc = core.draw_agc(p, rngs, len(rows))
+        stacks = core.draw_stacks(p, ep_rows, rngs)
+        z = core.draw_forecast_errors(p, rngs, len(rows))
         cal = core.calendar_features(p, self.series, start).transpose(1, 2, 0)
         src = core.forecast_source(p, ep_rows)
         z = None if z is None else z.transpose(1, 2, 3, 0)
@@ -418,8 +415,8 @@ def _scatter(state: core.State, rows: np.ndarray, fresh: core.State) -> core.Sta
         out[rows] = new
         return out
 
-    return core.State(
-        *(
+    return core.State._make(
+        (
             tuple(map(put, old, new)) if isinstance(old, tuple) else put(old, new)  # position tuples
             for old, new in zip(state, fresh, strict=True)
         )

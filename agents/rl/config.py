@@ -273,8 +273,11 @@ def load_experiment(
     data = merge_overrides(data, overrides or {})
     algo = data.get("algo")
     require(algo in ALGOS, "algo", algo, "one of " + ", ".join(ALGOS))
-    agent_cls = PpoConfig if algo == "ppo" else SacConfig
-    agent = from_mapping(agent_cls, data.get("agent"), "agent")
+    agent: PpoConfig | SacConfig
+    if algo == "ppo":
+        agent = from_mapping(PpoConfig, data.get("agent"), "agent")
+    else:
+        agent = from_mapping(SacConfig, data.get("agent"), "agent")
     cfg = from_mapping(ExperimentConfig, {k: v for k, v in data.items() if k != "agent"})
     return replace(cfg, agent=agent), base_dir
 

@@ -87,12 +87,13 @@ class _EpisodeTotals(gym.Wrapper):
 
 def make_train_env(cfg: ExperimentConfig, n_envs: int | None = None, split: str = "train") -> Any:
     """The training ``VecEnv``: native (or dummy) vector env, ``VecMonitor``, ``VecNormalize``."""
-    from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor, VecNormalize
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor, VecNormalize
 
     from vpp_gym.sb3 import make_sb3_vec_env
 
     n = n_envs or cfg.train.n_envs
     seed = env_seed(cfg.seed)
+    venv: VecEnv
     if cfg.train.vec_env == "native":
         venv = make_sb3_vec_env(cfg.env_id, n, cfg.scenario, cfg.overrides, split=split, seed=seed)
     else:
@@ -123,7 +124,7 @@ def build_model(cfg: ExperimentConfig, env: Any, tb_dir: Path | None) -> Any:
     lr: Any = a.learning_rate  # type: ignore[union-attr]
     if a.lr_schedule == "linear":  # type: ignore[union-attr]
         lr = _Linear(a.learning_rate)  # type: ignore[union-attr]
-    common = {
+    common: dict[str, Any] = {
         "seed": cfg.seed,
         "device": cfg.train.device,
         "verbose": 0,
@@ -343,7 +344,7 @@ def train(
     (run / "config.yaml").write_text(experiment_yaml(cfg))
     (run / "scenario.yaml").write_text(dump_yaml(env.get_attr("config")[0]))
     (run / "command.txt").write_text((command or shlex.join(sys.argv)) + "\n")
-    meta = {
+    meta: dict[str, Any] = {
         "name": cfg.name,
         "env_id": cfg.env_id,
         "algo": cfg.algo,

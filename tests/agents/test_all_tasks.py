@@ -17,12 +17,18 @@ from agents.base import run_episode
 from agents.mpc import MpcPolicy
 from agents.oracle import OraclePolicy
 from agents.rule import PriceThresholdPolicy
+from vpp_gym.config import packaged_config
 
 DAYS = (0, 1, 2)  # test-split days; the env and MPC's forecast errors are seeded by the day
 CASES = [(env_id, None) for env_id in vpp_gym.TASKS] + [
     ("vpp_gym/Joint-v0", "configs/markets/transaction.yaml"),  # price-taker offers in every product
 ]
 IDS = [f"{e.split('/')[1]}-{c or 'default'}" for e, c in CASES]
+# Joint-v0's episodes are the slowest of the suite (8-40 s each for the oracle's MILP and MPC)
+PARAMS = [
+    pytest.param(*case, id=i, marks=[pytest.mark.slow] if "Joint" in i else [])
+    for case, i in zip(CASES, IDS, strict=True)
+]
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +38,14 @@ def make_env() -> Callable[[str, str | None], gym.Env]:
 
     def get(env_id: str, config: str | None) -> gym.Env:
         if (env_id, config) not in envs:
-            envs[env_id, config] = gym.make(env_id, config=config)
+            envs[env_id, config] = gym.make(env_id, config=packaged_config(config) if config else None)
         return envs[env_id, config]
 
     return get
 
 
 @pytest.mark.parametrize("day", DAYS)
-@pytest.mark.parametrize(("env_id", "config"), CASES, ids=IDS)
+@pytest.mark.parametrize(("env_id", "config"), PARAMS)
 def test_oracle_replays_exactly_and_bounds_mpc_and_rule(
     env_id: str, config: str | None, day: int, make_env: Callable[[str, str | None], gym.Env]
 ) -> None:

@@ -180,12 +180,27 @@ def test_bad_policy_lists_are_errors(spec: str, message: str) -> None:
         parse_policies(spec)
 
 
-def test_cli_rejects_too_many_episodes_without_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    args = ["evaluate", "--env", "vpp_gym/Arbitrage-v0", "--episodes", "500", "--policies", "rule"]
-    assert main([*args, "--out", str(tmp_path / "o")]) == 2
-    err = capsys.readouterr().err
-    assert "episodes: got 500, but the 'test' split has only 55 days" in err
-    assert "Traceback" not in err
+def test_cli_rejects_too_many_episodes_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code = main(
+        [
+            "evaluate",
+            "--env",
+            "vpp_gym/Arbitrage-v0",
+            "--episodes",
+            "500",
+            "--policies",
+            "rule",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )  # an exception here would be a traceback for the user
+    stderr = capsys.readouterr().err
+    assert code == 2
+    assert "episodes: got 500, but the 'test' split has only 55 days" in stderr
+    assert "Traceback" not in stderr
 
 
 @pytest.mark.parametrize("preset", [None, "transaction"])

@@ -16,9 +16,10 @@ from agents.base import run_episode
 from agents.mpc import MpcPolicy
 from agents.oracle import STACK_MARGIN_MW, OraclePolicy, OracleScopeError, solve, stack_segments
 from agents.rule import PriceThresholdPolicy
+from vpp_gym.config import packaged_config
 from vpp_gym.markets.clearing import clear_transaction
 
-AUTONOMOUS = "configs/markets/autonomous.yaml"
+AUTONOMOUS = packaged_config("markets/autonomous.yaml")
 D = STACK_MARGIN_MW
 
 

@@ -178,6 +178,7 @@ NO_BATTERY_CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", list(NO_BATTERY_CASES))
 def test_reserve_from_gas_and_curtailment_replays_and_bounds_mpc_and_rule(case: str) -> None:
     overrides, day, sources = NO_BATTERY_CASES[case]

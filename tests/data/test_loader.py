@@ -50,6 +50,7 @@ def test_valid_csv_round_trips_to_a_scenario_series(tmp_path: Path) -> None:
 
 
 def test_parquet_with_tz_aware_timestamps_is_converted_to_naive_utc(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")  # the parquet extra
     frame = _frame(96)
     frame["timestamp"] = pd.date_range("2025-01-01 08:00", periods=96, freq="15min", tz="Asia/Shanghai")
     path = tmp_path / "scenario.parquet"

@@ -7,12 +7,23 @@ import re
 from pathlib import Path
 from typing import Literal
 
+import gymnasium as gym
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from vpp_gym.data import COLUMN_NAMES, ColumnMap, DataError, FilesConfig, FileSource, build_from_files
+import vpp_gym  # noqa: F401  (registers the ids)
+from vpp_gym.data import (
+    COLUMN_NAMES,
+    ColumnMap,
+    DataError,
+    FilesConfig,
+    FileSource,
+    SyntheticConfig,
+    build_from_files,
+    generate,
+)
 from vpp_gym.data import sources as sources_module
 from vpp_gym.validation import ConfigError, from_mapping
 
@@ -188,6 +199,7 @@ def test_missing_file_names_the_path_as_given_and_as_resolved(tmp_path: Path) ->
     assert str((tmp_path / "nope.csv").resolve()) in str(err.value)
 
 
+@pytest.mark.realdata
 def test_real_ercot_prices_with_caiso_emission_rates_shifted_a_year() -> None:
     if not REAL_DATA.is_dir():
         pytest.skip(f"real data folder {REAL_DATA} is absent (it lives beside the checkout)")
@@ -233,3 +245,20 @@ def test_real_ercot_prices_with_caiso_emission_rates_shifted_a_year() -> None:
     rt = frame["price_rt_per_mwh"].to_numpy()
     assert np.all(rt >= -100.0) and np.all(rt <= max(1500.0, frame["price_da_per_mwh"].max()))
     assert s.source.startswith("files(") and "caiso_sce_moer_2021_5min.csv" in s.source
+
+
+def test_the_generator_filling_file_columns_is_configured_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    frame = generate(SyntheticConfig(days=30), 15).to_frame()
+    frame.to_csv(tmp_path / "prices.csv", index=False)
+    files = {
+        "sources": [
+            {"path": str(tmp_path / "prices.csv"), "columns": {"price_da_per_mwh": {"column": "price_da_per_mwh"}}}
+        ]
+    }
+    with pytest.raises(ConfigError, match=r"data\.synthetic: .*data\.files\.synthetic"):
+        gym.make("vpp_gym/Arbitrage-v0", data={"source": "files", "files": files, "synthetic": {"seed": 1}})
+    files["synthetic"] = {"seed": 1}
+    a = gym.make("vpp_gym/Arbitrage-v0", data={"source": "files", "files": files}).unwrapped
+    files["synthetic"] = {"seed": 2}
+    b = gym.make("vpp_gym/Arbitrage-v0", data={"source": "files", "files": files}).unwrapped
+    assert not np.array_equal(a.series.values["load_pu"], b.series.values["load_pu"])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pandas as pd
 import pytest
 
+import vpp_gym  # noqa: F401  (registers the ids)
 from vpp_gym.data.schema import COLUMN_NAMES, COLUMNS
 from vpp_gym.data.synthetic import SyntheticConfig, generate, generate_for_index
 from vpp_gym.validation import ConfigError, from_mapping
@@ -200,3 +202,16 @@ def test_bad_config_names_the_key(overrides: dict, key: str) -> None:
 def test_interval_that_does_not_divide_a_day_is_rejected(interval: int) -> None:
     with pytest.raises(ConfigError, match="interval_minutes"):
         generate(SyntheticConfig(days=2), interval)
+
+
+def test_local_midnight_is_dark() -> None:
+    with pytest.raises(ConfigError, match=r"data\.synthetic\.utc_offset_h: got 0\.0, expected time\.utc_offset_h = 8"):
+        gym.make("vpp_gym/Arbitrage-v0", time={"utc_offset_h": 8.0})
+    env = gym.make(
+        "vpp_gym/Arbitrage-v0",
+        time={"utc_offset_h": 8.0},
+        data={"synthetic": {"utc_offset_h": 8.0, "longitude_deg": 120.0}, "ancillary": {"utc_offset_h": 8.0}},
+    )
+    u = env.unwrapped
+    u.reset(seed=0, options={"day": 150})
+    assert u._episode.exo[0, 0, 3] == 0.0  # pv_cf at the first interval of the (local) day

@@ -93,3 +93,9 @@ def test_reset_option_and_action_errors() -> None:
         env.step(np.array([np.nan] + [0] * (n - 1)))
     with pytest.raises(ValueError, match=r"action has shape \(3,\)"):
         env.step(np.zeros(3))
+
+
+def test_regulation_has_no_shortfall_penalty_key() -> None:
+    # regulation is paid by its score; a shortfall penalty there would be silently ignored, so it is no key
+    with pytest.raises(ConfigError, match=r"markets\.regulation: unknown key 'shortfall_penalty_per_mwh'"):
+        gym.make("vpp_gym/Regulation-v0", markets={"regulation": {"shortfall_penalty_per_mwh": 99_999.0}})

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import subprocess
 import sys
 import warnings
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -15,6 +17,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 import vpp_gym
 
 TASK_IDS = list(vpp_gym.TASKS)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def make(env_id: str, **kwargs):
@@ -22,14 +25,19 @@ def make(env_id: str, **kwargs):
 
 
 @pytest.mark.parametrize("env_id", TASK_IDS)
-def test_gymnasium_and_sb3_checkers(env_id: str) -> None:
+def test_gymnasium_checker(env_id: str) -> None:
     env = make(env_id)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any checker warning is a failure
         gym_check_env(env.unwrapped, skip_render_check=True)
+
+
+@pytest.mark.rl
+@pytest.mark.parametrize("env_id", TASK_IDS)
+def test_sb3_checker(env_id: str) -> None:
     sb3_env_checker = pytest.importorskip("stable_baselines3.common.env_checker")
     with warnings.catch_warnings():
-        warnings.simplefilter("error")
+        warnings.simplefilter("error")  # any checker warning is a failure
         sb3_env_checker.check_env(make(env_id).unwrapped, warn=True)
 
 
@@ -101,6 +109,8 @@ def _make_fn(env_id: str):
     return _f
 
 
+@pytest.mark.slow
+@pytest.mark.rl
 @pytest.mark.parametrize("env_id", TASK_IDS)
 def test_vector_wrappers_sb3_and_gymnasium(env_id: str) -> None:
     vec_env = pytest.importorskip("stable_baselines3.common.vec_env")
@@ -132,7 +142,9 @@ def test_make_with_module_prefix_in_fresh_interpreter() -> None:
         "import gymnasium as gym; env = gym.make('vpp_gym:vpp_gym/Arbitrage-v0'); "
         "obs, _ = env.reset(seed=0); print(env.observation_space.contains(obs))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    # the checkout under test, from any working directory (installed or not)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True"
 

@@ -25,9 +25,12 @@ CONFIG = ROOT / "configs" / "scenarios" / "ercot_caiso_2022.yaml"
 ERCOT = REAL_DATA / "ercot_dam_2022_hub_prices.csv"
 CAISO = REAL_DATA / "caiso_sce_moer_2021_5min.csv"
 
-pytestmark = pytest.mark.skipif(
-    not REAL_DATA.is_dir(), reason=f"real data folder {REAL_DATA} is absent (it lives beside the checkout)"
-)
+pytestmark = [
+    pytest.mark.realdata,
+    pytest.mark.skipif(
+        not REAL_DATA.is_dir(), reason=f"real data folder {REAL_DATA} is absent (it lives beside the checkout)"
+    ),
+]
 
 I_DA, I_EF = COLUMN_NAMES.index("price_da_per_mwh"), COLUMN_NAMES.index("grid_ef_t_per_mwh")
 STEP = dt.timedelta(minutes=15)

@@ -181,6 +181,7 @@ def test_bad_construction_arguments_are_errors(kwargs: dict[str, object], messag
         gym.make_vec("vpp_gym/Arbitrage-v0", vectorization_mode="vector_entry_point", **kwargs)
 
 
+@pytest.mark.rl
 def test_sb3_adapter_matches_dummy_vec_env_over_single_envs() -> None:
     pytest.importorskip("stable_baselines3")
     from stable_baselines3.common.vec_env import DummyVecEnv
@@ -218,6 +219,7 @@ def test_sb3_adapter_matches_dummy_vec_env_over_single_envs() -> None:
         ours.reset()
 
 
+@pytest.mark.rl
 def test_sb3_ppo_trains_on_the_native_vector_env() -> None:
     pytest.importorskip("torch")
     from stable_baselines3 import PPO

@@ -41,6 +41,7 @@ def test_trajectory_is_unchanged(case: Case, recorded: dict[str, np.ndarray]) ->
         )
 
 
+@pytest.mark.slow
 def test_planner_objectives_are_unchanged() -> None:
     want = json.loads((HERE / "objectives.json").read_text())
     got = planner_objectives()

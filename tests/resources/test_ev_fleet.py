@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
+import vpp_gym  # noqa: F401  (registers the ids)
 from vpp_gym.resources import ev_fleet
 from vpp_gym.resources.ev_fleet import EvFleetParams
 from vpp_gym.validation import ConfigError
@@ -91,3 +93,20 @@ def test_need_is_capped_at_fleet_capacity():
 def test_bad_params_name_the_field(field, value):
     with pytest.raises(ConfigError, match=rf"^{field}: got "):
         EvFleetParams(**{field: value})
+
+
+def _zeros(env: gym.Env) -> np.ndarray:
+    return np.zeros(len(env.action_names), dtype=np.float32)
+
+
+def test_ev_need_left_at_the_episode_end_is_charged() -> None:
+    env = gym.make("vpp_gym/Joint-v0").unwrapped
+    price = env.params.ev_terminal_price_per_mwh  # mean |DA price| / eta_charge
+    assert price == pytest.approx(env.params.price_ref_per_mwh / env.config.resources.ev.eta_charge)
+    for day in range(3):
+        env.reset(seed=day, options={"day": day})
+        for _ in range(env.params.episode_steps):
+            *_, info = env.step(_zeros(env))  # ev = 0: never charge
+        owed = env._state.ev_need_mwh
+        assert owed > 0.5  # the evening's arrivals are still owed at midnight ...
+        assert info["cost"]["ev_terminal"] == pytest.approx(owed * price, rel=1e-12)  # ... and paid for

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
+import vpp_gym  # noqa: F401  (registers the ids)
 from vpp_gym.resources import flex_load
 from vpp_gym.resources.flex_load import FlexLoadParams
 from vpp_gym.validation import ConfigError
@@ -125,3 +127,34 @@ def test_window_end_resets_backlog_exactly_and_measures_violation():
     np.testing.assert_array_equal(b_next, [0.0, 0.0])
     np.testing.assert_allclose(viol, [0.0, 0.651], rtol=0, atol=1e-12)
     np.testing.assert_array_equal(c, [0.0, 0.0])
+
+
+def _zeros(env: gym.Env) -> np.ndarray:
+    return np.zeros(len(env.action_names), dtype=np.float32)
+
+
+def test_flex_load_consumption_never_negative() -> None:
+    env = gym.make("vpp_gym/Regulation-v0", markets={"reserve": None}).unwrapped
+    env.reset(seed=0, options={"split": "train", "day": 0})
+    n = env.action_names
+    worst = np.inf
+    for _ in range(env.params.episode_steps):
+        a = _zeros(env)
+        a[n.index("load_shift")] = -1.0  # consume early: negative backlog, forced reduction at window end
+        a[n.index("regulation_mw")] = 1.0
+        a[n.index("battery")] = 1.0  # battery at full discharge: the load takes the up-regulation
+        *_, info = env.step(a)
+        worst = min(worst, info["load"]["consumption_mw"])
+    assert worst >= -1e-9, f"load consumption went to {worst} MW"
+
+
+def test_shift_backlog_settled_by_episode_end() -> None:
+    env = gym.make("vpp_gym/Arbitrage-v0", resources={"flex_load": {"shift_window_h": 5.0}}).unwrapped
+    env.reset(seed=0, options={"day": 0})
+    violation = 0.0
+    for t in range(env.params.episode_steps):
+        a = _zeros(env)
+        a[env.action_names.index("load_shift")] = 1.0 if t >= 80 else 0.0  # defer in the last 4 h
+        *_, info = env.step(a)
+        violation += info["violation"]["shift_mwh"]
+    assert abs(env._state.backlog_mwh) < 1e-9 or violation > 0.0

@@ -62,7 +62,13 @@ class Interval:
     __slots__ = ("a", "at", "batched", "col", "dt", "ep", "led", "p", "s", "x", "xp", "zero")
 
     def __init__(
-        self, p: CoreParams, s: State, a: Sequence[Array], x: Sequence[Array], xp: Any, ep: EpisodeData | None
+        self,
+        p: CoreParams,
+        s: State,
+        a: Sequence[Array] | np.ndarray,
+        x: Sequence[Array] | np.ndarray,
+        xp: Any,
+        ep: EpisodeData | None,
     ) -> None:
         self.p, self.s, self.a, self.x, self.xp, self.ep = p, s, a, x, xp, ep
         self.dt = p.dt_h
@@ -130,7 +136,12 @@ class Dispatch:
 
 
 def transition(
-    p: CoreParams, s: State, action: Sequence[Array], x: Sequence[Array], xp: Any = np, ep: EpisodeData | None = None
+    p: CoreParams,
+    s: State,
+    action: Sequence[Array] | np.ndarray,
+    x: Sequence[Array] | np.ndarray,
+    xp: Any = np,
+    ep: EpisodeData | None = None,
 ) -> tuple[State, dict[str, Array]]:
     """Advance one interval (the steps of the module docstring).
 

@@ -28,6 +28,7 @@ def settle(c: Interval, d: Dispatch, accepted: dict[str, Any]) -> None:
     """Pay the response against the passive baseline; penalise the shortfall (module docstring)."""
     xp, dt, led = c.xp, c.dt, c.led
     dc = c.p.cfg.markets.demand_response
+    assert dc is not None  # the step runs only while the product is open
     need = c.x[I_NEED]
     direction = xp.where(need > 0.0, 1.0, xp.where(need < 0.0, -1.0, 0.0))
     own = d.net - led.get("reserve.delivered_mw", c.zero) - d.reg_energy_mw - d.baseline

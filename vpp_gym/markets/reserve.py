@@ -48,6 +48,7 @@ def deploy(c: Interval, d: Dispatch, accepted: dict[str, Any]) -> None:
 def settle(c: Interval, d: Dispatch, accepted: dict[str, Any]) -> None:
     """Capacity payment ``C * price * dt``; shortfall ``(called - delivered) * dt * penalty``."""
     rv = c.p.cfg.markets.reserve
+    assert rv is not None  # the step runs only while the product is open
     led, dt = c.led, c.dt
     led["reserve.cash"] = accepted["reserve"] * dt * led["reserve.price"]
     led["penalty.reserve_shortfall"] = (led["reserve.called_mw"] - led["reserve.delivered_mw"]) * (

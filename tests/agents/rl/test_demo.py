@@ -19,6 +19,7 @@ from agents.rule import PriceThresholdPolicy
 from vpp_gym.validation import ConfigError
 
 ROOT = Path(__file__).resolve().parents[3]
+pytestmark = pytest.mark.rl
 
 CFG = {
     "name": "demo",

@@ -1,4 +1,8 @@
-"""``vpp-gym train`` end to end in subprocesses: run folder, reload, evaluation, resume, errors, reproducibility."""
+"""``vpp-gym train`` end to end in subprocesses: run folder, reload, evaluation, resume, errors, reproducibility.
+
+Trainings run in fresh interpreters (``python -m agents.cli``), as a user runs them; the argument and
+config errors, which stop before any training, call :func:`agents.cli.main` in this process.
+"""
 
 from __future__ import annotations
 
@@ -15,11 +19,13 @@ import yaml
 pytest.importorskip("torch")
 pytest.importorskip("stable_baselines3")
 
+from agents.cli import main
 from agents.rl.config import load_experiment
 from agents.rl.policy import RlPolicy
 from agents.rl.train import evaluate_days
 
 ROOT = Path(__file__).resolve().parents[3]
+pytestmark = pytest.mark.rl
 
 SMOKE = {
     "name": "smoke",
@@ -57,6 +63,7 @@ def ppo_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp / "run"
 
 
+@pytest.mark.slow
 def test_run_folder_records_everything_needed_to_reproduce_the_run(ppo_run: Path) -> None:
     for name in (
         "config.yaml",
@@ -88,6 +95,7 @@ def test_run_folder_records_everything_needed_to_reproduce_the_run(ppo_run: Path
     assert summary["best_val_profit"] == max(r["val_profit"] for r in curve)
 
 
+@pytest.mark.slow
 def test_reloaded_best_model_reproduces_its_recorded_validation_profit(ppo_run: Path) -> None:
     cfg, _ = load_experiment(ppo_run / "config.yaml")
     policy = RlPolicy.load(ppo_run, "best")
@@ -105,6 +113,7 @@ def test_reloaded_best_model_reproduces_its_recorded_validation_profit(ppo_run: 
     assert policy.act(obs[0]).shape == policy.model.action_space.shape
 
 
+@pytest.mark.slow
 def test_resume_continues_the_step_count(ppo_run: Path, tmp_path: Path) -> None:
     import shutil
 
@@ -127,6 +136,7 @@ def test_resume_continues_the_step_count(ppo_run: Path, tmp_path: Path) -> None:
     assert state["num_timesteps"] == 4096
 
 
+@pytest.mark.slow
 def test_same_config_and_seed_give_the_same_figures(ppo_run: Path, tmp_path: Path) -> None:
     (tmp_path / "smoke.yaml").write_text(yaml.safe_dump(SMOKE))
     proc = _train(
@@ -140,6 +150,7 @@ def test_same_config_and_seed_give_the_same_figures(ppo_run: Path, tmp_path: Pat
     assert figures(tmp_path / "again") == figures(ppo_run)  # bit for bit, not within a tolerance
 
 
+@pytest.mark.slow
 def test_sac_trains_and_reloads(tmp_path: Path) -> None:
     cfg = {
         **SMOKE,
@@ -184,9 +195,13 @@ def test_sac_trains_and_reloads(tmp_path: Path) -> None:
         (["--resume", "nowhere"], "not a run folder"),
     ],
 )
-def test_bad_configs_and_arguments_are_errors_naming_the_key(tmp_path: Path, args: list[str], message: str) -> None:
+def test_bad_configs_and_arguments_are_errors_naming_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
     (tmp_path / "smoke.yaml").write_text(yaml.safe_dump(SMOKE))
-    proc = _train(*args, cwd=tmp_path)
-    assert proc.returncode == 2
-    assert message in proc.stderr
-    assert "Traceback" not in proc.stderr
+    monkeypatch.chdir(tmp_path)
+    code = main(["train", *args, "--no-progress"])  # an exception here would be a traceback for the user
+    stderr = capsys.readouterr().err
+    assert code == 2
+    assert message in stderr
+    assert "Traceback" not in stderr
