@@ -3,6 +3,9 @@
 Variables and constraints are added in vectorised blocks: ``var(n, lb, ub, cost)`` returns the
 indices of ``n`` new variables; ``rows(lo, hi)`` returns the indices of new constraint rows;
 ``coef(rows, cols, vals)`` adds coefficients (broadcast). The model minimises ``c @ x``.
+
+Rows can be named by their constraint family (``rows(n, lo, hi, name="battery.energy_balance")``):
+:meth:`Model.row_names` lists the families of a model and :meth:`Model.family` gives a family's rows.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
+from scipy.optimize import Bounds, LinearConstraint, OptimizeResult, linprog, milp
 
 
 class SolveError(RuntimeError):
@@ -46,11 +49,17 @@ class Model:
         self._ri: list[np.ndarray] = []
         self._ci: list[np.ndarray] = []
         self._v: list[np.ndarray] = []
+        self._families: dict[str, list[slice]] = {}
 
     @property
     def n_vars(self) -> int:
         """Number of variables."""
         return self._n
+
+    @property
+    def n_rows(self) -> int:
+        """Number of constraint rows."""
+        return self._m
 
     def var(
         self,
@@ -83,13 +92,34 @@ class Model:
         np.add.at(c, idx, cost)
         self._c = [c]
 
-    def rows(self, n: int, lo: float | np.ndarray = -np.inf, hi: float | np.ndarray = np.inf) -> np.ndarray:
-        """Add ``n`` constraint rows ``lo <= A x <= hi``; return their indices."""
+    def rows(
+        self, n: int, lo: float | np.ndarray = -np.inf, hi: float | np.ndarray = np.inf, name: str | None = None
+    ) -> np.ndarray:
+        """Add ``n`` constraint rows ``lo <= A x <= hi``; return their indices.
+
+        ``name`` files the rows under a constraint family (several calls may add to one family).
+        """
         idx = np.arange(self._m, self._m + n)
+        if name is not None:
+            self._families.setdefault(name, []).append(slice(self._m, self._m + n))
         self._m += n
         self._rlo.append(np.broadcast_to(np.asarray(lo, dtype=float), (n,)).copy())
         self._rhi.append(np.broadcast_to(np.asarray(hi, dtype=float), (n,)).copy())
         return idx
+
+    def row_names(self) -> list[str]:
+        """The constraint families of the model (the names given to :meth:`rows`), in order of first use."""
+        return list(self._families)
+
+    def family(self, name: str) -> np.ndarray:
+        """The row indices of the constraint family ``name``, in the order they were added.
+
+        Raises:
+            KeyError: the model has no family of that name.
+        """
+        if name not in self._families:
+            raise KeyError(f"no constraint family {name!r}; the model has {', '.join(self._families) or 'none'}")
+        return np.concatenate([np.arange(s.start, s.stop) for s in self._families[name]])
 
     def add_rhs(self, rows: np.ndarray | int, value: float | np.ndarray) -> None:
         """Add a constant to both bounds of rows: moves a constant term of ``A x + k`` to the right side."""
@@ -150,7 +180,7 @@ class Model:
 
 def _interior_point(
     c: np.ndarray, a: sparse.csr_array, lo: np.ndarray, hi: np.ndarray, bounds: Bounds, time_limit_s: float
-) -> object:
+) -> OptimizeResult:
     """HiGHS' interior-point method (with crossover) on ``min c x, lo <= A x <= hi``, integrality dropped.
 
     A fallback for the rare LP on which the dual simplex reports a solve error (status 4): on those

@@ -1,6 +1,12 @@
 """The ``agents`` package imports without cycles: its import graph, read from the source (every import,
-at module level or inside a function, and each module's package ``__init__``), is acyclic, so a
-function-level import cannot hide a cycle."""
+at module level or inside a function; not those for type hints only), is acyclic, so a function-level
+import cannot hide a cycle.
+
+An edge goes to the module whose names are used: ``from agents.oracle import battery`` needs the
+submodule ``agents.oracle.battery`` only, while ``from agents.oracle import solve`` needs what the
+package's ``__init__`` defines. (A package whose ``__init__`` imports its submodules, which import
+each other, is not a cycle: Python runs the ``__init__`` first and the submodules find their
+siblings.)"""
 
 from __future__ import annotations
 
@@ -17,10 +23,19 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imported(tree: ast.AST, name: str, is_package: bool, modules: set[str]) -> set[str]:
-    """The ``agents`` modules a module's source imports, anywhere in it."""
-    out: set[str] = set()
+def _runtime_nodes(tree: ast.AST) -> list[ast.AST]:
+    """Every node of ``tree`` except those under ``if TYPE_CHECKING:`` (imports for type hints only)."""
+    skip: set[int] = set()
     for node in ast.walk(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            skip.update(id(n) for stmt in node.body for n in ast.walk(stmt))
+    return [n for n in ast.walk(tree) if id(n) not in skip]
+
+
+def imported(tree: ast.AST, name: str, is_package: bool, modules: set[str]) -> set[str]:
+    """The ``agents`` modules a module's source imports at run time, anywhere in it."""
+    out: set[str] = set()
+    for node in _runtime_nodes(tree):
         if isinstance(node, ast.Import):
             targets = [a.name for a in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -29,8 +44,11 @@ def imported(tree: ast.AST, name: str, is_package: bool, modules: set[str]) -> s
                 package = name.split(".") if is_package else name.split(".")[:-1]
                 package = package[: len(package) - (node.level - 1)]
                 base = ".".join([*package, base] if base else package)
-            # ``from agents.rl import demo`` imports the submodule agents.rl.demo
-            targets = [base, *(f"{base}.{a.name}" for a in node.names)]
+            # ``from agents.rl import demo`` imports the submodule agents.rl.demo; other names need ``base``
+            subs = [f"{base}.{a.name}" for a in node.names]
+            targets = [t for t in subs if t in modules]
+            if len(targets) < len(subs):
+                targets.append(base)
         else:
             continue
         for target in targets:
@@ -46,8 +64,6 @@ def import_graph() -> dict[str, set[str]]:
     graph = {}
     for name, path in files.items():
         graph[name] = imported(ast.parse(path.read_text()), name, path.name == "__init__.py", set(files))
-        if "." in name:  # importing a module runs its package's __init__ first
-            graph[name].add(name.rpartition(".")[0])
     return graph
 
 
@@ -80,7 +96,9 @@ def test_the_cycle_finder_finds_cycles() -> None:
     tree = ast.parse("from agents.rl import demo\ndef f():\n    import agents.kpi\n    from . import base\n")
     modules = {"agents", "agents.rl", "agents.rl.demo", "agents.kpi", "agents.base", "agents.cli"}
     found = imported(tree, "agents.cli", False, modules)
-    assert found == {"agents", "agents.rl", "agents.rl.demo", "agents.kpi", "agents.base"}
+    assert found == {"agents.rl.demo", "agents.kpi", "agents.base"}
+    tree = ast.parse("if TYPE_CHECKING:\n    import agents.cli\nfrom agents.rl import demo, train_fn\n")
+    assert imported(tree, "agents.cli", False, modules) == {"agents.rl.demo", "agents.rl"}
 
 
 def test_agents_has_no_import_cycle() -> None:

@@ -1,0 +1,51 @@
+"""What the oracle models: :func:`check_scope` and the markets that clear against a competitor stack."""
+
+from __future__ import annotations
+
+from agents.oracle.blocks import MODELLED_PRODUCTS, MODELLED_RESOURCES
+from vpp_gym.core import CoreParams
+
+
+class OracleScopeError(NotImplementedError):
+    """The scenario uses a market feature the oracle does not model yet."""
+
+
+def stacked_markets(p: CoreParams) -> list[str]:
+    """The markets of the scenario that clear against a competitor stack (price-maker clearing)."""
+    mk = p.cfg.markets
+    return [
+        n
+        for n in ("energy", *p.open_products)
+        if getattr(mk, n).form == "transaction" and getattr(mk, n).competitors.n_offers > 0
+    ]
+
+
+def check_scope(p: CoreParams, knows_stacks: bool = True) -> None:
+    """Raise :class:`OracleScopeError` for a scenario outside the oracle's model.
+
+    Args:
+        p: the simulator's parameters.
+        knows_stacks: whether the caller will pass the competitor stacks (the oracle does; MPC, which
+            sees only what the agent sees, does not).
+    """
+    unknown = [spec.name for spec, _prm in p.resources if spec.name not in MODELLED_RESOURCES]
+    unknown += [name for name in p.open_products if name not in MODELLED_PRODUCTS]
+    if unknown:
+        raise OracleScopeError(
+            f"the oracle has no block for {', '.join(unknown)}: add agents/oracle/<name>.py and register it in "
+            "agents/oracle/blocks.py (CONTRIBUTING.md)"
+        )
+    missing = []
+    mk = p.cfg.markets
+    stacks = stacked_markets(p)
+    if stacks and not knows_stacks:
+        raise OracleScopeError(
+            f"competitor stacks (price-maker clearing) in {', '.join(stacks)}: only the "
+            "perfect-foresight oracle is given the competitors' offers, and planning "
+            "without them is not modelled"
+        )
+    reg = mk.regulation
+    if reg is not None and (reg.delay_substeps > 0 or reg.ramp_mw_per_substep is not None):
+        missing.append("a regulation response delay or ramp limit (imperfect tracking)")
+    if missing:
+        raise OracleScopeError("the oracle does not model " + "; ".join(missing) + " yet")
