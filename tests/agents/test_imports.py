@@ -3,10 +3,11 @@ at module level or inside a function; not those for type hints only), is acyclic
 import cannot hide a cycle.
 
 An edge goes to the module whose names are used: ``from agents.oracle import battery`` needs the
-submodule ``agents.oracle.battery`` only, while ``from agents.oracle import solve`` needs what the
-package's ``__init__`` defines. (A package whose ``__init__`` imports its submodules, which import
-each other, is not a cycle: Python runs the ``__init__`` first and the submodules find their
-siblings.)"""
+submodule ``agents.oracle.battery``, while ``from agents.oracle import solve`` needs what the
+package's ``__init__`` defines; and importing a submodule from outside its package runs the
+package's ``__init__`` first (an edge to the package too). A package whose ``__init__`` imports its
+submodules, which import their siblings, is not a cycle: inside the package, the ``__init__`` is
+already running and the submodules find each other.)"""
 
 from __future__ import annotations
 
@@ -56,6 +57,11 @@ def imported(tree: ast.AST, name: str, is_package: bool, modules: set[str]) -> s
                 target = target.rpartition(".")[0]
             if target and target != name:
                 out.add(target)
+                # importing agents.rl.config from outside agents.rl runs agents/rl/__init__ first
+                parent = target.rpartition(".")[0]
+                while parent and not name.startswith(parent + ".") and parent != name:
+                    out.add(parent)
+                    parent = parent.rpartition(".")[0]
     return out
 
 
@@ -94,11 +100,15 @@ def test_the_cycle_finder_finds_cycles() -> None:
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     tree = ast.parse("from agents.rl import demo\ndef f():\n    import agents.kpi\n    from . import base\n")
-    modules = {"agents", "agents.rl", "agents.rl.demo", "agents.kpi", "agents.base", "agents.cli"}
+    modules = {"agents", "agents.rl", "agents.rl.demo", "agents.rl.config", "agents.kpi", "agents.base", "agents.cli"}
     found = imported(tree, "agents.cli", False, modules)
-    assert found == {"agents.rl.demo", "agents.kpi", "agents.base"}
+    assert found == {"agents.rl.demo", "agents.rl", "agents.kpi", "agents.base"}
     tree = ast.parse("if TYPE_CHECKING:\n    import agents.cli\nfrom agents.rl import demo, train_fn\n")
     assert imported(tree, "agents.cli", False, modules) == {"agents.rl.demo", "agents.rl"}
+    # a sibling inside the package: no edge to the package itself
+    assert imported(ast.parse("from agents.rl import config\n"), "agents.rl.demo", False, modules) == {
+        "agents.rl.config"
+    }
 
 
 def test_agents_has_no_import_cycle() -> None:
