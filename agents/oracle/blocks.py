@@ -2,8 +2,9 @@
 
 A resource of :data:`vpp_gym.resources.REGISTRY` is modelled when its name is a key here (or a
 renewable of :data:`~agents.oracle.renewable.RENEWABLES`); :func:`~agents.oracle.scope.check_scope`
-refuses a scenario with any other (``OracleScopeError`` naming it). A new resource adds its block
-module ``agents/oracle/<name>.py`` and one line here: ``block(m, ctx) -> record`` adds its variables
+refuses a scenario with any other (``OracleScopeError`` naming it); the same for the capacity
+products (:data:`MODELLED_PRODUCTS`). A new resource adds its block module
+``agents/oracle/<name>.py`` and one line here: ``block(m, ctx) -> record`` adds its variables
 and named constraint families, ``decode(ctx, record, x, draft)`` writes its actions. The blocks are
 built and decoded in this order (after the renewables and the products), which fixes the model's
 variable and row order.
@@ -38,5 +39,12 @@ RESOURCE_BLOCKS: dict[str, tuple[Block, Decode]] = {
 MODELLED_RESOURCES: tuple[str, ...] = (*(name for name, _ in RENEWABLES), *RESOURCE_BLOCKS)
 """Every resource the oracle models."""
 
-MODELLED_PRODUCTS: tuple[str, ...] = ("regulation", "reserve", "demand_response")
-"""Every capacity product the oracle models (their blocks are built in :func:`agents.oracle.model.build`)."""
+PRODUCT_BLOCKS: dict[str, Block] = {}
+"""``name -> block`` of the capacity products added after regulation, reserve and demand response (whose
+blocks :func:`agents.oracle.model.build` calls in a fixed, interleaved order that fixes the model's
+numbering). Every product's award ``ctx.vars.products[name]`` and its offer decoding are generic; a
+new product's block adds its payment, penalties and delivery rows, and its record is kept in
+``ctx.vars.extra[name]``."""
+
+MODELLED_PRODUCTS: tuple[str, ...] = ("regulation", "reserve", "demand_response", *PRODUCT_BLOCKS)
+"""Every capacity product the oracle models."""

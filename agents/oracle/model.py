@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from agents.lp import Model, Solution
-from agents.oracle.blocks import RESOURCE_BLOCKS
+from agents.oracle.blocks import PRODUCT_BLOCKS, RESOURCE_BLOCKS
 from agents.oracle.carbon import carbon_block
 from agents.oracle.context import SIMULTANEOUS_TOL_MW, OracleContext, Plan, PlanDraft
 from agents.oracle.demand_response import demand_response_block
@@ -77,6 +77,9 @@ def build(m: Model, ctx: OracleContext) -> None:
         priority_block(m, ctx)
     if "demand_response" in products:
         v.demand_response = demand_response_block(m, ctx)
+    for name, product_block_fn in PRODUCT_BLOCKS.items():
+        if name in products:
+            v.put(name, product_block_fn(m, ctx))
     if ctx.p.carbon_stateful:
         v.carbon = carbon_block(m, ctx)
     ctx.objective.apply(m)
