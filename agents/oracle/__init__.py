@@ -102,9 +102,9 @@ from agents.oracle.policy import OraclePolicy
 from agents.oracle.products import ProductVars
 from agents.oracle.renewable import RenewableVars
 from agents.oracle.reserve import ReserveVars
-from agents.oracle.scope import OracleScopeError, check_scope, stacked_markets
+from agents.oracle.scope import OracleScopeError, check_scope
 from agents.oracle.search import solve
-from agents.oracle.stacks import STACK_MARGIN_MW, Segments, stack_segments
+from agents.oracle.stacks import STACK_MARGIN_MW, Segments, stack_segments, stacked_markets
 
 __all__ = [
     "SIMULTANEOUS_TOL_MW",

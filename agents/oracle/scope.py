@@ -1,23 +1,14 @@
-"""What the oracle models: :func:`check_scope` and the markets that clear against a competitor stack."""
+"""What the oracle models: :func:`check_scope` (refuses the scenarios outside its model, by name)."""
 
 from __future__ import annotations
 
 from agents.oracle.blocks import MODELLED_PRODUCTS, MODELLED_RESOURCES
+from agents.oracle.stacks import stacked_markets
 from vpp_gym.core import CoreParams
 
 
 class OracleScopeError(NotImplementedError):
     """The scenario uses a market feature the oracle does not model yet."""
-
-
-def stacked_markets(p: CoreParams) -> list[str]:
-    """The markets of the scenario that clear against a competitor stack (price-maker clearing)."""
-    mk = p.cfg.markets
-    return [
-        n
-        for n in ("energy", *p.open_products)
-        if getattr(mk, n).form == "transaction" and getattr(mk, n).competitors.n_offers > 0
-    ]
 
 
 def check_scope(p: CoreParams, knows_stacks: bool = True) -> None:

@@ -14,12 +14,21 @@ from dataclasses import dataclass
 import numpy as np
 
 from agents.lp import Model
-from agents.oracle.scope import stacked_markets
 from vpp_gym.core import CoreParams
 from vpp_gym.markets.clearing import QUANTITY_TOL_MW
 
 STACK_MARGIN_MW = 1e-4
 """Price-maker segments stop this far inside their ends, so float32 offer quantities replay on the same side."""
+
+
+def stacked_markets(p: CoreParams) -> list[str]:
+    """The markets of the scenario that clear against a competitor stack (price-maker clearing)."""
+    mk = p.cfg.markets
+    return [
+        n
+        for n in ("energy", *p.open_products)
+        if getattr(mk, n).form == "transaction" and getattr(mk, n).competitors.n_offers > 0
+    ]
 
 
 @dataclass(frozen=True)
