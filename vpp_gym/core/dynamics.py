@@ -179,16 +179,19 @@ def transition(
         led[key] = c.zero
     led["profit"] = profit(led, c.zero)
     led["reward"] = led["profit"] * p.cfg.reward.scale
-    nxt = State(
-        t=s.t + 1,
-        **d.state,
-        emissions_t=emissions,
-        allowances_t=allowances,
-        ccer_t=ccer,
-        agc_last=d.agc_last,
-        reg_score=d.reg_score,
-        positions_mw=(*s.positions_mw[1:], commit),
-        offer_prices=(*s.offer_prices[1:], offer_price),
+    # State's field order: t, the resources' fields (d.state keeps them in that order), the markets'
+    nxt = State._make(
+        (
+            s.t + 1,
+            *d.state.values(),
+            emissions,
+            allowances,
+            ccer,
+            d.agc_last,
+            d.reg_score,
+            (*s.positions_mw[1:], commit),
+            (*s.offer_prices[1:], offer_price),
+        )
     )
     return nxt, led
 
@@ -308,8 +311,8 @@ def net_injection(c: Interval, d: Dispatch) -> None:
     costs (degradation on the battery's mean throughput, curtailment and shift compensation, fuel,
     start-ups) and the gas unit its emissions. The shared degradation cost is written here.
     """
-    for spec, prm in c.p.resources:
-        spec.inject(c, d, prm)
+    for inject, prm in c.p.injecting:
+        inject(c, d, prm)
     c.led["cost.degradation"] = d.degradation
 
 

@@ -50,8 +50,7 @@ def episode_rows(p: CoreParams, series: ScenarioSeries, start: np.ndarray) -> np
     n = len(series)
     span = p.episode_steps + p.horizon + 1
     idx = np.minimum(start[:, None] + np.arange(span)[None, :], n - 1)
-    table = np.stack([series.values[c] for c in ALL_NAMES], axis=1)
-    return table[idx]
+    return series.table[idx]
 
 
 def forecast_errors(p: CoreParams) -> dict[str, tuple[float, bool]]:

@@ -66,6 +66,7 @@ VALUE_FIELDS = tuple(f for f in State._fields if f not in ("t", "positions_mw", 
 """The fields of :class:`State` that hold one number per episode (the resources' and the markets')."""
 MARKET_FIELDS = ("emissions_t", "allowances_t", "ccer_t", "agc_last", "reg_score")
 """Fields owned by the markets (carbon, regulation); the others of :data:`VALUE_FIELDS` by the resources."""
+assert VALUE_FIELDS[-len(MARKET_FIELDS) :] == MARKET_FIELDS, "State: the resources' fields come before the markets'"
 
 
 @dataclass(frozen=True, eq=False)
@@ -150,6 +151,11 @@ class CoreParams:
     def resources(self) -> tuple[tuple[ResourceSpec, Any], ...]:
         """``(spec, params)`` of the scenario's resources in registry order."""
         return tuple((spec, spec.params(self.cfg)) for spec in REGISTRY if spec.params(self.cfg) is not None)
+
+    @cached_property
+    def injecting(self) -> tuple[tuple[Any, Any], ...]:
+        """``(inject step, params)`` of the scenario's resources that have one, in registry order."""
+        return tuple((spec.inject, prm) for spec, prm in self.resources if spec.inject is not None)
 
     @cached_property
     def obs_resources(self) -> tuple[tuple[ResourceSpec, Any], ...]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 
-from vpp_gym.data.schema import COLUMN_NAMES, TIMESTAMP
+from vpp_gym.data.schema import ALL_NAMES, COLUMN_NAMES, TIMESTAMP
 
 
 @dataclass(frozen=True, eq=False)
@@ -38,6 +39,16 @@ class ScenarioSeries:
 
     def __len__(self) -> int:
         return len(self.timestamps)
+
+    @cached_property
+    def table(self) -> np.ndarray:
+        """Every column of :data:`~vpp_gym.data.schema.ALL_NAMES` side by side, ``(n, K)`` (built once, read-only).
+
+        Episodes are sliced from it at every reset (:func:`vpp_gym.core.episode.episode_rows`).
+        """
+        out = np.stack([self.values[c] for c in ALL_NAMES], axis=1)
+        out.flags.writeable = False
+        return out
 
     @property
     def dt_h(self) -> float:

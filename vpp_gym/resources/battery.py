@@ -150,8 +150,8 @@ def inject(c: Interval, d: Dispatch, b: BatteryParams) -> None:
 
 
 SPEC = ResourceSpec(
-    setpoint=lambda c, d, prm: setpoint(c, d, prm),
-    inject=lambda c, d, prm: inject(c, d, prm),
+    setpoint=setpoint,
+    inject=inject,
     ledger=power_entries("battery", "battery"),
     name="battery",
     actions=lambda prm: (

@@ -147,7 +147,7 @@ def setpoint(c: Interval, d: Dispatch, e: EvFleetParams) -> None:
 
 
 SPEC = ResourceSpec(
-    setpoint=lambda c, d, prm: setpoint(c, d, prm),
+    setpoint=setpoint,
     ledger=power_entries("ev", "EV fleet"),
     name="ev",
     actions=lambda prm: (("ev", "fleet setpoint ``a * p_discharge_max_mw`` (V2G, a >= 0) or ``a * p_charge_max_mw``"),),

@@ -163,8 +163,8 @@ def inject(c: Interval, d: Dispatch, fl: FlexLoadParams) -> None:
 
 
 SPEC = ResourceSpec(
-    setpoint=lambda c, d, prm: setpoint(c, d, prm),
-    inject=lambda c, d, prm: inject(c, d, prm),
+    setpoint=setpoint,
+    inject=inject,
     ledger=(
         Entry("load.base_mw", "power", "MW", "base load of the interval (before flexibility)", owner="flex_load"),
         Entry(

@@ -116,8 +116,8 @@ def inject(c: Interval, d: Dispatch, g: GasUnitParams) -> None:
 
 
 SPEC = ResourceSpec(
-    setpoint=lambda c, d, prm: setpoint(c, d, prm),
-    inject=lambda c, d, prm: inject(c, d, prm),
+    setpoint=setpoint,
+    inject=inject,
     ledger=power_entries("gas", "gas"),
     name="gas",
     actions=lambda prm: (("gas", "setpoint ``(a + 1) / 2 * p_max_mw`` (below ``p_min_mw / 2`` = off)"),),

@@ -41,10 +41,6 @@ class StateField:
     initial: Callable[[Any], float]
 
 
-def _no_inject(c: Interval, d: Dispatch, prm: Any) -> None:
-    """A resource whose setpoint step already added its injection."""
-
-
 @dataclass(frozen=True)
 class ResourceSpec:
     """A resource's declaration (see the module docstring).
@@ -56,7 +52,7 @@ class ResourceSpec:
             components, project them onto its feasible range, write its ledger entries and its next
             state (``d.state[field]``); a resource without an ancillary role also adds its
             injection, baseline and costs here.
-        inject: its step in :func:`~vpp_gym.core.dynamics.net_injection`, after reserve
+        inject: its step (None: none) in :func:`~vpp_gym.core.dynamics.net_injection`, after reserve
             deployment and AGC following (the battery, the load and the gas unit add their final
             injection and their costs there). Both steps run in registry order, which is the
             order of the net injection sum.
@@ -73,7 +69,7 @@ class ResourceSpec:
     name: str
     actions: Callable[[Any], tuple[tuple[str, str], ...]]
     setpoint: Callable[[Interval, Dispatch, Any], None]
-    inject: Callable[[Interval, Dispatch, Any], None] = _no_inject
+    inject: Callable[[Interval, Dispatch, Any], None] | None = None
     ledger: tuple[Entry, ...] = ()
     state: tuple[StateField, ...] = ()
     obs_rows: Callable[[Any, Any], tuple[ObsRow, ...]] = lambda p, prm: ()
