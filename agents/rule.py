@@ -58,7 +58,8 @@ class PriceThresholdPolicy(_RulePolicy):
       offer, half the demand-response offer during an announced event (answered with the battery and
       load curtailment); in the transaction form, offers at 10 % of the price cap.
 
-    Components the env does not have are skipped; the policy works for every task id.
+    Components the env does not have are skipped, and a component it has no rule for (a resource or
+    product added later) is left at 0; the policy works for every task id and every registered resource.
     """
 
     def __init__(self, env: gym.Env, low: float = 0.8, high: float = 1.2, spike: float = 2.5) -> None:
