@@ -26,7 +26,16 @@ from typing import Any, Literal
 import yaml
 
 from vpp_gym.config import read_yaml
-from vpp_gym.validation import ConfigError, from_mapping, merge_overrides, require, require_range, to_mapping
+from vpp_gym.validation import (
+    ConfigError,
+    from_mapping,
+    load_yaml,
+    merge_overrides,
+    require,
+    require_range,
+    to_mapping,
+    yaml_error_message,
+)
 
 ALGOS = ("ppo", "sac")
 
@@ -294,9 +303,9 @@ def parse_cli_overrides(items: list[str]) -> dict[str, Any]:
         if not sep or not key:
             raise ConfigError(f"override {item!r}: expected key=value, e.g. agent.learning_rate=1e-4")
         try:
-            value = yaml.safe_load(text)
+            value = load_yaml(text)
         except yaml.YAMLError as err:
-            raise ConfigError(f"override {item!r}: the value is not valid YAML: {err}") from None
+            raise ConfigError(f"override {item!r}: the value is not valid YAML: {yaml_error_message(err)}") from None
         quoted = text.strip()[:1] in ("'", '"')
         if isinstance(value, str) and not quoted:
             try:
