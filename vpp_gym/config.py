@@ -124,7 +124,9 @@ class SplitConfig:
     """Train / validation / test split of the scenario's days, by date.
 
     By default the first ``train_frac`` of the days train, the next ``val_frac`` validate and the
-    rest test. ``val_start`` / ``test_start`` (ISO dates) override the fractions.
+    rest test. ``val_start`` / ``test_start`` (ISO dates) override the fractions. A split may be left
+    without an episode (``train_frac: 0``, or too few days for ``time.episode_hours``) as long as it is
+    not used: resetting on it is the error.
     """
 
     train_frac: float = 0.7
@@ -133,13 +135,13 @@ class SplitConfig:
     test_start: str | None = None
 
     def __post_init__(self) -> None:
-        require_range("data.splits.train_frac", self.train_frac, 0.0, 1.0, lo_open=True)
-        require_range("data.splits.val_frac", self.val_frac, 0.0, 1.0, lo_open=True)
+        require_range("data.splits.train_frac", self.train_frac, 0.0, 1.0, hi_open=True)
+        require_range("data.splits.val_frac", self.val_frac, 0.0, 1.0, hi_open=True)
         require(
             self.train_frac + self.val_frac < 1.0,
             "data.splits.val_frac",
             self.val_frac,
-            f"less than 1 - train_frac = {1 - self.train_frac:g} (the test split must not be empty)",
+            f"less than 1 - train_frac = {fmt_num(1 - self.train_frac)} (the test split must not be empty)",
         )
         for key in ("val_start", "test_start"):
             value = getattr(self, key)

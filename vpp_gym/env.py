@@ -18,7 +18,7 @@ from gymnasium import spaces
 from vpp_gym import core
 from vpp_gym.config import ScenarioConfig, build_config
 from vpp_gym.ops import SCALAR
-from vpp_gym.scenario import SPLITS, episode_starts, scenario_series
+from vpp_gym.scenario import SPLITS, empty_split_error, episode_starts, scenario_series
 from vpp_gym.validation import ConfigError
 
 RESET_OPTIONS = ("split", "day")
@@ -169,6 +169,8 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
     def parse_day(self, split: str, day: Any) -> int | None:
         """The index in ``split`` of a ``day`` reset option (an index or an ISO date; None = draw one)."""
         starts = self.episode_starts[split]
+        if len(starts) == 0:
+            raise empty_split_error(self.config, self.series, split)
         if day is None:
             return None
         if isinstance(day, str | _dt.date):
