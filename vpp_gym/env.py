@@ -209,13 +209,10 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         return obs, info["reward"], terminated, False, info
 
     def _check_action(self, action: Any) -> list[float]:
-        a = np.asarray(action, dtype=np.float64)
+        a = real_array(action, "action")
         n = len(self.action_names)
         if a.shape != (n,):
-            if a.size == n:
-                a = a.reshape(n)
-            else:
-                raise ValueError(f"action has shape {a.shape}; expected ({n},) for components {self.action_names}")
+            raise ValueError(f"action has shape {a.shape}; expected ({n},) for components {self.action_names}")
         bad = ~(np.abs(a) <= 1.0 + 1e-6)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
@@ -236,6 +233,21 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         the future the agent does not observe) it is all a model of the episode needs.
         """
         return self._state
+
+
+def real_array(value: Any, what: str) -> np.ndarray:
+    """``value`` as a float64 array if it holds real numbers (float, integer); a ``ValueError`` for complex
+    numbers, text, booleans or objects, which are refused rather than coerced."""
+    try:
+        a = np.asarray(value)
+    except (ValueError, TypeError) as err:  # e.g. a ragged list
+        raise ValueError(f"{what} is not an array of numbers: {err}") from None
+    if a.dtype.kind not in "iuf":
+        raise ValueError(
+            f"{what} has dtype {a.dtype} ({type(value).__name__}); expected real numbers (a float or integer "
+            "array), e.g. env.action_space.sample()"
+        )
+    return a.astype(np.float64, copy=False)
 
 
 @runtime_checkable
