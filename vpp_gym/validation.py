@@ -75,7 +75,7 @@ def fmt_num(value: float) -> str:
     """A number as a message shows it: plainly (``inf``, not ``np.float64(inf)``), integers without ``.0``,
     and otherwise with every digit needed to tell it apart (``5.0000001``, not ``5``)."""
     if is_integer(value):
-        return str(int(value))  # type: ignore[call-overload]
+        return str(int(value))
     x = float(value)
     if math.isnan(x):
         return "nan"
@@ -339,7 +339,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
     seen: dict[Any, int] = {}
     for key_node, _value in node.value:
-        key = loader.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node, deep=True)
         try:
             hashable = key in seen
         except TypeError:
