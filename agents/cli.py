@@ -197,25 +197,21 @@ def _cmd_train(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.config!r} looks like an override; give the experiment config first: CONFIG key=value")
     cfg, base_dir = load_experiment(find_config(args.config), overrides)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if args.out else fresh_folder(Path("runs") / f"{cfg.name}-seed{cfg.seed}-{stamp}")
+    out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-seed{cfg.seed}-{stamp}"
     print(
         f"vpp-gym train: {cfg.algo.upper()} on {cfg.env_id}, {cfg.train.total_timesteps:,} steps, "
         f"{cfg.train.n_envs} envs, seed {cfg.seed} -> {out}",
         flush=True,
     )
-    try:
-        train(
-            cfg,
-            out,
-            base_dir,
-            command=shlex.join(["vpp-gym", *(args.argv or [])]),
-            progress=progress,
-            force=args.force,
-        )
-    except BaseException:
-        if not args.out and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()  # the fresh default folder, if nothing was written (a config error)
-        raise
+    train(
+        cfg,
+        out,
+        base_dir,
+        command=shlex.join(["vpp-gym", *(args.argv or [])]),
+        progress=progress,
+        force=args.force,
+        fresh=not args.out,  # the default folder: a new one (another name if it exists)
+    )
     return 0
 
 

@@ -34,7 +34,7 @@ from agents.registry import make_policy, policy_entry, policy_names, run_algo
 from agents.rl.config import load_experiment
 from vpp_gym.config import read_yaml
 from vpp_gym.data.schema import ALL_NAMES
-from vpp_gym.validation import ConfigError, from_mapping, merge_overrides, require
+from vpp_gym.validation import ConfigError, from_mapping, merge_overrides, require, require_int
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,9 @@ class MpcSettings:
     horizon_steps: int | None = None
 
     def __post_init__(self) -> None:
-        require(self.replan_every >= 1, "mpc.replan_every", self.replan_every, "an integer >= 1")
+        require_int("mpc.replan_every", self.replan_every, 1, 100_000)
         if self.horizon_steps is not None:
-            require(self.horizon_steps >= 1, "mpc.horizon_steps", self.horizon_steps, "an integer >= 1 or null")
+            require_int("mpc.horizon_steps", self.horizon_steps, 1, 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,8 @@ class EvaluationConfig:
 
     def __post_init__(self) -> None:
         require(self.env_id in vpp_gym.TASKS, "env_id", self.env_id, "one of " + ", ".join(vpp_gym.TASKS))
-        require(self.episodes >= 1, "episodes", self.episodes, "an integer >= 1")
+        require_int("episodes", self.episodes, 1, 36_600)
+        require_int("seed", self.seed, 0, 2**62)  # episode e is seeded seed + e
 
     def make_env(self, **extra: Any) -> gym.Env:
         """The env of this evaluation (extra dotted overrides merged last)."""

@@ -71,6 +71,7 @@ from agents.runfiles import (
     FolderLock,
     RunFolderError,
     contents,
+    fresh_folder,
     fsync_dir,
     make_folder,
     read_json,
@@ -518,11 +519,13 @@ def train(
     command: str | None = None,
     progress: bool = True,
     force: bool = False,
+    fresh: bool = False,
 ) -> Path:
     """Train a new run into ``run_dir``; returns the run folder.
 
     ``run_dir`` must be new or empty; with ``force`` it may hold an unfinished run, whose files are
-    removed (files that are not the run's are never removed: that is an error). The config is
+    removed (files that are not the run's are never removed: that is an error). With ``fresh``, the
+    run goes into a new folder named ``run_dir`` (or ``run_dir-2``, ... if that exists). The config is
     checked (:func:`preflight`) before the folder is created.
     """
     cfg = resolve(cfg, base_dir or Path.cwd())
@@ -531,6 +534,8 @@ def train(
         raise RunFolderError(f"--out {run} is a file, not a folder; give a folder path")
     _apply_threads(cfg)
     env = preflight(cfg)
+    if fresh:
+        run = fresh_folder(run)
     lock = claim_run_folder(run, force)
     try:
         return _start(cfg, run, env, command or shlex.join(sys.argv), progress)

@@ -351,8 +351,10 @@ def test_config_errors_are_found_before_the_run_folder_is_made(work: Path, capsy
     (work / "sac.yaml").write_text(yaml.safe_dump(sac))
     code, err = _run_main(capsys, "train", "sac.yaml", "--out", "R")
     assert code == 2 and "agent.demo_episodes" in err and not (work / "R").exists()
-    code, err = _run_main(capsys, "train", "smoke.yaml", "--no-progress", "seed=-1")  # the default folder
-    assert code == 2 and "seed: got -1" in err and not (work / "runs").exists()
+    for override in ("seed=-1", "eval.days=400"):  # the default folder is not made either
+        code, err = _run_main(capsys, "train", "smoke.yaml", "--no-progress", override)
+        assert code == 2 and ("got -1" in err or "got 400" in err)
+        assert not (work / "runs").exists()
 
 
 def _wait_for_line(path: Path, text: str, proc: subprocess.Popen[str]) -> None:
