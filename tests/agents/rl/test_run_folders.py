@@ -63,17 +63,6 @@ def _popen(args: list[str], cwd: Path, out: Path | None = None) -> subprocess.Po
     )
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "agents.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=_env(),
-    )
-
-
 def _wait_for(predicate, timeout: float = 120.0, proc: subprocess.Popen | None = None) -> None:
     t0 = time.monotonic()
     while not predicate():
@@ -467,6 +456,7 @@ def test_run_paths_with_commas_work_with_policy(trained: Path, work: Path, capsy
 
 @pytest.mark.slow
 def test_tensorboard_and_curve_have_no_duplicate_steps_after_a_kill_and_resume(work: Path) -> None:
+    # the kill is real (SIGKILL of a training process); the resume runs in this process
     cfg = {**SMOKE, "train": {**SMOKE["train"], "total_timesteps": 100_000, "checkpoint_every_steps": 768}}
     (work / "long.yaml").write_text(yaml.safe_dump(cfg))
     proc = _popen(["-m", "agents.cli", "train", "long.yaml", "--out", "R", "--no-progress"], work)
@@ -487,8 +477,7 @@ def test_tensorboard_and_curve_have_no_duplicate_steps_after_a_kill_and_resume(w
     proc.wait(timeout=60)
     proc.stderr.close()  # type: ignore[union-attr]
     proc.stdout.close()  # type: ignore[union-attr]
-    resumed = _cli("train", "--resume", "R", "train.total_timesteps=2048", "--no-progress", cwd=work)
-    assert resumed.returncode == 0, resumed.stderr
+    assert main(["train", "--resume", "R", "train.total_timesteps=2048", "--no-progress"]) == 0
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     steps = [int(line.split(",")[0]) for line in (work / "R" / "curve.csv").read_text().splitlines()[1:]]
