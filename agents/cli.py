@@ -16,9 +16,17 @@ from pathlib import Path
 
 import vpp_gym
 from agents import kpi
-from agents.evaluate import EvaluationConfig, evaluate, load_evaluation, parse_policies
+from agents.evaluate import (
+    EvaluationConfig,
+    evaluate,
+    load_evaluation,
+    parse_policies,
+    parse_policy_items,
+    split_policies,
+)
 from agents.registry import policy_names
 from agents.report import write_outputs
+from agents.runfiles import FolderLock, RunFolderError, claim_output_folder, fresh_folder
 from vpp_gym.config import find_config, packaged_config
 from vpp_gym.data.loader import DataError
 from vpp_gym.validation import ConfigError
@@ -58,21 +66,35 @@ def print_means(summary: dict[str, dict[str, dict[str, float | None]]], columns:
         print(f"{policy:<{first}}" + "".join(f"{v:>{w}}" for v, w in zip(row, widths, strict=True)))
 
 
+def _output_folder(out: str | None, default: Path, what: str) -> tuple[Path, FolderLock, bool]:
+    """The locked output folder of ``run``/``evaluate``: ``--out`` (new or empty) or a fresh ``default``.
+
+    Returns ``(folder, lock, created)``; ``created``: the folder did not exist before.
+    """
+    if out is not None:
+        folder = Path(out)
+        created = not folder.exists()
+        return folder, claim_output_folder(folder, what), created
+    folder = fresh_folder(default)
+    return folder, claim_output_folder(folder, what), True
+
+
+def _drop_if_unused(folder: Path, lock: FolderLock, created: bool) -> None:
+    """After a failure: release the lock; remove the folder if this command made it and nothing was written."""
+    lock.release(remove=True)
+    if created and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     """The quick benchmark: rule, MPC, oracle and a short PPO training on the default scenario's test days."""
     t_start = time.perf_counter()
-    out = Path(args.out)
     scenario = str(find_config(args.config).resolve()) if args.config else None
     cfg = EvaluationConfig(env_id=args.env, scenario=scenario, episodes=args.episodes)
-    print(
-        f"vpp-gym {vpp_gym.__version__} quick benchmark: {cfg.env_id}, "
-        f"{'scenario ' + args.config if args.config else 'default scenario'}, {cfg.episodes} test days -> {out}",
-        flush=True,
-    )
     n_days = len(cfg.make_env().unwrapped.episode_starts["test"])  # type: ignore[attr-defined]
     if cfg.episodes > n_days:
         raise ConfigError(f"--episodes: got {cfg.episodes}, but the test split has only {n_days} days")
-    policies = "rule,mpc,oracle"
+    exp = base = None
     if not args.no_ppo:
         try:
             import stable_baselines3  # noqa: F401
@@ -85,17 +107,27 @@ def _cmd_run(args: argparse.Namespace) -> int:
             )
         else:
             from agents.rl.config import load_experiment
-            from agents.rl.train import train
 
             overrides = {"env_id": cfg.env_id, "train.total_timesteps": args.ppo_steps}
             if scenario:
                 overrides["scenario"] = scenario
             exp, base = load_experiment(packaged_config(QUICK_PPO), overrides)
-            run = out / "ppo_run"
-            if run.exists():
-                import shutil
+    # every config error above is found before the output folder is made
+    out, lock, created = _output_folder(
+        args.out, Path("out") / f"quick-{time.strftime('%Y%m%d-%H%M%S')}", "vpp-gym run"
+    )
+    try:
+        print(
+            f"vpp-gym {vpp_gym.__version__} quick benchmark: {cfg.env_id}, "
+            f"{'scenario ' + args.config if args.config else 'default scenario'}, {cfg.episodes} test days -> {out}",
+            flush=True,
+        )
+        policies = "rule,mpc,oracle"
+        present: tuple[str, ...] = ()
+        if exp is not None:
+            from agents.rl.train import train
 
-                shutil.rmtree(run)
+            run = out / "ppo_run"  # inside the new or empty output folder: nothing of the user's is there
             print(
                 f"[1/2] training PPO for {args.ppo_steps:,} steps (train split, validation on "
                 f"{exp.eval.days} val days)",
@@ -103,13 +135,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
             )
             train(exp, run, base, command="vpp-gym run", progress=True)
             policies += f",ppo={run}"
-    print(
-        f"[2/2] evaluating {policies.replace(',ppo=' + str(out / 'ppo_run'), ', ppo')} (+ passive reference) on "
-        f"{cfg.episodes} test days",
-        flush=True,
-    )
-    result = evaluate(cfg, parse_policies(policies), log=lambda line: print(line, flush=True))
-    write_outputs(result, cfg, out, command=shlex.join(["vpp-gym", *(args.argv or [])]))
+            present = ("ppo_run",)
+        print(
+            f"[2/2] evaluating {policies.replace(',ppo=' + str(out / 'ppo_run'), ', ppo')} (+ passive reference) on "
+            f"{cfg.episodes} test days",
+            flush=True,
+        )
+        result = evaluate(cfg, parse_policies(policies), log=lambda line: print(line, flush=True))
+        write_outputs(result, cfg, out, command=shlex.join(["vpp-gym", *(args.argv or [])]), present=present)
+    except BaseException:
+        _drop_if_unused(out, lock, created)
+        raise
+    lock.release(remove=True)
     print(
         "\nmean over the test days (currency of the scenario; tCO2). capture = share of the oracle's gain "
         "over the passive reference"
@@ -142,35 +179,39 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 2
     overrides = parse_cli_overrides(args.overrides)
     progress = not args.no_progress
-    try:
-        if args.resume:
-            if args.config is not None and "=" not in args.config:
-                raise ConfigError("--resume takes the run folder's own config; give no CONFIG")
-            if args.config is not None:
-                overrides = {**parse_cli_overrides([args.config]), **overrides}
-            extra = set(overrides) - {"train.total_timesteps"}
-            if extra:
-                raise ConfigError(
-                    f"--resume accepts only train.total_timesteps=N as an override, got {sorted(extra)[0]}"
-                )
-            resume(Path(args.resume), overrides.get("train.total_timesteps"), progress=progress)
-            return 0
-        if args.config is None:
-            raise ConfigError("give an experiment config (e.g. configs/experiments/ppo_arbitrage.yaml) or --resume RUN")
-        cfg, base_dir = load_experiment(find_config(args.config), overrides)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
-        out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-seed{cfg.seed}-{stamp}"
-        print(
-            f"vpp-gym train: {cfg.algo.upper()} on {cfg.env_id}, {cfg.train.total_timesteps:,} steps, "
-            f"{cfg.train.n_envs} envs, seed {cfg.seed} -> {out}",
-            flush=True,
-        )
-        train(cfg, out, base_dir, command=shlex.join(["vpp-gym", *(args.argv or [])]), progress=progress)
-    except FileExistsError as err:
-        print(f"vpp-gym train: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    if args.resume:
+        if args.config is not None and "=" not in args.config:
+            raise ConfigError("--resume takes the run folder's own config; give no CONFIG")
+        if args.force:
+            raise ConfigError("--force starts a run over; it does not go with --resume")
+        if args.config is not None:
+            overrides = {**parse_cli_overrides([args.config]), **overrides}
+        extra = set(overrides) - {"train.total_timesteps"}
+        if extra:
+            raise ConfigError(f"--resume accepts only train.total_timesteps=N as an override, got {sorted(extra)[0]}")
+        resume(Path(args.resume), overrides.get("train.total_timesteps"), progress=progress)
+        return 0
+    if args.config is None:
+        raise ConfigError("give an experiment config (e.g. configs/experiments/ppo_arbitrage.yaml) or --resume RUN")
+    if "=" in args.config and not Path(args.config).exists():
+        raise ConfigError(f"{args.config!r} looks like an override; give the experiment config first: CONFIG key=value")
+    cfg, base_dir = load_experiment(find_config(args.config), overrides)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else Path("runs") / f"{cfg.name}-seed{cfg.seed}-{stamp}"
+    print(
+        f"vpp-gym train: {cfg.algo.upper()} on {cfg.env_id}, {cfg.train.total_timesteps:,} steps, "
+        f"{cfg.train.n_envs} envs, seed {cfg.seed} -> {out}",
+        flush=True,
+    )
+    train(
+        cfg,
+        out,
+        base_dir,
+        command=shlex.join(["vpp-gym", *(args.argv or [])]),
+        progress=progress,
+        force=args.force,
+        fresh=not args.out,  # the default folder: a new one (another name if it exists)
+    )
     return 0
 
 
@@ -183,16 +224,33 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     if args.split:
         overrides["split"] = args.split
     cfg = load_evaluation(find_config(args.config) if args.config else None, overrides)
-    policies = parse_policies(args.policies)
+    spec = args.policies if args.policies is not None else ("" if args.policy else "rule,mpc,oracle")
+    items = [*split_policies(spec), *(args.policy or [])]
+    policies = parse_policy_items(items)
+    env = cfg.make_env()
+    n_days = len(env.unwrapped.episode_starts[cfg.split])  # type: ignore[attr-defined]
+    if cfg.episodes > n_days:
+        raise ConfigError(f"episodes: got {cfg.episodes}, but the {cfg.split!r} split has only {n_days} days")
+    for _label, run in policies:  # a trained agent's files and layout, before any episode is played
+        if run is not None:
+            from agents.rl.policy import RlPolicy
+
+            RlPolicy.check(run, env=env)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    out = Path(args.out) if args.out else Path("out") / f"evaluate-{cfg.env_id.split('/')[-1]}-{stamp}"
-    print(
-        f"vpp-gym evaluate: {cfg.env_id}, {cfg.episodes} {cfg.split} episodes, policies "
-        f"{', '.join(label for label, _ in policies)} (+ passive reference and oracle) -> {out}",
-        flush=True,
-    )
-    result = evaluate(cfg, policies, export_all=args.export_all, log=lambda line: print(line, flush=True))
-    write_outputs(result, cfg, out, command=shlex.join(["vpp-gym", *(args.argv or [])]))
+    default = Path("out") / f"evaluate-{cfg.env_id.split('/')[-1]}-{stamp}"
+    out, lock, created = _output_folder(args.out, default, "vpp-gym evaluate")
+    try:
+        print(
+            f"vpp-gym evaluate: {cfg.env_id}, {cfg.episodes} {cfg.split} episodes, policies "
+            f"{', '.join(label for label, _ in policies)} (+ passive reference and oracle) -> {out}",
+            flush=True,
+        )
+        result = evaluate(cfg, policies, export_all=args.export_all, log=lambda line: print(line, flush=True))
+        write_outputs(result, cfg, out, command=shlex.join(["vpp-gym", *(args.argv or [])]))
+    except BaseException:
+        _drop_if_unused(out, lock, created)
+        raise
+    lock.release(remove=True)
     print()
     print_means(kpi.summarize(result.kpis), EVALUATE_COLUMNS, ",.1f")
     print(f"report: {out / 'report.md'}")
@@ -224,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--episodes", type=positive_int, default=4, help="test days")
     p_run.add_argument("--ppo-steps", type=positive_int, default=400_000, help="PPO training steps")
     p_run.add_argument("--no-ppo", action="store_true", help="baselines only")
-    p_run.add_argument("--out", default="out/quick", help="output folder")
+    p_run.add_argument("--out", help="output folder, new or empty (default: a new out/quick-<time>)")
     p_run.set_defaults(func=_cmd_run)
     p_bench = sub.add_parser(
         "bench",
@@ -247,8 +305,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p_train.add_argument("config", nargs="?", help="experiment YAML (configs/experiments/*.yaml)")
     p_train.add_argument("overrides", nargs="*", help="dotted key=value overrides of the config")
-    p_train.add_argument("--out", help="run folder (default runs/<name>-seed<seed>-<time>)")
-    p_train.add_argument("--resume", metavar="RUN", help="continue the run folder RUN from its checkpoint")
+    p_train.add_argument("--out", help="run folder, new or empty (default: a new runs/<name>-seed<seed>-<time>)")
+    p_train.add_argument(
+        "--resume",
+        metavar="RUN",
+        help="continue the run folder RUN from its checkpoint (from step 0 if it stopped before its first one)",
+    )
+    p_train.add_argument(
+        "--force",
+        action="store_true",
+        help="start over in an --out folder that holds an unfinished run (removes only that run's files)",
+    )
     p_train.add_argument("--no-progress", action="store_true", help="no progress bar or validation lines")
     p_train.set_defaults(func=_cmd_train)
     p_eval = sub.add_parser("evaluate", help="every policy on the same held-out episodes: KPIs, summary, report")
@@ -256,26 +323,50 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--env", choices=list(vpp_gym.TASKS), help="task id (overrides the config's)")
     p_eval.add_argument(
         "--policies",
-        default="rule,mpc,oracle",
+        default=None,
         help=f"comma-separated: {', '.join(policy_names(trained=False))}, or LABEL=RUN_DIR of a trained agent "
-        f"({', '.join(policy_names(trained=True))})",
+        f"({', '.join(policy_names(trained=True))}); default rule,mpc,oracle (without --policy)",
+    )
+    p_eval.add_argument(
+        "--policy",
+        action="append",
+        metavar="LABEL=RUN_DIR",
+        help="a trained agent (or a built-in name), repeatable; the path is taken whole, commas included",
     )
     p_eval.add_argument("--episodes", type=positive_int, help="number of episodes (first days of the split)")
     p_eval.add_argument("--split", choices=("val", "test"), help="split (default: the config's, test)")
-    p_eval.add_argument("--out", help="output folder (default out/evaluate-<task>-<time>)")
+    p_eval.add_argument("--out", help="output folder, new or empty (default: a new out/evaluate-<task>-<time>)")
     p_eval.add_argument("--export-all", action="store_true", help="export every episode's steps, not only episode 0")
     p_eval.set_defaults(func=_cmd_evaluate)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``vpp-gym`` console script."""
-    args = build_parser().parse_args(argv)
+    """Entry point of the ``vpp-gym`` console script.
+
+    Errors of the user's making (configs, data, run and output folders, files) are one line on
+    stderr (exit 2), and Ctrl-C is one line saying what was kept (exit 130): no traceback.
+    """
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # dotted overrides may follow options: vpp-gym train CONFIG --out R agent.learning_rate=1e-4
+        if args.command == "train" and all("=" in x and not x.startswith("-") for x in extra):
+            args.overrides = [*args.overrides, *extra]
+        else:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return int(args.func(args))
-    except (ConfigError, DataError, FileNotFoundError) as err:
-        print(f"vpp-gym: error: {err}", file=sys.stderr)
+    except KeyboardInterrupt as err:
+        detail = str(err) if type(err).__name__ == "TrainingInterrupted" else "interrupted"
+        print(f"\nvpp-gym {args.command}: {detail}", file=sys.stderr)
+        return 130
+    except (ConfigError, DataError, RunFolderError, FileNotFoundError) as err:
+        print(f"vpp-gym {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # e.g. no space left, permission denied: name the file
+        where = f" ({err.filename})" if err.filename else ""
+        print(f"vpp-gym {args.command}: error: {err.strerror or err}{where}", file=sys.stderr)
         return 2
 
 

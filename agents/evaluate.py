@@ -16,6 +16,7 @@ settlement) for episode 0, or for all with ``--export-all``.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -33,7 +34,7 @@ from agents.registry import make_policy, policy_entry, policy_names, run_algo
 from agents.rl.config import load_experiment
 from vpp_gym.config import read_yaml
 from vpp_gym.data.schema import ALL_NAMES
-from vpp_gym.validation import ConfigError, from_mapping, merge_overrides, require
+from vpp_gym.validation import ConfigError, from_mapping, merge_overrides, require, require_int
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,9 @@ class MpcSettings:
     horizon_steps: int | None = None
 
     def __post_init__(self) -> None:
-        require(self.replan_every >= 1, "mpc.replan_every", self.replan_every, "an integer >= 1")
+        require_int("mpc.replan_every", self.replan_every, 1, 100_000)
         if self.horizon_steps is not None:
-            require(self.horizon_steps >= 1, "mpc.horizon_steps", self.horizon_steps, "an integer >= 1 or null")
+            require_int("mpc.horizon_steps", self.horizon_steps, 1, 1_000_000)
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,8 @@ class EvaluationConfig:
 
     def __post_init__(self) -> None:
         require(self.env_id in vpp_gym.TASKS, "env_id", self.env_id, "one of " + ", ".join(vpp_gym.TASKS))
-        require(self.episodes >= 1, "episodes", self.episodes, "an integer >= 1")
+        require_int("episodes", self.episodes, 1, 36_600)
+        require_int("seed", self.seed, 0, 2**62)  # episode e is seeded seed + e
 
     def make_env(self, **extra: Any) -> gym.Env:
         """The env of this evaluation (extra dotted overrides merged last)."""
@@ -94,18 +96,37 @@ def load_evaluation(path: str | Path | None, overrides: dict[str, Any] | None = 
     return cfg
 
 
+LABEL = re.compile(r"[A-Za-z0-9_.-]+")
+"""A policy label: it names the report's columns and the plot and episode files."""
+
+
+def split_policies(spec: str) -> list[str]:
+    """``"rule,mpc,ppo=runs/x"`` -> ``["rule", "mpc", "ppo=runs/x"]`` (a path with a comma: use ``--policy``)."""
+    return [s.strip() for s in spec.split(",") if s.strip()]
+
+
 def parse_policies(spec: str) -> list[tuple[str, str | None]]:
     """``"rule,mpc,ppo=runs/x"`` -> ``[("rule", None), ("mpc", None), ("ppo", "runs/x")]``.
 
     A bare name must be a built-in policy of :mod:`agents.registry`; ``LABEL=RUN_DIR`` is a trained
-    agent (its algorithm read from the run folder) shown as ``LABEL``.
+    agent (its algorithm read from the run folder) shown as ``LABEL``. Items are split at commas; a
+    run folder whose path has a comma is given whole with :func:`parse_policy_items` (``--policy``).
     """
+    return parse_policy_items(split_policies(spec))
+
+
+def parse_policy_items(items: Sequence[str]) -> list[tuple[str, str | None]]:
+    """Policies given one item each (``"rule"``, ``"ppo=runs/a,b"``): the path after the first ``=`` is taken whole."""
     out: list[tuple[str, str | None]] = []
-    for item in (s.strip() for s in spec.split(",")):
+    for item in (s.strip() for s in items):
         if not item:
             continue
         label, sep, path = item.partition("=")
         try:
+            if not LABEL.fullmatch(label):
+                raise ConfigError(
+                    f"{item!r}: the label {label!r} may hold only letters, digits, '_', '.' and '-' (it names files)"
+                )
             if sep:
                 if label in policy_names(trained=False):
                     raise ConfigError(
@@ -123,6 +144,8 @@ def parse_policies(spec: str) -> list[tuple[str, str | None]]:
             raise ConfigError(f"--policies: {err}") from None
     if len({label for label, _ in out}) != len(out):
         raise ConfigError("--policies: a label is given twice")
+    if not out:
+        raise ConfigError("--policies: no policy given")
     return out
 
 
@@ -264,5 +287,5 @@ def evaluate(
         policies=list(policies),
         skipped=skipped,
         started=started,
-        wall_s=round(time.perf_counter() - t_start, 1),
+        wall_s=round(time.perf_counter() - t_start, 3),
     )

@@ -24,7 +24,6 @@ ppo, sac   a trained agent (:class:`agents.rl.policy.RlPolicy`) loaded from the 
 from __future__ import annotations
 
 import inspect
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +36,7 @@ from agents.mpc import MpcPolicy
 from agents.oracle import OraclePolicy
 from agents.rl.policy import RlPolicy
 from agents.rule import MicrogridPolicy, PriceThresholdPolicy
+from agents.runfiles import read_json
 from vpp_gym.validation import ConfigError
 
 
@@ -117,8 +117,10 @@ def run_algo(run: str | Path) -> str:
     """The algorithm a run folder of ``vpp-gym train`` was trained with (``meta.json``), checked to be registered."""
     meta = Path(run, "meta.json")
     if not meta.is_file():
-        raise ConfigError(f"{str(run)!r} is not a run folder of vpp-gym train (no meta.json)")
-    algo = json.loads(meta.read_text()).get("algo")
+        what = "no such folder" if not Path(run).exists() else "no meta.json"
+        raise ConfigError(f"{str(run)!r} is not a run folder of vpp-gym train ({what})")
+    record = read_json(meta, "the run's record")
+    algo = record.get("algo") if isinstance(record, dict) else None
     if algo is None:
         raise ConfigError(f"{str(run)!r} is not a run folder of vpp-gym train (its meta.json names no algo)")
     if algo not in policy_names(trained=True):
@@ -158,7 +160,7 @@ def _trained(algo: str) -> Callable[..., Policy]:
         found = run_algo(run)
         if found != algo:
             raise ConfigError(f"{run}: a {found} run, not a {algo} one")
-        return RlPolicy.load(run)
+        return RlPolicy.load(run, env=env)
 
     return load
 

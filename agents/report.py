@@ -1,5 +1,6 @@
 """Every file an evaluation writes: ``kpis.csv``, ``summary.json``, ``meta.json``, the episodes' CSVs,
-``report.md`` and its PNG plots (matplotlib, headless).
+``report.md`` and its PNG plots (matplotlib, headless), into a new or empty folder that then holds
+exactly the files ``meta.json`` and the report list.
 
 The table's rows and the plots' series are generated from :mod:`agents.kpi` and the ledger schema
 (:mod:`vpp_gym.ledger`).
@@ -10,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ import numpy as np
 
 from agents import kpi, runinfo
 from agents.evaluate import EvaluationConfig, EvaluationResult
+from agents.runfiles import LOCK_NAME, RunFolderError, contents, make_folder, read_json
 from vpp_gym import ledger
 from vpp_gym.validation import to_mapping
 
@@ -139,9 +142,14 @@ def plot_bars(summary: dict[str, Any], keys: list[tuple[str, str]], ylabel: str,
 
 
 def write_report(
-    out: Path, cfg: EvaluationConfig, result: EvaluationResult, summary: dict[str, Any], command: str = ""
+    out: Path,
+    cfg: EvaluationConfig,
+    result: EvaluationResult,
+    summary: dict[str, Any],
+    command: str = "",
+    files: list[str] | None = None,
 ) -> None:
-    """Write ``report.md`` and its plots into ``out``."""
+    """Write ``report.md`` and its plots into ``out`` (with ``files``, a list of what the folder holds)."""
     lines = [f"# Evaluation: {cfg.env_id}", ""]
     if command:
         lines += [f"Command: `{command}`", ""]
@@ -193,6 +201,10 @@ def write_report(
             f"![prices {label}](prices_{label}.png)",
             "",
         ]
+    if files is not None:
+        lines += ["## Files", "", "This folder holds exactly these files (also listed in `meta.json`):", ""]
+        lines += [f"- `{name}`" for name in files]
+        lines.append("")
     (out / "report.md").write_text("\n".join(lines))
 
 
@@ -217,17 +229,53 @@ def evaluation_meta(result: EvaluationResult, cfg: EvaluationConfig, command: st
     }
 
 
-def write_outputs(result: EvaluationResult, cfg: EvaluationConfig, out: Path, command: str = "") -> None:
-    """``kpis.csv``, ``summary.json``, ``meta.json``, ``episodes/*.csv``, ``report.md`` and plots into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
+def write_outputs(
+    result: EvaluationResult, cfg: EvaluationConfig, out: Path, command: str = "", present: tuple[str, ...] = ()
+) -> list[str]:
+    """``kpis.csv``, ``summary.json``, ``meta.json``, ``episodes/*.csv``, ``report.md`` and plots into ``out``.
+
+    ``out`` must be new or empty (a ``.lock`` of the caller and the entries named in ``present``, e.g.
+    ``vpp-gym run``'s ``ppo_run/``, aside): nothing of the user's is overwritten and no output of an
+    earlier evaluation is left beside the new report. ``meta.json`` (``files``) and ``report.md`` list
+    exactly what the folder then holds. Returns that list.
+
+    Raises:
+        RunFolderError: ``out`` is a file or holds anything else.
+    """
+    make_folder(out)
+    found = [n for n in contents(out) if n.rstrip("/") not in present]
+    if found:
+        raise RunFolderError(
+            f"--out {out} is not empty (it holds {', '.join(found[:6])}{' ...' if len(found) > 6 else ''}); "
+            "an evaluation writes into a new or empty folder: give another --out, or leave it out for a fresh one"
+        )
+    summary = kpi.summarize(result.kpis)
+    plots = ["revenue_by_market.png", "emissions.png"]
+    for label in summary:
+        if result.episodes.get((label, 0)):
+            plots += [f"dispatch_{label}.png", f"prices_{label}.png"]
+    episodes = [f"episodes/{label}_{e}.csv" for (label, e) in result.episodes]
+    files = sorted(
+        [
+            *(p + "/" for p in present),
+            "kpis.csv",
+            "summary.json",
+            "meta.json",
+            "report.md",
+            "episodes/",
+            *plots,
+            *episodes,
+        ]
+    )
     with (out / "kpis.csv").open("w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["policy", "episode", "date", "seed", *kpi.KPI_COLUMNS])
         writer.writeheader()
         for row in result.kpis:
             writer.writerow({k: ("" if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()})
-    summary = kpi.summarize(result.kpis)
     (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    (out / "meta.json").write_text(json.dumps(evaluation_meta(result, cfg, command), indent=2))
+    meta = evaluation_meta(result, cfg, command)
+    meta["files"] = files
+    (out / "meta.json").write_text(json.dumps(meta, indent=2))
     ep_dir = out / "episodes"
     ep_dir.mkdir(exist_ok=True)
     for (label, e), rows in result.episodes.items():
@@ -236,4 +284,39 @@ def write_outputs(result: EvaluationResult, cfg: EvaluationConfig, out: Path, co
             writer = csv.DictWriter(fh, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)
-    write_report(out, cfg, result, summary, command)
+    write_report(out, cfg, result, summary, command, files)
+    return files
+
+
+EVALUATION_OUTPUTS = re.compile(r"(kpis\.csv|summary\.json|meta\.json|report\.md|[\w.-]+\.png|episodes/[\w.-]+\.csv)")
+"""Names an evaluation writes (for :func:`clear_evaluation`)."""
+
+
+def clear_evaluation(out: Path) -> None:
+    """Remove an earlier evaluation's outputs from ``out`` so that a script can write a new one there.
+
+    Only files an evaluation writes are removed (those its ``meta.json`` lists, or for an evaluation of
+    an earlier version, the names evaluations write), and only if the folder holds nothing else.
+
+    Raises:
+        RunFolderError: ``out`` is not an evaluation's folder or holds other files (named).
+    """
+    if not out.exists():
+        return
+    meta = out / "meta.json"
+    record = read_json(meta, f"{out} is not an evaluation's output folder") if meta.is_file() else None
+    if not isinstance(record, dict) or record.get("kind") != "evaluation":
+        if not any(out.iterdir()):
+            return
+        raise RunFolderError(f"{out} is not the output folder of an evaluation (no meta.json of one); not touching it")
+    listed = set(record.get("files") or [])
+    names = sorted(str(p.relative_to(out)) + ("/" if p.is_dir() else "") for p in out.rglob("*") if p.name != LOCK_NAME)
+    ours = [n for n in names if n in listed or EVALUATION_OUTPUTS.fullmatch(n) or n == "episodes/"]
+    others = [n for n in names if n not in ours]
+    if others:
+        raise RunFolderError(
+            f"{out} holds files that are not an evaluation's ({', '.join(others[:6])}); move them away first"
+        )
+    for n in sorted(ours, key=lambda n: -n.count("/")):
+        p = out / n.rstrip("/")
+        p.rmdir() if p.is_dir() else p.unlink()

@@ -7,7 +7,8 @@ Usage (one command reproduces the table, training what is missing):
 For each task, the evaluation config ``configs/evaluation/<task>.yaml`` fixes the test episodes;
 rule, MPC and the oracle (and the passive reference) play them, and so does each trained agent
 ``configs/experiments/<algo>_<task>.yaml`` with each seed (run folder ``<runs-dir>/<algo>_<task>_s<seed>``;
-trained with ``--train`` when missing or unfinished, reused otherwise). Written into ``--out``:
+trained with ``--train`` when missing, resumed when unfinished, reused otherwise; a run trained with
+another config is moved aside to ``<run>.superseded-<time>``, never deleted). Written into ``--out``:
 ``benchmark.md`` (the table), ``benchmark.csv`` (every policy x episode x seed KPI row) and the
 per-task evaluation folders (``kpis.csv``, ``summary.json``, ``report.md``).
 
@@ -31,7 +32,7 @@ import numpy as np
 
 import vpp_gym  # noqa: F401  (registers the ids)
 from agents.evaluate import evaluate, load_evaluation, parse_policies
-from agents.report import write_outputs
+from agents.report import clear_evaluation, write_outputs
 from vpp_gym.config import packaged_config
 
 TASKS = ("arbitrage", "lowcarbon", "regulation", "joint")
@@ -56,16 +57,16 @@ def ensure_run(algo: str, task: str, seed: int, runs_dir: Path, train_missing: b
     if not train_missing:
         print(f"  {run}: not trained (pass --train to train it)", flush=True)
         return None
-    from agents.rl.train import resume, train
+    from agents.rl.train import resume, run_status, train
 
-    if (run / "checkpoint" / "state.json").is_file() and not (run / "summary.json").is_file():
+    if run.exists() and run_status(run) == "finished":  # trained with another config: kept, not deleted
+        aside = run.with_name(f"{run.name}.superseded-{time.strftime('%Y%m%d-%H%M%S')}")
+        run.rename(aside)
+        print(f"  {run}: moved to {aside}", flush=True)
+    if run.exists() and run_status(run) == "incomplete":
         print(f"  resuming {run}", flush=True)
-        resume(run, progress=False)
+        resume(run, progress=False)  # from its checkpoint, or from step 0 if it stopped before the first
     else:
-        if run.exists():
-            import shutil
-
-            shutil.rmtree(run)
         cfg, base = load_experiment(config, {"seed": seed})
         print(f"  training {config.name} seed {seed} -> {run}", flush=True)
         train(cfg, run, base, command=f"python experiments/benchmark.py --train (seed {seed})", progress=False)
@@ -108,6 +109,7 @@ def main() -> None:
             flush=True,
         )
         result = evaluate(cfg, parse_policies(spec), log=lambda _line: None)
+        clear_evaluation(out / task)  # this script's own earlier output for the task, and nothing else
         write_outputs(result, cfg, out / task, command="python experiments/benchmark.py")
         for row in result.kpis:
             all_rows.append({"task": task, **row})

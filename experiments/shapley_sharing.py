@@ -21,6 +21,7 @@ from pathlib import Path
 import vpp_gym
 from agents.evaluate import EvaluationConfig
 from agents.lp import SolveError
+from agents.runfiles import read_json
 from agents.shapley import coalition_values, present_groups, shapley_values
 
 DEFAULT = ["vpp_gym/Arbitrage-v0", "vpp_gym/LowCarbon-v0", "vpp_gym/Regulation-v0", "vpp_gym/Joint-v0"]
@@ -50,7 +51,7 @@ def main() -> None:
     results: list[dict] = []
     failed: list[tuple[str, str]] = []
     for path in sorted(out.glob("scenario_*.json")):  # earlier scenarios of this folder are kept
-        done = json.loads(path.read_text())
+        done = read_json(path, "an earlier scenario's result; delete it to compute it again")
         if done["scenario"] not in args.scenario and done["episodes"] == args.episodes:
             if "error" in done:
                 failed.append((done["scenario"], done["error"]))

@@ -12,9 +12,10 @@ markets:   {energy: {...}, carbon: {...}, regulation: {...}, reserve: {...}, dem
 reward:    {scale: 0.001}
 ```
 
-Loading is ``yaml.safe_load`` followed by :func:`vpp_gym.validation.from_mapping`: unknown keys and
-bad values raise :class:`~vpp_gym.validation.ConfigError` naming the dotted key. A resource set to
-``null`` is absent from the VPP.
+Loading is ``yaml.safe_load`` (a key given twice is an error) followed by
+:func:`vpp_gym.validation.from_mapping`: unknown keys and bad values raise
+:class:`~vpp_gym.validation.ConfigError` naming the dotted key. A resource set to ``null`` is absent
+from the VPP. Every numeric key has a range with a physical upper bound (README, "Config bounds").
 
 The YAML files of the repository's ``configs/`` folder also ship inside the package:
 :func:`packaged_config` finds them whichever way vpp-gym was installed.
@@ -39,7 +40,24 @@ from vpp_gym.markets.carbon import CarbonMarketConfig
 from vpp_gym.markets.clearing import CompetitorStackConfig
 from vpp_gym.markets.products import DemandResponseConfig, RegulationMarketConfig, ReserveMarketConfig
 from vpp_gym.resources import BatteryParams, EvFleetParams, FlexLoadParams, GasUnitParams, RenewableParams
-from vpp_gym.validation import ConfigError, from_mapping, merge_overrides, require, require_range, to_mapping
+from vpp_gym.validation import (
+    MAX_POWER_MW,
+    MAX_PRICE_PER_MWH,
+    ConfigError,
+    fmt_num,
+    from_mapping,
+    load_yaml,
+    merge_overrides,
+    require,
+    require_int,
+    require_range,
+    to_mapping,
+    warn_unused,
+    yaml_error_message,
+)
+
+MAX_EPISODE_HOURS = 24.0 * 366 * 10
+"""Longest episode: ten years (its data and forecasts are held in memory, about 0.2 GB a year for Joint-v0)."""
 
 
 @dataclass(frozen=True)
@@ -48,7 +66,10 @@ class TimeConfig:
 
     Attributes:
         interval_minutes: length of one step; must divide a day (15 and 60 are typical).
-        episode_hours: episode length; episodes start at local midnight and span whole intervals.
+        episode_hours: episode length, up to ten years (:data:`MAX_EPISODE_HOURS`); episodes start at
+            local midnight and span whole intervals. An episode of more than a day needs a split that
+            holds it whole (a one-year scenario can put a year-long episode in its test split:
+            ``data.splits: {train_frac: 0, val_frac: 0}``; see :class:`SplitConfig`).
         utc_offset_h: the market's local time minus UTC (e.g. 8 for China, -6 for Texas in winter):
             episodes start at local midnight, days are split and calendar features computed in
             local time. Timestamps in the data stay UTC.
@@ -65,7 +86,7 @@ class TimeConfig:
             self.interval_minutes,
             "a positive number of minutes that divides a day (e.g. 5, 15, 30, 60)",
         )
-        require_range("time.episode_hours", self.episode_hours, 0.0, 24.0 * 366, lo_open=True)
+        require_range("time.episode_hours", self.episode_hours, 0.0, MAX_EPISODE_HOURS, lo_open=True)
         steps = self.episode_hours * 60.0 / self.interval_minutes
         require(
             abs(steps - round(steps)) < 1e-9,
@@ -103,7 +124,9 @@ class SplitConfig:
     """Train / validation / test split of the scenario's days, by date.
 
     By default the first ``train_frac`` of the days train, the next ``val_frac`` validate and the
-    rest test. ``val_start`` / ``test_start`` (ISO dates) override the fractions.
+    rest test. ``val_start`` / ``test_start`` (ISO dates) override the fractions. A split may be left
+    without an episode (``train_frac: 0``, or too few days for ``time.episode_hours``) as long as it is
+    not used: resetting on it is the error.
     """
 
     train_frac: float = 0.7
@@ -112,13 +135,13 @@ class SplitConfig:
     test_start: str | None = None
 
     def __post_init__(self) -> None:
-        require_range("data.splits.train_frac", self.train_frac, 0.0, 1.0, lo_open=True)
-        require_range("data.splits.val_frac", self.val_frac, 0.0, 1.0, lo_open=True)
+        require_range("data.splits.train_frac", self.train_frac, 0.0, 1.0, hi_open=True)
+        require_range("data.splits.val_frac", self.val_frac, 0.0, 1.0, hi_open=True)
         require(
             self.train_frac + self.val_frac < 1.0,
             "data.splits.val_frac",
             self.val_frac,
-            f"less than 1 - train_frac = {1 - self.train_frac:g} (the test split must not be empty)",
+            f"less than 1 - train_frac = {fmt_num(1 - self.train_frac)} (the test split must not be empty)",
         )
         for key in ("val_start", "test_start"):
             value = getattr(self, key)
@@ -210,12 +233,7 @@ class ForecastConfig:
     growth_cap: float = 3.0
 
     def __post_init__(self) -> None:
-        require(
-            isinstance(self.horizon_steps, int) and 1 <= self.horizon_steps <= 192,
-            "forecast.horizon_steps",
-            self.horizon_steps,
-            "an integer in [1, 192]",
-        )
+        require_int("forecast.horizon_steps", self.horizon_steps, 1, 192)
         for key in (
             "price_da_sigma_rel",
             "price_rt_sigma_rel",
@@ -226,7 +244,7 @@ class ForecastConfig:
             "ancillary_price_sigma_rel",
         ):
             require_range(f"forecast.{key}", getattr(self, key), 0.0, 5.0)
-        require_range("forecast.growth_cap", self.growth_cap, 1.0)
+        require_range("forecast.growth_cap", self.growth_cap, 1.0, 100.0)
 
     @property
     def perfect(self) -> bool:
@@ -276,8 +294,8 @@ class EnergyMarketConfig:
     Attributes:
         form: ``price_taker`` or ``transaction``.
         da_lead_steps: how many intervals ahead a position is committed (>= 1).
-        position_max_mw: largest position that can be committed, either direction.
-        imbalance_penalty_per_mwh: extra charge on absolute real-time deviation.
+        position_max_mw: largest position that can be committed, either direction (at most 10 GW).
+        imbalance_penalty_per_mwh: extra charge on absolute real-time deviation (at most 100,000).
         price_cap_per_mwh: highest offer price (transaction form).
         need_mw: the zone's day-ahead need the offers compete for (transaction form).
         competitors: competitor offer stack (transaction form).
@@ -292,14 +310,11 @@ class EnergyMarketConfig:
     competitors: CompetitorStackConfig = field(default_factory=CompetitorStackConfig)
 
     def __post_init__(self) -> None:
-        require(
-            isinstance(self.da_lead_steps, int) and 1 <= self.da_lead_steps <= 192,
-            "markets.energy.da_lead_steps",
-            self.da_lead_steps,
-            "an integer in [1, 192]",
+        require_int("markets.energy.da_lead_steps", self.da_lead_steps, 1, 192)
+        require_range("markets.energy.position_max_mw", self.position_max_mw, 0.0, MAX_POWER_MW, lo_open=True)
+        require_range(
+            "markets.energy.imbalance_penalty_per_mwh", self.imbalance_penalty_per_mwh, 0.0, MAX_PRICE_PER_MWH
         )
-        require_range("markets.energy.position_max_mw", self.position_max_mw, 0.0, lo_open=True)
-        require_range("markets.energy.imbalance_penalty_per_mwh", self.imbalance_penalty_per_mwh, 0.0)
         require_range("markets.energy.price_cap_per_mwh", self.price_cap_per_mwh, 0.0, 1e5, lo_open=True)
         require_range("markets.energy.need_mw", self.need_mw, 0.0, 1e5)
 
@@ -317,12 +332,12 @@ class MarketsConfig:
 
 @dataclass(frozen=True)
 class RewardConfig:
-    """Reward = ``scale`` x (settlements - costs - penalties) of the step, in currency units."""
+    """Reward = ``scale`` x (settlements - costs - penalties) of the step, in currency units; ``scale`` in (0, 1000]."""
 
     scale: float = 1e-3
 
     def __post_init__(self) -> None:
-        require_range("reward.scale", self.scale, 0.0, lo_open=True)
+        require_range("reward.scale", self.scale, 0.0, 1e3, lo_open=True)
 
 
 @dataclass(frozen=True)
@@ -357,20 +372,107 @@ class ScenarioConfig:
                 value == self.time.utc_offset_h,
                 key,
                 value,
-                f"time.utc_offset_h = {self.time.utc_offset_h:g} (the clocks of the market and of the "
+                f"time.utc_offset_h = {fmt_num(self.time.utc_offset_h)} (the clocks of the market and of the "
                 "generated series must agree; set both)",
             )
 
 
+def unused_keys(cfg: ScenarioConfig) -> list[tuple[str, object, str]]:
+    """Keys set to a value other than their default that have no effect in this configuration.
+
+    Returns ``(dotted key, value, why)`` for each; :func:`build_config` reports them as
+    :class:`~vpp_gym.validation.ConfigWarning` (e.g. ``resources.ev.p_discharge_max_mw`` while
+    ``resources.ev.v2g`` is false). A key left at its default is never reported.
+    """
+    out: list[tuple[str, object, str]] = []
+
+    def check(obj: Any, default: Any, prefix: str, names: tuple[str, ...], why: str) -> None:
+        for name in names:
+            value = getattr(obj, name)
+            if value != getattr(default, name):
+                out.append((f"{prefix}.{name}", to_mapping(value), why))
+
+    r, m = cfg.resources, cfg.markets
+    if r.ev is not None and not r.ev.v2g:
+        check(
+            r.ev,
+            EvFleetParams(),
+            "resources.ev",
+            ("p_discharge_max_mw", "eta_discharge", "degradation_cost_per_mwh"),
+            "resources.ev.v2g is false (the fleet never discharges)",
+        )
+    if r.flex_load is not None:
+        if r.flex_load.shift_share == 0.0:
+            check(
+                r.flex_load,
+                FlexLoadParams(),
+                "resources.flex_load",
+                ("shift_window_h", "shift_cost_per_mwh", "shift_violation_penalty_per_mwh"),
+                "resources.flex_load.shift_share is 0 (no load is shifted)",
+            )
+        if r.flex_load.curtail_share == 0.0:
+            check(
+                r.flex_load,
+                FlexLoadParams(),
+                "resources.flex_load",
+                ("curtail_cost_per_mwh",),
+                "resources.flex_load.curtail_share is 0 (no load is curtailed)",
+            )
+    if m.energy.form == "price_taker":
+        check(
+            m.energy,
+            EnergyMarketConfig(),
+            "markets.energy",
+            ("price_cap_per_mwh", "need_mw", "competitors"),
+            "markets.energy.form is 'price_taker' (these are rules of the transaction form)",
+        )
+    for name in ("regulation", "reserve", "demand_response"):
+        product = getattr(m, name)
+        if product is None:
+            continue
+        default = type(product)()
+        if product.form == "invitation":
+            check(
+                product,
+                default,
+                f"markets.{name}",
+                ("price_cap", "competitors"),
+                f"markets.{name}.form is 'invitation' (these are rules of the transaction form)",
+            )
+        else:
+            check(
+                product,
+                default,
+                f"markets.{name}",
+                ("others_ratio",),
+                f"markets.{name}.form is 'transaction' (others_ratio is a rule of the invitation form)",
+            )
+    if m.carbon.pricing == "flat":
+        check(
+            m.carbon,
+            CarbonMarketConfig(),
+            "markets.carbon",
+            ("band_t", "growth"),
+            "markets.carbon.pricing is 'flat' (bands are steps of the stepped price)",
+        )
+    return out
+
+
 def read_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping with ``yaml.safe_load``; a clear ConfigError for anything else."""
+    """Read a YAML mapping (``yaml.safe_load``, refusing duplicate keys); a clear ConfigError for anything else
+    (a missing file, text that is not UTF-8, invalid YAML, a key given twice, not a mapping)."""
     p = Path(path)
     if not p.is_file():
-        raise ConfigError(f"config file not found: {str(path)!r} (resolved to {p.resolve()})")
+        what = "is a folder, not a file" if p.is_dir() else "not found"
+        raise ConfigError(f"config file {what}: {str(path)!r} (resolved to {p.resolve()})")
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = load_yaml(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {err.start}: {err.reason}); save the file as UTF-8") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read: {err.strerror or err}") from None
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+        raise ConfigError(f"{path}: not valid YAML: {yaml_error_message(err)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -393,6 +495,9 @@ def build_config(
     Returns:
         ``(config, base_dir)``; ``base_dir`` is where relative data paths are resolved (the YAML's
         directory, else the working directory).
+
+    Keys set but without effect in the resolved config are reported as
+    :class:`~vpp_gym.validation.ConfigWarning` (:func:`unused_keys`).
     """
     base_dir = Path.cwd()
     if isinstance(config, ScenarioConfig):
@@ -407,7 +512,10 @@ def build_config(
             mapping = merge_overrides(mapping, config)
     if overrides:
         mapping = merge_overrides(mapping, overrides)
-    return from_mapping(ScenarioConfig, mapping), base_dir
+    cfg = from_mapping(ScenarioConfig, mapping)
+    for key, value, why in unused_keys(cfg):
+        warn_unused(key, value, why)
+    return cfg, base_dir
 
 
 def dump_yaml(cfg: ScenarioConfig) -> str:

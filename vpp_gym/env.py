@@ -18,7 +18,7 @@ from gymnasium import spaces
 from vpp_gym import core
 from vpp_gym.config import ScenarioConfig, build_config
 from vpp_gym.ops import SCALAR
-from vpp_gym.scenario import SPLITS, episode_starts, scenario_series
+from vpp_gym.scenario import SPLITS, empty_split_error, episode_starts, scenario_series
 from vpp_gym.validation import ConfigError
 
 RESET_OPTIONS = ("split", "day")
@@ -169,6 +169,8 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
     def parse_day(self, split: str, day: Any) -> int | None:
         """The index in ``split`` of a ``day`` reset option (an index or an ISO date; None = draw one)."""
         starts = self.episode_starts[split]
+        if len(starts) == 0:
+            raise empty_split_error(self.config, self.series, split)
         if day is None:
             return None
         if isinstance(day, str | _dt.date):
@@ -207,13 +209,10 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         return obs, info["reward"], terminated, False, info
 
     def _check_action(self, action: Any) -> list[float]:
-        a = np.asarray(action, dtype=np.float64)
+        a = real_array(action, "action")
         n = len(self.action_names)
         if a.shape != (n,):
-            if a.size == n:
-                a = a.reshape(n)
-            else:
-                raise ValueError(f"action has shape {a.shape}; expected ({n},) for components {self.action_names}")
+            raise ValueError(f"action has shape {a.shape}; expected ({n},) for components {self.action_names}")
         bad = ~(np.abs(a) <= 1.0 + 1e-6)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
@@ -234,6 +233,21 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         the future the agent does not observe) it is all a model of the episode needs.
         """
         return self._state
+
+
+def real_array(value: Any, what: str) -> np.ndarray:
+    """``value`` as a float64 array if it holds real numbers (float, integer); a ``ValueError`` for complex
+    numbers, text, booleans or objects, which are refused rather than coerced."""
+    try:
+        a = np.asarray(value)
+    except (ValueError, TypeError) as err:  # e.g. a ragged list
+        raise ValueError(f"{what} is not an array of numbers: {err}") from None
+    if a.dtype.kind not in "iuf":
+        raise ValueError(
+            f"{what} has dtype {a.dtype} ({type(value).__name__}); expected real numbers (a float or integer "
+            "array), e.g. env.action_space.sample()"
+        )
+    return a.astype(np.float64, copy=False)
 
 
 @runtime_checkable

@@ -13,11 +13,35 @@ import dataclasses
 import datetime as _dt
 import difflib
 import math
+import numbers
 import types
+import warnings
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
+import numpy as np
+import yaml
+
 T = TypeVar("T")
+
+# -- physical upper bounds of config values ------------------------------------------------------
+# Every numeric config key has an upper bound (README, "Config bounds"): values beyond them describe
+# no power plant or market and only overflow the settlement to inf/nan. The bounds are generous on
+# purpose (a VPP aggregates kW to a few GW).
+MAX_POWER_MW = 1e4
+"""Largest power of a resource, position, offer or need: 10 GW."""
+MAX_ENERGY_MWH = 1e5
+"""Largest stored energy: 100 GWh."""
+MAX_PRICE_PER_MWH = 1e5
+"""Largest price, cost, penalty or value per MWh (or per MW and hour): the data schema's price cap."""
+MAX_COST = 1e7
+"""Largest one-off cost (a start of the gas unit), in currency."""
+MAX_CARBON_T = 1e7
+"""Largest carbon quantity (a band of the stepped carbon price), tCO2."""
+MAX_RATE_MW_PER_H = 1e6
+"""Largest ramp rate: 10 GW in 36 s."""
+MAX_SEED = 2**63 - 1
+"""Largest seed (NumPy's generators take any non-negative integer; this keeps it a 64-bit one)."""
 
 
 class ConfigError(ValueError):
@@ -27,22 +51,92 @@ class ConfigError(ValueError):
     """
 
 
+class ConfigWarning(UserWarning):
+    """A configuration key is valid but has no effect in the chosen configuration (e.g. a V2G power
+    limit of an EV fleet without V2G); the message names the key and why."""
+
+
+def warn_unused(key: str, value: object, why: str) -> None:
+    """Report (as a :class:`ConfigWarning`) that ``key`` is set to ``value`` but has no effect: ``why``."""
+    warnings.warn(f"{key} = {plain(value)} has no effect: {why}; remove it", ConfigWarning, stacklevel=4)
+
+
+def is_number(value: object) -> bool:
+    """A real number (Python or NumPy, integer or float), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def is_integer(value: object) -> bool:
+    """An integer (Python or NumPy), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+
+
+def fmt_num(value: float) -> str:
+    """A number as a message shows it: plainly (``inf``, not ``np.float64(inf)``), integers without ``.0``,
+    and otherwise with every digit needed to tell it apart (``5.0000001``, not ``5``)."""
+    if is_integer(value):
+        return str(int(value))
+    x = float(value)
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x.is_integer() and abs(x) < 1e16:
+        return str(int(x))
+    return repr(x)
+
+
+def plain(value: object) -> str:
+    """``value`` for a message: numbers plainly with every digit (``1.5``, ``inf``, not ``np.float64(inf)``),
+    text quoted, containers item by item."""
+    if isinstance(value, bool | np.bool_):
+        return repr(bool(value))
+    if is_integer(value):
+        return str(int(value))  # type: ignore[call-overload]
+    if is_number(value):  # a float as Python writes it (1.5, 0.0, 5.0000001, 1e+308), but inf/nan plainly
+        x = float(value)  # type: ignore[arg-type]
+        return repr(x) if math.isfinite(x) else fmt_num(x)
+    if isinstance(value, str):
+        return repr(str(value))
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{plain(k)}: {plain(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(plain(v) for v in value) + "]"
+    if hasattr(value, "tolist") and hasattr(value, "shape"):  # a NumPy array
+        return plain(value.tolist())
+    return repr(value)
+
+
 def require(ok: bool, key: str, value: object, expected: str) -> None:
     """Raise :class:`ConfigError` naming ``key`` unless ``ok``.
 
     Args:
         ok: the condition that must hold.
         key: dotted key path (or field name) of the value being checked.
-        value: the value that was given.
+        value: the value that was given (shown by :func:`plain`).
         expected: what a valid value looks like, e.g. ``"a number in [0, 1]"``.
     """
     if not ok:
-        raise ConfigError(f"{key}: got {value!r}, expected {expected}")
+        raise ConfigError(f"{key}: got {plain(value)}, expected {expected}")
 
 
 def require_finite(key: str, value: float) -> None:
-    """Require a finite number."""
-    require(isinstance(value, int | float) and math.isfinite(value), key, value, "a finite number")
+    """Require a finite number (Python or NumPy)."""
+    require(is_number(value) and math.isfinite(float(value)), key, value, "a finite number")
+
+
+def require_int(key: str, value: int, lo: int | None = None, hi: int | None = None) -> None:
+    """Require an integer (Python or NumPy, not a bool) in ``[lo, hi]``."""
+    ok = is_integer(value) and (lo is None or value >= lo) and (hi is None or value <= hi)
+    if lo is not None and hi is not None:
+        expected = f"an integer in [{fmt_num(lo)}, {fmt_num(hi)}]"
+    elif lo is not None:
+        expected = f"an integer >= {fmt_num(lo)}"
+    elif hi is not None:
+        expected = f"an integer <= {fmt_num(hi)}"
+    else:
+        expected = "an integer"
+    require(ok, key, value, expected)
 
 
 def require_range(
@@ -63,8 +157,8 @@ def require_range(
         ok = ok and (value < hi if hi_open else value <= hi)
     left = "(" if lo_open else "["
     right = ")" if hi_open else "]"
-    lo_s = "-inf" if lo is None else f"{lo:g}"
-    hi_s = "inf" if hi is None else f"{hi:g}"
+    lo_s = "-inf" if lo is None else fmt_num(lo)
+    hi_s = "inf" if hi is None else fmt_num(hi)
     require(ok, key, value, f"a number in {left}{lo_s}, {hi_s}{right}")
 
 
@@ -119,7 +213,7 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
                 errors.append(err)
         if len(errors) == 1:
             raise errors[0]
-        raise ConfigError(f"{key}: got {value!r}, expected {_type_name(tp)}")
+        raise ConfigError(f"{key}: got {plain(value)}, expected {_type_name(tp)}")
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if isinstance(value, tp):
             return value
@@ -135,21 +229,21 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
         require(isinstance(value, Mapping), key, value, "a mapping")
         kt, vt = get_args(tp)
         return {_convert(kt, k, f"{key}.{k}"): _convert(vt, v, f"{key}.{k}") for k, v in value.items()}
-    if tp is bool:
-        require(isinstance(value, bool), key, value, "true or false")
-        return value
-    if tp is int:
-        require(isinstance(value, int) and not isinstance(value, bool), key, value, "an integer")
-        return value
-    if tp is float:
-        require(isinstance(value, int | float) and not isinstance(value, bool), key, value, "a number")
+    if tp is bool:  # NumPy's bool too, as a Python bool
+        require(isinstance(value, bool | np.bool_), key, value, "true or false")
+        return bool(value)
+    if tp is int:  # NumPy integers too, as Python ints
+        require(is_integer(value), key, value, "an integer")
+        return int(value)
+    if tp is float:  # NumPy numbers too, as Python floats
+        require(is_number(value), key, value, "a number")
         require(math.isfinite(float(value)), key, value, "a finite number")
         return float(value)
     if tp is str:
         if isinstance(value, _dt.date):  # YAML reads an unquoted 2025-10-01 as a date
             return value.isoformat()
         require(isinstance(value, str), key, value, "a string")
-        return value
+        return str(value)
     raise TypeError(f"unsupported config field type {tp!r} at {key}")  # programming error
 
 
@@ -236,3 +330,45 @@ def _deep_copy(m: Any) -> Any:
     if isinstance(m, list):
         return [_deep_copy(v) for v in m]
     return m
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a mapping with the same key twice (PyYAML keeps the last silently)."""
+
+
+def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: dict[Any, int] = {}
+    for key_node, _value in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            hashable = key in seen
+        except TypeError:
+            continue  # an unhashable key: the base constructor reports it
+        if hashable:
+            raise yaml.constructor.ConstructorError(
+                None,
+                None,
+                f"found the key {key!r} twice (first on line {seen[key] + 1}); each key may appear once",
+                key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_unique_mapping)
+
+
+def yaml_error_message(err: yaml.YAMLError) -> str:
+    """A YAML error on one line: what is wrong and where (``line 3, column 3``)."""
+    if isinstance(err, yaml.MarkedYAMLError):
+        mark = err.problem_mark or err.context_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        what = " ".join(x for x in (err.context, err.problem) if x)
+        return f"{what}{where}"
+    return " ".join(str(err).split())
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` that refuses duplicate keys (a ``yaml.YAMLError`` naming the key and its lines;
+    :func:`yaml_error_message` puts it on one line)."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass: no arbitrary objects

@@ -49,7 +49,7 @@ from gymnasium.vector.utils import batch_space
 
 from vpp_gym import core, ledger
 from vpp_gym.config import ScenarioConfig
-from vpp_gym.env import LedgerNester, VppEnv
+from vpp_gym.env import LedgerNester, VppEnv, real_array
 from vpp_gym.scenario import SPLITS
 from vpp_gym.tasks import ArbitrageEnv, JointEnv, LowCarbonEnv, RegulationEnv
 
@@ -333,7 +333,7 @@ class VppVectorEnv(VectorEnv):
         return t0 if (t == t0).all() else None
 
     def _check_actions(self, actions: Any) -> list[np.ndarray]:
-        a = np.asarray(actions, dtype=np.float64)
+        a = real_array(actions, "actions")
         n, k = self.num_envs, len(self.action_names)
         if a.shape != (n, k):
             raise ValueError(

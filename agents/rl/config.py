@@ -26,17 +26,34 @@ from typing import Any, Literal
 import yaml
 
 from vpp_gym.config import read_yaml
-from vpp_gym.validation import ConfigError, from_mapping, merge_overrides, require, require_range, to_mapping
+from vpp_gym.validation import (
+    ConfigError,
+    from_mapping,
+    load_yaml,
+    merge_overrides,
+    require,
+    require_int,
+    require_range,
+    to_mapping,
+    warn_unused,
+    yaml_error_message,
+)
 
 ALGOS = ("ppo", "sac")
 
 
+SEED_MAX = 2**32 - 1
+"""Largest experiment seed: Stable-Baselines3 seeds NumPy's legacy generator, which takes 32 bits."""
+STEPS_MAX = 10**12
+"""Largest number of env steps (a budget, an interval): far beyond any training on one machine."""
+
+
 def _check_net_arch(net_arch: tuple[int, ...]) -> None:
     require(
-        len(net_arch) >= 1 and all(n >= 1 for n in net_arch),
+        1 <= len(net_arch) <= 64 and all(1 <= n <= 65_536 for n in net_arch),
         "agent.net_arch",
         list(net_arch),
-        "a non-empty list of positive layer sizes",
+        "a list of 1 to 64 layer sizes in [1, 65536]",
     )
 
 
@@ -80,16 +97,18 @@ class PpoConfig:
 
     def __post_init__(self) -> None:
         require_range("agent.learning_rate", self.learning_rate, 0.0, 1.0, lo_open=True)
-        for name in ("n_steps", "batch_size", "n_epochs"):
-            require(getattr(self, name) >= 1, f"agent.{name}", getattr(self, name), "an integer >= 1")
+        require_int("agent.n_steps", self.n_steps, 1, 1_000_000)
+        require_int("agent.batch_size", self.batch_size, 1, 10_000_000)
+        require_int("agent.n_epochs", self.n_epochs, 1, 1000)
         for name in ("gamma", "gae_lambda"):
             require_range(f"agent.{name}", getattr(self, name), 0.0, 1.0)
-        require_range("agent.clip_range", self.clip_range, 0.0, None, lo_open=True)
+        require_range("agent.clip_range", self.clip_range, 0.0, 10.0, lo_open=True)
         for name in ("ent_coef", "vf_coef"):
-            require_range(f"agent.{name}", getattr(self, name), 0.0, None)
-        require_range("agent.max_grad_norm", self.max_grad_norm, 0.0, None, lo_open=True)
+            require_range(f"agent.{name}", getattr(self, name), 0.0, 1000.0)
+        require_range("agent.max_grad_norm", self.max_grad_norm, 0.0, 1e6, lo_open=True)
         if self.target_kl is not None:
-            require_range("agent.target_kl", self.target_kl, 0.0, None, lo_open=True)
+            require_range("agent.target_kl", self.target_kl, 0.0, 1000.0, lo_open=True)
+        require_range("agent.log_std_init", self.log_std_init, -20.0, 20.0)
         _check_net_arch(self.net_arch)
 
 
@@ -138,27 +157,32 @@ class SacConfig:
 
     def __post_init__(self) -> None:
         require_range("agent.learning_rate", self.learning_rate, 0.0, 1.0, lo_open=True)
-        require(self.demo_episodes >= 0, "agent.demo_episodes", self.demo_episodes, "an integer >= 0")
-        for name in ("buffer_size", "batch_size", "train_freq", "gradient_steps", "n_steps"):
-            require(getattr(self, name) >= 1, f"agent.{name}", getattr(self, name), "an integer >= 1")
-        require(self.learning_starts >= 0, "agent.learning_starts", self.learning_starts, "an integer >= 0")
+        require_int("agent.demo_episodes", self.demo_episodes, 0, 1_000_000)
+        require_int("agent.buffer_size", self.buffer_size, 1, 100_000_000)  # allocated up front
+        require_int("agent.batch_size", self.batch_size, 1, 10_000_000)
+        require_int("agent.train_freq", self.train_freq, 1, 1_000_000)
+        require_int("agent.gradient_steps", self.gradient_steps, 1, 1_000_000)
+        require_int("agent.n_steps", self.n_steps, 1, 1000)
+        require_int("agent.learning_starts", self.learning_starts, 0, STEPS_MAX)
         require_range("agent.tau", self.tau, 0.0, 1.0, lo_open=True)
         require_range("agent.gamma", self.gamma, 0.0, 1.0)
         if isinstance(self.ent_coef, str):
             require(_auto(self.ent_coef), "agent.ent_coef", self.ent_coef, "'auto', 'auto_<initial value>' or a number")
         else:
-            require_range("agent.ent_coef", self.ent_coef, 0.0, None)
+            require_range("agent.ent_coef", self.ent_coef, 0.0, 1000.0)
         if isinstance(self.target_entropy, str):
             require(self.target_entropy == "auto", "agent.target_entropy", self.target_entropy, "'auto' or a number")
+        else:
+            require_range("agent.target_entropy", self.target_entropy, -1e6, 1e6)
         _check_net_arch(self.net_arch)
 
 
 def _auto(text: str) -> bool:
-    """``auto`` or ``auto_<positive number>``."""
+    """``auto`` or ``auto_<initial value in (0, 1000]>``."""
     if text == "auto":
         return True
     try:
-        return text.startswith("auto_") and float(text[5:]) > 0.0
+        return text.startswith("auto_") and 0.0 < float(text[5:]) <= 1000.0
     except ValueError:
         return False
 
@@ -187,11 +211,11 @@ class TrainConfig:
     device: str = "cpu"
 
     def __post_init__(self) -> None:
-        require(self.total_timesteps >= 1, "train.total_timesteps", self.total_timesteps, "an integer >= 1")
-        require(self.n_envs >= 1, "train.n_envs", self.n_envs, "an integer >= 1")
+        require_int("train.total_timesteps", self.total_timesteps, 1, STEPS_MAX)
+        require_int("train.n_envs", self.n_envs, 1, 65_536)
         for name in ("eval_every_steps", "checkpoint_every_steps"):
-            require(getattr(self, name) >= 0, f"train.{name}", getattr(self, name), "an integer >= 0")
-        require(self.torch_threads >= 1, "train.torch_threads", self.torch_threads, "an integer >= 1")
+            require_int(f"train.{name}", getattr(self, name), 0, STEPS_MAX)
+        require_int("train.torch_threads", self.torch_threads, 1, 1024)
 
 
 @dataclass(frozen=True)
@@ -211,8 +235,8 @@ class NormalizeConfig:
     clip_reward: float = 10.0
 
     def __post_init__(self) -> None:
-        require_range("normalize.clip_obs", self.clip_obs, 0.0, None, lo_open=True)
-        require_range("normalize.clip_reward", self.clip_reward, 0.0, None, lo_open=True)
+        require_range("normalize.clip_obs", self.clip_obs, 0.0, 1e6, lo_open=True)
+        require_range("normalize.clip_reward", self.clip_reward, 0.0, 1e6, lo_open=True)
 
 
 @dataclass(frozen=True)
@@ -228,7 +252,7 @@ class EvalConfig:
     days: int = 16
 
     def __post_init__(self) -> None:
-        require(self.days >= 1, "eval.days", self.days, "an integer >= 1")
+        require_int("eval.days", self.days, 1, 36_600)
 
 
 @dataclass(frozen=True)
@@ -250,7 +274,7 @@ class ExperimentConfig:
         import vpp_gym
 
         require(self.env_id in vpp_gym.TASKS, "env_id", self.env_id, "one of " + ", ".join(vpp_gym.TASKS))
-        require(self.seed >= 0, "seed", self.seed, "an integer >= 0")
+        require_int("seed", self.seed, 0, SEED_MAX)
         require(bool(self.name) and "/" not in self.name, "name", self.name, "a non-empty name without '/'")
         if isinstance(self.agent, SacConfig) and self.agent.demo_episodes % self.train.n_envs:
             raise ConfigError(
@@ -278,8 +302,24 @@ def load_experiment(
         agent = from_mapping(PpoConfig, data.get("agent"), "agent")
     else:
         agent = from_mapping(SacConfig, data.get("agent"), "agent")
-    cfg = from_mapping(ExperimentConfig, {k: v for k, v in data.items() if k != "agent"})
-    return replace(cfg, agent=agent), base_dir
+    cfg = replace(from_mapping(ExperimentConfig, {k: v for k, v in data.items() if k != "agent"}), agent=agent)
+    for key, value, why in unused_keys(cfg):
+        warn_unused(key, value, why)
+    return cfg, base_dir
+
+
+def unused_keys(cfg: ExperimentConfig) -> list[tuple[str, object, str]]:
+    """Keys set to a non-default value that have no effect in this experiment (reported as ``ConfigWarning``)."""
+    out: list[tuple[str, object, str]] = []
+    a, n = cfg.agent, cfg.normalize
+    if isinstance(a, SacConfig) and a.demo_episodes == 0 and a.demo_policy != SacConfig().demo_policy:
+        out.append(("agent.demo_policy", a.demo_policy, "agent.demo_episodes is 0 (no demonstrations)"))
+    default = NormalizeConfig()
+    if not n.obs and n.clip_obs != default.clip_obs:
+        out.append(("normalize.clip_obs", n.clip_obs, "normalize.obs is false"))
+    if not n.reward and n.clip_reward != default.clip_reward:
+        out.append(("normalize.clip_reward", n.clip_reward, "normalize.reward is false"))
+    return out
 
 
 def parse_cli_overrides(items: list[str]) -> dict[str, Any]:
@@ -294,9 +334,9 @@ def parse_cli_overrides(items: list[str]) -> dict[str, Any]:
         if not sep or not key:
             raise ConfigError(f"override {item!r}: expected key=value, e.g. agent.learning_rate=1e-4")
         try:
-            value = yaml.safe_load(text)
+            value = load_yaml(text)
         except yaml.YAMLError as err:
-            raise ConfigError(f"override {item!r}: the value is not valid YAML: {err}") from None
+            raise ConfigError(f"override {item!r}: the value is not valid YAML: {yaml_error_message(err)}") from None
         quoted = text.strip()[:1] in ("'", '"')
         if isinstance(value, str) and not quoted:
             try:

@@ -41,6 +41,29 @@ def _teacher(name: str, env: gym.Env, seed: int) -> Policy:
         ) from None
 
 
+def check_demonstrations(cfg: ExperimentConfig) -> None:
+    """The checks of the demonstrations that need no model: buffer size and the teacher's scope.
+
+    Run before a run folder is created (:func:`agents.rl.train.preflight`).
+
+    Raises:
+        ConfigError: naming ``agent.demo_episodes`` or ``agent.demo_policy``.
+    """
+    a = cfg.agent
+    assert isinstance(a, SacConfig)
+    env = gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides, split="train")
+    try:
+        need = a.demo_episodes * env.unwrapped.params.episode_steps  # type: ignore[attr-defined]
+        if need > a.buffer_size:
+            raise ConfigError(
+                f"agent.demo_episodes: {a.demo_episodes} episodes are {need:,} transitions, more than "
+                f"agent.buffer_size ({a.buffer_size:,}); lower the first or raise the second"
+            )
+        _teacher(a.demo_policy, env, 0)
+    finally:
+        env.close()
+
+
 def episode_seed(seed: int, k: int) -> int:
     """Seed of demonstration episode ``k`` of a run with experiment seed ``seed`` (env and teacher)."""
     return int(np.random.SeedSequence([seed, 2, k]).generate_state(1)[0])

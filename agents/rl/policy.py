@@ -1,13 +1,21 @@
-"""A trained agent as a :class:`agents.base.Policy`: the model plus its observation normalisation."""
+"""A trained agent as a :class:`agents.base.Policy`: the model plus its observation normalisation.
+
+A run folder's ``best/`` and ``final/`` units (:mod:`agents.rl.artifacts`) each hold a model and its
+normaliser, checked against the unit's manifest before anything is loaded: a missing, truncated or
+changed file is an error naming it, and a model is never used without its normaliser. The
+normaliser is read from ``normalizer.npz`` + ``normalizer.json`` (no pickle); the model is
+Stable-Baselines3's zip, which can run code when it is loaded: **load only runs you trust**.
+"""
 
 from __future__ import annotations
 
-import json
-import pickle
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from agents.rl.artifacts import MODEL, ObsNormalizer, check_spaces, config_diff, find_unit, verify_unit
+from agents.runfiles import RunFolderError, read_json
 
 
 def load_model(algo: str, path: str | Path, **kwargs: Any) -> Any:
@@ -16,6 +24,7 @@ def load_model(algo: str, path: str | Path, **kwargs: Any) -> Any:
     A SAC model saved with n-step returns records both ``n_steps`` and the n-step buffer class, and
     SB3 warns at load that ``n_steps`` is then ignored; harmless here (inference needs no buffer, and
     a resumed run loads its pickled buffer, which keeps its own ``n_steps``), so it is silenced.
+    A file SB3 cannot read is a :class:`~agents.runfiles.RunFolderError` naming it.
     """
     import warnings
 
@@ -23,7 +32,13 @@ def load_model(algo: str, path: str | Path, **kwargs: Any) -> Any:
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"`n_steps=\d+` is ignored because a custom")
-        return (PPO if algo == "ppo" else SAC).load(path, **kwargs)
+        try:
+            return (PPO if algo == "ppo" else SAC).load(path, **kwargs)
+        except Exception as err:  # zipfile, pickle, torch and SB3 raise many kinds
+            raise RunFolderError(f"cannot load the model {path}: {type(err).__name__}: {err}") from None
+
+
+LEGACY = ("best_model.zip", "final_model.zip", "best_vecnormalize.pkl", "final_vecnormalize.pkl")
 
 
 class RlPolicy:
@@ -33,36 +48,75 @@ class RlPolicy:
 
     Arguments:
         model: a Stable-Baselines3 model (PPO or SAC).
-        normalizer: the training ``VecNormalize`` (its running statistics), or None.
+        normalizer: the training normalisation (:class:`~agents.rl.artifacts.ObsNormalizer`, or SB3's
+            ``VecNormalize``), or None.
     """
 
     def __init__(self, model: Any, normalizer: Any | None = None) -> None:
         self.model = model
         self.normalizer = normalizer
 
-    @classmethod
-    def load(cls, run_dir: str | Path, which: str = "best") -> RlPolicy:
-        """Load ``best`` (best validation profit) or ``final`` from a run folder written by ``vpp-gym train``."""
+    @staticmethod
+    def check(run_dir: str | Path, which: str = "best", env: Any | None = None) -> tuple[str, Path]:
+        """Everything :meth:`load` checks before it loads the model (nothing is unpickled).
+
+        The run folder's ``meta.json``, the unit's files against its manifest (sizes and SHA-256) and,
+        with ``env`` (a vpp-gym env), the observation and action layouts the model was trained on
+        (an error names the rows and the config keys that differ). Returns ``(algo, unit folder)``.
+
+        Raises:
+            RunFolderError: not a run folder, no such unit yet, or a file of the unit missing or damaged.
+            ConfigError: the layouts differ.
+        """
         run = Path(run_dir)
         if which not in ("best", "final"):
             raise ValueError(f"which={which!r}; expected 'best' or 'final'")
-        meta_path = run / "meta.json"
-        if not meta_path.is_file():
-            raise FileNotFoundError(f"{run}: not a run folder of vpp-gym train (no meta.json)")
-        algo = json.loads(meta_path.read_text())["algo"]
-        model_path = run / f"{which}_model.zip"
-        if not model_path.is_file():
-            raise FileNotFoundError(
-                f"{model_path} is missing: the run has not reached its first "
-                f"{'evaluation' if which == 'best' else 'end'}"
+        meta = read_json(run / "meta.json", f"{run} is not a run folder of vpp-gym train (no meta.json)")
+        algo = meta.get("algo") if isinstance(meta, dict) else None
+        if algo not in ("ppo", "sac"):
+            raise RunFolderError(f"{run / 'meta.json'} names no algorithm (ppo or sac); the file is damaged")
+        unit = find_unit(run, which)
+        if unit is None:
+            target = run / which
+            if target.is_dir():
+                verify_unit(target)  # raises, naming the missing or damaged file
+            if any((run / name).exists() for name in LEGACY):
+                raise RunFolderError(
+                    f"{run} was written by an earlier vpp-gym ({which}_model.zip beside a pickled "
+                    f"{which}_vecnormalize.pkl); this version loads a model only with its normaliser as one unit "
+                    f"({target}/ with a manifest): train the run again"
+                )
+            raise RunFolderError(
+                f"{target}/ is missing: the run has not reached its first "
+                f"{'evaluation' if which == 'best' else 'end'} (or its folder is incomplete)"
             )
-        model = load_model(algo, model_path, device="cpu")
-        norm_path = run / f"{which}_vecnormalize.pkl"
-        normalizer = None
-        if norm_path.is_file():
-            with norm_path.open("rb") as fh:
-                normalizer = pickle.load(fh)
-        return cls(model, normalizer)
+        manifest = verify_unit(unit)
+        if env is not None:
+            base = getattr(env, "unwrapped", env)
+            keys = None
+            if (run / "scenario.yaml").is_file():
+                from vpp_gym.config import read_yaml
+                from vpp_gym.validation import to_mapping
+
+                keys = config_diff(read_yaml(run / "scenario.yaml"), to_mapping(base.config))
+            check_spaces(
+                manifest.get("spaces"),
+                {"observation_names": base.observation_names, "action_names": base.action_names},
+                str(run),
+                keys,
+            )
+        return str(algo), unit
+
+    @classmethod
+    def load(cls, run_dir: str | Path, which: str = "best", env: Any | None = None) -> RlPolicy:
+        """Load ``best`` (best validation profit) or ``final`` from a run folder written by ``vpp-gym train``.
+
+        Checked first (:meth:`check`): the unit's files against its manifest and, with ``env``, the
+        layouts the model was trained on.
+        """
+        algo, unit = cls.check(run_dir, which, env)
+        model = load_model(algo, unit / MODEL, device="cpu")
+        return cls(model, ObsNormalizer.load(unit))
 
     def reset(self) -> None:
         """Nothing to forget (the policies are feed-forward)."""

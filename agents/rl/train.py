@@ -8,23 +8,39 @@ scenario.yaml          the resolved scenario the env was built from
 command.txt            the command line
 meta.json              algo, seeds, git revision, library versions, start time, resumptions,
                        SAC demonstrations (agents.rl.demo)
-final_model.zip        model at the end of training, final_vecnormalize.pkl its normalisation
-best_model.zip         model with the best validation profit, best_vecnormalize.pkl
-checkpoint/            latest resumable state (model, normalisation, SAC replay buffer, state.json)
+best/                  model with the best validation profit, as one unit (agents.rl.artifacts):
+                       model.zip, normalizer.npz + normalizer.json, manifest.json (written last:
+                       files with sizes and SHA-256, step, validation profit, observation layout)
+final/                 the model at the end of training, the same way
+checkpoint/            latest resumable state, the same way (plus the SAC replay buffer, state.json)
 curve.csv              validation KPIs over training (one row per evaluation)
 tb/                    TensorBoard logs (SB3 losses, vpp/* episode KPIs, eval/* validation KPIs)
+INCOMPLETE             present until the run has finished: it says how to continue or start over
+.lock                  the OS lock of the process writing the folder (released when it ends)
 ```
+
+A run folder is written by one process at a time: ``vpp-gym train --out R`` and ``--resume R`` lock
+it (:class:`agents.runfiles.FolderLock`) and a second one is refused. A new run needs a new or
+empty folder; a folder holding an unfinished run is continued with ``--resume`` (from its last
+checkpoint, or from step 0 if it stopped before the first one) or started over with ``--force``,
+which removes only the run's own files. Units are replaced atomically (a kill never leaves the run
+without a complete checkpoint) and checked against their manifests when loaded.
 
 Validation runs the deterministic policy on the first ``eval.days`` days of the ``eval.split``
 split (never the test split) with a fixed seed, in one native vector env, using the training
 normalisation statistics; the best model by mean validation profit is kept.
+
+Config errors are found before the run folder is created (:func:`preflight`): the env is built,
+the device and the validation days are checked, and SAC's demonstrations are checked.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -38,7 +54,29 @@ import numpy as np
 
 from agents import runinfo
 from agents.kpi import kpis_from_totals
+from agents.rl.artifacts import (
+    MODEL,
+    ObsNormalizer,
+    check_spaces,
+    find_unit,
+    read_manifest,
+    recover_unit,
+    save_unit,
+    spaces_record,
+    verify_unit,
+)
 from agents.rl.config import ExperimentConfig, PpoConfig, SacConfig, experiment_yaml, load_experiment
+from agents.runfiles import (
+    LOCK_NAME,
+    FolderLock,
+    RunFolderError,
+    contents,
+    fresh_folder,
+    fsync_dir,
+    make_folder,
+    read_json,
+    write_text_atomic,
+)
 from vpp_gym import ledger
 from vpp_gym.config import dump_yaml
 from vpp_gym.validation import ConfigError
@@ -46,6 +84,119 @@ from vpp_gym.validation import ConfigError
 EVAL_SEED = 20_261_127
 """Seed of the validation episodes' forecasts and signals: the same for every evaluation and run."""
 CHECKPOINT = "checkpoint"
+INCOMPLETE = "INCOMPLETE"
+"""Marker file of a run that has not finished (removed when it has)."""
+RUN_FILES = frozenset(
+    {
+        "config.yaml",
+        "scenario.yaml",
+        "command.txt",
+        "meta.json",
+        "curve.csv",
+        "summary.json",
+        "tb",
+        INCOMPLETE,
+        LOCK_NAME,
+        *(f"{unit}{suffix}" for unit in ("best", "final", CHECKPOINT) for suffix in ("", ".tmp", ".old")),
+        # the layout of earlier versions (a pickled normaliser beside each model)
+        "best_model.zip",
+        "final_model.zip",
+        "best_vecnormalize.pkl",
+        "final_vecnormalize.pkl",
+        "best.json",
+    }
+)
+"""Everything ``vpp-gym train`` writes into a run folder (``--force`` removes only these)."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during training, with the one line that says what was kept and how to continue."""
+
+
+def is_run_file(name: str) -> bool:
+    """Whether a name in a run folder is one the run writes (:data:`RUN_FILES`, or a file being replaced)."""
+    name = name.rstrip("/")
+    return name in RUN_FILES or re.fullmatch(r"\..+\.tmp-\d+", name) is not None
+
+
+def run_status(run: Path) -> str | None:
+    """``"finished"``, ``"incomplete"`` or None (not a run folder of ``vpp-gym train``)."""
+    if (run / INCOMPLETE).exists():
+        return "incomplete"
+    if (run / "config.yaml").is_file() or (run / "meta.json").is_file():
+        return "finished" if (run / "summary.json").is_file() else "incomplete"
+    return None
+
+
+def _checkpoint_step(run: Path) -> int | None:
+    found = find_unit(run, CHECKPOINT)
+    if found is None:
+        return None
+    try:
+        return int(read_manifest(found).get("timesteps") or 0)
+    except RunFolderError:
+        return None
+
+
+def continue_hint(run: Path) -> str:
+    """What to do with an unfinished run folder: resume it (from its checkpoint or from step 0) or start over."""
+    step = _checkpoint_step(run)
+    resume = (
+        f"continue it from its checkpoint at step {step:,}: vpp-gym train --resume {run}"
+        if step is not None
+        else f"it stopped before its first checkpoint: vpp-gym train --resume {run} starts it over from step 0 "
+        "with its config"
+    )
+    return f"{resume}; or start over with a config of your choice: vpp-gym train CONFIG --out {run} --force"
+
+
+def _incomplete_text(run: Path) -> str:
+    return (
+        "This run of vpp-gym train has not finished (it is running, was interrupted or crashed).\n"
+        f"Continue it:   vpp-gym train --resume {run}\n"
+        "               (from its last checkpoint; from step 0 with its config if it has none)\n"
+        f"Start over:    vpp-gym train CONFIG --out {run} --force   (removes this run's files)\n"
+    )
+
+
+def claim_run_folder(run: Path, force: bool = False) -> FolderLock:
+    """Create and lock the folder of a new run; it must be new or empty (or, with ``force``, an unfinished run).
+
+    Raises:
+        RunFolderError: ``run`` is a file, is in use by another process, holds a finished run, holds
+            an unfinished run (without ``force``), or holds files that are not a run's; the message
+            says what to do.
+    """
+    make_folder(run)
+    lock = FolderLock(run).acquire("vpp-gym train")
+    try:
+        found = contents(run)
+        if not found:
+            return lock
+        status = run_status(run)
+        foreign = [n for n in found if not is_run_file(n)]
+        if status is None or foreign:
+            what = "is not empty" if status is None else "holds files that are not the run's"
+            raise RunFolderError(
+                f"run folder {run} {what} ({', '.join((foreign or found)[:6])}); a run needs a new or empty folder: "
+                "give another --out (--force removes only a run's own files, never yours)"
+            )
+        if status == "finished":
+            raise RunFolderError(
+                f"run folder {run} holds a finished run; choose another --out, or continue it to a larger total: "
+                f"vpp-gym train --resume {run} train.total_timesteps=N"
+            )
+        if not force:
+            raise RunFolderError(
+                f"run folder {run} holds an unfinished run (marked {INCOMPLETE}); {continue_hint(run)}"
+            )
+        for name in found:
+            path = run / name.rstrip("/")
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+        return lock
+    except BaseException:
+        lock.release()
+        raise
 
 
 def env_seed(seed: int) -> int:
@@ -282,11 +433,7 @@ class _Trainer:
         if mean["profit"] > self.state["best_val_profit"]:
             self.state["best_val_profit"] = mean["profit"]
             self.state["best_timesteps"] = model.num_timesteps
-            model.save(self.run / "best_model.zip")
-            self._save_normalizer(self.run / "best_vecnormalize.pkl")
-            (self.run / "best.json").write_text(
-                json.dumps({"best_val_profit": mean["profit"], "best_timesteps": model.num_timesteps})
-            )
+            self.save_unit(model, "best", {"val_profit": mean["profit"]})
         if self.progress:
             print(
                 f"  step {model.num_timesteps:>10,}  validation profit {mean['profit']:>12,.1f} "
@@ -295,22 +442,29 @@ class _Trainer:
             )
         return mean["profit"]
 
-    def _save_normalizer(self, path: Path) -> None:
-        self.env.save(str(path))  # the running statistics, without the wrapped envs
+    def save_unit(self, model: Any, name: str, info: dict[str, Any], extra: bool = False) -> None:
+        """Save ``model`` with its normaliser as the unit ``name`` (atomically, manifest last).
+
+        ``extra``: a checkpoint, with the SAC replay buffer and the trainer's state.
+        """
+        normalizer = ObsNormalizer.from_vecnormalize(self.env)
+        state = {**self.state, "num_timesteps": model.num_timesteps, "wall_s": time.perf_counter() - self.t0}
+
+        def write(folder: Path) -> None:
+            model.save(folder / MODEL)
+            normalizer.save(folder)
+            if extra:
+                if hasattr(model, "save_replay_buffer"):
+                    model.save_replay_buffer(folder / "replay_buffer.pkl")
+                (folder / "state.json").write_text(json.dumps(state, indent=2))
+
+        record = {"timesteps": model.num_timesteps, "algo": self.cfg.algo, **info, "spaces": spaces_record(self.env)}
+        save_unit(self.run, name, write, record)
 
     def checkpoint(self, model: Any) -> None:
-        tmp = self.run / (CHECKPOINT + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        model.save(tmp / "model.zip")
-        self._save_normalizer(tmp / "vecnormalize.pkl")
-        if hasattr(model, "save_replay_buffer"):
-            model.save_replay_buffer(tmp / "replay_buffer.pkl")
-        state = {**self.state, "num_timesteps": model.num_timesteps, "wall_s": time.perf_counter() - self.t0}
-        (tmp / "state.json").write_text(json.dumps(state, indent=2))
-        final = self.run / CHECKPOINT
-        shutil.rmtree(final, ignore_errors=True)
-        tmp.rename(final)
+        """The resumable state: model, normaliser, replay buffer, trainer state (replacing the last one atomically)."""
+        self.save_unit(model, CHECKPOINT, {}, extra=True)
+        self.state["checkpointed"] = model.num_timesteps
 
 
 def _apply_threads(cfg: ExperimentConfig) -> None:
@@ -319,64 +473,113 @@ def _apply_threads(cfg: ExperimentConfig) -> None:
     torch.set_num_threads(cfg.train.torch_threads)
 
 
+def check_device(device: str) -> None:
+    """A ``train.device`` torch can use here; a :class:`ConfigError` naming it otherwise (before any folder)."""
+    import torch
+
+    if device == "auto":
+        return
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError) as err:
+        raise ConfigError(
+            f"train.device: got {device!r}, expected 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto' ({err})"
+        ) from None
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if dev.type not in available:
+        raise ConfigError(f"train.device: got {device!r}, expected 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'")
+    if not available[dev.type]:
+        raise ConfigError(f"train.device: got {device!r}, but this machine has no {dev.type} device; use 'cpu'")
+
+
+def preflight(cfg: ExperimentConfig) -> Any:
+    """Every check that needs no run folder: the device, the training env, the splits, SAC's demonstrations.
+
+    Returns the training env (built here anyway).
+    """
+    check_device(cfg.train.device)
+    env = make_train_env(cfg)
+    starts = env.get_attr("episode_starts")[0]
+    if len(starts["train"]) == 0:
+        raise ConfigError("data.splits: the 'train' split has no whole episode; training needs train days")
+    n_days = len(starts[cfg.eval.split])
+    if cfg.eval.days > n_days:
+        raise ConfigError(f"eval.days: got {cfg.eval.days}, but the {cfg.eval.split!r} split has only {n_days} days")
+    if isinstance(cfg.agent, SacConfig) and cfg.agent.demo_episodes:
+        from agents.rl.demo import check_demonstrations
+
+        check_demonstrations(cfg)
+    return env
+
+
 def train(
     cfg: ExperimentConfig,
     run_dir: Path,
     base_dir: Path | None = None,
     command: str | None = None,
     progress: bool = True,
+    force: bool = False,
+    fresh: bool = False,
 ) -> Path:
-    """Train a new run into ``run_dir`` (must not exist or be empty); returns the run folder."""
+    """Train a new run into ``run_dir``; returns the run folder.
+
+    ``run_dir`` must be new or empty; with ``force`` it may hold an unfinished run, whose files are
+    removed (files that are not the run's are never removed: that is an error). With ``fresh``, the
+    run goes into a new folder named ``run_dir`` (or ``run_dir-2``, ... if that exists). The config is
+    checked (:func:`preflight`) before the folder is created.
+    """
     cfg = resolve(cfg, base_dir or Path.cwd())
     run = Path(run_dir)
-    if run.exists() and any(run.iterdir()):
-        raise FileExistsError(
-            f"run folder {run} exists and is not empty; pick another --out or resume it with "
-            f"vpp-gym train --resume {run}"
-        )
-    created = not run.exists()
-    run.mkdir(parents=True, exist_ok=True)
+    if run.exists() and not run.is_dir():
+        raise RunFolderError(f"--out {run} is a file, not a folder; give a folder path")
     _apply_threads(cfg)
-    env = make_train_env(cfg)
-    n_days = len(env.get_attr("episode_starts")[0][cfg.eval.split])
-    if cfg.eval.days > n_days:
-        raise ConfigError(f"eval.days: got {cfg.eval.days}, but the {cfg.eval.split!r} split has only {n_days} days")
-    (run / "config.yaml").write_text(experiment_yaml(cfg))
-    (run / "scenario.yaml").write_text(dump_yaml(env.get_attr("config")[0]))
-    (run / "command.txt").write_text((command or shlex.join(sys.argv)) + "\n")
-    meta: dict[str, Any] = {
-        "name": cfg.name,
-        "env_id": cfg.env_id,
-        "algo": cfg.algo,
-        "seeds": {"agent": cfg.seed, "env": env_seed(cfg.seed), "eval": EVAL_SEED},
-        "git_revision": runinfo.git_revision(),
-        "versions": runinfo.versions(),
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "cpu_count": os.cpu_count(),
-        "resumed": [],
-    }
-    (run / "meta.json").write_text(json.dumps(meta, indent=2))
-    model = build_model(cfg, env, run / "tb")
-    env.seed(env_seed(cfg.seed))  # after the model: SB3 seeds the env with the agent seed on construction
-    if isinstance(cfg.agent, SacConfig) and cfg.agent.demo_episodes:
-        from agents.rl.demo import fill_replay_buffer
+    env = preflight(cfg)
+    if fresh:
+        run = fresh_folder(run)
+    lock = claim_run_folder(run, force)
+    try:
+        return _start(cfg, run, env, command or shlex.join(sys.argv), progress)
+    finally:
+        lock.release()
 
-        try:
-            meta["demonstrations"] = fill_replay_buffer(model, env, cfg)
-        except ConfigError:
-            for item in run.iterdir():  # the folder was empty or new: leave nothing half-made behind
-                shutil.rmtree(item) if item.is_dir() else item.unlink()
-            if created:
-                run.rmdir()
-            raise
+
+def _start(cfg: ExperimentConfig, run: Path, env: Any, command: str, progress: bool) -> Path:
+    """Write the run's records into the locked, empty folder and train from step 0."""
+    write_text_atomic(run / INCOMPLETE, _incomplete_text(run))  # first: a stop from here on leaves it marked
+    try:
+        (run / "config.yaml").write_text(experiment_yaml(cfg))
+        (run / "scenario.yaml").write_text(dump_yaml(env.get_attr("config")[0]))
+        (run / "command.txt").write_text(command + "\n")
+        meta: dict[str, Any] = {
+            "name": cfg.name,
+            "env_id": cfg.env_id,
+            "algo": cfg.algo,
+            "seeds": {"agent": cfg.seed, "env": env_seed(cfg.seed), "eval": EVAL_SEED},
+            "git_revision": runinfo.git_revision(),
+            "versions": runinfo.versions(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "cpu_count": os.cpu_count(),
+            "resumed": [],
+        }
         (run / "meta.json").write_text(json.dumps(meta, indent=2))
-        if progress:
-            d = meta["demonstrations"]
-            print(
-                f"  replay buffer: {d['transitions']:,} transitions of {d['episodes']} {d['policy']} episodes "
-                f"(mean profit {d['mean_profit']:,.1f}) in {d['wall_s']:.1f} s",
-                flush=True,
-            )
+        model = build_model(cfg, env, run / "tb")
+        env.seed(env_seed(cfg.seed))  # after the model: SB3 seeds the env with the agent seed on construction
+        if isinstance(cfg.agent, SacConfig) and cfg.agent.demo_episodes:
+            from agents.rl.demo import fill_replay_buffer
+
+            meta["demonstrations"] = fill_replay_buffer(model, env, cfg)
+            (run / "meta.json").write_text(json.dumps(meta, indent=2))
+            if progress:
+                d = meta["demonstrations"]
+                print(
+                    f"  replay buffer: {d['transitions']:,} transitions of {d['episodes']} {d['policy']} episodes "
+                    f"(mean profit {d['mean_profit']:,.1f}) in {d['wall_s']:.1f} s",
+                    flush=True,
+                )
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(
+            f"interrupted before the first checkpoint; {run} is marked {INCOMPLETE}: {continue_hint(run)}"
+        ) from None
     state = {
         "next_eval": cfg.train.eval_every_steps,
         "next_checkpoint": cfg.train.checkpoint_every_steps,
@@ -388,45 +591,106 @@ def train(
 
 
 def resume(run_dir: Path, total_timesteps: int | None = None, progress: bool = True) -> Path:
-    """Continue a run from its checkpoint up to its ``train.total_timesteps`` (or a new, larger total)."""
-    from stable_baselines3.common.vec_env import VecNormalize
+    """Continue a run from its checkpoint up to its ``train.total_timesteps`` (or a new, larger total).
 
+    A run that stopped before its first checkpoint starts over from step 0 with its own config. A
+    checkpoint cut short by a kill while it was being replaced is recovered (the newest complete
+    one of ``checkpoint/``, ``checkpoint.tmp/``, ``checkpoint.old/``).
+    """
+    run = Path(run_dir)
+    if run.exists() and not run.is_dir():
+        raise RunFolderError(f"--resume {run} is a file, not a run folder")
+    if not (run / "config.yaml").is_file():
+        if (run / INCOMPLETE).is_file():
+            raise RunFolderError(
+                f"{run} stopped before it recorded its config (config.yaml), so it cannot be resumed; start "
+                f"over: vpp-gym train CONFIG --out {run} --force"
+            )
+        raise RunFolderError(f"{run}: not a run folder of vpp-gym train (no config.yaml)")
+    lock = FolderLock(run).acquire("vpp-gym train --resume")
+    try:
+        return _resume(run, total_timesteps, progress)
+    finally:
+        lock.release()
+
+
+def _resume(run: Path, total_timesteps: int | None, progress: bool) -> Path:
     from agents.rl.policy import load_model
 
-    run = Path(run_dir)
-    ck = run / CHECKPOINT
-    if not (run / "config.yaml").is_file():
-        raise FileNotFoundError(f"{run}: not a run folder of vpp-gym train (no config.yaml)")
-    if not (ck / "state.json").is_file():
-        raise FileNotFoundError(f"{run}: no checkpoint to resume from ({ck} is missing)")
     overrides = {} if total_timesteps is None else {"train.total_timesteps": total_timesteps}
     cfg, _ = load_experiment(run / "config.yaml", overrides)
-    state = json.loads((ck / "state.json").read_text())
-    done = int(state["num_timesteps"])
+    ck = recover_unit(run, CHECKPOINT)
+    for unit in ("best", "final"):  # a kill while one was replaced: keep its newest complete copy
+        recover_unit(run, unit)
+    if ck is None:
+        for path in (run / CHECKPOINT, run / f"{CHECKPOINT}.tmp", run / f"{CHECKPOINT}.old"):
+            if path.is_dir():  # a checkpoint, but none complete: name the damage, delete nothing
+                try:
+                    verify_unit(path)
+                except RunFolderError as err:
+                    todo = (
+                        f"start over with vpp-gym train CONFIG --out {run} --force"
+                        if run_status(run) == "incomplete"
+                        else "its best/ and final/ models are not affected; train further in a new run"
+                    )
+                    raise RunFolderError(f"{err}; no complete checkpoint is left to resume from: {todo}") from None
+        if run_status(run) != "incomplete":
+            raise RunFolderError(f"{run}: no checkpoint to resume from ({run / CHECKPOINT} is missing)")
+        print(
+            f"vpp-gym train: {run} stopped before its first checkpoint; starting it over from step 0 with its config",
+            file=sys.stderr,
+            flush=True,
+        )
+        _apply_threads(cfg)
+        env = preflight(cfg)
+        command = (run / "command.txt").read_text().strip() if (run / "command.txt").is_file() else ""
+        for name in contents(run):  # the run's own files (the folder was empty or new when it started)
+            if name.rstrip("/") != "config.yaml" and is_run_file(name):
+                path = run / name.rstrip("/")
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+        note = f"{shlex.join(['vpp-gym', 'train', '--resume', str(run)])}  # started over: no checkpoint"
+        return _start(cfg, run, env, f"{command}\n{note}".strip(), progress)
+    manifest = verify_unit(ck)
+    state = read_json(ck / "state.json", "the trainer's state in the checkpoint")
+    try:
+        done = int(state["num_timesteps"])
+        float(state["best_val_profit"])
+    except (KeyError, TypeError, ValueError):
+        raise RunFolderError(
+            f"{ck / 'state.json'} lacks num_timesteps or best_val_profit; the file is damaged"
+        ) from None
     if cfg.train.total_timesteps <= done:
         raise ConfigError(
             f"train.total_timesteps: the run is at step {done:,}; give a larger total to continue "
             f"(vpp-gym train --resume {run} train.total_timesteps=N)"
         )
+    meta_path = run / "meta.json"
+    meta = read_json(meta_path, "the run's record")
     _apply_threads(cfg)
-    fresh = make_train_env(cfg)
-    env = VecNormalize.load(str(ck / "vecnormalize.pkl"), fresh.venv)
-    model = load_model(cfg.algo, ck / "model.zip", env=env, device=cfg.train.device)
+    env = make_train_env(cfg)
+    check_spaces(manifest.get("spaces"), spaces_record(env), str(run))
+    ObsNormalizer.load(ck).apply_to(env)
+    model = load_model(cfg.algo, ck / MODEL, env=env, device=cfg.train.device)
     if cfg.algo == "sac" and (ck / "replay_buffer.pkl").is_file():
-        model.load_replay_buffer(ck / "replay_buffer.pkl")
+        try:
+            model.load_replay_buffer(ck / "replay_buffer.pkl")
+        except Exception as err:  # pickle and SB3 raise many kinds
+            raise RunFolderError(f"cannot load {ck / 'replay_buffer.pkl'}: {type(err).__name__}: {err}") from None
         seal_open_episodes(model.replay_buffer)
     # fresh episodes after the checkpoint (not a replay of the run's first ones), reproducibly
     env.seed(int(np.random.SeedSequence([cfg.seed, 1, done]).generate_state(1)[0]))
     # the best model may have improved after the checkpoint (a hard kill): keep the better record
-    best_path = run / "best.json"
-    if best_path.is_file():
-        best = json.loads(best_path.read_text())
-        if best["best_val_profit"] > state["best_val_profit"]:
-            state.update(best)
+    best = find_unit(run, "best")
+    if best is not None:
+        rec = read_manifest(best)
+        if rec.get("val_profit") is not None and rec["val_profit"] > state["best_val_profit"]:
+            state.update(best_val_profit=rec["val_profit"], best_timesteps=rec["timesteps"])
     _truncate_curve(run / "curve.csv", done)
-    (run / "config.yaml").write_text(experiment_yaml(cfg))
-    meta = json.loads((run / "meta.json").read_text())
-    meta["resumed"].append(
+    _truncate_tensorboard(run / "tb", done)  # a kill after the checkpoint logged steps that are played again
+    write_text_atomic(run / INCOMPLETE, _incomplete_text(run))  # a finished run extended is unfinished again
+    (run / "summary.json").unlink(missing_ok=True)
+    write_text_atomic(run / "config.yaml", experiment_yaml(cfg))
+    meta.setdefault("resumed", []).append(
         {
             "at_timesteps": done,
             "total_timesteps": cfg.train.total_timesteps,
@@ -434,8 +698,35 @@ def resume(run_dir: Path, total_timesteps: int | None = None, progress: bool = T
             "git_revision": runinfo.git_revision(),
         }
     )
-    (run / "meta.json").write_text(json.dumps(meta, indent=2))
+    write_text_atomic(meta_path, json.dumps(meta, indent=2))
     return _learn(cfg, run, env, model, state, progress, reset=False)
+
+
+def _truncate_tensorboard(tb_dir: Path, timesteps: int) -> None:
+    """Drop TensorBoard events logged after ``timesteps`` (a resume logs those steps again: no duplicates)."""
+    files = sorted(tb_dir.rglob("events.out.tfevents.*")) if tb_dir.is_dir() else []
+    if not files:
+        return
+    from tensorboard.backend.event_processing.event_file_loader import (  # type: ignore[import-untyped]
+        RawEventFileLoader,
+    )
+    from tensorboard.compat.proto import event_pb2  # type: ignore[import-untyped]
+    from tensorboard.summary.writer.record_writer import RecordWriter  # type: ignore[import-untyped]
+
+    for path in files:
+        records = list(RawEventFileLoader(str(path)).Load())
+        kept = [r for r in records if event_pb2.Event.FromString(r).step <= timesteps]
+        if len(kept) == len(records):
+            continue
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("wb") as fh:
+            writer = RecordWriter(fh)
+            for r in kept:
+                writer.write(r)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
 
 
 def seal_open_episodes(buffer: Any) -> None:
@@ -456,15 +747,22 @@ def _truncate_curve(path: Path, timesteps: int) -> None:
     """Drop the curve rows after ``timesteps`` (evaluations after a checkpoint that a resume replays)."""
     if not path.is_file():
         return
-    with path.open() as fh:
-        rows = list(csv.DictReader(fh))
+    try:
+        with path.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        [int(float(r["timesteps"])) for r in rows]
+    except (csv.Error, KeyError, TypeError, ValueError) as err:
+        raise RunFolderError(f"{path} is damaged (a row without a readable timesteps column: {err})") from None
     if not rows:
         return
     kept = [r for r in rows if int(float(r["timesteps"])) <= timesteps]
-    with path.open("w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(kept)
+    if len(kept) == len(rows):
+        return
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(kept)
+    write_text_atomic(path, buf.getvalue())
 
 
 def _learn(
@@ -482,16 +780,13 @@ def _learn(
         )
     except KeyboardInterrupt:
         trainer.checkpoint(model)
-        print(
-            f"\ninterrupted at step {model.num_timesteps:,}; checkpoint saved. Continue with:\n"
-            f"  vpp-gym train --resume {run}",
-            file=sys.stderr,
-        )
-        raise
+        raise TrainingInterrupted(
+            f"interrupted at step {model.num_timesteps:,}; checkpoint saved; continue with: "
+            f"vpp-gym train --resume {run}"
+        ) from None
     if state.get("last_eval") != model.num_timesteps:
         trainer.evaluate(model)  # the final model is a candidate for the best one too
-    model.save(run / "final_model.zip")
-    trainer._save_normalizer(run / "final_vecnormalize.pkl")
+    trainer.save_unit(model, "final", {})
     trainer.checkpoint(model)
     summary = {
         "num_timesteps": model.num_timesteps,
@@ -499,7 +794,9 @@ def _learn(
         "best_timesteps": state["best_timesteps"],
         "wall_s": round(time.perf_counter() - trainer.t0, 1),
     }
-    (run / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_text_atomic(run / "summary.json", json.dumps(summary, indent=2))
+    (run / INCOMPLETE).unlink(missing_ok=True)
+    fsync_dir(run)
     if progress:
         print(
             f"done: {model.num_timesteps:,} steps in {summary['wall_s']:.0f} s; best validation profit "

@@ -161,3 +161,52 @@ def test_bad_suffix_and_missing_file(tmp_path: Path) -> None:
     assert str(missing) in msg and "not found" in msg
     with pytest.raises(DataError, match="not found"):
         read_table(tmp_path / "absent.parquet")
+
+
+# -- issue 16: timestamps outside the nanosecond range, duplicate columns, message digits ------------------
+
+
+def test_timestamps_outside_the_nanosecond_range_are_refused_not_wrapped(tmp_path: Path) -> None:
+    # pandas reads 2300 at microsecond resolution; cast to nanoseconds it wrapped around to 1715
+    frame = _frame()
+    frame["timestamp"] = pd.date_range("2300-01-01", periods=len(frame), freq="15min", unit="s").strftime(
+        "%Y-%m-%d %H:%M:%S"
+    )
+    msg = _error(_write(tmp_path, frame))
+    assert "column 'timestamp', row 1" in msg and "'2300-01-01T00:00:00" in msg
+    assert "outside the supported range 1678-01-01 .. 2262-01-01" in msg
+    frame["timestamp"] = ["1500-06-01 00:00:00", *frame["timestamp"][1:]]
+    assert "'1500-06-01T00:00:00" in _error(_write(tmp_path, frame, "early.csv"))
+
+
+def test_parquet_timestamps_outside_the_nanosecond_range_are_refused(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow")
+    frame = _frame(4)
+    frame["timestamp"] = np.array(["2300-01-01T00:00", "2300-01-01T00:15", "2300-01-01T00:30", "2300-01-01T00:45"])
+    frame["timestamp"] = frame["timestamp"].astype("datetime64[us]")
+    path = tmp_path / "late.parquet"
+    frame.to_parquet(path)
+    with pytest.raises(DataError, match=r"row 1: timestamp '2300-01-01T00:00:00.*outside the supported range"):
+        load_series(path)
+
+
+def test_a_column_named_twice_is_an_error_naming_it(tmp_path: Path) -> None:
+    path = _write(tmp_path, _frame())
+    text = path.read_text().splitlines()
+    text = [line + ("," + line.split(",")[3]) for line in text]  # pv_cf (4th column) again at the end
+    path.write_text("\n".join(text) + "\n")
+    name = _frame().columns[3]
+    assert f"the column {name!r} appears twice in the header" in _error(path)
+    frame = _frame()
+    frame.columns = [*frame.columns[:-1], frame.columns[1]]
+    with pytest.raises(DataError, match="appears twice"):
+        validate_frame(frame, "frame")
+
+
+def test_out_of_range_message_shows_every_digit_needed(tmp_path: Path) -> None:
+    frame = _frame()
+    frame.loc[2, "load_pu"] = 5.0000001  # the range is [0, 5]
+    msg = _error(_write(tmp_path, frame))
+    assert "value 5.0000001 is outside the valid range [0, 5]" in msg
+    frame.loc[2, "load_pu"] = np.inf
+    assert "value inf is not finite" in _error(_write(tmp_path, frame, "inf.csv"))

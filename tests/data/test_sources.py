@@ -262,3 +262,13 @@ def test_the_generator_filling_file_columns_is_configured_once(tmp_path) -> None
     files["synthetic"] = {"seed": 2}
     b = gym.make("vpp_gym/Arbitrage-v0", data={"source": "files", "files": files}).unwrapped
     assert not np.array_equal(a.series.values["load_pu"], b.series.values["load_pu"])
+
+
+def test_a_year_shift_beyond_the_nanosecond_range_is_an_error(tmp_path: Path) -> None:
+    rows = np.arange(3 * 24, dtype=np.float64) / 1000.0
+    _write(tmp_path / "f.csv", "2200-01-01", "h", ef=rows)
+    cfg = FilesConfig(sources=(_source("f.csv", shift_years=100, grid_ef_t_per_mwh="ef"),))
+    with pytest.raises(DataError, match=r"f\.csv: row 1 .*shift_years=100 falls outside 1678-01-01 \.\. 2262-01-01"):
+        build_from_files(cfg, 60, tmp_path)
+    with pytest.raises(ConfigError, match=r"end: got '2300-01-01', expected a date in 1678-01-01 \.\. 2262-01-01"):
+        FilesConfig(sources=cfg.sources, end="2300-01-01")

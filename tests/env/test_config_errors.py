@@ -6,7 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import vpp_gym  # noqa: F401  (registers the ids)
+import vpp_gym
 from vpp_gym.config import ScenarioConfig, build_config, dump_yaml
 from vpp_gym.validation import ConfigError, from_mapping
 
@@ -99,3 +99,81 @@ def test_regulation_has_no_shortfall_penalty_key() -> None:
     # regulation is paid by its score; a shortfall penalty there would be silently ignored, so it is no key
     with pytest.raises(ConfigError, match=r"markets\.regulation: unknown key 'shortfall_penalty_per_mwh'"):
         gym.make("vpp_gym/Regulation-v0", markets={"regulation": {"shortfall_penalty_per_mwh": 99_999.0}})
+
+
+# -- issue 16 -----------------------------------------------------------------------------------------------
+
+
+def test_numpy_scalars_are_numbers() -> None:
+    env = gym.make(
+        ARB,
+        overrides={
+            "resources.battery.e_max_mwh": np.float32(8.0),
+            "resources.battery.soc_init": np.float64(0.5),
+            "markets.energy.da_lead_steps": np.int64(2),
+            "forecast.horizon_steps": np.int32(4),
+            "resources.pv.curtailable": np.bool_(False),
+        },
+    ).unwrapped
+    b = env.config.resources.battery
+    assert b.e_max_mwh == 8.0 and type(b.e_max_mwh) is float and type(b.soc_init) is float
+    assert env.config.markets.energy.da_lead_steps == 2 and type(env.config.markets.energy.da_lead_steps) is int
+    assert env.config.resources.pv.curtailable is False
+    with pytest.raises(ConfigError, match=r"resources\.battery\.e_max_mwh: got True, expected a number"):
+        gym.make(ARB, overrides={"resources.battery.e_max_mwh": np.bool_(True)})
+
+
+def test_messages_print_values_plainly_with_every_digit() -> None:
+    with pytest.raises(ConfigError) as err:
+        gym.make(ARB, overrides={"forecast.pv_sigma": 5.0000001})
+    assert str(err.value) == "forecast.pv_sigma: got 5.0000001, expected a number in [0, 5]"
+    with pytest.raises(ConfigError) as err:
+        gym.make(ARB, overrides={"resources.battery.e_max_mwh": np.float64(np.inf)})
+    assert str(err.value) == "resources.battery.e_max_mwh: got inf, expected a finite number"
+    with pytest.raises(ConfigError, match=r"got -0\.5, expected a number in \[0, 10000\]$"):
+        gym.make(ARB, overrides={"resources.pv.p_max_mw": np.float32(-0.5)})
+
+
+def test_a_yaml_key_given_twice_is_an_error(tmp_path) -> None:
+    f = tmp_path / "twice.yaml"
+    f.write_text("resources:\n  battery: {e_max_mwh: 8.0}\n  battery: {e_max_mwh: 2.0}\n")
+    with pytest.raises(ConfigError, match=r"twice\.yaml: not valid YAML: .*found the key 'battery' twice"):
+        gym.make(ARB, config=str(f))
+    f.write_text("reward: {scale: 0.1, scale: 0.2}\n")
+    with pytest.raises(ConfigError, match="found the key 'scale' twice"):
+        gym.make(ARB, config=str(f))
+
+
+def test_a_config_file_that_is_not_utf8_is_a_config_error(tmp_path) -> None:
+    f = tmp_path / "latin1.yaml"
+    f.write_bytes("name: 'Müller'\n".encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"latin1\.yaml: not UTF-8 text .*save the file as UTF-8"):
+        gym.make(ARB, config=str(f))
+    with pytest.raises(ConfigError, match="config file is a folder, not a file"):
+        gym.make(ARB, config=str(tmp_path))
+
+
+@pytest.mark.parametrize("start", ["2300-01-01", "1600-01-01", "2261-12-01"])
+def test_synthetic_start_outside_the_timestamp_range_is_a_config_error(start: str) -> None:
+    with pytest.raises(ConfigError, match=rf"data\.synthetic\.start: got '{start}', expected a date from 1678-01-01"):
+        gym.make(ARB, overrides={"data.synthetic.start": start})
+
+
+def test_a_key_without_effect_is_reported() -> None:
+    from vpp_gym.validation import ConfigWarning
+
+    with pytest.warns(ConfigWarning, match=r"resources\.ev\.p_discharge_max_mw = 2\.0 has no effect: .*v2g is false"):
+        gym.make("vpp_gym/Joint-v0", overrides={"resources.ev.v2g": False, "resources.ev.p_discharge_max_mw": 2.0})
+    with pytest.warns(ConfigWarning, match=r"markets\.energy\.need_mw = 50\.0 has no effect: .*'price_taker'"):
+        gym.make(ARB, overrides={"markets.energy.need_mw": 50.0})
+    with pytest.warns(ConfigWarning, match=r"markets\.carbon\.band_t = 5\.0 has no effect"):
+        gym.make(ARB, overrides={"markets.carbon.band_t": 5.0})
+
+
+@pytest.mark.filterwarnings("error::vpp_gym.validation.ConfigWarning")
+@pytest.mark.parametrize("preset", [None, "invitation", "transaction", "autonomous"])
+def test_task_defaults_and_presets_set_no_key_without_effect(preset: str | None) -> None:
+    from vpp_gym.config import packaged_config
+
+    for env_id in vpp_gym.TASKS:
+        gym.make(env_id, config=str(packaged_config(f"markets/{preset}.yaml")) if preset else None)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import vpp_gym  # noqa: F401  (registers the task ids)
+from vpp_gym.validation import ConfigError
 
 ENV_ID = "vpp_gym/Arbitrage-v0"
 FIRST_DAY = dt.date(2025, 1, 1)  # default synthetic scenario: 365 days from 2025-01-01, 15-min steps
@@ -130,3 +131,21 @@ def test_day_as_iso_date_selects_that_day() -> None:
     assert info["start"].startswith("2025-11-07")
     with pytest.raises(ValueError, match="not an episode day of the 'test' split"):
         env.reset(options={"split": "test", "day": "2025-10-01"})
+
+
+# -- issue 16: a split may be empty while it is not used -------------------------------------------------
+
+
+def test_a_one_year_scenario_may_have_a_year_long_test_split_only() -> None:
+    env = gym.make(
+        ENV_ID, time={"episode_hours": 8760.0}, data={"splits": {"train_frac": 0.0, "val_frac": 0.0}}
+    ).unwrapped
+    assert len(env.episode_starts["train"]) == 0 and len(env.episode_starts["val"]) == 0
+    assert len(env.episode_starts["test"]) == 1
+    _obs, info = env.reset(seed=0, options={"split": "test"})
+    assert info["start"].startswith("2025-01-01") and env.params.episode_steps == 365 * 96
+    env.step(env.action_space.sample())
+    with pytest.raises(ConfigError, match=r"data\.splits: the 'train' split has no whole 8760-hour episode"):
+        env.reset(seed=0)  # the default split is train
+    with pytest.raises(ConfigError, match=r"no split has whole 9000-hour episode"):
+        gym.make(ENV_ID, time={"episode_hours": 9000.0}, data={"splits": {"train_frac": 0.0, "val_frac": 0.0}})

@@ -34,7 +34,7 @@ import numpy as np
 
 from vpp_gym.data.schema import ANCILLARY_COLUMNS, ANCILLARY_NAMES
 from vpp_gym.data.synthetic import _ar1, _bump
-from vpp_gym.validation import require_range
+from vpp_gym.validation import MAX_SEED, require_int, require_range
 
 __all__ = ["ANCILLARY_COLUMNS", "ANCILLARY_NAMES", "AncillaryConfig", "generate_ancillary"]
 
@@ -68,6 +68,7 @@ class AncillaryConfig:
 
     def __post_init__(self) -> None:
         k = "data.ancillary."
+        require_int(k + "seed", self.seed, 0, MAX_SEED)
         require_range(k + "utc_offset_h", self.utc_offset_h, -12.0, 14.0)
         for name in (
             "reg_need_mw",
@@ -90,7 +91,7 @@ class AncillaryConfig:
             "dr_valley_day_prob",
         ):
             require_range(k + name, getattr(self, name), 0.0, 1.0)
-        require_range(k + "price_noise_tau_h", self.price_noise_tau_h, 0.0, lo_open=True)
+        require_range(k + "price_noise_tau_h", self.price_noise_tau_h, 0.0, 24.0 * 30, lo_open=True)
         require_range(k + "reserve_call_duration_h", self.reserve_call_duration_h, 0.0, 24.0, lo_open=True)
         require_range(k + "dr_duration_h", self.dr_duration_h, 0.0, 24.0, lo_open=True)
         require_range(k + "dr_peak_hour", self.dr_peak_hour, 0.0, 24.0, hi_open=True)

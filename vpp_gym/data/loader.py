@@ -22,6 +22,7 @@ import pandas as pd
 
 from vpp_gym.data.schema import BY_NAME, COLUMN_NAMES, TIMESTAMP
 from vpp_gym.data.series import ScenarioSeries
+from vpp_gym.validation import fmt_num
 
 __all__ = [
     "SUPPORTED_SUFFIXES",
@@ -29,16 +30,23 @@ __all__ = [
     "check_range",
     "check_ranges",
     "check_regular",
+    "check_unique_columns",
     "load_series",
     "parse_timestamps",
     "read_table",
     "to_float",
+    "to_ns",
     "validate_frame",
 ]
 
 SUPPORTED_SUFFIXES: tuple[str, ...] = (".csv", ".parquet")
 _NS_PER_MIN = 60_000_000_000
 _NS_PER_DAY = 1440 * _NS_PER_MIN
+FIRST_TIMESTAMP = np.datetime64("1678-01-01T00:00:00", "ns")
+"""Earliest timestamp a scenario may have: series are held as nanosecond timestamps (pandas' and NumPy's
+``datetime64[ns]``), which reach from 1677-09-21 to 2262-04-11; whole years inside that range."""
+END_TIMESTAMP = np.datetime64("2262-01-01T00:00:00", "ns")
+"""End (exclusive) of the timestamps a scenario may have; see :data:`FIRST_TIMESTAMP`."""
 
 
 class DataError(ValueError):
@@ -70,10 +78,47 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise DataError(f"{path}: file not found")
     try:
         if suffix == ".csv":
-            return pd.read_csv(p)
-        return pd.read_parquet(p)
+            header = _csv_header(p)
+            frame = pd.read_csv(p)
+        else:
+            frame = pd.read_parquet(p)
+            header = [str(c) for c in frame.columns]
+    except DataError:
+        raise
     except Exception as err:  # pandas/pyarrow raise many types; report them uniformly
         raise DataError(f"{path}: cannot read as {suffix[1:]}: {err}") from err
+    check_unique_columns(header, str(path))
+    return frame
+
+
+def check_unique_columns(names: Sequence[str], source: str) -> None:
+    """Refuse a table whose header names a column twice (which of the two would be meant?).
+
+    Raises:
+        DataError: naming the column and both positions.
+    """
+    first: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in first:
+            raise DataError(
+                f"{source}: the column {name!r} appears twice in the header (columns {first[name] + 1} and "
+                f"{i + 1}); every column needs its own name"
+            )
+        first[name] = i
+
+
+def _csv_header(path: Path) -> list[str]:
+    """The CSV file's column names as written (pandas renames a repeated name ``x`` to ``x.1``)."""
+    import csv
+
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        try:
+            row = next(csv.reader(fh), [])
+        except UnicodeDecodeError as err:
+            raise DataError(
+                f"{path}: not UTF-8 text (byte {err.start}: {err.reason}); save the file as UTF-8"
+            ) from None
+    return [c.strip() for c in row]
 
 
 def _stamp(stamps: np.ndarray | None, row0: int) -> str:
@@ -125,7 +170,33 @@ def parse_timestamps(values: pd.Series, source: str, column: str = TIMESTAMP) ->
                 "expected ISO 8601 such as '2025-01-01 00:15:00' (optionally with a UTC offset)"
             )
         parsed = parsed.dt.tz_localize(None)
-    return parsed.to_numpy(dtype="datetime64[ns]")
+    return to_ns(parsed.to_numpy(), source, column)
+
+
+def to_ns(stamps: np.ndarray, source: str, column: str = TIMESTAMP) -> np.ndarray:
+    """Timestamps (``datetime64`` of any unit) as ``datetime64[ns]``, refusing any outside
+    [:data:`FIRST_TIMESTAMP`, :data:`END_TIMESTAMP`) instead of letting them wrap around (a date in 2300
+    would otherwise come back as one in 1715).
+
+    Raises:
+        DataError: naming the first row out of range.
+    """
+    arr = np.asarray(stamps)
+    if arr.dtype.kind != "M":
+        arr = arr.astype("datetime64[ns]")
+    unit = np.datetime_data(arr.dtype)[0]
+    if unit != "ns":
+        lo = FIRST_TIMESTAMP.astype(arr.dtype)
+        hi = END_TIMESTAMP.astype(arr.dtype)
+        bad = ~np.isnat(arr) & ((arr < lo) | (arr >= hi))
+        if bad.any():
+            row0 = int(np.argmax(bad))
+            raise DataError(
+                f"{_where(source, column, row0)}: timestamp {str(arr[row0])!r} is outside the supported range "
+                f"{str(FIRST_TIMESTAMP)[:10]} .. {str(END_TIMESTAMP)[:10]} (nanosecond timestamps)"
+            )
+        arr = arr.astype("datetime64[ns]")
+    return arr
 
 
 def check_regular(stamps: np.ndarray, source: str, column: str = TIMESTAMP) -> int:
@@ -192,7 +263,7 @@ def to_float(values: pd.Series, source: str, column: str, stamps: np.ndarray | N
         problems.append((row0, f"non-numeric value {s.iloc[row0]!r}"))
     if infinite.any():
         row0 = int(np.argmax(infinite))
-        problems.append((row0, f"value {out[row0]!r} is not finite"))
+        problems.append((row0, f"value {fmt_num(out[row0])} is not finite"))
     if problems:
         row0, what = min(problems)
         raise DataError(f"{_where(source, column, row0, stamps)}: {what}")
@@ -218,7 +289,10 @@ def check_range(
     bad = (values < col.lo) | (values > col.hi)
     if bad.any():
         row0 = int(np.argmax(bad))
-        what = f"value {values[row0]:g} is outside the valid range [{col.lo:g}, {col.hi:g}] {col.unit}"
+        what = (
+            f"value {fmt_num(values[row0])} is outside the valid range [{fmt_num(col.lo)}, {fmt_num(col.hi)}] "
+            f"{col.unit}"
+        )
         if label is not None:
             what += f" of {name}"
         raise DataError(f"{_where(source, label or name, row0, stamps)}: {what}")
@@ -259,6 +333,7 @@ def validate_frame(frame: pd.DataFrame, source: str, required: Sequence[str] = C
         file order as float64, with a fresh 0-based index.
     """
     found = [str(c) for c in frame.columns]
+    check_unique_columns(found, source)
     missing = [c for c in (TIMESTAMP, *required) if c not in found]
     if missing:
         raise DataError(f"{source}: missing column(s) {', '.join(missing)}; columns found: {', '.join(found)}")

@@ -70,10 +70,12 @@ class ScenarioSeries:
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, source: str, notes: tuple[str, ...] = ()) -> ScenarioSeries:
         """Wrap an already validated frame (see :func:`vpp_gym.data.loader.validate_frame`)."""
+        from vpp_gym.data.loader import to_ns  # the loader builds series: imported here, not at the top
+
         ts = pd.to_datetime(frame[TIMESTAMP])
         if getattr(ts.dt, "tz", None) is not None:
             ts = ts.dt.tz_convert("UTC").dt.tz_localize(None)
-        stamps = ts.to_numpy(dtype="datetime64[ns]")
+        stamps = to_ns(ts.to_numpy(), source)
         step = int((stamps[1] - stamps[0]) / np.timedelta64(1, "m")) if len(stamps) > 1 else 60
         values = {c: frame[c].to_numpy(dtype=np.float64, copy=True) for c in frame.columns if c != TIMESTAMP}
         return cls(timestamps=stamps, interval_minutes=step, values=values, source=source, notes=notes)

@@ -96,6 +96,7 @@ from vpp_gym.data.loader import (
     check_range,
     check_ranges,
     check_regular,
+    check_unique_columns,
     parse_timestamps,
     read_table,
     to_float,
@@ -103,7 +104,7 @@ from vpp_gym.data.loader import (
 from vpp_gym.data.schema import ALL_NAMES, COLUMN_NAMES, TIMESTAMP
 from vpp_gym.data.series import ScenarioSeries
 from vpp_gym.data.synthetic import SyntheticConfig, check_interval_minutes, generate_for_index
-from vpp_gym.validation import require, require_finite
+from vpp_gym.validation import require, require_int, require_range
 
 __all__ = ["ColumnMap", "FileSource", "FilesConfig", "build_from_files"]
 
@@ -128,8 +129,8 @@ class ColumnMap:
     Attributes:
         column: the column's name in the file.
         scale: multiplies the file value (state units this way, e.g. a USD -> CNY factor, or
-            ``1 / peak_mw`` to turn MW into per unit); must be non-zero.
-        offset: added after scaling, in the schema column's unit.
+            ``1 / peak_mw`` to turn MW into per unit); non-zero, in [-1e6, 1e6].
+        offset: added after scaling, in the schema column's unit; in [-1e6, 1e6].
     """
 
     column: str
@@ -143,9 +144,9 @@ class ColumnMap:
             self.column,
             "the name of a column in the file",
         )
-        require_finite("scale", self.scale)
+        require_range("scale", self.scale, -1e6, 1e6)
         require(self.scale != 0, "scale", self.scale, "a non-zero number")
-        require_finite("offset", self.offset)
+        require_range("offset", self.offset, -1e6, 1e6)
 
 
 @dataclass(frozen=True)
@@ -189,14 +190,7 @@ class FileSource:
         for name, cmap in self.columns.items():
             require(name in ALL_NAMES, f"columns.{name}", name, f"a schema column name, one of: {', '.join(ALL_NAMES)}")
             require(isinstance(cmap, ColumnMap), f"columns.{name}", cmap, "a ColumnMap")
-        require(
-            isinstance(self.shift_years, int)
-            and not isinstance(self.shift_years, bool)
-            and -200 <= self.shift_years <= 200,
-            "shift_years",
-            self.shift_years,
-            "an integer in [-200, 200]",
-        )
+        require_int("shift_years", self.shift_years, -200, 200)
         require(self.aggregate == "mean", "aggregate", self.aggregate, "'mean'")
         require(self.fill in ("ffill", "interpolate"), "fill", self.fill, "one of 'ffill', 'interpolate'")
 
@@ -236,6 +230,12 @@ class FilesConfig:
         for key in ("start", "end"):
             value = getattr(self, key)
             require(value is None or _is_iso_date(value), key, value, "an ISO date like '2022-03-01' or null")
+            require(
+                value is None or date(1678, 1, 1) <= date.fromisoformat(value) <= date(2262, 1, 1),
+                key,
+                value,
+                "a date in 1678-01-01 .. 2262-01-01 (the range of nanosecond timestamps) or null",
+            )
         if self.start is not None and self.end is not None:
             require(
                 date.fromisoformat(self.start) < date.fromisoformat(self.end),
@@ -299,6 +299,7 @@ def _load(src: FileSource, base_dir: Path) -> _Loaded:
     frame = read_table(_resolve(src, base_dir))
     label = src.path
     found = [str(c) for c in frame.columns]
+    check_unique_columns(found, label)
     frame = frame.set_axis(found, axis=1)
     wanted = [src.timestamp_column] + [m.column for m in src.columns.values()]
     missing = [c for c in dict.fromkeys(wanted) if c not in found]
@@ -329,6 +330,14 @@ def _shift_years(
     day_in_month = days - months.astype("datetime64[D]")
     time_of_day = stamps - days.astype("datetime64[ns]")
     new_months = months + np.timedelta64(12 * years, "M")
+    lo, hi = np.datetime64("1678-01", "M"), np.datetime64("2261-12", "M")
+    out_of_range = (new_months < lo) | (new_months > hi)
+    if out_of_range.any():
+        row0 = int(np.argmax(out_of_range))
+        raise DataError(
+            f"{label}: row {row0 + 1} ({pd.Timestamp(stamps[row0])}) shifted by shift_years={years} falls outside "
+            "1678-01-01 .. 2262-01-01, the range of nanosecond timestamps; shift by fewer years"
+        )
     shifted = (new_months.astype("datetime64[D]") + day_in_month).astype("datetime64[ns]") + time_of_day
     keep = shifted.astype("datetime64[M]") == new_months  # False for a 29 Feb with no target 29 Feb
     shifted = shifted[keep]

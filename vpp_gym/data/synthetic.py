@@ -64,7 +64,7 @@ from scipy.special import log_ndtr, ndtr, ndtri
 
 from vpp_gym.data.schema import BY_NAME, COLUMN_NAMES
 from vpp_gym.data.series import ScenarioSeries
-from vpp_gym.validation import require, require_range
+from vpp_gym.validation import MAX_SEED, fmt_num, require, require_int, require_range
 
 __all__ = ["SyntheticConfig", "generate", "generate_for_index"]
 
@@ -199,23 +199,22 @@ class SyntheticConfig:
     ev_time_jitter_h: float = 0.25
 
     def __post_init__(self) -> None:
-        require(
-            isinstance(self.seed, int) and not isinstance(self.seed, bool) and self.seed >= 0,
-            "seed",
-            self.seed,
-            "a non-negative integer",
-        )
+        require_int("seed", self.seed, 0, MAX_SEED)
         require(
             isinstance(self.start, str) and _parse_date(self.start) is not None,
             "start",
             self.start,
             "an ISO date like '2025-01-01'",
         )
+        require_int("days", self.days, 1, 36_600)
+        first, end = date(1678, 1, 1), date(2262, 1, 1)  # nanosecond timestamps (vpp_gym.data.loader.to_ns)
+        start = _parse_date(self.start)
         require(
-            isinstance(self.days, int) and not isinstance(self.days, bool) and 1 <= self.days <= 36_600,
-            "days",
-            self.days,
-            "an integer in [1, 36600]",
+            start is not None and first <= start and start.toordinal() + self.days <= end.toordinal(),
+            "start",
+            self.start,
+            f"a date from {first} on whose {self.days} days (data.synthetic.days) end by {end}: the range of the "
+            "nanosecond timestamps the series are held in",
         )
         require_range("utc_offset_h", self.utc_offset_h, -12.0, 14.0)
         require(
@@ -232,13 +231,13 @@ class SyntheticConfig:
             self.price_floor_per_mwh < self.price_cap_per_mwh,
             "price_cap_per_mwh",
             self.price_cap_per_mwh,
-            f"a number above price_floor_per_mwh={self.price_floor_per_mwh:g}",
+            f"a number above price_floor_per_mwh={fmt_num(self.price_floor_per_mwh)}",
         )
         require(
             self.price_floor_per_mwh < self.price_mean_per_mwh < self.price_cap_per_mwh,
             "price_mean_per_mwh",
             self.price_mean_per_mwh,
-            f"a number in ({self.price_floor_per_mwh:g}, {self.price_cap_per_mwh:g}) "
+            f"a number in ({fmt_num(self.price_floor_per_mwh)}, {fmt_num(self.price_cap_per_mwh)}) "
             "(between price_floor_per_mwh and price_cap_per_mwh)",
         )
         require(self.price_mean_per_mwh > 0, "price_mean_per_mwh", self.price_mean_per_mwh, "a positive number")

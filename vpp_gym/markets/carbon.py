@@ -36,7 +36,7 @@ from typing import Any, Literal
 import numpy as np
 
 from vpp_gym.ops import Array
-from vpp_gym.validation import require, require_range
+from vpp_gym.validation import MAX_CARBON_T, require, require_range
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class CarbonMarketConfig:
 
     def __post_init__(self) -> None:
         require_range("markets.carbon.price_per_t", self.price_per_t, 0.0, 10_000.0)
-        require_range("markets.carbon.band_t", self.band_t, 0.0, lo_open=True)
+        require_range("markets.carbon.band_t", self.band_t, 0.0, MAX_CARBON_T, lo_open=True)
         require_range("markets.carbon.growth", self.growth, 0.0, 10.0)
         require_range("markets.carbon.free_allowance_t_per_mwh", self.free_allowance_t_per_mwh, 0.0, 2.0)
         require_range("markets.carbon.ccer_t_per_mwh", self.ccer_t_per_mwh, 0.0, 2.0)

@@ -71,7 +71,7 @@ import numpy as np
 
 from vpp_gym import rng as rnd
 from vpp_gym.ops import Array
-from vpp_gym.validation import require, require_range
+from vpp_gym.validation import require_int, require_range
 
 QUANTITY_TOL_MW = 1e-9
 """Accepted quantities (and offers) of at most this many MW are treated as zero."""
@@ -184,8 +184,8 @@ class CompetitorStackConfig:
     """Shape of the competitor offer stack of a transaction-form product.
 
     Attributes:
-        n_offers: number of competitor offers ``M`` per interval; 0 makes the VPP a price-taker.
-        supply_ratio: total competitor quantity as a multiple of the need (``r``).
+        n_offers: number of competitor offers ``M`` per interval (at most 1000); 0 makes the VPP a price-taker.
+        supply_ratio: total competitor quantity as a multiple of the need (``r``, at most 100).
         price_spread: offer prices lie in ``ref * [1 - s, 1 + s]`` (``s``, at most 1 so prices stay >= 0).
         quantity_noise: relative spread of the offer quantities (each block weight is ``1 + noise * U(-1, 1)``).
     """
@@ -196,13 +196,8 @@ class CompetitorStackConfig:
     quantity_noise: float = 0.2
 
     def __post_init__(self) -> None:
-        require(
-            isinstance(self.n_offers, int) and not isinstance(self.n_offers, bool) and self.n_offers >= 0,
-            "n_offers",
-            self.n_offers,
-            "an integer >= 0",
-        )
-        require_range("supply_ratio", self.supply_ratio, 0.0, lo_open=True)
+        require_int("n_offers", self.n_offers, 0, 1000)
+        require_range("supply_ratio", self.supply_ratio, 0.0, 100.0, lo_open=True)
         require_range("price_spread", self.price_spread, 0.0, 1.0)
         require_range("quantity_noise", self.quantity_noise, 0.0, 1.0)
 

@@ -23,7 +23,7 @@ from typing import Literal
 
 from vpp_gym.markets.clearing import CompetitorStackConfig
 from vpp_gym.markets.regulation import AgcSignalConfig
-from vpp_gym.validation import require, require_range
+from vpp_gym.validation import MAX_POWER_MW, MAX_PRICE_PER_MWH, is_integer, require, require_int, require_range
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,8 @@ class ProductMarketConfig:
 
     def __post_init__(self) -> None:
         require(self.form in ("invitation", "transaction"), "form", self.form, "'invitation' or 'transaction'")
-        require_range("offer_max_mw", self.offer_max_mw, 0.0, 1e4)
-        require_range("price_cap", self.price_cap, 0.0, 1e5, lo_open=True)
+        require_range("offer_max_mw", self.offer_max_mw, 0.0, MAX_POWER_MW)
+        require_range("price_cap", self.price_cap, 0.0, MAX_PRICE_PER_MWH, lo_open=True)
         require_range("others_ratio", self.others_ratio, 0.0, 100.0)
 
 
@@ -90,23 +90,14 @@ class RegulationMarketConfig(ProductMarketConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         require(
-            isinstance(self.delay_substeps, int) and 0 <= self.delay_substeps < self.agc.substeps,
+            is_integer(self.delay_substeps) and 0 <= self.delay_substeps < self.agc.substeps,
             "delay_substeps",
             self.delay_substeps,
             f"an integer in [0, agc.substeps={self.agc.substeps})",
         )
-        require(
-            isinstance(self.max_delay_substeps, int) and 0 <= self.max_delay_substeps <= self.agc.substeps - 2,
-            "max_delay_substeps",
-            self.max_delay_substeps,
-            f"an integer in [0, {self.agc.substeps - 2}]",
-        )
-        require(
-            self.ramp_mw_per_substep is None or self.ramp_mw_per_substep > 0,
-            "ramp_mw_per_substep",
-            self.ramp_mw_per_substep,
-            "a positive number, or null for no limit",
-        )
+        require_int("max_delay_substeps", self.max_delay_substeps, 0, self.agc.substeps - 2)
+        if self.ramp_mw_per_substep is not None:
+            require_range("ramp_mw_per_substep", self.ramp_mw_per_substep, 0.0, MAX_POWER_MW, lo_open=True)
         require_range("min_score", self.min_score, 0.0, 1.0)
 
 

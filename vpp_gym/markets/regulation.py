@@ -86,7 +86,7 @@ from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.entries import Entry
 from vpp_gym.markets.spec import ProductSpec
 from vpp_gym.ops import Array, lift, lower
-from vpp_gym.validation import require, require_range
+from vpp_gym.validation import require_int, require_range
 
 if TYPE_CHECKING:
     from vpp_gym.core.dynamics import Dispatch, Interval
@@ -108,7 +108,7 @@ class AgcSignalConfig:
     """Parameters of the AGC (regulation) signal, fixed for an episode. Equations in the module docstring.
 
     Attributes:
-        substeps: sub-steps per market interval (``S``; 15 = one minute at 15-minute intervals), >= 2.
+        substeps: sub-steps per market interval (``S``; 15 = one minute at 15-minute intervals), in [2, 3600].
         persistence: AR(1) coefficient ``phi`` of the fast latent signal per sub-step, in ``[0, 0.99]``;
             higher = smoother, slower signal (correlation time ~ ``1 / (1 - phi)`` sub-steps).
         energy_reversion: share ``kappa`` of the signal's accumulated energy pulled back per sub-step, in
@@ -123,12 +123,7 @@ class AgcSignalConfig:
     amplitude: float = 0.5
 
     def __post_init__(self) -> None:
-        require(
-            isinstance(self.substeps, int) and not isinstance(self.substeps, bool) and self.substeps >= 2,
-            "substeps",
-            self.substeps,
-            "an integer >= 2",
-        )
+        require_int("substeps", self.substeps, 2, 3600)
         require_range("persistence", self.persistence, 0.0, 0.99)
         require_range("energy_reversion", self.energy_reversion, 0.01, 1.0)
         require_range("amplitude", self.amplitude, 0.0, 1.0, lo_open=True)

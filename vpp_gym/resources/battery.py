@@ -29,7 +29,7 @@ from vpp_gym.resources.spec import power_entries
 if TYPE_CHECKING:
     from vpp_gym.core.dynamics import Dispatch, Interval
 from vpp_gym.resources.spec import ResourceSpec, StateField
-from vpp_gym.validation import require, require_range
+from vpp_gym.validation import MAX_ENERGY_MWH, MAX_POWER_MW, MAX_PRICE_PER_MWH, fmt_num, require, require_range
 
 
 @dataclass(frozen=True)
@@ -59,16 +59,16 @@ class BatteryParams:
     degradation_cost_per_mwh: float = 20.0
 
     def __post_init__(self) -> None:
-        require_range("e_max_mwh", self.e_max_mwh, 0.0, lo_open=True)
-        require_range("p_charge_max_mw", self.p_charge_max_mw, 0.0)
-        require_range("p_discharge_max_mw", self.p_discharge_max_mw, 0.0)
+        require_range("e_max_mwh", self.e_max_mwh, 0.0, MAX_ENERGY_MWH, lo_open=True)
+        require_range("p_charge_max_mw", self.p_charge_max_mw, 0.0, MAX_POWER_MW)
+        require_range("p_discharge_max_mw", self.p_discharge_max_mw, 0.0, MAX_POWER_MW)
         require_range("eta_charge", self.eta_charge, 0.0, 1.0, lo_open=True)
         require_range("eta_discharge", self.eta_discharge, 0.0, 1.0, lo_open=True)
         require_range("soc_min", self.soc_min, 0.0, 1.0)
         require_range("soc_max", self.soc_max, 0.0, 1.0)
-        require(self.soc_min < self.soc_max, "soc_max", self.soc_max, f"greater than soc_min={self.soc_min}")
+        require(self.soc_min < self.soc_max, "soc_max", self.soc_max, f"greater than soc_min={fmt_num(self.soc_min)}")
         require_range("soc_init", self.soc_init, self.soc_min, self.soc_max)
-        require_range("degradation_cost_per_mwh", self.degradation_cost_per_mwh, 0.0)
+        require_range("degradation_cost_per_mwh", self.degradation_cost_per_mwh, 0.0, MAX_PRICE_PER_MWH)
 
     @property
     def e_min_mwh(self) -> float:

@@ -40,7 +40,7 @@ from vpp_gym.resources.spec import power_entries
 if TYPE_CHECKING:
     from vpp_gym.core.dynamics import Dispatch, Interval
 from vpp_gym.resources.spec import ResourceSpec, StateField
-from vpp_gym.validation import require_range
+from vpp_gym.validation import MAX_ENERGY_MWH, MAX_POWER_MW, MAX_PRICE_PER_MWH, require_range
 
 
 @dataclass(frozen=True)
@@ -71,15 +71,15 @@ class EvFleetParams:
     terminal_price_per_mwh: float | None = None
 
     def __post_init__(self) -> None:
-        require_range("e_fleet_mwh", self.e_fleet_mwh, 0.0)
-        require_range("p_charge_max_mw", self.p_charge_max_mw, 0.0)
-        require_range("p_discharge_max_mw", self.p_discharge_max_mw, 0.0)
+        require_range("e_fleet_mwh", self.e_fleet_mwh, 0.0, MAX_ENERGY_MWH)
+        require_range("p_charge_max_mw", self.p_charge_max_mw, 0.0, MAX_POWER_MW)
+        require_range("p_discharge_max_mw", self.p_discharge_max_mw, 0.0, MAX_POWER_MW)
         require_range("eta_charge", self.eta_charge, 0.0, 1.0, lo_open=True)
         require_range("eta_discharge", self.eta_discharge, 0.0, 1.0, lo_open=True)
-        require_range("unmet_penalty_per_mwh", self.unmet_penalty_per_mwh, 0.0)
-        require_range("degradation_cost_per_mwh", self.degradation_cost_per_mwh, 0.0)
+        require_range("unmet_penalty_per_mwh", self.unmet_penalty_per_mwh, 0.0, MAX_PRICE_PER_MWH)
+        require_range("degradation_cost_per_mwh", self.degradation_cost_per_mwh, 0.0, MAX_PRICE_PER_MWH)
         if self.terminal_price_per_mwh is not None:
-            require_range("terminal_price_per_mwh", self.terminal_price_per_mwh, 0.0, 1e5)
+            require_range("terminal_price_per_mwh", self.terminal_price_per_mwh, 0.0, MAX_PRICE_PER_MWH)
 
 
 def feasible_range(

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from vpp_gym.core.dynamics import Dispatch, Interval
 from vpp_gym.entries import Entry
 from vpp_gym.resources.spec import ResourceSpec, StateField
-from vpp_gym.validation import require, require_range
+from vpp_gym.validation import MAX_POWER_MW, MAX_PRICE_PER_MWH, fmt_num, require, require_range
 
 
 @dataclass(frozen=True)
@@ -61,20 +61,20 @@ class FlexLoadParams:
     shift_violation_penalty_per_mwh: float = 1000.0
 
     def __post_init__(self) -> None:
-        require_range("peak_mw", self.peak_mw, 0.0)
+        require_range("peak_mw", self.peak_mw, 0.0, MAX_POWER_MW)
         require_range("curtail_share", self.curtail_share, 0.0, 1.0)
-        require_range("curtail_cost_per_mwh", self.curtail_cost_per_mwh, 0.0)
+        require_range("curtail_cost_per_mwh", self.curtail_cost_per_mwh, 0.0, MAX_PRICE_PER_MWH)
         require_range("shift_share", self.shift_share, 0.0, 1.0)
         require(
             self.curtail_share + self.shift_share <= 1.0,
             "shift_share",
             self.shift_share,
-            f"at most 1 - curtail_share = {1.0 - self.curtail_share:g} (the two shares of the load cannot "
+            f"at most 1 - curtail_share = {fmt_num(1.0 - self.curtail_share)} (the two shares of the load cannot "
             "exceed the whole load)",
         )
         require_range("shift_window_h", self.shift_window_h, 0.0, 24.0, lo_open=True)
-        require_range("shift_cost_per_mwh", self.shift_cost_per_mwh, 0.0)
-        require_range("shift_violation_penalty_per_mwh", self.shift_violation_penalty_per_mwh, 0.0)
+        require_range("shift_cost_per_mwh", self.shift_cost_per_mwh, 0.0, MAX_PRICE_PER_MWH)
+        require_range("shift_violation_penalty_per_mwh", self.shift_violation_penalty_per_mwh, 0.0, MAX_PRICE_PER_MWH)
 
     def window_steps(self, dt_h: float) -> int:
         """Intervals per shift window; the window must be a whole number of intervals."""
@@ -83,7 +83,7 @@ class FlexLoadParams:
             abs(steps - round(steps)) < 1e-9 and round(steps) >= 1,
             "resources.flex_load.shift_window_h",
             self.shift_window_h,
-            f"a whole multiple of the interval ({dt_h:g} h)",
+            f"a whole multiple of the interval ({fmt_num(dt_h)} h)",
         )
         return round(steps)
 

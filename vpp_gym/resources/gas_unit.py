@@ -27,7 +27,15 @@ from vpp_gym.resources.spec import power_entries
 if TYPE_CHECKING:
     from vpp_gym.core.dynamics import Dispatch, Interval
 from vpp_gym.resources.spec import ResourceSpec, StateField
-from vpp_gym.validation import require, require_range
+from vpp_gym.validation import (
+    MAX_COST,
+    MAX_POWER_MW,
+    MAX_PRICE_PER_MWH,
+    MAX_RATE_MW_PER_H,
+    fmt_num,
+    require,
+    require_range,
+)
 
 SHUTDOWN_TOL_MW = 1e-6
 """Shutdown is allowed from up to this much above ``p_min + ramp * dt`` (float and float32 rounding)."""
@@ -56,17 +64,17 @@ class GasUnitParams:
     p_init_mw: float = 0.0
 
     def __post_init__(self) -> None:
-        require_range("p_max_mw", self.p_max_mw, 0.0, lo_open=True)
+        require_range("p_max_mw", self.p_max_mw, 0.0, MAX_POWER_MW, lo_open=True)
         require_range("p_min_mw", self.p_min_mw, 0.0, self.p_max_mw)
-        require_range("ramp_mw_per_h", self.ramp_mw_per_h, 0.0, lo_open=True)
-        require_range("fuel_cost_per_mwh", self.fuel_cost_per_mwh, 0.0)
-        require_range("startup_cost", self.startup_cost, 0.0)
+        require_range("ramp_mw_per_h", self.ramp_mw_per_h, 0.0, MAX_RATE_MW_PER_H, lo_open=True)
+        require_range("fuel_cost_per_mwh", self.fuel_cost_per_mwh, 0.0, MAX_PRICE_PER_MWH)
+        require_range("startup_cost", self.startup_cost, 0.0, MAX_COST)
         require_range("ef_t_per_mwh", self.ef_t_per_mwh, 0.0, 2.0)
         require(
             self.p_init_mw == 0.0 or self.p_min_mw <= self.p_init_mw <= self.p_max_mw,
             "p_init_mw",
             self.p_init_mw,
-            f"0 (off) or within [p_min_mw, p_max_mw] = [{self.p_min_mw:g}, {self.p_max_mw:g}]",
+            f"0 (off) or within [p_min_mw, p_max_mw] = [{fmt_num(self.p_min_mw)}, {fmt_num(self.p_max_mw)}]",
         )
 
 

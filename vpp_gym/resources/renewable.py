@@ -23,7 +23,7 @@ from vpp_gym.resources.spec import ResourceSpec, power_entries
 
 if TYPE_CHECKING:
     from vpp_gym.core.dynamics import Dispatch, Interval
-from vpp_gym.validation import require_range
+from vpp_gym.validation import MAX_POWER_MW, require_range
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class RenewableParams:
     curtailable: bool = True
 
     def __post_init__(self) -> None:
-        require_range("p_max_mw", self.p_max_mw, 0.0)
+        require_range("p_max_mw", self.p_max_mw, 0.0, MAX_POWER_MW)
 
 
 def feasible_range(params: RenewableParams, cf: Array) -> tuple[Array, Array]:

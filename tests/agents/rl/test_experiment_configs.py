@@ -54,3 +54,61 @@ def test_sac_entropy_settings_take_numbers_and_auto() -> None:
     assert cfg.agent.ent_coef == "auto_0.1"  # type: ignore[union-attr]
     with pytest.raises(ConfigError, match=r"agent\.ent_coef"):
         load_experiment(path, parse_cli_overrides(["agent.ent_coef='0.01'"]))  # quoted: text, not a number
+
+
+def _numeric_fields(cls: type) -> list[tuple[str, type]]:
+    import types
+    import typing
+
+    out = []
+    for name, tp in typing.get_type_hints(cls).items():
+        args = set(typing.get_args(tp)) if typing.get_origin(tp) in (typing.Union, types.UnionType) else {tp}
+        kind = float if float in args else int if int in args else None
+        if kind is not None:
+            out.append((name, kind))
+    return out
+
+
+def _experiment_cases() -> list[tuple[type, str, type]]:
+    from agents.evaluate import EvaluationConfig, MpcSettings
+    from agents.rl.config import EvalConfig, NormalizeConfig, PpoConfig, SacConfig, TrainConfig
+
+    classes = (ExperimentConfig, PpoConfig, SacConfig, TrainConfig, NormalizeConfig, EvalConfig)
+    return [(cls, n, k) for cls in (*classes, EvaluationConfig, MpcSettings) for n, k in _numeric_fields(cls)]
+
+
+@pytest.mark.parametrize(
+    ("cls", "name", "kind"), _experiment_cases(), ids=[f"{c.__name__}.{n}" for c, n, _ in _experiment_cases()]
+)
+def test_every_numeric_experiment_and_evaluation_key_has_an_upper_bound(cls: type, name: str, kind: type) -> None:
+    import dataclasses
+
+    base = cls(name="x", env_id="vpp_gym/Arbitrage-v0", algo="ppo") if cls is ExperimentConfig else cls()
+    with pytest.raises(ConfigError, match=rf"{name}: got "):
+        dataclasses.replace(base, **{name: 1e308 if kind is float else 10**30})
+
+
+def test_experiment_seeds_fit_what_sb3_seeds() -> None:
+    # SB3 seeds NumPy's legacy generator, which takes seeds below 2**32: a larger one crashed the training
+    base = {"name": "x", "env_id": "vpp_gym/Arbitrage-v0", "algo": "ppo"}
+    load_experiment(mapping={**base, "seed": 2**32 - 1})
+    with pytest.raises(ConfigError, match=r"seed: got 4294967296, expected an integer in \[0, 4294967295\]"):
+        load_experiment(mapping={**base, "seed": 2**32})
+    with pytest.raises(ConfigError, match=r"agent\.ent_coef"):
+        load_experiment(mapping={**base, "algo": "sac", "agent": {"ent_coef": "auto_inf"}})
+
+
+def test_experiment_keys_without_effect_are_reported() -> None:
+    from vpp_gym.validation import ConfigWarning
+
+    base = {"name": "x", "env_id": "vpp_gym/Arbitrage-v0", "algo": "sac"}
+    with pytest.warns(ConfigWarning, match=r"agent\.demo_policy = 'oracle' has no effect: agent\.demo_episodes is 0"):
+        load_experiment(mapping={**base, "agent": {"demo_policy": "oracle"}})
+    with pytest.warns(ConfigWarning, match=r"normalize\.clip_obs = 5\.0 has no effect: normalize\.obs is false"):
+        load_experiment(mapping={**base, "normalize": {"obs": False, "clip_obs": 5.0}})
+
+
+@pytest.mark.filterwarnings("error::vpp_gym.validation.ConfigWarning")
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_committed_experiment_configs_set_no_key_without_effect(path: Path) -> None:
+    load_experiment(path)

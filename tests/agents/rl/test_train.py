@@ -70,16 +70,23 @@ def test_run_folder_records_everything_needed_to_reproduce_the_run(ppo_run: Path
         "scenario.yaml",
         "command.txt",
         "meta.json",
-        "final_model.zip",
-        "final_vecnormalize.pkl",
-        "best_model.zip",
-        "best_vecnormalize.pkl",
+        "final/model.zip",
+        "final/normalizer.npz",
+        "final/manifest.json",
+        "best/model.zip",
+        "best/normalizer.npz",
+        "best/normalizer.json",
+        "best/manifest.json",
         "curve.csv",
         "summary.json",
         "checkpoint/model.zip",
+        "checkpoint/normalizer.npz",
         "checkpoint/state.json",
+        "checkpoint/manifest.json",
     ):
         assert (ppo_run / name).is_file(), name
+    assert not (ppo_run / "INCOMPLETE").exists()  # a finished run
+    assert not list(ppo_run.rglob("*.pkl"))  # the normalisers are not pickles (PPO has no replay buffer)
     assert any((ppo_run / "tb").rglob("events.out.tfevents.*"))
     cfg, _ = load_experiment(ppo_run / "config.yaml")
     assert cfg.train.total_timesteps == 2048 and cfg.agent is not None and cfg.agent.learning_rate == 1e-3
