@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import yaml
@@ -232,35 +232,27 @@ class ForecastConfig:
     ancillary_price_sigma_rel: float = 0.10
     growth_cap: float = 3.0
 
+    SIGMA_KEYS: ClassVar[tuple[str, ...]] = (
+        "price_da_sigma_rel",
+        "price_rt_sigma_rel",
+        "pv_sigma",
+        "wind_sigma",
+        "load_sigma_rel",
+        "grid_ef_sigma_rel",
+        "ancillary_price_sigma_rel",
+    )
+    """The forecast-error keys (all 0: perfect forecasts)."""
+
     def __post_init__(self) -> None:
         require_int("forecast.horizon_steps", self.horizon_steps, 1, 192)
-        for key in (
-            "price_da_sigma_rel",
-            "price_rt_sigma_rel",
-            "pv_sigma",
-            "wind_sigma",
-            "load_sigma_rel",
-            "grid_ef_sigma_rel",
-            "ancillary_price_sigma_rel",
-        ):
+        for key in self.SIGMA_KEYS:
             require_range(f"forecast.{key}", getattr(self, key), 0.0, 5.0)
         require_range("forecast.growth_cap", self.growth_cap, 1.0, 100.0)
 
     @property
     def perfect(self) -> bool:
         """Whether every forecast equals the realisation."""
-        return all(
-            getattr(self, k) == 0.0
-            for k in (
-                "price_da_sigma_rel",
-                "price_rt_sigma_rel",
-                "pv_sigma",
-                "wind_sigma",
-                "load_sigma_rel",
-                "grid_ef_sigma_rel",
-                "ancillary_price_sigma_rel",
-            )
-        )
+        return all(getattr(self, k) == 0.0 for k in self.SIGMA_KEYS)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ the rule-based baseline is beaten, arguments are checked, the seed fixes the tra
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any
 
 import gymnasium as gym
@@ -15,21 +16,12 @@ import vpp_gym  # noqa: F401  (registers the task ids)
 from agents.base import run_episode
 from agents.mpc import MpcPolicy
 from agents.oracle import OraclePolicy, OracleScopeError
+from vpp_gym.config import ForecastConfig
 
 REL = 1e-6
 FLAT_CARBON = {"carbon": {"pricing": "flat", "free_allowance_t_per_mwh": 0.0, "ccer_t_per_mwh": 0.0}}
-PERFECT = dict.fromkeys(
-    (
-        "price_da_sigma_rel",
-        "price_rt_sigma_rel",
-        "pv_sigma",
-        "wind_sigma",
-        "load_sigma_rel",
-        "grid_ef_sigma_rel",
-        "ancillary_price_sigma_rel",
-    ),
-    0.0,
-)
+# every forecast-error field of ForecastConfig, found by name (not a copy of ForecastConfig.SIGMA_KEYS)
+PERFECT = {f.name: 0.0 for f in fields(ForecastConfig) if "sigma" in f.name}
 TASKS = {
     "arbitrage": ("vpp_gym/Arbitrage-v0", {}),
     "lowcarbon_flat": ("vpp_gym/LowCarbon-v0", {"markets": FLAT_CARBON}),
