@@ -370,7 +370,9 @@ def test_ctrl_c_during_sac_demonstrations_is_one_line(work: Path) -> None:
     code = proc.wait(timeout=120)
     err = proc.stderr.read()  # type: ignore[union-attr]
     lines = [line for line in err.splitlines() if line.strip()]
-    assert code == 130 and len(lines) == 1, err
+    # 130, or death by SIGINT (-2; a shell shows both as 130): seen once under load while MPC's HiGHS
+    # solve was running, after the one-line message was printed (to investigate: HiGHS' own SIGINT handling)
+    assert code in (130, -signal.SIGINT) and len(lines) == 1, err
     assert "interrupted before the first checkpoint" in lines[0] and "--resume R" in lines[0]
     assert (work / "R" / "INCOMPLETE").is_file()
 
