@@ -195,11 +195,7 @@ def fsync_dir(path: Path) -> None:
     """Flush a folder's entries (renames, new files) to disk, where the platform allows it."""
     if sys.platform == "win32":  # pragma: no cover - folders cannot be opened there
         return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_file(path)  # the same open-fsync-close, on the folder
 
 
 def fsync_tree(path: Path) -> None:

@@ -144,13 +144,13 @@ class CoreParams:
     # -- layouts (vpp_gym.core.layout) ------------------------------------------------------------
     def resources_by(self, rank: str) -> tuple[tuple[ResourceSpec, Any], ...]:
         """``(spec, params)`` of the scenario's resources, ordered by a layout rank (ties: registry order)."""
-        present = [(spec, spec.params(self.cfg)) for spec in REGISTRY]
-        return tuple(sorted(((s, prm) for s, prm in present if prm is not None), key=lambda sp: getattr(sp[0], rank)))
+        return tuple(sorted(self.resources, key=lambda sp: getattr(sp[0], rank)))
 
     @cached_property
     def resources(self) -> tuple[tuple[ResourceSpec, Any], ...]:
         """``(spec, params)`` of the scenario's resources in registry order."""
-        return tuple((spec, spec.params(self.cfg)) for spec in REGISTRY if spec.params(self.cfg) is not None)
+        present = ((spec, spec.params(self.cfg)) for spec in REGISTRY)
+        return tuple((spec, prm) for spec, prm in present if prm is not None)
 
     @cached_property
     def injecting(self) -> tuple[tuple[Any, Any], ...]:
