@@ -65,7 +65,7 @@ class TimeConfig:
             self.interval_minutes,
             "a positive number of minutes that divides a day (e.g. 5, 15, 30, 60)",
         )
-        require_range("time.episode_hours", self.episode_hours, 0.0, 24.0 * 366, lo_open=True)
+        require_range("time.episode_hours", self.episode_hours, 0.0, 24.0 * 366 * 10, lo_open=True)
         steps = self.episode_hours * 60.0 / self.interval_minutes
         require(
             abs(steps - round(steps)) < 1e-9,
