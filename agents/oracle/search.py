@@ -28,6 +28,7 @@ import numpy as np
 
 from agents.lp import Model, Solution, SolveError
 from agents.oracle.carbon import max_surplus_bands
+from agents.oracle.chunks import OVERLAP_DAYS, chunk_steps, solve_in_chunks
 from agents.oracle.context import OracleContext, Plan
 from agents.oracle.model import build, decode, make_context, solve_once, storage_flows
 from agents.oracle.scope import check_scope
@@ -197,7 +198,15 @@ def _solve_band(
     pb = m.problem()
     tags = interval_tags(m, T, ctx.sig.shape[1])
     try:
-        sol = pb.solve(_left(deadline), duals=not pb.mip, incumbent=True)
+        sol = None
+        steps = chunk_steps(ctx.dt)
+        if not pb.mip and T >= 2 * steps:  # a long LP: by chunks, if they stitch into a proven optimum
+            overlap = max(2, round(OVERLAP_DAYS * 24.0 / ctx.dt))
+            sol = solve_in_chunks(pb, tags, T, steps, overlap, deadline)
+            if sol is None:
+                sol = solve_in_chunks(pb, tags, T, steps, 4 * overlap, deadline)
+        if sol is None:
+            sol = pb.solve(_left(deadline), duals=not pb.mip, incumbent=True)
     except SolveError as err:
         if err.time_limit and best is not None:
             return _Band(None, infeasible=False, improved=False, stopped=True)

@@ -19,6 +19,7 @@ import pytest
 from scipy.optimize import milp as scipy_milp
 
 import agents.lp as lp
+import agents.oracle.chunks as chunks
 import agents.oracle.search as search
 from agents.base import run_episode
 from agents.lp import SolveError
@@ -174,6 +175,54 @@ def _hourly(days: int, **synthetic: Any) -> tuple[core.CoreParams, np.ndarray, c
     u: Any = env.unwrapped
     exo = np.stack([u.series.values[c] for c in ALL_NAMES], axis=1)
     return u.params, exo, core.initial_state(u.params, None)
+
+
+def test_the_duality_bound_by_hand() -> None:
+    # min -x - 2y, x + y <= 4, y <= 3, 0 <= x, y <= 10: optimum -7 at (1, 3), duals (-1, -1)
+    m = lp.Model()
+    x = m.var(2, 0.0, 10.0, cost=np.array([-1.0, -2.0]))
+    r = m.rows(1, -np.inf, 4.0)
+    m.coef(r, x, 1.0)
+    r2 = m.rows(1, -np.inf, 3.0)
+    m.coef(r2, x[1:], 1.0)
+    pb = m.problem()
+    assert chunks.lower_bound(pb, np.array([-1.0, -1.0])) == pytest.approx(-7.0)  # the optimal duals: tight
+    assert chunks.lower_bound(pb, np.zeros(2)) == pytest.approx(-30.0)  # no duals: the box bound, -10 - 20
+    assert chunks.lower_bound(pb, np.array([-2.0, 0.0])) == pytest.approx(-8.0)  # any duals: a valid bound
+
+
+def test_a_long_lp_by_chunks_has_the_whole_lps_optimum(monkeypatch: pytest.MonkeyPatch) -> None:
+    p, exo, state = _hourly(100)  # 2,400 hourly intervals: three 30-day chunks and a bit
+    m, _ = build_model(p, exo, state)
+    whole = m.solve()
+    used = []
+    real = search.solve_in_chunks
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        sol = real(*args, **kwargs)
+        used.append(sol is not None)
+        return sol
+
+    monkeypatch.setattr(search, "solve_in_chunks", spy)
+    plan = solve(p, exo, state)
+    assert used == [True]
+    m, ctx = build_model(p, exo, state)
+    assert _close(plan.profit, -whole.objective + ctx.objective.constant, rel=1e-9)
+    # chunks that never agree on a seam: the whole LP is solved instead, to the same optimum
+    monkeypatch.setattr(chunks, "AGREE_TOL", -1.0)
+    used.clear()
+    again = solve(p, exo, state)
+    assert used == [False, False]
+    assert _close(again.profit, plan.profit, rel=1e-9)
+
+
+def test_chunks_with_negative_prices_and_windows_have_the_brute_force_optimum() -> None:
+    p, exo, state = _hourly(61, dip_prob=0.5, dip_size_per_mwh=1500.0, price_floor_per_mwh=-500.0)
+    exo = exo[: 61 * 24]  # two chunks
+    assert _lp_spills(p, exo, state) > 0
+    plan = solve(p, exo, state)
+    brute = solve(p, exo, state, force_binary_modes=True)
+    assert plan.optimal and _close(plan.profit, brute.profit), (plan.profit, brute.profit)
 
 
 def test_a_two_year_episode_runs_and_replays_the_oracle() -> None:
