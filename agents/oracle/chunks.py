@@ -26,13 +26,12 @@ when there are ties); only horizons of at least two chunks are cut.
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 
 from agents.lp import Problem, Solution, SolveError
-from agents.oracle.windows import GAP_ABS, GAP_REL
+from agents.oracle.windows import GAP_ABS, GAP_REL, box_terms
 
 CHUNK_DAYS = 30.0
 """Length of a chunk (days)."""
@@ -43,9 +42,6 @@ pass with 4 times the overlap if some seam is not found)."""
 
 AGREE_TOL = 1e-9
 """Two chunks agree on a seam value when they differ by at most this (relative to ``max(1, |value|)``)."""
-
-ZERO_REDUCED_COST = 1e-9
-"""Reduced costs this small count as 0 in the bound (a free variable's is 0 up to rounding)."""
 
 
 def chunk_steps(dt_h: float) -> int:
@@ -74,16 +70,11 @@ def _agree(u: np.ndarray, v: np.ndarray) -> bool:
 def lower_bound(pb: Problem, y: np.ndarray) -> float:
     """The weak-duality bound of ``min c x`` from the row duals ``y`` (HiGHS' signs; a dual of the wrong sign
     for its row's finite sides counts as 0): ``sum_r y_r b_r + sum_j min_{lb_j <= x_j <= ub_j} z_j x_j``,
-    ``z = c - A' y`` (``-inf`` if some ``z_j`` is non-zero towards an infinite bound; a reduced cost below
-    :data:`ZERO_REDUCED_COST` counts as 0)."""
+    ``z = c - A' y`` (``-inf`` if some ``z_j`` is non-zero towards an infinite bound; see
+    :func:`~agents.oracle.windows.box_terms`)."""
     y = np.where(((y > 0) & ~np.isfinite(pb.lo)) | ((y < 0) & ~np.isfinite(pb.hi)), 0.0, y)
     side = np.where(y > 0, pb.lo, np.where(y < 0, pb.hi, 0.0))
-    z = pb.c - pb.a.T @ y
-    z = np.where(np.abs(z) <= ZERO_REDUCED_COST, 0.0, z)
-    up, down = z > 0, z < 0
-    if np.any(up & ~np.isfinite(pb.lb)) or np.any(down & ~np.isfinite(pb.ub)):
-        return -math.inf
-    return float(y @ side + z[up] @ pb.lb[up] + z[down] @ pb.ub[down])
+    return float(y @ side + box_terms(pb, pb.c - pb.a.T @ y).sum())
 
 
 def solve_in_chunks(

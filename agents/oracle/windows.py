@@ -25,14 +25,16 @@ against ``x*`` around it, with a binary charge/discharge mode in each of its int
 
 The proof. (1) Every window's plan has no simultaneous flows and every row holds, and ``x*`` has none
 outside the windows, so the combined plan is replayable and its cost ``U >= OPT``, the exact optimum
-(minimising). (2) For duals ``y_C`` of the right signs and any partition (Lagrangian relaxation of the
-cut rows, ``b_r`` the active side), ``OPT >= L = sum_C y_r b_r + min_O (c - A_C' y_C) x + sum_k
-min_{W_k, exact} (c - A_C' y_C) x``. With the LP's optimal duals, ``x*_O`` attains the outside minimum
-(its KKT conditions are the whole LP's, restricted), so ``L`` needs only the priced windows, each a
-small MILP (its proven dual bound counts). (3) The plan is optimal when ``U - L`` is within
-:data:`GAP_ABS` + :data:`GAP_REL` ``|U|``. This is exact, not a heuristic: ``L`` is a valid bound
-whatever the windows, and the plan is returned as optimal only when the bounds meet; the caller
-widens the windows when they do not and, past the widest, falls back to the whole-horizon MILP.
+(minimising). (2) Lagrangian relaxation of every row that is not inner to a window, at the LP's duals
+``y`` (any duals of the right signs would do; ``b_r`` the row's active side, ``z = c - A' y``):
+``OPT >= L = sum_{r not inner} y_r b_r + sum_{j in O} min_{lb_j <= x_j <= ub_j} z_j x_j + sum_k
+min_{W_k, exact} (c - A_C' y_C) x``, the last terms being the priced windows (small MILPs; their proven
+dual bounds count). With the LP's optimal duals the outside terms add up to the LP's own outside
+cost, so ``L`` improves on the LP's bound by what the windows' binaries cost. (3) The plan is optimal
+when ``U - L`` is within :data:`GAP_ABS` + :data:`GAP_REL` ``|U|``. This is exact, not a heuristic:
+``L`` is a valid bound whatever the windows, and the plan is returned as optimal only when the bounds
+meet; the caller widens the windows when they do not and, past the widest, falls back to the
+whole-horizon MILP.
 
 Why the bounds meet: a window that starts and ends a few hours away from the spilling intervals has
 boundary states (stored energy, ...) where the LP's plan is replayable and its duals price the stored
@@ -64,6 +66,9 @@ GAP_REL = 1e-9
 
 FEASIBILITY_TOL = 1e-7
 """Row violation a priced window's plan may have and still be taken as the plan (HiGHS' primal tolerance)."""
+
+ZERO_REDUCED_COST = 1e-9
+"""Reduced costs this small count as 0 in a weak-duality bound (a free variable's is 0 up to rounding)."""
 
 WINDOW_THREADS = min(4, os.cpu_count() or 1)
 """Threads solving windows at once."""
@@ -150,6 +155,17 @@ def windows_of(marked: np.ndarray, margin: int) -> np.ndarray:
     return np.where(covered, ids, -1)
 
 
+def box_terms(pb: Problem, z: np.ndarray) -> np.ndarray:
+    """Per variable, ``min z_j x_j`` over its bounds (reduced costs within :data:`ZERO_REDUCED_COST` count
+    as 0; ``-inf`` towards an infinite bound): the variables' part of a weak-duality bound."""
+    z = np.where(np.abs(z) <= ZERO_REDUCED_COST, 0.0, z)
+    out = np.zeros_like(z)
+    up, down = z > 0, z < 0
+    out[up] = z[up] * pb.lb[up]
+    out[down] = z[down] * pb.ub[down]
+    return out
+
+
 def _row_parts(a: sparse.csr_array, part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the smallest and largest part among its variables (rows without any: part -1)."""
     n_rows = a.shape[0]
@@ -176,11 +192,15 @@ class _Window:
 
 @dataclass(frozen=True)
 class _Priced:
-    """The Lagrangian data shared by the windows: cut-row duals ``y``, their active sides, the priced costs."""
+    """The Lagrangian data shared by the windows: the cut rows' duals ``y`` (0 elsewhere), their active
+    sides, the priced costs ``c - A_C' y_C``, and the weak-duality terms of every row (``y_r b_r``,
+    all duals) and variable (``min z_j x_j`` over its bounds, ``z = c - A' y``)."""
 
     y: np.ndarray
     side: np.ndarray
     cost: np.ndarray
+    row_terms: np.ndarray
+    var_terms: np.ndarray
 
 
 def _sub_model(
@@ -311,15 +331,16 @@ def _solve_window(
 ) -> _WindowResult:
     """One window (the windows do not share rows, so each is solved against the LP's plan around it).
 
-    The priced window (a MILP) gives its bound (the LP's part, its relaxation's optimum, until then); its
+    The priced window (a MILP) gives its bound (its relaxation's weak-duality bound until then); its
     solution is the plan's too if it fits the neighbours' values (every row holds), else the fixed window
     as an LP in the priced solution's flow directions if that closes the window's gap to ``tol``, else
     the fixed window as a MILP.
     """
-    bound = float(pr.cost[w.cols] @ x_lp[w.cols])
+    # until the priced window is solved: the weak-duality bound of its relaxation (its inner rows dualised too)
+    bound = float(pr.row_terms[w.inner].sum() + pr.var_terms[w.cols].sum())
     try:
         priced = _window_milp(pb, w, w.inner, pr.cost, None, storages, T, modes, deadline)
-    except SolveError:  # numerical trouble on the priced window: its relaxation's value stands
+    except SolveError:  # numerical trouble on the priced window: its relaxation's bound stands
         priced = None
     if priced is not None:
         bound, modes = max(bound, priced[2]), priced[3]
@@ -391,13 +412,19 @@ def repair(
     part = np.where(tags >= 0, win[np.maximum(tags, 0)], -1)
     lo_part, hi_part = _row_parts(pb.a, part)
     cut = lo_part != hi_part
-    y = np.where(cut, duals, 0.0)
-    y[(y > 0) & ~np.isfinite(pb.lo)] = 0.0  # a dual of the wrong sign for the row's finite side: noise
-    y[(y < 0) & ~np.isfinite(pb.hi)] = 0.0
-    side = np.where(y > 0, pb.lo, np.where(y < 0, pb.hi, 0.0))
-    pr = _Priced(y=y, side=side, cost=pb.c - pb.a.T @ y)
-    outside = part < 0
-    bound = float(np.dot(y, side) + pr.cost[outside] @ x_lp[outside])
+    y_all = np.where(((duals > 0) & ~np.isfinite(pb.lo)) | ((duals < 0) & ~np.isfinite(pb.hi)), 0.0, duals)
+    side = np.where(y_all > 0, pb.lo, np.where(y_all < 0, pb.hi, 0.0))  # (a wrong-signed dual is noise: 0)
+    y = np.where(cut, y_all, 0.0)
+    pr = _Priced(
+        y=y,
+        side=side,
+        cost=pb.c - pb.a.T @ y,
+        row_terms=y_all * side,
+        var_terms=box_terms(pb, pb.c - pb.a.T @ y_all),
+    )
+    # the outside part: every row not inner to a window dualised, the outside variables within their bounds
+    inner_any = (lo_part == hi_part) & (lo_part >= 0)
+    bound = float(pr.row_terms[~inner_any].sum() + pr.var_terms[part < 0].sum())
     a_csc = pb.a.tocsc()
     windows = []
     for k in range(n_win):
