@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -237,3 +238,45 @@ def test_a_two_year_episode_runs_and_replays_the_oracle() -> None:
     assert totals["steps"] == 24 * 730
     assert policy.plan is not None and policy.plan.optimal
     assert _close(totals["profit"], policy.plan.profit), (totals["profit"], policy.plan.profit)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+REAL_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.mark.realdata
+@pytest.mark.skipif(
+    not REAL_DATA.is_dir(), reason=f"real data folder {REAL_DATA} is absent (it lives beside the checkout)"
+)
+def test_ercot_west_negative_hours_give_the_brute_force_optimum() -> None:
+    """Ten days of March 2022 at the ERCOT West hub (negative night hours on the 20th): no carbon price
+    (Texas has none) and a wear of 0.3 USD/MWh, so the LP spills; the windows' plan against the MILP."""
+    files = {
+        "start": "2022-03-12",
+        "end": "2022-03-22",
+        "fill_missing": "synthetic",
+        "synthetic": {"seed": 7, "utc_offset_h": -6.0, "price_floor_per_mwh": -250.0, "price_cap_per_mwh": 5000.0},
+        "sources": [
+            {
+                "path": str(REAL_DATA / "ercot_dam_2022_hub_prices.csv"),
+                "timestamp_column": "interval_start_utc",
+                "columns": {"price_da_per_mwh": {"column": "hb_west_usd_per_mwh"}},
+                "fill": "ffill",
+            }
+        ],
+    }
+    overrides = {
+        "data.files": files,
+        "data.splits": {"val_start": None, "test_start": None},
+        "markets.carbon.price_per_t": 0.0,
+        "resources.battery.degradation_cost_per_mwh": 0.3,
+    }
+    config = ROOT / "configs" / "scenarios" / "ercot_caiso_2022.yaml"
+    u: Any = gym.make("vpp_gym/Arbitrage-v0", config=str(config), overrides=overrides).unwrapped
+    p = u.params
+    exo = np.stack([u.series.values[c] for c in ALL_NAMES], axis=1)
+    state = core.initial_state(p, None)
+    assert (exo[:, I_DA] < 0).any() and _lp_spills(p, exo, state) > 0
+    plan = solve(p, exo, state)
+    brute = solve(p, exo, state, force_binary_modes=True)
+    assert plan.mip and plan.optimal and _close(plan.profit, brute.profit), (plan.profit, brute.profit)
