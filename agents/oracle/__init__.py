@@ -25,8 +25,11 @@ with the constraints below (each family's equation is in its block's docstring, 
 and the objective: the env's profit (cash flows minus costs and penalties), maximised. It is an LP
 unless the scenario has a gas unit (binaries for on/off) or reserve calls (the deployment order).
 Storage that would charge and discharge in the same interval (only ever optimal when energy is worth
-less than nothing) cannot be replayed, so such a plan is re-solved with a binary charge/discharge
-mode per interval.
+less than nothing) cannot be replayed, so such intervals get binary charge/discharge modes: in short
+windows around them, proven exact by a Lagrangian bound priced with the LP's duals
+(:mod:`agents.oracle.windows`), or, failing that, over the whole horizon. A long LP (two months and
+more) is solved a month at a time, stitched and proven optimal by its duals (:mod:`agents.oracle.chunks`).
+:func:`solve`'s time limit bounds the whole call (see :mod:`agents.oracle.search`).
 
 The carbon market is settled at the episode end as in the simulator: ``C(X_T)`` of the net position
 ``X = emissions - allowances - CCER used`` (flat or stepped ladder, see :mod:`agents.oracle.carbon`).
@@ -79,7 +82,8 @@ The class of plans the oracle is optimal over (every plan in it replays exactly)
   (see :func:`agents.oracle.reserve.priority_block`).
 
 Layout: one module per resource or market (``grid``, ``renewable``, ``battery``, ``flex_load``, ``ev``,
-``gas``, ``products``, ``reserve``, ``demand_response``, ``carbon``, ``stacks``). Each has a block
+``gas``, ``products``, ``reserve``, ``demand_response``, ``carbon``, ``stacks``), and the solution
+methods (``windows``, ``chunks``). Each has a block
 ``block(m: Model, ctx: OracleContext) -> Record`` (renewables and products also take their name) that
 adds its variables, returned as a frozen record of index arrays (e.g.
 :class:`~agents.oracle.battery.BatteryVars`), and its named constraint families (``battery.energy_balance``,

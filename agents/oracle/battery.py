@@ -93,8 +93,18 @@ def battery_block(m: Model, ctx: OracleContext) -> BatteryVars:
     energy_update(m, ctx, soc, bd, bc, ctx.dt)
     if ctx.binary_modes.any():
         modes = ctx.binary_modes
-        storage_mode(m, "battery", bd[modes], bc[modes], b.p_discharge_max_mw, b.p_charge_max_mw)
+        storage_mode(m, "battery", bd[modes], bc[modes], *mode_limits(ctx))
     return BatteryVars(dis=bd, ch=bc, energy=e)
+
+
+def mode_limits(ctx: OracleContext) -> tuple[float, float]:
+    """The big-M of the battery's binary mode on its flows: the power limits, or, on the AGC sub-steps'
+    flows (with products), ``P_dis + P_ch`` for both."""
+    b = battery_params(ctx)
+    if ctx.products:
+        big = b.p_discharge_max_mw + b.p_charge_max_mw
+        return big, big
+    return b.p_discharge_max_mw, b.p_charge_max_mw
 
 
 def substep_block(m: Model, ctx: OracleContext, v: BatteryVars, soc: np.ndarray) -> BatteryVars:
@@ -106,7 +116,6 @@ def substep_block(m: Model, ctx: OracleContext, v: BatteryVars, soc: np.ndarray)
     the energy update and wear on the sub-steps' flows over ``dt / S`` each; the feasible range per
     :func:`feasible_range_block`. So the battery tracks the signal exactly (score 1).
     """
-    b = battery_params(ctx)
     grid = ctx.require(ctx.vars.grid, "grid")
     T, S = ctx.sig.shape
     reg = ctx.vars.products["regulation"].accepted if "regulation" in ctx.vars.products else None
@@ -127,9 +136,8 @@ def substep_block(m: Model, ctx: OracleContext, v: BatteryVars, soc: np.ndarray)
         m.coef(grid.balance, reg, ctx.sig.mean(axis=1))
     energy_update(m, ctx, soc[tk], dk, ck, ctx.dt / S)
     if ctx.binary_modes.any():
-        big = b.p_discharge_max_mw + b.p_charge_max_mw
         modes = ctx.binary_modes
-        storage_mode(m, "battery", dk.reshape(T, S)[modes].ravel(), ck.reshape(T, S)[modes].ravel(), big, big)
+        storage_mode(m, "battery", dk.reshape(T, S)[modes].ravel(), ck.reshape(T, S)[modes].ravel(), *mode_limits(ctx))
     v = BatteryVars(dis=v.dis, ch=v.ch, energy=v.energy, sub_dis=dk, sub_ch=ck)
     feasible_range_block(m, ctx, v, reg, d_bat)
     return v

@@ -38,19 +38,25 @@ SIMULTANEOUS_TOL_MW = 1e-7
 
 @dataclass
 class Plan:
-    """An optimal plan.
+    """An optimal plan, or (``optimal`` False) the best one found within the time limit.
 
     Attributes:
         actions: ``(T, A)`` env actions in ``[-1, 1]``, one row per step.
-        profit: the optimal objective (the env's profit summed over the episode, currency).
+        profit: the plan's objective (the env's profit summed over the episode, currency).
         setpoints: the plan's MW values by name (``"battery"``, ``"net"``, ...), ``(T,)`` each.
         mip: whether binaries were needed.
+        optimal: whether the plan is proven optimal (to the solver's relative gap, 1e-9).
+        gap: ``(bound - profit) / max(|profit|, 1)`` with ``bound`` a proven upper bound on the
+            optimal profit: 0 when optimal, ``inf`` when the time limit stopped the search before any
+            bound (e.g. over the carbon bands).
     """
 
     actions: np.ndarray
     profit: float
     setpoints: dict[str, np.ndarray]
     mip: bool
+    optimal: bool = True
+    gap: float = 0.0
 
 
 @dataclass

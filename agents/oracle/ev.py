@@ -81,8 +81,14 @@ def ev_block(m: Model, ctx: OracleContext) -> EvVars:
     ctx.gain(ed, -dt * ev.degradation_cost_per_mwh)
     if ctx.binary_modes.any() and ev.v2g:
         modes = ctx.binary_modes
-        storage_mode(m, "ev", ed[modes], ec[modes], ev.p_discharge_max_mw, ev.p_charge_max_mw)
+        storage_mode(m, "ev", ed[modes], ec[modes], *mode_limits(ctx))
     return EvVars(dis=ed, ch=ec, need=n1)
+
+
+def mode_limits(ctx: OracleContext) -> tuple[float, float]:
+    """The big-M of the fleet's binary mode (V2G only): its power limits."""
+    ev = ev_params(ctx)
+    return ev.p_discharge_max_mw, ev.p_charge_max_mw
 
 
 def ev_decode(ctx: OracleContext, v: EvVars, x: np.ndarray, draft: PlanDraft) -> None:

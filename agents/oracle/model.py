@@ -9,9 +9,10 @@ from __future__ import annotations
 import numpy as np
 
 from agents.lp import Model, Solution
+from agents.oracle import battery, ev
 from agents.oracle.blocks import PRODUCT_BLOCKS, RESOURCE_BLOCKS
 from agents.oracle.carbon import carbon_block
-from agents.oracle.context import SIMULTANEOUS_TOL_MW, OracleContext, Plan, PlanDraft
+from agents.oracle.context import OracleContext, Plan, PlanDraft
 from agents.oracle.demand_response import demand_response_block
 from agents.oracle.grid import energy_offer_decode, grid_block, grid_decode, import_block
 from agents.oracle.products import product_block, product_decode, regulation_block
@@ -19,6 +20,7 @@ from agents.oracle.renewable import RENEWABLES, green_certificates, renewable_bl
 from agents.oracle.reserve import priority_block, reserve_block, reserve_decode, reserve_payment
 from agents.oracle.scope import check_scope
 from agents.oracle.stacks import check_stacks
+from agents.oracle.windows import StorageFlows, simultaneous
 from vpp_gym import core
 from vpp_gym.core import CoreParams
 
@@ -106,14 +108,22 @@ def decode(ctx: OracleContext, sol: Solution) -> tuple[Plan, np.ndarray]:
     for name, pv in v.products.items():
         product_decode(ctx, name, pv, x, draft)
     energy_offer_decode(ctx, draft)
-    simultaneous = np.zeros(T, dtype=bool)
-    for dis, ch in [s.flows for s in (v.battery, v.ev) if s is not None]:
-        both = np.minimum(x[dis], x[ch]) > SIMULTANEOUS_TOL_MW
-        simultaneous |= both.reshape(T, -1).any(axis=1)
     actions = np.clip(draft.actions, -1.0, 1.0)
     plan = Plan(actions=actions, profit=-sol.objective, setpoints=draft.setpoints, mip=sol.mip)
     plan.profit += ctx.objective.constant
-    return plan, simultaneous
+    return plan, simultaneous(x, storage_flows(ctx), T)
+
+
+def storage_flows(ctx: OracleContext) -> list[StorageFlows]:
+    """The storages built (battery; EV fleet with V2G): their flows, checked for charging and
+    discharging at once, and the big-M of their binary modes."""
+    v, out = ctx.vars, []
+    if v.battery is not None:
+        out.append(StorageFlows("battery", *v.battery.flows, *battery.mode_limits(ctx)))
+    fleet = ctx.resources.ev
+    if v.ev is not None and fleet is not None and fleet.v2g:
+        out.append(StorageFlows("ev", *v.ev.flows, *ev.mode_limits(ctx)))
+    return out
 
 
 def solve_once(ctx: OracleContext, time_limit_s: float) -> tuple[Plan, np.ndarray]:
