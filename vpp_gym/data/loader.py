@@ -3,7 +3,8 @@
 A scenario file has a ``timestamp`` column (interval starts, ISO 8601 text or datetimes; a UTC
 offset is honoured and converted to naive UTC, text without an offset is read as UTC) and one
 column per schema series (see :mod:`vpp_gym.data.schema`). Extra columns are kept (markets add
-series of their own) but must be numeric too.
+series of their own) but must be numeric too; the optional schema columns among them (the intraday
+price ``price_id_per_mwh``, the ancillary columns) are checked against their ranges like the others.
 
 Every problem is a :class:`DataError` whose message names the file, the column and the first bad
 row, counted as in the file: row 1 is the first data row after the header. Where the row has a

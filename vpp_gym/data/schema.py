@@ -17,8 +17,22 @@ that divides a day, 60 included) and these columns. ``timestamp`` is the interva
 | ev_arrival_need_pu | per unit       | [0, 1]           | need of arriving EVs per MWh of fleet capacity   |
 | ev_departure_share | per unit       | [0, 1]           | share of plugged EVs leaving at interval end     |
 
-Ancillary-service columns (``ANCILLARY_COLUMNS``: regulation, reserve and demand-response needs,
-prices and calls) may also be given; those absent are synthesized (``vpp_gym.data.ancillary``).
+Optional columns: a file may give them; those absent are made from the columns above.
+
+- Intraday energy price (``INTRADAY_COLUMNS``), in the energy prices' unit and range:
+
+  | column           | unit         | range            | meaning                                        |
+  | ---------------- | ------------ | ---------------- | ---------------------------------------------- |
+  | price_id_per_mwh | currency/MWh | [-10000, 100000] | intraday energy price (gates between DA and RT) |
+
+  When absent it is derived from the day-ahead and real-time prices,
+  ``price_id = price_da + id_weight * (price_rt - price_da)`` (default ``id_weight = 0.5``), plus an
+  optional seeded AR(1) deviation (``id_sigma_rel``, default 0); see :mod:`vpp_gym.data.synthetic`.
+- Ancillary-service columns (``ANCILLARY_COLUMNS``: regulation, reserve and demand-response needs,
+  prices and calls); those absent are synthesized (``vpp_gym.data.ancillary``).
+
+The exogenous arrays of the core hold :data:`ALL_NAMES`: the required columns, then the intraday
+price, then the ancillary columns (code looks columns up by name).
 
 Currency is whatever the scenario says (CNY for the built-in presets, USD for ERCOT data); the
 env never converts it. Ancillary-service series are added by the markets (see ``markets``).
@@ -68,5 +82,15 @@ ANCILLARY_COLUMNS: tuple[Column, ...] = (
     Column("dr_price_per_mwh", "currency/MWh", 0.0, 1e5, "demand-response compensation price"),
 )
 ANCILLARY_NAMES: tuple[str, ...] = tuple(c.name for c in ANCILLARY_COLUMNS)
-ALL_NAMES: tuple[str, ...] = COLUMN_NAMES + ANCILLARY_NAMES
-BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS + ANCILLARY_COLUMNS}
+
+# Intraday energy price: optional in users' files, derived from DA and RT when absent (see ``data.synthetic``).
+# Same unit and range as the day-ahead and real-time prices.
+INTRADAY_COLUMNS: tuple[Column, ...] = (
+    Column("price_id_per_mwh", "currency/MWh", -10_000.0, 100_000.0, "intraday energy price"),
+)
+INTRADAY_NAMES: tuple[str, ...] = tuple(c.name for c in INTRADAY_COLUMNS)
+
+# The intraday price sits before the ancillary columns, so that ``ALL_NAMES[ALL_NAMES.index("reg_need_mw"):]``
+# is still exactly the ancillary columns.
+ALL_NAMES: tuple[str, ...] = COLUMN_NAMES + INTRADAY_NAMES + ANCILLARY_NAMES
+BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS + INTRADAY_COLUMNS + ANCILLARY_COLUMNS}

@@ -26,7 +26,11 @@ What :func:`build_from_files` does:
 5. Fills every schema column no file provides from
    :func:`vpp_gym.data.synthetic.generate_for_index` with ``synthetic`` settings (when
    ``price_da_per_mwh`` is given, ``price_rt_per_mwh`` is derived from it), or raises a
-   :class:`~vpp_gym.data.loader.DataError` listing them if ``fill_missing: error``.
+   :class:`~vpp_gym.data.loader.DataError` listing them if ``fill_missing: error``. The optional
+   intraday price ``price_id_per_mwh`` is used if a file gives it; otherwise it is derived from the
+   DA and RT prices, whether given or synthesized, with ``synthetic.id_weight`` (and
+   ``id_sigma_rel``), also under ``fill_missing: error`` (it is optional, like the ancillary
+   columns).
 6. Checks the final columns against the schema ranges and returns a
    :class:`~vpp_gym.data.series.ScenarioSeries` whose ``source`` lists the files and whose
    ``notes`` say how each file was mapped and resampled and which columns were synthesized.
@@ -69,6 +73,8 @@ What happens to every schema column with this example:
   intervals.
 - ``price_rt_per_mwh``: synthesized: the ERCOT DA price plus a seeded deviation
   (``rt_sigma_rel``, RT spikes), clipped to ``[min(floor, min DA), max(cap, max DA)]``.
+- ``price_id_per_mwh``: derived: ``DA + id_weight * (RT - DA)`` (``id_weight`` 0.5 by default; plus
+  a seeded deviation if ``id_sigma_rel > 0``).
 - ``grid_ef_t_per_mwh``: CAISO SCE MOER of the same UTC calendar interval of 2021, the mean of
   its three 5-min values.
 - ``pv_cf``, ``wind_cf``, ``load_pu``: synthesized from ``synthetic`` (solar geometry at its
@@ -103,7 +109,7 @@ from vpp_gym.data.loader import (
 )
 from vpp_gym.data.schema import ALL_NAMES, COLUMN_NAMES, TIMESTAMP
 from vpp_gym.data.series import ScenarioSeries
-from vpp_gym.data.synthetic import SyntheticConfig, check_interval_minutes, generate_for_index
+from vpp_gym.data.synthetic import SyntheticConfig, check_interval_minutes, derive_price_id, generate_for_index
 from vpp_gym.validation import require, require_int, require_range
 
 __all__ = ["ColumnMap", "FileSource", "FilesConfig", "build_from_files"]
@@ -486,9 +492,17 @@ def build_from_files(cfg: FilesConfig, interval_minutes: int, base_dir: str | Pa
         )
         notes.append(f"synthesized with synthetic(seed={cfg.synthetic.seed}): {', '.join(missing)}{derived}")
     else:
-        values = given
+        values = dict(given)
+    if "price_id_per_mwh" not in given:  # optional: derived from DA and RT (made above unless both are given)
+        syn = cfg.synthetic
+        if "price_id_per_mwh" not in values:
+            values["price_id_per_mwh"] = derive_price_id(
+                syn, target, m, values["price_da_per_mwh"], values["price_rt_per_mwh"]
+            )
+        deviation = f" + a seeded AR(1) deviation (id_sigma_rel={syn.id_sigma_rel:g})" if syn.id_sigma_rel > 0 else ""
+        notes.append(f"price_id_per_mwh derived: price_da + {syn.id_weight:g} * (price_rt - price_da){deviation}")
     label = "files(" + ", ".join(src.path for src in cfg.sources) + ")"
-    kept = [c for c in ALL_NAMES if c in values]  # ancillary columns the files provide pass through
+    kept = [c for c in ALL_NAMES if c in values]  # the intraday price; ancillary columns the files provide
     frame = pd.DataFrame({TIMESTAMP: target, **{c: values[c] for c in kept}})
     check_ranges(frame, label)
     return ScenarioSeries(

@@ -23,6 +23,15 @@ How each column is made (``h`` is the local hour of day, ``dt`` the interval in 
   (``rt_spike_prob`` per hour, median size ``rt_spike_size_rel * ref``, 15 min long); clipped to
   ``[min(floor, min DA), max(cap, max DA)]`` so that a user's DA series outside the configured
   floor/cap is never clipped against.
+- ``price_id_per_mwh`` (optional in files, see :data:`~vpp_gym.data.schema.INTRADAY_COLUMNS`):
+  ``DA + id_weight * (RT - DA) + id_sigma_rel * z * ref`` with ``z`` a unit AR(1) process
+  (``id_noise_tau_h``) and ``ref`` as for RT; clipped to
+  ``[min(floor, min DA, min RT), max(cap, max DA, max RT)]`` (without the deviation the price lies
+  between DA and RT, which the clip leaves alone). The default ``id_weight = 0.5`` is a modelling
+  assumption, not a market rule: intraday trading happens between the day-ahead auction and real
+  time, so its price is taken to carry half of the information the real-time price adds to the
+  day-ahead one. The default ``id_sigma_rel = 0`` makes it deterministic given DA and RT (and draws
+  nothing). It is derived the same way from a user's DA and RT, given or synthesized.
 - ``grid_ef_t_per_mwh``: ``grid_ef_mean + grid_ef_solar_swing * (mean(pv) - pv) + noise``,
   i.e. lower at midday when solar output is high, clipped to ``[grid_ef_min, grid_ef_max]``.
 - ``pv_cf``: clear-sky output from solar geometry (Spencer's declination and equation of time,
@@ -48,7 +57,8 @@ How each column is made (``h`` is the local hour of day, ``dt`` the interval in 
 
 Randomness: one ``np.random.default_rng(seed)`` spawns an independent child generator per
 component, so the same seed gives bit-identical output and the day-level draws (clouds, dips,
-EV timing) are the same at any interval length over the same days.
+EV timing) are the same at any interval length over the same days. The intraday deviation has a
+child of its own (drawn only when ``id_sigma_rel > 0``), so it leaves every other column unchanged.
 """
 
 from __future__ import annotations
@@ -66,7 +76,7 @@ from vpp_gym.data.schema import BY_NAME, COLUMN_NAMES
 from vpp_gym.data.series import ScenarioSeries
 from vpp_gym.validation import MAX_SEED, fmt_num, require, require_int, require_range
 
-__all__ = ["SyntheticConfig", "generate", "generate_for_index"]
+__all__ = ["SyntheticConfig", "derive_price_id", "generate", "generate_for_index"]
 
 _MINUTES_PER_DAY = 1440
 _SECONDS_PER_DAY = 86_400
@@ -76,6 +86,7 @@ _WIND_RATED_M_S = 12.0
 _WIND_CUT_OUT_M_S = 25.0
 _WIND_WEIBULL_K = 2.0
 _RT_SPIKE_DURATION_H = 0.25
+_ID_STREAM = 11  # child generator of the intraday deviation (children 0..10 are the other columns')
 
 
 @dataclass(frozen=True)
@@ -109,6 +120,12 @@ class SyntheticConfig:
         rt_noise_tau_h: time constant of the RT deviation in hours.
         rt_spike_prob: rate of real-time spike events per hour (each 15 min long).
         rt_spike_size_rel: median size of an RT spike relative to the price level.
+        id_weight: weight of the real-time price in the derived intraday price,
+            ``DA + id_weight * (RT - DA)``, in [0, 1]; 0.5 by assumption (intraday gates lie between
+            the day-ahead auction and real time; not a market rule).
+        id_sigma_rel: relative standard deviation of the seeded AR(1) deviation added to the
+            intraday price (0: deterministic given DA and RT).
+        id_noise_tau_h: time constant of that deviation in hours.
         grid_ef_mean_t_per_mwh: mean grid carbon intensity (tCO2/MWh).
         grid_ef_solar_swing_t_per_mwh: drop of the intensity per unit of PV capacity factor.
         grid_ef_noise_t_per_mwh: standard deviation of the AR(1) noise of the intensity.
@@ -165,6 +182,10 @@ class SyntheticConfig:
     rt_noise_tau_h: float = 1.0
     rt_spike_prob: float = 0.01
     rt_spike_size_rel: float = 1.0
+    # intraday price, derived from DA and RT when no file gives it (currency/MWh)
+    id_weight: float = 0.5
+    id_sigma_rel: float = 0.0
+    id_noise_tau_h: float = 1.0
     # grid carbon intensity (tCO2/MWh)
     grid_ef_mean_t_per_mwh: float = 0.53
     grid_ef_solar_swing_t_per_mwh: float = 0.2
@@ -255,6 +276,9 @@ class SyntheticConfig:
         require_range("rt_noise_tau_h", self.rt_noise_tau_h, 0.0, 24.0 * 30, lo_open=True)
         require_range("rt_spike_prob", self.rt_spike_prob, 0.0, 1.0)
         require_range("rt_spike_size_rel", self.rt_spike_size_rel, 0.0, 10.0)
+        require_range("id_weight", self.id_weight, 0.0, 1.0)
+        require_range("id_sigma_rel", self.id_sigma_rel, 0.0, 1.0)
+        require_range("id_noise_tau_h", self.id_noise_tau_h, 0.0, 24.0 * 30, lo_open=True)
 
         ef = BY_NAME["grid_ef_t_per_mwh"]
         require_range("grid_ef_min_t_per_mwh", self.grid_ef_min_t_per_mwh, ef.lo, ef.hi)
@@ -355,7 +379,9 @@ def generate_for_index(
 
     Used by :func:`generate` and to fill the columns a user's files do not provide. Columns in
     ``given`` are returned unchanged (as float64 arrays); if ``given`` holds
-    ``price_da_per_mwh``, ``price_rt_per_mwh`` is derived from it (given DA + seeded deviation).
+    ``price_da_per_mwh``, ``price_rt_per_mwh`` is derived from it (given DA + seeded deviation);
+    ``price_id_per_mwh``, unless given, is derived from the DA and RT prices, given or made
+    (see the module docstring).
 
     Args:
         cfg: the generator parameters.
@@ -365,7 +391,8 @@ def generate_for_index(
         given: columns already known, each of the timestamps' length.
 
     Returns:
-        One float64 array per schema column (plus any extra columns of ``given``).
+        One float64 array per schema column and ``price_id_per_mwh`` (plus any extra columns of
+        ``given``).
 
     Raises:
         ConfigError: if ``interval_minutes`` does not divide a day.
@@ -402,7 +429,49 @@ def generate_for_index(
     for name in COLUMN_NAMES:
         if name not in out:
             out[name] = made[name]
+    if "price_id_per_mwh" not in out:  # made after every other column, from a stream of its own
+        out["price_id_per_mwh"] = _price_id(
+            cfg, g, out["price_da_per_mwh"], out["price_rt_per_mwh"], streams[_ID_STREAM]
+        )
     return out
+
+
+def derive_price_id(
+    cfg: SyntheticConfig, timestamps: np.ndarray, interval_minutes: int, price_da: np.ndarray, price_rt: np.ndarray
+) -> np.ndarray:
+    """The intraday price derived from day-ahead and real-time prices on a regular index.
+
+    ``price_da + cfg.id_weight * (price_rt - price_da)`` plus, when ``cfg.id_sigma_rel > 0``, the
+    seeded AR(1) deviation of the module docstring; the same numbers :func:`generate_for_index`
+    makes on that index (same seed, same stream), for scenarios whose files give DA and RT.
+
+    Args:
+        cfg: the generator parameters (``id_weight``, ``id_sigma_rel``, ``id_noise_tau_h``,
+            ``seed``, the price floor and cap).
+        timestamps: naive UTC interval starts (``datetime64``), strictly regular with step
+            ``interval_minutes``.
+        interval_minutes: the interval length; must divide 1440.
+        price_da: day-ahead prices, one per timestamp (currency/MWh).
+        price_rt: real-time prices, one per timestamp (currency/MWh).
+
+    Returns:
+        The intraday price, float64, one per timestamp (currency/MWh).
+
+    Raises:
+        ConfigError: if ``interval_minutes`` does not divide a day.
+        ValueError: if the prices do not match the timestamps' shape.
+    """
+    check_interval_minutes(interval_minutes)
+    ts = np.asarray(timestamps).astype("datetime64[ns]")
+    da = np.asarray(price_da, dtype=np.float64)
+    rt = np.asarray(price_rt, dtype=np.float64)
+    if ts.ndim != 1 or ts.size == 0 or da.shape != ts.shape or rt.shape != ts.shape:
+        raise ValueError(
+            f"derive_price_id: expected non-empty 1-D timestamps and prices of their shape, got {ts.shape}, "
+            f"{da.shape}, {rt.shape}"
+        )
+    rng = np.random.default_rng(cfg.seed).spawn(_N_STREAMS)[_ID_STREAM]
+    return _price_id(cfg, _Grid(cfg, ts, int(interval_minutes)), da, rt, rng)
 
 
 class _Grid:
@@ -526,6 +595,16 @@ def _price_rt(
     lo = min(cfg.price_floor_per_mwh, float(da.min()))
     hi = max(cfg.price_cap_per_mwh, float(da.max()))
     return np.clip(rt, lo, hi)
+
+
+def _price_id(cfg: SyntheticConfig, g: _Grid, da: np.ndarray, rt: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    price = da + cfg.id_weight * (rt - da)
+    if cfg.id_sigma_rel > 0.0:  # the stream is drawn only here: a deterministic price draws nothing
+        ref = np.maximum(np.abs(da), 0.2 * float(np.mean(np.abs(da))))
+        price = price + cfg.id_sigma_rel * ref * g.ar1(rng, cfg.id_noise_tau_h)
+    lo = min(cfg.price_floor_per_mwh, float(da.min()), float(rt.min()))
+    hi = max(cfg.price_cap_per_mwh, float(da.max()), float(rt.max()))
+    return np.clip(price, lo, hi)
 
 
 def _grid_ef(cfg: SyntheticConfig, g: _Grid, pv: np.ndarray, rng: np.random.Generator) -> np.ndarray:
