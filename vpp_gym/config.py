@@ -268,6 +268,77 @@ class ResourcesConfig:
 
 
 @dataclass(frozen=True)
+class IntradayConfig:
+    """Rolling intraday gates of the day-ahead timeline (``markets.energy.timeline: day_ahead``).
+
+    At every ``gate_spacing_steps``-th dispatch interval the VPP may adjust its position for the
+    block of ``gate_spacing_steps`` intervals that starts ``lead_steps`` ahead, by one quantity
+    (MW, + = sell more) with a limit price, cleared per interval at the intraday price series
+    (``price_id_per_mwh``) as a price-taker: a sale is accepted where the intraday price is at least
+    the limit, a purchase where it is at most the limit. Default: hourly gates, 1 h ahead (the
+    rolling intraday trading of China's provincial spot markets, see ``docs/market_rules.md``).
+
+    Attributes:
+        gate_spacing_steps: intervals between gates (>= 1); also the block length.
+        lead_steps: intervals from a gate to the first interval it trades (>= 1).
+        max_mw: largest adjustment per gate, either direction (MW).
+    """
+
+    gate_spacing_steps: int = 4
+    lead_steps: int = 4
+    max_mw: float = 3.0
+
+    def __post_init__(self) -> None:
+        require_int("markets.energy.intraday.gate_spacing_steps", self.gate_spacing_steps, 1, 96)
+        require_int("markets.energy.intraday.lead_steps", self.lead_steps, 1, 96)
+        require_range("markets.energy.intraday.max_mw", self.max_mw, 0.0, MAX_POWER_MW)
+
+
+CONTRACT_SHAPES = ("flat", "peak", "valley", "solar")
+"""Shapes of a contract's delivery profile (:func:`vpp_gym.core.timeline.contract_profile`)."""
+
+
+@dataclass(frozen=True)
+class ContractConfig:
+    """A medium/long-term contract settled as a contract for difference against the day-ahead price.
+
+    The contract quantity of an interval is ``quantity_mw x shape(interval)`` (+ = the VPP sells),
+    with ``shape`` one of :data:`CONTRACT_SHAPES`: ``flat`` (1 at every interval), ``peak`` (1 from
+    08:00 to 22:00 local time, else 0), ``valley`` (1 from 23:00 to 07:00), ``solar`` (a half sine
+    from 06:00 to 18:00 peaking at noon). It pays ``Q_c dt (contract_price - price_da)``; the
+    physical schedule is the day-ahead award (China's settlement of medium/long-term contracts by
+    difference, ``docs/market_rules.md``).
+
+    Attributes:
+        quantity_mw: contract quantity at the shape's peak (MW, + = sell, - = buy).
+        shape: delivery profile.
+        price_per_mwh: contract price.
+    """
+
+    quantity_mw: float = 0.0
+    shape: str = "flat"
+    price_per_mwh: float = 0.0
+
+    def __post_init__(self) -> None:
+        require_range("markets.energy.contract.quantity_mw", self.quantity_mw, -MAX_POWER_MW, MAX_POWER_MW)
+        require(
+            self.shape in CONTRACT_SHAPES,
+            "markets.energy.contract.shape",
+            self.shape,
+            f"one of {', '.join(CONTRACT_SHAPES)}",
+        )
+        require_range(
+            "markets.energy.contract.price_per_mwh", self.price_per_mwh, -MAX_PRICE_PER_MWH, MAX_PRICE_PER_MWH
+        )
+
+
+TIMELINES = ("hour_ahead", "day_ahead")
+TERMINAL_VALUES = ("mean_da", "none")
+"""Rules valuing the energy stored at the end of a day-ahead-timeline episode (``markets.energy.terminal_value``)."""
+"""Market timelines: the v0 hour-ahead commitment per interval, or China's D-1 auction (v1)."""
+
+
+@dataclass(frozen=True)
 class EnergyMarketConfig:
     """Day-ahead and real-time energy.
 
@@ -291,6 +362,21 @@ class EnergyMarketConfig:
         price_cap_per_mwh: highest offer price (transaction form).
         need_mw: the zone's day-ahead need the offers compete for (transaction form).
         competitors: competitor offer stack (transaction form).
+        timeline: ``hour_ahead`` (the v0 timeline above) or ``day_ahead``: China's D-1 auction, intraday
+            gates and real-time settlement (:mod:`vpp_gym.core.timeline` documents it; the keys below
+            apply to it only).
+        gate_hour: local hour on D-1 at which the day-ahead offers for day D close.
+        curve_segments: segments ``K`` of each interval's offer curve (1..10).
+        offer_band_per_mwh: range of the curve's mid price around the day-ahead forecast, and its
+            largest spread.
+        price_floor_per_mwh: lowest offer price (offers are clipped to ``[floor, price_cap_per_mwh]``).
+        deviation_band_share, deviation_band_min_mw: deviation assessment: the free band around the
+            position is ``max(share x |position|, min_mw)``; deviation beyond it pays
+            ``imbalance_penalty_per_mwh`` (both timelines; 0 = every MWh of deviation pays).
+        intraday: the intraday gates (:class:`IntradayConfig`), ``null`` for none.
+        contract: a medium/long-term contract for difference (:class:`ContractConfig`), ``null`` for none.
+        terminal_value: ``mean_da``: the energy stored at the episode end above (below) its initial
+            level is credited (charged) at the mean day-ahead price of the last day; ``none``: not valued.
     """
 
     form: Literal["price_taker", "transaction"] = "price_taker"
@@ -300,8 +386,33 @@ class EnergyMarketConfig:
     price_cap_per_mwh: float = 1500.0
     need_mw: float = 20.0
     competitors: CompetitorStackConfig = field(default_factory=CompetitorStackConfig)
+    timeline: str = "hour_ahead"
+    gate_hour: float = 10.0
+    curve_segments: int = 4
+    offer_band_per_mwh: float = 300.0
+    price_floor_per_mwh: float = -100.0
+    deviation_band_share: float = 0.0
+    deviation_band_min_mw: float = 0.0
+    intraday: IntradayConfig | None = field(default_factory=IntradayConfig)
+    contract: ContractConfig | None = None
+    terminal_value: str = "mean_da"
 
     def __post_init__(self) -> None:
+        require(self.timeline in TIMELINES, "markets.energy.timeline", self.timeline, f"one of {', '.join(TIMELINES)}")
+        require_range("markets.energy.gate_hour", self.gate_hour, 0.0, 24.0, hi_open=True)
+        require_int("markets.energy.curve_segments", self.curve_segments, 1, 10)
+        require_range("markets.energy.offer_band_per_mwh", self.offer_band_per_mwh, 0.0, MAX_PRICE_PER_MWH)
+        require_range(
+            "markets.energy.price_floor_per_mwh", self.price_floor_per_mwh, -MAX_PRICE_PER_MWH, self.price_cap_per_mwh
+        )
+        require_range("markets.energy.deviation_band_share", self.deviation_band_share, 0.0, 1.0)
+        require_range("markets.energy.deviation_band_min_mw", self.deviation_band_min_mw, 0.0, MAX_POWER_MW)
+        require(
+            self.terminal_value in TERMINAL_VALUES,
+            "markets.energy.terminal_value",
+            self.terminal_value,
+            f"one of {', '.join(TERMINAL_VALUES)}",
+        )
         require_int("markets.energy.da_lead_steps", self.da_lead_steps, 1, 192)
         require_range("markets.energy.position_max_mw", self.position_max_mw, 0.0, MAX_POWER_MW, lo_open=True)
         require_range(
@@ -354,6 +465,22 @@ class ScenarioConfig:
         )
         if r.flex_load is not None:
             r.flex_load.window_steps(self.time.dt_h)
+        em = self.markets.energy
+        if em.timeline == "day_ahead":
+            day_steps = round(24 * 60 / self.time.interval_minutes)
+            require(
+                self.time.episode_steps % day_steps == 0,
+                "time.episode_hours",
+                self.time.episode_hours,
+                "whole days (24, 48, ...) under markets.energy.timeline: day_ahead (each day is auctioned at D-1)",
+            )
+            gate = em.gate_hour * 60 / self.time.interval_minutes
+            require(
+                abs(gate - round(gate)) < 1e-9,
+                "markets.energy.gate_hour",
+                em.gate_hour,
+                f"a whole number of {self.time.interval_minutes}-minute intervals after midnight",
+            )
         # one local clock: the market's days, the synthetic series' daily shapes and the ancillary events
         gen_key = "data.synthetic" if self.data.source == "synthetic" else "data.files.synthetic"
         for key, value in (
@@ -410,6 +537,30 @@ def unused_keys(cfg: ScenarioConfig) -> list[tuple[str, object, str]]:
                 ("curtail_cost_per_mwh",),
                 "resources.flex_load.curtail_share is 0 (no load is curtailed)",
             )
+    if m.energy.timeline == "hour_ahead":
+        check(
+            m.energy,
+            EnergyMarketConfig(),
+            "markets.energy",
+            (
+                "gate_hour",
+                "curve_segments",
+                "offer_band_per_mwh",
+                "price_floor_per_mwh",
+                "intraday",
+                "contract",
+                "terminal_value",
+            ),
+            "markets.energy.timeline is 'hour_ahead' (these are rules of the day-ahead timeline)",
+        )
+    else:
+        check(
+            m.energy,
+            EnergyMarketConfig(),
+            "markets.energy",
+            ("da_lead_steps",),
+            "markets.energy.timeline is 'day_ahead' (offers are made at the D-1 gate)",
+        )
     if m.energy.form == "price_taker":
         check(
             m.energy,

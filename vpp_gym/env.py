@@ -99,7 +99,7 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         self.params = core.CoreParams.from_series(cfg, self.series)
         self.episode_starts = episode_starts(cfg, self.series)
         p = self.params
-        if p.horizon <= p.lead:
+        if not p.day_ahead and p.horizon <= p.lead:
             raise ConfigError(
                 f"forecast.horizon_steps: got {p.horizon}, expected more than markets.energy.da_lead_steps="
                 f"{p.lead} so that the agent sees the price of the interval it commits a position for"
@@ -115,6 +115,7 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         self._episode: core.EpisodeData | None = None
         self._exo_rows: list[list[float]] = []
         self._nest = LedgerNester()
+        self._keys: tuple[str, ...] = ()  # the ledger keys of a dispatch step (day-ahead timeline)
 
     @property
     def episode(self) -> core.EpisodeData | None:
@@ -147,6 +148,8 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         self._episode = core.build_episode(self.params, self.series, start, self.np_random)
         self._exo_rows = self._episode.exo[0].tolist()  # the scalar core reads plain floats
         self._state = core.initial_state(self.params, None)
+        if self.params.day_ahead and not self._keys:
+            self._keys = core.dispatch_keys(self.params, self._episode, self._exo_rows[0])
         obs = core.observe_one(self.params, self._state, self._episode)
         stamp = self.series.timestamps[start[0]]
         return obs, {
@@ -194,18 +197,29 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         )
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        """Advance one interval; ``info`` is the step's ledger (see the task docstring)."""
+        """Advance one step (an interval; on the day-ahead timeline also a bid step); ``info`` is the step's
+        ledger (see the task docstring), ``info["t"]`` the interval dispatched or bid for."""
         if self._state is None or self._episode is None:
             raise RuntimeError("call reset() before step()")
-        t = self._state.t
-        if t >= self.params.episode_steps:
+        p, s, ep = self.params, self._state, self._episode
+        k = s.k
+        if k >= p.steps:
             raise RuntimeError("the episode has ended (terminated=True was returned); call reset()")
         a = self._check_action(action)
-        self._state, ledger = core.transition(self.params, self._state, a, self._exo_rows[t], SCALAR, self._episode)
-        obs = core.observe_one(self.params, self._state, self._episode)
+        bidding = p.day_ahead and bool(p.schedule.bid[k])
+        if bidding:
+            t = int(p.schedule.interval[k])
+            ref = float(ep.obs_exo[0, k, p.da_forecast_index]) * p.price_ref_per_mwh
+            self._state, ledger = core.bid_transition(p, s, a, self._exo_rows[t], ref, SCALAR, ep, self._keys)
+        else:
+            t = s.t
+            self._state, ledger = core.transition(p, s, a, self._exo_rows[t], SCALAR, ep)
+        obs = core.observe_one(p, self._state, ep)
         info = self._nest(ledger)
         info["t"] = t
-        terminated = t + 1 >= self.params.episode_steps
+        if p.day_ahead:
+            info["bidding"] = bidding
+        terminated = k + 1 >= p.steps
         return obs, info["reward"], terminated, False, info
 
     def _check_action(self, action: Any) -> list[float]:

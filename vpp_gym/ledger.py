@@ -69,6 +69,13 @@ def _product_entries(product: str, label: str, revenue_kpi: str, extra: Iterable
     ]
 
 
+DAY_AHEAD = "day_ahead"
+"""Owner of the entries of the day-ahead timeline (written only on it)."""
+INTRADAY = "intraday"
+"""Owner of the intraday entries (written on the day-ahead timeline with intraday gates)."""
+TIMELINE_OWNERS = (DAY_AHEAD, INTRADAY)
+"""Owners whose entries a scenario without them does not write at all (not even as 0)."""
+
 CORE_ENTRIES: tuple[Entry, ...] = (
     # -- totals
     Entry("profit", "total", CURRENCY, "cash flows - costs - penalties of the step", "profit", "profit"),
@@ -86,6 +93,48 @@ CORE_ENTRIES: tuple[Entry, ...] = (
         "day-ahead position x day-ahead price",
         "revenue_energy_da",
         "day-ahead energy",
+    ),
+    # -- the day-ahead timeline (markets.energy.timeline: day_ahead; vpp_gym.core.timeline)
+    Entry(
+        "energy_da.offer_low_mw", "power", "MW", "bid step: the offer curve's position at low prices", owner=DAY_AHEAD
+    ),
+    Entry(
+        "energy_da.offer_high_mw", "power", "MW", "bid step: the offer curve's position at high prices", owner=DAY_AHEAD
+    ),
+    Entry("energy_da.offer_mid_price", "price", "currency/MWh", "bid step: the curve's mid price", owner=DAY_AHEAD),
+    Entry(
+        "energy_da.offer_spread", "price", "currency/MWh", "bid step: half-width of the curve's prices", owner=DAY_AHEAD
+    ),
+    Entry("contract.quantity_mwh", "quantity", "MWh", "contract quantity of the interval (+ = sold)", owner=DAY_AHEAD),
+    Entry(
+        "contract.cash",
+        "cash",
+        CURRENCY,
+        "contract for difference: quantity x (contract price - day-ahead price)",
+        "revenue_contract",
+        "contract (CfD)",
+        owner=DAY_AHEAD,
+    ),
+    Entry("energy_id.offer_mw", "power", "MW", "intraday adjustment offered at this gate", owner=INTRADAY),
+    Entry("energy_id.quantity_mwh", "quantity", "MWh", "intraday adjustment delivered in the interval", owner=INTRADAY),
+    Entry("energy_id.price_per_mwh", "price", "currency/MWh", "intraday price of the interval", owner=INTRADAY),
+    Entry(
+        "energy_id.cash",
+        "cash",
+        CURRENCY,
+        "intraday adjustment x intraday price",
+        "revenue_energy_id",
+        "intraday energy",
+        owner=INTRADAY,
+    ),
+    Entry(
+        "terminal.value",
+        "cash",
+        CURRENCY,
+        "stored energy at the episode end above its initial level x terminal price (last step only)",
+        "revenue_terminal",
+        "terminal value",
+        owner=DAY_AHEAD,
     ),
     Entry("energy_rt.quantity_mwh", "quantity", "MWh", "deviation of the net injection from the position"),
     Entry("energy_rt.price_per_mwh", "price", "currency/MWh", "real-time price of the interval"),

@@ -118,8 +118,13 @@ class VppVectorEnv(VectorEnv):
         self._exo = np.zeros((T, len(core.ALL_NAMES), n))  # realised values, step-major
         # batch-last layouts: a step's operands are contiguous blocks (see _observe)
         self._src = np.zeros((len(fp.columns), T + H + 1, n), dtype=np.float32)  # observed columns
-        self._z = np.zeros((T + 1, len(fp.noisy), H, n), dtype=np.float32) if len(fp.noisy) else None
-        self._cal = np.zeros((T + 1, self._n_cal, n), dtype=np.float32)
+        K = p.steps  # steps per episode (T, or T + the bid steps on the day-ahead timeline)
+        self._z = np.zeros((K + 1, len(fp.noisy), H, n), dtype=np.float32) if len(fp.noisy) else None
+        self._cal = np.zeros((K + 1, self._n_cal, n), dtype=np.float32)
+        self._sigma = core.step_sigma(p)[:, :, :, None] if p.day_ahead else None  # (n_noisy, H, K+1, 1)
+        self._keys: tuple[str, ...] = ()  # the ledger keys of a dispatch step (day-ahead timeline)
+        self._last_obs: np.ndarray | None = None
+        self._t_info = np.zeros(n, dtype=np.int64)
         self._start = np.zeros(n, dtype=np.int64)
         self._ep: core.EpisodeData | None = None
         self._state: core.State | None = None
@@ -242,6 +247,11 @@ class VppVectorEnv(VectorEnv):
                 old_mw, old_price = (a.copy() for a in self._ep.stacks[name])
                 old_mw[rows], old_price[rows] = mw, price
                 ep_stacks[name] = (old_mw, old_price)
+        terminal: np.ndarray | None = core.terminal_price(p, ep_rows)
+        id_price = core.intraday_prices(p, ep_rows)
+        if not full and self._ep is not None:
+            terminal = _put_rows(self._ep.terminal_price, rows, terminal)
+            id_price = _put_rows(self._ep.id_price, rows, id_price)
         # EpisodeData carries what the transition reads (AGC, stacks); the series live in step-major arrays here
         self._ep = core.EpisodeData(
             start=self._start,
@@ -249,7 +259,11 @@ class VppVectorEnv(VectorEnv):
             obs_exo=np.empty((n, 0, p.n_obs), dtype=np.float32),
             agc=ep_agc,
             stacks=ep_stacks,
+            terminal_price=terminal,
+            id_price=id_price,
         )
+        if p.day_ahead and not self._keys:
+            self._keys = core.dispatch_keys(p, self._ep, self._exo[0, :, 0].tolist())
         if full:
             self._state = core.initial_state(p, n)
         else:  # the first reset is always full (reset() checks it)
@@ -290,22 +304,37 @@ class VppVectorEnv(VectorEnv):
             return (self._observe(), np.zeros(n), np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), info)
         s = self._state
         p = self.params
-        T = p.episode_steps
-        t = self._lockstep_t()
-        if t is None:
-            ended = s.t >= T
+        K = p.steps
+        k = self._lockstep_t()
+        if k is None:
+            ended = s.k >= K
             if ended.any():
                 raise RuntimeError(
                     f"sub-env {int(np.flatnonzero(ended)[0])} has ended; reset it with "
                     "reset(options={'reset_mask': mask}) before stepping it"
                 )
+            if p.day_ahead:
+                raise RuntimeError(
+                    "the day-ahead timeline steps the sub-envs in lockstep; after a partial reset, reset "
+                    "every sub-env (reset_mask all True) before stepping"
+                )
             x = self._exo[s.t, :, self._rows].T
         else:
-            if t >= T:
+            if k >= K:
                 raise RuntimeError("the episodes have ended (terminated was returned); call reset()")
-            x = self._exo[t]
-        self._state, led = core.transition(p, s, a, x, np, self._ep)
-        terminated = self._state.t >= T
+        if p.day_ahead and p.schedule.bid[k]:
+            interval = int(p.schedule.interval[k])
+            assert self._last_obs is not None
+            ref = self._last_obs[:, p.da_forecast_index].astype(np.float64) * p.price_ref_per_mwh
+            self._state, led = core.bid_transition(p, s, a, self._exo[interval], ref, np, self._ep, self._keys)
+            t_info = np.full(n, interval)
+        else:
+            if k is not None:
+                x = self._exo[int(s.t[0])]
+            t_info = s.t
+            self._state, led = core.transition(p, s, a, x, np, self._ep)
+        terminated = self._state.k >= K
+        self._t_info = t_info
         reward = led["reward"]
         info = self._info(led) if self.ledger_info else {}
         if self.episode_totals:
@@ -327,10 +356,10 @@ class VppVectorEnv(VectorEnv):
         return obs, reward, terminated, np.zeros(n, dtype=bool), info
 
     def _lockstep_t(self) -> int | None:
-        """The common step index of every sub-env, or None if they differ (after partial resets)."""
-        t = self._state.t  # type: ignore[union-attr]
-        t0 = int(t[0])
-        return t0 if (t == t0).all() else None
+        """The common step index ``k`` of every sub-env, or None if they differ (after partial resets)."""
+        k = self._state.k  # type: ignore[union-attr]
+        k0 = int(k[0])
+        return k0 if (k == k0).all() else None
 
     def _check_actions(self, actions: Any) -> list[np.ndarray]:
         a = real_array(actions, "actions")
@@ -363,17 +392,22 @@ class VppVectorEnv(VectorEnv):
         for j, col in enumerate(core.state_features(p, s, np)):
             buf[j] = col
         k = p.n_state_obs
-        t = self._lockstep_t()
-        if t is not None:
-            cal, win = self._cal[t], self._src[:, t : t + H]
-            z = self._z[t] if self._z is not None else None
-        else:
+        step = self._lockstep_t()
+        sigma = None
+        if step is not None:
+            t = int(p.schedule.interval[step]) if p.day_ahead else step
+            cal, win = self._cal[step], self._src[:, t : t + H]
+            z = self._z[step] if self._z is not None else None
+            if self._sigma is not None:
+                sigma = self._sigma[:, :, step]
+        else:  # the hour-ahead timeline only (k == t)
             ti = np.minimum(s.t, p.episode_steps)
             cal = self._cal[ti, :, self._rows].T
             win = self._src[:, ti[None, :] + np.arange(H)[:, None], self._rows[None, :]]
             z = self._z[ti, :, :, self._rows].transpose(1, 2, 0) if self._z is not None else None
         buf[k : k + self._n_cal] = cal
-        core.forecast_features(p, win, z, buf[self._fc_offset :].reshape(-1, H, n))
+        core.forecast_features(p, win, z, buf[self._fc_offset :].reshape(-1, H, n), sigma)
+        self._last_obs = buf.T
         return buf.T
 
     def _info(self, led: dict[str, Any]) -> dict[str, Any]:
@@ -391,7 +425,7 @@ class VppVectorEnv(VectorEnv):
                     sub[f"_{item}"] = m
                 info[g] = sub
             info[f"_{g}"] = m
-        info["t"], info["_t"] = self._state.t - 1, m  # type: ignore[union-attr]
+        info["t"], info["_t"] = self._t_info, m
         return info
 
     def _add_totals(self, led: dict[str, Any], terminated: np.ndarray, info: dict[str, Any]) -> None:
@@ -405,6 +439,15 @@ class VppVectorEnv(VectorEnv):
 
     def close_extras(self, **kwargs: Any) -> None:
         """Nothing to release (no subprocesses)."""
+
+
+def _put_rows(old: np.ndarray | None, rows: np.ndarray, new: np.ndarray | None) -> np.ndarray | None:
+    """A copy of ``old`` with ``rows`` replaced by ``new`` (None stays None)."""
+    if old is None or new is None:
+        return new
+    out = old.copy()
+    out[rows] = new
+    return out
 
 
 def _scatter(state: core.State, rows: np.ndarray, fresh: core.State) -> core.State:

@@ -22,10 +22,15 @@ from vpp_gym.tasks import JointEnv, LowCarbonEnv, RegulationEnv
 ROOT = Path(__file__).resolve().parents[2]
 PRESETS = ROOT / "configs" / "markets"
 
-# every registered task, and Joint-v0 under each market-stage preset
+DAY_AHEAD = {
+    "markets.energy.timeline": "day_ahead",
+    "markets.energy.contract": {"quantity_mw": 1.0, "price_per_mwh": 400.0},
+}
+# every registered task on both timelines, and Joint-v0 under each market-stage preset on both
 RUNS = [(env_id, None) for env_id in vpp_gym.TASKS] + [
     ("vpp_gym/Joint-v0", preset) for preset in ("invitation", "transaction", "autonomous")
 ]
+RUNS += [(env_id, preset, "day_ahead") for env_id, preset in RUNS]
 
 
 def _flat(info: dict, prefix: str = "") -> dict[str, float]:
@@ -38,8 +43,13 @@ def _flat(info: dict, prefix: str = "") -> dict[str, float]:
     return out
 
 
-def _episode(env_id: str, preset: str | None, seed: int = 7) -> tuple[gym.Env, list[dict[str, float]]]:
-    env = gym.make(env_id, **({} if preset is None else {"config": str(PRESETS / f"{preset}.yaml")}))
+def _episode(
+    env_id: str, preset: str | None, timeline: str = "hour_ahead", seed: int = 7
+) -> tuple[gym.Env, list[dict[str, float]]]:
+    kwargs: dict = {} if preset is None else {"config": str(PRESETS / f"{preset}.yaml")}
+    if timeline == "day_ahead":
+        kwargs["overrides"] = DAY_AHEAD
+    env = gym.make(env_id, **kwargs)
     env.reset(seed=seed)
     env.action_space.seed(seed)
     steps = []
@@ -53,30 +63,39 @@ def _episode(env_id: str, preset: str | None, seed: int = 7) -> tuple[gym.Env, l
     return env, steps
 
 
-@pytest.fixture(scope="module", params=RUNS, ids=lambda r: r[0].split("/")[1] + (f"-{r[1]}" if r[1] else ""))
+@pytest.fixture(
+    scope="module",
+    params=RUNS,
+    ids=lambda r: r[0].split("/")[1] + (f"-{r[1]}" if r[1] else "") + (f"-{r[2]}" if len(r) > 2 else ""),
+)
 def episode(request: pytest.FixtureRequest) -> tuple[gym.Env, list[dict[str, float]]]:
     return _episode(*request.param)
 
 
 def test_every_key_is_declared(episode: tuple[gym.Env, list[dict[str, float]]]) -> None:
     _, steps = episode
-    undeclared = set(steps[0]) - set(ledger.BY_KEY) - {"t"}
+    undeclared = set(steps[0]) - set(ledger.BY_KEY) - {"t", "bidding"}
     assert not undeclared, f"keys written by the core but missing from vpp_gym.ledger.ENTRIES: {sorted(undeclared)}"
     assert all(set(s) == set(steps[0]) for s in steps), "every step writes the same keys"
-    for e in ledger.profit_terms():  # every profit term is written, even when its product or resource is absent
-        assert e.key in steps[0], e.key
+    env, _ = episode
+    terms = env.unwrapped.params.profit_terms
+    assert {k for k, _ in terms} <= {e.key for e in ledger.profit_terms()}
+    for key, _sign in terms:  # every profit term is written, even when its product or resource is absent
+        assert key in steps[0], key
+    timeline = {e.key for e in ledger.profit_terms() if e.owner in ledger.TIMELINE_OWNERS}
+    assert timeline.isdisjoint(steps[0]) == (not env.unwrapped.params.day_ahead), "timeline entries iff day-ahead"
 
 
 def test_reward_is_the_scaled_sum_of_the_profit_terms(episode: tuple[gym.Env, list[dict[str, float]]]) -> None:
     env, steps = episode
     scale = env.unwrapped.config.reward.scale
     for s in steps:
-        parts = [s[e.key] * e.sign for e in ledger.profit_terms()]
+        parts = [s[e.key] * e.sign for e in ledger.profit_terms() if e.key in s]
         assert all(np.isfinite(parts)), s["t"]
         assert s["profit"] == pytest.approx(sum(parts), rel=1e-12, abs=1e-9), s["t"]
         assert s["reward"] == pytest.approx(scale * s["profit"], rel=1e-12, abs=1e-12), s["t"]
         for e in ledger.profit_terms():
-            if e.kind != "cash":
+            if e.kind != "cash" and e.key in s:
                 assert s[e.key] >= 0.0, (s["t"], e.key)
 
 

@@ -223,6 +223,10 @@ def test_core_transition_row_by_row() -> None:
         reg_score=np.zeros(n),
         positions_mw=tuple(_mix(rng, -6.0, 6.0, [0.0, 6.0, -6.0]) for _ in range(p.lead)),
         offer_prices=tuple(np.zeros(n) for _ in range(p.lead)),
+        k=np.zeros(n, dtype=np.int64),
+        da_mw=(),
+        da_price=(),
+        id_mw=(),
     )
     state = state._replace(t=np.where(np.arange(n) < 40, 15, state.t))  # last interval of a 4-h window
     actions = [_mix(rng, -1.0, 1.0, [-1.0, 0.0, 1.0]) for _ in range(A)]

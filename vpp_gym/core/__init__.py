@@ -33,6 +33,7 @@ from vpp_gym.core.columns import (
     I_EV_ARR,
     I_EV_DEP,
     I_EV_PLUG,
+    I_ID,
     I_LOAD,
     I_PV,
     I_REG_CAP_P,
@@ -47,7 +48,7 @@ from vpp_gym.core.columns import (
     PRODUCT_SERIES,
     PRODUCTS,
 )
-from vpp_gym.core.dynamics import PROFIT_TERMS, transition
+from vpp_gym.core.dynamics import PROFIT_TERMS, bid_transition, dispatch_keys, transition
 from vpp_gym.core.episode import (
     EpisodeData,
     ForecastPlan,
@@ -61,6 +62,9 @@ from vpp_gym.core.episode import (
     forecast_features,
     forecast_plan,
     forecast_source,
+    intraday_prices,
+    step_sigma,
+    terminal_price,
 )
 from vpp_gym.core.layout import observe, observe_one, state_features
 from vpp_gym.core.params import VALUE_FIELDS, CoreParams, State, initial_state
@@ -75,6 +79,7 @@ __all__ = [
     "I_EV_ARR",
     "I_EV_DEP",
     "I_EV_PLUG",
+    "I_ID",
     "I_LOAD",
     "I_PV",
     "I_REG_CAP_P",
@@ -94,8 +99,10 @@ __all__ = [
     "EpisodeData",
     "ForecastPlan",
     "State",
+    "bid_transition",
     "build_episode",
     "calendar_features",
+    "dispatch_keys",
     "draw_agc",
     "draw_forecast_errors",
     "draw_stacks",
@@ -105,8 +112,11 @@ __all__ = [
     "forecast_plan",
     "forecast_source",
     "initial_state",
+    "intraday_prices",
     "observe",
     "observe_one",
     "state_features",
+    "step_sigma",
+    "terminal_price",
     "transition",
 ]

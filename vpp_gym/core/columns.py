@@ -8,6 +8,7 @@ from vpp_gym.markets import PRODUCT_REGISTRY
 # Column positions of the exogenous array (:data:`~vpp_gym.data.schema.ALL_NAMES` order), by name.
 I_DA = ALL_NAMES.index("price_da_per_mwh")
 I_RT = ALL_NAMES.index("price_rt_per_mwh")
+I_ID = ALL_NAMES.index("price_id_per_mwh")
 I_EF = ALL_NAMES.index("grid_ef_t_per_mwh")
 I_PV = ALL_NAMES.index("pv_cf")
 I_WIND = ALL_NAMES.index("wind_cf")

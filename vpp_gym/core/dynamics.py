@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 
 from vpp_gym import ledger
-from vpp_gym.core.columns import I_DA, I_EF, I_REG_MIL_P, I_RT, PRODUCT_COLUMNS
+from vpp_gym.core.columns import I_DA, I_EF, I_ID, I_REG_MIL_P, I_RT, PRODUCT_COLUMNS
 from vpp_gym.core.episode import EpisodeData
 from vpp_gym.core.params import MARKET_FIELDS, VALUE_FIELDS, CoreParams, State
-from vpp_gym.markets import carbon, regulation
+from vpp_gym.markets import carbon, energy, regulation
 from vpp_gym.markets.clearing import clear_invitation, clear_transaction
 from vpp_gym.markets.products import ProductMarketConfig
 from vpp_gym.ops import Array, lift, lower
@@ -43,7 +43,8 @@ from vpp_gym.resources import battery
 RESOURCE_FIELDS = tuple(f for f in VALUE_FIELDS if f not in MARKET_FIELDS)
 """The :class:`State` fields owned by the resources (their ``SPEC.state``)."""
 PROFIT_TERMS = tuple((e.key, e.sign) for e in ledger.profit_terms())
-"""``(ledger key, sign)`` of every term of the profit, in summation order (:func:`vpp_gym.ledger.profit_terms`)."""
+"""``(ledger key, sign)`` of every term of the profit, in summation order (:func:`vpp_gym.ledger.profit_terms`);
+a scenario sums those it writes (:attr:`CoreParams.profit_terms`)."""
 
 
 class Interval:
@@ -171,14 +172,23 @@ def transition(
     follow_agc(c, d, accepted)
     net_injection(c, d)
     settle_capacity(c, d, accepted)
-    commit, offer_price, dev = settle_energy(c, d)
+    if p.day_ahead:
+        id_ring, dev, position = settle_schedule(c, d)
+        commit = offer_price = c.zero
+    else:
+        commit, offer_price, dev = settle_energy(c, d)
+        position = None
     emissions, allowances, ccer = settle_carbon(c, d)
-    settle_penalties(c, d, dev)
+    settle_penalties(c, d, dev, position)
     led = c.led
     for key in p.absent_keys:  # the summed entries of absent resources and closed products
         led[key] = c.zero
-    led["profit"] = profit(led, c.zero)
+    led["profit"] = profit(led, c.zero, p.profit_terms)
     led["reward"] = led["profit"] * p.cfg.reward.scale
+    if p.day_ahead:
+        markets = (emissions, allowances, ccer, d.agc_last, d.reg_score)
+        rings = (s.da_mw, s.da_price, id_ring)
+        return State._make((s.t + 1, *d.state.values(), *markets, (), (), s.k + 1, *rings)), led
     # State's field order: t, the resources' fields (d.state keeps them in that order), the markets'
     nxt = State._make(
         (
@@ -191,6 +201,10 @@ def transition(
             d.reg_score,
             (*s.positions_mw[1:], commit),
             (*s.offer_prices[1:], offer_price),
+            s.k + 1,
+            s.da_mw,
+            s.da_price,
+            s.id_mw,
         )
     )
     return nxt, led
@@ -361,6 +375,169 @@ def settle_energy(c: Interval, d: Dispatch) -> tuple[Array, Array, Array]:
     return commit, offer_price, dev
 
 
+def lockstep(values: Array) -> int:
+    """The common value of a step index over a batch (the day-ahead timeline's rings need one slot per step)."""
+    if isinstance(values, np.ndarray):
+        v0 = int(values[0])
+        if not (values == v0).all():
+            raise NotImplementedError(
+                "the day-ahead timeline steps a batch in lockstep (every row at the same step); reset all rows together"
+            )
+        return v0
+    return int(values)
+
+
+def settle_schedule(c: Interval, d: Dispatch) -> tuple[tuple[Array, ...], Array, Array]:
+    """Day-ahead timeline: settle the interval's schedule, trade at an intraday gate, charge the deviation.
+
+    The schedule ``q = q_DA + q_ID`` of interval ``t`` (its day-ahead award, cleared at a bid step,
+    plus the intraday adjustments) is settled ``q_DA dt price_DA`` (the award's cleared price) and
+    ``q_ID dt price_ID``; the contract for difference pays ``Q_c dt (price_c - price_DA)``
+    (:func:`vpp_gym.markets.energy.cfd_cash`); the deviation ``P - q`` is settled at the real-time price.
+    At an intraday gate the adjustment ``a_id x max_mw`` is offered for every interval of the block
+    ``[t + lead, t + lead + spacing)`` of the episode with the limit price ``price_DA(i) + a_id_price x
+    offer_band``, and accepted where the intraday price of ``i`` is at least the limit (a sale) or at
+    most it (a purchase). On the last interval the stored energy above its initial level is credited
+    at the terminal price (:func:`vpp_gym.core.episode.terminal_price`).
+
+    Returns:
+        ``(the intraday ring after this step, deviation, schedule)``.
+    """
+    p, s, x, dt, led = c.p, c.s, c.x, c.dt, c.led
+    em, sch = p.cfg.markets.energy, p.schedule
+    t = lockstep(s.t)
+    slot = t % sch.ring
+    q_da, price_da, q_id = s.da_mw[slot], s.da_price[slot], s.id_mw[slot]
+    position = q_da + q_id
+    led["net_mw"] = d.net
+    led["energy_da.quantity_mwh"], led["energy_da.price_per_mwh"] = q_da * dt, price_da
+    led["energy_da.cash"] = q_da * (dt * price_da)
+    for key in ("offer_low_mw", "offer_high_mw", "offer_mid_price", "offer_spread"):
+        led[f"energy_da.{key}"] = c.zero
+    q_c = float(p.contract_mw[t % sch.day_steps])
+    contract = em.contract
+    led["contract.quantity_mwh"] = c.zero + q_c * dt
+    led["contract.cash"] = energy.cfd_cash(q_c, contract.price_per_mwh if contract else 0.0, price_da, dt)
+    id_ring = s.id_mw
+    if em.intraday is not None:
+        price_id = x[I_ID]
+        led["energy_id.quantity_mwh"], led["energy_id.price_per_mwh"] = q_id * dt, price_id
+        led["energy_id.cash"] = q_id * (dt * price_id)
+        offer = c.zero
+        if p.gate_flags[lockstep(s.k)]:
+            offer = c.action("id_mw") * em.intraday.max_mw
+            id_ring = intraday_trade(c, offer, t)
+        led["energy_id.offer_mw"] = offer
+    dev = d.net - position
+    led["energy_rt.quantity_mwh"], led["energy_rt.price_per_mwh"] = dev * dt, x[I_RT]
+    led["energy_rt.cash"] = dev * (dt * x[I_RT])
+    value = c.zero
+    if t == p.episode_steps - 1 and c.ep is not None and c.ep.terminal_price is not None:
+        b = p.cfg.resources.battery
+        if b is not None:
+            price = c.ep.terminal_price[c.at[0]]
+            value = (d.state["e_bat_mwh"] - b.e_init_mwh) * (price if c.batched else float(price[0]))
+    led["terminal.value"] = value
+    return id_ring, dev, position
+
+
+def intraday_trade(c: Interval, offer: Array, t: int) -> tuple[Array, ...]:
+    """The intraday ring after the gate at interval ``t`` (see :func:`settle_schedule`)."""
+    p, s, xp = c.p, c.s, c.xp
+    em, sch = p.cfg.markets.energy, p.schedule
+    i_cfg = em.intraday
+    assert i_cfg is not None and c.ep is not None and c.ep.id_price is not None
+    ring = list(s.id_mw)
+    limit_offset = c.action("id_price") * em.offer_band_per_mwh
+    for i in range(t + i_cfg.lead_steps, min(t + i_cfg.lead_steps + i_cfg.gate_spacing_steps, p.episode_steps)):
+        slot = i % sch.ring
+        row_prices = c.ep.id_price[c.at[0], i]
+        price: Array = row_prices if c.batched else float(row_prices[0])
+        limit = s.da_price[slot] + limit_offset
+        take = (
+            xp.where(offer > 0.0, price >= limit, price <= limit)
+            if c.batched
+            else (price >= limit if offer > 0.0 else price <= limit)
+        )
+        ring[slot] = ring[slot] + (offer * take if c.batched else (offer if take else 0.0))
+    return tuple(ring)
+
+
+def bid_transition(
+    p: CoreParams,
+    s: State,
+    action: Sequence[Array] | np.ndarray,
+    x: Sequence[Array] | np.ndarray,
+    ref_price: Array,
+    xp: Any = np,
+    ep: EpisodeData | None = None,
+    keys: Sequence[str] = (),
+) -> tuple[State, dict[str, Array]]:
+    """A bid step of the day-ahead timeline: the offer curve for one interval of day ``D``, cleared.
+
+    Decoding (each ``a`` in ``[-1, 1]``; ``P = position_max_mw``, ``W = offer_band_per_mwh``):
+    ``q_low = a_da_low P``, ``q_high = a_da_high P`` (sorted so the curve is monotone), mid price
+    ``ref_price + a_da_price W`` (``ref_price``: the day-ahead price forecast of the interval that the
+    step observed), spread ``(a_da_spread + 1) / 2 W``; the ``K = curve_segments`` segments of
+    :func:`vpp_gym.markets.energy.ladder`, their prices clipped to ``[price_floor, price_cap]``. The
+    curve is cleared against the interval's day-ahead price (price-taker,
+    :func:`~vpp_gym.markets.energy.position_at`), or with the competitor stack against the need
+    (transaction form with a stack, :func:`~vpp_gym.markets.energy.clear_curve`). The award and its
+    price go into the rings; nothing is paid until delivery, so the step's profit is 0.
+
+    Args:
+        x: the realised exogenous values of the interval bid for (its day-ahead price).
+        keys: the ledger keys of a dispatch step, written as 0 so that every step has the same keys.
+
+    Returns:
+        ``(next state, ledger)``: only ``k`` and the rings change.
+    """
+    c = Interval(p, s, action, x, xp, ep)
+    em, sch = p.cfg.markets.energy, p.schedule
+    k = lockstep(s.k)
+    i = int(sch.interval[k])
+    slot = i % sch.ring
+    batched = c.batched
+    pmax, band = em.position_max_mw, em.offer_band_per_mwh
+    q_low, q_high = c.action("da_low") * pmax, c.action("da_high") * pmax
+    mid = ref_price + c.action("da_price") * band
+    spread = (c.action("da_spread") + 1.0) * (0.5 * band)
+    base, prices, steps = energy.ladder(
+        lift(q_low, batched), lift(q_high, batched), lift(mid, batched), lift(spread, batched), em.curve_segments
+    )
+    prices = np.clip(prices, em.price_floor_per_mwh, em.price_cap_per_mwh)
+    price_da = lift(x[I_DA], batched)
+    stack = ep.stacks.get("energy") if (ep is not None and p.energy_transaction) else None
+    if stack is None:
+        pos, price = energy.position_at(base, prices, steps, price_da), price_da
+    else:
+        rows = c.at[0]
+        need = np.full(len(price_da), em.need_mw)
+        pos, price = energy.clear_curve(
+            base,
+            prices,
+            steps,
+            stack[0][rows, i],
+            stack[1][rows, i],
+            need,
+            em.price_cap_per_mwh,
+            em.price_floor_per_mwh,
+        )
+    led: dict[str, Array] = {key: (np.zeros(len(s.k)) if batched else 0.0) for key in keys}
+    led["energy_da.offer_low_mw"] = xp.minimum(q_low, q_high)
+    led["energy_da.offer_high_mw"] = xp.maximum(q_low, q_high)
+    led["energy_da.offer_mid_price"] = mid
+    led["energy_da.offer_spread"] = spread
+    pos_v, price_v = lower(pos, batched), lower(price, batched)
+    zero = c.zero
+
+    def put(ring: tuple[Array, ...], value: Array) -> tuple[Array, ...]:
+        return (*ring[:slot], value, *ring[slot + 1 :])
+
+    nxt = s._replace(k=s.k + 1, da_mw=put(s.da_mw, pos_v), da_price=put(s.da_price, price_v), id_mw=put(s.id_mw, zero))
+    return nxt, led
+
+
 def settle_carbon(c: Interval, d: Dispatch) -> tuple[Array, Array, Array]:
     """Emissions, allowances and CCER of the interval; the compliance change and green certificates.
 
@@ -398,24 +575,44 @@ def settle_carbon(c: Interval, d: Dispatch) -> tuple[Array, Array, Array]:
 
 
 # -- 10. penalties and profit ----------------------------------------------------------------------------------------
-def settle_penalties(c: Interval, d: Dispatch, dev: Array) -> None:
-    """The imbalance and green-matching penalties; the renewable totals.
+def settle_penalties(c: Interval, d: Dispatch, dev: Array, position: Array | None = None) -> None:
+    """The imbalance (deviation assessment) and green-matching penalties; the renewable totals.
 
-    Imbalance: ``|deviation - instructed| dt x penalty``, where instructed energy (reserve deployed,
-    regulation) is the grid's call, not an imbalance. Green matching: grid imports ``dt x`` the
+    Imbalance: ``max(|deviation - instructed| - band, 0) dt x penalty``, where instructed energy
+    (reserve deployed, regulation) is the grid's call, not an imbalance, and the free band is
+    ``max(deviation_band_share |position|, deviation_band_min_mw)`` (0 by default: every MWh pays;
+    :func:`vpp_gym.markets.energy.deviation_penalty`). Green matching: grid imports ``dt x`` the
     unmatched-import penalty. (The resources write their own penalties in their steps.)
     """
     xp, dt, led = c.xp, c.dt, c.led
     em, cm = c.p.cfg.markets.energy, c.p.cfg.markets.carbon
     instructed = led.get("reserve.delivered_mw", c.zero) + d.reg_energy_mw
-    led["penalty.imbalance"] = abs(dev - instructed) * (dt * em.imbalance_penalty_per_mwh)
+    if em.deviation_band_share > 0.0 or em.deviation_band_min_mw > 0.0:
+        q = position if position is not None else d.net - dev  # the accepted position
+        band = xp.maximum(abs(q) * em.deviation_band_share, em.deviation_band_min_mw)
+        led["penalty.imbalance"] = xp.maximum(abs(dev - instructed) - band, 0.0) * (dt * em.imbalance_penalty_per_mwh)
+    else:
+        led["penalty.imbalance"] = abs(dev - instructed) * (dt * em.imbalance_penalty_per_mwh)
     led["penalty.green_matching"] = xp.maximum(-d.net, 0.0) * (dt * cm.unmatched_import_penalty_per_mwh)
     led["renewable.output_mwh"], led["renewable.curtailed_mwh"] = d.renew_mwh, d.curtailed_mwh
 
 
-def profit(led: dict[str, Array], zero: Array) -> Array:
+def profit(led: dict[str, Array], zero: Array, terms: Sequence[tuple[str, int]] = PROFIT_TERMS) -> Array:
     """``profit = sum(cash) - sum(costs) - sum(penalties)``, term by term in the schema's order."""
     total = zero
-    for key, sign in PROFIT_TERMS:
+    for key, sign in terms:
         total = total + led[key] if sign > 0 else total - led[key]
     return total
+
+
+def dispatch_keys(p: CoreParams, ep: EpisodeData, x: Sequence[float]) -> tuple[str, ...]:
+    """The ledger keys of a dispatch step, in order: one scalar dry run of :func:`transition` on the
+    initial state (row 0 of ``ep``, exogenous values ``x``, a zero action). A bid step writes the same keys."""
+    from vpp_gym.core.params import initial_state
+    from vpp_gym.ops import SCALAR
+
+    s0 = initial_state(p, None)
+    if p.day_ahead:
+        s0 = s0._replace(k=int(np.flatnonzero(~p.schedule.bid)[0]))
+    _s, led = transition(p, s0, [0.0] * len(p.action_names), list(x), SCALAR, ep)
+    return tuple(led)

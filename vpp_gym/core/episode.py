@@ -14,7 +14,7 @@ import numpy as np
 
 from vpp_gym import rng as rnd
 from vpp_gym.core import layout
-from vpp_gym.core.columns import I_DA, PRODUCT_COLUMNS
+from vpp_gym.core.columns import I_DA, I_ID, PRODUCT_COLUMNS
 from vpp_gym.data.forecast import lead_growth
 from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.data.series import ScenarioSeries
@@ -36,6 +36,9 @@ class EpisodeData:
             ``(B, T+1, n_obs)`` float32.
         agc: AGC signal, ``(B, T, S)`` (regulation open) or None.
         stacks: competitor offer stacks per transaction-form market, ``name -> (mw, price)``, each ``(B, T, M)``.
+        terminal_price: price of the stored energy at the episode end, ``(B,)`` (:func:`terminal_price`).
+        id_price: the intraday price of every interval, ``(B, T)`` (day-ahead timeline with intraday
+            gates: a gate trades intervals ahead of the step's own), or None.
     """
 
     start: np.ndarray
@@ -43,6 +46,8 @@ class EpisodeData:
     obs_exo: np.ndarray
     agc: np.ndarray | None = None
     stacks: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    terminal_price: np.ndarray | None = None
+    id_price: np.ndarray | None = None
 
 
 def episode_rows(p: CoreParams, series: ScenarioSeries, start: np.ndarray) -> np.ndarray:
@@ -129,14 +134,31 @@ def forecast_plan(p: CoreParams) -> ForecastPlan:
 
 
 def draw_forecast_errors(p: CoreParams, rng: rnd.Rng, batch: int) -> np.ndarray | None:
-    """Standard normal forecast errors ``(B, T+1, n_noisy, H)`` float32 (None if every forecast is exact)."""
+    """Standard normal forecast errors ``(B, K+1, n_noisy, H)`` float32, one block per step (None if every
+    forecast is exact); ``K`` = :attr:`CoreParams.steps`."""
     n = len(p.forecast.noisy)
     if n == 0:
         return None
-    return rnd.normal(rng, (batch, p.episode_steps + 1, n, p.horizon), np.float32)
+    return rnd.normal(rng, (batch, p.steps + 1, n, p.horizon), np.float32)
 
 
-def forecast_features(p: CoreParams, windows: np.ndarray, z: np.ndarray | None, out: np.ndarray) -> None:
+def step_sigma(p: CoreParams) -> np.ndarray:
+    """Day-ahead timeline: the forecast error scale of every step, ``(n_noisy, H, K+1)`` float32.
+
+    A dispatch step's forecasts have the leads ``h = 0 .. H-1`` (``sigma g(h)``); a bid step's are made
+    at the gate, ``gate_lead`` intervals before the interval bid for: ``sigma g(gate_lead + h)`` with
+    ``g(h) = min(sqrt(h + 1), growth_cap)`` (:func:`vpp_gym.data.forecast.lead_growth`).
+    """
+    fp, sch = p.forecast, p.schedule
+    lead = sch.gate_lead[None, :] + np.arange(p.horizon)[:, None]  # (H, K+1)
+    g = np.minimum(np.sqrt(lead + 1.0), p.cfg.forecast.growth_cap)
+    base = fp.sigma_lead[:, :1].astype(np.float64)  # sigma g(0) = sigma
+    return (base[:, :, None] * g[None, :, :]).astype(np.float32)
+
+
+def forecast_features(
+    p: CoreParams, windows: np.ndarray, z: np.ndarray | None, out: np.ndarray, sigma: np.ndarray | None = None
+) -> None:
     """Write the observed forecasts of realised ``windows`` into ``out``, in float32.
 
     The formula of :mod:`vpp_gym.data.forecast` per noisy column, ``x + s z`` or ``x + s z x``
@@ -149,13 +171,14 @@ def forecast_features(p: CoreParams, windows: np.ndarray, z: np.ndarray | None, 
         windows: realised values ``(n_cols, H, ...)`` float32, ``[j, h, ...]`` column ``j`` at lead ``h``.
         z: matching standard normal draws ``(n_noisy, H, ...)`` (:func:`draw_forecast_errors`).
         out: ``(n_cols, H, ...)`` float32, written.
+        sigma: the error scale ``(n_noisy, H, ...)`` (broadcast); default the plan's ``sigma_lead``.
     """
     fp = p.forecast
     tail = (None,) * (windows.ndim - 2)
     if len(fp.noisy):
         assert z is not None
         w = windows[fp.noisy]
-        noise = z * fp.sigma_lead[(..., *tail)]
+        noise = z * (fp.sigma_lead[(..., *tail)] if sigma is None else sigma)
         if len(fp.relative):
             noise[fp.relative] *= w[fp.relative]
         w += noise
@@ -167,17 +190,21 @@ def forecast_features(p: CoreParams, windows: np.ndarray, z: np.ndarray | None, 
 
 
 def calendar_features(p: CoreParams, series: ScenarioSeries, start: np.ndarray) -> np.ndarray:
-    """Calendar part of the observation for steps ``0 .. T`` (local time), ``(B, T+1, n_cal)`` float32."""
-    T = p.episode_steps
+    """Calendar part of the observation for steps ``0 .. K`` (local time), ``(B, K+1, n_cal)`` float32.
+
+    A step's calendar is that of the interval it dispatches or bids for; ``progress`` is ``k / K``.
+    """
+    K = p.steps
     batch = len(start)
-    stamps = series.timestamps[np.minimum(start[:, None] + np.arange(T + 1)[None, :], len(series) - 1)]
+    interval = p.schedule.interval if p.day_ahead else np.arange(K + 1)
+    stamps = series.timestamps[np.minimum(start[:, None] + interval[None, :], len(series) - 1)]
     stamps = stamps + p.cfg.time.utc_offset
     minutes = (stamps - stamps.astype("datetime64[D]")) / np.timedelta64(1, "m")
     phase = 2.0 * np.pi * minutes / 1440.0
     weekday = (stamps.astype("datetime64[D]").astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
-    t_idx = np.broadcast_to(np.arange(T + 1)[None, :], (batch, T + 1))
-    cal = [np.sin(phase), np.cos(phase), t_idx / T, (weekday >= 5).astype(np.float64)]
-    cal += layout.calendar_values(p, t_idx)
+    k_idx = np.broadcast_to(np.arange(K + 1)[None, :], (batch, K + 1))
+    cal = [np.sin(phase), np.cos(phase), k_idx / K, (weekday >= 5).astype(np.float64)]
+    cal += layout.calendar_values(p, np.broadcast_to(interval[None, :], (batch, K + 1)))
     return np.stack(cal, axis=2).astype(np.float32)
 
 
@@ -217,20 +244,49 @@ def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng:
     block). The signal and the stacks come first because the products are the same whichever
     resources are present: removing a resource (Shapley coalitions) changes only the forecasts.
     """
-    T, H = p.episode_steps, p.horizon
+    T, H, K = p.episode_steps, p.horizon, p.steps
     rows = episode_rows(p, series, start)
     batch = len(start)
     n_cols = len(p.forecast.columns)
-    obs_exo = np.zeros((batch, T + 1, p.n_obs), dtype=np.float32)  # the state part is filled by observe()
+    obs_exo = np.zeros((batch, K + 1, p.n_obs), dtype=np.float32)  # the state part is filled by observe()
     cal = calendar_features(p, series, start)
     obs_exo[:, :, p.n_state_obs : p.n_state_obs + cal.shape[2]] = cal
     agc = draw_agc(p, rng, batch)
     stacks = draw_stacks(p, rows, rng)
     src = forecast_source(p, rows)  # (n_cols, T+H+1, B)
-    idx = np.arange(T + 1)[:, None] + np.arange(H)[None, :]
-    windows = src[:, idx].transpose(0, 2, 3, 1)  # (n_cols, H, B, T+1)
+    first = p.schedule.interval if p.day_ahead else np.arange(K + 1)
+    idx = first[:, None] + np.arange(H)[None, :]
+    windows = src[:, idx].transpose(0, 2, 3, 1)  # (n_cols, H, B, K+1)
     z = draw_forecast_errors(p, rng, batch)
-    fc = np.empty((n_cols, H, batch, T + 1), dtype=np.float32)
-    forecast_features(p, windows, None if z is None else z.transpose(2, 3, 0, 1), fc)
-    obs_exo[:, :, p.n_obs - n_cols * H :] = fc.transpose(2, 3, 0, 1).reshape(batch, T + 1, n_cols * H)
-    return EpisodeData(start=start, exo=np.ascontiguousarray(rows[:, :T, :]), obs_exo=obs_exo, agc=agc, stacks=stacks)
+    fc = np.empty((n_cols, H, batch, K + 1), dtype=np.float32)
+    sigma = step_sigma(p)[:, :, None, :] if p.day_ahead else None
+    forecast_features(p, windows, None if z is None else z.transpose(2, 3, 0, 1), fc, sigma)
+    obs_exo[:, :, p.n_obs - n_cols * H :] = fc.transpose(2, 3, 0, 1).reshape(batch, K + 1, n_cols * H)
+    return EpisodeData(
+        start=start,
+        exo=np.ascontiguousarray(rows[:, :T, :]),
+        obs_exo=obs_exo,
+        agc=agc,
+        stacks=stacks,
+        terminal_price=terminal_price(p, rows),
+        id_price=intraday_prices(p, rows),
+    )
+
+
+def intraday_prices(p: CoreParams, rows: np.ndarray) -> np.ndarray | None:
+    """The intraday price ``(B, T)`` of every interval (day-ahead timeline with intraday gates), else None."""
+    if not p.day_ahead or p.cfg.markets.energy.intraday is None:
+        return None
+    return np.ascontiguousarray(rows[:, : p.episode_steps, I_ID])
+
+
+def terminal_price(p: CoreParams, rows: np.ndarray) -> np.ndarray:
+    """Price of the energy stored at the episode end, ``(B,)`` (day-ahead timeline, ``terminal_value``).
+
+    ``mean_da``: the mean day-ahead price of the episode's last day (published at its D-1 clearing, so
+    known during the day); ``none`` (and the hour-ahead timeline): 0.
+    """
+    if not p.day_ahead or p.cfg.markets.energy.terminal_value == "none":
+        return np.zeros(len(rows))
+    T, n = p.episode_steps, p.schedule.day_steps
+    return rows[:, T - n : T, I_DA].mean(axis=1)

@@ -19,11 +19,14 @@ from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.markets import carbon
 from vpp_gym.ops import SCALAR, Array
 from vpp_gym.resources.spec import ObsRow
+from vpp_gym.validation import fmt_num
 
 if TYPE_CHECKING:
     from vpp_gym.core.episode import EpisodeData
     from vpp_gym.core.params import CoreParams, State
 
+DA_CURVE_ACTIONS = ("da_low", "da_high", "da_price", "da_spread")
+"""The day-ahead offer curve's components (day-ahead timeline; :mod:`vpp_gym.core.timeline`)."""
 MARKET_SERIES = ("price_da_per_mwh", "price_rt_per_mwh", "grid_ef_t_per_mwh")
 """Columns observed in every scenario (energy prices and the grid's carbon intensity)."""
 CALENDAR_ROWS: tuple[ObsRow, ...] = (
@@ -37,11 +40,16 @@ CALENDAR_ROWS: tuple[ObsRow, ...] = (
 
 def action_names(p: CoreParams) -> tuple[str, ...]:
     """Names of the action components, in order (see the module docstring)."""
-    names = ["da_position"]
-    if p.energy_transaction:
-        names.append("da_price")
+    if p.day_ahead:
+        names = list(DA_CURVE_ACTIONS)
+    else:
+        names = ["da_position"]
+        if p.energy_transaction:
+            names.append("da_price")
     for spec, prm in p.resources_by("action_rank"):
         names += [name for name, _doc in spec.actions(prm)]
+    if p.day_ahead and p.cfg.markets.energy.intraday is not None:
+        names += ["id_mw", "id_price"]
     for prod in p.open_products:
         names.append(f"{prod}_mw")
         if p.product(prod).form == "transaction":  # type: ignore[union-attr]
@@ -71,17 +79,35 @@ def obs_scale(p: CoreParams, col: str) -> float:
 def state_rows(p: CoreParams) -> list[ObsRow]:
     """The observation rows that come from the state, in order."""
     rows: list[ObsRow] = []
+    if p.day_ahead:
+        rows.append(("bidding", 0.0, 1.0, "1 in a bid step (D-1 gate), 0 in a dispatch step"))
     for spec, prm in p.resources_by("obs_rank"):
         rows += spec.obs_rows(p, prm)
     if p.carbon_stateful:
         rows.append(("carbon_position", -1.0, 1.0, "net carbon position so far / carbon_scale_t"))
     if "regulation" in p.open_products:
         rows.append(("reg_score", 0.0, 1.0, "performance score of the last interval"))
+    if p.day_ahead:
+        return rows + day_ahead_rows(p)
     for j in range(p.lead):
         rows.append((f"position_{j}", -1.0, 1.0, f"committed position for interval t+{j} / position_max_mw"))
     if p.energy_transaction:
         for j in range(p.lead):
             rows.append((f"offer_price_{j}", 0.0, 1.0, "offer price of that position / price_cap_per_mwh"))
+    return rows
+
+
+def day_ahead_rows(p: CoreParams) -> list[ObsRow]:
+    """The day-ahead timeline's state rows: the schedule ahead, the contract, the intraday gate."""
+    em = p.cfg.markets.energy
+    scale = 2.0 * em.position_max_mw + (em.intraday.max_mw if em.intraday is not None else 0.0)
+    rows: list[ObsRow] = [
+        (f"schedule_{j}", -1.0, 1.0, f"day-ahead + intraday schedule of interval t+{j} / {fmt_num(scale)} MW")
+        for j in range(p.schedule_rows)
+    ]
+    rows.append(("contract", -1.0, 1.0, "contract quantity of the step's interval / max |contract|"))
+    if em.intraday is not None:
+        rows.append(("intraday_gate", 0.0, 1.0, "1 in a dispatch step that is an intraday gate"))
     return rows
 
 
@@ -126,11 +152,43 @@ def state_features(p: CoreParams, s: State, xp: Any = np) -> list[Array]:
         cols.append(xp.minimum(xp.maximum(x * (1.0 / p.carbon_scale_t), -1.0), 1.0))
     if "regulation" in p.open_products:
         cols.append(s.reg_score)
+    if p.day_ahead:
+        return [p.schedule.bid[s.k] * 1.0, *cols, *day_ahead_features(p, s, xp)]
     inv = 1.0 / p.cfg.markets.energy.position_max_mw
     cols.extend(q * inv for q in s.positions_mw)
     if p.energy_transaction:
         inv_p = 1.0 / p.cfg.markets.energy.price_cap_per_mwh
         cols.extend(q * inv_p for q in s.offer_prices)
+    return cols
+
+
+def day_ahead_features(p: CoreParams, s: State, xp: Any) -> list[Array]:
+    """The values of :func:`day_ahead_rows` (the schedule ahead of ``t``, read from the rings)."""
+    em = p.cfg.markets.energy
+    sch = p.schedule
+    inv = 1.0 / (2.0 * em.position_max_mw + (em.intraday.max_mw if em.intraday is not None else 0.0))
+    cols: list[Array] = []
+    t = s.t
+    if xp is np:
+        da, idm = np.stack(s.da_mw), np.stack(s.id_mw)  # (ring, B)
+        rows = np.arange(len(t))
+        for j in range(p.schedule_rows):
+            slot = (t + j) % sch.ring
+            ahead = (t + j) < p.episode_steps
+            cols.append(np.where(ahead, (da[slot, rows] + idm[slot, rows]) * inv, 0.0))
+        interval = sch.interval[s.k]
+        cols.append(p.contract_mw[interval % sch.day_steps] * p.contract_scale_inv)
+        if em.intraday is not None:
+            cols.append(p.gate_flags[s.k])
+        return cols
+    for j in range(p.schedule_rows):
+        i = t + j
+        slot = i % sch.ring
+        cols.append((s.da_mw[slot] + s.id_mw[slot]) * inv if i < p.episode_steps else 0.0)
+    interval = int(sch.interval[s.k])
+    cols.append(float(p.contract_mw[interval % sch.day_steps]) * p.contract_scale_inv)
+    if em.intraday is not None:
+        cols.append(float(p.gate_flags[s.k]))
     return cols
 
 
@@ -144,13 +202,13 @@ def calendar_values(p: CoreParams, t_idx: np.ndarray) -> list[np.ndarray]:
 
 def observe(p: CoreParams, s: State, ep: EpisodeData) -> np.ndarray:
     """Observations ``(B, n_obs)`` float32 of a batched state (layout: :func:`observation_layout`)."""
-    obs = ep.obs_exo[np.arange(len(s.t)), s.t]
+    obs = ep.obs_exo[np.arange(len(s.t)), s.k]
     obs[:, : p.n_state_obs] = np.stack(state_features(p, s, np), axis=1)
     return obs
 
 
 def observe_one(p: CoreParams, s: State, ep: EpisodeData) -> np.ndarray:
     """Observation ``(n_obs,)`` float32 of a scalar state (episode row 0)."""
-    obs = ep.obs_exo[0, s.t].copy()
+    obs = ep.obs_exo[0, s.k].copy()
     obs[: p.n_state_obs] = state_features(p, s, SCALAR)
     return obs

@@ -13,6 +13,7 @@ from vpp_gym.config import ScenarioConfig
 from vpp_gym.core import layout
 from vpp_gym.core.columns import PRODUCTS
 from vpp_gym.core.episode import ForecastPlan, forecast_plan
+from vpp_gym.core.timeline import Schedule, build_schedule, contract_profile
 from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.data.series import ScenarioSeries
 from vpp_gym.markets import PRODUCT_REGISTRY
@@ -37,8 +38,14 @@ class State(NamedTuple):
         ccer_t: CCER credits earned so far.
         agc_last: last AGC signal value (mileage continuity across intervals).
         reg_score: performance score of the last interval (0 before any regulation).
-        positions_mw: committed day-ahead positions for intervals ``t .. t+L-1`` (a tuple of ``L``).
+        positions_mw: committed day-ahead positions for intervals ``t .. t+L-1`` (a tuple of ``L``;
+            hour-ahead timeline, empty on the day-ahead timeline).
         offer_prices: offer prices of those positions (transaction form; zeros otherwise).
+        k: step index within the episode (bid and dispatch steps; ``t`` on the hour-ahead timeline).
+        da_mw, da_price, id_mw: day-ahead timeline: the rings of day-ahead awards (MW), their cleared
+            prices and the intraday adjustments (MW) of the intervals bid for but not yet delivered;
+            interval ``i`` lives in slot ``i % ring`` (:class:`~vpp_gym.core.timeline.Schedule`).
+            Empty tuples on the hour-ahead timeline.
     """
 
     t: Any
@@ -53,16 +60,22 @@ class State(NamedTuple):
     reg_score: Array
     positions_mw: tuple[Array, ...]
     offer_prices: tuple[Array, ...]
+    k: Any
+    da_mw: tuple[Array, ...]
+    da_price: tuple[Array, ...]
+    id_mw: tuple[Array, ...]
 
     def row(self, i: int) -> State:
         """Row ``i`` of a batched state, as a scalar state."""
         return State._make(
-            int(v[i]) if name == "t" else tuple(float(q[i]) for q in v) if isinstance(v, tuple) else float(v[i])
+            int(v[i]) if name in ("t", "k") else tuple(float(q[i]) for q in v) if isinstance(v, tuple) else float(v[i])
             for name, v in zip(self._fields, self, strict=True)
         )
 
 
-VALUE_FIELDS = tuple(f for f in State._fields if f not in ("t", "positions_mw", "offer_prices"))
+TIMELINE_FIELDS = ("positions_mw", "offer_prices", "k", "da_mw", "da_price", "id_mw")
+"""The fields after the markets': the positions of either timeline and the step index."""
+VALUE_FIELDS = tuple(f for f in State._fields if f != "t" and f not in TIMELINE_FIELDS)
 """The fields of :class:`State` that hold one number per episode (the resources' and the markets')."""
 MARKET_FIELDS = ("emissions_t", "allowances_t", "ccer_t", "agc_last", "reg_score")
 """Fields owned by the markets (carbon, regulation); the others of :data:`VALUE_FIELDS` by the resources."""
@@ -104,6 +117,57 @@ class CoreParams:
     def lead(self) -> int:
         """Day-ahead lead ``L`` in steps."""
         return self.cfg.markets.energy.da_lead_steps
+
+    @cached_property
+    def day_ahead(self) -> bool:
+        """Whether the scenario runs on the day-ahead timeline (:mod:`vpp_gym.core.timeline`)."""
+        return self.cfg.markets.energy.timeline == "day_ahead"
+
+    @cached_property
+    def schedule(self) -> Schedule:
+        """The step schedule of the day-ahead timeline (:func:`~vpp_gym.core.timeline.build_schedule`)."""
+        assert self.day_ahead, "the schedule is a property of the day-ahead timeline"
+        return build_schedule(self.cfg)
+
+    @cached_property
+    def steps(self) -> int:
+        """Steps per episode: ``T`` on the hour-ahead timeline, ``T`` + the bid steps on the day-ahead one."""
+        return self.schedule.steps if self.day_ahead else self.episode_steps
+
+    @cached_property
+    def contract_mw(self) -> np.ndarray:
+        """Contract quantity per interval of the day ``(N,)`` (:func:`~vpp_gym.core.timeline.contract_profile`)."""
+        return contract_profile(self.cfg)
+
+    @cached_property
+    def da_forecast_index(self) -> int:
+        """Position in the observation of the day-ahead price forecast at lead 0 (a bid step's reference price)."""
+        return (
+            self.n_obs
+            - len(self.observed_series) * self.horizon
+            + self.observed_series.index("price_da_per_mwh") * self.horizon
+        )
+
+    @cached_property
+    def schedule_rows(self) -> int:
+        """Intervals of the schedule ahead in the observation (day-ahead timeline): through the next intraday block."""
+        i = self.cfg.markets.energy.intraday
+        return i.lead_steps + i.gate_spacing_steps if i is not None else 4
+
+    @cached_property
+    def contract_scale_inv(self) -> float:
+        """``1 / max |contract quantity|`` (1 without a contract): the observation's normalisation."""
+        m = float(np.max(np.abs(self.contract_mw))) if len(self.contract_mw) else 0.0
+        return 1.0 / m if m > 0.0 else 1.0
+
+    @cached_property
+    def gate_flags(self) -> np.ndarray:
+        """``(K + 1,)``: 1.0 at the dispatch steps that are intraday gates (day-ahead timeline)."""
+        sch, i = self.schedule, self.cfg.markets.energy.intraday
+        if i is None:
+            return np.zeros(sch.steps + 1)
+        at_gate = (sch.interval % sch.day_steps) % i.gate_spacing_steps == 0
+        return np.where(~sch.bid & at_gate & (np.arange(sch.steps + 1) < sch.steps), 1.0, 0.0)
 
     @property
     def horizon(self) -> int:
@@ -166,7 +230,27 @@ class CoreParams:
     def absent_keys(self) -> tuple[str, ...]:
         """Summed ledger entries of resources the scenario lacks and of closed products (written as 0)."""
         present = {spec.name for spec, _prm in self.resources} | set(self.open_products)
-        return tuple(e.key for e in ledger.ENTRIES if e.summed and e.owner is not None and e.owner not in present)
+        return tuple(
+            e.key
+            for e in ledger.ENTRIES
+            if e.summed and e.owner is not None and e.owner not in present and e.owner not in ledger.TIMELINE_OWNERS
+        )
+
+    @cached_property
+    def timeline_owners(self) -> frozenset[str]:
+        """The timeline owners (:data:`vpp_gym.ledger.TIMELINE_OWNERS`) whose entries this scenario writes."""
+        out = set()
+        if self.day_ahead:
+            out.add(ledger.DAY_AHEAD)
+            if self.cfg.markets.energy.intraday is not None:
+                out.add(ledger.INTRADAY)
+        return frozenset(out)
+
+    @cached_property
+    def profit_terms(self) -> tuple[tuple[str, int], ...]:
+        """``(ledger key, sign)`` of the profit terms this scenario writes, in the schema's order."""
+        skip = set(ledger.TIMELINE_OWNERS) - self.timeline_owners
+        return tuple((e.key, e.sign) for e in ledger.profit_terms() if e.owner not in skip)
 
     @cached_property
     def action_index(self) -> dict[str, int]:
@@ -253,11 +337,29 @@ def initial_state(p: CoreParams, batch: int | None) -> State:
     for spec, prm in p.resources:
         for f in spec.state:
             values[f.name] = f.initial(prm)
+    lead = 0 if p.day_ahead else p.lead
+    ring = p.schedule.ring if p.day_ahead else 0
     if batch is None:
-        return State(t=0, **values, positions_mw=(0.0,) * p.lead, offer_prices=(0.0,) * p.lead)
+        zeros: tuple[float, ...] = (0.0,) * ring
+        return State(
+            t=0,
+            **values,
+            positions_mw=(0.0,) * lead,
+            offer_prices=(0.0,) * lead,
+            k=0,
+            da_mw=zeros,
+            da_price=zeros,
+            id_mw=zeros,
+        )
+    z = np.zeros(batch)
+    rz = (z,) * ring  # shared zeros: the steps replace slots, never write into them
     return State(
         t=np.zeros(batch, dtype=np.int64),
         **{k: np.full(batch, v) for k, v in values.items()},
-        positions_mw=tuple(np.zeros(batch) for _ in range(p.lead)),
-        offer_prices=tuple(np.zeros(batch) for _ in range(p.lead)),
+        positions_mw=tuple(np.zeros(batch) for _ in range(lead)),
+        offer_prices=tuple(np.zeros(batch) for _ in range(lead)),
+        k=np.zeros(batch, dtype=np.int64),
+        da_mw=rz,
+        da_price=rz,
+        id_mw=rz,
     )
