@@ -117,7 +117,9 @@ class VppVectorEnv(VectorEnv):
         # Episode arrays, in layouts a step reads contiguously (replaced, never written, once exposed).
         self._exo = np.zeros((T, len(core.ALL_NAMES), n))  # realised values, step-major
         # batch-last layouts: a step's operands are contiguous blocks (see _observe)
-        self._src = np.zeros((len(fp.columns), T + H + 1, n), dtype=np.float32)  # observed columns
+        rows_src = p.history_steps + T + H + 1  # observed columns, with the gate forecasts' history
+        self._src = np.zeros((len(fp.columns), rows_src, n), dtype=np.float32)
+        self._col_idx = np.arange(len(fp.columns))[:, None]
         K = p.steps  # steps per episode (T, or T + the bid steps on the day-ahead timeline)
         self._z = np.zeros((K + 1, len(fp.noisy), H, n), dtype=np.float32) if len(fp.noisy) else None
         self._cal = np.zeros((K + 1, self._n_cal, n), dtype=np.float32)
@@ -213,13 +215,14 @@ class VppVectorEnv(VectorEnv):
             dtype=np.int64,
         )
         start = np.asarray(starts, dtype=np.int64)[idx]
-        ep_rows = core.episode_rows(p, self.series, start)
+        hist = core.episode_rows(p, self.series, start, p.history_steps)
+        ep_rows = hist[:, p.history_steps :]
         # the single env's draw order (core.build_episode): AGC signal, competitor stacks, forecast errors
         agc = core.draw_agc(p, rngs, len(rows))
         stacks = core.draw_stacks(p, ep_rows, rngs)
         z = core.draw_forecast_errors(p, rngs, len(rows))
         cal = core.calendar_features(p, self.series, start).transpose(1, 2, 0)
-        src = core.forecast_source(p, ep_rows)
+        src = core.forecast_source(p, hist)
         z = None if z is None else z.transpose(1, 2, 3, 0)
         full = len(rows) == n
         if full:
@@ -395,8 +398,11 @@ class VppVectorEnv(VectorEnv):
         step = self._lockstep_t()
         sigma = None
         if step is not None:
-            t = int(p.schedule.interval[step]) if p.day_ahead else step
-            cal, win = self._cal[step], self._src[:, t : t + H]
+            cal = self._cal[step]
+            if p.day_ahead:  # (n_cols, H, n): the rows the step's forecasts read
+                win = self._src[self._col_idx, p.gate_sources[:, :, step]]
+            else:
+                win = self._src[:, step : step + H]
             z = self._z[step] if self._z is not None else None
             if self._sigma is not None:
                 sigma = self._sigma[:, :, step]

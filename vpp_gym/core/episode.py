@@ -50,12 +50,24 @@ class EpisodeData:
     id_price: np.ndarray | None = None
 
 
-def episode_rows(p: CoreParams, series: ScenarioSeries, start: np.ndarray) -> np.ndarray:
-    """Realised values for rows ``start .. start + T + H`` (edge-padded past the data), ``(B, T+H+1, K)``."""
+def episode_rows(p: CoreParams, series: ScenarioSeries, start: np.ndarray, history: int = 0) -> np.ndarray:
+    """Realised values for rows ``start - history .. start + T + H`` (edge-padded outside the data),
+    ``(B, history+T+H+1, K)``."""
     n = len(series)
-    span = p.episode_steps + p.horizon + 1
-    idx = np.minimum(start[:, None] + np.arange(span)[None, :], n - 1)
+    span = history + p.episode_steps + p.horizon + 1
+    idx = np.clip(start[:, None] - history + np.arange(span)[None, :], 0, n - 1)
     return series.table[idx]
+
+
+def forecast_windows_of(p: CoreParams, src: np.ndarray) -> np.ndarray:
+    """Every step's realised forecast windows ``(n_cols, H, B, K+1)`` from the observed columns ``src``
+    ``(n_cols, rows, B)`` (history-extended on the day-ahead timeline, :attr:`CoreParams.gate_sources`)."""
+    K, H = p.steps, p.horizon
+    if p.day_ahead:
+        cols = np.arange(src.shape[0])[:, None, None]
+        return src[cols, p.gate_sources].transpose(0, 1, 3, 2)  # (n_cols, H, K+1, B) -> (n_cols, H, B, K+1)
+    idx = np.arange(K + 1)[:, None] + np.arange(H)[None, :]
+    return src[:, idx].transpose(0, 2, 3, 1)
 
 
 def forecast_errors(p: CoreParams) -> dict[str, tuple[float, bool]]:
@@ -145,15 +157,13 @@ def draw_forecast_errors(p: CoreParams, rng: rnd.Rng, batch: int) -> np.ndarray 
 def step_sigma(p: CoreParams) -> np.ndarray:
     """Day-ahead timeline: the forecast error scale of every step, ``(n_noisy, H, K+1)`` float32.
 
-    A dispatch step's forecasts have the leads ``h = 0 .. H-1`` (``sigma g(h)``); a bid step's are made
-    at the gate, ``gate_lead`` intervals before the interval bid for: ``sigma g(gate_lead + h)`` with
-    ``g(h) = min(sqrt(h + 1), growth_cap)`` (:func:`vpp_gym.data.forecast.lead_growth`).
+    A dispatch step's forecasts have the leads ``h = 0 .. H-1`` (``sigma g(h)``, as on the hour-ahead
+    timeline); a bid step's forecast is the seasonal-naive one of the gate
+    (:func:`vpp_gym.core.timeline.gate_sources`), whose error is the series' own day-to-day change:
+    no error is added (0).
     """
-    fp, sch = p.forecast, p.schedule
-    lead = sch.gate_lead[None, :] + np.arange(p.horizon)[:, None]  # (H, K+1)
-    g = np.minimum(np.sqrt(lead + 1.0), p.cfg.forecast.growth_cap)
-    base = fp.sigma_lead[:, :1].astype(np.float64)  # sigma g(0) = sigma
-    return (base[:, :, None] * g[None, :, :]).astype(np.float32)
+    sig = np.broadcast_to(p.forecast.sigma_lead[:, :, None], (*p.forecast.sigma_lead.shape, p.steps + 1))
+    return np.where(p.schedule.bid[None, None, :], np.float32(0.0), sig).astype(np.float32)
 
 
 def forecast_features(
@@ -245,7 +255,8 @@ def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng:
     resources are present: removing a resource (Shapley coalitions) changes only the forecasts.
     """
     T, H, K = p.episode_steps, p.horizon, p.steps
-    rows = episode_rows(p, series, start)
+    hist = episode_rows(p, series, start, p.history_steps)
+    rows = hist[:, p.history_steps :]
     batch = len(start)
     n_cols = len(p.forecast.columns)
     obs_exo = np.zeros((batch, K + 1, p.n_obs), dtype=np.float32)  # the state part is filled by observe()
@@ -253,10 +264,8 @@ def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng:
     obs_exo[:, :, p.n_state_obs : p.n_state_obs + cal.shape[2]] = cal
     agc = draw_agc(p, rng, batch)
     stacks = draw_stacks(p, rows, rng)
-    src = forecast_source(p, rows)  # (n_cols, T+H+1, B)
-    first = p.schedule.interval if p.day_ahead else np.arange(K + 1)
-    idx = first[:, None] + np.arange(H)[None, :]
-    windows = src[:, idx].transpose(0, 2, 3, 1)  # (n_cols, H, B, K+1)
+    src = forecast_source(p, hist)  # (n_cols, history+T+H+1, B)
+    windows = forecast_windows_of(p, src)  # (n_cols, H, B, K+1)
     z = draw_forecast_errors(p, rng, batch)
     fc = np.empty((n_cols, H, batch, K + 1), dtype=np.float32)
     sigma = step_sigma(p)[:, :, None, :] if p.day_ahead else None

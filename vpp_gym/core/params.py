@@ -13,7 +13,7 @@ from vpp_gym.config import ScenarioConfig
 from vpp_gym.core import layout
 from vpp_gym.core.columns import PRODUCTS
 from vpp_gym.core.episode import ForecastPlan, forecast_plan
-from vpp_gym.core.timeline import Schedule, build_schedule, contract_profile
+from vpp_gym.core.timeline import Schedule, build_schedule, contract_profile, gate_sources, history_steps
 from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.data.series import ScenarioSeries
 from vpp_gym.markets import PRODUCT_REGISTRY
@@ -128,6 +128,17 @@ class CoreParams:
         """The step schedule of the day-ahead timeline (:func:`~vpp_gym.core.timeline.build_schedule`)."""
         assert self.day_ahead, "the schedule is a property of the day-ahead timeline"
         return build_schedule(self.cfg)
+
+    @cached_property
+    def gate_sources(self) -> np.ndarray:
+        """Rows read by each step's forecasts, ``(n_cols, H, K+1)`` (:func:`~vpp_gym.core.timeline.gate_sources`)."""
+        da = np.array([c == "price_da_per_mwh" for c in self.observed_series])
+        return gate_sources(self.cfg, self.schedule, self.horizon, da)
+
+    @cached_property
+    def history_steps(self) -> int:
+        """Rows of history before an episode that its forecasts read (0 on the hour-ahead timeline)."""
+        return history_steps(self.cfg) if self.day_ahead else 0
 
     @cached_property
     def steps(self) -> int:

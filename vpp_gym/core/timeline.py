@@ -8,8 +8,11 @@ An episode covers ``D`` whole days. Its steps follow the market's clock (sources
    not advance time. The bid steps of day 0 come first (the gate is on the day before the episode);
    those of day ``d + 1`` come right after the dispatch interval that ends at ``gate_hour`` on day
    ``d``. A bid step observes the forecasts of the interval it bids for (and the ``H - 1`` after it)
-   as they are known at the gate: their errors are those of the lead from the gate, 14 to 38 hours
-   with the default gate of 10:00; nothing realised on day ``d`` is observed.
+   made at the gate from what is known then (:func:`gate_sources`): a seasonal-naive forecast, the
+   value of the same interval on the latest day whose value was known before the gate (the
+   day-ahead price: published for the whole of D-1). Its error is the day-to-day change of the
+   series, at leads of 14 to 38 hours with the default gate of 10:00; nothing that becomes known
+   after the gate is observed, whatever the series (``tests/env/test_day_ahead_information.py``).
 2. **Clearing.** Each interval's curve is cleared against that interval's day-ahead price (price-taker)
    or, in the transaction form with a competitor stack, together with the stack against the zone's
    need (price-maker, :func:`vpp_gym.markets.energy.clear_curve`); the intervals are independent (no
@@ -131,3 +134,33 @@ def contract_profile(cfg: ScenarioConfig) -> np.ndarray:
         "solar": np.maximum(np.sin(np.pi * (h - 6.0) / 12.0), 0.0),
     }[c.shape]
     return c.quantity_mw * shape
+
+
+def history_steps(cfg: ScenarioConfig) -> int:
+    """Rows of history before an episode that its gate forecasts may read (three days)."""
+    return 3 * round(24 * 60 / cfg.time.interval_minutes)
+
+
+def gate_sources(cfg: ScenarioConfig, schedule: Schedule, horizon: int, da_column: np.ndarray) -> np.ndarray:
+    """Where each step's forecast of each observed column comes from, ``(n_cols, H, K + 1)`` int.
+
+    Indices are rows of the episode's history-extended rows (row ``history_steps`` is the episode's
+    first interval). A dispatch step ``k`` reads interval ``interval[k] + h`` (the core adds its
+    forecast error). A bid step for interval ``i`` of day ``d`` reads, for target ``i + h``, the same
+    interval ``m`` days earlier, with the smallest ``m >= 1`` such that the source was known at the
+    gate: realised before the gate (``(d - 1) N + gate_step``), or, for the day-ahead price
+    (``da_column`` True), published by then (the whole of day ``d - 1``). Before the data's first
+    row the first row is read (edge padding).
+
+    Args:
+        da_column: ``(n_cols,)`` bool, the observed columns that are day-ahead prices.
+    """
+    n, g, off = schedule.day_steps, schedule.gate_step, history_steps(cfg)
+    target = schedule.interval[None, :] + np.arange(horizon)[:, None]  # (H, K+1)
+    out = np.empty((len(da_column), horizon, len(schedule.interval)), dtype=np.int64)
+    day = schedule.interval // n
+    for c, is_da in enumerate(da_column):
+        known = day * n if is_da else (day - 1) * n + g  # the first interval not known at the gate, (K+1,)
+        m = np.maximum(1, -(-(target - known[None, :] + 1) // n))
+        out[c] = np.maximum(off + np.where(schedule.bid[None, :], target - m * n, target), 0)
+    return out

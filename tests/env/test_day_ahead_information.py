@@ -1,0 +1,70 @@
+"""The day-ahead timeline's information rule: nothing realised at or after the D-1 gate is observable at it.
+
+Two copies of the same scenario differ only in what becomes known after the gate of day 1 (every
+column of every such row is scaled and shifted, within the schema's ranges). Stepped with
+the same actions, the two envs must give bit-identical observations at every bid step (for day 0,
+whose gate precedes the episode, and for day 1: the state at the gate and the gate's forecasts);
+the first dispatch step after the gate must differ (the perturbation is visible once it is
+realised, so the test can fail). Dispatch steps' own forecasts are nowcasts of the coming hours
+(truth plus a seeded error, ``forecast.*``), not gate information.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import gymnasium as gym
+import numpy as np
+
+import vpp_gym  # noqa: F401
+from vpp_gym.data.schema import BY_NAME
+from vpp_gym.data.series import ScenarioSeries
+
+OVERRIDES = {"markets.energy.timeline": "day_ahead", "time.episode_hours": 48}
+
+
+def _perturbed(series: ScenarioSeries, first_row: dict[str, int], default: int) -> ScenarioSeries:
+    rng = np.random.default_rng(3)
+    values = {}
+    for name, v in series.values.items():
+        out = v.copy()
+        col = BY_NAME[name]
+        tail = out[first_row.get(name, default) :]
+        span = max(float(np.ptp(v)), 1e-3)
+        tail[:] = np.clip(
+            tail * rng.uniform(0.5, 1.5, len(tail)) + rng.normal(0.0, 0.2 * span, len(tail)), col.lo, col.hi
+        )
+        values[name] = out
+    return dataclasses.replace(series, values=values)
+
+
+def test_nothing_realised_after_the_gate_is_observed_at_it() -> None:
+    envs = [gym.make("vpp_gym/Joint-v0", overrides=OVERRIDES).unwrapped for _ in range(2)]
+    p = envs[0].params
+    sch = p.schedule
+    obs = [envs[i].reset(seed=5, options={"split": "train", "day": 3})[0] for i in range(2)]
+    start = int(envs[0].episode.start[0])
+    # the first row of each column not known at the gate of day 1 (10:00 of day 0): measured series from
+    # the gate on; day-ahead prices from day 1 on (day 0's were published at its own D-1 clearing);
+    # intraday prices from the first interval traded at a gate after it (a price is known when cleared)
+    gate_row = start + sch.gate_step
+    lead = p.cfg.markets.energy.intraday.lead_steps
+    first = {"price_da_per_mwh": start + sch.day_steps, "price_id_per_mwh": gate_row + lead}
+    envs[1].series = _perturbed(envs[0].series, first, gate_row)
+    obs[1] = envs[1].reset(seed=5, options={"split": "train", "day": 3})[0]
+    rng = np.random.default_rng(0)
+    k_first_dispatch_after_gate = None
+    bid_steps_checked = 0
+    for k in range(sch.steps):
+        if sch.bid[k]:  # the bid steps for day 0 (gate before the episode) and day 1 (gate at 10:00 of day 0)
+            np.testing.assert_array_equal(obs[0], obs[1], err_msg=f"bid step {k} for interval {sch.interval[k]}")
+            bid_steps_checked += 1
+        elif sch.interval[k] >= sch.gate_step and k_first_dispatch_after_gate is None:
+            k_first_dispatch_after_gate = k
+            assert not np.array_equal(obs[0], obs[1]), "the perturbation is visible once realised"
+        a = rng.uniform(-1.0, 1.0, len(envs[0].action_names))
+        obs = [env.step(a)[0] for env in envs]
+        if k_first_dispatch_after_gate is not None:
+            break
+    assert bid_steps_checked == 2 * sch.day_steps
+    assert k_first_dispatch_after_gate is not None
