@@ -271,12 +271,12 @@ class ResourcesConfig:
 class IntradayConfig:
     """Rolling intraday gates of the day-ahead timeline (``markets.energy.timeline: day_ahead``).
 
-    At every ``gate_spacing_steps``-th dispatch interval the VPP may adjust its position for the
-    block of ``gate_spacing_steps`` intervals that starts ``lead_steps`` ahead, by one quantity
-    (MW, + = sell more) with a limit price, cleared per interval at the intraday price series
-    (``price_id_per_mwh``) as a price-taker: a sale is accepted where the intraday price is at least
-    the limit, a purchase where it is at most the limit. Default: hourly gates, 1 h ahead (the
-    rolling intraday trading of China's provincial spot markets, see ``docs/market_rules.md``).
+    At every ``gate_spacing_steps``-th dispatch interval the VPP may adjust its position for each
+    interval of the block of ``gate_spacing_steps`` intervals that starts ``lead_steps`` ahead (one
+    quantity per interval, MW, + = sell more), matched at the intraday price series
+    (``price_id_per_mwh``) as a price-taker without a limit price. Default: hourly gates, 1 h ahead
+    (a modelling assumption: no provincial rule for VPP intraday trading was found; see
+    ``docs/market_rules.md``).
 
     Attributes:
         gate_spacing_steps: intervals between gates (>= 1); also the block length.

@@ -394,10 +394,8 @@ def settle_schedule(c: Interval, d: Dispatch) -> tuple[tuple[Array, ...], Array,
     plus the intraday adjustments) is settled ``q_DA dt price_DA`` (the award's cleared price) and
     ``q_ID dt price_ID``; the contract for difference pays ``Q_c dt (price_c - price_DA)``
     (:func:`vpp_gym.markets.energy.cfd_cash`); the deviation ``P - q`` is settled at the real-time price.
-    At an intraday gate the adjustment ``a_id x max_mw`` is offered for every interval of the block
-    ``[t + lead, t + lead + spacing)`` of the episode with the limit price ``price_DA(i) + a_id_price x
-    offer_band``, and accepted where the intraday price of ``i`` is at least the limit (a sale) or at
-    most it (a purchase). On the last interval the stored energy above its initial level is credited
+    At an intraday gate the adjustments of the block ``[t + lead, t + lead + spacing)`` are traded
+    (:func:`intraday_trade`). On the last interval the stored energy above its initial level is credited
     at the terminal price (:func:`vpp_gym.core.episode.terminal_price`).
 
     Returns:
@@ -425,8 +423,7 @@ def settle_schedule(c: Interval, d: Dispatch) -> tuple[tuple[Array, ...], Array,
         led["energy_id.cash"] = q_id * (dt * price_id)
         offer = c.zero
         if p.gate_flags[lockstep(s.k)]:
-            offer = c.action("id_mw") * em.intraday.max_mw
-            id_ring = intraday_trade(c, offer, t)
+            id_ring, offer = intraday_trade(c, t)
         led["energy_id.offer_mw"] = offer
     dev = d.net - position
     led["energy_rt.quantity_mwh"], led["energy_rt.price_per_mwh"] = dev * dt, x[I_RT]
@@ -441,26 +438,29 @@ def settle_schedule(c: Interval, d: Dispatch) -> tuple[tuple[Array, ...], Array,
     return id_ring, dev, position
 
 
-def intraday_trade(c: Interval, offer: Array, t: int) -> tuple[Array, ...]:
-    """The intraday ring after the gate at interval ``t`` (see :func:`settle_schedule`)."""
-    p, s, xp = c.p, c.s, c.xp
-    em, sch = p.cfg.markets.energy, p.schedule
-    i_cfg = em.intraday
-    assert i_cfg is not None and c.ep is not None and c.ep.id_price is not None
+def intraday_trade(c: Interval, t: int) -> tuple[tuple[Array, ...], Array]:
+    """The intraday ring after the gate at interval ``t``, and the total adjustment offered (MW).
+
+    The gate trades the block ``[t + lead, t + lead + spacing)`` (within the episode): interval
+    ``t + lead + j`` is adjusted by ``a_id_j x max_mw`` (MW, + = sell more), matched at its intraday
+    price. The VPP is a price-taker in the intraday market and its orders carry no limit price (a
+    simplification: a limit could only reject trades at a price the VPP does not observe; see
+    :mod:`vpp_gym.core.timeline`).
+    """
+    p, s = c.p, c.s
+    i_cfg = p.cfg.markets.energy.intraday
+    assert i_cfg is not None
     ring = list(s.id_mw)
-    limit_offset = c.action("id_price") * em.offer_band_per_mwh
-    for i in range(t + i_cfg.lead_steps, min(t + i_cfg.lead_steps + i_cfg.gate_spacing_steps, p.episode_steps)):
-        slot = i % sch.ring
-        row_prices = c.ep.id_price[c.at[0], i]
-        price: Array = row_prices if c.batched else float(row_prices[0])
-        limit = s.da_price[slot] + limit_offset
-        take = (
-            xp.where(offer > 0.0, price >= limit, price <= limit)
-            if c.batched
-            else (price >= limit if offer > 0.0 else price <= limit)
-        )
-        ring[slot] = ring[slot] + (offer * take if c.batched else (offer if take else 0.0))
-    return tuple(ring)
+    total = c.zero
+    first = t + i_cfg.lead_steps
+    for j in range(i_cfg.gate_spacing_steps):
+        if first + j >= p.episode_steps:
+            break
+        slot = (first + j) % p.schedule.ring
+        q = c.action(f"id_mw_{j}") * i_cfg.max_mw
+        ring[slot] = ring[slot] + q
+        total = total + q
+    return tuple(ring), total
 
 
 def bid_transition(

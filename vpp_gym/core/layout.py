@@ -49,7 +49,7 @@ def action_names(p: CoreParams) -> tuple[str, ...]:
     for spec, prm in p.resources_by("action_rank"):
         names += [name for name, _doc in spec.actions(prm)]
     if p.day_ahead and p.cfg.markets.energy.intraday is not None:
-        names += ["id_mw", "id_price"]
+        names += [f"id_mw_{j}" for j in range(p.cfg.markets.energy.intraday.gate_spacing_steps)]
     for prod in p.open_products:
         names.append(f"{prod}_mw")
         if p.product(prod).form == "transaction":  # type: ignore[union-attr]

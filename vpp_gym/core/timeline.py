@@ -19,7 +19,12 @@ An episode covers ``D`` whole days. Its steps follow the market's clock (sources
    block offers), so clearing each one at its bid step is the same as clearing the day at once. The
    award is a binding schedule; it is settled, and first observed, at delivery.
 3. **Intraday.** At every ``intraday.gate_spacing_steps``-th interval the VPP may adjust its schedule
-   for the block of intervals that starts ``intraday.lead_steps`` ahead (:class:`IntradayConfig`).
+   for each interval of the block that starts ``intraday.lead_steps`` ahead
+   (:class:`~vpp_gym.config.IntradayConfig`), matched at the intraday price. The VPP is a
+   price-taker there and its orders carry no limit price: a limit would only reject trades at a
+   price the VPP does not observe, and without it the oracle's intraday trades are an exact LP
+   (one quantity per interval). An agent can therefore only lose option value by this
+   simplification, never gain from it.
 4. **Real time.** Each dispatch step is one interval: the resources are dispatched, the net
    injection's deviation from the schedule (day-ahead + intraday) is settled at the real-time price,
    and deviation beyond the tolerance band pays the assessment price; a contract for difference pays
