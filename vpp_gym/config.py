@@ -481,6 +481,16 @@ class ScenarioConfig:
                 em.gate_hour,
                 f"a whole number of {self.time.interval_minutes}-minute intervals after midnight",
             )
+            if em.intraday is not None:  # a gate before the D-1 gate may only trade intervals already auctioned
+                reach = em.intraday.lead_steps + em.intraday.gate_spacing_steps
+                room = day_steps - round(gate)
+                require(
+                    reach <= room,
+                    "markets.energy.intraday.lead_steps",
+                    em.intraday.lead_steps,
+                    f"lead_steps + gate_spacing_steps <= {room} (the intervals from the D-1 gate to midnight): "
+                    "an intraday gate trades only intervals whose day-ahead auction has closed",
+                )
         # one local clock: the market's days, the synthetic series' daily shapes and the ancillary events
         gen_key = "data.synthetic" if self.data.source == "synthetic" else "data.files.synthetic"
         for key, value in (
@@ -537,6 +547,15 @@ def unused_keys(cfg: ScenarioConfig) -> list[tuple[str, object, str]]:
                 ("curtail_cost_per_mwh",),
                 "resources.flex_load.curtail_share is 0 (no load is curtailed)",
             )
+    if m.energy.timeline == "hour_ahead" and m.regulation is not None:
+        check(
+            m.regulation,
+            RegulationMarketConfig(),
+            "markets.regulation",
+            ("shortfall_penalty_per_mwh",),
+            "markets.energy.timeline is 'hour_ahead' (regulation is awarded inside the interval, capped at the "
+            "headroom; only a D-1 award can fall short)",
+        )
     if m.energy.timeline == "hour_ahead":
         check(
             m.energy,

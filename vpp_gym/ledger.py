@@ -226,6 +226,16 @@ CORE_ENTRIES: tuple[Entry, ...] = (
         owner="demand_response",
     ),
     Entry(
+        "penalty.regulation_shortfall",
+        "penalty",
+        CURRENCY,
+        "regulation capacity awarded at D-1 that the headroom could not hold (day-ahead timeline)",
+        "cost_penalties",
+        "regulation shortfall",
+        violation=True,
+        owner=DAY_AHEAD,
+    ),
+    Entry(
         "penalty.green_matching",
         "penalty",
         CURRENCY,

@@ -125,8 +125,9 @@ class VppVectorEnv(VectorEnv):
         self._cal = np.zeros((K + 1, self._n_cal, n), dtype=np.float32)
         self._sigma = core.step_sigma(p)[:, :, :, None] if p.day_ahead else None  # (n_noisy, H, K+1, 1)
         self._keys: tuple[str, ...] = ()  # the ledger keys of a dispatch step (day-ahead timeline)
-        self._last_obs: np.ndarray | None = None
+        self._da_ref: np.ndarray | None = None  # day-ahead timeline: the DA forecast each row last observed
         self._t_info = np.zeros(n, dtype=np.int64)
+        self._bidding = False
         self._start = np.zeros(n, dtype=np.int64)
         self._ep: core.EpisodeData | None = None
         self._state: core.State | None = None
@@ -327,14 +328,16 @@ class VppVectorEnv(VectorEnv):
                 raise RuntimeError("the episodes have ended (terminated was returned); call reset()")
         if p.day_ahead and p.schedule.bid[k]:
             interval = int(p.schedule.interval[k])
-            assert self._last_obs is not None
-            ref = self._last_obs[:, p.da_forecast_index].astype(np.float64) * p.price_ref_per_mwh
+            assert self._da_ref is not None  # the forecast the step observed (a copy: callers may write obs)
+            ref = self._da_ref.astype(np.float64) * p.price_ref_per_mwh
             self._state, led = core.bid_transition(p, s, a, self._exo[interval], ref, np, self._ep, self._keys)
             t_info = np.full(n, interval)
+            self._bidding = True
         else:
             if k is not None:
                 x = self._exo[int(s.t[0])]
             t_info = s.t
+            self._bidding = False
             self._state, led = core.transition(p, s, a, x, np, self._ep)
         terminated = self._state.k >= K
         self._t_info = t_info
@@ -413,7 +416,8 @@ class VppVectorEnv(VectorEnv):
             z = self._z[ti, :, :, self._rows].transpose(1, 2, 0) if self._z is not None else None
         buf[k : k + self._n_cal] = cal
         core.forecast_features(p, win, z, buf[self._fc_offset :].reshape(-1, H, n), sigma)
-        self._last_obs = buf.T
+        if p.day_ahead:
+            self._da_ref = buf[p.da_forecast_index].copy()
         return buf.T
 
     def _info(self, led: dict[str, Any]) -> dict[str, Any]:
@@ -432,6 +436,8 @@ class VppVectorEnv(VectorEnv):
                 info[g] = sub
             info[f"_{g}"] = m
         info["t"], info["_t"] = self._t_info, m
+        if self.params.day_ahead:
+            info["bidding"], info["_bidding"] = np.full(self.num_envs, self._bidding), m
         return info
 
     def _add_totals(self, led: dict[str, Any], terminated: np.ndarray, info: dict[str, Any]) -> None:

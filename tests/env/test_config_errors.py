@@ -8,7 +8,7 @@ import pytest
 
 import vpp_gym
 from vpp_gym.config import ScenarioConfig, build_config, dump_yaml
-from vpp_gym.validation import ConfigError, from_mapping
+from vpp_gym.validation import ConfigError, ConfigWarning, from_mapping
 
 ARB = "vpp_gym/Arbitrage-v0"
 
@@ -95,9 +95,10 @@ def test_reset_option_and_action_errors() -> None:
         env.step(np.zeros(3))
 
 
-def test_regulation_has_no_shortfall_penalty_key() -> None:
-    # regulation is paid by its score; a shortfall penalty there would be silently ignored, so it is no key
-    with pytest.raises(ConfigError, match=r"markets\.regulation: unknown key 'shortfall_penalty_per_mwh'"):
+def test_regulation_shortfall_penalty_is_reported_unused_on_the_hour_ahead_timeline() -> None:
+    # regulation awarded inside the interval is capped at the headroom and cannot fall short: the key
+    # applies to D-1 awards only, and setting it on the hour-ahead timeline is reported, not ignored
+    with pytest.warns(ConfigWarning, match=r"markets\.regulation\.shortfall_penalty_per_mwh = 99999\.0 has no effect"):
         gym.make("vpp_gym/Regulation-v0", markets={"regulation": {"shortfall_penalty_per_mwh": 99_999.0}})
 
 

@@ -227,6 +227,8 @@ def test_core_transition_row_by_row() -> None:
         da_mw=(),
         da_price=(),
         id_mw=(),
+        aw_mw=(),
+        aw_price=(),
     )
     state = state._replace(t=np.where(np.arange(n) < 40, 15, state.t))  # last interval of a 4-h window
     actions = [_mix(rng, -1.0, 1.0, [-1.0, 0.0, 1.0]) for _ in range(A)]

@@ -76,7 +76,7 @@ class Interval:
         self.zero = 0.0 * s.e_bat_mwh
         self.batched = xp is np
         # sub-step and stack arrays of this interval: (B, S) / (B, M), or (1, S) / (1, M) for a scalar
-        self.at = (np.arange(len(s.t)), s.t) if self.batched else (slice(0, 1), s.t)
+        self.at: tuple[Any, Any] = (np.arange(len(s.t)), s.t) if self.batched else (slice(0, 1), s.t)
         self.col = p.action_index
         self.led: dict[str, Array] = {}
 
@@ -165,7 +165,7 @@ def transition(
     if p.open_products or p.energy_transaction:
         assert ep is not None, "ancillary products and the transaction form need the episode data"
     c = Interval(p, s, action, x, xp, ep)
-    accepted = clear_offers(c)
+    accepted = awards_due(c) if p.day_ahead else clear_offers(c)
     d = base_setpoints(c)
     for spec in p.products:  # award caps and deployment (regulation, then reserve)
         spec.award(c, d, accepted)
@@ -187,7 +187,7 @@ def transition(
     led["reward"] = led["profit"] * p.cfg.reward.scale
     if p.day_ahead:
         markets = (emissions, allowances, ccer, d.agc_last, d.reg_score)
-        rings = (s.da_mw, s.da_price, id_ring)
+        rings = (s.da_mw, s.da_price, id_ring, s.aw_mw, s.aw_price)
         return State._make((s.t + 1, *d.state.values(), *markets, (), (), s.k + 1, *rings)), led
     # State's field order: t, the resources' fields (d.state keeps them in that order), the markets'
     nxt = State._make(
@@ -205,6 +205,8 @@ def transition(
             s.da_mw,
             s.da_price,
             s.id_mw,
+            s.aw_mw,
+            s.aw_price,
         )
     )
     return nxt, led
@@ -235,6 +237,30 @@ def clear_offers(c: Interval) -> dict[str, Array]:
         led[f"{prod}.price"] = price
         if price_offer is not None:
             led[f"{prod}.offer_price"] = price_offer
+    return accepted
+
+
+def awards_due(c: Interval) -> dict[str, Array]:
+    """Day-ahead timeline: each open product's D-1 award for this interval, read from the rings.
+
+    The ledger's ``offer_mw`` (and ``offer_price``) are 0 in a dispatch step (offers are made at the
+    bid steps); ``accepted_mw`` and ``price`` are the award and its cleared price.
+    """
+    p, s, led = c.p, c.s, c.led
+    ring = p.schedule.ring
+    slot = lockstep(s.t) % ring
+    accepted: dict[str, Array] = {}
+    for j, prod in enumerate(p.open_products):
+        cfg = p.product(prod)
+        assert cfg is not None
+        acc = s.aw_mw[j * ring + slot]
+        accepted[prod] = acc
+        led[f"{prod}.offer_mw"], led[f"{prod}.accepted_mw"] = c.zero, acc
+        led[f"{prod}.price"] = s.aw_price[j * ring + slot]
+        if cfg.form == "transaction":
+            led[f"{prod}.offer_price"] = c.zero
+    if "regulation" not in p.open_products:
+        led["penalty.regulation_shortfall"] = c.zero
     return accepted
 
 
@@ -415,7 +441,8 @@ def settle_schedule(c: Interval, d: Dispatch) -> tuple[tuple[Array, ...], Array,
     q_c = float(p.contract_mw[t % sch.day_steps])
     contract = em.contract
     led["contract.quantity_mwh"] = c.zero + q_c * dt
-    led["contract.cash"] = energy.cfd_cash(q_c, contract.price_per_mwh if contract else 0.0, price_da, dt)
+    # contract for difference (vpp_gym.markets.energy.cfd_cash), in the inputs' kind
+    led["contract.cash"] = (q_c * dt) * ((contract.price_per_mwh if contract else 0.0) - price_da)
     id_ring = s.id_mw
     if em.intraday is not None:
         price_id = x[I_ID]
@@ -482,8 +509,10 @@ def bid_transition(
     :func:`vpp_gym.markets.energy.ladder`, their prices clipped to ``[price_floor, price_cap]``. The
     curve is cleared against the interval's day-ahead price (price-taker,
     :func:`~vpp_gym.markets.energy.position_at`), or with the competitor stack against the need
-    (transaction form with a stack, :func:`~vpp_gym.markets.energy.clear_curve`). The award and its
-    price go into the rings; nothing is paid until delivery, so the step's profit is 0.
+    (transaction form with a stack, :func:`~vpp_gym.markets.energy.clear_curve`). The open capacity
+    products' offers for the interval (``<product>_mw``, ``<product>_price``) are cleared as
+    :func:`clear_offers` clears them, against the interval's need and price (or stack). The awards
+    and their prices go into the rings; nothing is paid until delivery, so the step's profit is 0.
 
     Args:
         x: the realised exogenous values of the interval bid for (its day-ahead price).
@@ -523,7 +552,20 @@ def bid_transition(
             em.price_cap_per_mwh,
             em.price_floor_per_mwh,
         )
+    # the capacity products' D-1 offers for the interval, cleared against its need and price (or stack)
+    c.at = (c.at[0], i)
+    accepted = clear_offers(c)
+    cleared = dict(c.led)
     led: dict[str, Array] = {key: (np.zeros(len(s.k)) if batched else 0.0) for key in keys}
+    for prod in p.open_products:  # the offers are reported now; the award and its price at delivery
+        led[f"{prod}.offer_mw"] = cleared[f"{prod}.offer_mw"]
+        if f"{prod}.offer_price" in cleared:
+            led[f"{prod}.offer_price"] = cleared[f"{prod}.offer_price"]
+    ring = sch.ring
+    aw_mw, aw_price = list(s.aw_mw), list(s.aw_price)
+    for j, prod in enumerate(p.open_products):
+        aw_mw[j * ring + slot] = accepted[prod]
+        aw_price[j * ring + slot] = cleared[f"{prod}.price"]
     led["energy_da.offer_low_mw"] = xp.minimum(q_low, q_high)
     led["energy_da.offer_high_mw"] = xp.maximum(q_low, q_high)
     led["energy_da.offer_mid_price"] = mid
@@ -534,7 +576,14 @@ def bid_transition(
     def put(ring: tuple[Array, ...], value: Array) -> tuple[Array, ...]:
         return (*ring[:slot], value, *ring[slot + 1 :])
 
-    nxt = s._replace(k=s.k + 1, da_mw=put(s.da_mw, pos_v), da_price=put(s.da_price, price_v), id_mw=put(s.id_mw, zero))
+    nxt = s._replace(
+        k=s.k + 1,
+        da_mw=put(s.da_mw, pos_v),
+        da_price=put(s.da_price, price_v),
+        id_mw=put(s.id_mw, zero),
+        aw_mw=tuple(aw_mw),
+        aw_price=tuple(aw_price),
+    )
     return nxt, led
 
 

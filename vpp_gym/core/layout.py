@@ -106,6 +106,8 @@ def day_ahead_rows(p: CoreParams) -> list[ObsRow]:
         for j in range(p.schedule_rows)
     ]
     rows.append(("contract", -1.0, 1.0, "contract quantity of the step's interval / max |contract|"))
+    for prod in p.open_products:
+        rows.append((f"{prod}_award", 0.0, 1.0, f"{prod} capacity awarded at D-1 for interval t / offer_max_mw"))
     if em.intraday is not None:
         rows.append(("intraday_gate", 0.0, 1.0, "1 in a dispatch step that is an intraday gate"))
     return rows
@@ -178,6 +180,12 @@ def day_ahead_features(p: CoreParams, s: State, xp: Any) -> list[Array]:
             cols.append(np.where(ahead, (da[slot, rows] + idm[slot, rows]) * inv, 0.0))
         interval = sch.interval[s.k]
         cols.append(p.contract_mw[interval % sch.day_steps] * p.contract_scale_inv)
+        if p.open_products:
+            aw = np.stack(s.aw_mw).reshape(len(p.open_products), sch.ring, len(t))
+            now = np.where(t < p.episode_steps, t % sch.ring, 0)
+            for j, prod in enumerate(p.open_products):
+                inv_aw = 1.0 / p.product(prod).offer_max_mw  # type: ignore[union-attr]
+                cols.append(np.where(t < p.episode_steps, aw[j, now, rows] * inv_aw, 0.0))
         if em.intraday is not None:
             cols.append(p.gate_flags[s.k])
         return cols
@@ -187,6 +195,9 @@ def day_ahead_features(p: CoreParams, s: State, xp: Any) -> list[Array]:
         cols.append((s.da_mw[slot] + s.id_mw[slot]) * inv if i < p.episode_steps else 0.0)
     interval = int(sch.interval[s.k])
     cols.append(float(p.contract_mw[interval % sch.day_steps]) * p.contract_scale_inv)
+    for j, prod in enumerate(p.open_products):
+        inv_aw = 1.0 / p.product(prod).offer_max_mw  # type: ignore[union-attr]
+        cols.append(s.aw_mw[j * sch.ring + t % sch.ring] * inv_aw if t < p.episode_steps else 0.0)
     if em.intraday is not None:
         cols.append(float(p.gate_flags[s.k]))
     return cols

@@ -46,6 +46,9 @@ class State(NamedTuple):
             prices and the intraday adjustments (MW) of the intervals bid for but not yet delivered;
             interval ``i`` lives in slot ``i % ring`` (:class:`~vpp_gym.core.timeline.Schedule`).
             Empty tuples on the hour-ahead timeline.
+        aw_mw, aw_price: day-ahead timeline: the rings of the capacity products' D-1 awards (MW) and
+            prices, one ring per open product in registry order (product ``j``'s interval ``i`` in slot
+            ``j * ring + i % ring``).
     """
 
     t: Any
@@ -64,6 +67,8 @@ class State(NamedTuple):
     da_mw: tuple[Array, ...]
     da_price: tuple[Array, ...]
     id_mw: tuple[Array, ...]
+    aw_mw: tuple[Array, ...]
+    aw_price: tuple[Array, ...]
 
     def row(self, i: int) -> State:
         """Row ``i`` of a batched state, as a scalar state."""
@@ -73,7 +78,7 @@ class State(NamedTuple):
         )
 
 
-TIMELINE_FIELDS = ("positions_mw", "offer_prices", "k", "da_mw", "da_price", "id_mw")
+TIMELINE_FIELDS = ("positions_mw", "offer_prices", "k", "da_mw", "da_price", "id_mw", "aw_mw", "aw_price")
 """The fields after the markets': the positions of either timeline and the step index."""
 VALUE_FIELDS = tuple(f for f in State._fields if f != "t" and f not in TIMELINE_FIELDS)
 """The fields of :class:`State` that hold one number per episode (the resources' and the markets')."""
@@ -350,6 +355,7 @@ def initial_state(p: CoreParams, batch: int | None) -> State:
             values[f.name] = f.initial(prm)
     lead = 0 if p.day_ahead else p.lead
     ring = p.schedule.ring if p.day_ahead else 0
+    n_aw = ring * len(p.open_products)
     if batch is None:
         zeros: tuple[float, ...] = (0.0,) * ring
         return State(
@@ -361,6 +367,8 @@ def initial_state(p: CoreParams, batch: int | None) -> State:
             da_mw=zeros,
             da_price=zeros,
             id_mw=zeros,
+            aw_mw=(0.0,) * n_aw,
+            aw_price=(0.0,) * n_aw,
         )
     z = np.zeros(batch)
     rz = (z,) * ring  # shared zeros: the steps replace slots, never write into them
@@ -373,4 +381,6 @@ def initial_state(p: CoreParams, batch: int | None) -> State:
         da_mw=rz,
         da_price=rz,
         id_mw=rz,
+        aw_mw=(z,) * n_aw,
+        aw_price=(z,) * n_aw,
     )

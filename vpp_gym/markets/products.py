@@ -78,6 +78,9 @@ class RegulationMarketConfig(ProductMarketConfig):
         ramp_mw_per_substep: response ramp limit (null = none).
         max_delay_substeps: the score's delay window.
         min_score: qualification threshold of the score.
+        shortfall_penalty_per_mwh: day-ahead timeline only: capacity awarded at D-1 that the battery's
+            headroom cannot hold at delivery pays this per MW and hour (``penalty.regulation_shortfall``;
+            default twice the price cap, a modelling assumption: ``docs/market_rules.md``).
     """
 
     price_cap: float = 60.0
@@ -86,6 +89,7 @@ class RegulationMarketConfig(ProductMarketConfig):
     ramp_mw_per_substep: float | None = None
     max_delay_substeps: int = 5
     min_score: float = 0.4
+    shortfall_penalty_per_mwh: float = 120.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -99,6 +103,7 @@ class RegulationMarketConfig(ProductMarketConfig):
         if self.ramp_mw_per_substep is not None:
             require_range("ramp_mw_per_substep", self.ramp_mw_per_substep, 0.0, MAX_POWER_MW, lo_open=True)
         require_range("min_score", self.min_score, 0.0, 1.0)
+        require_range("shortfall_penalty_per_mwh", self.shortfall_penalty_per_mwh, 0.0, 1e5)
 
 
 @dataclass(frozen=True)

@@ -395,7 +395,9 @@ def cap_award(c: Interval, d: Dispatch, accepted: dict[str, Any]) -> None:
     """Cap the award at the battery's symmetric headroom around its base setpoint.
 
     ``award = min(cleared, max(min(bat_hi - p_bat, p_bat - bat_lo), 0))``: the capability the VPP
-    can prove for the interval; no capacity is paid that could not follow the full signal.
+    can prove for the interval; no capacity is paid that could not follow the full signal. On the
+    day-ahead timeline the cleared capacity is the D-1 award, and the part above the capability pays
+    ``shortfall_penalty_per_mwh`` per MW and hour (non-delivery).
     """
     xp = c.xp
     cleared = accepted["regulation"]
@@ -406,6 +408,12 @@ def cap_award(c: Interval, d: Dispatch, accepted: dict[str, Any]) -> None:
     accepted["regulation"] = xp.minimum(cleared, capability)
     c.led["regulation.cleared_mw"], c.led["regulation.capability_mw"] = cleared, capability
     c.led["regulation.accepted_mw"] = accepted["regulation"]
+    if c.p.day_ahead:  # the award was fixed at D-1: the part the headroom cannot hold is not delivered
+        rc = c.p.cfg.markets.regulation
+        assert rc is not None
+        c.led["penalty.regulation_shortfall"] = (cleared - accepted["regulation"]) * (
+            c.dt * rc.shortfall_penalty_per_mwh
+        )
 
 
 def respond(c: Interval, d: Dispatch, award: Array, base_a: np.ndarray) -> np.ndarray:
