@@ -16,7 +16,7 @@
   observations bit for bit, rewards and every ledger entry equal (up to the sign of zeros);
 * Gymnasium's checker, determinism and observation bounds on every task; config errors.
 
-Package bugs found are pinned by ``xfail(strict=True)`` tests at the end of the file.
+The tests at the end of the file pin package bugs these tests found (fixed).
 """
 
 from __future__ import annotations
@@ -316,46 +316,42 @@ def test_contract_shapes(shape: str, expected: dict[int, float]) -> None:
 
 
 # -- 5. intraday -------------------------------------------------------------------------------------------------------
-def test_intraday_gates_trade_the_block_ahead_at_the_limit_price_and_settle_at_delivery() -> None:
-    # default gates: every 4th interval, block of 4 intervals starting 4 ahead, up to 3 MW; band W = 300
+def test_intraday_gates_trade_each_interval_of_the_block_ahead_and_settle_at_delivery() -> None:
+    # default gates: every 4th interval, block of 4 intervals starting 4 ahead, up to 3 MW per interval,
+    # market orders (no limit): id_mw_j x 3 MW for interval gate + 4 + j, matched at its intraday price
     env = make(ARB)
     u = base(env)
     names = u.observation_names
     gate_row = names.index("intraday_gate")
     obs, _ = env.reset(seed=2)
-    ex = u.episode.exo[0]  # type: ignore[union-attr]
-    da, idp = ex[:, I_DA], ex[:, I_ID]
+    idp = u.episode.exo[0][:, I_ID]  # type: ignore[union-attr]
     for _ in range(96):  # no day-ahead position: the schedule is the intraday adjustment alone
         assert obs[gate_row] == 0.0  # bid steps are never gates
         obs, *_ = env.step(action(env))
-
-    # gate at 8: sell 0.5 x 3 = 1.5 MW for 12..15 with limit DA - 300 (a_id_price = -1): accepted where ID >= DA - 300
-    assert (idp[12:16] >= da[12:16] - 300.0).all()
-    # gate at 20: buy 1.5 MW for 24..27 with the same limit: a purchase needs ID <= DA - 300, true nowhere here
-    assert (idp[24:28] > da[24:28] - 300.0).all()
-    # gate at 40: sell 3 MW for 44..47 with the limit offset at the median of ID - DA: the two above it accepted
-    gap = idp[44:48] - da[44:48]
-    a_40 = float(np.median(gap)) / 300.0
-    assert abs(a_40) <= 1.0 and len(set(gap.tolist())) == 4
-    plan = {8: (0.5, -1.0), 20: (-0.5, -1.0), 21: (1.0, -1.0), 40: (1.0, a_40)}  # 21 is no gate: ignored
+    # gate at 8: sell 1.5 MW in 12 and 14, buy 3 MW in 15; gate at 21 is no gate (ignored); gate at 40: sell 0.3 in 47
+    plan = {
+        8: {"id_mw_0": 0.5, "id_mw_2": 0.5, "id_mw_3": -1.0},
+        21: {"id_mw_0": 1.0, "id_mw_1": 1.0},
+        40: {"id_mw_3": 0.1},
+    }
     expected = np.zeros(96)
-    expected[12:16] = 1.5
-    expected[44:48] = np.where(idp[44:48] >= da[44:48] + a_40 * 300.0, 3.0, 0.0)
-    assert expected[44:48].sum() == 6.0  # 2 of 4 intervals accepted
+    expected[[12, 14]] = 1.5
+    expected[15] = -3.0
+    expected[47] = 0.3
+    offered = {8: 1.5 + 1.5 - 3.0, 40: 0.3}
     for t in range(96):
         assert obs[gate_row] == (1.0 if t % 4 == 0 else 0.0), t
-        id_mw, id_price = plan.get(t, (0.0, 0.0))
-        obs, _r, _te, _tr, info = env.step(action(env, id_mw=id_mw, id_price=id_price))
+        obs, _r, _te, _tr, info = env.step(action(env, **plan.get(t, {})))
         e = info["energy_id"]
-        assert e["offer_mw"] == (3.0 * id_mw if t % 4 == 0 else 0.0)
-        assert e["quantity_mwh"] == expected[t] * DT
+        assert e["offer_mw"] == pytest.approx(offered.get(t, 0.0), abs=1e-12)
+        assert e["quantity_mwh"] == pytest.approx(expected[t] * DT, abs=1e-12)
         assert e["price_per_mwh"] == idp[t]
         assert e["cash"] == pytest.approx(expected[t] * DT * idp[t], rel=1e-12, abs=1e-12)
         # the deviation is measured from the whole schedule (day-ahead 0 + intraday)
         assert info["energy_rt"]["quantity_mwh"] == pytest.approx((info["net_mw"] - expected[t]) * DT, abs=1e-12)
-        if t == 8:  # right after the gate, the schedule rows t+4..t+7 (state t = 9: rows 3..6) show +1.5 / 15 MW
+        if t == 8:  # right after the gate (state t = 9), schedule rows j = t+j-9: 12 -> 3, 14 -> 5, 15 -> 6 (/ 15 MW)
             rows = [obs[names.index(f"schedule_{j}")] for j in range(8)]
-            np.testing.assert_allclose(rows, [0, 0, 0, 0.1, 0.1, 0.1, 0.1, 0], atol=1e-7)
+            np.testing.assert_allclose(rows, [0, 0, 0, 0.1, 0, 0.1, -0.2, 0], atol=1e-7)
 
 
 # -- 6. terminal value -------------------------------------------------------------------------------------------------
@@ -430,7 +426,7 @@ def test_vector_env_matches_single_envs_over_a_day_ahead_episode(env_id: str, pr
             assert obs[i].tobytes() == o.tobytes(), (k, i)
             assert _same(reward[i], r) and term[i] == te and trunc[i] == tr
             single = flat(led)
-            bid_seen += single.pop("bidding")
+            bid_seen += single["bidding"]
             vector = {key: v for key, v in flat(info).items() if not key.rsplit(".", 1)[-1].startswith("_")}
             assert set(vector) == set(single), (k, set(vector) ^ set(single))
             for key, v in single.items():
@@ -497,13 +493,7 @@ def test_bad_day_ahead_config_names_the_key(overrides: dict[str, Any], pattern: 
         make(ARB, overrides)
 
 
-# -- package bugs found (xfail until fixed) ----------------------------------------------------------------------------
-@pytest.mark.xfail(
-    strict=True,
-    reason="day-ahead timeline: energy.cfd_cash returns a 0-d ndarray, so the single env's info['contract']['cash'] "
-    "is an ndarray and profit/reward np.float64, unlike the Python floats of every other entry (and of the "
-    "hour-ahead timeline)",
-)
+# -- regressions: package bugs found by these tests, fixed ------------------------------------------------------------
 def test_single_env_ledger_values_are_python_floats() -> None:
     env = make(ARB)
     env.reset(seed=0)
@@ -514,11 +504,6 @@ def test_single_env_ledger_values_are_python_floats() -> None:
         assert type(reward) is float
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="VppVectorEnv reads a bid step's reference price from self._last_obs, the very array it returned "
-    "to the caller: a caller that changes the observation in place changes the market clearing",
-)
 def test_vector_env_clearing_does_not_depend_on_the_callers_copy_of_the_observation() -> None:
     mids = []
     for mutate in (False, True):
@@ -531,12 +516,6 @@ def test_vector_env_clearing_does_not_depend_on_the_callers_copy_of_the_observat
     np.testing.assert_array_equal(mids[0], mids[1])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an intraday gate whose block reaches a day not yet auctioned (lead_steps 60, gate at 09:00 trades "
-    "00:00-01:00 of the next day) clears against the empty ring slot (DA price 0) and the next day's bid steps "
-    "then reset the accepted adjustment to 0: it is never settled (lead_steps is accepted up to 96)",
-)
 def test_an_accepted_intraday_adjustment_is_settled() -> None:
     overrides = {"time.episode_hours": 48, "markets.energy.intraday": {"lead_steps": 60, "gate_spacing_steps": 4}}
     try:
@@ -551,18 +530,13 @@ def test_an_accepted_intraday_adjustment_is_settled() -> None:
         s = u.state
         assert s is not None
         gate = not u.params.schedule.bid[s.k] and s.t == 36  # 09:00 of day 0, before day 1's bid steps
-        *_, info = env.step(action(env, id_mw=1.0, id_price=-1.0) if gate else action(env))
+        *_, info = env.step(action(env, id_mw_0=1.0) if gate else action(env))
         if gate:  # what the gate put into the schedule of intervals 96..99 (00:00-01:00 of day 1)
             accepted = {i: u.state.id_mw[i] for i in range(96, 100)}  # type: ignore[union-attr]
         elif not info["bidding"] and info["t"] in accepted:
             assert info["energy_id"]["quantity_mwh"] == accepted[info["t"]] * DT, info["t"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the native vector env's info has 't' but not 'bidding', which the single env reports every step on "
-    "the day-ahead timeline",
-)
 def test_vector_env_info_reports_bid_steps() -> None:
     vec = gym.make_vec(ARB, num_envs=2, vectorization_mode="vector_entry_point", overrides=DA)
     vec.reset(seed=0)

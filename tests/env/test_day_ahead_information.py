@@ -45,11 +45,15 @@ def test_nothing_realised_after_the_gate_is_observed_at_it() -> None:
     obs = [envs[i].reset(seed=5, options={"split": "train", "day": 3})[0] for i in range(2)]
     start = int(envs[0].episode.start[0])
     # the first row of each column not known at the gate of day 1 (10:00 of day 0): measured series from
-    # the gate on; day-ahead prices from day 1 on (day 0's were published at its own D-1 clearing);
-    # intraday prices from the first interval traded at a gate after it (a price is known when cleared)
+    # the gate on; intraday prices from the first interval traded at a gate after it (known when cleared)
     gate_row = start + sch.gate_step
     lead = p.cfg.markets.energy.intraday.lead_steps
-    first = {"price_da_per_mwh": start + sch.day_steps, "price_id_per_mwh": gate_row + lead}
+    # the day-ahead auctions' needs and prices (energy and the capacity products) of day 0 were cleared at its
+    # own D-1 gate, before the episode: they are known at day 1's gate
+    auctioned = ("price_da_per_mwh", "reg_need_mw", "reg_cap_price_per_mw", "reserve_need_mw")
+    auctioned += ("reserve_price_per_mw", "dr_need_mw", "dr_price_per_mwh")
+    first = {name: start + sch.day_steps for name in auctioned}
+    first["price_id_per_mwh"] = gate_row + lead
     envs[1].series = _perturbed(envs[0].series, first, gate_row)
     obs[1] = envs[1].reset(seed=5, options={"split": "train", "day": 3})[0]
     rng = np.random.default_rng(0)
