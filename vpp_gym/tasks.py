@@ -96,9 +96,6 @@ class ArbitrageEnv(VppEnv):
     }
 
 
-ArbitrageEnv.__doc__ = (ArbitrageEnv.__doc__ or "").replace("{profit_doc}", PROFIT_DOC)
-
-
 COMMON_SPEC = """
     ## Common rules
 
@@ -139,6 +136,48 @@ COMMON_SPEC = """
 
 COMMON_SPEC = COMMON_SPEC.replace("{profit_doc}", PROFIT_DOC)
 
+DAY_AHEAD_SPEC = """
+    ## On the day-ahead timeline (``markets.energy.timeline: day_ahead``)
+
+    China's D-1 auction, intraday gates and real-time settlement (:mod:`vpp_gym.core.timeline`;
+    sources in ``docs/market_rules.md``). Episodes are whole days. Each day has one **bid step** per
+    interval of the day, at the D-1 gate (``gate_hour``), that does not advance time (profit 0), and
+    one **dispatch step** per interval; ``K = steps`` per episode (192 for a day at 15 min);
+    ``terminated`` after the last. The observation's ``bidding`` row tells the phase; in a bid step
+    the calendar rows and forecasts are those of the interval bid for, as known at the gate
+    (seasonal-naive: the same interval on the latest day known then). Bid steps read these components
+    (the others are ignored):
+
+    | name         | decodes to                                                                          |
+    | ------------ | ----------------------------------------------------------------------------------- |
+    | da_low       | the curve's position at low prices ``a * position_max_mw`` (- = buy)                |
+    | da_high      | the curve's position at high prices ``a * position_max_mw`` (the two are sorted)    |
+    | da_price     | mid price ``f + a * offer_band_per_mwh``, ``f`` = the observed DA forecast (lead 0)  |
+    | da_spread    | half-width ``(a + 1) / 2 * offer_band_per_mwh`` of the K segment prices             |
+    | <product>_mw, <product>_price | the capacity offer for the interval, as on the hour-ahead timeline |
+
+    The curve has ``K = curve_segments`` equal segments between the two positions, priced evenly in
+    ``mid +- spread`` (clipped to ``[price_floor, price_cap]``): at clearing price ``p`` the award is
+    the position at ``p`` (a segment priced at most ``p`` is sold). Dispatch steps read the resources'
+    components and, at intraday gates (``intraday_gate`` = 1), ``id_mw_j``: the adjustment
+    ``a * intraday.max_mw`` of interval ``t + lead + j``, a market order at its intraday price. The
+    deviation from the schedule (DA + intraday) is settled at the real-time price; beyond the free
+    band it pays the imbalance penalty; a contract for difference pays ``Q_c dt (P_c - P_DA)``; the
+    last step credits the stored energy above its initial level at the last day's mean DA price
+    (ledger: ``energy_da``, ``energy_id``, ``contract``, ``terminal``, ``penalty.regulation_shortfall``).
+
+    Why this parametrisation: a curve for 96 intervals in one action (hundreds of components) is hard
+    for a Gaussian policy to learn and hides which interval a component is for; one bid step per
+    interval keeps the action small, lets the policy see the forecast of exactly the interval it bids
+    for, and the offset from the forecast makes "offer at the expected price" the zero action. The
+    alternatives considered were the whole curve in one step (a 96 x 2K Box), an hourly curve (24
+    steps, coarser than the market's 15 minutes), and quantity-only bids (no price, so no buy/sell
+    curve and no price-maker behaviour).
+"""
+
+
+ArbitrageEnv.__doc__ = (ArbitrageEnv.__doc__ or "").replace("{profit_doc}", PROFIT_DOC) + DAY_AHEAD_SPEC
+
 
 class LowCarbonEnv(VppEnv):
     __doc__ = (
@@ -155,6 +194,7 @@ class LowCarbonEnv(VppEnv):
     revenue but climbs the carbon ladder.
     """
         + COMMON_SPEC
+        + DAY_AHEAD_SPEC
         + """
     ## Version History
 
@@ -200,6 +240,7 @@ class RegulationEnv(VppEnv):
     bound has no headroom on one side and loses score. The observation adds the last score.
     """
         + COMMON_SPEC
+        + DAY_AHEAD_SPEC
         + """
     ## Version History
 
@@ -230,6 +271,7 @@ class JointEnv(VppEnv):
     ``autonomous.yaml`` (competitor stacks, price-maker) switch them.
     """
         + COMMON_SPEC
+        + DAY_AHEAD_SPEC
         + """
     ## Version History
 
