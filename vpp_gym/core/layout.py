@@ -172,22 +172,22 @@ def day_ahead_features(p: CoreParams, s: State, xp: Any) -> list[Array]:
     cols: list[Array] = []
     t = s.t
     if xp is np:
-        da, idm = np.stack(s.da_mw), np.stack(s.id_mw)  # (ring, B)
-        rows = np.arange(len(t))
+        t0 = int(t[0])
+        if not (t == t0).all():  # rows at different intervals (the vector env steps in lockstep: rare)
+            per_row = [day_ahead_features(p, s.row(i), SCALAR) for i in range(len(t))]
+            return [np.array(col) for col in zip(*per_row, strict=True)]
+        zero = np.zeros(len(t))
         for j in range(p.schedule_rows):
-            slot = (t + j) % sch.ring
-            ahead = (t + j) < p.episode_steps
-            cols.append(np.where(ahead, (da[slot, rows] + idm[slot, rows]) * inv, 0.0))
-        interval = sch.interval[s.k]
-        cols.append(p.contract_mw[interval % sch.day_steps] * p.contract_scale_inv)
-        if p.open_products:
-            aw = np.stack(s.aw_mw).reshape(len(p.open_products), sch.ring, len(t))
-            now = np.where(t < p.episode_steps, t % sch.ring, 0)
-            for j, prod in enumerate(p.open_products):
-                inv_aw = 1.0 / p.product(prod).offer_max_mw  # type: ignore[union-attr]
-                cols.append(np.where(t < p.episode_steps, aw[j, now, rows] * inv_aw, 0.0))
+            slot = (t0 + j) % sch.ring
+            cols.append((s.da_mw[slot] + s.id_mw[slot]) * inv if t0 + j < p.episode_steps else zero)
+        k0 = int(s.k[0])
+        contract = float(p.contract_mw[sch.interval[k0] % sch.day_steps]) * p.contract_scale_inv
+        cols.append(np.full(len(t), contract))
+        for j, prod in enumerate(p.open_products):
+            inv_aw = 1.0 / p.product(prod).offer_max_mw  # type: ignore[union-attr]
+            cols.append(s.aw_mw[j * sch.ring + t0 % sch.ring] * inv_aw if t0 < p.episode_steps else zero)
         if em.intraday is not None:
-            cols.append(p.gate_flags[s.k])
+            cols.append(np.full(len(t), float(p.gate_flags[k0])))
         return cols
     for j in range(p.schedule_rows):
         i = t + j
