@@ -490,6 +490,45 @@ def intraday_trade(c: Interval, t: int) -> tuple[tuple[Array, ...], Array]:
     return tuple(ring), total
 
 
+def _clear_curve(
+    c: Interval,
+    q_low: Array,
+    q_high: Array,
+    mid: Array,
+    spread: Array,
+    i: int,
+    stack: tuple[np.ndarray, np.ndarray] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The award and clearing price of a decoded curve (arrays): price-taker, or with the stack at interval ``i``."""
+    em, batched = c.p.cfg.markets.energy, c.batched
+    base, prices, steps = energy.ladder(
+        lift(q_low, batched), lift(q_high, batched), lift(mid, batched), lift(spread, batched), em.curve_segments
+    )
+    prices = np.clip(prices, em.price_floor_per_mwh, em.price_cap_per_mwh)
+    price_da = lift(c.x[I_DA], batched)
+    if stack is None:
+        return energy.position_at(base, prices, steps, price_da), price_da
+    rows = c.at[0]
+    need = np.full(len(price_da), em.need_mw)
+    return energy.clear_curve(
+        base, prices, steps, stack[0][rows, i], stack[1][rows, i], need, em.price_cap_per_mwh, em.price_floor_per_mwh
+    )
+
+
+def _position_one(q_low: float, q_high: float, mid: float, spread: float, price: float, em: Any) -> float:
+    """:func:`~vpp_gym.markets.energy.ladder` then :func:`~vpp_gym.markets.energy.position_at` for one
+    curve in Python floats, with the same operations in the same order (so the same bits)."""
+    k = em.curve_segments
+    lo, hi = min(q_low, q_high), max(q_low, q_high)
+    step = (hi - lo) / k
+    q = lo
+    for j in range(k):
+        seg_price = mid + spread * (2.0 * (j + 0.5) / k - 1.0)
+        seg_price = min(max(seg_price, em.price_floor_per_mwh), em.price_cap_per_mwh)
+        q = q + (step if seg_price <= price else 0.0)
+    return q
+
+
 def bid_transition(
     p: CoreParams,
     s: State,
@@ -531,27 +570,12 @@ def bid_transition(
     q_low, q_high = c.action("da_low") * pmax, c.action("da_high") * pmax
     mid = ref_price + c.action("da_price") * band
     spread = (c.action("da_spread") + 1.0) * (0.5 * band)
-    base, prices, steps = energy.ladder(
-        lift(q_low, batched), lift(q_high, batched), lift(mid, batched), lift(spread, batched), em.curve_segments
-    )
-    prices = np.clip(prices, em.price_floor_per_mwh, em.price_cap_per_mwh)
-    price_da = lift(x[I_DA], batched)
     stack = ep.stacks.get("energy") if (ep is not None and p.energy_transaction) else None
-    if stack is None:
-        pos, price = energy.position_at(base, prices, steps, price_da), price_da
+    if stack is None and not batched:  # price-taker, scalar: energy.ladder and position_at in plain floats
+        pos_v, price_v = _position_one(q_low, q_high, mid, spread, x[I_DA], em), x[I_DA]
     else:
-        rows = c.at[0]
-        need = np.full(len(price_da), em.need_mw)
-        pos, price = energy.clear_curve(
-            base,
-            prices,
-            steps,
-            stack[0][rows, i],
-            stack[1][rows, i],
-            need,
-            em.price_cap_per_mwh,
-            em.price_floor_per_mwh,
-        )
+        pos, price = _clear_curve(c, q_low, q_high, mid, spread, i, stack)
+        pos_v, price_v = lower(pos, batched), lower(price, batched)
     # the capacity products' D-1 offers for the interval, cleared against its need and price (or stack)
     c.at = (c.at[0], i)
     accepted = clear_offers(c)
@@ -570,7 +594,6 @@ def bid_transition(
     led["energy_da.offer_high_mw"] = xp.maximum(q_low, q_high)
     led["energy_da.offer_mid_price"] = mid
     led["energy_da.offer_spread"] = spread
-    pos_v, price_v = lower(pos, batched), lower(price, batched)
     zero = c.zero
 
     def put(ring: tuple[Array, ...], value: Array) -> tuple[Array, ...]:

@@ -113,7 +113,7 @@ class CoreParams:
         """Interval length (h)."""
         return self.cfg.time.dt_h
 
-    @property
+    @cached_property
     def episode_steps(self) -> int:
         """Steps per episode ``T``."""
         return self.cfg.time.episode_steps

@@ -163,7 +163,10 @@ def position_at(base_mw: Array, prices: Array, steps_mw: Array, price: Array) ->
     """
     p_v, q_v, lam = _f64(prices), _f64(steps_mw), _f64(price)
     assert p_v.ndim >= 1 and p_v.shape == q_v.shape, f"prices {p_v.shape} and steps_mw {q_v.shape} must be S + (K,)"
-    return _f64(base_mw) + np.sum(np.where(p_v <= lam[..., None], q_v, 0.0), axis=-1)
+    q = _f64(base_mw)
+    for j in range(p_v.shape[-1]):  # segment by segment, in order: the scalar core adds in the same order
+        q = q + np.where(p_v[..., j] <= lam, q_v[..., j], 0.0)
+    return q
 
 
 def clear_curve(
