@@ -409,7 +409,14 @@ class VppVectorEnv(VectorEnv):
             z = self._z[step] if self._z is not None else None
             if self._sigma is not None:
                 sigma = self._sigma[:, :, step]
-        else:  # the hour-ahead timeline only (k == t)
+        elif p.day_ahead:  # rows at different steps (after a partial reset): each row's own step
+            ki = np.minimum(s.k, p.steps)
+            cal = self._cal[ki, :, self._rows].T
+            win = self._src[self._col_idx[:, :, None], p.gate_sources[:, :, ki], self._rows[None, None, :]]
+            z = self._z[ki, :, :, self._rows].transpose(1, 2, 0) if self._z is not None else None
+            if self._sigma is not None:
+                sigma = self._sigma[:, :, ki, 0]
+        else:  # the hour-ahead timeline (k == t)
             ti = np.minimum(s.t, p.episode_steps)
             cal = self._cal[ti, :, self._rows].T
             win = self._src[:, ti[None, :] + np.arange(H)[:, None], self._rows[None, :]]

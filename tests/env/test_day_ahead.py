@@ -542,3 +542,24 @@ def test_vector_env_info_reports_bid_steps() -> None:
     vec.reset(seed=0)
     *_, info = vec.step(np.zeros((2, len(vec.unwrapped.action_names))))
     np.testing.assert_array_equal(info["bidding"], [True, True])
+
+
+def test_vector_env_partial_reset_observes_each_row_at_its_own_step_and_refuses_to_step() -> None:
+    # Disabled autoreset: after a partial reset the rows are at different steps. Each row's observation is
+    # the single env's at that row's step; stepping is refused (the timeline steps the batch in lockstep).
+    vec = gym.make_vec(
+        ARB, num_envs=3, vectorization_mode="vector_entry_point", overrides=DA, autoreset_mode="Disabled"
+    )
+    vec.reset(seed=0)
+    zeros = np.zeros((3, len(vec.unwrapped.action_names)))
+    for _ in range(5):
+        vec.step(zeros)
+    obs, _ = vec.reset(seed=[None, 7, None], options={"reset_mask": np.array([False, True, False])})
+    fresh, _ = make(ARB).reset(seed=7)
+    stepped = make(ARB)
+    o, _ = stepped.reset(seed=0)
+    for _ in range(5):
+        o, *_ = stepped.step(zeros[0])
+    assert obs[1].tobytes() == fresh.tobytes() and obs[0].tobytes() == o.tobytes()
+    with pytest.raises(RuntimeError, match="lockstep"):
+        vec.step(zeros)
