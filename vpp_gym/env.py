@@ -116,6 +116,7 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         self._exo_rows: list[list[float]] = []
         self._nest = LedgerNester()
         self._keys: tuple[str, ...] = ()  # the ledger keys of a dispatch step (day-ahead timeline)
+        self._zero_info: dict[str, Any] = {}  # those keys at 0, nested (a bid step's info template)
 
     @property
     def episode(self) -> core.EpisodeData | None:
@@ -210,17 +211,31 @@ class VppEnv(gym.Env[np.ndarray, np.ndarray]):
         if bidding:
             t = int(p.schedule.interval[k])
             ref = float(ep.obs_exo[0, k, p.da_forecast_index]) * p.price_ref_per_mwh
-            self._state, ledger = core.bid_transition(p, s, a, self._exo_rows[t], ref, SCALAR, ep, self._keys)
+            self._state, ledger = core.bid_transition(p, s, a, self._exo_rows[t], ref, SCALAR, ep)
+            info = self._bid_info(ledger)
         else:
             t = s.t
             self._state, ledger = core.transition(p, s, a, self._exo_rows[t], SCALAR, ep)
+            info = self._nest(ledger)
         obs = core.observe_one(p, self._state, ep)
-        info = self._nest(ledger)
         info["t"] = t
         if p.day_ahead:
             info["bidding"] = bidding
         terminated = k + 1 >= p.steps
         return obs, info["reward"], terminated, False, info
+
+    def _bid_info(self, ledger: dict[str, Any]) -> dict[str, Any]:
+        """A bid step's ``info``: the dispatch steps' keys at 0 (a copy of a nested template), then the step's own."""
+        if not self._zero_info:
+            self._zero_info = LedgerNester()(dict.fromkeys(self._keys, 0.0))
+        info = {g: (dict(v) if isinstance(v, dict) else v) for g, v in self._zero_info.items()}
+        for key, value in ledger.items():
+            group, _, item = key.partition(".")
+            if item:
+                info[group][item] = value
+            else:
+                info[group] = value
+        return info
 
     def _check_action(self, action: Any) -> list[float]:
         a = real_array(action, "action")
