@@ -129,7 +129,9 @@ GRID_FACTOR_2022_T_PER_MWH = 0.5366
 class CarbonMarketConfig:
     """Carbon and green-certificate market rules (equations and sources in the module docstring).
 
-    The defaults reproduce the v0 rule (``regime: stepped_price``, ``certificates: legacy``).
+    The defaults reproduce the v0 rule (``regime: stepped_price``, ``certificates: legacy``). Under any
+    other rules the settlement is stateful (:attr:`~vpp_gym.core.params.CoreParams.carbon_stateful`): the
+    observation has the ``carbon_position`` row.
 
     Attributes:
         price_per_t: base carbon price ``lam`` (currency per tCO2); the allowance (CEA) price under the
