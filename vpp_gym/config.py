@@ -617,6 +617,23 @@ def unused_keys(cfg: ScenarioConfig) -> list[tuple[str, object, str]]:
             ("band_t", "growth"),
             "markets.carbon.pricing is 'flat' (bands are steps of the stepped price)",
         )
+    regime = m.carbon.regime
+    rules = {
+        "stepped_price": ("free_allowance_t_per_mwh",),
+        "national_ets": ("gas_benchmark_t_per_mwh", "shortfall_exemption", "shortfall_cap_share"),
+        "pilot_ets": ("grid_factor_t_per_mwh", "allocation_t_per_day"),
+    }
+    for other, names in rules.items():
+        if other != regime:
+            check(m.carbon, CarbonMarketConfig(), "markets.carbon", names, f"markets.carbon.regime is '{regime}'")
+    if regime == "national_ets" and not m.carbon.shortfall_exemption:
+        check(
+            m.carbon,
+            CarbonMarketConfig(),
+            "markets.carbon",
+            ("shortfall_cap_share",),
+            "markets.carbon.shortfall_exemption is false",
+        )
     return out
 
 

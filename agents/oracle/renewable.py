@@ -52,7 +52,7 @@ def green_certificates(ctx: OracleContext) -> None:
     cm = ctx.p.cfg.markets.carbon
     if ctx.vars.renewables and cm.gec_share > 0:
         for v in ctx.vars.renewables.values():
-            ctx.gain(v.p, ctx.dt * cm.gec_share * cm.gec_price_per_mwh)
+            ctx.gain(v.p, ctx.dt * cm.gec_share * cm.gec_price)
 
 
 def renewable_decode(ctx: OracleContext, name: str, v: RenewableVars, x: np.ndarray, draft: PlanDraft) -> None:

@@ -616,13 +616,16 @@ def settle_carbon(c: Interval, d: Dispatch) -> tuple[Array, Array, Array]:
     Emissions ``max(-P, 0) dt x ef_grid + gas``; allowances ``served MWh x benchmark``; CCER on the
     renewable MWh not certified. The carbon cash is the change of the episode's compliance cost
     ``C(X)`` (:mod:`vpp_gym.markets.carbon`), or ``-tonnes x price`` under a flat price with nothing
-    to offset. Certificates: ``renewable MWh x gec_share`` at the certificate price.
+    to offset. Certificates: ``renewable MWh x gec_share`` at the certificate price. (The v0 rules; an ETS
+    regime or the 2023 certificate rules: :func:`settle_carbon_rules`.)
 
     Returns:
         the episode's ``(emissions, allowances, ccer)`` so far (tCO2).
     """
     p, s, xp, dt, led = c.p, c.s, c.xp, c.dt, c.led
     cm = p.cfg.markets.carbon
+    if not cm.legacy:
+        return settle_carbon_rules(c, d)
     grid_t = xp.maximum(-d.net, 0.0) * (dt * c.x[I_EF])
     step_t = grid_t + led.get("emissions.gas_t", c.zero)
     served_mwh = d.served * dt
@@ -642,7 +645,64 @@ def settle_carbon(c: Interval, d: Dispatch) -> tuple[Array, Array, Array]:
     else:  # flat price on every tonne, nothing to offset: the change of C(X) is the step's tonnes at the price
         led["carbon.cash"] = -step_t * cm.price_per_t
     led["green_cert.quantity_mwh"] = gec_mwh
-    led["green_cert.cash"] = gec_mwh * cm.gec_price_per_mwh
+    led["green_cert.cash"] = gec_mwh * cm.gec_price
+    return emissions, allowances, ccer
+
+
+def settle_carbon_rules(c: Interval, d: Dispatch) -> tuple[Array, Array, Array]:
+    """:func:`settle_carbon` under ``markets.carbon.regime`` and ``certificates`` (:mod:`vpp_gym.markets.carbon`).
+
+    Certificates per renewable resource (:attr:`CoreParams.certificate_split`): ``MWh x sold`` sold at the
+    certificate price, ``MWh x ccer`` credited ``ccer_t_per_mwh`` each, ``N`` = the MWh no longer green for
+    the VPP. The regime's step totals (tCO2), with imports ``I`` and exports ``P`` (MWh):
+
+    - ``stepped_price``: emissions ``I x ef_grid + gas``, allowances ``served MWh x benchmark``;
+    - ``national_ets``: the gas unit's emissions, allowances ``gas MWh x gas_benchmark``;
+    - ``pilot_ets``: ``grid_factor x (I + max(N - P, -K))`` (``K`` the MWh still green), allowances
+      ``allocation_t_per_day x dt / 24``.
+
+    The carbon cash is the change of ``C(X)``. Under ``china_2023`` the green-matching penalty also counts
+    the MWh consumed on site whose attribute went away, ``max(N - P, 0)``. ``carbon.emissions_t`` and
+    ``emissions.grid_t`` report gross emissions at the interval's grid intensity in every regime.
+    """
+    p, s, xp, dt, led = c.p, c.s, c.xp, c.dt, c.led
+    cm = p.cfg.markets.carbon
+    imports_mwh = xp.maximum(-d.net, 0.0) * dt
+    exports_mwh = xp.maximum(d.net, 0.0) * dt
+    grid_t = xp.maximum(-d.net, 0.0) * (dt * c.x[I_EF])
+    gas_t = led.get("emissions.gas_t", c.zero)
+    sold_mwh = ccer_mwh = green_mwh = grey_mwh = c.zero
+    for split in p.certificate_split:
+        mwh = led[f"{split.name}.applied_mw"] * dt
+        sold_mwh = sold_mwh + mwh * split.sold
+        ccer_mwh = ccer_mwh + mwh * split.ccer
+        green_mwh = green_mwh + mwh * split.green
+        grey_mwh = grey_mwh + mwh * (1.0 - split.green)
+    if cm.regime == "national_ets":
+        covered_t = gas_t
+        allocated_t = d.gas_p * dt * cm.gas_benchmark_t_per_mwh if p.cfg.resources.gas is not None else c.zero
+    elif cm.regime == "pilot_ets":
+        covered_t = (imports_mwh + xp.maximum(grey_mwh - exports_mwh, -green_mwh)) * cm.grid_factor_t_per_mwh
+        allocated_t = c.zero + cm.allocation_t_per_day * (dt / 24.0)
+    else:
+        covered_t = grid_t + gas_t
+        allocated_t = d.served * dt * cm.free_allowance_t_per_mwh
+    emissions = s.emissions_t + covered_t
+    allowances = s.allowances_t + allocated_t
+    ccer = s.ccer_t + ccer_mwh * cm.ccer_t_per_mwh
+    x_prev, _ = carbon.net_position(s.emissions_t, s.allowances_t, s.ccer_t, cm, xp)
+    x_now, used = carbon.net_position(emissions, allowances, ccer, cm, xp)
+    led["emissions.grid_t"] = grid_t
+    led["carbon.emissions_t"] = grid_t + gas_t
+    led["carbon.allowances_t"] = allocated_t
+    led["carbon.ccer_used_t"] = used
+    led["carbon.net_position_t"] = x_now
+    led["carbon.cash"] = carbon.compliance_cost(x_prev, cm, xp) - carbon.compliance_cost(x_now, cm, xp)
+    led["green_cert.quantity_mwh"] = sold_mwh
+    led["green_cert.cash"] = sold_mwh * cm.gec_price
+    if cm.certificates == "china_2023":  # read by settle_penalties
+        unmatched = imports_mwh + xp.maximum(grey_mwh - exports_mwh, 0.0)
+        led["penalty.green_matching"] = unmatched * cm.unmatched_import_penalty_per_mwh
     return emissions, allowances, ccer
 
 
@@ -654,7 +714,8 @@ def settle_penalties(c: Interval, d: Dispatch, dev: Array, position: Array | Non
     (reserve deployed, regulation) is the grid's call, not an imbalance, and the free band is
     ``max(deviation_band_share |position|, deviation_band_min_mw)`` (0 by default: every MWh pays;
     :func:`vpp_gym.markets.energy.deviation_penalty`). Green matching: grid imports ``dt x`` the
-    unmatched-import penalty. (The resources write their own penalties in their steps.)
+    unmatched-import penalty (under the 2023 certificate rules written by :func:`settle_carbon_rules`).
+    (The resources write their own penalties in their steps.)
     """
     xp, dt, led = c.xp, c.dt, c.led
     em, cm = c.p.cfg.markets.energy, c.p.cfg.markets.carbon
@@ -665,7 +726,8 @@ def settle_penalties(c: Interval, d: Dispatch, dev: Array, position: Array | Non
         led["penalty.imbalance"] = xp.maximum(abs(dev - instructed) - band, 0.0) * (dt * em.imbalance_penalty_per_mwh)
     else:
         led["penalty.imbalance"] = abs(dev - instructed) * (dt * em.imbalance_penalty_per_mwh)
-    led["penalty.green_matching"] = xp.maximum(-d.net, 0.0) * (dt * cm.unmatched_import_penalty_per_mwh)
+    if "penalty.green_matching" not in led:  # written by settle_carbon_rules under the 2023 certificate rules
+        led["penalty.green_matching"] = xp.maximum(-d.net, 0.0) * (dt * cm.unmatched_import_penalty_per_mwh)
     led["renewable.output_mwh"], led["renewable.curtailed_mwh"] = d.renew_mwh, d.curtailed_mwh
 
 

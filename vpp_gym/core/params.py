@@ -16,7 +16,7 @@ from vpp_gym.core.episode import ForecastPlan, forecast_plan
 from vpp_gym.core.timeline import Schedule, build_schedule, contract_profile, gate_sources, history_steps
 from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.data.series import ScenarioSeries
-from vpp_gym.markets import PRODUCT_REGISTRY
+from vpp_gym.markets import PRODUCT_REGISTRY, carbon
 from vpp_gym.markets.products import ProductMarketConfig
 from vpp_gym.markets.spec import ProductSpec
 from vpp_gym.ops import Array
@@ -217,9 +217,21 @@ class CoreParams:
 
     @cached_property
     def carbon_stateful(self) -> bool:
-        """Whether the carbon settlement depends on the episode's cumulative position (then observed)."""
+        """Whether the carbon settlement depends on the episode's cumulative position (then observed).
+
+        Always under the new rules (an ETS regime or ``china_2023`` certificates)."""
         c = self.cfg.markets.carbon
+        if not c.legacy:
+            return True
         return c.pricing == "stepped" or not c.reward_surplus or c.free_allowance_t_per_mwh > 0 or c.ccer_t_per_mwh > 0
+
+    @cached_property
+    def certificate_split(self) -> tuple[carbon.CertificateSplit, ...]:
+        """What becomes of each present renewable resource's MWh: certificates sold, CCER, still green
+        (:func:`vpp_gym.markets.carbon.certificate_split`)."""
+        r = self.cfg.resources
+        present = [(name, prm.offshore) for name, prm in (("pv", r.pv), ("wind", r.wind)) if prm is not None]
+        return carbon.certificate_split(self.cfg.markets.carbon, present)
 
     # -- layouts (vpp_gym.core.layout) ------------------------------------------------------------
     def resources_by(self, rank: str) -> tuple[tuple[ResourceSpec, Any], ...]:
@@ -330,7 +342,9 @@ class CoreParams:
         """Bound on the episode's net carbon position (normalisation of the observation).
 
         Imports are at most the load, battery and EV charging at full power; allowances at most the
-        benchmark times the load served; every import and gas MWh at its highest factor.
+        benchmark times the load served; every import and gas MWh at its highest factor. Under
+        ``national_ets`` the gas unit at full output; under ``pilot_ets`` every import and renewable MWh at
+        the grid factor, or the allocation and its offsets.
         """
         r = self.cfg.resources
         c = self.cfg.markets.carbon
@@ -339,6 +353,14 @@ class CoreParams:
         )
         imports = served + (r.battery.p_charge_max_mw if r.battery is not None else 0.0)
         gas = r.gas.p_max_mw * r.gas.ef_t_per_mwh if r.gas is not None else 0.0
+        hours = self.episode_steps * self.dt_h
+        if c.regime == "national_ets":  # only the gas unit: its emissions or its allocation
+            per_h = r.gas.p_max_mw * max(r.gas.ef_t_per_mwh, c.gas_benchmark_t_per_mwh) if r.gas is not None else 0.0
+            return max(per_h * hours, 1e-9)
+        if c.regime == "pilot_ets":  # imports and renewable MWh without their attribute; the allocation
+            renew = sum(prm.p_max_mw for prm in (r.pv, r.wind) if prm is not None)
+            allocation = c.allocation_t_per_day * hours / 24.0
+            return max((imports + renew) * c.grid_factor_t_per_mwh * hours, allocation * (1.0 + c.ccer_cap_share), 1e-9)
         per_h = max(imports * self.hi["grid_ef_t_per_mwh"] + gas, served * c.free_allowance_t_per_mwh)
         return max(per_h * self.episode_steps * self.dt_h, 1e-9)
 

@@ -33,10 +33,13 @@ class RenewableParams:
     Attributes:
         p_max_mw: installed capacity (AC).
         curtailable: whether output may be reduced below what is available.
+        offshore: an offshore plant (its technology for CCER eligibility,
+            :func:`vpp_gym.markets.carbon.technology`; onshore by default). No effect on the physics.
     """
 
     p_max_mw: float = 3.0
     curtailable: bool = True
+    offshore: bool = False
 
     def __post_init__(self) -> None:
         require_range("p_max_mw", self.p_max_mw, 0.0, MAX_POWER_MW)
