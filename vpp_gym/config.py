@@ -609,6 +609,23 @@ def unused_keys(cfg: ScenarioConfig) -> list[tuple[str, object, str]]:
                 ("others_ratio",),
                 f"markets.{name}.form is 'transaction' (others_ratio is a rule of the invitation form)",
             )
+    an = cfg.data.ancillary
+    if an.dr_event_rule == "random":
+        check(
+            an,
+            AncillaryConfig(),
+            "data.ancillary",
+            ("dr_peak_days_per_year", "dr_valley_days_per_year", "dr_scarcity_window_days"),
+            "data.ancillary.dr_event_rule is 'random' (these calibrate the scarcity rule)",
+        )
+    else:
+        check(
+            an,
+            AncillaryConfig(),
+            "data.ancillary",
+            ("dr_peak_day_prob", "dr_valley_day_prob"),
+            "data.ancillary.dr_event_rule is 'scarcity' (event days are ranked, not drawn)",
+        )
     if m.carbon.pricing == "flat":
         check(
             m.carbon,
