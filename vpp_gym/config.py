@@ -609,6 +609,23 @@ def unused_keys(cfg: ScenarioConfig) -> list[tuple[str, object, str]]:
                 ("others_ratio",),
                 f"markets.{name}.form is 'transaction' (others_ratio is a rule of the invitation form)",
             )
+    dr = m.demand_response
+    if dr is not None and dr.baseline == "passive":
+        check(
+            dr,
+            DemandResponseConfig(),
+            "markets.demand_response",
+            ("baseline_days",),
+            "markets.demand_response.baseline is 'passive' (no past days are averaged)",
+        )
+    if dr is not None and dr.payment == "capped":
+        check(
+            dr,
+            DemandResponseConfig(),
+            "markets.demand_response",
+            ("band_low_share", "band_high_share"),
+            "markets.demand_response.payment is 'capped' (the band is a rule of payment: band)",
+        )
     an = cfg.data.ancillary
     if an.dr_event_rule == "random":
         check(
