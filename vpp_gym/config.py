@@ -609,6 +609,40 @@ def unused_keys(cfg: ScenarioConfig) -> list[tuple[str, object, str]]:
                 ("others_ratio",),
                 f"markets.{name}.form is 'transaction' (others_ratio is a rule of the invitation form)",
             )
+    dr = m.demand_response
+    if dr is not None and dr.baseline == "passive":
+        check(
+            dr,
+            DemandResponseConfig(),
+            "markets.demand_response",
+            ("baseline_days",),
+            "markets.demand_response.baseline is 'passive' (no past days are averaged)",
+        )
+    if dr is not None and dr.payment == "capped":
+        check(
+            dr,
+            DemandResponseConfig(),
+            "markets.demand_response",
+            ("band_low_share", "band_high_share"),
+            "markets.demand_response.payment is 'capped' (the band is a rule of payment: band)",
+        )
+    an = cfg.data.ancillary
+    if an.dr_event_rule == "random":
+        check(
+            an,
+            AncillaryConfig(),
+            "data.ancillary",
+            ("dr_peak_days_per_year", "dr_valley_days_per_year", "dr_scarcity_window_days"),
+            "data.ancillary.dr_event_rule is 'random' (these calibrate the scarcity rule)",
+        )
+    else:
+        check(
+            an,
+            AncillaryConfig(),
+            "data.ancillary",
+            ("dr_peak_day_prob", "dr_valley_day_prob"),
+            "data.ancillary.dr_event_rule is 'scarcity' (event days are ranked, not drawn)",
+        )
     if m.carbon.pricing == "flat":
         check(
             m.carbon,

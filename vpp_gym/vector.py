@@ -50,6 +50,7 @@ from gymnasium.vector.utils import batch_space
 from vpp_gym import core, ledger
 from vpp_gym.config import ScenarioConfig
 from vpp_gym.env import LedgerNester, VppEnv, real_array
+from vpp_gym.markets import demand_response
 from vpp_gym.scenario import SPLITS
 from vpp_gym.tasks import ArbitrageEnv, JointEnv, LowCarbonEnv, RegulationEnv
 
@@ -253,9 +254,11 @@ class VppVectorEnv(VectorEnv):
                 ep_stacks[name] = (old_mw, old_price)
         terminal: np.ndarray | None = core.terminal_price(p, ep_rows)
         id_price = core.intraday_prices(p, ep_rows)
+        dr_baseline = demand_response.similar_days_baseline(p, self.series, start)
         if not full and self._ep is not None:
             terminal = _put_rows(self._ep.terminal_price, rows, terminal)
             id_price = _put_rows(self._ep.id_price, rows, id_price)
+            dr_baseline = _put_rows(self._ep.dr_baseline_mw, rows, dr_baseline)
         # EpisodeData carries what the transition reads (AGC, stacks); the series live in step-major arrays here
         self._ep = core.EpisodeData(
             start=self._start,
@@ -265,6 +268,7 @@ class VppVectorEnv(VectorEnv):
             stacks=ep_stacks,
             terminal_price=terminal,
             id_price=id_price,
+            dr_baseline_mw=dr_baseline,
         )
         if p.day_ahead and not self._keys:
             self._keys = core.dispatch_keys(p, self._ep, self._exo[0, :, 0].tolist())

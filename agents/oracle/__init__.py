@@ -43,7 +43,8 @@ accepted up to the need; price-maker against a known competitor stack: see below
     reserve         the call ``k[t] A_res`` is deployed as the simulator does: battery spare headroom,
                     then the gas unit, then extra load curtailment, the rest short and penalised
                     (:func:`agents.oracle.reserve.priority_block`: binaries in call intervals only)
-    demand response delivered against the passive baseline (:mod:`agents.oracle.demand_response`)
+    demand response delivered against the passive or the similar-days baseline (the latter passed as a last
+                    ``exo`` column), paid capped or in the band (binaries) (:mod:`agents.oracle.demand_response`)
 
 Price-maker clearing (a transaction-form market with a competitor stack, ``configs/markets/autonomous.yaml``).
 The oracle knows the episode's stacks (perfect foresight). With the valid competitor offers of an

@@ -9,6 +9,7 @@ import numpy as np
 
 from agents.base import single_observation
 from agents.oracle.context import Plan
+from agents.oracle.demand_response import exo_with_dr_baseline
 from agents.oracle.scope import check_scope
 from agents.oracle.search import solve
 from vpp_gym.env import single_vpp_env
@@ -42,7 +43,8 @@ class OraclePolicy:
             episode, state = u.live()
             agc = episode.agc[0] if episode.agc is not None else None
             stacks = {name: (mw[0], price[0]) for name, (mw, price) in episode.stacks.items()}
-            self.plan = solve(u.params, episode.exo[0], state, self._time_limit, agc=agc, stacks=stacks)
+            exo = exo_with_dr_baseline(u.params, episode)  # the similar-days DR baseline, if any, as a last column
+            self.plan = solve(u.params, exo, state, self._time_limit, agc=agc, stacks=stacks)
             self._k = 0
         a = self.plan.actions[self._k]
         self._k += 1

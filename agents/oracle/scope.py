@@ -16,8 +16,8 @@ def check_scope(p: CoreParams, knows_stacks: bool = True) -> None:
 
     Args:
         p: the simulator's parameters.
-        knows_stacks: whether the caller will pass the competitor stacks (the oracle does; MPC, which
-            sees only what the agent sees, does not).
+        knows_stacks: whether the caller will pass the competitor stacks and the demand-response
+            similar-days baseline (the oracle does; MPC, which plans from what the agent sees, does not).
     """
     unknown = [spec.name for spec, _prm in p.resources if spec.name not in MODELLED_RESOURCES]
     unknown += [name for name in p.open_products if name not in MODELLED_PRODUCTS]
@@ -34,6 +34,12 @@ def check_scope(p: CoreParams, knows_stacks: bool = True) -> None:
             f"competitor stacks (price-maker clearing) in {', '.join(stacks)}: only the "
             "perfect-foresight oracle is given the competitors' offers, and planning "
             "without them is not modelled"
+        )
+    dr = mk.demand_response
+    if dr is not None and dr.baseline == "similar_days" and not knows_stacks:
+        raise OracleScopeError(
+            "markets.demand_response.baseline: similar_days: only the perfect-foresight oracle is given the "
+            "episode's baseline (EpisodeData.dr_baseline_mw); planning without it is not modelled"
         )
     reg = mk.regulation
     if reg is not None and (reg.delay_substeps > 0 or reg.ramp_mw_per_substep is not None):

@@ -16,6 +16,7 @@ from agents.oracle import OraclePolicy, OracleScopeError, solve
 from vpp_gym import core
 from vpp_gym.config import ScenarioConfig
 from vpp_gym.data.schema import ALL_NAMES
+from vpp_gym.markets.demand_response import passive_parts_mw
 from vpp_gym.ops import SCALAR
 from vpp_gym.validation import from_mapping
 
@@ -125,6 +126,36 @@ def test_replay_with_a_planned_gas_shutdown_reproduces_the_plan() -> None:
     totals = run_episode(env, policy, seed=0, options={"split": "test", "day": 0})
     assert policy.plan is not None
     assert _close(totals["profit"], policy.plan.profit), (totals["profit"], policy.plan.profit)
+
+
+DR_OPTIONS = {
+    "markets": {"demand_response": {"baseline": "similar_days", "payment": "band"}},
+    "data": {"ancillary": {"dr_event_rule": "scarcity"}},
+}
+
+
+def test_replay_with_the_demand_response_options_reproduces_the_plan() -> None:
+    """Joint-v0 with events on the scarcity days, the similar-days baseline and the payment band (binaries).
+
+    Train day 101 and test day 11 are valley-filling days; on day 101 the baseline lies above the passive
+    net injection (the response can fall below 0: its positive part needs binaries), on day 11 below it.
+    """
+    env = gym.make("vpp_gym/Joint-v0", **DR_OPTIONS)
+    u = env.unwrapped
+    policy = OraclePolicy(env)
+    for split, day, above in (("train", 101, True), ("test", 11, False)):
+        totals = run_episode(env, policy, seed=day, options={"split": split, "day": day})
+        plan = policy.plan
+        assert plan is not None and plan.mip
+        assert _close(totals["profit"], plan.profit), (day, totals["profit"], plan.profit)
+        exo, baseline = u.episode.exo[0], u.episode.dr_baseline_mw[0]
+        need = exo[:, core.I_DR_NEED]
+        gen, load = passive_parts_mw(u.params, exo)
+        shift = (np.sign(need) * (gen - load - baseline))[need != 0]  # the passive dispatch's response
+        assert len(shift) > 0 and ((shift < 0).all() if above else (shift > 0).all())
+        assert totals["demand_response.cash"] > 0
+    with pytest.raises(OracleScopeError, match="similar_days"):  # MPC is not given the baseline
+        MpcPolicy(env)
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -232,3 +232,34 @@ def test_sb3_ppo_trains_on_the_native_vector_env() -> None:
     model.learn(total_timesteps=8 * 24 * 5)  # 120 steps per sub-env: each ends one 96-step episode
     assert model.num_timesteps == 960
     assert [ep["l"] for ep in model.ep_info_buffer] == [96] * 8
+
+
+DR_OPTIONS = {
+    "markets": {"demand_response": {"baseline": "similar_days", "payment": "band"}},
+    "data": {"ancillary": {"dr_event_rule": "scarcity"}},
+}
+
+
+def test_demand_response_options_match_single_envs_bit_for_bit_through_a_partial_reset() -> None:
+    # event days of Joint-v0's train split under the scarcity rule: 101 (valley filling), 135 (peak shaving)
+    env_id = "vpp_gym/Joint-v0"
+    vec = _vec(env_id, autoreset_mode="Disabled", **DR_OPTIONS)
+    singles = [gym.make(env_id, **DR_OPTIONS) for _ in range(N)]
+    days = [101, 135, 0]
+    vec.reset(seed=5, options={"day": days})
+    for i, e in enumerate(singles):
+        e.reset(seed=5 + i, options={"day": days[i]})
+    for k, a in enumerate(_actions(vec, 96, seed=4)):
+        if k == 30:  # sub-env 2 restarts on an event day: its baseline rows are replaced, the others kept
+            vec.reset(options={"day": [None, None, 101], "reset_mask": np.array([False, False, True])})
+            singles[2].reset(options={"day": 101})
+        obs, reward, _term, _trunc, info = vec.step(a)
+        for i, e in enumerate(singles):
+            o, r, _te, _tr, ledger = e.step(a[i])
+            np.testing.assert_array_equal(obs[i], o, err_msg=f"step {k}, sub-env {i}")
+            assert reward[i] == r
+            for item in ("delivered_mw", "cash"):
+                assert info["demand_response"][item][i] == ledger["demand_response"][item]
+    assert vec._ep is not None and vec._ep.dr_baseline_mw is not None
+    for i, e in enumerate(singles):
+        np.testing.assert_array_equal(vec._ep.dr_baseline_mw[i], e.unwrapped.episode.dr_baseline_mw[0])

@@ -56,6 +56,7 @@ def _episode(
     steps: int = 1,
     agc: np.ndarray | None = None,
     stacks: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    dr_baseline_mw: np.ndarray | None = None,
 ) -> core.EpisodeData:
     return core.EpisodeData(
         start=np.zeros(batch, dtype=np.int64),
@@ -63,6 +64,7 @@ def _episode(
         obs_exo=np.zeros((batch, steps + 1, 1), dtype=np.float32),
         agc=agc,
         stacks=dict(stacks or {}),
+        dr_baseline_mw=dr_baseline_mw,
     )
 
 
@@ -73,6 +75,7 @@ def _row_episode(ep: core.EpisodeData, i: int) -> core.EpisodeData:
         obs_exo=ep.obs_exo[i : i + 1],
         agc=None if ep.agc is None else ep.agc[i : i + 1],
         stacks={k: (m[i : i + 1], pr[i : i + 1]) for k, (m, pr) in ep.stacks.items()},
+        dr_baseline_mw=None if ep.dr_baseline_mw is None else ep.dr_baseline_mw[i : i + 1],
     )
 
 
@@ -234,6 +237,35 @@ def test_demand_response_peak_and_valley_against_the_passive_baseline() -> None:
     np.testing.assert_allclose(led["demand_response.delivered_mw"], [1.6, 4.6, 0.0], atol=1e-12)
     np.testing.assert_allclose(led["demand_response.cash"], [200.0, 250.0, 0.0], atol=1e-9)
     np.testing.assert_allclose(led["penalty.dr_shortfall"], [100.0, 0.0, 500.0], atol=1e-9)
+
+
+def test_demand_response_band_pays_50_100_and_130_percent_of_the_award_against_the_similar_days_baseline() -> None:
+    p = _params(
+        {"pv": {"p_max_mw": 4.0}, "battery": {}, "flex_load": {}},
+        {
+            "demand_response": {
+                "offer_max_mw": 2.0,
+                "others_ratio": 0.0,
+                "baseline": "similar_days",
+                "payment": "band",  # 80 % .. 120 %
+            }
+        },
+    )
+    s = core.initial_state(p, 3)._replace(e_bat_mwh=np.full(3, 2.0))
+    a = _actions(
+        p, [{"battery": 1.0, "pv_curtail": 0.5, "load_curtail": 1.0, "load_shift": 0.5, "demand_response_mw": 1.0}] * 3
+    )
+    x = _exo([{"pv_cf": 0.5, "load_pu": 1.0, "dr_price_per_mwh": 500.0, "dr_need_mw": 2.0}] * 3)
+    # the same dispatch as above: net 0.6 MW; the episodes' baselines (net injection, MW) -0.4, -1.4, -2.0 make the
+    # response 1.0, 2.0 and 2.6 MW: 50 %, 100 % and 130 % of the 2 MW accepted (the passive baseline, -1 MW, is unused)
+    baseline = np.array([[-0.4], [-1.4], [-2.0]])
+    _, led = _step(p, s, a, x, _episode(3, dr_baseline_mw=baseline))
+    np.testing.assert_allclose(led["demand_response.accepted_mw"], [2.0] * 3)
+    np.testing.assert_allclose(led["demand_response.delivered_mw"], [1.0, 2.0, 2.6], atol=1e-12)
+    # 50 %: below the band (1.6 MW): unpaid; the gap to the band, 0.6 MW, pays 0.6 * 0.25 * 1000 = 150
+    # 100 %: paid 2 * 0.25 * 500 = 250; 130 %: paid the band's top, 2.4 * 0.25 * 500 = 300
+    np.testing.assert_allclose(led["demand_response.cash"], [0.0, 250.0, 300.0], atol=1e-9)
+    np.testing.assert_allclose(led["penalty.dr_shortfall"], [150.0, 0.0, 0.0], atol=1e-9)
 
 
 # ---------------------------------------------------------------- transaction form

@@ -18,7 +18,7 @@ from vpp_gym.core.columns import I_DA, I_ID, PRODUCT_COLUMNS
 from vpp_gym.data.forecast import lead_growth
 from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.data.series import ScenarioSeries
-from vpp_gym.markets import PRODUCT_REGISTRY, regulation
+from vpp_gym.markets import PRODUCT_REGISTRY, demand_response, regulation
 from vpp_gym.markets.clearing import competitor_stack
 
 if TYPE_CHECKING:
@@ -39,6 +39,9 @@ class EpisodeData:
         terminal_price: price of the stored energy at the episode end, ``(B,)`` (:func:`terminal_price`).
         id_price: the intraday price of every interval, ``(B, T)`` (day-ahead timeline with intraday
             gates: a gate trades intervals ahead of the step's own), or None.
+        dr_baseline_mw: the demand-response baseline of every interval, ``(B, T)`` (``baseline:
+            similar_days``, from the days before the episode:
+            :func:`~vpp_gym.markets.demand_response.similar_days_baseline`), or None.
     """
 
     start: np.ndarray
@@ -48,6 +51,7 @@ class EpisodeData:
     stacks: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
     terminal_price: np.ndarray | None = None
     id_price: np.ndarray | None = None
+    dr_baseline_mw: np.ndarray | None = None
 
 
 def episode_rows(p: CoreParams, series: ScenarioSeries, start: np.ndarray, history: int = 0) -> np.ndarray:
@@ -279,6 +283,7 @@ def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng:
         stacks=stacks,
         terminal_price=terminal_price(p, rows),
         id_price=intraday_prices(p, rows),
+        dr_baseline_mw=demand_response.similar_days_baseline(p, series, start),
     )
 
 

@@ -14,11 +14,38 @@ start in local time (``utc_offset_h``), ``u`` a unit AR(1) noise, ``m`` the mean
 - ``reserve_call_share``: deployment calls, starting as a Poisson process of
   ``reserve_call_rate_per_day``, each held ``reserve_call_duration_h`` at a share drawn uniformly in
   ``[reserve_call_share_min, 1]`` of the accepted reserve; 0 otherwise;
-- ``dr_need_mw``: on a share ``dr_peak_day_prob`` of days a peak-shaving event (need ``+dr_need_mw``:
-  consume less / inject more) of ``dr_duration_h`` starting at ``dr_peak_hour``; on a share
-  ``dr_valley_day_prob`` of days a valley-filling event (need ``-dr_need_mw``) starting at
-  ``dr_valley_hour``; 0 otherwise; ``dr_price_per_mwh`` is the event's compensation price
-  (``dr_peak_price_per_mwh`` or ``dr_valley_price_per_mwh``) during events and 0 otherwise.
+- ``dr_need_mw``: on the peak-shaving days a peak-shaving event (need ``+dr_need_mw``: consume less /
+  inject more) of ``dr_duration_h`` starting at ``dr_peak_hour``; on the valley-filling days (not also
+  peak-shaving days) a valley-filling event (need ``-dr_need_mw``) starting at ``dr_valley_hour``; 0
+  otherwise; ``dr_price_per_mwh`` is the event's compensation price (``dr_peak_price_per_mwh`` or
+  ``dr_valley_price_per_mwh``) during events and 0 otherwise. Which days (``dr_event_rule``):
+
+  * ``random`` (default, the v0 rule): each local day independently, with probability
+    ``dr_peak_day_prob`` (peak shaving) and ``dr_valley_day_prob`` (valley filling), whatever the
+    day's prices; at the default 0.25 that is about 90 peak-shaving days a year, far more than any
+    programme calls.
+  * ``scarcity``: the grid calls peak shaving on its scarcest days and valley filling on its days of
+    surplus. A day's scarcity is its highest day-ahead price (surplus: its lowest), ties broken by
+    the day's mean price and then by date (earlier first). Day ``d`` is a peak-shaving day when its
+    rank among the days of its window (``dr_scarcity_window_days`` days centred on ``d``, cut at the
+    ends of the series; rank 1 = the highest peak price) is at most
+    ``floor(dr_peak_days_per_year / 365 * days in the window + 1/2)``; valley filling likewise with
+    the lowest prices and ``dr_valley_days_per_year``. Over a year of stationary prices that is
+    ``dr_peak_days_per_year`` events a year, on the top days of the season. Nothing is drawn.
+    Sources (``docs/market_rules.md``, section 4): the number of events a year is not published
+    (assumption: 10 peak-shaving and 5 valley-filling days a year); calling events on the days of
+    the largest supply-demand gap is the stated purpose of the programmes (Hainan 2025: "可预见的电力
+    供需缺口"); ranking the days by the day-ahead price is the modelling choice (the price is the
+    spot market's scarcity signal).
+
+  Announcement: an event is a day-ahead invitation (日前邀约) announced at D-1 (Hainan 2025 notifies
+  2 days ahead; D-1 is an assumption): the series are the announcement, so an event day's need and
+  price are known at the D-1 gate, and the ranking may use the whole day's prices (they are the D-1
+  clearing's). What the agent observes of them is the timeline's business: the forecasts carry no
+  error for them (:func:`vpp_gym.core.episode.forecast_errors`), but the day-ahead timeline's bid
+  steps read them, like any series realised after the gate, from earlier days
+  (:func:`vpp_gym.core.timeline.gate_sources`). Intraday (emergency) events, announced hours
+  ahead, are not generated.
 
 Default levels are illustrative of Chinese provincial ancillary-service and demand-response
 programmes (capacity and mileage prices of a few to a few tens of CNY per MW, DR compensation of
@@ -29,19 +56,25 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
 from vpp_gym.data.schema import ANCILLARY_COLUMNS, ANCILLARY_NAMES
 from vpp_gym.data.synthetic import _ar1, _bump
-from vpp_gym.validation import MAX_SEED, require_int, require_range
+from vpp_gym.validation import MAX_SEED, require, require_int, require_range
 
 __all__ = ["ANCILLARY_COLUMNS", "ANCILLARY_NAMES", "AncillaryConfig", "generate_ancillary"]
 
 
 @dataclass(frozen=True)
 class AncillaryConfig:
-    """Parameters of the synthetic ancillary-service series (see the module docstring)."""
+    """Parameters of the synthetic ancillary-service series (see the module docstring).
+
+    The demand-response event days follow ``dr_event_rule``: ``random`` uses ``dr_peak_day_prob`` and
+    ``dr_valley_day_prob``; ``scarcity`` uses ``dr_peak_days_per_year``, ``dr_valley_days_per_year``
+    and ``dr_scarcity_window_days`` (each set only has an effect under its rule).
+    """
 
     seed: int = 0
     utc_offset_h: float = 0.0
@@ -65,6 +98,10 @@ class AncillaryConfig:
     dr_duration_h: float = 2.0
     dr_peak_price_per_mwh: float = 2000.0
     dr_valley_price_per_mwh: float = 500.0
+    dr_event_rule: Literal["random", "scarcity"] = "random"
+    dr_peak_days_per_year: float = 10.0
+    dr_valley_days_per_year: float = 5.0
+    dr_scarcity_window_days: int = 365
 
     def __post_init__(self) -> None:
         k = "data.ancillary."
@@ -96,6 +133,11 @@ class AncillaryConfig:
         require_range(k + "dr_duration_h", self.dr_duration_h, 0.0, 24.0, lo_open=True)
         require_range(k + "dr_peak_hour", self.dr_peak_hour, 0.0, 24.0, hi_open=True)
         require_range(k + "dr_valley_hour", self.dr_valley_hour, 0.0, 24.0, hi_open=True)
+        rules = ("random", "scarcity")
+        require(self.dr_event_rule in rules, k + "dr_event_rule", self.dr_event_rule, "'random' or 'scarcity'")
+        require_range(k + "dr_peak_days_per_year", self.dr_peak_days_per_year, 0.0, 366.0)
+        require_range(k + "dr_valley_days_per_year", self.dr_valley_days_per_year, 0.0, 366.0)
+        require_int(k + "dr_scarcity_window_days", self.dr_scarcity_window_days, 1, 3660)
 
 
 def _daily_window(
@@ -111,6 +153,45 @@ def _daily_window(
     )
     rel = (hour - start_h) % 24.0
     return on_day & (rel < duration_h)
+
+
+def _ranked_days(key: np.ndarray, tiebreak: np.ndarray, per_year: float, window_days: int) -> np.ndarray:
+    """The days (positions in ``key``) that rank high enough in their window (module docstring, ``scarcity``).
+
+    Day ``d`` ranks by ``key`` (highest first), ties by ``tiebreak`` (highest first), then by position
+    (earliest first); it is chosen when its rank among the days of the window of ``window_days``
+    centred on it (cut at the ends) is at most ``floor(per_year / 365 * days in the window + 1/2)``.
+    """
+    n = len(key)
+    order = np.lexsort((np.arange(n), -tiebreak, -key))  # strongest first
+    strength = np.empty(n, dtype=np.int64)
+    strength[order] = np.arange(n, 0, -1)  # n = the strongest day
+    half = window_days // 2
+    chosen = np.zeros(n, dtype=bool)
+    for d in range(n):
+        lo, hi = max(d - half, 0), min(d - half + window_days, n)
+        allowed = math.floor(per_year / 365.0 * (hi - lo) + 0.5)
+        rank = 1 + int(np.count_nonzero(strength[lo:hi] > strength[d]))
+        chosen[d] = rank <= allowed
+    return chosen
+
+
+def _scarcity_windows(
+    cfg: AncillaryConfig, hour: np.ndarray, day: np.ndarray, price_da: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The peak-shaving and valley-filling event intervals under ``dr_event_rule: scarcity`` (module docstring)."""
+    days, inverse = np.unique(day, return_inverse=True)
+    peak_price = np.full(len(days), -np.inf)
+    low_price = np.full(len(days), np.inf)
+    np.maximum.at(peak_price, inverse, price_da)
+    np.minimum.at(low_price, inverse, price_da)
+    mean_price = np.bincount(inverse, weights=price_da, minlength=len(days)) / np.bincount(inverse)
+    w = cfg.dr_scarcity_window_days
+    peak_day = _ranked_days(peak_price, mean_price, cfg.dr_peak_days_per_year, w)
+    valley_day = _ranked_days(-low_price, -mean_price, cfg.dr_valley_days_per_year, w)
+    peak = peak_day[inverse] & ((hour - cfg.dr_peak_hour) % 24.0 < cfg.dr_duration_h)
+    valley = valley_day[inverse] & ((hour - cfg.dr_valley_hour) % 24.0 < cfg.dr_duration_h)
+    return peak, valley
 
 
 def generate_ancillary(
@@ -138,8 +219,14 @@ def generate_ancillary(
     call = shares.copy()
     for lag in range(1, min(hold, n)):
         np.maximum(call[lag:], shares[:-lag], out=call[lag:])
-    peak = _daily_window(hour, day, rngs[4], cfg.dr_peak_day_prob, cfg.dr_peak_hour, cfg.dr_duration_h)
-    valley = _daily_window(hour, day, rngs[5], cfg.dr_valley_day_prob, cfg.dr_valley_hour, cfg.dr_duration_h) & ~peak
+    if cfg.dr_event_rule == "scarcity":  # deterministic: the streams 4 and 5 are left undrawn
+        peak, valley = _scarcity_windows(cfg, hour, day, price_da)
+        valley &= ~peak
+    else:
+        peak = _daily_window(hour, day, rngs[4], cfg.dr_peak_day_prob, cfg.dr_peak_hour, cfg.dr_duration_h)
+        valley = (
+            _daily_window(hour, day, rngs[5], cfg.dr_valley_day_prob, cfg.dr_valley_hour, cfg.dr_duration_h) & ~peak
+        )
     return {
         "reg_need_mw": cfg.reg_need_mw * ramp,
         "reg_cap_price_per_mw": price(cfg.reg_cap_price_per_mw, rngs[0]),

@@ -124,16 +124,43 @@ class ReserveMarketConfig(ProductMarketConfig):
 class DemandResponseConfig(ProductMarketConfig):
     """Peak shaving / valley filling events (``dr_need_mw``: + = consume less / inject more, - = the reverse).
 
-    Delivery is measured against the **passive baseline**: the net injection the VPP would have with
-    no flexibility used (renewables uncurtailed, storage and EVs idle, base load, gas off):
+    The response is the net injection's move against a **baseline** in the event's direction, net of
+    deployed reserve and regulation energy (positive power = injection, so a baseline consumption
+    ``C_base`` and an actual net consumption ``C`` give a peak-shaving response ``C_base - C``):
     ``delivered = max(direction * (net - reserve deployed - regulation energy - baseline), 0)``.
-    Payment ``min(delivered, accepted) * dt * price``; shortfall ``max(accepted - delivered, 0) * dt``
-    is penalised.
+    Rules and sources: :mod:`vpp_gym.markets.demand_response`.
+
+    Attributes:
+        shortfall_penalty_per_mwh: the undelivered quantity pays this per MWh.
+        baseline: ``passive`` (default, the v0 rule): the net injection the VPP would have in the same
+            interval with no flexibility used (renewables uncurtailed, storage and EVs idle, base load,
+            gas off); ``similar_days``: the interval's available renewable output minus the mean base
+            load of the same interval over the ``baseline_days`` most recent working days without an
+            event before the invitation day D-1 (Jiangsu 2015; the past days' passive base load from
+            the series, not a metered one).
+        baseline_days: ``similar_days``: how many past days are averaged (Jiangsu 2015: 5).
+        payment: ``capped`` (default, the v0 rule): paid ``min(delivered, accepted)``, the shortfall
+            ``max(accepted - delivered, 0)`` penalised; ``band``: the effective-response band: paid the
+            delivery in full from ``band_low_share`` to ``band_high_share`` of the accepted quantity,
+            capped at ``band_high_share`` above it, nothing below ``band_low_share``, where the
+            shortfall ``max(band_low_share * accepted - delivered, 0)`` is penalised.
+        band_low_share: ``band``: the lowest paid response rate (assumption 0.8).
+        band_high_share: ``band``: the highest paid response rate (assumption 1.2).
     """
 
     price_cap: float = 3000.0
     shortfall_penalty_per_mwh: float = 1000.0
+    baseline: Literal["passive", "similar_days"] = "passive"
+    baseline_days: int = 5
+    payment: Literal["capped", "band"] = "capped"
+    band_low_share: float = 0.8
+    band_high_share: float = 1.2
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require_range("shortfall_penalty_per_mwh", self.shortfall_penalty_per_mwh, 0.0, 1e5)
+        require(self.baseline in ("passive", "similar_days"), "baseline", self.baseline, "'passive' or 'similar_days'")
+        require_int("baseline_days", self.baseline_days, 1, 30)
+        require(self.payment in ("capped", "band"), "payment", self.payment, "'capped' or 'band'")
+        require_range("band_low_share", self.band_low_share, 0.0, 1.0)
+        require_range("band_high_share", self.band_high_share, 1.0, 2.0)
