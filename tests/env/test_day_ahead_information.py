@@ -72,3 +72,22 @@ def test_nothing_realised_after_the_gate_is_observed_at_it() -> None:
             break
     assert bid_steps_checked == 2 * sch.day_steps
     assert k_first_dispatch_after_gate is not None
+
+
+def test_day_zero_bids_observe_nothing_of_day_zero() -> None:
+    # The gate of day 0 precedes the episode: everything of day 0 (its auctioned prices and needs too) becomes
+    # known after it. Perturbing all of it leaves every day-0 bid step's observation unchanged, also after
+    # earlier bid steps of the block have been cleared (their awards are published only after the gate).
+    envs = [gym.make("vpp_gym/Joint-v0", overrides=OVERRIDES).unwrapped for _ in range(2)]
+    sch = envs[0].params.schedule
+    envs[0].reset(seed=5, options={"split": "train", "day": 3})
+    start = int(envs[0].episode.start[0])
+    envs[1].series = _perturbed(envs[0].series, {}, start)
+    obs = [env.reset(seed=5, options={"split": "train", "day": 3})[0] for env in envs]
+    rng = np.random.default_rng(1)
+    for k in range(sch.day_steps):
+        assert sch.bid[k]
+        np.testing.assert_array_equal(obs[0], obs[1], err_msg=f"bid step {k}")
+        a = rng.uniform(-1.0, 1.0, len(envs[0].action_names))
+        obs = [env.step(a)[0] for env in envs]
+    assert not np.array_equal(obs[0], obs[1]), "the first dispatch step sees the realised day"

@@ -165,7 +165,11 @@ def state_features(p: CoreParams, s: State, xp: Any = np) -> list[Array]:
 
 
 def day_ahead_features(p: CoreParams, s: State, xp: Any) -> list[Array]:
-    """The values of :func:`day_ahead_rows` (the schedule ahead of ``t``, read from the rings)."""
+    """The values of :func:`day_ahead_rows` (the schedule ahead of ``t``, read from the rings).
+
+    Only awards published by step ``k`` are shown (:attr:`CoreParams.awards_known_before`): in a bid
+    step, none of the day being bid for (the auction clears after the gate), else 0.
+    """
     em = p.cfg.markets.energy
     sch = p.schedule
     inv = 1.0 / (2.0 * em.position_max_mw + (em.intraday.max_mw if em.intraday is not None else 0.0))
@@ -177,27 +181,29 @@ def day_ahead_features(p: CoreParams, s: State, xp: Any) -> list[Array]:
             per_row = [day_ahead_features(p, s.row(i), SCALAR) for i in range(len(t))]
             return [np.array(col) for col in zip(*per_row, strict=True)]
         zero = np.zeros(len(t))
+        k0 = int(s.k[0])
+        known = int(p.awards_known_before[k0])
         for j in range(p.schedule_rows):
             slot = (t0 + j) % sch.ring
-            cols.append((s.da_mw[slot] + s.id_mw[slot]) * inv if t0 + j < p.episode_steps else zero)
-        k0 = int(s.k[0])
+            cols.append((s.da_mw[slot] + s.id_mw[slot]) * inv if t0 + j < known else zero)
         contract = float(p.contract_mw[sch.interval[k0] % sch.day_steps]) * p.contract_scale_inv
         cols.append(np.full(len(t), contract))
         for j, prod in enumerate(p.open_products):
             inv_aw = 1.0 / p.product(prod).offer_max_mw  # type: ignore[union-attr]
-            cols.append(s.aw_mw[j * sch.ring + t0 % sch.ring] * inv_aw if t0 < p.episode_steps else zero)
+            cols.append(s.aw_mw[j * sch.ring + t0 % sch.ring] * inv_aw if t0 < known else zero)
         if em.intraday is not None:
             cols.append(np.full(len(t), float(p.gate_flags[k0])))
         return cols
+    known = int(p.awards_known_before[s.k])
     for j in range(p.schedule_rows):
         i = t + j
         slot = i % sch.ring
-        cols.append((s.da_mw[slot] + s.id_mw[slot]) * inv if i < p.episode_steps else 0.0)
+        cols.append((s.da_mw[slot] + s.id_mw[slot]) * inv if i < known else 0.0)
     interval = int(sch.interval[s.k])
     cols.append(float(p.contract_mw[interval % sch.day_steps]) * p.contract_scale_inv)
     for j, prod in enumerate(p.open_products):
         inv_aw = 1.0 / p.product(prod).offer_max_mw  # type: ignore[union-attr]
-        cols.append(s.aw_mw[j * sch.ring + t % sch.ring] * inv_aw if t < p.episode_steps else 0.0)
+        cols.append(s.aw_mw[j * sch.ring + t % sch.ring] * inv_aw if t < known else 0.0)
     if em.intraday is not None:
         cols.append(float(p.gate_flags[s.k]))
     return cols

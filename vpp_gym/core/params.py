@@ -177,6 +177,18 @@ class CoreParams:
         return 1.0 / m if m > 0.0 else 1.0
 
     @cached_property
+    def awards_known_before(self) -> np.ndarray:
+        """``(K + 1,)``: the first interval whose awards step ``k`` may not observe (day-ahead timeline).
+
+        A bid step is at the gate of the day it bids for, whose auction clears after the gate: the
+        awards of that day and later are unknown (the first interval of that day). A dispatch step
+        comes after the latest gate's clearing: every award made is known (``T``).
+        """
+        sch = self.schedule
+        day_start = (sch.interval // sch.day_steps) * sch.day_steps
+        return np.where(sch.bid, day_start, self.episode_steps)
+
+    @cached_property
     def gate_flags(self) -> np.ndarray:
         """``(K + 1,)``: 1.0 at the dispatch steps that are intraday gates (day-ahead timeline)."""
         sch, i = self.schedule, self.cfg.markets.energy.intraday
