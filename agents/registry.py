@@ -10,7 +10,7 @@ Built-in policies (registered at the end of this module):
 
 ========== =============================================================================
 passive    no flexibility used (:class:`agents.base.PassivePolicy`); the evaluation's reference
-rule       price thresholds (:class:`agents.rule.PriceThresholdPolicy`)
+rule       price thresholds around a running reference (:class:`agents.rule.PriceThresholdPolicy`)
 microgrid  local balance first, no market participation (:class:`agents.rule.MicrogridPolicy`)
 mpc        rolling-horizon MPC on forecasts (:class:`agents.mpc.MpcPolicy`); ``seed`` seeds its
            forecast errors, ``replan_every`` (default 4) and ``horizon_steps`` (default: to the end)
@@ -166,7 +166,7 @@ def _trained(algo: str) -> Callable[..., Policy]:
 
 
 register_policy("passive", _passive, "no flexibility used; the evaluation's reference")
-register_policy("rule", _rule, "price-threshold storage, day-ahead bids and curtailment")
+register_policy("rule", _rule, "price thresholds: plan each interval at its offer, offer what it leaves, follow it")
 register_policy("microgrid", _microgrid, "local balance first, no market participation")
 register_policy("mpc", _mpc, "rolling-horizon MPC over the oracle's model, on forecasts")
 register_policy("oracle", _oracle, "perfect-foresight plan of the realised episode")
