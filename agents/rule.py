@@ -171,7 +171,7 @@ class PriceThresholdPolicy(_RulePolicy):
         self._terminal_value = p.day_ahead and em.terminal_value != "none"
         self._maker = p.energy_transaction and em.competitors.n_offers > 0
         self._ev, self._gas, self._fl = cfg.resources.ev, cfg.resources.gas, cfg.resources.flex_load
-        self._curtail_below = -cm.gec_price_per_mwh * cm.gec_share
+        self._curtail_below = -cm.gec_price * cm.gec_share
         self._ev_value = p.ev_terminal_price_per_mwh * (self._ev.eta_charge if self._ev is not None else 1.0)
         self._gas_above = math.inf
         if self._gas is not None:
