@@ -36,6 +36,7 @@ import yaml
 from vpp_gym.data.ancillary import AncillaryConfig
 from vpp_gym.data.sources import FilesConfig
 from vpp_gym.data.synthetic import SyntheticConfig
+from vpp_gym.markets import PRODUCT_REGISTRY
 from vpp_gym.markets.carbon import CarbonMarketConfig
 from vpp_gym.markets.clearing import CompetitorStackConfig
 from vpp_gym.markets.products import DemandResponseConfig, RegulationMarketConfig, ReserveMarketConfig
@@ -55,6 +56,9 @@ from vpp_gym.validation import (
     warn_unused,
     yaml_error_message,
 )
+
+PRODUCT_NAMES = tuple(spec.name for spec in PRODUCT_REGISTRY)
+"""The capacity products' sections of ``markets`` (:data:`vpp_gym.markets.PRODUCT_REGISTRY`)."""
 
 MAX_EPISODE_HOURS = 24.0 * 366 * 10
 """Longest episode: ten years (its data and forecasts are held in memory, about 0.2 GB a year for Joint-v0)."""
@@ -588,7 +592,7 @@ def unused_keys(cfg: ScenarioConfig) -> list[tuple[str, object, str]]:
             ("price_cap_per_mwh", "need_mw", "competitors"),
             "markets.energy.form is 'price_taker' (these are rules of the transaction form)",
         )
-    for name in ("regulation", "reserve", "demand_response"):
+    for name in PRODUCT_NAMES:
         product = getattr(m, name)
         if product is None:
             continue
@@ -598,7 +602,7 @@ def unused_keys(cfg: ScenarioConfig) -> list[tuple[str, object, str]]:
                 product,
                 default,
                 f"markets.{name}",
-                ("price_cap", "competitors"),
+                product.TRANSACTION_ONLY_KEYS,
                 f"markets.{name}.form is 'invitation' (these are rules of the transaction form)",
             )
         else:
