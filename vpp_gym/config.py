@@ -8,7 +8,8 @@ time:      {interval_minutes: 15, episode_hours: 24}
 data:      {source: synthetic, synthetic: {...}, files: {...}, splits: {...}}
 forecast:  {horizon_steps: 8, price_da_sigma_rel: 0.03, ...}
 resources: {pv: {...}, wind: null, battery: {...}, ev: null, flex_load: {...}, gas: null}
-markets:   {energy: {...}, carbon: {...}, regulation: {...}, reserve: {...}, demand_response: {...}}
+markets:   {energy: {...}, carbon: {...}, regulation: {...}, reserve: {...}, demand_response: {...},
+            peak_regulation: {...}}
 reward:    {scale: 0.001}
 ```
 
@@ -39,6 +40,7 @@ from vpp_gym.data.synthetic import SyntheticConfig
 from vpp_gym.markets import PRODUCT_REGISTRY
 from vpp_gym.markets.carbon import CarbonMarketConfig
 from vpp_gym.markets.clearing import CompetitorStackConfig
+from vpp_gym.markets.peak_regulation import PeakRegulationConfig
 from vpp_gym.markets.products import DemandResponseConfig, RegulationMarketConfig, ReserveMarketConfig
 from vpp_gym.resources import BatteryParams, EvFleetParams, FlexLoadParams, GasUnitParams, RenewableParams
 from vpp_gym.validation import (
@@ -435,6 +437,7 @@ class MarketsConfig:
     regulation: RegulationMarketConfig | None = None
     reserve: ReserveMarketConfig | None = None
     demand_response: DemandResponseConfig | None = None
+    peak_regulation: PeakRegulationConfig | None = None
 
 
 @dataclass(frozen=True)
