@@ -8,7 +8,8 @@ time:      {interval_minutes: 15, episode_hours: 24}
 data:      {source: synthetic, synthetic: {...}, files: {...}, splits: {...}}
 forecast:  {horizon_steps: 8, price_da_sigma_rel: 0.03, ...}
 resources: {pv: {...}, wind: null, battery: {...}, ev: null, flex_load: {...}, gas: null}
-markets:   {energy: {...}, carbon: {...}, regulation: {...}, reserve: {...}, demand_response: {...}}
+markets:   {energy: {...}, carbon: {...}, regulation: {...}, reserve: {...}, demand_response: {...},
+            peak_regulation: {...}}
 reward:    {scale: 0.001}
 ```
 
@@ -36,8 +37,10 @@ import yaml
 from vpp_gym.data.ancillary import AncillaryConfig
 from vpp_gym.data.sources import FilesConfig
 from vpp_gym.data.synthetic import SyntheticConfig
+from vpp_gym.markets import PRODUCT_REGISTRY
 from vpp_gym.markets.carbon import CarbonMarketConfig
 from vpp_gym.markets.clearing import CompetitorStackConfig
+from vpp_gym.markets.peak_regulation import PeakRegulationConfig
 from vpp_gym.markets.products import DemandResponseConfig, RegulationMarketConfig, ReserveMarketConfig
 from vpp_gym.resources import BatteryParams, EvFleetParams, FlexLoadParams, GasUnitParams, RenewableParams
 from vpp_gym.validation import (
@@ -55,6 +58,9 @@ from vpp_gym.validation import (
     warn_unused,
     yaml_error_message,
 )
+
+PRODUCT_NAMES = tuple(spec.name for spec in PRODUCT_REGISTRY)
+"""The capacity products' sections of ``markets`` (:data:`vpp_gym.markets.PRODUCT_REGISTRY`)."""
 
 MAX_EPISODE_HOURS = 24.0 * 366 * 10
 """Longest episode: ten years (its data and forecasts are held in memory, about 0.2 GB a year for Joint-v0)."""
@@ -431,6 +437,7 @@ class MarketsConfig:
     regulation: RegulationMarketConfig | None = None
     reserve: ReserveMarketConfig | None = None
     demand_response: DemandResponseConfig | None = None
+    peak_regulation: PeakRegulationConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -588,7 +595,7 @@ def unused_keys(cfg: ScenarioConfig) -> list[tuple[str, object, str]]:
             ("price_cap_per_mwh", "need_mw", "competitors"),
             "markets.energy.form is 'price_taker' (these are rules of the transaction form)",
         )
-    for name in ("regulation", "reserve", "demand_response"):
+    for name in PRODUCT_NAMES:
         product = getattr(m, name)
         if product is None:
             continue
@@ -598,7 +605,7 @@ def unused_keys(cfg: ScenarioConfig) -> list[tuple[str, object, str]]:
                 product,
                 default,
                 f"markets.{name}",
-                ("price_cap", "competitors"),
+                product.TRANSACTION_ONLY_KEYS,
                 f"markets.{name}.form is 'invitation' (these are rules of the transaction form)",
             )
         else:

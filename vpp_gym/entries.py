@@ -30,7 +30,9 @@ class Entry:
         violation: whether a positive value counts as a violation of the step (``violations`` KPI).
         owner: the resource (``cfg.resources.<owner>``) or capacity product whose step writes the
             entry, or None for the core's own entries. A summed entry of an absent owner is written
-            as 0 every step, so totals and the profit identity always have every term.
+            as 0 every step, so totals and the profit identity always have every term; the owners
+            of :data:`vpp_gym.ledger.UNWRITTEN_WHEN_ABSENT` (the timelines, the products added after
+            v0) write nothing while absent.
     """
 
     key: str

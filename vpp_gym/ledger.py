@@ -74,7 +74,10 @@ DAY_AHEAD = "day_ahead"
 INTRADAY = "intraday"
 """Owner of the intraday entries (written on the day-ahead timeline with intraday gates)."""
 TIMELINE_OWNERS = (DAY_AHEAD, INTRADAY)
-"""Owners whose entries a scenario without them does not write at all (not even as 0)."""
+"""The timelines' owners: a scenario on another timeline does not write their entries at all (not even as 0)."""
+UNWRITTEN_WHEN_ABSENT = TIMELINE_OWNERS + tuple(spec.name for spec in PRODUCT_REGISTRY if not spec.zero_when_closed)
+"""Owners whose entries a scenario without them does not write at all (not even as 0): the timelines' and
+the products added after v0 (:attr:`~vpp_gym.markets.spec.ProductSpec.zero_when_closed`)."""
 
 CORE_ENTRIES: tuple[Entry, ...] = (
     # -- totals

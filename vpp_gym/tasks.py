@@ -69,7 +69,7 @@ class ArbitrageEnv(VppEnv):
     {profit_doc}
 
         (the cash of the products this task does not open, and the costs and penalties of the resources it
-        does not have, are 0).
+        does not have, are 0; peak regulation, closed here, writes none of its entries unless opened).
 
         Every term is in ``info`` under that key (``info["energy_da"]["cash"]`` etc.), with
         ``energy_*.quantity_mwh`` and ``price_per_mwh``, ``emissions.grid_t``/``gas_t`` (tCO2),
@@ -266,8 +266,9 @@ class JointEnv(VppEnv):
     Resources: PV (4 MW), wind (3 MW), battery (2 MW / 4 MWh), EV fleet (6 MWh, 2 MW, V2G 1 MW),
     flexible load (3 MW peak), gas unit (0.6-2 MW). Markets: day-ahead and real-time energy,
     frequency regulation, reserve, demand response (peak shaving / valley filling against the
-    passive baseline), carbon (stepped, allowances, CCER) and green certificates. Every product is
-    in the invitation form by default; ``configs/markets/transaction.yaml`` and
+    passive baseline), carbon (stepped, allowances, CCER) and green certificates; peak regulation
+    (调峰, tiered valley filling) is opened by a scenario (``configs/scenarios/nanjing_peak_regulation.yaml``).
+    Every product is in the invitation form by default; ``configs/markets/transaction.yaml`` and
     ``autonomous.yaml`` (competitor stacks, price-maker) switch them.
     """
         + COMMON_SPEC

@@ -45,6 +45,8 @@ accepted up to the need; price-maker against a known competitor stack: see below
                     (:func:`agents.oracle.reserve.priority_block`: binaries in call intervals only)
     demand response delivered against the passive or the similar-days baseline (the latter passed as a last
                     ``exo`` column), paid capped or in the band (binaries) (:mod:`agents.oracle.demand_response`)
+    peak regulation likewise, paid in tiers by depth (:mod:`agents.oracle.peak_regulation`: binaries
+                    keep the tiers in order where their prices rise with depth, the default)
 
 Price-maker clearing (a transaction-form market with a competitor stack, ``configs/markets/autonomous.yaml``).
 The oracle knows the episode's stacks (perfect foresight). With the valid competitor offers of an
@@ -83,7 +85,7 @@ The class of plans the oracle is optimal over (every plan in it replays exactly)
   (see :func:`agents.oracle.reserve.priority_block`).
 
 Layout: one module per resource or market (``grid``, ``renewable``, ``battery``, ``flex_load``, ``ev``,
-``gas``, ``products``, ``reserve``, ``demand_response``, ``carbon``, ``stacks``), and the solution
+``gas``, ``products``, ``reserve``, ``demand_response``, ``peak_regulation``, ``carbon``, ``stacks``), and the solution
 methods (``windows``, ``chunks``). Each has a block
 ``block(m: Model, ctx: OracleContext) -> Record`` (renewables and products also take their name) that
 adds its variables, returned as a frozen record of index arrays (e.g.
@@ -103,6 +105,7 @@ from agents.oracle.flex_load import FlexLoadVars
 from agents.oracle.gas import GasVars
 from agents.oracle.grid import GridVars, ImportVars
 from agents.oracle.model import build_model
+from agents.oracle.peak_regulation import PeakRegulationVars
 from agents.oracle.policy import OraclePolicy
 from agents.oracle.products import ProductVars
 from agents.oracle.renewable import RenewableVars
@@ -126,6 +129,7 @@ __all__ = [
     "OraclePolicy",
     "OracleScopeError",
     "OracleVars",
+    "PeakRegulationVars",
     "Plan",
     "ProductVars",
     "RenewableVars",

@@ -23,6 +23,7 @@ from agents.oracle.context import OracleContext, PlanDraft
 from agents.oracle.ev import ev_block, ev_decode
 from agents.oracle.flex_load import flex_load_block, flex_load_decode
 from agents.oracle.gas import gas_block, gas_decode
+from agents.oracle.peak_regulation import peak_regulation_block
 from agents.oracle.renewable import RENEWABLES
 
 Block = Callable[[Model, OracleContext], Any]
@@ -39,7 +40,9 @@ RESOURCE_BLOCKS: dict[str, tuple[Block, Decode]] = {
 MODELLED_RESOURCES: tuple[str, ...] = (*(name for name, _ in RENEWABLES), *RESOURCE_BLOCKS)
 """Every resource the oracle models."""
 
-PRODUCT_BLOCKS: dict[str, Block] = {}
+PRODUCT_BLOCKS: dict[str, Block] = {
+    "peak_regulation": peak_regulation_block,
+}
 """``name -> block`` of the capacity products added after regulation, reserve and demand response (whose
 blocks :func:`agents.oracle.model.build` calls in a fixed, interleaved order that fixes the model's
 numbering). Every product's award ``ctx.vars.products[name]`` and its offer decoding are generic; a

@@ -26,9 +26,17 @@ DAY_AHEAD = {
     "markets.energy.timeline": "day_ahead",
     "markets.energy.contract": {"quantity_mw": 1.0, "price_per_mwh": 400.0},
 }
-# every registered task on both timelines, and Joint-v0 under each market-stage preset on both
+# Products closed in every task and preset, opened over Joint-v0 by name (instead of a preset file)
+OPENED = {
+    "peak_regulation": {"markets.peak_regulation": {"offer_max_mw": 2.0}},
+    "peak_regulation_transaction": {
+        "markets.peak_regulation": {"form": "transaction", "offer_max_mw": 2.0, "competitors": {"n_offers": 4}}
+    },
+}
+# every registered task on both timelines, and Joint-v0 under each market-stage preset and with each
+# product of OPENED on both
 RUNS = [(env_id, None) for env_id in vpp_gym.TASKS] + [
-    ("vpp_gym/Joint-v0", preset) for preset in ("invitation", "transaction", "autonomous")
+    ("vpp_gym/Joint-v0", preset) for preset in ("invitation", "transaction", "autonomous", *OPENED)
 ]
 RUNS += [(env_id, preset, "day_ahead") for env_id, preset in RUNS]
 
@@ -46,9 +54,8 @@ def _flat(info: dict, prefix: str = "") -> dict[str, float]:
 def _episode(
     env_id: str, preset: str | None, timeline: str = "hour_ahead", seed: int = 7
 ) -> tuple[gym.Env, list[dict[str, float]]]:
-    kwargs: dict = {} if preset is None else {"config": str(PRESETS / f"{preset}.yaml")}
-    if timeline == "day_ahead":
-        kwargs["overrides"] = DAY_AHEAD
+    kwargs: dict = {} if preset is None or preset in OPENED else {"config": str(PRESETS / f"{preset}.yaml")}
+    kwargs["overrides"] = {**(DAY_AHEAD if timeline == "day_ahead" else {}), **OPENED.get(preset or "", {})}
     env = gym.make(env_id, **kwargs)
     env.reset(seed=seed)
     env.action_space.seed(seed)

@@ -24,6 +24,8 @@ I_RES_P = ALL_NAMES.index("reserve_price_per_mw")
 I_RES_CALL = ALL_NAMES.index("reserve_call_share")
 I_DR_NEED = ALL_NAMES.index("dr_need_mw")
 I_DR_P = ALL_NAMES.index("dr_price_per_mwh")
+I_PR_NEED = ALL_NAMES.index("peak_reg_need_mw")
+I_PR_P = ALL_NAMES.index("peak_reg_price_per_mwh")
 
 PRODUCTS = tuple(spec.name for spec in PRODUCT_REGISTRY)
 """The capacity products, in registry order (:data:`vpp_gym.markets.PRODUCT_REGISTRY`)."""

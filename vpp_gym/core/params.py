@@ -268,12 +268,16 @@ class CoreParams:
 
     @cached_property
     def absent_keys(self) -> tuple[str, ...]:
-        """Summed ledger entries of resources the scenario lacks and of closed products (written as 0)."""
+        """Summed ledger entries of resources the scenario lacks and of closed v0 products (written as 0; the
+        owners of :data:`vpp_gym.ledger.UNWRITTEN_WHEN_ABSENT` write nothing)."""
         present = {spec.name for spec, _prm in self.resources} | set(self.open_products)
         return tuple(
             e.key
             for e in ledger.ENTRIES
-            if e.summed and e.owner is not None and e.owner not in present and e.owner not in ledger.TIMELINE_OWNERS
+            if e.summed
+            and e.owner is not None
+            and e.owner not in present
+            and e.owner not in ledger.UNWRITTEN_WHEN_ABSENT
         )
 
     @cached_property
@@ -289,7 +293,7 @@ class CoreParams:
     @cached_property
     def profit_terms(self) -> tuple[tuple[str, int], ...]:
         """``(ledger key, sign)`` of the profit terms this scenario writes, in the schema's order."""
-        skip = set(ledger.TIMELINE_OWNERS) - self.timeline_owners
+        skip = set(ledger.UNWRITTEN_WHEN_ABSENT) - self.timeline_owners - set(self.open_products)
         return tuple((e.key, e.sign) for e in ledger.profit_terms() if e.owner not in skip)
 
     @cached_property

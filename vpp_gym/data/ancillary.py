@@ -46,10 +46,25 @@ start in local time (``utc_offset_h``), ``u`` a unit AR(1) noise, ``m`` the mean
   steps read them, like any series realised after the gate, from earlier days
   (:func:`vpp_gym.core.timeline.gate_sources`). Intraday (emergency) events, announced hours
   ahead, are not generated.
+- ``peak_reg_need_mw`` (peak regulation, :mod:`vpp_gym.markets.peak_regulation`): valley filling (need
+  ``-peak_reg_need_mw * u``) in the night valley ``[peak_reg_night_hour, + peak_reg_night_duration_h)``
+  and in the midday solar valley ``[peak_reg_midday_hour, + peak_reg_midday_duration_h)``, each called
+  on a share ``peak_reg_valley_day_prob`` of days; peak shaving (need ``+peak_reg_need_mw * u``) in
+  ``[peak_reg_peak_hour, + peak_reg_peak_duration_h)`` on a share ``peak_reg_peak_day_prob`` of days
+  (0 by default: peak regulation in China is mostly downward); ``u`` uniform in
+  ``[peak_reg_need_min_share, 1]`` per call; never inside a demand-response event (the grid does not
+  buy the same move twice) and valley before peak where they overlap; 0 otherwise.
+  ``peak_reg_price_per_mwh`` is the call's base compensation (``peak_reg_price_per_mwh`` for valley
+  filling, ``peak_reg_peak_price_per_mwh`` for peak shaving) during calls and 0 otherwise. These are
+  drawn from a stream of their own, after and independent of every other column's, so that adding
+  them left every other series bit for bit the same. A window that crosses midnight is split: the
+  part after midnight belongs to the next day's draw.
 
 Default levels are illustrative of Chinese provincial ancillary-service and demand-response
 programmes (capacity and mileage prices of a few to a few tens of CNY per MW, DR compensation of
-a few CNY per kWh at peak); they are synthetic, not any market's data.
+a few CNY per kWh at peak); they are synthetic, not any market's data. The peak-regulation price,
+300 CNY/MWh for valley filling, is Henan's storage compensation (up to 0.3 CNY/kWh; the peak-shaving
+400 and the windows are assumptions; ``docs/market_rules.md`` section 3).
 """
 
 from __future__ import annotations
@@ -102,6 +117,18 @@ class AncillaryConfig:
     dr_peak_days_per_year: float = 10.0
     dr_valley_days_per_year: float = 5.0
     dr_scarcity_window_days: int = 365
+    peak_reg_need_mw: float = 2.0
+    peak_reg_need_min_share: float = 0.5
+    peak_reg_valley_day_prob: float = 0.5
+    peak_reg_night_hour: float = 0.0
+    peak_reg_night_duration_h: float = 6.0
+    peak_reg_midday_hour: float = 11.0
+    peak_reg_midday_duration_h: float = 3.0
+    peak_reg_peak_day_prob: float = 0.0
+    peak_reg_peak_hour: float = 18.0
+    peak_reg_peak_duration_h: float = 2.0
+    peak_reg_price_per_mwh: float = 300.0
+    peak_reg_peak_price_per_mwh: float = 400.0
 
     def __post_init__(self) -> None:
         k = "data.ancillary."
@@ -117,6 +144,9 @@ class AncillaryConfig:
             "dr_peak_price_per_mwh",
             "dr_valley_price_per_mwh",
             "reserve_call_rate_per_day",
+            "peak_reg_need_mw",
+            "peak_reg_price_per_mwh",
+            "peak_reg_peak_price_per_mwh",
         ):
             require_range(k + name, getattr(self, name), 0.0, 1e5)
         for name in (
@@ -126,6 +156,9 @@ class AncillaryConfig:
             "reserve_call_share_min",
             "dr_peak_day_prob",
             "dr_valley_day_prob",
+            "peak_reg_need_min_share",
+            "peak_reg_valley_day_prob",
+            "peak_reg_peak_day_prob",
         ):
             require_range(k + name, getattr(self, name), 0.0, 1.0)
         require_range(k + "price_noise_tau_h", self.price_noise_tau_h, 0.0, 24.0 * 30, lo_open=True)
@@ -138,6 +171,12 @@ class AncillaryConfig:
         require_range(k + "dr_peak_days_per_year", self.dr_peak_days_per_year, 0.0, 366.0)
         require_range(k + "dr_valley_days_per_year", self.dr_valley_days_per_year, 0.0, 366.0)
         require_int(k + "dr_scarcity_window_days", self.dr_scarcity_window_days, 1, 3660)
+        for window in ("night", "midday", "peak"):
+            require_range(
+                k + f"peak_reg_{window}_hour", getattr(self, f"peak_reg_{window}_hour"), 0.0, 24.0, hi_open=True
+            )
+            duration = f"peak_reg_{window}_duration_h"
+            require_range(k + duration, getattr(self, duration), 0.0, 24.0)
 
 
 def _daily_window(
@@ -200,7 +239,7 @@ def generate_ancillary(
     """Synthesize every ancillary column on the index (see the module docstring)."""
     n = len(timestamps)
     dt_h = interval_minutes / 60.0
-    rngs = np.random.default_rng(cfg.seed).spawn(6)
+    rngs = np.random.default_rng(cfg.seed).spawn(7)  # the 7th (peak regulation) leaves the first six unchanged
     local_s = timestamps.astype("datetime64[s]").astype(np.int64) + round(cfg.utc_offset_h * 3600)
     day = local_s // 86_400
     hour = (local_s % 86_400) / 3600.0
@@ -227,6 +266,7 @@ def generate_ancillary(
         valley = (
             _daily_window(hour, day, rngs[5], cfg.dr_valley_day_prob, cfg.dr_valley_hour, cfg.dr_duration_h) & ~peak
         )
+    dr_need = np.where(peak, cfg.dr_need_mw, np.where(valley, -cfg.dr_need_mw, 0.0))
     return {
         "reg_need_mw": cfg.reg_need_mw * ramp,
         "reg_cap_price_per_mw": price(cfg.reg_cap_price_per_mw, rngs[0]),
@@ -234,8 +274,32 @@ def generate_ancillary(
         "reserve_need_mw": cfg.reserve_need_mw * ramp,
         "reserve_price_per_mw": price(cfg.reserve_price_per_mw, rngs[2]),
         "reserve_call_share": call,
-        "dr_need_mw": np.where(peak, cfg.dr_need_mw, np.where(valley, -cfg.dr_need_mw, 0.0)),
+        "dr_need_mw": dr_need,
         "dr_price_per_mwh": np.where(
             peak, cfg.dr_peak_price_per_mwh, np.where(valley, cfg.dr_valley_price_per_mwh, 0.0)
         ),
+        **_peak_regulation(cfg, hour, day, rngs[6], dr_need != 0.0),
     }
+
+
+def _peak_regulation(
+    cfg: AncillaryConfig, hour: np.ndarray, day: np.ndarray, rng: np.random.Generator, dr_event: np.ndarray
+) -> dict[str, np.ndarray]:
+    """The peak-regulation call and base price (module docstring), from the stream ``rng`` alone."""
+    night = _daily_window(
+        hour, day, rng, cfg.peak_reg_valley_day_prob, cfg.peak_reg_night_hour, cfg.peak_reg_night_duration_h
+    )
+    midday = _daily_window(
+        hour, day, rng, cfg.peak_reg_valley_day_prob, cfg.peak_reg_midday_hour, cfg.peak_reg_midday_duration_h
+    )
+    peak = _daily_window(
+        hour, day, rng, cfg.peak_reg_peak_day_prob, cfg.peak_reg_peak_hour, cfg.peak_reg_peak_duration_h
+    )
+    days, inverse = np.unique(day, return_inverse=True)
+    share = rng.uniform(cfg.peak_reg_need_min_share, 1.0, (3, days.size))[:, inverse]  # per day and window
+    valley = (night | midday) & ~dr_event
+    peak = peak & ~valley & ~dr_event
+    size = cfg.peak_reg_need_mw * np.where(night, share[0], share[1])
+    need = np.where(valley, -size, np.where(peak, cfg.peak_reg_need_mw * share[2], 0.0))
+    price = np.where(valley, cfg.peak_reg_price_per_mwh, np.where(peak, cfg.peak_reg_peak_price_per_mwh, 0.0))
+    return {"peak_reg_need_mw": need, "peak_reg_price_per_mwh": price}

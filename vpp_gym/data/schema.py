@@ -28,8 +28,8 @@ Optional columns: a file may give them; those absent are made from the columns a
   When absent it is derived from the day-ahead and real-time prices,
   ``price_id = price_da + id_weight * (price_rt - price_da)`` (default ``id_weight = 0.5``), plus an
   optional seeded AR(1) deviation (``id_sigma_rel``, default 0); see :mod:`vpp_gym.data.synthetic`.
-- Ancillary-service columns (``ANCILLARY_COLUMNS``: regulation, reserve and demand-response needs,
-  prices and calls); those absent are synthesized (``vpp_gym.data.ancillary``).
+- Ancillary-service columns (``ANCILLARY_COLUMNS``: regulation, reserve, demand-response and
+  peak-regulation needs, prices and calls); those absent are synthesized (``vpp_gym.data.ancillary``).
 
 The exogenous arrays of the core hold :data:`ALL_NAMES`: the required columns, then the intraday
 price, then the ancillary columns (code looks columns up by name).
@@ -80,6 +80,8 @@ ANCILLARY_COLUMNS: tuple[Column, ...] = (
     Column("reserve_call_share", "per unit", 0.0, 1.0, "share of accepted reserve called for deployment"),
     Column("dr_need_mw", "MW", -1e5, 1e5, "demand-response need: + peak shaving, - valley filling"),
     Column("dr_price_per_mwh", "currency/MWh", 0.0, 1e5, "demand-response compensation price"),
+    Column("peak_reg_need_mw", "MW", -1e5, 1e5, "peak-regulation call: - valley filling, + peak shaving"),
+    Column("peak_reg_price_per_mwh", "currency/MWh", 0.0, 1e5, "peak-regulation base compensation price"),
 )
 ANCILLARY_NAMES: tuple[str, ...] = tuple(c.name for c in ANCILLARY_COLUMNS)
 

@@ -19,7 +19,7 @@ Reserve and demand-response delivery that falls short of what was accepted is ch
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import ClassVar, Literal
 
 from vpp_gym.markets.clearing import CompetitorStackConfig
 from vpp_gym.markets.regulation import AgcSignalConfig
@@ -38,6 +38,9 @@ class ProductMarketConfig:
         others_ratio: invitation form: competitors' declarations as a multiple of the need.
         competitors: transaction form: the competitor offer stack (0 offers = price-taker).
     """
+
+    TRANSACTION_ONLY_KEYS: ClassVar[tuple[str, ...]] = ("price_cap", "competitors")
+    """Keys that are rules of the transaction form only (set under the invitation form, they warn)."""
 
     form: Literal["invitation", "transaction"] = "invitation"
     offer_max_mw: float = 2.0

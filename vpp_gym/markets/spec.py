@@ -41,6 +41,10 @@ class ProductSpec:
         extra_entries: ledger entries it writes besides offer, award, price and cash.
         award: its step after the base setpoints.
         settle: its step after the net injection.
+        zero_when_closed: whether its summed ledger entries are written as 0 while it is closed (the
+            products of v0, whose zeros the golden trajectories record). A product added later
+            declares False: a scenario without it writes none of its entries, so that every
+            existing scenario's ledger, and so its trajectories, stay the same.
     """
 
     name: str
@@ -52,6 +56,7 @@ class ProductSpec:
     extra_entries: tuple[Entry, ...] = ()
     award: Step = _no_step
     settle: Step = _no_step
+    zero_when_closed: bool = True
 
     def __reduce__(self) -> tuple[Any, tuple[str]]:
         """Pickle by reference to the registry (the declaration holds functions, which do not pickle)."""
