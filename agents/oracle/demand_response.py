@@ -14,9 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from agents.lp import Model
+from agents.oracle.baseline import passive_baseline
 from agents.oracle.context import OracleContext
-from agents.oracle.flex_load import base_load_mw
-from agents.oracle.renewable import RENEWABLES, available_mw
 from agents.oracle.scope import OracleScopeError
 from vpp_gym.core import ALL_NAMES, I_DR_NEED, I_DR_P, CoreParams, EpisodeData
 
@@ -46,17 +45,6 @@ def exo_with_dr_baseline(p: CoreParams, episode: EpisodeData, row: int = 0) -> n
         return exo
     assert episode.dr_baseline_mw is not None
     return np.column_stack([exo, episode.dr_baseline_mw[row]])
-
-
-def passive_baseline(ctx: OracleContext) -> np.ndarray:
-    """The net injection of a passive VPP: renewables at their available power minus the base load."""
-    baseline = np.zeros(ctx.T)
-    for name, _ in RENEWABLES:
-        if getattr(ctx.resources, name) is not None:
-            baseline += available_mw(ctx, name)
-    if ctx.resources.flex_load is not None:
-        baseline -= base_load_mw(ctx)
-    return baseline
 
 
 def settlement_baseline(ctx: OracleContext) -> np.ndarray:

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from agents.lp import Model
+from agents.oracle.baseline import passive_baseline
 from agents.oracle.context import OracleContext
-from agents.oracle.demand_response import passive_baseline
 from vpp_gym.core import I_PR_NEED, I_PR_P
 from vpp_gym.markets.peak_regulation import PeakRegulationConfig
 
