@@ -220,6 +220,10 @@ def awarded_products(m: Model, ctx: OracleContext) -> None:
     the capacity held ``A[t]`` in ``[0, R[t]]`` (0 without a battery), the rest paid
     ``shortfall_penalty_per_mwh`` per MW and hour: profit ``dt pen (A - R)``. Their payments use the
     awards' cleared prices (the price columns of ``ctx.exo``, :func:`with_awarded_prices`).
+
+    The simulator holds ``min(R, headroom of the base setpoint)``; the model may plan to hold less (when
+    following the signal costs more than it earns), which then does not replay exactly. An award the
+    oracle made itself (a plan from the first bid step) is always held whole.
     """
     view = ctx.require(ctx.day_ahead, "day-ahead view")
     fixed = view.awarded
