@@ -178,7 +178,11 @@ def check_trained(run: str | Path, cfg: EvaluationConfig) -> None:
 
 
 def run_recorded(env: gym.Env, policy: Policy, seed: int, options: dict[str, Any]) -> list[dict[str, Any]]:
-    """Play one episode; one row per step: time, realised series, actions, state after the step, ledger."""
+    """Play one episode; one row per step: time, realised series, actions, state after the step, ledger.
+
+    On the day-ahead timeline a row also says whether the step is a bid step (``bidding``) and which
+    interval it bids for or dispatches (``interval``: its time and series are that interval's).
+    """
     obs, info = env.reset(seed=seed, options=options)
     policy.reset()
     u = env.unwrapped
@@ -193,8 +197,11 @@ def run_recorded(env: gym.Env, policy: Policy, seed: int, options: dict[str, Any
     while not done:
         action = np.asarray(policy.act(obs, info), dtype=np.float32).reshape(-1)
         obs, _reward, terminated, truncated, info = env.step(action)
-        row: dict[str, Any] = {"t": t, "local_time": str(stamps[int(ep.start[0]) + t] + offset)}
-        row.update({f"series.{c}": float(ep.exo[0, t, k]) for k, c in enumerate(ALL_NAMES)})
+        i = int(info.get("t", t))  # the interval (the step itself on the hour-ahead timeline)
+        row: dict[str, Any] = {"t": t, "local_time": str(stamps[int(ep.start[0]) + i] + offset)}
+        if p.day_ahead:
+            row.update({"interval": i, "bidding": bool(info["bidding"])})
+        row.update({f"series.{c}": float(ep.exo[0, i, k]) for k, c in enumerate(ALL_NAMES)})
         row.update({f"action.{n}": float(a) for n, a in zip(p.action_names, action, strict=True)})
         row.update({f"state.{n}": float(v) for n, v in zip(state_names, obs, strict=False)})
         row.update({k: v for k, v in flatten_info(info).items() if k != "t"})

@@ -179,6 +179,14 @@ class Model:
         ub[idx] = value
         self._lb, self._ub = [lb], [ub]
 
+    def bound(self, idx: np.ndarray, lb: float | np.ndarray, ub: float | np.ndarray) -> None:
+        """Set the bounds of variables (``lb <= x[idx] <= ub``, broadcast)."""
+        lo = np.concatenate(self._lb)
+        hi = np.concatenate(self._ub)
+        lo[idx] = lb
+        hi[idx] = ub
+        self._lb, self._ub = [lo], [hi]
+
     def add_cost(self, idx: np.ndarray, cost: float | np.ndarray) -> None:
         """Add to the objective coefficients of variables."""
         c = np.concatenate(self._c)

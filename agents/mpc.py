@@ -13,6 +13,32 @@ perfect), so its tracking, unlike the oracle's, can fall short and lower its sco
 starts from (stored energy, backlog, EV need, gas output, committed positions) is all in the
 observation. It reads the episode through the env's documented accessor
 (:meth:`vpp_gym.env.VppEnv.live`), never its private attributes.
+
+**The day-ahead timeline** (``markets.energy.timeline: day_ahead``, :mod:`vpp_gym.core.timeline`). The
+plan covers the remaining intervals (to the episode's end, or ``horizon_steps`` but at least through
+the last day awarded or being bid), from the current state; what is awarded (the day-ahead schedule
+and its cleared prices, the intraday adjustments traded, the capacity awards and their prices: the
+state's rings, :attr:`vpp_gym.env.VppEnv.state`) is fixed, the rest is decided
+(:func:`agents.oracle.solve` on the day-ahead timeline). It re-plans
+
+* at the first bid step of each bid block (the D-1 gate of day ``D``), on **the gate's information
+  only**: every interval not realised yet is forecast seasonal-naively, as the bid steps' observed
+  forecasts are made (:func:`vpp_gym.core.timeline.gate_sources`): the value of the same interval on
+  the latest day known at the gate (realised before the gate; for the day-ahead price, published by
+  it: the whole of ``D - 1``), for every column (also those the observation does not carry: the
+  intraday price, EV data, reserve calls). Nothing realised at or after the gate is read
+  (``tests/agents/test_mpc_day_ahead.py`` checks it by perturbing those rows). The plan's day-ahead
+  schedule of ``D`` is bid as flat curves, its capacity awards offered (priced at 0), at every bid step
+  of the block;
+* at dispatch steps, every ``replan_every`` of them: the awarded intervals are forecast with the
+  scenario's error model as on the hour-ahead timeline (the realisation plus an error growing with the
+  lead, the statistics of the observation's nowcasts; the intraday price, which the model takes as
+  exact, gets the real-time price's error), the intervals not awarded yet seasonal-naively from what
+  is realised now. It plays the setpoints and, at an intraday gate, orders the planned adjustments
+  (re-balancing the schedule on the newer forecasts).
+
+The energy stored at the episode's end is valued at the last day's mean day-ahead price: its
+published prices once awarded, else their seasonal-naive forecast.
 """
 
 from __future__ import annotations
@@ -24,7 +50,8 @@ import numpy as np
 
 from agents.base import single_observation
 from agents.oracle import Plan, check_scope, solve
-from vpp_gym.core import forecast_errors
+from agents.oracle.day_ahead import bid_step_of
+from vpp_gym.core import I_DA, CoreParams, episode_rows, forecast_errors
 from vpp_gym.data.forecast import forecast_windows
 from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.env import single_vpp_env
@@ -65,16 +92,24 @@ class MpcPolicy:
         self._seed = seed
         self._time_limit = time_limit_s
         self._errors = forecast_errors(self._env.params)
+        if self._env.params.day_ahead:  # the intraday price (exact in the model): the real-time price's error
+            self._errors["price_id_per_mwh"] = self._errors["price_rt_per_mwh"]
         self._rng = np.random.default_rng(seed)
         self._plan: Plan | None = None
         self._k = 0
         self.solves = 0
+        self._rows: np.ndarray | None = None  # day-ahead timeline: the episode's rows with history
+        self._rows_start = -1
+        self._k0 = 0  # day-ahead timeline: the step the plan starts at
+        self._since = 0  # and the dispatch steps played since
 
     def reset(self) -> None:
         """Start a new episode (a fresh forecast generator from the seed)."""
         self._rng = np.random.default_rng(self._seed)
         self._plan = None
         self._k = 0
+        self._rows = None
+        self._rows_start = -1
 
     def forecast(self, t: int, n: int) -> np.ndarray:
         """Forecasts issued at step ``t`` of the ``n`` intervals from ``t``: ``(n, K)`` in ``ALL_NAMES`` order."""
@@ -104,6 +139,8 @@ class MpcPolicy:
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         """Re-solve if due, then the plan's action for this step."""
         single_observation(obs, "MpcPolicy")
+        if self._env.params.day_ahead:
+            return self._act_day_ahead()
         u = self._env
         state = u.live()[1]
         t = int(state.t)
@@ -118,3 +155,112 @@ class MpcPolicy:
         a = self._plan.actions[self._k]
         self._k += 1
         return a.astype(np.float32)
+
+    # -- the day-ahead timeline -------------------------------------------------------------------------------
+    def _act_day_ahead(self) -> np.ndarray:
+        """Re-plan at the first bid step of a bid block and every ``replan_every`` dispatch steps; play the plan."""
+        u = self._env
+        p = u.params
+        sch = p.schedule
+        state = u.live()[1]
+        k, t = int(state.k), int(state.t)
+        block = bool(sch.bid[k]) and (k == 0 or not sch.bid[k - 1])
+        plan = self._plan
+        if (
+            plan is None
+            or block
+            or self._k >= len(plan.actions)
+            or (not sch.bid[k] and self._since >= self.replan_every)
+        ):
+            n = self.plan_length(k, t)
+            exo = self.day_ahead_forecast(k, t, n)
+            self._plan = plan = solve(
+                p,
+                exo,
+                state,
+                self._time_limit,
+                agc=self.agc_forecast(t, n),
+                exact=self.exact,
+                terminal_price=self.terminal_price(k, exo) if t + n == p.episode_steps else None,
+            )
+            self._k0, self._k, self._since = k, 0, 0
+            self.solves += 1
+        a = plan.actions[k - self._k0]
+        self._k = k - self._k0 + 1
+        if not sch.bid[k]:
+            self._since += 1
+        return a.astype(np.float32)
+
+    def plan_length(self, k: int, t: int) -> int:
+        """Intervals of a plan at step ``k`` (interval ``t``): to the episode's end, or ``horizon_steps`` but at
+        least through the last day awarded or being bid."""
+        p = self._env.params
+        remaining = p.episode_steps - t
+        if self.horizon_steps is None:
+            return remaining
+        sch = p.schedule
+        awarded = np.flatnonzero(bid_step_of(p) < k + (1 if sch.bid[k] else 0))
+        end = (int(sch.interval[k]) // sch.day_steps + 1) * sch.day_steps if sch.bid[k] else 0
+        end = max(end, int(awarded[-1]) + 1 if len(awarded) else 0)
+        return min(remaining, max(self.horizon_steps, end - t))
+
+    def episode_rows(self) -> np.ndarray:
+        """The episode's realised rows with the history before it, ``(history + T + H + 1, K)``
+        (:func:`vpp_gym.core.episode_rows`); only rows known at a step are read from it."""
+        u = self._env
+        start = u.live()[0].start
+        if self._rows is None or self._rows_start != int(start[0]):
+            self._rows = episode_rows(u.params, u.series, start, u.params.history_steps)[0]
+            self._rows_start = int(start[0])
+        return self._rows
+
+    def day_ahead_forecast(self, k: int, t: int, n: int) -> np.ndarray:
+        """The exogenous rows MPC plans intervals ``t .. t + n - 1`` on at step ``k``, ``(n, K)`` (module docstring):
+        at a bid step all seasonal-naive from the gate; at a dispatch step the awarded intervals by the error
+        model (:meth:`forecast`), the others seasonal-naive from now."""
+        p = self._env.params
+        sch = p.schedule
+        targets = t + np.arange(n)
+        awarded = bid_step_of(p)[targets] < k
+        day_start = (targets // sch.day_steps) * sch.day_steps
+        if sch.bid[k]:  # the gate of the day bid for: g intervals into the day before it
+            now = int(sch.interval[k]) // sch.day_steps * sch.day_steps - sch.day_steps + sch.gate_step
+        else:
+            now = t
+        known_da = int(day_start[~awarded][0]) if (~awarded).any() else p.episode_steps
+        out = seasonal_naive(p, self.episode_rows(), targets, now, known_da)
+        if not sch.bid[k] and awarded.any():
+            m = int(np.flatnonzero(awarded)[-1]) + 1  # the awarded intervals come first
+            out[:m] = self.forecast(t, m)
+        return out
+
+    def terminal_price(self, k: int, exo: np.ndarray) -> float:
+        """MPC's estimate of the terminal price: the last day's mean day-ahead price, published (in the state's
+        rings) once awarded, else its forecast in ``exo`` (the plan's rows up to the episode's end)."""
+        u = self._env
+        p = u.params
+        sch = p.schedule
+        last = np.arange(p.episode_steps - sch.day_steps, p.episode_steps)
+        if bid_step_of(p)[last[0]] < k:
+            return float(np.mean(np.asarray(u.live()[1].da_price)[last % sch.ring]))
+        return float(np.mean(exo[-sch.day_steps :, I_DA]))
+
+
+def seasonal_naive(p: CoreParams, rows: np.ndarray, targets: np.ndarray, known: int, known_da: int) -> np.ndarray:
+    """The seasonal-naive forecast of every column for the intervals ``targets``, ``(len(targets), K)``.
+
+    The value of the same interval ``m`` days earlier, with the smallest ``m >= 1`` whose value is known:
+    realised before interval ``known`` (episode index; negative: before the episode), or, for the
+    day-ahead price, published before ``known_da`` (the rule of :func:`vpp_gym.core.timeline.gate_sources`;
+    before the data's first row, its first row). ``rows`` are the episode's rows with the history before it
+    (:meth:`MpcPolicy.episode_rows`).
+    """
+    n, off = p.schedule.day_steps, p.history_steps
+
+    def source(limit: int) -> np.ndarray:
+        m = np.maximum(1, -(-(targets - limit + 1) // n))
+        return np.maximum(off + targets - m * n, 0)
+
+    out = np.array(rows[source(known)], dtype=float)
+    out[:, I_DA] = rows[source(known_da), I_DA]
+    return out

@@ -13,8 +13,11 @@ passive    no flexibility used (:class:`agents.base.PassivePolicy`); the evaluat
 rule       price thresholds around a running reference (:class:`agents.rule.PriceThresholdPolicy`)
 microgrid  local balance first, no market participation (:class:`agents.rule.MicrogridPolicy`)
 mpc        rolling-horizon MPC on forecasts (:class:`agents.mpc.MpcPolicy`); ``seed`` seeds its
-           forecast errors, ``replan_every`` (default 4) and ``horizon_steps`` (default: to the end)
-oracle     perfect-foresight plan of the realised episode (:class:`agents.oracle.OraclePolicy`)
+           forecast errors, ``replan_every`` (default 4) and ``horizon_steps`` (default: to the end);
+           on the day-ahead timeline it bids at each D-1 gate on the gate's information and
+           re-plans every ``replan_every`` dispatch steps
+oracle     perfect-foresight plan of the realised episode (:class:`agents.oracle.OraclePolicy`), on
+           either market timeline
 random     uniform random actions (:class:`agents.base.RandomPolicy`), seeded by ``seed``
 ppo, sac   a trained agent (:class:`agents.rl.policy.RlPolicy`) loaded from the run folder ``run``
            of ``vpp-gym train``; the command line names one ``LABEL=RUN_DIR``
@@ -168,8 +171,8 @@ def _trained(algo: str) -> Callable[..., Policy]:
 register_policy("passive", _passive, "no flexibility used; the evaluation's reference")
 register_policy("rule", _rule, "price thresholds: plan each interval at its offer, offer what it leaves, follow it")
 register_policy("microgrid", _microgrid, "local balance first, no market participation")
-register_policy("mpc", _mpc, "rolling-horizon MPC over the oracle's model, on forecasts")
-register_policy("oracle", _oracle, "perfect-foresight plan of the realised episode")
+register_policy("mpc", _mpc, "rolling-horizon MPC over the oracle's model, on forecasts (either timeline)")
+register_policy("oracle", _oracle, "perfect-foresight plan of the realised episode (either timeline)")
 register_policy("random", _random, "uniform random actions")
 register_policy("ppo", _trained("ppo"), "a PPO agent trained by vpp-gym train (run folder)")
 register_policy("sac", _trained("sac"), "a SAC agent trained by vpp-gym train (run folder)")

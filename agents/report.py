@@ -54,8 +54,14 @@ def _fmt(stat: dict[str, float | None]) -> str:
     return f"{m:,.{digits}f} ± {s:,.{digits}f}"
 
 
+def dispatch_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The steps that dispatch an interval: every step, but the bid steps of the day-ahead timeline."""
+    return [r for r in rows if not r.get("bidding", False)]
+
+
 def plot_dispatch(rows: list[dict[str, Any]], title: str, path: Path) -> None:
-    """Stacked resource output (MW, + = injection), load consumption, net injection, and SOC."""
+    """Stacked resource output (MW, + = injection), load consumption, net injection, and SOC (per interval)."""
+    rows = dispatch_rows(rows)
     plt = pyplot()
     t = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(10, 4.2))
@@ -91,7 +97,9 @@ def plot_dispatch(rows: list[dict[str, Any]], title: str, path: Path) -> None:
 
 
 def plot_prices(rows: list[dict[str, Any]], title: str, path: Path) -> None:
-    """Realised day-ahead and real-time prices with the day-ahead positions (and offer prices) made."""
+    """Realised day-ahead and real-time prices with the day-ahead positions (and offer prices) made; on the
+    day-ahead timeline the schedule delivered per interval (day-ahead award and intraday adjustment, MWh)."""
+    rows = dispatch_rows(rows)
     plt = pyplot()
     t = np.arange(len(rows))
     fig, ax = plt.subplots(figsize=(10, 3.8))
@@ -102,15 +110,30 @@ def plot_prices(rows: list[dict[str, Any]], title: str, path: Path) -> None:
     ax.set_xlabel("interval")
     ax.set_ylabel("price per MWh")
     ax2 = ax.twinx()
-    ax2.bar(
-        t,
-        [r["energy_da.commit_mw"] for r in rows],
-        width=1.0,
-        alpha=0.3,
-        color="tab:green",
-        label="day-ahead position committed (MW)",
-    )
-    ax2.set_ylabel("MW")
+    if "energy_da.commit_mw" in rows[0]:
+        ax2.bar(
+            t,
+            [r["energy_da.commit_mw"] for r in rows],
+            width=1.0,
+            alpha=0.3,
+            color="tab:green",
+            label="day-ahead position committed (MW)",
+        )
+        ax2.set_ylabel("MW")
+    else:  # the day-ahead timeline: the schedule of each interval, settled at delivery
+        da = np.array([r["energy_da.quantity_mwh"] for r in rows])
+        ax2.bar(t, da, width=1.0, alpha=0.3, color="tab:green", label="day-ahead award (MWh)")
+        if "energy_id.quantity_mwh" in rows[0]:
+            ax2.bar(
+                t,
+                [r["energy_id.quantity_mwh"] for r in rows],
+                bottom=da,
+                width=1.0,
+                alpha=0.3,
+                color="tab:red",
+                label="intraday adjustment (MWh)",
+            )
+        ax2.set_ylabel("MWh per interval")
     lines = ax.get_legend_handles_labels()
     bars = ax2.get_legend_handles_labels()
     ax.legend(lines[0] + bars[0], lines[1] + bars[1], fontsize=8, loc="upper left")

@@ -17,7 +17,9 @@ windows):
 * one synthetic year with deeply negative middays: the task's series with a solar-glut dip on 30 % of
   the days, 1,500 deep, clipped at a floor of -500 (the EU day-ahead floor, in the scenario's currency);
 * eight years (2,920 days, 280,320 intervals): the task's synthetic series generated for eight years
-  (``data.synthetic.days``), with and without the deep middays.
+  (``data.synthetic.days``), with and without the deep middays;
+* one year on the day-ahead timeline (``markets.energy.timeline: day_ahead``): a year-long episode of the
+  task's synthetic series, planned from its first bid step (D-1 awards, intraday gates, terminal value).
 
 Each line says how the plan was found (LP; MILP: binary charge/discharge modes by windows) and whether
 it is proven optimal.
@@ -55,6 +57,33 @@ def oracle_year(repeats: int) -> None:
     print(
         f"oracle, Arbitrage-v0, one year at 15 min ({len(exo)} intervals, {'MILP' if plan.mip else 'LP'}): "
         f"median {statistics.median(times):.2f} s over {repeats} (profit {profit:,.0f})",
+        flush=True,
+    )
+
+
+DAY_AHEAD_YEAR = {
+    "markets.energy.timeline": "day_ahead",
+    "time.episode_hours": 365 * 24,
+    "data.splits": {"train_frac": 0.0, "val_frac": 0.0},  # the whole synthetic year is the test split's episode
+}
+
+
+def oracle_year_day_ahead(repeats: int) -> None:
+    """The oracle on one year of Arbitrage-v0 at 15 min on the day-ahead timeline: a year-long episode (365 bid
+    blocks, intraday gates, terminal value), solved from its first bid step (:func:`agents.oracle.solve`)."""
+    env: Any = gym.make("vpp_gym/Arbitrage-v0", overrides=DAY_AHEAD_YEAR).unwrapped
+    env.reset(seed=0, options={"split": "test", "day": 0})
+    episode, state = env.live()
+    times, plan = [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        plan = solve(env.params, episode.exo[0], state, terminal_price=float(episode.terminal_price[0]))
+        times.append(time.perf_counter() - t0)
+    assert plan is not None
+    print(
+        f"oracle, Arbitrage-v0 on the day-ahead timeline, one year at 15 min ({env.params.episode_steps} intervals, "
+        f"{env.params.steps} steps, {'MILP' if plan.mip else 'LP'}): median {statistics.median(times):.2f} s "
+        f"over {repeats} (profit {plan.profit:,.0f})",
         flush=True,
     )
 
@@ -158,10 +187,12 @@ def main() -> None:
     args = parser.parse_args()
     if args.oracle_only:
         oracle_year(args.repeats)
+        oracle_year_day_ahead(args.repeats)
         oracle_issue16(args.repeats)
         return
     if not args.price_maker_only:
         oracle_year(args.repeats)
+        oracle_year_day_ahead(args.repeats)
         oracle_issue16(args.repeats)
         for env_id in ("vpp_gym/Arbitrage-v0", "vpp_gym/LowCarbon-v0", "vpp_gym/Regulation-v0"):
             one_day(env_id, OraclePolicy, "oracle", args.repeats)

@@ -71,6 +71,28 @@ VPP's offer. Demand response is paid ``min(delivered, A_dr)`` at its segment's p
 <= a_s`` per segment). MPC does not see the stacks (competitors' private offers), so a price-maker
 scenario is outside its scope.
 
+The day-ahead timeline (``markets.energy.timeline: day_ahead``, :mod:`vpp_gym.core.timeline`;
+:mod:`agents.oracle.day_ahead`). The same blocks, with the grid's block replaced: per interval the
+day-ahead award ``qd[t]`` (free in ``[-P, P]`` until its bid step, then fixed to the award in the
+state's rings) and the intraday adjustment ``qi[t]`` (what is traded already plus at most ``max_mw`` per
+gate still ahead that trades ``t``; none for the first ``lead`` intervals), settled
+
+    dt * (qd P_DA + qi P_ID + (net - qd - qi) P_RT) - penalty + dt Qc (Pc - P_DA) + (e[T-1] - e_init) P_term
+
+with the contract for difference ``Qc`` (a constant as a price-taker) and the terminal value of the
+stored energy on the episode's last interval (``P_term`` the last day's mean day-ahead price). Against the
+energy stack (``autonomous.yaml``) a flat curve is awarded its whole quantity and clears at the price
+the stack sets for it, a step function of ``qd`` (one binary per range of
+:func:`~agents.oracle.stacks.curve_segments`; a position at or above the need is left out, as is
+``STACK_MARGIN_MW`` at each end of a range); the contract then pays against that price. The capacity
+products keep their blocks: awarded at the bid steps, delivered at dispatch; an award in the rings is
+fixed (regulation: held up to it, the rest paid ``shortfall_penalty_per_mwh``). The deviation
+assessment's free band ``max(share |q|, b0)`` (either timeline) is modelled exactly: a constant band
+keeps the LP, a band growing with ``|q|`` (not convex) takes two binaries per interval
+(:func:`~agents.oracle.grid.deviation_penalty`). The plan is played as flat curves ``da_low = da_high
+= qd / P`` and the products' offers (priced at 0) at the bid steps, setpoints and intraday orders at the
+dispatch steps.
+
 Scope: imperfect regulation tracking (response delay, ramp limit) raises :class:`OracleScopeError`
 naming what is not modelled, and so does a price-maker scenario without its stacks (MPC).
 
@@ -84,9 +106,9 @@ The class of plans the oracle is optimal over (every plan in it replays exactly)
 * reserve: a shortfall is planned only with the load's curtailment at ``curtail_share * base``
   (see :func:`agents.oracle.reserve.priority_block`).
 
-Layout: one module per resource or market (``grid``, ``renewable``, ``battery``, ``flex_load``, ``ev``,
-``gas``, ``products``, ``reserve``, ``demand_response``, ``peak_regulation``, ``carbon``, ``stacks``), and the solution
-methods (``windows``, ``chunks``). Each has a block
+Layout: one module per resource or market (``grid``, ``day_ahead``, ``renewable``, ``battery``, ``flex_load``,
+``ev``, ``gas``, ``products``, ``reserve``, ``demand_response``, ``peak_regulation``, ``carbon``, ``stacks``),
+and the solution methods (``windows``, ``chunks``). Each has a block
 ``block(m: Model, ctx: OracleContext) -> Record`` (renewables and products also take their name) that
 adds its variables, returned as a frozen record of index arrays (e.g.
 :class:`~agents.oracle.battery.BatteryVars`), and its named constraint families (``battery.energy_balance``,
@@ -99,6 +121,7 @@ block's docstring; and a ``decode(ctx, record, x, draft)`` that writes its part 
 from agents.oracle.battery import BatteryVars
 from agents.oracle.carbon import CarbonVars
 from agents.oracle.context import SIMULTANEOUS_TOL_MW, OracleContext, OracleVars, Plan
+from agents.oracle.day_ahead import DayAheadVars, DayAheadView, day_ahead_view
 from agents.oracle.demand_response import DemandResponseVars
 from agents.oracle.ev import EvVars
 from agents.oracle.flex_load import FlexLoadVars
@@ -112,13 +135,15 @@ from agents.oracle.renewable import RenewableVars
 from agents.oracle.reserve import ReserveVars
 from agents.oracle.scope import OracleScopeError, check_scope
 from agents.oracle.search import solve
-from agents.oracle.stacks import STACK_MARGIN_MW, Segments, stack_segments, stacked_markets
+from agents.oracle.stacks import STACK_MARGIN_MW, Segments, curve_segments, stack_segments, stacked_markets
 
 __all__ = [
     "SIMULTANEOUS_TOL_MW",
     "STACK_MARGIN_MW",
     "BatteryVars",
     "CarbonVars",
+    "DayAheadVars",
+    "DayAheadView",
     "DemandResponseVars",
     "EvVars",
     "FlexLoadVars",
@@ -137,6 +162,8 @@ __all__ = [
     "Segments",
     "build_model",
     "check_scope",
+    "curve_segments",
+    "day_ahead_view",
     "solve",
     "stack_segments",
     "stacked_markets",

@@ -98,7 +98,7 @@ def carbon_block(m: Model, ctx: OracleContext) -> CarbonVars:
     if gas is not None:
         m.coef(cap_e, gas.p, -cm.ccer_cap_share * dt * gas_params(ctx).ef_t_per_mwh)
     v = CarbonVars(x=X, used=used)
-    ctx.objective.constant = compliance_cost_rows(m, ctx, v)
+    ctx.objective.constant += compliance_cost_rows(m, ctx, v)
     return v
 
 

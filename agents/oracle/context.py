@@ -21,6 +21,7 @@ from vpp_gym.core import CoreParams
 if TYPE_CHECKING:
     from agents.oracle.battery import BatteryVars
     from agents.oracle.carbon import CarbonVars
+    from agents.oracle.day_ahead import DayAheadVars, DayAheadView
     from agents.oracle.demand_response import DemandResponseVars
     from agents.oracle.ev import EvVars
     from agents.oracle.flex_load import FlexLoadVars
@@ -41,9 +42,11 @@ class Plan:
     """An optimal plan, or (``optimal`` False) the best one found within the time limit.
 
     Attributes:
-        actions: ``(T, A)`` env actions in ``[-1, 1]``, one row per step.
+        actions: env actions in ``[-1, 1]``, one row per step: ``(T, A)`` on the hour-ahead timeline;
+            on the day-ahead timeline one row per step from the state's step ``k`` to the episode's end
+            (bid and dispatch steps; the steps of intervals beyond the plan are passive).
         profit: the plan's objective (the env's profit summed over the episode, currency).
-        setpoints: the plan's MW values by name (``"battery"``, ``"net"``, ...), ``(T,)`` each.
+        setpoints: the plan's MW values by name (``"battery"``, ``"net"``, ...), ``(T,)`` each (per interval).
         mip: whether binaries were needed.
         optimal: whether the plan is proven optimal (to the solver's relative gap, 1e-9).
         gap: ``(bound - profit) / max(|profit|, 1)`` with ``bound`` a proven upper bound on the
@@ -91,6 +94,7 @@ class OracleVars:
     imports: ImportVars | None = None
     demand_response: DemandResponseVars | None = None
     carbon: CarbonVars | None = None
+    day_ahead: DayAheadVars | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def put(self, name: str, record: Any) -> None:
@@ -120,6 +124,10 @@ class OracleContext:
         stacks: competitor stacks of the price-maker markets, ``market -> (mw, price)``, ``(T, M)`` each.
         carbon_segment: the carbon band solved for (see :func:`agents.oracle.carbon.carbon_block`).
         tail: solve the upper bound on every surplus band from ``carbon_segment`` on.
+        day_ahead: the day-ahead timeline: what is already awarded and which intraday gates are ahead
+            (:class:`~agents.oracle.day_ahead.DayAheadView`); None on the hour-ahead timeline.
+        terminal_price: the price the energy stored at the episode end is credited at (day-ahead
+            timeline; 0 when the plan stops before the end or the rule is ``none``).
         objective: the profit being assembled.
         vars: the records of the blocks built so far.
     """
@@ -132,6 +140,8 @@ class OracleContext:
     stacks: dict[str, tuple[np.ndarray, np.ndarray]]
     carbon_segment: int | None = None
     tail: bool = False
+    day_ahead: DayAheadView | None = None
+    terminal_price: float = 0.0
     objective: Objective = field(default_factory=Objective)
     vars: OracleVars = field(default_factory=OracleVars)
 
@@ -173,7 +183,9 @@ class OracleContext:
 
 @dataclass
 class PlanDraft:
-    """The plan being decoded: env actions ``(T, A)`` and setpoints by name, in the order written."""
+    """The plan being decoded: env actions ``(T, A)`` (one row per interval) and setpoints by name, in the
+    order written. On the day-ahead timeline an interval's row holds the actions of its bid step and of its
+    dispatch step, which :func:`agents.oracle.day_ahead.step_actions` then splits into the steps."""
 
     actions: np.ndarray
     setpoints: dict[str, np.ndarray]

@@ -48,7 +48,8 @@ def grid_block(m: Model, ctx: OracleContext) -> GridVars:
     ``grid.deviation``:  dp[t] - dm[t] - net[t] + q[t] + instructed[t] = 0      for t in 0..T-1
 
     with the positions of the first ``L`` intervals fixed to the committed ones; profit
-    ``dt * (q DA + (net - q) RT - penalty (dp + dm))`` (the day-ahead part per :func:`day_ahead_block`).
+    ``dt * (q DA + (net - q) RT) - penalty`` (the day-ahead part per :func:`day_ahead_block`, the
+    penalty per :func:`deviation_penalty`).
     """
     em = ctx.p.cfg.markets.energy
     T, dt, exo = ctx.T, ctx.dt, ctx.exo
@@ -66,9 +67,78 @@ def grid_block(m: Model, ctx: OracleContext) -> GridVars:
     m.coef(dev, dm, -1.0)
     m.coef(dev, net, -1.0)
     m.coef(dev, q, 1.0)
-    ctx.gain(dp, -dt * em.imbalance_penalty_per_mwh)
-    ctx.gain(dm, -dt * em.imbalance_penalty_per_mwh)
+    deviation_penalty(m, ctx, dp, dm, [q], np.full(T, em.position_max_mw))
     return GridVars(net=net, position=q, dev_up=dp, dev_down=dm, balance=bal, deviation=dev)
+
+
+def deviation_penalty(
+    m: Model, ctx: OracleContext, dp: np.ndarray, dm: np.ndarray, position: list[np.ndarray], q_max: np.ndarray
+) -> None:
+    """The deviation assessment: ``penalty dt max(|dev - instructed| - band, 0)``, ``band = max(share |q|, b0)``.
+
+    ``|dev - instructed| = dp + dm`` (the split of ``grid.deviation``; the penalty keeps one of them 0).
+    Without a band (``share = b0 = 0``) or without a penalty: ``penalty dt (dp + dm)``, no rows. With a
+    constant band (``share = 0``), still an LP:
+
+    ``grid.band_excess``:    e[t] - dp[t] - dm[t] + band[t] >= 0                   for t in 0..T-1
+
+    with ``band = b0`` (a constant) and ``e >= 0`` paid ``penalty dt``. With ``share > 0`` the band grows
+    with ``|q|`` (``q`` the sum of the ``position`` variables: the accepted position or schedule), so the
+    penalty falls as ``|q|`` grows, which is not convex: ``|q|`` and the larger arm of the band are
+    modelled exactly with binaries (``s`` the sign of ``q``, ``w`` the arm; ``Q = q_max``, ``M =
+    max(b0, share Q)``):
+
+    ``grid.position_split``:  sum(position)[t] - q+[t] + q-[t] = 0
+    ``grid.position_up``:     q+[t] - Q[t] s[t] <= 0
+    ``grid.position_down``:   q-[t] + Q[t] s[t] <= Q[t]
+    ``grid.band_share``:      band[t] - share (q+[t] + q-[t]) - M w[t] <= 0
+    ``grid.band_floor``:      band[t] + M w[t] <= b0 + M                        (only with b0 > 0)
+
+    so ``band <= share |q|`` or ``band <= b0``, and the profit pushes ``band`` up to the larger of the two.
+    """
+    em = ctx.p.cfg.markets.energy
+    T, dt, pen = ctx.T, ctx.dt, em.imbalance_penalty_per_mwh
+    share, floor = em.deviation_band_share, em.deviation_band_min_mw
+    if pen == 0.0 or (share == 0.0 and floor == 0.0):
+        ctx.gain(dp, -dt * pen)
+        ctx.gain(dm, -dt * pen)
+        return
+    excess = m.var(T, 0.0, np.inf)
+    rows = m.rows(T, 0.0, np.inf, name="grid.band_excess")
+    m.coef(rows, excess, 1.0)
+    m.coef(rows, dp, -1.0)
+    m.coef(rows, dm, -1.0)
+    ctx.gain(excess, -dt * pen)
+    if share == 0.0:
+        m.add_rhs(rows, -floor)  # e - dp - dm >= -b0
+        return
+    band = m.var(T, 0.0, np.inf)
+    m.coef(rows, band, 1.0)
+    q_pos = m.var(T, 0.0, q_max)
+    q_neg = m.var(T, 0.0, q_max)
+    split = m.rows(T, 0.0, 0.0, name="grid.position_split")
+    for q in position:
+        m.coef(split, q, 1.0)
+    m.coef(split, q_pos, -1.0)
+    m.coef(split, q_neg, 1.0)
+    sign = m.var(T, 0.0, 1.0, integer=True)
+    up = m.rows(T, -np.inf, 0.0, name="grid.position_up")
+    m.coef(up, q_pos, 1.0)
+    m.coef(up, sign, -q_max)
+    down = m.rows(T, -np.inf, q_max, name="grid.position_down")
+    m.coef(down, q_neg, 1.0)
+    m.coef(down, sign, q_max)
+    big = np.maximum(floor, share * q_max)
+    arm = m.rows(T, -np.inf, 0.0, name="grid.band_share")
+    m.coef(arm, band, 1.0)
+    m.coef(arm, q_pos, -share)
+    m.coef(arm, q_neg, -share)
+    if floor > 0.0:
+        w = m.var(T, 0.0, 1.0, integer=True)
+        m.coef(arm, w, -big)
+        low = m.rows(T, -np.inf, floor + big, name="grid.band_floor")
+        m.coef(low, band, 1.0)
+        m.coef(low, w, big)
 
 
 def committed_positions(ctx: OracleContext) -> tuple[np.ndarray, np.ndarray]:

@@ -13,16 +13,25 @@ from agents.oracle import battery, ev
 from agents.oracle.blocks import PRODUCT_BLOCKS, RESOURCE_BLOCKS
 from agents.oracle.carbon import carbon_block
 from agents.oracle.context import OracleContext, Plan, PlanDraft
+from agents.oracle.day_ahead import (
+    awarded_products,
+    day_ahead_decode,
+    day_ahead_grid_block,
+    day_ahead_view,
+    step_actions,
+    terminal_value,
+    with_awarded_prices,
+)
 from agents.oracle.demand_response import demand_response_block
 from agents.oracle.grid import energy_offer_decode, grid_block, grid_decode, import_block
 from agents.oracle.products import product_block, product_decode, regulation_block
 from agents.oracle.renewable import RENEWABLES, green_certificates, renewable_block, renewable_decode
 from agents.oracle.reserve import priority_block, reserve_block, reserve_decode, reserve_payment
-from agents.oracle.scope import check_scope
+from agents.oracle.scope import OracleScopeError, check_scope
 from agents.oracle.stacks import check_stacks
 from agents.oracle.windows import StorageFlows, simultaneous
 from vpp_gym import core
-from vpp_gym.core import CoreParams
+from vpp_gym.core import I_DA, CoreParams
 
 
 def make_context(
@@ -34,8 +43,10 @@ def make_context(
     stacks: dict[str, tuple[np.ndarray, np.ndarray]],
     carbon_segment: int | None = None,
     tail: bool = False,
+    terminal_price: float | None = None,
 ) -> OracleContext:
-    """The context of one build (``stacks`` already checked by :func:`~agents.oracle.stacks.check_stacks`)."""
+    """The context of one build (``stacks`` already checked by :func:`~agents.oracle.stacks.check_stacks`;
+    ``terminal_price`` on the day-ahead timeline, see :func:`resolve_terminal_price`)."""
     T = exo.shape[0]
     if "regulation" in p.open_products:
         if agc is None:
@@ -43,6 +54,18 @@ def make_context(
         sig = np.asarray(agc, dtype=float)[:T]
     else:
         sig = np.zeros((T, 1))
+    view = None
+    price = 0.0
+    if p.day_ahead:
+        view = day_ahead_view(p, state, T)
+        if stacks and view.awarded.any():
+            raise OracleScopeError(
+                "price-maker clearing (competitor stacks) on the day-ahead timeline is planned from the first "
+                "bid step only (nothing awarded yet): the awards in the state's rings lie on the stack's "
+                "ranges, not modelled"
+            )
+        exo = with_awarded_prices(p, view, exo)
+        price = resolve_terminal_price(p, exo, state, terminal_price)
     return OracleContext(
         p=p,
         exo=exo,
@@ -52,19 +75,40 @@ def make_context(
         stacks=stacks,
         carbon_segment=carbon_segment,
         tail=tail,
+        day_ahead=view,
+        terminal_price=price,
     )
+
+
+def resolve_terminal_price(p: CoreParams, exo: np.ndarray, state: core.State, given: float | None) -> float:
+    """The terminal price of a day-ahead-timeline plan: 0 if the rule is ``none`` or the plan stops before the
+    episode's end; else ``given``, or the mean day-ahead price of the last day when ``exo`` covers it
+    (:func:`vpp_gym.core.episode.terminal_price`)."""
+    t0, T, n = int(state.t), exo.shape[0], p.schedule.day_steps
+    if p.cfg.markets.energy.terminal_value == "none" or t0 + T != p.episode_steps:
+        return 0.0
+    if given is not None:
+        return float(given)
+    if t0 > p.episode_steps - n:
+        raise ValueError(
+            "solve: the plan starts inside the episode's last day, whose day-ahead prices exo does not cover "
+            "whole; pass terminal_price= (the episode's mean day-ahead price of its last day)"
+        )
+    return float(np.mean(exo[T - n :, I_DA]))
 
 
 def build(m: Model, ctx: OracleContext) -> None:
     """Add every block of the scenario to ``m`` (records on ``ctx.vars``), then the objective."""
     r, products, v = ctx.resources, ctx.products, ctx.vars
-    v.grid = grid_block(m, ctx)
+    v.grid = day_ahead_grid_block(m, ctx) if ctx.day_ahead is not None else grid_block(m, ctx)
     for name, _ in RENEWABLES:
         if getattr(r, name) is not None:
             v.renewables[name] = renewable_block(m, ctx, name)
     green_certificates(ctx)
     for prod in products:
         v.products[prod] = product_block(m, ctx, prod)
+    if ctx.day_ahead is not None:
+        awarded_products(m, ctx)
     if "reserve" in products:
         v.reserve = reserve_block(m, ctx)
     if "regulation" in products:
@@ -74,6 +118,8 @@ def build(m: Model, ctx: OracleContext) -> None:
     for name, (block, _decode) in RESOURCE_BLOCKS.items():
         if getattr(r, name) is not None:
             v.put(name, block(m, ctx))
+    if ctx.day_ahead is not None:
+        terminal_value(ctx)
     v.imports = import_block(m, ctx)
     if "reserve" in products:
         priority_block(m, ctx)
@@ -89,14 +135,18 @@ def build(m: Model, ctx: OracleContext) -> None:
 
 def decode(ctx: OracleContext, sol: Solution) -> tuple[Plan, np.ndarray]:
     """The plan of a solution (inverse of the env's decoding), and the intervals where storage charges
-    and discharges at once (``(T,)``, not replayable).
+    and discharges at once (``(T,)``, not replayable). On the day-ahead timeline the interval rows are
+    split into the steps (:func:`~agents.oracle.day_ahead.step_actions`).
 
     Setpoints are the resources' totals; the battery, gas and curtailment actions ask for the base,
     the total minus the reserve the simulator deploys from that resource (``reserve_<source>``).
     """
     v, x, T = ctx.vars, sol.x, ctx.T
     draft = PlanDraft(actions=np.zeros((T, len(ctx.p.action_names))), setpoints={})
-    grid_decode(ctx, ctx.require(v.grid, "grid"), x, draft)
+    if ctx.day_ahead is not None:
+        day_ahead_decode(ctx, ctx.require(v.grid, "grid"), x, draft)
+    else:
+        grid_decode(ctx, ctx.require(v.grid, "grid"), x, draft)
     if v.reserve is not None:
         reserve_decode(ctx, v.reserve, x, draft)
     for name, rv in v.renewables.items():
@@ -107,8 +157,11 @@ def decode(ctx: OracleContext, sol: Solution) -> tuple[Plan, np.ndarray]:
             resource_decode(ctx, record, x, draft)
     for name, pv in v.products.items():
         product_decode(ctx, name, pv, x, draft)
-    energy_offer_decode(ctx, draft)
-    actions = np.clip(draft.actions, -1.0, 1.0)
+    if ctx.day_ahead is not None:
+        actions = np.clip(step_actions(ctx, draft, x), -1.0, 1.0)
+    else:
+        energy_offer_decode(ctx, draft)
+        actions = np.clip(draft.actions, -1.0, 1.0)
     plan = Plan(actions=actions, profit=-sol.objective, setpoints=draft.setpoints, mip=sol.mip)
     plan.profit += ctx.objective.constant
     return plan, simultaneous(x, storage_flows(ctx), T)
@@ -141,11 +194,12 @@ def build_model(
     stacks: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     binary_modes: np.ndarray | None = None,
     carbon_segment: int | None = None,
+    terminal_price: float | None = None,
 ) -> tuple[Model, OracleContext]:
     """The oracle's model of one solve, built but not solved (to inspect its constraint families).
 
     Args:
-        p, exo, state, agc, stacks: as for :func:`agents.oracle.solve`.
+        p, exo, state, agc, stacks, terminal_price: as for :func:`agents.oracle.solve`.
         binary_modes: ``(T,)`` intervals with a binary storage mode (default none).
         carbon_segment: the carbon band (default None: the deficit side; see :mod:`agents.oracle.carbon`).
 
@@ -156,7 +210,7 @@ def build_model(
     T = exo.shape[0]
     checked = check_stacks(p, stacks or {}, T)
     modes = np.zeros(T, dtype=bool) if binary_modes is None else np.asarray(binary_modes, dtype=bool)
-    ctx = make_context(p, exo, state, modes, agc, checked, carbon_segment)
+    ctx = make_context(p, exo, state, modes, agc, checked, carbon_segment, terminal_price=terminal_price)
     m = Model()
     build(m, ctx)
     return m, ctx

@@ -69,6 +69,7 @@ def solve(
     agc: np.ndarray | None = None,
     exact: bool = True,
     stacks: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    terminal_price: float | None = None,
 ) -> Plan:
     """The optimal plan for the intervals of ``exo`` starting from a scalar ``state``.
 
@@ -87,9 +88,14 @@ def solve(
         stacks: the competitor stacks of the intervals, ``market -> (mw, price)``, each ``(T, M)``
             (needed for every market :func:`stacked_markets` names; ``VppEnv.episode.stacks`` row 0,
             sliced like ``exo``).
+        terminal_price: day-ahead timeline, a plan to the episode's end: the price of the energy stored at
+            the end (``VppEnv.episode.terminal_price[0]``); default the mean day-ahead price of the last
+            day in ``exo`` (which must then cover it).
 
     Returns:
-        The plan; ``plan.actions[k]`` is the action for step ``state.t + k``.
+        The plan; ``plan.actions[k]`` is the action for step ``state.t + k`` (hour-ahead timeline) or
+        ``state.k + k`` (day-ahead timeline: bid and dispatch steps, ``exo`` still one row per interval
+        from ``state.t``; the awards in the state's rings are kept).
 
     Raises:
         SolveError: no feasible plan (``infeasible``), or none found within the time limit (``time_limit``).
@@ -112,7 +118,7 @@ def solve(
             break
         if exact and best is not None and seg is not None and seg >= 1:
             try:
-                may_win = _deeper_bands_may_win(p, exo, state, _left(deadline), agc, stacks, seg, best)
+                may_win = _deeper_bands_may_win(p, exo, state, _left(deadline), agc, stacks, seg, best, terminal_price)
             except SolveError as err:
                 if not err.time_limit:
                     raise
@@ -120,7 +126,7 @@ def solve(
                 break
             if not may_win:
                 break
-        band = _solve_band(p, exo, state, deadline, force_binary_modes, agc, stacks, seg, best)
+        band = _solve_band(p, exo, state, deadline, force_binary_modes, agc, stacks, seg, best, terminal_price)
         upper = max(upper, band.upper)
         if band.improved:
             worse_in_a_row = 0
@@ -159,10 +165,13 @@ def _deeper_bands_may_win(
     stacks: dict[str, tuple[np.ndarray, np.ndarray]],
     seg: int,
     best: Plan,
+    terminal_price: float | None = None,
 ) -> bool:
     """Whether a surplus band from ``seg`` on may beat ``best``: an upper bound on all of them (the
     deepest band's reward rate on all of it) beats it. False too when the surplus cannot reach band ``seg``."""
-    ctx = make_context(p, exo, state, np.zeros(exo.shape[0], dtype=bool), agc, stacks, seg, tail=True)
+    ctx = make_context(
+        p, exo, state, np.zeros(exo.shape[0], dtype=bool), agc, stacks, seg, tail=True, terminal_price=terminal_price
+    )
     try:
         bound, _ = solve_once(ctx, time_limit_s)
     except SolveError as err:
@@ -182,6 +191,7 @@ def _solve_band(
     stacks: dict[str, tuple[np.ndarray, np.ndarray]],
     seg: int | None,
     best: Plan | None,
+    terminal_price: float | None = None,
 ) -> _Band:
     """The plan of one carbon band, if better than ``best``.
 
@@ -192,7 +202,7 @@ def _solve_band(
     """
     T = exo.shape[0]
     modes = np.full(T, force_binary_modes)
-    ctx = make_context(p, exo, state, modes, agc, stacks, seg)
+    ctx = make_context(p, exo, state, modes, agc, stacks, seg, terminal_price=terminal_price)
     m = Model()
     build(m, ctx)
     pb = m.problem()
@@ -261,7 +271,9 @@ def _whole_horizon(
             return _Band(found, infeasible=False, improved=True, upper=upper, stopped=True)
         if attempt == MODE_ATTEMPTS - 1:  # last resort: a binary charge/discharge mode in every interval
             modes = np.ones(T, dtype=bool)
-        c = make_context(ctx.p, ctx.exo, ctx.state, modes, agc, ctx.stacks, ctx.carbon_segment)
+        c = make_context(
+            ctx.p, ctx.exo, ctx.state, modes, agc, ctx.stacks, ctx.carbon_segment, terminal_price=ctx.terminal_price
+        )
         m = Model()
         build(m, c)
         try:

@@ -104,12 +104,22 @@ def segments_block(
     ``<market>.one_segment``:    sum_{s in t} y[s] <= 1                         for t in 0..T-1
     ``<market>.segment_total``:  total[t] - sum_{s in t} a[s] = 0               for t in 0..T-1
     """
-    T = len(total)
     t, lo, hi, price = stack_segments(stack[0], stack[1], need, price_cap)
     keep = lo <= upper_mw
     t, lo, hi, price = t[keep], lo[keep], np.minimum(hi[keep], upper_mw), price[keep]
+    return segment_vars(m, market, (t, lo, hi, price), total, exactly_one=False)
+
+
+def segment_vars(
+    m: Model, market: str, segments: tuple[np.ndarray, ...], total: np.ndarray, exactly_one: bool
+) -> Segments:
+    """The variables and rows of :func:`segments_block` for given segments ``(t, lo, hi, price)`` (``lo <= hi``,
+    either sign); with ``exactly_one`` the ``<market>.one_segment`` rows are equalities (``sum y = 1``: the
+    clearing price of every interval is defined, e.g. for a contract settled against it)."""
+    t, lo, hi, price = segments
+    T = len(total)
     n = len(t)
-    a = m.var(n, 0.0, hi)
+    a = m.var(n, np.minimum(lo, 0.0), np.maximum(hi, 0.0))
     y = m.var(n, 0.0, 1.0, integer=True)
     r_hi = m.rows(n, -np.inf, 0.0, name=f"{market}.segment_upper")
     m.coef(r_hi, a, 1.0)
@@ -117,12 +127,65 @@ def segments_block(
     r_lo = m.rows(n, 0.0, np.inf, name=f"{market}.segment_lower")
     m.coef(r_lo, a, 1.0)
     m.coef(r_lo, y, -lo)
-    one = m.rows(T, -np.inf, 1.0, name=f"{market}.one_segment")
+    one = m.rows(T, 1.0 if exactly_one else -np.inf, 1.0, name=f"{market}.one_segment")
     m.coef(one[t], y, 1.0)
     link = m.rows(T, 0.0, 0.0, name=f"{market}.segment_total")
     m.coef(link, total, 1.0)
     m.coef(link[t], a, -1.0)
     return Segments(a=a, y=y, t=t, price=price)
+
+
+def curve_segments(
+    stack_mw: np.ndarray,
+    stack_price: np.ndarray,
+    need_mw: np.ndarray,
+    price_cap: float,
+    price_floor: float,
+    lo_mw: float,
+    hi_mw: float,
+    margin_mw: float = STACK_MARGIN_MW,
+) -> tuple[np.ndarray, ...]:
+    """Positions of a flat day-ahead offer curve on which it clears against a known stack at a known price.
+
+    A flat curve (``da_low = da_high``: the whole quantity ``q`` in the curve's base, no segment) is
+    awarded ``q`` whatever the price (:func:`vpp_gym.markets.energy.clear_curve`: the base is
+    price-insensitive supply; negative ``q`` is demand). With the valid competitor offers of an interval
+    (priced in ``[floor, cap]``, more than 0 MW) grouped by price ``P_1 < ... < P_M``, ``C_m`` the quantity
+    offered at ``P_m`` or less and ``N`` the need, the market clears at the lowest ``P_m`` with
+    ``q + C_m >= N``: ``P_m`` for ``q`` in ``[N - C_m, N - C_{m-1})`` (``C_0 = 0``), the cap below
+    ``N - C_M`` (scarcity). At ``q >= N`` the price is the lowest candidate, which may be one of the VPP's
+    own (empty) segment prices: that range is left out. Each range is shortened by ``margin_mw`` at both
+    ends (float32 actions replay on the same side; the tolerance ``QUANTITY_TOL_MW`` of the clearing is
+    far smaller) and clipped to ``[lo_mw, hi_mw]``.
+
+    Args:
+        stack_mw: ``(T, M)`` competitor quantities.
+        stack_price: ``(T, M)`` competitor prices.
+        need_mw: ``(T,)`` the need.
+        price_cap, price_floor: the market's admissible prices (and the scarcity price, the cap).
+        lo_mw, hi_mw: the positions the VPP may take.
+        margin_mw: how far inside its ends each range stops.
+
+    Returns:
+        ``(t, lo, hi, price)``, one entry per range: its interval, position range and clearing price.
+    """
+    out: list[tuple[int, float, float, float]] = []
+    for t in range(stack_mw.shape[0]):
+        n = float(need_mw[t])
+        valid = (stack_price[t] >= price_floor) & (stack_price[t] <= price_cap) & (stack_mw[t] > 0.0)
+        levels, inverse = np.unique(stack_price[t][valid], return_inverse=True)
+        cum = np.concatenate([[0.0], np.cumsum(np.bincount(inverse, weights=stack_mw[t][valid]))])
+        bounds = [(n - cum[k + 1], n - cum[k], float(levels[k])) for k in range(len(levels))]
+        bounds.append((-np.inf, n - cum[-1], price_cap))
+        for below, above, price in bounds:
+            lo = max(below + margin_mw, lo_mw)
+            hi = min(above - margin_mw, hi_mw)
+            if hi >= lo:
+                out.append((t, lo, hi, price))
+    if not out:
+        return (np.zeros(0, dtype=int), *(np.zeros(0) for _ in range(3)))
+    t_, lo_, hi_, price_ = (np.array(c) for c in zip(*out, strict=True))
+    return t_.astype(int), lo_, hi_, price_
 
 
 def check_stacks(

@@ -241,3 +241,24 @@ def test_cli_evaluate_writes_meta_json_and_prints_the_kpi_means(tmp_path: Path, 
         f"{float(rows['rule']['oracle_capture']):.3f}",
     ]
     assert cells["oracle"][1] == "1.000"
+
+
+def test_cli_evaluate_runs_mpc_and_the_oracle_on_a_day_ahead_config(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    config = str(ROOT / "configs" / "evaluation" / "arbitrage_day_ahead.yaml")
+    argv = ["evaluate", "--config", config, "--episodes", "1", "--policies", "mpc,oracle", "--out", str(out)]
+    assert main(argv) == 0
+    with (out / "kpis.csv").open() as fh:
+        rows = {r["policy"]: r for r in csv.DictReader(fh)}
+    assert list(rows) == ["passive", "oracle", "mpc"]
+    profit = {name: float(r["profit"]) for name, r in rows.items()}
+    assert profit["oracle"] >= profit["mpc"] >= profit["passive"], profit
+    for r in rows.values():  # the KPI identity holds with the day-ahead timeline's terms
+        k = {n: float(v) for n, v in r.items() if n.startswith(("revenue_", "cost_")) and v != ""}
+        assert float(r["profit"]) == pytest.approx(_revenue_minus_cost(k), rel=1e-9, abs=1e-6)
+    with (out / "episodes" / "oracle_0.csv").open() as fh:
+        steps = list(csv.DictReader(fh))
+    assert len(steps) == 2 * 96  # the bid steps, then the dispatch steps
+    assert [s["bidding"] for s in steps] == ["True"] * 96 + ["False"] * 96
+    assert [int(s["interval"]) for s in steps] == [*range(96), *range(96)]
+    assert (out / "prices_mpc.png").is_file() and (out / "dispatch_oracle.png").is_file()

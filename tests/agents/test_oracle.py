@@ -48,6 +48,19 @@ EQUIVALENCE_CASES: dict[str, tuple[str, dict[str, Any]]] = {
     # the default stepped ladder with allowances (1.5 t per MWh served) so large that the VPP ends in
     # surplus, paid on the same ladder (in scope since the episode-end compliance model)
     "lowcarbon_stepped_surplus": ("vpp_gym/LowCarbon-v0", {"markets": {"carbon": {"free_allowance_t_per_mwh": 1.5}}}),
+    # a free deviation band that grows with |position| (binaries: agents.oracle.grid.deviation_penalty)
+    "arbitrage_deviation_band": (
+        "vpp_gym/Arbitrage-v0",
+        {
+            "markets": {
+                "energy": {
+                    "deviation_band_share": 0.1,
+                    "deviation_band_min_mw": 0.3,
+                    "imbalance_penalty_per_mwh": 200.0,
+                }
+            }
+        },
+    ),
     "arbitrage_hourly_penalty": (
         "vpp_gym/Arbitrage-v0",
         {
@@ -97,6 +110,10 @@ def test_replaying_the_plan_reproduces_its_profit(case: str) -> None:
         assert any(((g > 0.6 + 1e-6) & (g < 2.0 - 1e-6)).any() for g in gas)  # between p_min and p_max
     if case == "lowcarbon_stepped_surplus":
         assert all(t["carbon.cash"] > 0 for t in day_totals)  # a surplus earns money
+    if case == "arbitrage_deviation_band":  # deviations inside the band are free, and used
+        q, dev = plans[0].setpoints["position"], plans[0].setpoints["net"] - plans[0].setpoints["position"]
+        inside = (np.abs(dev) > 1e-6) & (np.abs(dev) <= np.maximum(0.1 * np.abs(q), 0.3) + 1e-6)
+        assert all(plan.mip for plan in plans) and inside.any()
     if case == "arbitrage_hourly_penalty":  # deviations happen, so the penalty is in play
         assert any((np.abs(plan.setpoints["net"] - plan.setpoints["position"]) > 1e-6).any() for plan in plans)
     if case.startswith("wind"):
