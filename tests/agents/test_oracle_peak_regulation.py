@@ -19,7 +19,7 @@ import pytest
 
 import vpp_gym  # noqa: F401  (registers the task ids)
 from agents.base import run_episode
-from agents.oracle import OraclePolicy, OracleScopeError, build_model, solve
+from agents.oracle import OraclePolicy, build_model, solve
 from vpp_gym import core
 from vpp_gym.config import ScenarioConfig
 from vpp_gym.data.schema import ALL_NAMES
@@ -141,9 +141,6 @@ def test_joint_plan_with_peak_regulation_replays_to_its_objective(case: str) -> 
     assert plan.mip  # the gas unit's binaries (and the tier order's)
 
 
-@pytest.mark.xfail(
-    raises=(KeyError, OracleScopeError), strict=True, reason="the oracle plans the hour-ahead timeline only"
-)
 def test_joint_plan_with_peak_regulation_replays_on_the_day_ahead_timeline() -> None:
     env = gym.make(
         "vpp_gym/Joint-v0",
