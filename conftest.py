@@ -17,9 +17,12 @@ it is absent).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import dataclasses
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 
@@ -28,3 +31,29 @@ def _isolated_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     """Run the test with its ``tmp_path`` as the working directory."""
     monkeypatch.chdir(tmp_path)
     yield
+
+
+def perturbed_series(series: Any, first_row: dict[str, int], default: int) -> Any:
+    """A copy of a :class:`~vpp_gym.data.series.ScenarioSeries` whose every column is scaled and shifted
+    (within its schema range, seeded) from its first row on: ``first_row[name]``, else ``default``.
+    For information tests: what becomes known only after a time must not change what is observed before."""
+    from vpp_gym.data.schema import BY_NAME
+
+    rng = np.random.default_rng(3)
+    values = {}
+    for name, v in series.values.items():
+        out = v.copy()
+        col = BY_NAME[name]
+        tail = out[first_row.get(name, default) :]
+        span = max(float(np.ptp(v)), 1e-3)
+        tail[:] = np.clip(
+            tail * rng.uniform(0.5, 1.5, len(tail)) + rng.normal(0.0, 0.2 * span, len(tail)), col.lo, col.hi
+        )
+        values[name] = out
+    return dataclasses.replace(series, values=values)
+
+
+@pytest.fixture
+def perturb() -> Callable[[Any, dict[str, int], int], Any]:
+    """:func:`perturbed_series`, for tests in any folder."""
+    return perturbed_series

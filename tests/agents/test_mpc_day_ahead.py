@@ -3,7 +3,7 @@ gate's information only, bids what it plans, re-plans at each bid block and ever
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -14,8 +14,9 @@ import vpp_gym  # noqa: F401  (registers the task ids)
 from agents import registry
 from agents.base import run_episode
 from agents.mpc import MpcPolicy
-from vpp_gym.data.schema import BY_NAME
-from vpp_gym.data.series import ScenarioSeries
+
+Perturb = Callable[[Any, dict[str, int], int], Any]
+"""The ``perturb`` fixture of the root conftest.py (:func:`conftest.perturbed_series`)."""
 
 REL = 1e-6
 DA: dict[str, Any] = {"markets.energy.timeline": "day_ahead"}
@@ -36,24 +37,8 @@ def test_oracle_beats_mpc_beats_passive_on_the_default_test_day(task: str) -> No
     assert profit["mpc"] >= profit["passive"], profit
 
 
-def _perturbed(series: ScenarioSeries, first_row: dict[str, int], default: int) -> ScenarioSeries:
-    """Every column scaled and shifted (within its range) from its first row on (``default`` unless named)."""
-    rng = np.random.default_rng(3)
-    values = {}
-    for name, v in series.values.items():
-        out = v.copy()
-        col = BY_NAME[name]
-        tail = out[first_row.get(name, default) :]
-        span = max(float(np.ptp(v)), 1e-3)
-        tail[:] = np.clip(
-            tail * rng.uniform(0.5, 1.5, len(tail)) + rng.normal(0.0, 0.2 * span, len(tail)), col.lo, col.hi
-        )
-        values[name] = out
-    return dataclasses.replace(series, values=values)
-
-
 @pytest.mark.parametrize("day", [0, 1])
-def test_bids_use_only_what_is_known_at_the_gate(day: int) -> None:
+def test_bids_use_only_what_is_known_at_the_gate(day: int, perturb: Perturb) -> None:
     """Two copies of a two-day scenario differ in everything realised at or after the gate of ``day`` (and in the
     day-ahead prices published after it); both envs are stepped with the first MPC's actions. The second
     MPC (same seed) bids exactly as the first at every bid step of ``day``, though its dispatch plans
@@ -66,7 +51,7 @@ def test_bids_use_only_what_is_known_at_the_gate(day: int) -> None:
     start = int(envs[0].episode.start[0])
     n, g = sch.day_steps, sch.gate_step
     gate = start + (day - 1) * n + g  # the gate of `day`: g intervals into the day before it
-    envs[1].series = _perturbed(envs[0].series, {"price_da_per_mwh": start + day * n}, gate)
+    envs[1].series = perturb(envs[0].series, {"price_da_per_mwh": start + day * n}, gate)
     obs = [env.reset(seed=5, options=options)[0] for env in envs]
     mpcs = [MpcPolicy(env, replan_every=4, seed=0) for env in envs]
     for m in mpcs:

@@ -11,34 +11,21 @@ realised, so the test can fail). Dispatch steps' own forecasts are nowcasts of t
 
 from __future__ import annotations
 
-import dataclasses
+from collections.abc import Callable
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 import vpp_gym  # noqa: F401
-from vpp_gym.data.schema import BY_NAME
-from vpp_gym.data.series import ScenarioSeries
+
+Perturb = Callable[[Any, dict[str, int], int], Any]
+"""The ``perturb`` fixture of the root conftest.py (:func:`conftest.perturbed_series`)."""
 
 OVERRIDES = {"markets.energy.timeline": "day_ahead", "time.episode_hours": 48}
 
 
-def _perturbed(series: ScenarioSeries, first_row: dict[str, int], default: int) -> ScenarioSeries:
-    rng = np.random.default_rng(3)
-    values = {}
-    for name, v in series.values.items():
-        out = v.copy()
-        col = BY_NAME[name]
-        tail = out[first_row.get(name, default) :]
-        span = max(float(np.ptp(v)), 1e-3)
-        tail[:] = np.clip(
-            tail * rng.uniform(0.5, 1.5, len(tail)) + rng.normal(0.0, 0.2 * span, len(tail)), col.lo, col.hi
-        )
-        values[name] = out
-    return dataclasses.replace(series, values=values)
-
-
-def test_nothing_realised_after_the_gate_is_observed_at_it() -> None:
+def test_nothing_realised_after_the_gate_is_observed_at_it(perturb: Perturb) -> None:
     envs = [gym.make("vpp_gym/Joint-v0", overrides=OVERRIDES).unwrapped for _ in range(2)]
     p = envs[0].params
     sch = p.schedule
@@ -54,7 +41,7 @@ def test_nothing_realised_after_the_gate_is_observed_at_it() -> None:
     auctioned += ("reserve_price_per_mw", "dr_need_mw", "dr_price_per_mwh")
     first = {name: start + sch.day_steps for name in auctioned}
     first["price_id_per_mwh"] = gate_row + lead
-    envs[1].series = _perturbed(envs[0].series, first, gate_row)
+    envs[1].series = perturb(envs[0].series, first, gate_row)
     obs[1] = envs[1].reset(seed=5, options={"split": "train", "day": 3})[0]
     rng = np.random.default_rng(0)
     k_first_dispatch_after_gate = None
@@ -74,7 +61,7 @@ def test_nothing_realised_after_the_gate_is_observed_at_it() -> None:
     assert k_first_dispatch_after_gate is not None
 
 
-def test_day_zero_bids_observe_nothing_of_day_zero() -> None:
+def test_day_zero_bids_observe_nothing_of_day_zero(perturb: Perturb) -> None:
     # The gate of day 0 precedes the episode: everything of day 0 (its auctioned prices and needs too) becomes
     # known after it. Perturbing all of it leaves every day-0 bid step's observation unchanged, also after
     # earlier bid steps of the block have been cleared (their awards are published only after the gate).
@@ -82,7 +69,7 @@ def test_day_zero_bids_observe_nothing_of_day_zero() -> None:
     sch = envs[0].params.schedule
     envs[0].reset(seed=5, options={"split": "train", "day": 3})
     start = int(envs[0].episode.start[0])
-    envs[1].series = _perturbed(envs[0].series, {}, start)
+    envs[1].series = perturb(envs[0].series, {}, start)
     obs = [env.reset(seed=5, options={"split": "train", "day": 3})[0] for env in envs]
     rng = np.random.default_rng(1)
     for k in range(sch.day_steps):
