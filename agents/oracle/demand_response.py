@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from agents.lp import Model
-from agents.oracle.baseline import passive_baseline
+from agents.oracle.baseline import passive_baseline, response_rows
 from agents.oracle.context import OracleContext
 from agents.oracle.scope import OracleScopeError
 from vpp_gym.core import ALL_NAMES, I_DR_NEED, I_DR_P, CoreParams, EpisodeData
@@ -89,7 +89,6 @@ def demand_response_block(m: Model, ctx: OracleContext) -> DemandResponseVars:
     """
     dc = ctx.p.cfg.markets.demand_response
     assert dc is not None
-    grid = ctx.require(ctx.vars.grid, "grid")
     T, dt = ctx.T, ctx.dt
     need = ctx.exo[:, I_DR_NEED]
     direction = np.sign(need)
@@ -103,17 +102,7 @@ def demand_response_block(m: Model, ctx: OracleContext) -> DemandResponseVars:
     else:
         shift = np.where(event, direction * (passive - baseline), 0.0)
         dl = m.var(T, shift, np.where(event, np.inf, 0.0))
-    target = -direction * baseline
-    lo, hi = np.where(event, target, -np.inf), np.where(event, target, np.inf)
-    rows = m.rows(T, lo, hi, name="demand_response.delivered")
-    m.coef(rows, dl, 1.0)
-    m.coef(rows, grid.net, -direction)
-    if ctx.vars.reserve is not None:
-        for d in (ctx.vars.reserve.bat, ctx.vars.reserve.gas, ctx.vars.reserve.curtail):
-            if d is not None:
-                m.coef(rows, d, direction)
-    if "regulation" in ctx.vars.products:
-        m.coef(rows, ctx.vars.products["regulation"].accepted, direction * ctx.sig.mean(axis=1))
+    response_rows(m, ctx, "demand_response.delivered", dl, direction, event, -direction * baseline)
     delivered = positive_part(m, ctx, dl, shift)
     pay = payment_rows(m, ctx, delivered)
     floor = dc.band_low_share if dc.payment == "band" else 1.0

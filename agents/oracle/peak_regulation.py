@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from agents.lp import Model
-from agents.oracle.baseline import passive_baseline
+from agents.oracle.baseline import passive_baseline, response_rows
 from agents.oracle.context import OracleContext
 from vpp_gym.core import I_PR_NEED, I_PR_P
 from vpp_gym.markets.peak_regulation import PeakRegulationConfig
@@ -72,7 +72,6 @@ def peak_regulation_block(m: Model, ctx: OracleContext) -> PeakRegulationVars:
     and the rows of :func:`tier_rows`. Profit ``dt (sum_{u,k} p[u, k] x[u, k] - penalty sum_t sf[t])``.
     """
     pc = peak_regulation_config(ctx)
-    grid = ctx.require(ctx.vars.grid, "grid")
     T, dt = ctx.T, ctx.dt
     need = ctx.exo[:, I_PR_NEED]
     direction = np.sign(need)
@@ -80,16 +79,7 @@ def peak_regulation_block(m: Model, ctx: OracleContext) -> PeakRegulationVars:
     baseline = passive_baseline(ctx)
     award = ctx.vars.products["peak_regulation"].accepted
     dl = m.var(T, 0.0, np.where(call, np.inf, 0.0))
-    target = -direction * baseline
-    rows = m.rows(T, np.where(call, target, -np.inf), np.where(call, target, np.inf), name="peak_regulation.delivered")
-    m.coef(rows, dl, 1.0)
-    m.coef(rows, grid.net, -direction)
-    if ctx.vars.reserve is not None:
-        for d in (ctx.vars.reserve.bat, ctx.vars.reserve.gas, ctx.vars.reserve.curtail):
-            if d is not None:
-                m.coef(rows, d, direction)
-    if "regulation" in ctx.vars.products:
-        m.coef(rows, ctx.vars.products["regulation"].accepted, direction * ctx.sig.mean(axis=1))
+    response_rows(m, ctx, "peak_regulation.delivered", dl, direction, call, -direction * baseline)
     tiers, unit_t, fill = tier_rows(m, ctx, dl, call)
     short = m.var(T, 0.0, np.inf)
     sf = m.rows(T, 0.0, np.inf, name="peak_regulation.shortfall")

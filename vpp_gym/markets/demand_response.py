@@ -62,6 +62,7 @@ import numpy as np
 from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.entries import Entry
 from vpp_gym.markets.spec import ProductSpec
+from vpp_gym.ops import Array
 
 if TYPE_CHECKING:
     from vpp_gym.core.dynamics import Dispatch, Interval
@@ -131,20 +132,27 @@ def similar_days_baseline(p: CoreParams, series: ScenarioSeries, start: np.ndarr
     return gen - np.where(count > 0, total / np.maximum(count, 1.0), load)
 
 
+def response_mw(c: Interval, d: Dispatch, need: Array, baseline: Array) -> Array:
+    """The VPP's own response in the direction of a call ``need`` (+ = inject more, - = consume more), MW:
+    ``max(sign(need) (P - reserve deployed - regulation energy - baseline), 0)``, 0 without a call.
+    Demand response and peak regulation measure their deliveries with it."""
+    xp = c.xp
+    direction = xp.where(need > 0.0, 1.0, xp.where(need < 0.0, -1.0, 0.0))
+    own = d.net - c.led.get("reserve.delivered_mw", c.zero) - d.reg_energy_mw - baseline
+    return xp.maximum(direction * own, 0.0)
+
+
 def settle(c: Interval, d: Dispatch, accepted: dict[str, Any]) -> None:
     """Pay the response against the baseline; penalise the shortfall (module docstring)."""
     xp, dt, led = c.xp, c.dt, c.led
     dc = c.p.cfg.markets.demand_response
     assert dc is not None  # the step runs only while the product is open
-    need = c.x[I_NEED]
-    direction = xp.where(need > 0.0, 1.0, xp.where(need < 0.0, -1.0, 0.0))
     baseline = d.baseline
     if dc.baseline == "similar_days":
         assert c.ep is not None and c.ep.dr_baseline_mw is not None
         base = c.ep.dr_baseline_mw[c.at]
         baseline = base if c.batched else float(base[0])
-    own = d.net - led.get("reserve.delivered_mw", c.zero) - d.reg_energy_mw - baseline
-    delivered = xp.maximum(direction * own, 0.0)
+    delivered = response_mw(c, d, c.x[I_NEED], baseline)
     acc = accepted["demand_response"]
     led["demand_response.delivered_mw"] = delivered
     if dc.payment == "band":

@@ -67,6 +67,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.entries import CURRENCY, Entry
+from vpp_gym.markets.demand_response import response_mw
 from vpp_gym.markets.products import ProductMarketConfig
 from vpp_gym.markets.spec import ProductSpec
 from vpp_gym.validation import MAX_PRICE_PER_MWH, require, require_range
@@ -169,10 +170,7 @@ def settle(c: Interval, d: Dispatch, accepted: dict[str, Any]) -> None:
     xp, dt, led = c.xp, c.dt, c.led
     pc = c.p.cfg.markets.peak_regulation
     assert pc is not None  # the step runs only while the product is open
-    need = c.x[I_NEED]
-    direction = xp.where(need > 0.0, 1.0, xp.where(need < 0.0, -1.0, 0.0))
-    own = d.net - led.get("reserve.delivered_mw", c.zero) - d.reg_energy_mw - d.baseline
-    delivered = xp.maximum(direction * own, 0.0)
+    delivered = response_mw(c, d, c.x[I_NEED], d.baseline)
     acc = accepted["peak_regulation"]
     paid = xp.minimum(delivered, acc)
     led["peak_regulation.delivered_mw"] = delivered
