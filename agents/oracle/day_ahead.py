@@ -32,7 +32,7 @@ import numpy as np
 
 from agents.lp import Model
 from agents.oracle.context import OracleContext, PlanDraft
-from agents.oracle.grid import GridVars, deviation_penalty
+from agents.oracle.grid import GridVars, deviation_rows
 from agents.oracle.stacks import Segments, curve_segments, segment_vars
 from vpp_gym import core
 from vpp_gym.core import I_DA, I_ID, I_RT, PRODUCT_COLUMNS, CoreParams
@@ -144,7 +144,7 @@ def day_ahead_grid_block(m: Model, ctx: OracleContext) -> GridVars:
 
     with ``qd`` fixed where awarded; the day-ahead payment per :func:`award_payment`, the intraday
     adjustment paid ``dt P_ID``, the deviation ``dt P_RT``, the penalty per
-    :func:`~agents.oracle.grid.deviation_penalty` on the schedule ``qd + qi``.
+    :func:`~agents.oracle.grid.deviation_rows` on the schedule ``qd + qi``.
     """
     p, view = ctx.p, ctx.require(ctx.day_ahead, "day-ahead view")
     em = p.cfg.markets.energy
@@ -163,17 +163,8 @@ def day_ahead_grid_block(m: Model, ctx: OracleContext) -> GridVars:
         reach = view.id_count * em.intraday.max_mw
         qi = m.var(T, view.id_mw - reach, view.id_mw + reach)
         ctx.gain(qi, dt * (exo[:, I_ID] - exo[:, I_RT]))
-    dp = m.var(T, 0.0, np.inf)
-    dm = m.var(T, 0.0, np.inf)
-    dev = m.rows(T, 0.0, 0.0, name="grid.deviation")
-    m.coef(dev, dp, 1.0)
-    m.coef(dev, dm, -1.0)
-    m.coef(dev, net, -1.0)
-    m.coef(dev, qd, 1.0)
-    if qi is not None:
-        m.coef(dev, qi, 1.0)
     q_max = em.position_max_mw + np.abs(view.id_mw) + reach
-    deviation_penalty(m, ctx, dp, dm, [qd] if qi is None else [qd, qi], q_max)
+    dp, dm, dev = deviation_rows(m, ctx, net, [qd] if qi is None else [qd, qi], q_max)
     ctx.vars.day_ahead = DayAheadVars(da=qd, intraday=qi, segments=segments)
     return GridVars(net=net, position=qd, dev_up=dp, dev_down=dm, balance=bal, deviation=dev)
 

@@ -60,15 +60,25 @@ def grid_block(m: Model, ctx: OracleContext) -> GridVars:
     day_ahead_block(m, ctx, q)
     ctx.gain(net, dt * exo[:, I_RT])
     ctx.gain(q, -dt * exo[:, I_RT])
-    dp = m.var(T, 0.0, np.inf)
-    dm = m.var(T, 0.0, np.inf)
-    dev = m.rows(T, 0.0, 0.0, name="grid.deviation")
+    dp, dm, dev = deviation_rows(m, ctx, net, [q], np.full(T, em.position_max_mw))
+    return GridVars(net=net, position=q, dev_up=dp, dev_down=dm, balance=bal, deviation=dev)
+
+
+def deviation_rows(
+    m: Model, ctx: OracleContext, net: np.ndarray, position: list[np.ndarray], q_max: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The deviation split ``dp - dm = net - sum(position)`` (``dp, dm >= 0``, rows ``grid.deviation``) and its
+    penalty (:func:`deviation_penalty`); returns ``(dp, dm, rows)``."""
+    dp = m.var(ctx.T, 0.0, np.inf)
+    dm = m.var(ctx.T, 0.0, np.inf)
+    dev = m.rows(ctx.T, 0.0, 0.0, name="grid.deviation")
     m.coef(dev, dp, 1.0)
     m.coef(dev, dm, -1.0)
     m.coef(dev, net, -1.0)
-    m.coef(dev, q, 1.0)
-    deviation_penalty(m, ctx, dp, dm, [q], np.full(T, em.position_max_mw))
-    return GridVars(net=net, position=q, dev_up=dp, dev_down=dm, balance=bal, deviation=dev)
+    for q in position:
+        m.coef(dev, q, 1.0)
+    deviation_penalty(m, ctx, dp, dm, position, q_max)
+    return dp, dm, dev
 
 
 def deviation_penalty(
