@@ -31,7 +31,7 @@ import time
 import numpy as np
 
 from agents.lp import Problem, Solution, SolveError
-from agents.oracle.windows import GAP_ABS, GAP_REL, box_terms
+from agents.oracle.windows import GAP_ABS, GAP_REL, box_terms, row_parts
 
 CHUNK_DAYS = 30.0
 """Length of a chunk (days)."""
@@ -47,20 +47,6 @@ AGREE_TOL = 1e-9
 def chunk_steps(dt_h: float) -> int:
     """Intervals per chunk."""
     return max(1, round(CHUNK_DAYS * 24.0 / dt_h))
-
-
-def _row_span(pb: Problem, tags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the first and last interval of its variables (-1 for a row without any)."""
-    a = pb.a
-    first = np.full(a.shape[0], -1, dtype=np.int64)
-    last = np.full(a.shape[0], -1, dtype=np.int64)
-    nz = np.diff(a.indptr) > 0
-    if a.nnz:
-        t = tags[a.indices]
-        starts = a.indptr[:-1][nz]
-        first[nz] = np.minimum.reduceat(t, starts)
-        last[nz] = np.maximum.reduceat(t, starts)
-    return first, last
 
 
 def _agree(u: np.ndarray, v: np.ndarray) -> bool:
@@ -92,7 +78,7 @@ def solve_in_chunks(
     """
     if pb.mip or np.any(tags < 0):
         return None
-    first, last = _row_span(pb, tags)
+    first, last = row_parts(pb.a, tags)  # per row, the first and last interval of its variables
     order = np.argsort(tags, kind="stable")
     col_at = np.searchsorted(tags[order], np.arange(T + 1))
     row_order = np.argsort(last, kind="stable")

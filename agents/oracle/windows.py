@@ -166,8 +166,9 @@ def box_terms(pb: Problem, z: np.ndarray) -> np.ndarray:
     return out
 
 
-def _row_parts(a: sparse.csr_array, part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the smallest and largest part among its variables (rows without any: part -1)."""
+def row_parts(a: sparse.csr_array, part: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the smallest and largest ``part`` (a label per variable: a window, an interval) among its
+    variables (rows without any: -1)."""
     n_rows = a.shape[0]
     lo = np.full(n_rows, -1, dtype=np.int64)
     hi = np.full(n_rows, -1, dtype=np.int64)
@@ -367,8 +368,8 @@ def _separate(win: np.ndarray, tags: np.ndarray, a: sparse.csr_array) -> np.ndar
     while True:
         part = np.where(tags >= 0, win[np.maximum(tags, 0)], -1)
         big = np.iinfo(np.int64).max
-        first, _ = _row_parts(a, np.where(part >= 0, part, big))
-        _, last = _row_parts(a, part)
+        first, _ = row_parts(a, np.where(part >= 0, part, big))
+        _, last = row_parts(a, part)
         shared = (first != big) & (last >= 0) & (first != last)
         if not shared.any():
             return win
@@ -410,7 +411,7 @@ def repair(
     n_win = int(win.max()) + 1 if len(win) else 0
     start = (win >= 0) if modes is None else modes | (win >= 0)  # every window interval: fewer re-solves
     part = np.where(tags >= 0, win[np.maximum(tags, 0)], -1)
-    lo_part, hi_part = _row_parts(pb.a, part)
+    lo_part, hi_part = row_parts(pb.a, part)
     cut = lo_part != hi_part
     y_all = np.where(((duals > 0) & ~np.isfinite(pb.lo)) | ((duals < 0) & ~np.isfinite(pb.hi)), 0.0, duals)
     side = np.where(y_all > 0, pb.lo, np.where(y_all < 0, pb.hi, 0.0))  # (a wrong-signed dual is noise: 0)
