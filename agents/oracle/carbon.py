@@ -80,13 +80,7 @@ def carbon_block(m: Model, ctx: OracleContext) -> CarbonVars:
     m.coef(xdef, imp, -dt * exo[:, I_EF])
     if gas is not None:
         m.coef(xdef, gas.p, -dt * gas_params(ctx).ef_t_per_mwh)
-    bench = cm.free_allowance_t_per_mwh * dt
-    if ctx.vars.flex_load is not None:  # served = base - c - s
-        m.coef(xdef, ctx.vars.flex_load.curtail, -bench)
-        m.coef(xdef, ctx.vars.flex_load.shift, -bench)
-        m.add_rhs(xdef, -bench * float(np.sum(base_load_mw(ctx))))
-    if ctx.vars.ev is not None:
-        m.coef(xdef, ctx.vars.ev.ch, bench)
+    served_allowances(m, ctx, xdef, cm.free_allowance_t_per_mwh * dt)
     m.add_rhs(xdef, float(ctx.state.emissions_t) - float(ctx.state.allowances_t))
     cap_c = m.rows(1, -np.inf, float(ctx.state.ccer_t), name="carbon.ccer_credits")
     m.coef(cap_c, used, 1.0)
