@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import copy
 import textwrap
 from typing import Any, ClassVar
 
 import gymnasium as gym
 
 from vpp_gym import ledger
+from vpp_gym.config import merge_overrides
 from vpp_gym.env import VppEnv
 
 PROFIT_DOC = textwrap.indent(ledger.profit_doc(), " " * 8)
 """The profit identity of :mod:`vpp_gym.ledger`, as the docstrings below print it."""
 
 
-class ArbitrageEnv(VppEnv):
+class ArbitrageV0Env(VppEnv):
     """``vpp_gym/Arbitrage-v0``: a commercial VPP (PV + battery + flexible load) trading energy as a price-taker.
 
         Each step is one interval (15 min by default) of a day-long episode that starts at midnight.
@@ -87,7 +89,7 @@ class ArbitrageEnv(VppEnv):
 
         ## Version History
 
-        * v0: initial release.
+        * v0: initial release (kept registered so that v0 results can be reproduced; superseded by v1).
     """
 
     DEFAULTS: ClassVar[dict[str, Any]] = {
@@ -176,10 +178,10 @@ DAY_AHEAD_SPEC = """
 """
 
 
-ArbitrageEnv.__doc__ = (ArbitrageEnv.__doc__ or "").replace("{profit_doc}", PROFIT_DOC) + DAY_AHEAD_SPEC
+ArbitrageV0Env.__doc__ = (ArbitrageV0Env.__doc__ or "").replace("{profit_doc}", PROFIT_DOC) + DAY_AHEAD_SPEC
 
 
-class LowCarbonEnv(VppEnv):
+class LowCarbonV0Env(VppEnv):
     __doc__ = (
         """``vpp_gym/LowCarbon-v0``: a commercial VPP weighing profit against emissions.
 
@@ -198,7 +200,7 @@ class LowCarbonEnv(VppEnv):
         + """
     ## Version History
 
-    * v0: initial release.
+    * v0: initial release (kept registered so that v0 results can be reproduced; superseded by v1).
     """
     )
 
@@ -221,7 +223,7 @@ class LowCarbonEnv(VppEnv):
     }
 
 
-class RegulationEnv(VppEnv):
+class RegulationV0Env(VppEnv):
     __doc__ = (
         """``vpp_gym/Regulation-v0``: a technical VPP selling frequency regulation and reserve.
 
@@ -244,7 +246,7 @@ class RegulationEnv(VppEnv):
         + """
     ## Version History
 
-    * v0: initial release.
+    * v0: initial release (kept registered so that v0 results can be reproduced; superseded by v1).
     """
     )
 
@@ -259,7 +261,7 @@ class RegulationEnv(VppEnv):
     }
 
 
-class JointEnv(VppEnv):
+class JointV0Env(VppEnv):
     __doc__ = (
         """``vpp_gym/Joint-v0``: every resource and every product at once: bid and dispatch together.
 
@@ -276,7 +278,7 @@ class JointEnv(VppEnv):
         + """
     ## Version History
 
-    * v0: initial release.
+    * v0: initial release (kept registered so that v0 results can be reproduced; superseded by v1).
     """
     )
 
@@ -305,17 +307,151 @@ class JointEnv(VppEnv):
     }
 
 
-TASKS: dict[str, type[VppEnv]] = {
-    "vpp_gym/Arbitrage-v0": ArbitrageEnv,
-    "vpp_gym/LowCarbon-v0": LowCarbonEnv,
-    "vpp_gym/Regulation-v0": RegulationEnv,
-    "vpp_gym/Joint-v0": JointEnv,
+V1_CARBON: dict[str, Any] = {"regime": "pilot_ets", "certificates": "china_2023", "price_per_t": 75.0}
+"""Carbon of every v1 task: a covered entity of a regional ETS pilot (direct and purchased-electricity
+emissions at the official grid factor), China's 2023 certificate rules (a sold green certificate takes
+the green attribute with it; CCER only for the 2023 methodologies' technologies) and the 2025 national
+allowance (CEA) price, 75 CNY/t (SEEE turnover / volume). Sources: :mod:`vpp_gym.markets.carbon`,
+``docs/market_rules.md`` section 5."""
+
+V1_DEMAND_RESPONSE: dict[str, Any] = {
+    "data": {"ancillary": {"dr_event_rule": "scarcity"}},
+    "markets": {"demand_response": {"baseline": "similar_days", "payment": "band"}},
 }
+"""Demand response of v1 (where it is open): events on the scarcest days, the baseline from similar past
+days, payment in an effective-response band (:mod:`vpp_gym.markets.demand_response`; sources in
+``docs/market_rules.md``, demand response)."""
+
+
+def v1_defaults(v0: dict[str, Any], *extra: dict[str, Any]) -> dict[str, Any]:
+    """A v1 task's defaults: its v0 resources and products on the day-ahead timeline, with
+    :data:`V1_CARBON` in place of the v0 carbon keys, and ``extra`` merged on top."""
+    out = copy.deepcopy(v0)
+    markets = out.setdefault("markets", {})
+    markets["energy"] = {**markets.get("energy", {}), "timeline": "day_ahead"}
+    markets["carbon"] = dict(V1_CARBON)
+    for more in extra:
+        out = merge_overrides(out, copy.deepcopy(more))
+    return out
+
+
+V1_SPEC = """
+    ## What v1 changed (``CHANGELOG.md``)
+
+    The day-ahead timeline below replaces the hour-ahead commitment; carbon is priced as in China's
+    regional ETS pilots (``markets.carbon.regime: pilot_ets``: the gas unit's emissions and grid imports
+    at the official 2022 grid factor, 0.5366 tCO2/MWh, net of the green certificates the VPP keeps, at
+    75 CNY/t, no free allocation), with China's 2023 certificate rules (``certificates: china_2023``:
+    2 CNY per certificate; a sold certificate takes the green attribute with it; CCER only for offshore
+    wind and solar thermal). {extra}The ``-v0`` id keeps the v0 rules.
+"""
+
+
+def _v1_doc(summary: str, extra: str = "") -> str:
+    return (
+        summary
+        + V1_SPEC.replace("{extra}", extra)
+        + DAY_AHEAD_SPEC.replace("## On the day-ahead timeline (``markets.energy.timeline: day_ahead``)", "## Timeline")
+        + COMMON_SPEC
+        + """
+    ## Version History
+
+    * v1: China's D-1 auction, intraday gates and real-time settlement; the pilot-ETS carbon regime and
+      the 2023 certificate rules (and, in Joint, demand response as dispatched). Spaces, dynamics and
+      rewards differ from v0.
+    * v0: initial release (hour-ahead commitment per interval; ``-v0`` id).
+    """
+    )
+
+
+class ArbitrageEnv(VppEnv):
+    __doc__ = _v1_doc(
+        """``vpp_gym/Arbitrage-v1``: a commercial VPP (PV + battery + flexible load) trading energy as a price-taker.
+
+    Resources: PV (4 MW), battery (2 MW / 4 MWh), flexible load (3 MW peak). Markets: the D-1 energy
+    auction (offer curves), intraday adjustments and real-time settlement, as a price-taker; carbon on
+    the net grid imports of the episode.
+    """
+    )
+
+    DEFAULTS: ClassVar[dict[str, Any]] = v1_defaults(ArbitrageV0Env.DEFAULTS)
+
+
+class LowCarbonEnv(VppEnv):
+    __doc__ = _v1_doc(
+        """``vpp_gym/LowCarbon-v1``: a commercial VPP weighing profit against emissions.
+
+    Resources: PV (4 MW), wind (3 MW), battery (2 MW / 4 MWh), flexible load (3 MW peak) and a small
+    gas unit (0.6-2 MW, 0.42 tCO2/MWh, 550 /MWh fuel). Markets: the D-1 energy auction, intraday and
+    real-time energy (price-taker); carbon: the gas unit's emissions plus net grid imports at the
+    official grid factor, at the allowance price, settled over the episode. The observation has the
+    episode's net carbon position. The trade-off: running the gas unit (or importing) when energy is
+    dear against the carbon it costs; the green certificates the VPP keeps offset its imports.
+    """
+    )
+
+    DEFAULTS: ClassVar[dict[str, Any]] = v1_defaults(LowCarbonV0Env.DEFAULTS)
+
+
+class RegulationEnv(VppEnv):
+    __doc__ = _v1_doc(
+        """``vpp_gym/Regulation-v1``: a technical VPP selling frequency regulation and reserve.
+
+    Resources: battery (4 MW / 4 MWh), flexible load (3 MW peak), PV (2 MW). Markets: energy (the D-1
+    auction, intraday, real time: to manage the state of charge), frequency regulation and reserve,
+    offered at the D-1 gate for each interval of the next day (invitation form by default) and
+    delivered in real time; regulation the headroom cannot hold at delivery pays
+    ``markets.regulation.shortfall_penalty_per_mwh``.
+    """
+    )
+
+    DEFAULTS: ClassVar[dict[str, Any]] = v1_defaults(RegulationV0Env.DEFAULTS)
+
+
+class JointEnv(VppEnv):
+    __doc__ = _v1_doc(
+        """``vpp_gym/Joint-v1``: every resource and every product at once: bid and dispatch together.
+
+    Resources: PV (4 MW), wind (3 MW), battery (2 MW / 4 MWh), EV fleet (6 MWh, 2 MW, V2G 1 MW),
+    flexible load (3 MW peak), gas unit (0.6-2 MW). Markets: the D-1 energy auction, intraday and
+    real-time energy, frequency regulation, reserve and demand response offered at the D-1 gate,
+    carbon and green certificates; peak regulation (调峰) is opened by a scenario
+    (``configs/scenarios/nanjing_peak_regulation.yaml``). Every product is in the invitation form by
+    default; ``configs/markets/transaction.yaml`` and ``autonomous.yaml`` (competitor stacks,
+    price-maker) switch them.
+    """,
+        "Demand response is dispatched as in China: events on the scarcest days "
+        "(``data.ancillary.dr_event_rule: scarcity``), the baseline from similar past days "
+        "(``markets.demand_response.baseline: similar_days``) and payment in an effective-response band "
+        "(``payment: band``). ",
+    )
+
+    DEFAULTS: ClassVar[dict[str, Any]] = v1_defaults(JointV0Env.DEFAULTS, V1_DEMAND_RESPONSE)
+
+
+TASKS: dict[str, type[VppEnv]] = {
+    "vpp_gym/Arbitrage-v1": ArbitrageEnv,
+    "vpp_gym/LowCarbon-v1": LowCarbonEnv,
+    "vpp_gym/Regulation-v1": RegulationEnv,
+    "vpp_gym/Joint-v1": JointEnv,
+}
+"""The current task ids (v1)."""
+
+LEGACY_TASKS: dict[str, type[VppEnv]] = {
+    "vpp_gym/Arbitrage-v0": ArbitrageV0Env,
+    "vpp_gym/LowCarbon-v0": LowCarbonV0Env,
+    "vpp_gym/Regulation-v0": RegulationV0Env,
+    "vpp_gym/Joint-v0": JointV0Env,
+}
+"""Superseded task ids, kept registered so that results made with them can be reproduced (``CHANGELOG.md``)."""
+
+ALL_TASKS: dict[str, type[VppEnv]] = {**TASKS, **LEGACY_TASKS}
+"""Every registered task id."""
 
 
 def register_tasks() -> None:
-    """Register every task id with Gymnasium (idempotent)."""
-    for env_id, cls in TASKS.items():
+    """Register every task id (current and legacy) with Gymnasium (idempotent)."""
+    for env_id, cls in ALL_TASKS.items():
         if env_id not in gym.registry:
             gym.register(
                 id=env_id,

@@ -52,7 +52,16 @@ from vpp_gym.config import ScenarioConfig
 from vpp_gym.env import LedgerNester, VppEnv, real_array
 from vpp_gym.markets import demand_response
 from vpp_gym.scenario import SPLITS
-from vpp_gym.tasks import ArbitrageEnv, JointEnv, LowCarbonEnv, RegulationEnv
+from vpp_gym.tasks import (
+    ArbitrageEnv,
+    ArbitrageV0Env,
+    JointEnv,
+    JointV0Env,
+    LowCarbonEnv,
+    LowCarbonV0Env,
+    RegulationEnv,
+    RegulationV0Env,
+)
 
 VECTOR_RESET_OPTIONS = ("split", "day", "reset_mask")
 
@@ -490,31 +499,64 @@ def _scatter(state: core.State, rows: np.ndarray, fresh: core.State) -> core.Sta
 
 
 class ArbitrageVectorEnv(VppVectorEnv):
-    """Native vector env of ``vpp_gym/Arbitrage-v0`` (:class:`~vpp_gym.tasks.ArbitrageEnv`)."""
+    """Native vector env of ``vpp_gym/Arbitrage-v1`` (:class:`~vpp_gym.tasks.ArbitrageEnv`)."""
 
     single_env_cls = ArbitrageEnv
 
 
 class LowCarbonVectorEnv(VppVectorEnv):
-    """Native vector env of ``vpp_gym/LowCarbon-v0`` (:class:`~vpp_gym.tasks.LowCarbonEnv`)."""
+    """Native vector env of ``vpp_gym/LowCarbon-v1`` (:class:`~vpp_gym.tasks.LowCarbonEnv`)."""
 
     single_env_cls = LowCarbonEnv
 
 
 class RegulationVectorEnv(VppVectorEnv):
-    """Native vector env of ``vpp_gym/Regulation-v0`` (:class:`~vpp_gym.tasks.RegulationEnv`)."""
+    """Native vector env of ``vpp_gym/Regulation-v1`` (:class:`~vpp_gym.tasks.RegulationEnv`)."""
 
     single_env_cls = RegulationEnv
 
 
 class JointVectorEnv(VppVectorEnv):
-    """Native vector env of ``vpp_gym/Joint-v0`` (:class:`~vpp_gym.tasks.JointEnv`)."""
+    """Native vector env of ``vpp_gym/Joint-v1`` (:class:`~vpp_gym.tasks.JointEnv`)."""
 
     single_env_cls = JointEnv
 
 
+class ArbitrageV0VectorEnv(VppVectorEnv):
+    """Native vector env of ``vpp_gym/Arbitrage-v0`` (:class:`~vpp_gym.tasks.ArbitrageV0Env`)."""
+
+    single_env_cls = ArbitrageV0Env
+
+
+class LowCarbonV0VectorEnv(VppVectorEnv):
+    """Native vector env of ``vpp_gym/LowCarbon-v0`` (:class:`~vpp_gym.tasks.LowCarbonV0Env`)."""
+
+    single_env_cls = LowCarbonV0Env
+
+
+class RegulationV0VectorEnv(VppVectorEnv):
+    """Native vector env of ``vpp_gym/Regulation-v0`` (:class:`~vpp_gym.tasks.RegulationV0Env`)."""
+
+    single_env_cls = RegulationV0Env
+
+
+class JointV0VectorEnv(VppVectorEnv):
+    """Native vector env of ``vpp_gym/Joint-v0`` (:class:`~vpp_gym.tasks.JointV0Env`)."""
+
+    single_env_cls = JointV0Env
+
+
 VECTOR_TASKS: dict[str, type[VppVectorEnv]] = {
     cls.single_env_cls.__name__: cls
-    for cls in (ArbitrageVectorEnv, LowCarbonVectorEnv, RegulationVectorEnv, JointVectorEnv)
+    for cls in (
+        ArbitrageVectorEnv,
+        LowCarbonVectorEnv,
+        RegulationVectorEnv,
+        JointVectorEnv,
+        ArbitrageV0VectorEnv,
+        LowCarbonV0VectorEnv,
+        RegulationV0VectorEnv,
+        JointV0VectorEnv,
+    )
 }
 """Vector env class by single-env class name."""

@@ -76,13 +76,13 @@ def _leaves(mapping: Any, prefix: str = "") -> set[str]:
 
 def test_province_yaml_is_the_arbitrage_default_with_every_key_written_out() -> None:
     path = SCENARIOS / "arbitrage_province.yaml"
-    from_yaml = gym.make("vpp_gym/Arbitrage-v0", config=str(path)).unwrapped.config
-    default = gym.make("vpp_gym/Arbitrage-v0").unwrapped.config
+    from_yaml = gym.make("vpp_gym/Arbitrage-v1", config=str(path)).unwrapped.config
+    default = gym.make("vpp_gym/Arbitrage-v1").unwrapped.config
     assert from_yaml == default
     assert _leaves(read_yaml(path)) == _leaves(to_mapping(default))
 
 
-@pytest.mark.parametrize("env_id", ["vpp_gym/Regulation-v0", "vpp_gym/Joint-v0"])
+@pytest.mark.parametrize("env_id", ["vpp_gym/Regulation-v1", "vpp_gym/Joint-v1", "vpp_gym/Joint-v0"])
 def test_resolved_config_round_trips(env_id: str) -> None:
     env = gym.make(env_id).unwrapped
     again = gym.make(env_id, config=env.config).unwrapped

@@ -32,7 +32,7 @@ def test_next_step_autoreset_matches_single_envs_bit_for_bit(env_id: str) -> Non
     ref = [e.reset(seed=11 + i) for i, e in enumerate(singles)]
     np.testing.assert_array_equal(obs, np.stack([o for o, _ in ref]))
     np.testing.assert_array_equal(info["day_index"], [i["day_index"] for _, i in ref])
-    T = vec.params.episode_steps
+    T = vec.params.steps  # bid steps included on the day-ahead timeline
     ended = [False] * N
     resets = 0
     for k, a in enumerate(_actions(vec, 2 * T + 2)):
