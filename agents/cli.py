@@ -29,6 +29,7 @@ from agents.report import write_outputs
 from agents.runfiles import FolderLock, RunFolderError, claim_output_folder, fresh_folder
 from vpp_gym.config import find_config, packaged_config
 from vpp_gym.data.loader import DataError
+from vpp_gym.tasks import ALL_TASKS
 from vpp_gym.validation import ConfigError
 
 QUICK_PPO = "quick/ppo_joint_quick.yaml"  # below configs/ (vpp_gym.config.packaged_config)
@@ -277,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="quick benchmark: rule, MPC, oracle and a short PPO training, evaluated on "
         "test days; KPI table and report",
     )
-    p_run.add_argument("--env", choices=list(vpp_gym.TASKS), default="vpp_gym/Joint-v0", help="task id")
+    p_run.add_argument("--env", choices=list(ALL_TASKS), default="vpp_gym/Joint-v1", help="task id")
     p_run.add_argument("--config", help="scenario YAML merged over the task's defaults")
     p_run.add_argument("--episodes", type=positive_int, default=4, help="test days")
     p_run.add_argument("--ppo-steps", type=positive_int, default=400_000, help="PPO training steps")
@@ -289,7 +290,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="env-steps/s of the single env, the native vector env and the generic "
         "vectorisers, and memory per env, for each task",
     )
-    p_bench.add_argument("--env", action="append", choices=list(vpp_gym.TASKS), help="task id (repeatable)")
+    p_bench.add_argument(
+        "--env", action="append", choices=list(ALL_TASKS), help="task id (repeatable; default: every v1 task)"
+    )
     p_bench.add_argument("--steps", type=positive_int, default=20_000, help="steps per single-env repeat")
     p_bench.add_argument("--repeats", type=positive_int, default=5, help="single-env repeats")
     p_bench.add_argument(
@@ -319,8 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_train.add_argument("--no-progress", action="store_true", help="no progress bar or validation lines")
     p_train.set_defaults(func=_cmd_train)
     p_eval = sub.add_parser("evaluate", help="every policy on the same held-out episodes: KPIs, summary, report")
-    p_eval.add_argument("--config", help="evaluation YAML (configs/evaluation/*.yaml); default: Joint-v0 defaults")
-    p_eval.add_argument("--env", choices=list(vpp_gym.TASKS), help="task id (overrides the config's)")
+    p_eval.add_argument("--config", help="evaluation YAML (configs/evaluation/*.yaml); default: Joint-v1 defaults")
+    p_eval.add_argument("--env", choices=list(ALL_TASKS), help="task id (overrides the config's)")
     p_eval.add_argument(
         "--policies",
         default=None,

@@ -26,7 +26,6 @@ from typing import Any, Literal
 import gymnasium as gym
 import numpy as np
 
-import vpp_gym
 from agents.base import Policy, flatten_info
 from agents.kpi import episode_kpis
 from agents.oracle import OracleScopeError
@@ -34,6 +33,7 @@ from agents.registry import make_policy, policy_entry, policy_names, run_algo
 from agents.rl.config import load_experiment
 from vpp_gym.config import read_yaml
 from vpp_gym.data.schema import ALL_NAMES
+from vpp_gym.tasks import ALL_TASKS
 from vpp_gym.validation import ConfigError, from_mapping, merge_overrides, require, require_int
 
 
@@ -69,7 +69,7 @@ class EvaluationConfig:
         mpc: MPC settings.
     """
 
-    env_id: str = "vpp_gym/Joint-v0"
+    env_id: str = "vpp_gym/Joint-v1"
     scenario: str | dict[str, Any] | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
     split: Literal["val", "test"] = "test"
@@ -78,7 +78,7 @@ class EvaluationConfig:
     mpc: MpcSettings = field(default_factory=MpcSettings)
 
     def __post_init__(self) -> None:
-        require(self.env_id in vpp_gym.TASKS, "env_id", self.env_id, "one of " + ", ".join(vpp_gym.TASKS))
+        require(self.env_id in ALL_TASKS, "env_id", self.env_id, "one of " + ", ".join(ALL_TASKS))
         require_int("episodes", self.episodes, 1, 36_600)
         require_int("seed", self.seed, 0, 2**62)  # episode e is seeded seed + e
 

@@ -1,7 +1,7 @@
 """Electricity-carbon coupling: profit and emissions as the carbon price goes from 0 to 300 CNY/t.
 
 Usage:
-    python experiments/carbon_sweep.py [--env vpp_gym/LowCarbon-v0] [--episodes 4]
+    python experiments/carbon_sweep.py [--env vpp_gym/LowCarbon-v1] [--episodes 4]
         [--prices 0 50 100 150 200 250 300] [--run ppo=RUN_DIR ...] [--out experiments/results/carbon_sweep]
 
 For each price the scenario's ``markets.carbon.price_per_t`` is set (a stepped ladder keeps its
@@ -30,7 +30,7 @@ POLICY_ORDER = ("passive", "oracle", "mpc")
 def main() -> None:
     """Command line entry point."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--env", default="vpp_gym/LowCarbon-v0")
+    ap.add_argument("--env", default="vpp_gym/LowCarbon-v1")
     ap.add_argument("--episodes", type=int, default=4)
     ap.add_argument("--prices", type=float, nargs="+", default=[0, 50, 100, 150, 200, 250, 300])
     ap.add_argument("--run", action="append", default=[], metavar="LABEL=RUN_DIR")

@@ -1,7 +1,7 @@
 """Operating modes side by side: the same resources passive, as a microgrid, as a VPP, and a gas plant.
 
 Usage:
-    python experiments/operating_modes.py [--env vpp_gym/Joint-v0] [--episodes 4] [--run ppo=RUN_DIR]
+    python experiments/operating_modes.py [--env vpp_gym/Joint-v1] [--episodes 4] [--run ppo=RUN_DIR]
         [--out experiments/results/operating_modes]
 
 Modes, on the same test episodes (:func:`agents.evaluate.evaluate`):
@@ -74,7 +74,7 @@ def _gas_plant(rows: list[dict[str, Any]], dt: float, fuel: float, ef: float, ca
 def main() -> None:
     """Command line entry point."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--env", default="vpp_gym/Joint-v0")
+    ap.add_argument("--env", default="vpp_gym/Joint-v1")
     ap.add_argument("--episodes", type=int, default=4)
     ap.add_argument("--run", action="append", default=[], metavar="LABEL=RUN_DIR")
     ap.add_argument("--out", default="experiments/results/operating_modes")

@@ -4,7 +4,7 @@ Usage:
     python experiments/shapley_sharing.py [--episodes 2] [--scenario TASK_OR_YAML ...]
         [--out experiments/results/shapley]
 
-For each scenario (a task's default, or a scenario YAML merged over Joint-v0), the value of each
+For each scenario (a task's default, or a scenario YAML merged over Joint-v1), the value of each
 coalition of the resource groups present is the oracle's mean profit over the first ``--episodes``
 test days with only those resources (:mod:`agents.shapley`), and the exact Shapley value of each
 group splits the grand coalition's profit. Writes ``scenario_<name>.json`` per scenario (kept across
@@ -18,17 +18,18 @@ import json
 import time
 from pathlib import Path
 
-import vpp_gym
+import vpp_gym  # noqa: F401  (registers the task ids)
 from agents.evaluate import EvaluationConfig
 from agents.lp import SolveError
 from agents.runfiles import read_json
 from agents.shapley import coalition_values, present_groups, shapley_values
+from vpp_gym.tasks import ALL_TASKS
 
-DEFAULT = ["vpp_gym/Arbitrage-v0", "vpp_gym/LowCarbon-v0", "vpp_gym/Regulation-v0", "vpp_gym/Joint-v0"]
+DEFAULT = ["vpp_gym/Arbitrage-v0", "vpp_gym/LowCarbon-v0", "vpp_gym/Regulation-v0", "vpp_gym/Joint-v1"]
 
 
 def _name(item: str) -> str:
-    return item.split("/")[-1] if item in vpp_gym.TASKS else Path(item).stem
+    return item.split("/")[-1] if item in ALL_TASKS else Path(item).stem
 
 
 def main() -> None:
@@ -39,7 +40,7 @@ def main() -> None:
         "--scenario",
         nargs="*",
         default=DEFAULT,
-        help="task ids (their default scenario) or scenario YAMLs (merged over Joint-v0)",
+        help="task ids (their default scenario) or scenario YAMLs (merged over Joint-v1)",
     )
     ap.add_argument("--out", default="experiments/results/shapley")
     ap.add_argument("--report-only", action="store_true", help="rewrite shapley.md from the saved scenarios")
@@ -58,11 +59,11 @@ def main() -> None:
             else:
                 results.append(done)
     for item in args.scenario:
-        if item in vpp_gym.TASKS:
+        if item in ALL_TASKS:
             cfg = EvaluationConfig(env_id=item, episodes=args.episodes)
         else:
             cfg = EvaluationConfig(
-                env_id="vpp_gym/Joint-v0", scenario=str(Path(item).resolve()), episodes=args.episodes
+                env_id="vpp_gym/Joint-v1", scenario=str(Path(item).resolve()), episodes=args.episodes
             )
         groups = present_groups(cfg)
         t0 = time.perf_counter()

@@ -63,7 +63,7 @@ PRODUCT_NAMES = tuple(spec.name for spec in PRODUCT_REGISTRY)
 """The capacity products' sections of ``markets`` (:data:`vpp_gym.markets.PRODUCT_REGISTRY`)."""
 
 MAX_EPISODE_HOURS = 24.0 * 366 * 10
-"""Longest episode: ten years (its data and forecasts are held in memory, about 0.2 GB a year for Joint-v0)."""
+"""Longest episode: ten years (its data and forecasts are held in memory, about 0.2 GB a year for Joint-v1)."""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Stable-Baselines3 adapter: the native vector env as an SB3 ``VecEnv`` (needs the ``rl`` extra).
 
-``make_sb3_vec_env("vpp_gym/Arbitrage-v0", n_envs=64, split="train")`` steps all ``n_envs`` episodes
+``make_sb3_vec_env("vpp_gym/Arbitrage-v1", n_envs=64, split="train")`` steps all ``n_envs`` episodes
 in one batched call, where SB3's ``DummyVecEnv`` steps ``n_envs`` single envs one after another.
 Semantics are SB3's: ``reset()`` returns only observations, a finished episode is reset in the same
 step and its last observation is in ``infos[i]["terminal_observation"]``; rewards are float32. For
@@ -143,7 +143,7 @@ def make_sb3_vec_env(
     """An SB3 ``VecEnv`` of ``n_envs`` episodes of a registered task, stepped natively in one batch.
 
     Args:
-        env_id: a registered vpp-gym id, e.g. ``"vpp_gym/Arbitrage-v0"``.
+        env_id: a registered vpp-gym id, e.g. ``"vpp_gym/Arbitrage-v1"``.
         n_envs: number of sub-envs.
         config, overrides, **sections: the scenario, as for ``gymnasium.make``.
         split: the split episodes are drawn from.

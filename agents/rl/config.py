@@ -2,7 +2,7 @@
 
 ```yaml
 name: ppo_arbitrage                 # names the run folder
-env_id: vpp_gym/Arbitrage-v0
+env_id: vpp_gym/Arbitrage-v1
 scenario: null                      # a scenario YAML (relative to this file), an inline mapping, or null
 overrides: {}                       # dotted scenario overrides, e.g. {resources.battery.e_max_mwh: 8.0}
 algo: ppo                           # ppo | sac
@@ -26,6 +26,7 @@ from typing import Any, Literal
 import yaml
 
 from vpp_gym.config import read_yaml
+from vpp_gym.tasks import ALL_TASKS
 from vpp_gym.validation import (
     ConfigError,
     from_mapping,
@@ -271,9 +272,8 @@ class ExperimentConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
 
     def __post_init__(self) -> None:
-        import vpp_gym
 
-        require(self.env_id in vpp_gym.TASKS, "env_id", self.env_id, "one of " + ", ".join(vpp_gym.TASKS))
+        require(self.env_id in ALL_TASKS, "env_id", self.env_id, "one of " + ", ".join(ALL_TASKS))
         require_int("seed", self.seed, 0, SEED_MAX)
         require(bool(self.name) and "/" not in self.name, "name", self.name, "a non-empty name without '/'")
         if isinstance(self.agent, SacConfig) and self.agent.demo_episodes % self.train.n_envs:

@@ -24,6 +24,15 @@ TASKS = {
     "regulation": "vpp_gym/Regulation-v0",
     "joint": "vpp_gym/Joint-v0",
 }
+"""The v0 ids (their recorded trajectories date from v0 and must never change)."""
+TASKS_V1 = {
+    "arbitrage-v1": "vpp_gym/Arbitrage-v1",
+    "lowcarbon-v1": "vpp_gym/LowCarbon-v1",
+    "regulation-v1": "vpp_gym/Regulation-v1",
+    "joint-v1": "vpp_gym/Joint-v1",
+}
+"""The v1 ids (recorded when v1 was introduced)."""
+ALL_TASKS = {**TASKS, **TASKS_V1}
 
 
 @dataclass(frozen=True)
@@ -51,14 +60,14 @@ class Case:
         config = str(PRESETS / f"{self.preset}.yaml") if self.preset else None
         if self.num_envs:
             return gym.make_vec(
-                TASKS[self.task],
+                ALL_TASKS[self.task],
                 num_envs=self.num_envs,
                 vectorization_mode="vector_entry_point",
                 config=config,
                 split="test",
                 **self.kwargs,
             )
-        return gym.make(TASKS[self.task], config=config, **self.kwargs)
+        return gym.make(ALL_TASKS[self.task], config=config, **self.kwargs)
 
 
 CASES = (
@@ -67,6 +76,10 @@ CASES = (
     + [Case("arbitrage", 2, "autonomous")]
     + [Case(task, 0, num_envs=3) for task in TASKS]
     + [Case("joint", 1, "autonomous", num_envs=2)]
+    + [Case(task, seed) for task in TASKS_V1 for seed in (0, 1)]
+    + [Case("joint-v1", 0, preset) for preset in ("transaction", "autonomous")]
+    + [Case(task, 0, num_envs=3) for task in TASKS_V1]
+    + [Case("joint-v1", 1, "autonomous", num_envs=2)]
 )
 
 
@@ -89,10 +102,10 @@ def run_case(case: Case) -> dict[str, np.ndarray]:
     space = env.single_action_space if case.num_envs else env.action_space
     if case.num_envs:
         obs, _ = env.reset(seed=case.seed, options={"day": list(range(case.seed, case.seed + case.num_envs))})
-        T = env.unwrapped.params.episode_steps if hasattr(env, "unwrapped") else env.params.episode_steps
+        T = env.unwrapped.params.steps if hasattr(env, "unwrapped") else env.params.steps
     else:
         obs, _ = env.reset(seed=case.seed, options={"split": "test", "day": case.seed})
-        T = env.unwrapped.params.episode_steps
+        T = env.unwrapped.params.steps  # bid steps included on the day-ahead timeline
     observations, rewards, ledgers = [obs], [], []
     for _ in range(T):
         size = (case.num_envs, *space.shape) if case.num_envs else space.shape
@@ -110,8 +123,13 @@ def run_case(case: Case) -> dict[str, np.ndarray]:
 
 
 # Objectives of the planners: (task, preset, day) of the test split; MPC re-solves every ``MPC_REPLAN`` steps.
-ORACLE_CASES = [(task, None, 0) for task in TASKS] + [("arbitrage", "autonomous", 1)]
-MPC_CASES = [(task, None, 1) for task in TASKS]
+ORACLE_CASES = (
+    [(task, None, 0) for task in TASKS]
+    + [("arbitrage", "autonomous", 1)]
+    + [(task, None, 0) for task in TASKS_V1]
+    + [("arbitrage-v1", "autonomous", 1)]
+)
+MPC_CASES = [(task, None, 1) for task in TASKS] + [(task, None, 1) for task in TASKS_V1 if task != "joint-v1"]
 MPC_REPLAN = 12
 
 

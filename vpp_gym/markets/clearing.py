@@ -161,8 +161,12 @@ def clear_transaction(
     q_v = np.where((p_v <= cap) & (q_v > QUANTITY_TOL_MW), q_v, 0.0)
 
     vpp_ahead = p_v < p_c  # the VPP is ahead of competitor k only if strictly cheaper (ties: competitor first)
-    before_c = np.tri(n_stack, k=-1) @ q_c + np.where(vpp_ahead, q_v, 0.0)
-    before_v = np.sum(np.where(vpp_ahead, 0.0, q_c), axis=0)
+    # Sums over the offers run in merit order, one offer after the other (np.add.accumulate), so that a
+    # row's result does not depend on the batch it is cleared in (a pairwise sum or a matrix product
+    # would group the terms differently for different batch sizes).
+    running = np.add.accumulate(q_c, axis=0)
+    before_c = np.concatenate([np.zeros((1, n)), running[:-1]]) + np.where(vpp_ahead, q_v, 0.0)
+    before_v = np.add.accumulate(np.where(vpp_ahead, 0.0, q_c), axis=0)[-1]
 
     room_v = need - before_v
     acc_v = (q_v > 0.0) & (room_v > QUANTITY_TOL_MW)
@@ -174,7 +178,7 @@ def clear_transaction(
     if np.any(idle):
         low = np.minimum(np.min(np.where(q_c > 0.0, p_c, np.inf), axis=0), np.where(q_v > 0.0, p_v, np.inf))
         price = np.where(idle, np.where(low < np.inf, low, ref), price)
-    scarce = need - (np.sum(q_c, axis=0) + q_v) > QUANTITY_TOL_MW
+    scarce = need - (running[-1] + q_v) > QUANTITY_TOL_MW
     price = np.where(scarce, cap, price)
     return accepted.reshape(shape), price.reshape(shape)
 
