@@ -179,7 +179,7 @@ def carbon_rules_block(m: Model, ctx: OracleContext) -> CarbonVars:
         grey_supply_rows(m, ctx, v, net, imp, split, "carbon.unmatched")
         ctx.gain(v, -dt * penalty)
     out = CarbonVars(x=X, used=used)
-    ctx.objective.constant = compliance_cost_rows(m, ctx, out)
+    ctx.objective.constant += compliance_cost_rows(m, ctx, out)
     return out
 
 
