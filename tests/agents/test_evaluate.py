@@ -245,7 +245,7 @@ def test_cli_evaluate_writes_meta_json_and_prints_the_kpi_means(tmp_path: Path, 
 
 def test_cli_evaluate_runs_mpc_and_the_oracle_on_a_day_ahead_config(tmp_path: Path) -> None:
     out = tmp_path / "o"
-    config = str(ROOT / "configs" / "evaluation" / "arbitrage_day_ahead.yaml")
+    config = str(ROOT / "configs" / "evaluation" / "arbitrage.yaml")
     argv = ["evaluate", "--config", config, "--episodes", "1", "--policies", "mpc,oracle", "--out", str(out)]
     assert main(argv) == 0
     with (out / "kpis.csv").open() as fh:

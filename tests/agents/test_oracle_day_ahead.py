@@ -46,7 +46,13 @@ TASKS: dict[str, tuple[str, str | None]] = {
     "joint": ("vpp_gym/Joint-v0", None),
     "arbitrage_autonomous": ("vpp_gym/Arbitrage-v0", AUTONOMOUS),
     "joint_autonomous": ("vpp_gym/Joint-v0", AUTONOMOUS),  # price-maker in every market (a MILP: about a minute)
+    # The v1 tasks (pilot-ETS carbon, 2023 certificates; Joint: DR as dispatched) with their own defaults.
+    "arbitrage_v1": ("vpp_gym/Arbitrage-v1", None),
+    "lowcarbon_v1": ("vpp_gym/LowCarbon-v1", None),
+    "regulation_v1": ("vpp_gym/Regulation-v1", None),
+    "joint_v1": ("vpp_gym/Joint-v1", None),
 }
+SLOW = ("joint_autonomous", "joint_v1")
 
 
 def _check_replay(env: gym.Env, options: dict[str, Any], seed: int = 0) -> tuple[Any, dict[str, float]]:
@@ -71,7 +77,7 @@ def _check_replay(env: gym.Env, options: dict[str, Any], seed: int = 0) -> tuple
 
 
 @pytest.mark.parametrize(
-    "case", [pytest.param(c, marks=pytest.mark.slow) if c == "joint_autonomous" else c for c in TASKS]
+    "case", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW else c for c in TASKS]
 )
 def test_replaying_the_plan_reproduces_its_profit_on_every_task(case: str) -> None:
     env_id, preset = TASKS[case]

@@ -31,14 +31,14 @@ pytestmark = pytest.mark.rl
 
 SMOKE = {
     "name": "smoke",
-    "env_id": "vpp_gym/Arbitrage-v0",
+    "env_id": "vpp_gym/Arbitrage-v1",
     "algo": "ppo",
     "seed": 1,
     "agent": {"n_steps": 32, "batch_size": 256, "n_epochs": 1, "net_arch": [16]},
     "train": {"total_timesteps": 512, "n_envs": 8, "eval_every_steps": 256, "checkpoint_every_steps": 256},
     "eval": {"days": 2},
 }
-EVAL = ["evaluate", "--env", "vpp_gym/Arbitrage-v0", "--episodes", "1", "--policies", "rule"]
+EVAL = ["evaluate", "--env", "vpp_gym/Arbitrage-v1", "--episodes", "1", "--policies", "rule"]
 SLOW_ENV = (
     "import sys, time; import agents.rl.train as t; f = t.make_train_env; "
     "t.make_train_env = lambda *a, **k: (time.sleep(float(sys.argv[1])), f(*a, **k))[1]; "
@@ -166,7 +166,7 @@ def test_run_never_deletes_what_the_user_has_in_out(work: Path, capsys: pytest.C
     mine.parent.mkdir(parents=True)
     mine.write_text("my notes")
     code, err = _run_main(
-        capsys, "run", "--env", "vpp_gym/Arbitrage-v0", "--episodes", "1", "--ppo-steps", "64", "--out", "D"
+        capsys, "run", "--env", "vpp_gym/Arbitrage-v1", "--episodes", "1", "--ppo-steps", "64", "--out", "D"
     )
     assert code == 2 and "--out D is not empty (it holds ppo_run/)" in err
     assert mine.read_text() == "my notes"
@@ -380,7 +380,7 @@ def test_ctrl_c_during_sac_demonstrations_is_one_line(work: Path) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("command", ["evaluate", "run"])
 def test_ctrl_c_in_evaluate_and_run_is_one_line(work: Path, command: str) -> None:
-    args = ["--env", "vpp_gym/Arbitrage-v0", "--episodes", "6", "--out", "O"]
+    args = ["--env", "vpp_gym/Arbitrage-v1", "--episodes", "6", "--out", "O"]
     args += ["--policies", "rule,mpc"] if command == "evaluate" else ["--no-ppo"]
     log = work / "stdout.txt"
     proc = _popen(["-m", "agents.cli", command, *args], work, out=log)
@@ -399,7 +399,7 @@ def test_a_run_trained_on_another_layout_names_the_differing_keys(
     trained: Path, work: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (work / "eval.yaml").write_text(
-        yaml.safe_dump({"env_id": "vpp_gym/Arbitrage-v0", "overrides": {"forecast.horizon_steps": 6}})
+        yaml.safe_dump({"env_id": "vpp_gym/Arbitrage-v1", "overrides": {"forecast.horizon_steps": 6}})
     )
     code, err = _run_main(
         capsys, "evaluate", "--config", "eval.yaml", "--episodes", "1", "--policy", f"ppo={trained}", "--out", "E"
