@@ -13,9 +13,10 @@ plan, so the search is exact.
 
 Under an ETS regime or the 2023 certificate rules (:func:`carbon_rules_block`) the same ``X`` and
 ``used`` are built from the regime's totals: ``national_ets`` covers the gas unit only, with its
-output-based allocation and the shortfall exemption; ``pilot_ets`` prices imports at the grid factor
-net of the certificates kept, with a fixed allocation; and under ``china_2023`` the green matching
-also charges the MWh consumed on site whose attribute was sold or credited.
+output-based allocation and the shortfall exemption; ``pilot_ets`` prices the gas unit's direct
+emissions and the imports at the grid factor net of the certificates kept, with a fixed allocation;
+and under ``china_2023`` the green matching also charges the MWh consumed on site whose attribute was
+sold or credited.
 """
 
 from __future__ import annotations
@@ -46,8 +47,15 @@ class CarbonVars:
 def max_surplus_bands(p: CoreParams, state: core.State) -> int:
     """How many surplus bands the episode's net carbon position could possibly reach."""
     cm = p.cfg.markets.carbon
-    x0, _ = carbon.net_position(float(state.emissions_t), float(state.allowances_t), float(state.ccer_t), cm, SCALAR)
+    x0, _ = position0(state, cm)
     return int(np.ceil((p.carbon_scale_t + abs(x0)) / cm.band_t)) + 1
+
+
+def position0(state: core.State, cm: CarbonMarketConfig) -> tuple[float, float]:
+    """The net position and the CCER used of a state's carbon totals (:func:`vpp_gym.markets.carbon.net_position`)."""
+    e0, a0, c0, d0 = (float(v) for v in (state.emissions_t, state.allowances_t, state.ccer_t, state.direct_t))
+    x0, used0 = carbon.net_position(e0, a0, c0, cm, SCALAR, d0)
+    return float(x0), float(used0)
 
 
 def surplus_offset(cm: CarbonMarketConfig, k: int) -> float:
@@ -107,7 +115,9 @@ def carbon_rules_block(m: Model, ctx: OracleContext) -> CarbonVars:
         ``national_ets``:   rate dt sum_t g[t],  rate = min(ef_gas - b, s b) with the exemption, else ef_gas - b
                             (``b`` the gas benchmark, ``s`` the cap share: E and A both grow with g, so the
                             exemption's branch is the same for every MWh)
-        ``pilot_ets``:      e - A_T + A0 (``e`` the variable below, ``A_T`` the episode's allocation)
+        ``pilot_ets``:      the row is  X + used - e - ef_gas dt sum_t g[t] = D0 - A_T  (``e`` the variable
+                            below, ``D0`` the state's direct emissions, ``A_T`` the episode's allocation:
+                            the gas term outside the floor of ``e``, so certificates do not net it)
     ``carbon.ccer_credits``:  used - ccer dt sum_i ccer_i sum_t p_i[t] <= CCER0
     ``carbon.ccer_cap``:      used - cap O_plan <= cap O0 (``pilot_ets``: used <= cap A_T)
 
@@ -129,12 +139,13 @@ def carbon_rules_block(m: Model, ctx: OracleContext) -> CarbonVars:
     gas = ctx.vars.gas
     split = {sp.name: sp for sp in p.certificate_split}
     e0, a0, c0 = float(ctx.state.emissions_t), float(ctx.state.allowances_t), float(ctx.state.ccer_t)
-    o0 = float(carbon.obligation(e0, a0, cm, SCALAR))
+    d0 = float(ctx.state.direct_t)  # pilot_ets: the direct emissions so far (0 under the other regimes)
+    o0 = float(carbon.obligation(e0, a0, cm, SCALAR, d0))
     a_total = a0 + cm.allocation_t_per_day * (dt / 24.0) * T  # pilot_ets: the episode's allocation
     pilot = cm.regime == "pilot_ets"
     X = m.var(1, -np.inf, np.inf)
     used = m.var(1, 0.0, np.inf)
-    rhs = -a_total if pilot else o0 - a0
+    rhs = d0 - a_total if pilot else o0 - a0
     xdef = m.rows(1, rhs, rhs, name="carbon.net_position")
     m.coef(xdef, X, 1.0)
     m.coef(xdef, used, 1.0)
@@ -155,9 +166,11 @@ def carbon_rules_block(m: Model, ctx: OracleContext) -> CarbonVars:
                 rate, due = s * b, (1.0 + s) * b
             m.coef(xdef, gas.p, -dt * rate)
             m.coef(cap_e, gas.p, -cm.ccer_cap_share * dt * due)
-    else:  # X + used - e = -A_T, used <= cap A_T
+    else:  # X + used - e - ef_gas dt sum g = D0 - A_T, used <= cap A_T
         e = m.var(1, 0.0, np.inf)
         m.coef(xdef, e, -1.0)
+        if gas is not None:  # direct emissions: outside the floor of e
+            m.coef(xdef, gas.p, -dt * gas_params(ctx).ef_t_per_mwh)
         w = m.var(T, -np.inf, np.inf)
         grey_supply_rows(m, ctx, w, net, imp, split, "carbon.grey_supply")
         kept = m.rows(T, 0.0, np.inf, name="carbon.green_export")
@@ -226,7 +239,7 @@ def compliance_cost_rows(m: Model, ctx: OracleContext, v: CarbonVars) -> float:
     """
     p, state, cm, segment = ctx.p, ctx.state, ctx.p.cfg.markets.carbon, ctx.carbon_segment
     lam = cm.price_per_t
-    x0, _ = carbon.net_position(float(state.emissions_t), float(state.allowances_t), float(state.ccer_t), cm, SCALAR)
+    x0, _ = position0(state, cm)
     c0 = float(carbon.compliance_cost(x0, cm, SCALAR))
     if cm.pricing == "flat" and cm.reward_surplus:
         ctx.gain(v.x, -lam)

@@ -52,6 +52,14 @@ CASES: dict[str, dict[str, Any]] = {
         },
         "resources": {"wind": OFFSHORE_WIND},
     },
+    # pilot ETS with the gas unit running: its direct emissions priced outside the netting of kept certificates
+    "pilot_ets_gas": {
+        "markets": {
+            "carbon": {**ETS, "regime": "pilot_ets", "price_per_t": 75.0, "certificates": "china_2023"}
+            | {"allocation_t_per_day": 3.0}
+        },
+        "resources": {"gas": CHEAP_GAS, "wind": OFFSHORE_WIND},
+    },
     # legacy certificates (every renewable MWh green), a surplus worth nothing
     "pilot_ets_legacy": {
         "markets": {"carbon": {**ETS, "regime": "pilot_ets", "price_per_t": 300.0, "reward_surplus": False}},
@@ -102,11 +110,18 @@ def test_replaying_the_plan_reproduces_its_profit(case: str) -> None:
             g_mwh = sums["emissions.gas_t"] / 0.6
             due = 1.02 * 0.392 * g_mwh
             assert sums["net_position_t"] == pytest.approx(0.02 * 0.392 * g_mwh - 0.3 * due, rel=1e-9)
+    if case == "pilot_ets_gas":  # the gas unit runs; its tonnes are due whatever the certificates kept
+        a_total = 3.0 * env.unwrapped.params.episode_steps * env.unwrapped.params.dt_h / 24.0
+        for _t, sums, _p in runs:
+            assert sums["emissions.gas_t"] > 0.0
+            assert sums["net_position_t"] >= sums["emissions.gas_t"] - (1.0 + cm.ccer_cap_share) * a_total - 1e-9
     if cm.certificates == "china_2023" and cm.unmatched_import_penalty_per_mwh > 0.0:
         assert all(sums["penalty.green_matching"] > 0.0 for _t, sums, _p in runs)
 
 
-@pytest.mark.parametrize("case", ["national_ets_exemption", "pilot_ets_china_2023", "stepped_price_china_2023"])
+@pytest.mark.parametrize(
+    "case", ["national_ets_exemption", "pilot_ets_china_2023", "pilot_ets_gas", "stepped_price_china_2023"]
+)
 def test_a_plan_from_the_middle_of_the_episode_replays_exactly(case: str) -> None:
     """From a state with carbon totals (after 40 seeded random steps): the plan of the rest earns its objective."""
     env = gym.make("vpp_gym/LowCarbon-v0", **CASES[case])
@@ -118,6 +133,8 @@ def test_a_plan_from_the_middle_of_the_episode_replays_exactly(case: str) -> Non
         env.step(rng.uniform(-1.0, 1.0, env.action_space.shape).astype(np.float32))
     episode, state = u.live()
     assert abs(float(state.emissions_t)) > 0.0 and float(state.ccer_t) >= 0.0
+    if case == "pilot_ets_gas":  # direct emissions so far: the state's direct_t (0 under the other regimes)
+        assert float(state.direct_t) > 0.0
     plan = solve(u.params, episode.exo[0][k:], state)
     total = 0.0
     s: core.State = state
@@ -126,3 +143,28 @@ def test_a_plan_from_the_middle_of_the_episode_replays_exactly(case: str) -> Non
         s, led = core.transition(u.params, s, action.tolist(), exo[k + j].tolist(), SCALAR)
         total += led["profit"]
     assert _close(total, plan.profit), (case, total, plan.profit)
+
+
+PILOT_GAS_OVERRIDES = {
+    "markets.carbon.regime": "pilot_ets",
+    "markets.carbon.pricing": "flat",
+    "markets.carbon.price_per_t": 300.0,
+    "markets.carbon.certificates": "china_2023",
+    "markets.carbon.free_allowance_t_per_mwh": 0.0,
+    "resources.gas.fuel_cost_per_mwh": 250.0,
+}
+
+
+@pytest.mark.parametrize("timeline", [None, "day_ahead"])
+@pytest.mark.parametrize("env_id", ["vpp_gym/LowCarbon-v0", "vpp_gym/Joint-v0"])
+def test_pilot_ets_with_the_gas_unit_replays_on_the_tasks(env_id: str, timeline: str | None) -> None:
+    """Under pilot_ets (overrides, as a user passes them) the plan replays to its objective on LowCarbon and
+    Joint, the gas unit running (its direct emissions in the carbon position). On the day-ahead timeline the
+    objective's constants of the other blocks (the stored energy's terminal value) are kept by the carbon
+    block under the new rules (it once overwrote them: the plan's profit was off by their sum)."""
+    extra = {"markets.energy.timeline": timeline} if timeline else {}
+    env = gym.make(env_id, overrides={**PILOT_GAS_OVERRIDES, **extra})
+    total, sums, plan = _replay(env, 0)
+    assert _close(total, plan.profit), (env_id, total, plan.profit)
+    assert sums["emissions.gas_t"] > 0.0
+    assert sums["net_position_t"] >= sums["emissions.gas_t"] - 1e-9  # no allocation: the gas tonnes at least

@@ -263,3 +263,35 @@ def test_demand_response_options_match_single_envs_bit_for_bit_through_a_partial
     assert vec._ep is not None and vec._ep.dr_baseline_mw is not None
     for i, e in enumerate(singles):
         np.testing.assert_array_equal(vec._ep.dr_baseline_mw[i], e.unwrapped.episode.dr_baseline_mw[0])
+
+
+def test_pilot_ets_direct_emissions_match_single_envs_bit_for_bit() -> None:
+    """Under pilot_ets the state's direct emissions (``direct_t``, the gas unit's) accrue in the vector env
+    as in single envs: observations (the carbon position), rewards, carbon cash and the state agree."""
+    overrides = {
+        "markets.carbon.regime": "pilot_ets",
+        "markets.carbon.pricing": "flat",
+        "markets.carbon.free_allowance_t_per_mwh": 0.0,
+        "markets.carbon.certificates": "china_2023",
+    }
+    env_id = "vpp_gym/LowCarbon-v0"
+    vec = _vec(env_id, overrides=overrides)
+    singles = [gym.make(env_id, overrides=overrides) for _ in range(N)]
+    vec.reset(seed=3)
+    for i, e in enumerate(singles):
+        e.reset(seed=3 + i)
+    actions = _actions(vec, 12, seed=1)
+    actions[:, :, vec.params.action_index["gas"]] = 1.0  # the gas unit at full output
+    for a in actions:
+        obs, reward, _term, _trunc, info = vec.step(a)
+        for i, e in enumerate(singles):
+            o, r, _te, _tr, ledger = e.step(a[i])
+            np.testing.assert_array_equal(obs[i], o)
+            assert reward[i] == r and info["carbon"]["cash"][i] == ledger["carbon"]["cash"]
+    batch = vec._state  # the batched state (no public accessor on the vector env)
+    assert batch is not None
+    for i, e in enumerate(singles):
+        single_state = e.unwrapped.state
+        assert single_state.direct_t > 0.0
+        assert batch.direct_t[i] == single_state.direct_t
+        assert batch.emissions_t[i] == single_state.emissions_t

@@ -9,11 +9,12 @@ import warnings
 from typing import Any
 
 import gymnasium as gym
+import numpy as np
 import pytest
 
 import vpp_gym  # noqa: F401  (registers the task ids)
 from agents import registry
-from agents.base import run_episode
+from agents.base import PassivePolicy, run_episode
 from vpp_gym import core
 from vpp_gym.config import ScenarioConfig
 from vpp_gym.data.schema import ALL_NAMES
@@ -149,6 +150,46 @@ def test_pilot_ets_indirect_emissions_net_of_kept_certificates_by_hand(
     if certificates == "china_2023" and gec_share == 0.5:
         assert led1["carbon.cash"] == pytest.approx(0.01 * lam, abs=1e-12)
         assert led2["carbon.cash"] == pytest.approx(-0.5266 * lam, abs=1e-9)
+
+
+# Direct emissions under pilot_ets: PV 4 MW (certificates kept: china_2023, nothing sold, PV earns no CCER,
+# so K = R, N = 0), the 3 MW load, the gas unit (0.42 t/MWh), no allocation, 100 /t.
+# Step 1: sun, load 1 MW, gas at 2 MW: exports P = 4 + 2 - 1 = 5 MWh; w = max(0 - 5, -4) = -4 (every kept
+#   MWh exported); indirect balance -4 MWh; direct D = 0.42 x 2 = 0.84 t.
+#   X1 = 0.84 + 0.5366 x max(-4, 0) = 0.84 -> cash -84 (the kept certificates do not net the gas tonnes).
+# Step 2: no sun, load 2 MW, gas off: imports 2 MWh, balance -4 + 2 = -2 -> X2 = 0.84, cash 0
+#   (a rule netting the gas too would give max(0.84 - 2 x 0.5366, 0) = 0 and pay +84 back).
+# Step 3: no sun, load 3 MW, gas off: imports 3 MWh, balance -2 + 3 = +1 MWh -> 0.5366 t indirect;
+#   X3 = 0.84 + 0.5366 = 1.3766 -> cash -53.66; over the three steps -137.66 = -100 x 1.3766.
+def test_pilot_ets_covers_the_gas_units_direct_emissions_by_hand() -> None:
+    lam = 100.0
+    p = _params(
+        {"pv": {"p_max_mw": 4.0, "curtailable": False}, "gas": {}, **LOAD},
+        {**ETS, "regime": "pilot_ets", "price_per_t": lam, "certificates": "china_2023"},
+    )
+    s1, led1 = core.transition(
+        p, core.initial_state(p, None), _action(p, gas=1.0), _x(pv_cf=1.0, load_pu=1.0 / 3.0), SCALAR
+    )
+    assert led1["gas.applied_mw"] == pytest.approx(2.0)
+    assert led1["net_mw"] == pytest.approx(5.0)
+    assert s1.direct_t == pytest.approx(0.84)
+    assert s1.emissions_t == pytest.approx(-4.0 * GRID_FACTOR)  # the signed indirect balance
+    assert led1["carbon.net_position_t"] == pytest.approx(0.84)
+    assert led1["carbon.cash"] == pytest.approx(-84.0)
+    s2, led2 = core.transition(p, s1, _action(p, gas=-1.0), _x(load_pu=2.0 / 3.0), SCALAR)
+    assert led2["gas.applied_mw"] == 0.0 and led2["net_mw"] == pytest.approx(-2.0)
+    assert s2.direct_t == pytest.approx(0.84)
+    assert led2["carbon.net_position_t"] == pytest.approx(0.84)
+    assert led2["carbon.cash"] == pytest.approx(0.0, abs=1e-12)
+    s3, led3 = core.transition(p, s2, _action(p, gas=-1.0), _x(load_pu=1.0), SCALAR)
+    assert s3.emissions_t == pytest.approx(GRID_FACTOR)
+    assert led3["carbon.net_position_t"] == pytest.approx(1.3766)
+    assert led3["carbon.cash"] == pytest.approx(-53.66)
+    assert led1["carbon.cash"] + led2["carbon.cash"] + led3["carbon.cash"] == pytest.approx(-137.66)
+    # the other regimes leave direct_t at 0 (their emissions_t holds the gas unit's tonnes)
+    q = _params({"gas": {}, **LOAD}, {**ETS, "regime": "national_ets"})
+    t1, _led = core.transition(q, core.initial_state(q, None), _action(q, gas=1.0), _x(load_pu=1.0), SCALAR)
+    assert t1.direct_t == 0.0 and t1.emissions_t == pytest.approx(0.84)
 
 
 def test_pilot_ets_offsets_are_capped_at_a_share_of_the_allocation() -> None:
@@ -321,3 +362,36 @@ def test_passive_vpp_without_fossil_unit_earns_no_carbon_revenue_growing_with_th
     assert all(c <= 1e-9 for c in cash), cash
     if regime == "national_ets":  # nothing is covered without a fossil unit
         assert cash == [0.0, 0.0, 0.0]
+
+
+class _GasOnPolicy:
+    """The passive reference with the gas unit at full output all day."""
+
+    def __init__(self, env: gym.Env) -> None:
+        self._action = PassivePolicy(env).act(np.zeros(1), {})
+        self._action[env.unwrapped.params.action_index["gas"]] = 1.0
+
+    def reset(self) -> None:
+        """Nothing to forget."""
+
+    def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        return self._action.copy()
+
+
+def test_pilot_ets_with_the_gas_unit_running_carbon_cost_grows_with_the_price() -> None:
+    # LowCarbon-v0, pilot_ets, china_2023, no allocation: the gas unit's direct emissions are paid at every
+    # price, whatever the certificates kept (cash <= -price x gas tonnes), so the cost grows with the price.
+    overrides = {**REGIME_OVERRIDES["pilot_ets"], "markets.carbon.certificates": "china_2023"}
+    cash, gas_t = [], []
+    for price in PRICES:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConfigWarning)
+            env = gym.make("vpp_gym/LowCarbon-v0", overrides={**overrides, "markets.carbon.price_per_t": price})
+        totals = run_episode(env, _GasOnPolicy(env), seed=0, options={"split": "test", "day": 0})
+        cash.append(totals["carbon.cash"])
+        gas_t.append(totals["emissions.gas_t"])
+    assert gas_t[0] > 0.0 and gas_t == pytest.approx([gas_t[0]] * len(PRICES))
+    assert cash[0] == 0.0
+    assert all(b < a for a, b in itertools.pairwise(cash)), cash
+    for price, c in zip(PRICES, cash, strict=True):
+        assert c <= -price * gas_t[0] + 1e-6, (price, c)

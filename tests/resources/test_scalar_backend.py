@@ -217,6 +217,7 @@ def test_core_transition_row_by_row() -> None:
         ev_need_mwh=_mix(rng, 0.0, r.ev.e_fleet_mwh, [0.0, r.ev.e_fleet_mwh]),
         gas_p_mw=np.where(rng.random(n) < 0.4, 0.0, rng.uniform(r.gas.p_min_mw, r.gas.p_max_mw, n)),
         emissions_t=rng.uniform(0.0, 5.0, n),
+        direct_t=np.zeros(n),
         allowances_t=rng.uniform(0.0, 5.0, n),
         ccer_t=rng.uniform(0.0, 1.0, n),
         agc_last=np.zeros(n),

@@ -178,7 +178,7 @@ def transition(
     else:
         commit, offer_price, dev = settle_energy(c, d)
         position = None
-    emissions, allowances, ccer = settle_carbon(c, d)
+    emissions, direct, allowances, ccer = settle_carbon(c, d)
     settle_penalties(c, d, dev, position)
     led = c.led
     for key in p.absent_keys:  # the summed entries of absent resources and closed products
@@ -186,7 +186,7 @@ def transition(
     led["profit"] = profit(led, c.zero, p.profit_terms)
     led["reward"] = led["profit"] * p.cfg.reward.scale
     if p.day_ahead:
-        markets = (emissions, allowances, ccer, d.agc_last, d.reg_score)
+        markets = (emissions, direct, allowances, ccer, d.agc_last, d.reg_score)
         rings = (s.da_mw, s.da_price, id_ring, s.aw_mw, s.aw_price)
         return State._make((s.t + 1, *d.state.values(), *markets, (), (), s.k + 1, *rings)), led
     # State's field order: t, the resources' fields (d.state keeps them in that order), the markets'
@@ -195,6 +195,7 @@ def transition(
             s.t + 1,
             *d.state.values(),
             emissions,
+            direct,
             allowances,
             ccer,
             d.agc_last,
@@ -610,7 +611,7 @@ def bid_transition(
     return nxt, led
 
 
-def settle_carbon(c: Interval, d: Dispatch) -> tuple[Array, Array, Array]:
+def settle_carbon(c: Interval, d: Dispatch) -> tuple[Array, Array, Array, Array]:
     """Emissions, allowances and CCER of the interval; the compliance change and green certificates.
 
     Emissions ``max(-P, 0) dt x ef_grid + gas``; allowances ``served MWh x benchmark``; CCER on the
@@ -620,7 +621,8 @@ def settle_carbon(c: Interval, d: Dispatch) -> tuple[Array, Array, Array]:
     regime or the 2023 certificate rules: :func:`settle_carbon_rules`.)
 
     Returns:
-        the episode's ``(emissions, allowances, ccer)`` so far (tCO2).
+        the episode's ``(emissions, direct, allowances, ccer)`` so far (tCO2; ``direct``: the state's
+        ``direct_t``, which only ``pilot_ets`` accrues).
     """
     p, s, xp, dt, led = c.p, c.s, c.xp, c.dt, c.led
     cm = p.cfg.markets.carbon
@@ -646,10 +648,10 @@ def settle_carbon(c: Interval, d: Dispatch) -> tuple[Array, Array, Array]:
         led["carbon.cash"] = -step_t * cm.price_per_t
     led["green_cert.quantity_mwh"] = gec_mwh
     led["green_cert.cash"] = gec_mwh * cm.gec_price
-    return emissions, allowances, ccer
+    return emissions, s.direct_t, allowances, ccer
 
 
-def settle_carbon_rules(c: Interval, d: Dispatch) -> tuple[Array, Array, Array]:
+def settle_carbon_rules(c: Interval, d: Dispatch) -> tuple[Array, Array, Array, Array]:
     """:func:`settle_carbon` under ``markets.carbon.regime`` and ``certificates`` (:mod:`vpp_gym.markets.carbon`).
 
     Certificates per renewable resource (:attr:`CoreParams.certificate_split`): ``MWh x sold`` sold at the
@@ -658,8 +660,9 @@ def settle_carbon_rules(c: Interval, d: Dispatch) -> tuple[Array, Array, Array]:
 
     - ``stepped_price``: emissions ``I x ef_grid + gas``, allowances ``served MWh x benchmark``;
     - ``national_ets``: the gas unit's emissions, allowances ``gas MWh x gas_benchmark``;
-    - ``pilot_ets``: ``grid_factor x (I + max(N - P, -K))`` (``K`` the MWh still green), allowances
-      ``allocation_t_per_day x dt / 24``.
+    - ``pilot_ets``: indirect ``grid_factor x (I + max(N - P, -K))`` (``K`` the MWh still green) into
+      ``emissions``, the gas unit's direct emissions into ``direct`` (added after the floor of the indirect
+      balance: certificates do not net them), allowances ``allocation_t_per_day x dt / 24``.
 
     The carbon cash is the change of ``C(X)``. Under ``china_2023`` the green-matching penalty also counts
     the MWh consumed on site whose attribute went away, ``max(N - P, 0)``. ``carbon.emissions_t`` and
@@ -672,6 +675,7 @@ def settle_carbon_rules(c: Interval, d: Dispatch) -> tuple[Array, Array, Array]:
     grid_t = xp.maximum(-d.net, 0.0) * (dt * c.x[I_EF])
     gas_t = led.get("emissions.gas_t", c.zero)
     sold_mwh = ccer_mwh = green_mwh = grey_mwh = c.zero
+    direct = s.direct_t
     for split in p.certificate_split:
         mwh = led[f"{split.name}.applied_mw"] * dt
         sold_mwh = sold_mwh + mwh * split.sold
@@ -683,6 +687,7 @@ def settle_carbon_rules(c: Interval, d: Dispatch) -> tuple[Array, Array, Array]:
         allocated_t = d.gas_p * dt * cm.gas_benchmark_t_per_mwh if p.cfg.resources.gas is not None else c.zero
     elif cm.regime == "pilot_ets":
         covered_t = (imports_mwh + xp.maximum(grey_mwh - exports_mwh, -green_mwh)) * cm.grid_factor_t_per_mwh
+        direct = direct + gas_t
         allocated_t = c.zero + cm.allocation_t_per_day * (dt / 24.0)
     else:
         covered_t = grid_t + gas_t
@@ -690,8 +695,8 @@ def settle_carbon_rules(c: Interval, d: Dispatch) -> tuple[Array, Array, Array]:
     emissions = s.emissions_t + covered_t
     allowances = s.allowances_t + allocated_t
     ccer = s.ccer_t + ccer_mwh * cm.ccer_t_per_mwh
-    x_prev, _ = carbon.net_position(s.emissions_t, s.allowances_t, s.ccer_t, cm, xp)
-    x_now, used = carbon.net_position(emissions, allowances, ccer, cm, xp)
+    x_prev, _ = carbon.net_position(s.emissions_t, s.allowances_t, s.ccer_t, cm, xp, s.direct_t)
+    x_now, used = carbon.net_position(emissions, allowances, ccer, cm, xp, direct)
     led["emissions.grid_t"] = grid_t
     led["carbon.emissions_t"] = grid_t + gas_t
     led["carbon.allowances_t"] = allocated_t
@@ -703,7 +708,7 @@ def settle_carbon_rules(c: Interval, d: Dispatch) -> tuple[Array, Array, Array]:
     if cm.certificates == "china_2023":  # read by settle_penalties
         unmatched = imports_mwh + xp.maximum(grey_mwh - exports_mwh, 0.0)
         led["penalty.green_matching"] = unmatched * cm.unmatched_import_penalty_per_mwh
-    return emissions, allowances, ccer
+    return emissions, direct, allowances, ccer
 
 
 # -- 10. penalties and profit ----------------------------------------------------------------------------------------

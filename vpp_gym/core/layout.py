@@ -150,7 +150,8 @@ def state_features(p: CoreParams, s: State, xp: Any = np) -> list[Array]:
     for spec, prm in p.obs_resources:
         cols += spec.features(p, prm, s, xp)
     if p.carbon_stateful:
-        x, _used = carbon.net_position(s.emissions_t, s.allowances_t, s.ccer_t, p.cfg.markets.carbon, xp)
+        cm = p.cfg.markets.carbon
+        x, _used = carbon.net_position(s.emissions_t, s.allowances_t, s.ccer_t, cm, xp, s.direct_t)
         cols.append(xp.minimum(xp.maximum(x * (1.0 / p.carbon_scale_t), -1.0), 1.0))
     if "regulation" in p.open_products:
         cols.append(s.reg_score)

@@ -33,7 +33,10 @@ class State(NamedTuple):
         backlog_mwh: flexible-load shift backlog (deferred energy still owed).
         ev_need_mwh: energy still needed by plugged-in EVs.
         gas_p_mw: gas unit output of the last interval.
-        emissions_t: gross emissions so far in the episode (tCO2).
+        emissions_t: gross emissions so far in the episode (tCO2); under ``pilot_ets`` the signed balance of
+            the indirect emissions (imports net of the certificates kept, :mod:`vpp_gym.markets.carbon`).
+        direct_t: under ``pilot_ets``, the direct emissions so far (the gas unit's, tCO2), kept apart from
+            ``emissions_t`` because certificates do not net them; 0 under the other regimes.
         allowances_t: free allowances accrued so far.
         ccer_t: CCER credits earned so far.
         agc_last: last AGC signal value (mileage continuity across intervals).
@@ -57,6 +60,7 @@ class State(NamedTuple):
     ev_need_mwh: Array
     gas_p_mw: Array
     emissions_t: Array
+    direct_t: Array
     allowances_t: Array
     ccer_t: Array
     agc_last: Array
@@ -82,7 +86,7 @@ TIMELINE_FIELDS = ("positions_mw", "offer_prices", "k", "da_mw", "da_price", "id
 """The fields after the markets': the positions of either timeline and the step index."""
 VALUE_FIELDS = tuple(f for f in State._fields if f != "t" and f not in TIMELINE_FIELDS)
 """The fields of :class:`State` that hold one number per episode (the resources' and the markets')."""
-MARKET_FIELDS = ("emissions_t", "allowances_t", "ccer_t", "agc_last", "reg_score")
+MARKET_FIELDS = ("emissions_t", "direct_t", "allowances_t", "ccer_t", "agc_last", "reg_score")
 """Fields owned by the markets (carbon, regulation); the others of :data:`VALUE_FIELDS` by the resources."""
 assert VALUE_FIELDS[-len(MARKET_FIELDS) :] == MARKET_FIELDS, "State: the resources' fields come before the markets'"
 
@@ -360,7 +364,7 @@ class CoreParams:
         Imports are at most the load, battery and EV charging at full power; allowances at most the
         benchmark times the load served; every import and gas MWh at its highest factor. Under
         ``national_ets`` the gas unit at full output; under ``pilot_ets`` every import and renewable MWh at
-        the grid factor, or the allocation and its offsets.
+        the grid factor plus the gas unit at full output, or the allocation and its offsets.
         """
         r = self.cfg.resources
         c = self.cfg.markets.carbon
@@ -373,10 +377,11 @@ class CoreParams:
         if c.regime == "national_ets":  # only the gas unit: its emissions or its allocation
             per_h = r.gas.p_max_mw * max(r.gas.ef_t_per_mwh, c.gas_benchmark_t_per_mwh) if r.gas is not None else 0.0
             return max(per_h * hours, 1e-9)
-        if c.regime == "pilot_ets":  # imports and renewable MWh without their attribute; the allocation
+        if c.regime == "pilot_ets":  # imports and renewable MWh without their attribute, gas; the allocation
             renew = sum(prm.p_max_mw for prm in (r.pv, r.wind) if prm is not None)
             allocation = c.allocation_t_per_day * hours / 24.0
-            return max((imports + renew) * c.grid_factor_t_per_mwh * hours, allocation * (1.0 + c.ccer_cap_share), 1e-9)
+            covered = ((imports + renew) * c.grid_factor_t_per_mwh + gas) * hours
+            return max(covered, allocation * (1.0 + c.ccer_cap_share), 1e-9)
         per_h = max(imports * self.hi["grid_ef_t_per_mwh"] + gas, served * c.free_allowance_t_per_mwh)
         return max(per_h * self.episode_steps * self.dt_h, 1e-9)
 

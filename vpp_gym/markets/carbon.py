@@ -2,7 +2,8 @@
 
 ``markets.carbon.regime`` chooses who is covered and how allowances are allocated; every regime
 accumulates three totals over the episode (the state's ``emissions_t``, ``allowances_t``,
-``ccer_t``, tCO2) and settles the net position ``X`` at episode end at the carbon price.
+``ccer_t``, tCO2; ``pilot_ets`` a fourth, ``direct_t``) and settles the net position ``X`` at
+episode end at the carbon price.
 
 **stepped_price** (the default, the v0 rule; a device from the research literature on
 low-carbon VPP dispatch, not a Chinese market rule): the VPP is covered for everything it emits
@@ -32,19 +33,32 @@ than its free allocation, i.e. a deficit above ``shortfall_cap_share`` (0 for ga
 allocation is not charged. The coal rule caps the gap at 20 % (the base of the 20 % is ambiguous in
 the sources); ``shortfall_cap_share: 0.2`` reads it as 20 % of the allocation.
 
-**pilot_ets** (the regional pilots, which also cover indirect emissions of purchased electricity):
-grid imports at the official annual grid factor (``grid_factor_t_per_mwh``, 0.5366 tCO2/MWh, the
-2022 national factor, MEE + NBS 2024-12-20), net of the green certificates the VPP keeps. Interval
-by interval, with the renewable output ``R = N + K`` split into MWh whose green attribute the VPP
-no longer holds (``N``: certificate sold or credited as CCER, see below) and MWh whose certificate
-it keeps (``K``), imports ``I`` and exports ``P`` (MWh); exports carry the ``N`` MWh first::
+**pilot_ets** (the regional pilots): a covered entity reports and surrenders for its direct emissions
+(fuel burnt on site) and its indirect emissions of purchased electricity (and heat): Beijing's pilot
+covers "both direct and indirect emissions" (ICAP, Emissions Trading Worldwide, Status Report 2016,
+Beijing factsheet; verified); the same scope split for the other pilots is read from the pilots' MRV
+guidelines, of which only the tables of contents were seen (World Bank PMR Technical Note 8, A Survey
+of the MRV Systems for China's ETS Pilots, 2014; Guangdong's 2021 reporting guidelines, with a chapter
+on gas-fired generation; links in ``docs/market_rules.md`` section 5). So both count: the VPP's own
+gas unit at its factor ``ef_gas`` (direct) and the grid imports at the official annual grid factor
+(``grid_factor_t_per_mwh``, 0.5366 tCO2/MWh, the 2022 national factor, MEE + NBS 2024-12-20), the
+latter net of the green certificates the VPP keeps. Interval by interval, with the renewable output
+``R = N + K`` split into MWh whose green attribute the VPP no longer holds (``N``: certificate sold or
+credited as CCER, see below) and MWh whose certificate it keeps (``K``), imports ``I`` and exports
+``P`` (MWh); exports carry the ``N`` MWh first::
 
     w[t] = max(N[t] - P[t], -K[t])      N consumed on site (grey), or - the kept MWh exported
-    E    = grid_factor x max(sum_t (I[t] + w[t]), 0)
+    D    = ef_gas x G                                       direct: G the MWh the gas unit supplied
+    E    = D + grid_factor x max(sum_t (I[t] + w[t]), 0)    the state keeps D (direct_t) and the sum apart
     A    = allocation_t_per_day x hours / 24                (a fixed baseline, 0 by default)
     used = min(CCER, ccer_cap_share x A)                   pilots: offsets <= 5 % of the allocation
     X    = E - A - used
 
+The certificates net indirect emissions only: the floor applies to the indirect balance alone and the
+direct term is added after it, so a surplus of kept certificates (``sum_t (I + w) < 0``) offsets no
+tonne of gas. The gas output takes no part in ``w``: exports carry the ``N`` MWh, then the ``K`` MWh,
+before any gas MWh (a convention, as the pilots' rules say nothing of a site that both generates and
+exports); every gas MWh pays its direct emissions, whether it is consumed on site or exported.
 A kept certificate of an exported MWh counts as zero-emission supply against imports of other
 intervals; a self-consumed MWh whose certificate was sold is grey consumption (the buyer holds its
 attribute). The hourly marginal series ``grid_ef_t_per_mwh`` stays a reporting KPI
@@ -150,7 +164,8 @@ class CarbonMarketConfig:
         gec_share: share of every renewable MWh's certificates sold (the rest kept or, for a
             CCER-eligible technology, credited as CCER).
         unmatched_import_penalty_per_mwh: 24 h green-power matching: penalty per MWh not matched.
-        regime: ``stepped_price`` (v0), ``national_ets`` or ``pilot_ets`` (module docstring).
+        regime: ``stepped_price`` (v0), ``national_ets`` or ``pilot_ets`` (module docstring; ``pilot_ets``
+            covers the gas unit's direct emissions and the imports' indirect ones).
         gas_benchmark_t_per_mwh: ``national_ets``: free allocation per MWh the gas unit supplied
             (0.392, the gas class of the 2019-20 plan, ICAP; the 2023-24 value was not found).
         shortfall_exemption: ``national_ets``: a gas unit surrenders at most ``(1 + shortfall_cap_share)``
@@ -308,25 +323,34 @@ def compliance_cost(net_t: Array, cfg: CarbonMarketConfig, xp: Any = np) -> Arra
     return cost - _ladder(surplus, cfg, xp) if cfg.reward_surplus else cost
 
 
-def obligation(emissions_t: Array, allowances_t: Array, cfg: CarbonMarketConfig, xp: Any = np) -> Array:
+def obligation(
+    emissions_t: Array, allowances_t: Array, cfg: CarbonMarketConfig, xp: Any = np, direct_t: Array = 0.0
+) -> Array:
     """The allowances due ``O`` from the regime's cumulative totals (module docstring): ``E`` under
-    ``stepped_price``; ``min(E, (1 + cap) A)`` under ``national_ets`` with the exemption; ``max(E, 0)``
-    under ``pilot_ets`` (its ``E`` is the signed balance before the floor)."""
+    ``stepped_price``; ``min(E, (1 + cap) A)`` under ``national_ets`` with the exemption; under
+    ``pilot_ets`` ``D + max(E, 0)``, its ``E`` the signed indirect balance before the floor and ``D``
+    (``direct_t``, the state's field) the direct emissions, added after the floor (0 elsewhere)."""
     if cfg.regime == "national_ets" and cfg.shortfall_exemption:
         return xp.minimum(emissions_t, (1.0 + cfg.shortfall_cap_share) * allowances_t)
     if cfg.regime == "pilot_ets":
-        return xp.maximum(emissions_t, 0.0)
+        return direct_t + xp.maximum(emissions_t, 0.0)
     return emissions_t
 
 
 def net_position(
-    emissions_t: Array, allowances_t: Array, ccer_t: Array, cfg: CarbonMarketConfig, xp: Any = np
+    emissions_t: Array,
+    allowances_t: Array,
+    ccer_t: Array,
+    cfg: CarbonMarketConfig,
+    xp: Any = np,
+    direct_t: Array = 0.0,
 ) -> tuple[Array, Array]:
-    """Net position ``X`` and the CCER actually used, from cumulative quantities (module docstring)."""
+    """Net position ``X`` and the CCER actually used, from cumulative quantities (module docstring);
+    ``direct_t``: the state's direct emissions (read under ``pilot_ets`` only)."""
     if cfg.regime == "stepped_price":
         used = xp.minimum(ccer_t, cfg.ccer_cap_share * emissions_t)
         return emissions_t - allowances_t - used, used
-    due = obligation(emissions_t, allowances_t, cfg, xp)
+    due = obligation(emissions_t, allowances_t, cfg, xp, direct_t)
     base = allowances_t if cfg.regime == "pilot_ets" else due
     used = xp.minimum(ccer_t, cfg.ccer_cap_share * base)
     return due - allowances_t - used, used
