@@ -12,6 +12,7 @@ from agents.oracle.stacks import Segments, segments_block
 from vpp_gym.core import I_REG_CAP_P, I_REG_MIL_P, PRODUCT_COLUMNS
 from vpp_gym.markets.clearing import clear_invitation
 from vpp_gym.markets.products import ProductMarketConfig
+from vpp_gym.markets.regulation import k_components
 
 
 @dataclass(frozen=True)
@@ -77,9 +78,28 @@ def regulation_block(m: Model, ctx: OracleContext) -> None:
     sig = ctx.sig
     prev = np.concatenate([[float(ctx.state.agc_last)], sig[:-1, -1]])
     miles = np.abs(np.diff(np.concatenate([prev[:, None], sig], axis=1), axis=1)).sum(axis=1)
-    ctx.gain(v.accepted, miles * ctx.exo[:, I_REG_MIL_P])
-    capacity_payment(ctx, v, ctx.exo[:, I_REG_CAP_P])
+    k, paid = regulation_k(ctx)
+    ctx.gain(v.accepted, paid * k * miles * ctx.exo[:, I_REG_MIL_P])
+    capacity_payment(ctx, v, paid * ctx.exo[:, I_REG_CAP_P])
     m.coef(grid.deviation, v.accepted, sig.mean(axis=1))
+
+
+def regulation_k(ctx: OracleContext) -> tuple[np.ndarray, np.ndarray]:
+    """The mileage multiplier ``K[t]`` and the pay indicator ``paid[t]`` of each interval.
+
+    ``pjm`` scoring: 1 and 1 (exact tracking scores 1). ``k_value``: the battery tracks the signal
+    exactly, so ``k2 = k3 = 1`` and ``k1`` is the signal's own rate: ``K[t]`` is the simulator's
+    :func:`vpp_gym.markets.regulation.k_components` of the unit response ``s[t]`` to itself, a
+    constant of the interval whatever the award (the rate and the allowances scale with it), and
+    ``paid[t] = 1`` iff ``K[t] >= k_min``. So the pay stays linear in the award.
+    """
+    reg = ctx.p.cfg.markets.regulation
+    ones = np.ones(len(ctx.sig))
+    if reg is None or reg.scoring != "k_value":
+        return ones, ones
+    tau = 60.0 * ctx.dt / ctx.sig.shape[1]
+    k = k_components(ctx.sig, ctx.sig, ones, tau, reg.max_delay_substeps, reg.k_value)["k"]
+    return k, (k >= reg.k_value.k_min).astype(float)
 
 
 def offer_for(cfg: ProductMarketConfig, accepted: np.ndarray, need: np.ndarray) -> np.ndarray:

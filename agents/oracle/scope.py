@@ -42,6 +42,11 @@ def check_scope(p: CoreParams, knows_stacks: bool = True) -> None:
             "episode's baseline (EpisodeData.dr_baseline_mw); planning without it is not modelled"
         )
     reg = mk.regulation
+    if reg is not None and reg.scoring == "k_value" and "regulation" in stacks:
+        missing.append(
+            "a regulation offer ranked at price / K (markets.regulation.scoring: k_value) against a competitor "
+            "stack (set markets.regulation.competitors.n_offers: 0, or scoring: pjm)"
+        )
     if reg is not None and (reg.delay_substeps > 0 or reg.ramp_mw_per_substep is not None):
         missing.append("a regulation response delay or ramp limit (imperfect tracking)")
     if missing:

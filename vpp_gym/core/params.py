@@ -227,6 +227,12 @@ class CoreParams:
         return tuple(n for n in PRODUCTS if self.product(n) is not None)
 
     @cached_property
+    def regulation_k_value(self) -> bool:
+        """Whether regulation is open and scored and paid with the K value (``scoring: k_value``)."""
+        reg = self.cfg.markets.regulation
+        return reg is not None and reg.scoring == "k_value"
+
+    @cached_property
     def energy_transaction(self) -> bool:
         """Whether day-ahead energy is traded in the transaction form."""
         return self.cfg.markets.energy.form == "transaction"

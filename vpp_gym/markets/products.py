@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from vpp_gym.markets.clearing import CompetitorStackConfig
-from vpp_gym.markets.regulation import AgcSignalConfig
+from vpp_gym.markets.regulation import AgcSignalConfig, KValueConfig
 from vpp_gym.validation import MAX_POWER_MW, MAX_PRICE_PER_MWH, is_integer, require, require_int, require_range
 
 
@@ -84,6 +84,13 @@ class RegulationMarketConfig(ProductMarketConfig):
         shortfall_penalty_per_mwh: day-ahead timeline only: capacity awarded at D-1 that the battery's
             headroom cannot hold at delivery pays this per MW and hour (``penalty.regulation_shortfall``;
             default twice the price cap, a modelling assumption: ``docs/market_rules.md``).
+        scoring: ``pjm`` (default, the v0 rule): the PJM-style score above, paid
+            ``(capacity + mileage) x score`` from ``min_score``; ``k_value``: China's K value measured from
+            the same response (``k1`` rate, ``k2`` delay, ``k3`` precision; :class:`KValueConfig`), paid
+            ``capacity + mileage x K`` from ``k_value.k_min``, and in the transaction form the offer ranked
+            at ``price / K`` of the last followed interval (:mod:`vpp_gym.markets.regulation`). The
+            ledger's ``regulation.score`` is then K, and the observation's ``reg_score`` ``K / k_max``.
+        k_value: the K-value rules (read only with ``scoring: k_value``).
     """
 
     price_cap: float = 60.0
@@ -93,9 +100,12 @@ class RegulationMarketConfig(ProductMarketConfig):
     max_delay_substeps: int = 5
     min_score: float = 0.4
     shortfall_penalty_per_mwh: float = 120.0
+    scoring: Literal["pjm", "k_value"] = "pjm"
+    k_value: KValueConfig = field(default_factory=KValueConfig)
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        require(self.scoring in ("pjm", "k_value"), "scoring", self.scoring, "'pjm' or 'k_value'")
         require(
             is_integer(self.delay_substeps) and 0 <= self.delay_substeps < self.agc.substeps,
             "delay_substeps",

@@ -66,6 +66,36 @@ the performance score, with a qualification threshold ``min_score``::
     payment = (capacity_mw * cap_price * dt_h + mileage_mw * mileage_price) * score   if score >= min_score
     payment = 0                                                                         otherwise
 
+**K value** (``scoring: k_value``; :class:`KValueConfig`, :func:`k_components`, :func:`k_value`,
+:func:`settle_k`, :func:`ranking_price`): the performance index of China's provincial regulation markets,
+measured from the same recorded response, per interval, with ``C`` the award, ``tau`` the minutes per
+sub-step and ``tol = FLAT_RTOL * max_k |x_k|``::
+
+    k1 = min(v / (standard_rate_share_per_min * C), k1_max),
+         v = sum_{k>=1} |x_k - x_{k-1}| / (tau * #{k >= 1: |x_k - x_{k-1}| > tol})   (MW/min while moving)
+    k2 = 1 - lag* / D         (lag* as in the PJM score: the best-correlated delay, D = max_delay_substeps)
+    k3 = clip(1 - mean_{k<W} |x_{k+lag*} - req_k| / (allowed_error_share * C), 0, 1)
+    K  = min(w1 k1 + w2 k2 + w3 k3, k_max)     (formula guangdong: a weighted sum)
+    K  = min(k1 k2 k3, k_max)                  (formula shanxi: a product)
+
+Degenerate cases: a flat request window (nothing to follow; zero capacity) gives ``k1 = k2 = 1`` and
+``k3`` from the error against 0 (a zero allowance: 1 if the error is zero, else 0); a request that moves
+with a response that does not gives ``k1 = 0``; no positively correlated lag gives ``k2 = 0`` and ``k3``
+without a shift. Settlement (:func:`settle_k`)::
+
+    payment = C * cap_price * dt_h + mileage_mw * mileage_price * K     if K >= k_min
+    payment = 0                                                         otherwise
+
+(capacity is not scaled by K, the mileage is: the Guangdong two-part form; the Shanxi rules pay the
+mileage part only, which is ``cap_price = 0``). In the transaction form the VPP's offer is ranked at
+``offer_price / K_rank`` (:func:`ranking_price`), ``K_rank`` the K of the last interval in which the VPP
+followed an award (carried in the state as ``reg_score = K / k_max``; 1, the standard unit, before any),
+and every accepted offer is paid the marginal ranking price; competitors rank at their offer price
+(their K is taken as 1). Simplifications, all documented in ``docs/market_rules.md`` section 2.1: the
+rate is measured on the sub-step response instead of per AGC command segment, the standard rate is a
+share of the award instead of the unit's rated power, and the precision is measured on the delay-aligned
+window instead of after each command settles.
+
 Sources, stated modestly: PJM Manual 12 (Balancing Operations), section on regulation performance
 scoring; PJM's RegD signal description. Sub-step resolution, the fixed comparison window, the tie and
 degenerate-case rules and the signal model are this module's adaptation, not PJM's text.
@@ -76,7 +106,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from scipy.signal import lfilter
@@ -86,7 +116,7 @@ from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.entries import Entry
 from vpp_gym.markets.spec import ProductSpec
 from vpp_gym.ops import Array, lift, lower
-from vpp_gym.validation import require_int, require_range
+from vpp_gym.validation import require, require_int, require_range
 
 if TYPE_CHECKING:
     from vpp_gym.core.dynamics import Dispatch, Interval
@@ -146,6 +176,57 @@ class AgcSignalConfig:
         if p_max <= 0.0:
             return 2
         return max(2, math.ceil(math.log(1e-3) / math.log(p_max)))
+
+
+K_FORMULAS = ("guangdong", "shanxi")
+"""The K-value formulas: a weighted sum of ``k1, k2, k3`` (guangdong) or their product (shanxi)."""
+
+K_KEYS = ("k", "k1", "k2", "k3")
+
+
+@dataclass(frozen=True)
+class KValueConfig:
+    """The K value of China's regulation markets (``markets.regulation.scoring: k_value``).
+
+    Equations in the module docstring; sources and status in ``docs/market_rules.md`` section 2.1.
+
+    Attributes:
+        formula: ``guangdong`` (default): ``K = w1 k1 + w2 k2 + w3 k3``; ``shanxi``: ``K = k1 k2 k3``.
+        weights: ``(w1, w2, w3)`` of the weighted sum, each in [0, 1], summing to 1. Default
+            ``(0.5, 0.25, 0.25)``, i.e. ``0.25 (2 k1 + k2 + k3)`` (assumption); Shaanxi's draft has
+            ``(0.6, 0.2, 0.2)``.
+        standard_rate_share_per_min: the standard unit's regulation rate, as a share of the award per
+            minute (assumption 0.1).
+        k1_max: cap of ``k1`` (assumption 5).
+        allowed_error_share: the admissible mean tracking error, as a share of the award (assumption 0.1).
+        k_max: cap of K in settlement (2.0, Shaanxi draft).
+        k_min: an interval with ``K < k_min`` is not paid (assumption 0.5).
+    """
+
+    formula: Literal["guangdong", "shanxi"] = "guangdong"
+    weights: tuple[float, float, float] = (0.5, 0.25, 0.25)
+    standard_rate_share_per_min: float = 0.1
+    k1_max: float = 5.0
+    allowed_error_share: float = 0.1
+    k_max: float = 2.0
+    k_min: float = 0.5
+
+    def __post_init__(self) -> None:
+        require(self.formula in K_FORMULAS, "formula", self.formula, "'guangdong' or 'shanxi'")
+        w = self.weights
+        require(
+            isinstance(w, tuple | list) and len(w) == 3 and all(isinstance(v, int | float) and 0 <= v <= 1 for v in w),
+            "weights",
+            w,
+            "three numbers in [0, 1] (w1, w2, w3) for k1, k2, k3",
+        )
+        require(abs(sum(w) - 1.0) <= 1e-9, "weights", w, "weights that sum to 1, e.g. [0.5, 0.25, 0.25]")
+        object.__setattr__(self, "weights", tuple(float(v) for v in w))
+        require_range("standard_rate_share_per_min", self.standard_rate_share_per_min, 0.0, 100.0, lo_open=True)
+        require_range("k1_max", self.k1_max, 0.0, 100.0, lo_open=True)
+        require_range("allowed_error_share", self.allowed_error_share, 0.0, 10.0, lo_open=True)
+        require_range("k_max", self.k_max, 0.0, 100.0, lo_open=True)
+        require_range("k_min", self.k_min, 0.0, self.k_max)
 
 
 def agc_signal(cfg: AgcSignalConfig, rng: rnd.Rng, batch: int, steps: int) -> np.ndarray:
@@ -387,6 +468,138 @@ def settle(
     return np.where(sc >= min_score, payment, 0.0)
 
 
+def _best_lag(req: np.ndarray, resp: np.ndarray, D: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The best-correlated delay of the response, row by row, as in :func:`performance_score`.
+
+    Returns ``(best correlation, lag*, flat request window)``; rows that track exactly have lag 0 and
+    correlation 1 (a flat request is still reported flat).
+    """
+    S = req.shape[1]
+    W = S - D
+    windows = np.concatenate([req[:, None, :W], resp[:, _lag_index(S, W)]], axis=1)
+    centred, flat, ss = _normalise_rows(windows)
+    xc, x_flat, sxx = centred[:, 0], flat[:, 0], ss[:, 0]
+    yc, y_flat, syy = centred[:, 1:], flat[:, 1:], ss[:, 1:]
+    sxy = np.add.reduce(xc[:, None, :] * yc, axis=2)
+    denom = np.sqrt(sxx[:, None] * syy)
+    ok = ~(x_flat[:, None] | y_flat)
+    corr = np.minimum(np.maximum(np.where(ok, sxy / np.where(ok, denom, 1.0), 0.0), -1.0), 1.0)
+    best = corr.max(axis=1)
+    lag = np.argmax(corr >= best[:, None] - TIE_TOL, axis=1)
+    exact = (resp == req).all(axis=1)
+    return np.where(exact, 1.0, best), np.where(exact, 0, lag), x_flat
+
+
+def k_components(
+    requested_mw: Array,
+    response_mw: Array,
+    capacity_mw: Array,
+    minutes_per_substep: float,
+    max_delay_substeps: int,
+    cfg: KValueConfig,
+) -> dict[str, np.ndarray]:
+    """``k1, k2, k3`` and ``K`` of one market interval from a recorded response, row by row.
+
+    Equations and degenerate cases in the module docstring.
+
+    Args:
+        requested_mw: ``(B, S)`` requested regulation, ``capacity_mw * signal``.
+        response_mw: ``(B, S)`` the recorded response.
+        capacity_mw: the award ``C``, scalar or ``(B,)``, >= 0 (the base of the standard rate and of the
+            allowed error).
+        minutes_per_substep: ``tau``, > 0.
+        max_delay_substeps: ``D``, the longest delay searched and the allowed delay, ``0 <= D <= S - 2``.
+        cfg: the K-value rules.
+
+    Returns:
+        ``{"k", "k1", "k2", "k3"}``, each ``(B,)``, never NaN; ``K`` capped at ``k_max``.
+    """
+    req = np.asarray(requested_mw, dtype=np.float64)
+    resp = np.asarray(response_mw, dtype=np.float64)
+    if req.ndim != 2 or req.shape != resp.shape:
+        raise ValueError(f"k_components: expected two (B, S) arrays, got {req.shape} and {resp.shape}")
+    require_range("minutes_per_substep", minutes_per_substep, 0.0, lo_open=True)
+    B, S = req.shape
+    D = int(max_delay_substeps)
+    if not 0 <= D <= S - 2:
+        raise ValueError(f"k_components: max_delay_substeps must be in [0, S - 2 = {S - 2}], got {D}")
+    cap = _per_row("capacity_mw", capacity_mw, B)
+    W = S - D
+
+    best, lag, flat_req = _best_lag(req, resp, D)
+    follows = best > 0.0
+    shift = np.where(follows, lag, 0)
+    aligned = np.take_along_axis(resp, shift[:, None] + np.arange(W)[None, :], axis=1)
+    err = np.add.reduce(np.abs(aligned - req[:, :W]), axis=1) / W
+    allowed = cfg.allowed_error_share * cap
+    zero_allowed = allowed <= ZERO_MW
+    k3 = np.where(
+        zero_allowed,
+        np.where(err <= ZERO_MW, 1.0, 0.0),
+        np.clip(1.0 - err / np.where(zero_allowed, 1.0, allowed), 0.0, 1.0),
+    )
+    k2 = np.where(follows, 1.0 - lag / D if D > 0 else 1.0, 0.0)
+
+    steps = np.abs(np.diff(resp, axis=1))
+    tol = FLAT_RTOL * np.abs(resp).max(axis=1, keepdims=True)
+    moving = steps > tol
+    n_moving = moving.sum(axis=1)
+    rate = np.add.reduce(np.where(moving, steps, 0.0), axis=1) / (minutes_per_substep * np.maximum(n_moving, 1))
+    standard = cfg.standard_rate_share_per_min * cap
+    k1 = np.where(standard > ZERO_MW, np.minimum(rate / np.where(standard > ZERO_MW, standard, 1.0), cfg.k1_max), 0.0)
+    k1 = np.where(n_moving == 0, 0.0, k1)
+    k1, k2 = np.where(flat_req, 1.0, k1), np.where(flat_req, 1.0, k2)
+    return {"k": k_value(k1, k2, k3, cfg), "k1": k1, "k2": k2, "k3": k3}
+
+
+def k_value(k1: Array, k2: Array, k3: Array, cfg: KValueConfig) -> np.ndarray:
+    """``K`` by the configured formula, capped at ``k_max``: ``min(w . (k1, k2, k3), k_max)`` (guangdong)
+    or ``min(k1 k2 k3, k_max)`` (shanxi)."""
+    k1, k2, k3 = (np.asarray(v, dtype=np.float64) for v in (k1, k2, k3))
+    if cfg.formula == "shanxi":
+        k = k1 * k2 * k3
+    else:
+        w1, w2, w3 = cfg.weights
+        k = w1 * k1 + w2 * k2 + w3 * k3
+    return np.minimum(k, cfg.k_max)
+
+
+def settle_k(
+    capacity_mw: Array,
+    k: Array,
+    mileage_mw: Array,
+    cap_price: Array,
+    mileage_price: Array,
+    dt_h: float,
+    k_min: float,
+) -> np.ndarray:
+    """Regulation payment of one interval under the K value: capacity + mileage x K.
+
+    ``payment = capacity_mw * cap_price * dt_h + mileage_mw * mileage_price * k``, and 0 where
+    ``k < k_min`` (a K exactly at the minimum is paid).
+    """
+    require_range("dt_h", dt_h, 0.0, lo_open=True)
+    kk = np.asarray(k, dtype=np.float64)
+    payment = (
+        np.asarray(capacity_mw, dtype=np.float64) * cap_price * dt_h
+        + np.asarray(mileage_mw, dtype=np.float64) * mileage_price * kk
+    )
+    return np.where(kk >= k_min, payment, 0.0)
+
+
+def ranking_k(carried_score: Array, cfg: KValueConfig) -> np.ndarray:
+    """The K the VPP's offer is ranked with: the last followed interval's K, ``carried_score * k_max``
+    (the state's ``reg_score``), or 1 (the standard unit) while there is none (``reg_score = 0``)."""
+    k = np.asarray(carried_score, dtype=np.float64) * cfg.k_max
+    return np.where(k > 0.0, k, 1.0)
+
+
+def ranking_price(offer_price: Array, k_rank: Array) -> np.ndarray:
+    """The ranking price of an offer: ``offer_price / K`` (``K > 0``); offers clear in this order and
+    every accepted offer is paid the marginal ranking price."""
+    return np.asarray(offer_price, dtype=np.float64) / np.asarray(k_rank, dtype=np.float64)
+
+
 I_MILEAGE_PRICE = ALL_NAMES.index("reg_mileage_price_per_mw")
 """Column of the mileage price in the exogenous rows."""
 
@@ -430,15 +643,25 @@ def respond(c: Interval, d: Dispatch, award: Array, base_a: np.ndarray) -> np.nd
     down_bat = np.maximum(base_a - lift(d.bat_lo, batched), 0.0)
     ramp = np.inf if rc.ramp_mw_per_substep is None else rc.ramp_mw_per_substep
     r_bat = response(cap_a, sig, up_bat, down_bat, rc.delay_substeps, ramp)
-    score = performance_score(cap_a[:, None] * sig, r_bat, rc.max_delay_substeps)["score"]
     miles = cap_a * mileage(sig, lift(c.s.agc_last, batched))
     mileage_price = lift(c.x[I_MILEAGE_PRICE], batched)
-    cash = settle(cap_a, score, miles, lift(led["regulation.price"], batched), mileage_price, c.dt, rc.min_score)
+    cap_price = lift(led["regulation.price"], batched)
+    if rc.scoring == "k_value":  # the K value: mileage x K, carried K for the next offer's ranking
+        kv = rc.k_value
+        tau = 60.0 * c.dt / sig.shape[1]
+        score = k_components(cap_a[:, None] * sig, r_bat, cap_a, tau, rc.max_delay_substeps, kv)["k"]
+        cash = settle_k(cap_a, score, miles, cap_price, mileage_price, c.dt, kv.k_min)
+        carried = np.where(cap_a > 0.0, score / kv.k_max, lift(c.s.reg_score, batched))
+    else:
+        score = performance_score(cap_a[:, None] * sig, r_bat, rc.max_delay_substeps)["score"]
+        cash = settle(cap_a, score, miles, cap_price, mileage_price, c.dt, rc.min_score)
+        carried = None
     d.reg_energy_mw = lower(np.add.reduce(r_bat, axis=1) * (1.0 / r_bat.shape[1]), batched)
     led["regulation.score"], led["regulation.mileage_mw"] = lower(score, batched), lower(miles, batched)
     led["regulation.mileage_price"] = c.x[I_MILEAGE_PRICE]
     led["regulation.cash"] = lower(cash, batched)
-    d.agc_last, d.reg_score = lower(sig[:, -1], batched), led["regulation.score"]
+    d.agc_last = lower(sig[:, -1], batched)
+    d.reg_score = led["regulation.score"] if carried is None else lower(carried, batched)
     return r_bat
 
 
@@ -454,7 +677,7 @@ SPEC = ProductSpec(
         Entry("regulation.capability_mw", "power", "MW", "regulation: symmetric battery headroom"),
         Entry("regulation.mileage_mw", "power", "MW", "regulation: mileage of the award's signal"),
         Entry("regulation.mileage_price", "price", "currency/MW", "regulation: mileage price"),
-        Entry("regulation.score", "score", "1", "regulation: performance score of the interval"),
+        Entry("regulation.score", "score", "1", "regulation: performance score (k_value scoring: K) of the interval"),
     ),
     award=cap_award,
 )
