@@ -314,6 +314,11 @@ the green attribute with it; CCER only for the 2023 methodologies' technologies)
 allowance (CEA) price, 75 CNY/t (SEEE turnover / volume). Sources: :mod:`vpp_gym.markets.carbon`,
 ``docs/market_rules.md`` section 5."""
 
+V1_REGULATION: dict[str, Any] = {"markets": {"regulation": {"scoring": "k_value"}}}
+"""Frequency regulation of v1 (where it is open): performance measured and paid with China's K value
+(Southern-region style ``K = 0.25 (2 k1 + k2 + k3)``: mileage pay x K, nothing below ``k_min``;
+:mod:`vpp_gym.markets.regulation`, ``docs/market_rules.md`` section 2.1)."""
+
 V1_DEMAND_RESPONSE: dict[str, Any] = {
     "data": {"ancillary": {"dr_event_rule": "scarcity"}},
     "markets": {"demand_response": {"baseline": "similar_days", "payment": "band"}},
@@ -343,7 +348,8 @@ V1_SPEC = """
     at the official 2022 grid factor, 0.5366 tCO2/MWh, net of the green certificates the VPP keeps, at
     75 CNY/t, no free allocation), with China's 2023 certificate rules (``certificates: china_2023``:
     2 CNY per certificate; a sold certificate takes the green attribute with it; CCER only for offshore
-    wind and solar thermal). {extra}The ``-v0`` id keeps the v0 rules.
+    wind and solar thermal). Frequency regulation, where open, is scored and paid with China's K value
+    (``markets.regulation.scoring: k_value``). {extra}The ``-v0`` id keeps the v0 rules.
 """
 
 
@@ -357,7 +363,7 @@ def _v1_doc(summary: str, extra: str = "") -> str:
     ## Version History
 
     * v1: China's D-1 auction, intraday gates and real-time settlement; the pilot-ETS carbon regime and
-      the 2023 certificate rules (and, in Joint, demand response as dispatched). Spaces, dynamics and
+      the 2023 certificate rules; K-value regulation (and, in Joint, demand response as dispatched). Spaces, dynamics and
       rewards differ from v0.
     * v0: initial release (hour-ahead commitment per interval; ``-v0`` id).
     """
@@ -405,7 +411,7 @@ class RegulationEnv(VppEnv):
     """
     )
 
-    DEFAULTS: ClassVar[dict[str, Any]] = v1_defaults(RegulationV0Env.DEFAULTS)
+    DEFAULTS: ClassVar[dict[str, Any]] = v1_defaults(RegulationV0Env.DEFAULTS, V1_REGULATION)
 
 
 class JointEnv(VppEnv):
@@ -426,7 +432,7 @@ class JointEnv(VppEnv):
         "(``payment: band``). ",
     )
 
-    DEFAULTS: ClassVar[dict[str, Any]] = v1_defaults(JointV0Env.DEFAULTS, V1_DEMAND_RESPONSE)
+    DEFAULTS: ClassVar[dict[str, Any]] = v1_defaults(JointV0Env.DEFAULTS, V1_REGULATION, V1_DEMAND_RESPONSE)
 
 
 TASKS: dict[str, type[VppEnv]] = {
