@@ -723,13 +723,26 @@ def build_config(
     if isinstance(config, ScenarioConfig):
         mapping = to_mapping(config)
     else:
-        mapping = dict(base or {})
+        user: dict[str, Any] = {}
         if isinstance(config, str | Path):
             base_dir = Path(config).resolve().parent
-            mapping = merge_overrides(mapping, read_yaml(config))
+            user = merge_overrides(user, read_yaml(config))
         elif config is not None:
             require(isinstance(config, dict), "config", config, "a YAML path, a mapping or a ScenarioConfig")
-            mapping = merge_overrides(mapping, config)
+            user = merge_overrides(user, config)
+        if overrides:
+            user = merge_overrides(user, overrides)
+        mapping = merge_overrides(dict(base or {}), user)
+        data, user_data = mapping.get("data"), user.get("data")
+        if (
+            isinstance(data, dict)
+            and data.get("source") == "files"
+            and "synthetic" not in (user_data if isinstance(user_data, dict) else {})
+        ):
+            # A task's synthetic-generator levels (v1's price level) describe its synthetic data: a scenario
+            # that reads files instead does not inherit them (only the user's own settings are checked).
+            data.pop("synthetic", None)
+        overrides = None
     if overrides:
         mapping = merge_overrides(mapping, overrides)
     cfg = from_mapping(ScenarioConfig, mapping)

@@ -314,6 +314,21 @@ the green attribute with it; CCER only for the 2023 methodologies' technologies)
 allowance (CEA) price, 75 CNY/t (SEEE turnover / volume). Sources: :mod:`vpp_gym.markets.carbon`,
 ``docs/market_rules.md`` section 5."""
 
+V1_CALIBRATION: dict[str, Any] = {
+    "data": {"synthetic": {"price_mean_per_mwh": 330.0}},
+    "resources": {
+        "battery": {"degradation_cost_per_mwh": 45.0},
+        "ev": {"degradation_cost_per_mwh": 200.0},
+        "gas": {"fuel_cost_per_mwh": 650.0},
+    },
+}
+"""The v1 levels of the parameters the calibration (``configs/README.md``) found outside their sources
+(each applied only to the resources a task has): the mean DA price of 2024 provincial spot markets
+(247-336 CNY/MWh in Shanxi, Guangdong, Shandong, Gansu; RMI), battery wear from 2025 storage tender
+prices and 6000 cycles at 80 % depth (27-84, central 47 CNY per MWh of throughput), V2G wear as an
+extra cycle of a 1000-2000-cycle pack (216-590 CNY/MWh; the floor rounded), gas at the marginal cost on
+contracted pipeline gas (about 0.65 CNY/kWh; BNEF)."""
+
 V1_REGULATION: dict[str, Any] = {"markets": {"regulation": {"scoring": "k_value"}}}
 """Frequency regulation of v1 (where it is open): performance measured and paid with China's K value
 (Southern-region style ``K = 0.25 (2 k1 + k2 + k3)``: mileage pay x K, nothing below ``k_min``;
@@ -330,11 +345,17 @@ days, payment in an effective-response band (:mod:`vpp_gym.markets.demand_respon
 
 def v1_defaults(v0: dict[str, Any], *extra: dict[str, Any]) -> dict[str, Any]:
     """A v1 task's defaults: its v0 resources and products on the day-ahead timeline, with
-    :data:`V1_CARBON` in place of the v0 carbon keys, and ``extra`` merged on top."""
+    :data:`V1_CARBON` in place of the v0 carbon keys, the levels of :data:`V1_CALIBRATION`, and ``extra``
+    merged on top."""
     out = copy.deepcopy(v0)
     markets = out.setdefault("markets", {})
     markets["energy"] = {**markets.get("energy", {}), "timeline": "day_ahead"}
     markets["carbon"] = dict(V1_CARBON)
+    out = merge_overrides(out, {"data": copy.deepcopy(V1_CALIBRATION["data"])})
+    resources = out.setdefault("resources", {})
+    for name, values in V1_CALIBRATION["resources"].items():
+        if resources.get(name) is not None:  # only the resources the task has
+            resources[name] = {**resources[name], **values}
     for more in extra:
         out = merge_overrides(out, copy.deepcopy(more))
     return out
@@ -349,7 +370,9 @@ V1_SPEC = """
     75 CNY/t, no free allocation), with China's 2023 certificate rules (``certificates: china_2023``:
     2 CNY per certificate; a sold certificate takes the green attribute with it; CCER only for offshore
     wind and solar thermal). Frequency regulation, where open, is scored and paid with China's K value
-    (``markets.regulation.scoring: k_value``). {extra}The ``-v0`` id keeps the v0 rules.
+    (``markets.regulation.scoring: k_value``). {extra}Calibrated levels (``configs/README.md``): mean DA
+    price 330 CNY/MWh, battery wear 45 CNY per MWh of throughput, V2G wear 200 CNY/MWh, gas fuel 650
+    CNY/MWh. The ``-v0`` id keeps the v0 rules and levels.
 """
 
 
