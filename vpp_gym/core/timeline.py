@@ -13,6 +13,8 @@ An episode covers ``D`` whole days. Its steps follow the market's clock (sources
    day-ahead price: published for the whole of D-1). Its error is the day-to-day change of the
    series, at leads of 14 to 38 hours with the default gate of 10:00; nothing that becomes known
    after the gate is observed, whatever the series (``tests/env/test_day_ahead_information.py``).
+   Demand-response events are announced, not realised: those of day ``d`` are announced before its
+   gate and observed exactly from then on (:mod:`vpp_gym.core.announcement`).
 2. **Clearing.** Each interval's curve is cleared against that interval's day-ahead price (price-taker)
    or, in the transaction form with a competitor stack, together with the stack against the zone's
    need (price-maker, :func:`vpp_gym.markets.energy.clear_curve`); the intervals are independent (no
