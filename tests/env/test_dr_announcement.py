@@ -116,3 +116,22 @@ def test_vector_env_matches_single_envs_with_the_announcement() -> None:
             assert reward[i] == r
         seen_base |= bool(obs[:, flag + 96 :].any())
     assert seen_base
+
+
+def test_vector_env_partial_reset_observes_each_rows_announcement_at_its_own_step() -> None:
+    # after a partial reset the rows are at different steps: each row's announcement rows and DR forecasts are
+    # those of its own step (the single env's)
+    kwargs = {"vectorization_mode": "vector_entry_point", "overrides": V1_DR, "autoreset_mode": "Disabled"}
+    vec = gym.make_vec("vpp_gym/Joint-v0", num_envs=2, **kwargs)
+    days = [11, 13]
+    vec.reset(seed=0, options={"split": "test", "day": days})
+    a = np.zeros((2, len(vec.unwrapped.action_names)))
+    for _ in range(100):  # past the bid steps, into day 0's dispatch
+        vec.step(a)
+    obs, _ = vec.reset(seed=[None, 7], options={"reset_mask": np.array([False, True]), "split": "test", "day": days})
+    fresh, _ = gym.make("vpp_gym/Joint-v0", overrides=V1_DR).reset(seed=7, options={"split": "test", "day": 13})
+    stepped = gym.make("vpp_gym/Joint-v0", overrides=V1_DR)
+    o, _ = stepped.reset(seed=0, options={"split": "test", "day": 11})
+    for _ in range(100):
+        o, *_ = stepped.step(a[0])
+    assert obs[1].tobytes() == fresh.tobytes() and obs[0].tobytes() == o.tobytes()
