@@ -29,7 +29,10 @@ state's rings, :attr:`vpp_gym.env.VppEnv.state`) is fixed, the rest is decided
   intraday price, EV data, reserve calls). Nothing realised at or after the gate is read
   (``tests/agents/test_mpc_day_ahead.py`` checks it by perturbing those rows). The plan's day-ahead
   schedule of ``D`` is bid as flat curves, its capacity awards offered (priced at 0), at every bid step
-  of the block;
+  of the block. Demand-response events are not forecast but announced (:mod:`vpp_gym.core.announcement`):
+  the events of the days announced by the step (need, price and, with ``baseline: similar_days``, the
+  baseline) are read exactly, those of later days are taken to be none (:meth:`MpcPolicy.announced_events`;
+  at every re-plan, at bid and dispatch steps);
 * at dispatch steps, every ``replan_every`` of them: the awarded intervals are forecast with the
   scenario's error model as on the hour-ahead timeline (the realisation plus an error growing with the
   lead, the statistics of the observation's nowcasts; the intraday price, which the model takes as
@@ -51,7 +54,7 @@ import numpy as np
 from agents.base import single_observation
 from agents.oracle import Plan, check_scope, solve
 from agents.oracle.day_ahead import bid_step_of
-from vpp_gym.core import I_DA, CoreParams, episode_rows, forecast_errors
+from vpp_gym.core import I_DA, I_DR_NEED, I_DR_P, CoreParams, announcement, episode_rows, forecast_errors
 from vpp_gym.data.forecast import forecast_windows
 from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.env import single_vpp_env
@@ -85,7 +88,8 @@ class MpcPolicy:
         if horizon_steps is not None and horizon_steps < 1:
             raise ValueError(f"horizon_steps: got {horizon_steps}, expected an integer >= 1 or None")
         self._env = single_vpp_env(env)
-        check_scope(self._env.params, knows_stacks=False)
+        p = self._env.params
+        check_scope(p, knows_stacks=False, knows_dr_baseline=p.day_ahead)  # the baseline: announced at D-1
         self.replan_every = replan_every
         self.exact = exact
         self.horizon_steps = horizon_steps
@@ -232,7 +236,26 @@ class MpcPolicy:
         if not sch.bid[k] and awarded.any():
             m = int(np.flatnonzero(awarded)[-1]) + 1  # the awarded intervals come first
             out[:m] = self.forecast(t, m)
-        return out
+        return self.announced_events(k, targets, out)
+
+    def announced_events(self, k: int, targets: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``out`` with the demand-response events of the intervals ``targets`` as announced by step ``k``
+        (:mod:`vpp_gym.core.announcement`): need and price exact where announced, 0 (no event) where not; with
+        ``baseline: similar_days`` the announced baseline appended as the oracle's last column
+        (:data:`agents.oracle.demand_response.DR_BASELINE_COLUMN`; 0 where not announced, where it is not read)."""
+        u = self._env
+        p = u.params
+        if not announcement.active(p):
+            return out
+        known = announcement.announced(p, announcement.info_times(p)[k], targets)
+        rows = self.episode_rows()[p.history_steps + targets]
+        for col in (I_DR_NEED, I_DR_P):
+            out[:, col] = np.where(known, rows[:, col], 0.0)
+        if not announcement.with_baseline(p):
+            return out
+        baseline = u.live()[0].dr_baseline_mw
+        assert baseline is not None
+        return np.column_stack([out, np.where(known, baseline[0, np.minimum(targets, p.episode_steps - 1)], 0.0)])
 
     def terminal_price(self, k: int, exo: np.ndarray) -> float:
         """MPC's estimate of the terminal price: the last day's mean day-ahead price, published (in the state's

@@ -498,6 +498,15 @@ class ScenarioConfig:
                     f"lead_steps + gate_spacing_steps <= {room} (the intervals from the D-1 gate to midnight): "
                     "an intraday gate trades only intervals whose day-ahead auction has closed",
                 )
+        dr = self.markets.demand_response
+        if em.timeline == "day_ahead" and dr is not None:
+            require(
+                dr.announce_hour <= em.gate_hour,
+                "markets.demand_response.announce_hour",
+                dr.announce_hour,
+                f"at most markets.energy.gate_hour = {fmt_num(em.gate_hour)} (the VPP declares its demand "
+                "response at the D-1 gate, after the invitation is announced)",
+            )
         # one local clock: the market's days, the synthetic series' daily shapes and the ancillary events
         gen_key = "data.synthetic" if self.data.source == "synthetic" else "data.files.synthetic"
         for key, value in (
@@ -632,6 +641,14 @@ def unused_keys(cfg: ScenarioConfig) -> list[tuple[str, object, str]]:
             "markets.demand_response",
             ("band_low_share", "band_high_share"),
             "markets.demand_response.payment is 'capped' (the band is a rule of payment: band)",
+        )
+    if dr is not None and m.energy.timeline == "hour_ahead":
+        check(
+            dr,
+            DemandResponseConfig(),
+            "markets.demand_response",
+            ("announce_hour",),
+            "markets.energy.timeline is 'hour_ahead' (events are announced at D-1 on the day-ahead timeline)",
         )
     an = cfg.data.ancillary
     if an.dr_event_rule == "random":

@@ -147,8 +147,11 @@ DAY_AHEAD_SPEC = """
     one **dispatch step** per interval; ``K = steps`` per episode (192 for a day at 15 min);
     ``terminated`` after the last. The observation's ``bidding`` row tells the phase; in a bid step
     the calendar rows and forecasts are those of the interval bid for, as known at the gate
-    (seasonal-naive: the same interval on the latest day known then). Bid steps read these components
-    (the others are ignored):
+    (seasonal-naive: the same interval on the latest day known then). Demand-response events are
+    announced, not forecast: from ``markets.demand_response.announce_hour`` on D-1 (before the gate)
+    every step observes day D's events exactly and, with ``baseline: similar_days``, its baseline;
+    before, 0 (rows ``dr_announced[t+h]``, ``dr_baseline[t+h]``: :mod:`vpp_gym.core.announcement`).
+    Bid steps read these components (the others are ignored):
 
     | name         | decodes to                                                                          |
     | ------------ | ----------------------------------------------------------------------------------- |

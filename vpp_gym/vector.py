@@ -49,6 +49,7 @@ from gymnasium.vector.utils import batch_space
 
 from vpp_gym import core, ledger
 from vpp_gym.config import ScenarioConfig
+from vpp_gym.core import announcement
 from vpp_gym.env import LedgerNester, VppEnv, real_array
 from vpp_gym.markets import demand_response
 from vpp_gym.scenario import SPLITS
@@ -435,6 +436,11 @@ class VppVectorEnv(VectorEnv):
             win = self._src[:, ti[None, :] + np.arange(H)[:, None], self._rows[None, :]]
             z = self._z[ti, :, :, self._rows].transpose(1, 2, 0) if self._z is not None else None
         buf[k : k + self._n_cal] = cal
+        if p.announced_columns:  # demand-response events, seen once announced (vpp_gym.core.announcement)
+            ki = np.full((n, 1), step) if step is not None else np.minimum(s.k, p.steps)[:, None]
+            announcement.mask_windows(p, win, p.announce_mask[:, ki[:, 0]])
+            ann = announcement.features(p, self._ep.dr_baseline_mw if self._ep is not None else None, ki)
+            buf[p.announce_offset : p.announce_offset + ann.shape[2]] = ann[:, 0, :].T
         core.forecast_features(p, win, z, buf[self._fc_offset :].reshape(-1, H, n), sigma)
         if p.day_ahead:
             self._da_ref = buf[p.da_forecast_index].copy()

@@ -31,7 +31,7 @@ from agents.oracle.scope import OracleScopeError, check_scope
 from agents.oracle.stacks import check_stacks
 from agents.oracle.windows import StorageFlows, simultaneous
 from vpp_gym import core
-from vpp_gym.core import I_DA, CoreParams
+from vpp_gym.core import ALL_NAMES, I_DA, CoreParams
 
 
 def make_context(
@@ -206,7 +206,7 @@ def build_model(
     Returns:
         The model and its context (the variable records on ``ctx.vars``).
     """
-    check_scope(p, knows_stacks=stacks is not None)
+    check_scope(p, knows_stacks=stacks is not None, knows_dr_baseline=exo.shape[1] > len(ALL_NAMES))
     T = exo.shape[0]
     checked = check_stacks(p, stacks or {}, T)
     modes = np.zeros(T, dtype=bool) if binary_modes is None else np.asarray(binary_modes, dtype=bool)

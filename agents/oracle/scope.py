@@ -11,13 +11,17 @@ class OracleScopeError(NotImplementedError):
     """The scenario uses a market feature the oracle does not model yet."""
 
 
-def check_scope(p: CoreParams, knows_stacks: bool = True) -> None:
+def check_scope(p: CoreParams, knows_stacks: bool = True, knows_dr_baseline: bool | None = None) -> None:
     """Raise :class:`OracleScopeError` for a scenario outside the oracle's model.
 
     Args:
         p: the simulator's parameters.
-        knows_stacks: whether the caller will pass the competitor stacks and the demand-response
-            similar-days baseline (the oracle does; MPC, which plans from what the agent sees, does not).
+        knows_stacks: whether the caller will pass the competitor stacks (the oracle does; MPC, which plans
+            from what the agent sees, does not).
+        knows_dr_baseline: whether the caller will pass the demand-response similar-days baseline (a last
+            column of ``exo``); default ``knows_stacks``. The oracle does; MPC does on the day-ahead
+            timeline, where the baseline is announced with the D-1 invitation
+            (:mod:`vpp_gym.core.announcement`), and only for the announced days.
     """
     unknown = [spec.name for spec, _prm in p.resources if spec.name not in MODELLED_RESOURCES]
     unknown += [name for name in p.open_products if name not in MODELLED_PRODUCTS]
@@ -36,10 +40,14 @@ def check_scope(p: CoreParams, knows_stacks: bool = True) -> None:
             "without them is not modelled"
         )
     dr = mk.demand_response
-    if dr is not None and dr.baseline == "similar_days" and not knows_stacks:
+    if knows_dr_baseline is None:
+        knows_dr_baseline = knows_stacks
+    if dr is not None and dr.baseline == "similar_days" and not knows_dr_baseline:
         raise OracleScopeError(
-            "markets.demand_response.baseline: similar_days: only the perfect-foresight oracle is given the "
-            "episode's baseline (EpisodeData.dr_baseline_mw); planning without it is not modelled"
+            "markets.demand_response.baseline: similar_days: the baseline is observed only once announced with "
+            "the D-1 invitation, on the day-ahead timeline (markets.energy.timeline: day_ahead; MPC reads it "
+            "there); otherwise only the perfect-foresight oracle is given the episode's baseline "
+            "(EpisodeData.dr_baseline_mw), and planning without it is not modelled"
         )
     reg = mk.regulation
     if reg is not None and reg.scoring == "k_value" and "regulation" in stacks:

@@ -35,7 +35,7 @@ from agents.oracle.scope import check_scope
 from agents.oracle.stacks import check_stacks
 from agents.oracle.windows import GAP_ABS, GAP_REL, WINDOW_MARGIN_H, interval_tags, repair
 from vpp_gym import core
-from vpp_gym.core import CoreParams
+from vpp_gym.core import ALL_NAMES, CoreParams
 
 MODE_ATTEMPTS = 9
 """Whole-horizon solves per carbon band (the first one included): binary modes where needed, everywhere at the last."""
@@ -101,7 +101,7 @@ def solve(
         SolveError: no feasible plan (``infeasible``), or none found within the time limit (``time_limit``).
     """
     deadline = time.monotonic() + time_limit_s
-    check_scope(p, knows_stacks=stacks is not None)
+    check_scope(p, knows_stacks=stacks is not None, knows_dr_baseline=exo.shape[1] > len(ALL_NAMES))
     stacks = check_stacks(p, stacks or {}, exo.shape[0])
     cm = p.cfg.markets.carbon
     segmented = p.carbon_stateful and cm.pricing == "stepped" and cm.reward_surplus

@@ -28,6 +28,7 @@ from agents.base import PassivePolicy, run_episode
 from agents.evaluate import EvaluationConfig, load_evaluation
 from agents.rule import PriceThresholdPolicy
 from vpp_gym.config import packaged_config
+from vpp_gym.core.announcement import ANNOUNCED_SERIES
 from vpp_gym.data.schema import BY_NAME
 from vpp_gym.data.series import ScenarioSeries
 
@@ -101,14 +102,16 @@ def test_rule_beats_passive_on_the_default_test_day_on_the_hour_ahead_timeline(c
     assert rule > passive, (case, rule, passive)
 
 
-def _perturbed(series: ScenarioSeries, first_row: int) -> ScenarioSeries:
-    """Every column scaled and shifted from ``first_row`` on (within the schema's ranges)."""
+def _perturbed(series: ScenarioSeries, first_row: int, announced_from: int | None = None) -> ScenarioSeries:
+    """Every column scaled and shifted from ``first_row`` on (within the schema's ranges); the demand-response
+    event columns (announced at D-1, :mod:`vpp_gym.core.announcement`) from ``announced_from`` on if given."""
     rng = np.random.default_rng(11)
     values = {}
     for name, v in series.values.items():
         out = v.copy()
         col = BY_NAME[name]
-        tail = out[first_row:]
+        first = announced_from if announced_from is not None and name in ANNOUNCED_SERIES else first_row
+        tail = out[first:]
         span = max(float(np.ptp(v)), 1e-3)
         tail[:] = np.clip(
             tail * rng.uniform(0.5, 1.5, len(tail)) + rng.normal(0.0, 0.2 * span, len(tail)), col.lo, col.hi
@@ -122,8 +125,10 @@ def test_rule_bids_are_the_same_whatever_is_realised_after_the_gate(env_id: str)
     envs = [gym.make(env_id, overrides=DA).unwrapped for _ in range(2)]
     options = {"split": "test", "day": 0}
     envs[0].reset(seed=7, options=options)
-    # one day: its gate precedes the episode, so everything from the episode's first interval on is realised later
-    envs[1].series = _perturbed(envs[0].series, int(envs[0].episode.start[0]))
+    # one day: its gate precedes the episode, so everything from the episode's first interval on is realised later,
+    # except the day's demand-response events (announced before the gate: those of the next day are not)
+    start = int(envs[0].episode.start[0])
+    envs[1].series = _perturbed(envs[0].series, start, start + envs[0].params.schedule.day_steps)
     steps = [env.reset(seed=7, options=options) for env in envs]
     obs, infos = [s[0] for s in steps], [s[1] for s in steps]
     policies = [PriceThresholdPolicy(env) for env in envs]

@@ -15,6 +15,8 @@ Modules:
   resource specs (:data:`vpp_gym.resources.REGISTRY`) and the open markets; :func:`observe`;
 * :mod:`~vpp_gym.core.episode`: the episode's realised rows, forecasts, calendar, AGC signals and
   competitor stacks, drawn at reset (:func:`build_episode`);
+* :mod:`~vpp_gym.core.announcement`: the D-1 announcement of demand-response events on the
+  day-ahead timeline, and what each step observes of it;
 * :mod:`~vpp_gym.core.dynamics`: :func:`transition`, one interval as named steps (offers, base
   setpoints, award caps, reserve deployment, AGC following, injections, settlement of capacity
   products, energy, carbon, penalties, profit).

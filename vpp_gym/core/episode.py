@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from vpp_gym import rng as rnd
-from vpp_gym.core import layout
+from vpp_gym.core import announcement, layout
 from vpp_gym.core.columns import I_DA, I_ID, PRODUCT_COLUMNS
 from vpp_gym.data.forecast import lead_growth
 from vpp_gym.data.schema import ALL_NAMES
@@ -270,11 +270,17 @@ def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng:
     stacks = draw_stacks(p, rows, rng)
     src = forecast_source(p, hist)  # (n_cols, history+T+H+1, B)
     windows = forecast_windows_of(p, src)  # (n_cols, H, B, K+1)
+    if p.announced_columns:  # demand-response events, seen once announced (vpp_gym.core.announcement)
+        announcement.mask_windows(p, windows, p.announce_mask[:, None, :])
     z = draw_forecast_errors(p, rng, batch)
     fc = np.empty((n_cols, H, batch, K + 1), dtype=np.float32)
     sigma = step_sigma(p)[:, :, None, :] if p.day_ahead else None
     forecast_features(p, windows, None if z is None else z.transpose(2, 3, 0, 1), fc, sigma)
     obs_exo[:, :, p.n_obs - n_cols * H :] = fc.transpose(2, 3, 0, 1).reshape(batch, K + 1, n_cols * H)
+    dr_baseline = demand_response.similar_days_baseline(p, series, start)
+    if announcement.active(p):
+        ann = announcement.features(p, dr_baseline, np.broadcast_to(np.arange(K + 1)[None, :], (batch, K + 1)))
+        obs_exo[:, :, p.announce_offset : p.announce_offset + ann.shape[2]] = ann
     return EpisodeData(
         start=start,
         exo=np.ascontiguousarray(rows[:, :T, :]),
@@ -283,7 +289,7 @@ def build_episode(p: CoreParams, series: ScenarioSeries, start: np.ndarray, rng:
         stacks=stacks,
         terminal_price=terminal_price(p, rows),
         id_price=intraday_prices(p, rows),
-        dr_baseline_mw=demand_response.similar_days_baseline(p, series, start),
+        dr_baseline_mw=dr_baseline,
     )
 
 

@@ -4,8 +4,9 @@ Action: ``da_position`` (and ``da_price`` in the transaction form), then each pr
 components (:attr:`~vpp_gym.resources.spec.ResourceSpec.actions`), then ``<product>_mw`` (and
 ``<product>_price`` in the transaction form) per open capacity product. Observation: the state
 rows (each present resource's, the carbon position when the carbon settlement is stateful, the
-last regulation score, the committed positions and their offer prices), the calendar rows, then
-the forecast of every observed column for leads ``0 .. H-1``.
+last regulation score, the committed positions and their offer prices), the calendar rows, the
+demand-response announcement rows (day-ahead timeline with demand response open:
+:mod:`vpp_gym.core.announcement`), then the forecast of every observed column for leads ``0 .. H-1``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vpp_gym.core import announcement
 from vpp_gym.core.columns import I_REG_NEED, PRODUCT_SERIES
 from vpp_gym.data.schema import ALL_NAMES
 from vpp_gym.markets import carbon
@@ -123,7 +125,7 @@ def calendar_rows(p: CoreParams) -> list[ObsRow]:
 
 def observation_layout(p: CoreParams) -> list[ObsRow]:
     """``(name, low, high, meaning)`` of every observation component, in order."""
-    rows = state_rows(p) + calendar_rows(p)
+    rows = state_rows(p) + calendar_rows(p) + announcement.rows(p)
     for col in p.observed_series:
         scale = p.obs_scale(col)
         lo, hi = _series_range(p, col)

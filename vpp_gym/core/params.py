@@ -10,7 +10,7 @@ import numpy as np
 
 from vpp_gym import ledger
 from vpp_gym.config import ScenarioConfig
-from vpp_gym.core import layout
+from vpp_gym.core import announcement, layout
 from vpp_gym.core.columns import PRODUCTS
 from vpp_gym.core.episode import ForecastPlan, forecast_plan
 from vpp_gym.core.timeline import Schedule, build_schedule, contract_profile, gate_sources, history_steps
@@ -142,7 +142,28 @@ class CoreParams:
     def gate_sources(self) -> np.ndarray:
         """Rows read by each step's forecasts, ``(n_cols, H, K+1)`` (:func:`~vpp_gym.core.timeline.gate_sources`)."""
         da = np.array([c == "price_da_per_mwh" for c in self.observed_series])
-        return gate_sources(self.cfg, self.schedule, self.horizon, da)
+        exact = np.zeros(len(self.observed_series), dtype=bool)
+        exact[list(self.announced_columns)] = True
+        return gate_sources(self.cfg, self.schedule, self.horizon, da, exact)
+
+    @cached_property
+    def announced_columns(self) -> tuple[int, ...]:
+        """Positions in :attr:`observed_series` of the columns announced at D-1 (day-ahead timeline with demand
+        response open, :mod:`vpp_gym.core.announcement`; empty otherwise)."""
+        if not announcement.active(self):
+            return ()
+        return tuple(self.observed_series.index(c) for c in announcement.ANNOUNCED_SERIES)
+
+    @cached_property
+    def announce_mask(self) -> np.ndarray:
+        """``(H, K + 1)`` bool: step ``k`` observes the announcement of interval ``t + h``
+        (:func:`vpp_gym.core.announcement.mask`; day-ahead timeline with demand response open)."""
+        return announcement.mask(self)
+
+    @cached_property
+    def announce_offset(self) -> int:
+        """Position in the observation of the first announcement row (after the calendar rows)."""
+        return self.n_state_obs + len(layout.calendar_rows(self))
 
     @cached_property
     def history_steps(self) -> int:

@@ -13,6 +13,8 @@ An episode covers ``D`` whole days. Its steps follow the market's clock (sources
    day-ahead price: published for the whole of D-1). Its error is the day-to-day change of the
    series, at leads of 14 to 38 hours with the default gate of 10:00; nothing that becomes known
    after the gate is observed, whatever the series (``tests/env/test_day_ahead_information.py``).
+   Demand-response events are announced, not realised: those of day ``d`` are announced before its
+   gate and observed exactly from then on (:mod:`vpp_gym.core.announcement`).
 2. **Clearing.** Each interval's curve is cleared against that interval's day-ahead price (price-taker)
    or, in the transaction form with a competitor stack, together with the stack against the zone's
    need (price-maker, :func:`vpp_gym.markets.energy.clear_curve`); the intervals are independent (no
@@ -146,7 +148,9 @@ def history_steps(cfg: ScenarioConfig) -> int:
     return 3 * round(24 * 60 / cfg.time.interval_minutes)
 
 
-def gate_sources(cfg: ScenarioConfig, schedule: Schedule, horizon: int, da_column: np.ndarray) -> np.ndarray:
+def gate_sources(
+    cfg: ScenarioConfig, schedule: Schedule, horizon: int, da_column: np.ndarray, exact_column: np.ndarray | None = None
+) -> np.ndarray:
     """Where each step's forecast of each observed column comes from, ``(n_cols, H, K + 1)`` int.
 
     Indices are rows of the episode's history-extended rows (row ``history_steps`` is the episode's
@@ -155,10 +159,13 @@ def gate_sources(cfg: ScenarioConfig, schedule: Schedule, horizon: int, da_colum
     interval ``m`` days earlier, with the smallest ``m >= 1`` such that the source was known at the
     gate: realised before the gate (``(d - 1) N + gate_step``), or, for the day-ahead price
     (``da_column`` True), published by then (the whole of day ``d - 1``). Before the data's first
-    row the first row is read (edge padding).
+    row the first row is read (edge padding). A column of ``exact_column`` (the demand-response events,
+    announced at D-1: :mod:`vpp_gym.core.announcement`) is read at its target by every step; the
+    announcement rule then hides the intervals not announced at the step.
 
     Args:
         da_column: ``(n_cols,)`` bool, the observed columns that are day-ahead prices.
+        exact_column: ``(n_cols,)`` bool, the observed columns read at their target (default none).
     """
     n, g, off = schedule.day_steps, schedule.gate_step, history_steps(cfg)
     target = schedule.interval[None, :] + np.arange(horizon)[:, None]  # (H, K+1)
@@ -168,4 +175,6 @@ def gate_sources(cfg: ScenarioConfig, schedule: Schedule, horizon: int, da_colum
         known = day * n if is_da else (day - 1) * n + g  # the first interval not known at the gate, (K+1,)
         m = np.maximum(1, -(-(target - known[None, :] + 1) // n))
         out[c] = np.maximum(off + np.where(schedule.bid[None, :], target - m * n, target), 0)
+        if exact_column is not None and exact_column[c]:
+            out[c] = np.maximum(off + target, 0)
     return out

@@ -39,13 +39,14 @@ start in local time (``utc_offset_h``), ``u`` a unit AR(1) noise, ``m`` the mean
     spot market's scarcity signal).
 
   Announcement: an event is a day-ahead invitation (日前邀约) announced at D-1 (Hainan 2025 notifies
-  2 days ahead; D-1 is an assumption): the series are the announcement, so an event day's need and
-  price are known at the D-1 gate, and the ranking may use the whole day's prices (they are the D-1
-  clearing's). What the agent observes of them is the timeline's business: the forecasts carry no
-  error for them (:func:`vpp_gym.core.episode.forecast_errors`), but the day-ahead timeline's bid
-  steps read them, like any series realised after the gate, from earlier days
-  (:func:`vpp_gym.core.timeline.gate_sources`). Intraday (emergency) events, announced hours
-  ahead, are not generated.
+  2 days ahead; D-1 is an assumption): the series are the announcement. On the day-ahead timeline it
+  is made at ``markets.demand_response.announce_hour`` of D-1, before the gate, and observed exactly
+  from then on (:mod:`vpp_gym.core.announcement`); on the hour-ahead timeline the forecasts carry no
+  error for the events (:func:`vpp_gym.core.episode.forecast_errors`). The ``scarcity`` ranking reads
+  the whole day's day-ahead prices, which clear after the gate, so an announced event tells of a
+  scarce day before its auction: the grid's forecast of the day's gap is taken to be perfect (an
+  invitation is made for a foreseeable gap; a simplification). Intraday (emergency) events,
+  announced hours ahead, are not generated.
 - ``peak_reg_need_mw`` (peak regulation, :mod:`vpp_gym.markets.peak_regulation`): valley filling (need
   ``-peak_reg_need_mw * u``) in the night valley ``[peak_reg_night_hour, + peak_reg_night_duration_h)``
   and in the midday solar valley ``[peak_reg_midday_hour, + peak_reg_midday_duration_h)``, each called

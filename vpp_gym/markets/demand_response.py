@@ -36,7 +36,8 @@ The baseline (``baseline``):
   a VPP whose load is higher than on the baseline days must first cut the difference before it is
   paid, one whose load is lower is paid for the difference without doing anything. It is computed at reset
   (:func:`similar_days_baseline`, ``EpisodeData.dr_baseline_mw``) from the series rows before the
-  episode, on either timeline.
+  episode, on either timeline. On the day-ahead timeline it is published with the D-1 invitation and
+  observed from then on (``dr_baseline[t+h]``, :mod:`vpp_gym.core.announcement`).
 
 The payment (``payment``), with ``A`` the accepted quantity, ``P`` the price and ``dt`` the interval:
 

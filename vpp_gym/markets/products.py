@@ -159,6 +159,13 @@ class DemandResponseConfig(ProductMarketConfig):
             shortfall ``max(band_low_share * accepted - delivered, 0)`` is penalised.
         band_low_share: ``band``: the lowest paid response rate (assumption 0.8).
         band_high_share: ``band``: the highest paid response rate (assumption 1.2).
+        announce_hour: day-ahead timeline: local hour on D-1 at which the grid announces day D's
+            events (need, window and price of every interval) and, with ``similar_days``, its baseline;
+            from then on every step observes them exactly (:mod:`vpp_gym.core.announcement`). At most
+            ``markets.energy.gate_hour``: the VPP declares at the gate, after the invitation. Default 9.0,
+            an hour before the default gate: the invitation day D-1 follows the day-ahead invitations of
+            the programmes (Guangdong, Hainan: ``docs/market_rules.md`` section 4, D-1 an assumption);
+            no programme's hour was found (assumption).
     """
 
     price_cap: float = 3000.0
@@ -168,10 +175,12 @@ class DemandResponseConfig(ProductMarketConfig):
     payment: Literal["capped", "band"] = "capped"
     band_low_share: float = 0.8
     band_high_share: float = 1.2
+    announce_hour: float = 9.0
 
     def __post_init__(self) -> None:
         super().__post_init__()
         require_range("shortfall_penalty_per_mwh", self.shortfall_penalty_per_mwh, 0.0, 1e5)
+        require_range("announce_hour", self.announce_hour, 0.0, 24.0, hi_open=True)
         require(self.baseline in ("passive", "similar_days"), "baseline", self.baseline, "'passive' or 'similar_days'")
         require_int("baseline_days", self.baseline_days, 1, 30)
         require(self.payment in ("capped", "band"), "payment", self.payment, "'capped' or 'band'")
