@@ -389,8 +389,8 @@ def _v1_doc(summary: str, extra: str = "") -> str:
     ## Version History
 
     * v1: China's D-1 auction, intraday gates and real-time settlement; the pilot-ETS carbon regime and
-      the 2023 certificate rules; K-value regulation (and, in Joint, demand response as dispatched). Spaces, dynamics and
-      rewards differ from v0.
+      the 2023 certificate rules; K-value regulation (and, in Joint, demand response as dispatched);
+      calibrated levels. Spaces, dynamics and rewards differ from v0.
     * v0: initial release (hour-ahead commitment per interval; ``-v0`` id).
     """
     )

@@ -73,7 +73,9 @@ def test_oracle_replays_exactly_and_bounds_mpc_and_rule(
     if env_id.endswith("-v1"):
         passive = run_episode(env, PassivePolicy(env), seed=day, options=opts)["profit"]
         if (env_id, day) in RULE_BELOW_PASSIVE:
-            assert rule < passive, f"the rule now beats passive on {env_id} day {day}: remove it from RULE_BELOW_PASSIVE"
+            assert rule < passive, (
+                f"the rule now beats passive on {env_id} day {day}: remove it from RULE_BELOW_PASSIVE"
+            )
         else:
             assert rule >= passive, (day, rule, passive)
     if (env_id, day) in MPC_BELOW_RULE:

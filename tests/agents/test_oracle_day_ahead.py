@@ -76,9 +76,7 @@ def _check_replay(env: gym.Env, options: dict[str, Any], seed: int = 0) -> tuple
     return plan, totals
 
 
-@pytest.mark.parametrize(
-    "case", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW else c for c in TASKS]
-)
+@pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.slow) if c in SLOW else c for c in TASKS])
 def test_replaying_the_plan_reproduces_its_profit_on_every_task(case: str) -> None:
     env_id, preset = TASKS[case]
     env = _make(env_id, preset=preset)
