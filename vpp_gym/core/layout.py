@@ -194,11 +194,9 @@ def day_ahead_features(p: CoreParams, s: State, xp: Any) -> list[Array]:
         if em.intraday is not None:
             cols.append(np.full(len(t), float(p.gate_flags[k0])))
         return cols
-    known = int(p.awards_known_before[s.k])
-    for j in range(p.schedule_rows):
-        i = t + j
-        slot = i % sch.ring
-        cols.append((s.da_mw[slot] + s.id_mw[slot]) * inv if i < known else 0.0)
+    known, ring = int(p.awards_known_before[s.k]), sch.ring  # awards of intervals >= known not yet published
+    for i in range(t, t + p.schedule_rows):
+        cols.append((s.da_mw[i % ring] + s.id_mw[i % ring]) * inv if i < known else 0.0)
     interval = int(sch.interval[s.k])
     cols.append(float(p.contract_mw[interval % sch.day_steps]) * p.contract_scale_inv)
     for j, prod in enumerate(p.open_products):
