@@ -121,6 +121,7 @@ class VppVectorEnv(VectorEnv):
         rows_src = p.history_steps + T + H + 1  # observed columns, with the gate forecasts' history
         self._src = np.zeros((len(fp.columns), rows_src, n), dtype=np.float32)
         self._col_idx = np.arange(len(fp.columns))[:, None]
+        self._obs_table = core.observed_table(p, self.series)  # (n_cols, rows of the series) float32
         K = p.steps  # steps per episode (T, or T + the bid steps on the day-ahead timeline)
         self._z = np.zeros((K + 1, len(fp.noisy), H, n), dtype=np.float32) if len(fp.noisy) else None
         self._cal = np.zeros((K + 1, self._n_cal, n), dtype=np.float32)
@@ -217,14 +218,13 @@ class VppVectorEnv(VectorEnv):
             dtype=np.int64,
         )
         start = np.asarray(starts, dtype=np.int64)[idx]
-        hist = core.episode_rows(p, self.series, start, p.history_steps)
-        ep_rows = hist[:, p.history_steps :]
+        ep_rows = core.episode_rows(p, self.series, start)  # every column; the history of the observed ones only
         # the single env's draw order (core.build_episode): AGC signal, competitor stacks, forecast errors
         agc = core.draw_agc(p, rngs, len(rows))
         stacks = core.draw_stacks(p, ep_rows, rngs)
         z = core.draw_forecast_errors(p, rngs, len(rows))
         cal = core.calendar_features(p, self.series, start).transpose(1, 2, 0)
-        src = core.forecast_source(p, hist)
+        src = core.source_rows(p, self._obs_table, start)
         z = None if z is None else z.transpose(1, 2, 3, 0)
         full = len(rows) == n
         if full:

@@ -227,6 +227,19 @@ def forecast_source(p: CoreParams, rows: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(rows[:, :, list(p.forecast.columns)].transpose(2, 1, 0), dtype=np.float32)
 
 
+def observed_table(p: CoreParams, series: ScenarioSeries) -> np.ndarray:
+    """The observed columns of the whole series, ``(n_cols, n)`` float32 (:func:`source_rows` gathers from it)."""
+    return np.ascontiguousarray(series.table[:, list(p.forecast.columns)].T, dtype=np.float32)
+
+
+def source_rows(p: CoreParams, table: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """:func:`forecast_source` of the history-extended :func:`episode_rows`, ``(n_cols, history+T+H+1, B)``
+    float32, gathered from :func:`observed_table` without the other columns' history (the same values)."""
+    span = p.history_steps + p.episode_steps + p.horizon + 1
+    idx = np.clip(start[None, :] - p.history_steps + np.arange(span)[:, None], 0, table.shape[1] - 1)
+    return table[:, idx]
+
+
 def draw_stacks(p: CoreParams, rows: np.ndarray, rng: rnd.Rng) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Competitor stacks of the transaction-form markets with competitors, ``name -> (mw, price)`` ``(B, T, M)``."""
     T = p.episode_steps
