@@ -208,6 +208,9 @@ def calendar_features(p: CoreParams, series: ScenarioSeries, start: np.ndarray) 
 
     A step's calendar is that of the interval it dispatches or bids for; ``progress`` is ``k / K``.
     """
+    days, first = np.unique(start, return_inverse=True)
+    if len(days) < len(start):  # a batch shares its days: each day's rows once (element-wise, the same values)
+        return calendar_features(p, series, days)[first.reshape(-1)]
     K = p.steps
     batch = len(start)
     interval = p.schedule.interval if p.day_ahead else np.arange(K + 1)
