@@ -580,7 +580,10 @@ def bid_transition(
     c.at = (c.at[0], i)
     accepted = clear_offers(c)
     cleared = dict(c.led)
-    led: dict[str, Array] = {key: (np.zeros(len(s.k)) if batched else 0.0) for key in keys}
+    # zeros of every dispatch key: rows of one block (each key its own row) or floats
+    led: dict[str, Array] = (
+        dict(zip(keys, np.zeros((len(keys), len(s.k))), strict=True)) if batched else dict.fromkeys(keys, 0.0)
+    )
     for prod in p.open_products:  # the offers are reported now; the award and its price at delivery
         led[f"{prod}.offer_mw"] = cleared[f"{prod}.offer_mw"]
         if f"{prod}.offer_price" in cleared:
