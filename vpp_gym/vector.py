@@ -229,8 +229,9 @@ class VppVectorEnv(VectorEnv):
         full = len(rows) == n
         if full:
             self._exo = np.ascontiguousarray(ep_rows[:, :T, :].transpose(1, 2, 0))
-            self._src, self._cal, self._start = src, np.ascontiguousarray(cal), start
-            self._z = None if z is None else np.ascontiguousarray(z)
+            # _cal and _z are read by _observe only (never handed out): refilled in place, no new pages
+            self._src, self._cal, self._start = src, _refill(self._cal, cal), start
+            self._z = None if z is None else _refill(self._z, z)
             ep_agc, ep_stacks = agc, stacks
         else:  # copy on write: arrays already handed out in infos stay as they were
             self._exo = self._exo.copy()
@@ -406,8 +407,11 @@ class VppVectorEnv(VectorEnv):
         sigma = None
         if step is not None:
             cal = self._cal[step]
-            if p.day_ahead:  # (n_cols, H, n): the rows the step's forecasts read
+            if p.day_ahead and p.schedule.bid[step]:  # (n_cols, H, n): the rows the gate's forecasts read
                 win = self._src[self._col_idx, p.gate_sources[:, :, step]]
+            elif p.day_ahead:  # a dispatch step reads the H intervals from its own (gate_sources' rows)
+                row = p.history_steps + int(p.schedule.interval[step])
+                win = self._src[:, row : row + H]
             else:
                 win = self._src[:, step : step + H]
             z = self._z[step] if self._z is not None else None
@@ -462,6 +466,14 @@ class VppVectorEnv(VectorEnv):
 
     def close_extras(self, **kwargs: Any) -> None:
         """Nothing to release (no subprocesses)."""
+
+
+def _refill(buf: np.ndarray | None, new: np.ndarray) -> np.ndarray:
+    """``new`` as a C-contiguous array: copied into ``buf`` when it has the same shape and dtype, else a new one."""
+    if buf is not None and buf.shape == new.shape and buf.dtype == new.dtype:
+        np.copyto(buf, new)
+        return buf
+    return np.ascontiguousarray(new)
 
 
 def _put_rows(old: np.ndarray | None, rows: np.ndarray, new: np.ndarray | None) -> np.ndarray | None:
