@@ -164,6 +164,13 @@ def state_features(p: CoreParams, s: State, xp: Any = np) -> list[Array]:
     return cols
 
 
+def _lockstep_k(s: State) -> int | None:
+    """The common step ``k`` of a batched state whose rows are all at the same step (so the same interval
+    ``t``), else None (rows at different steps after a partial reset: the bid steps of a day share ``t``)."""
+    k0 = int(s.k[0])
+    return k0 if (s.k == k0).all() and (s.t == s.t[0]).all() else None
+
+
 def day_ahead_features(p: CoreParams, s: State, xp: Any) -> list[Array]:
     """The values of :func:`day_ahead_rows` (the schedule ahead of ``t``, read from the rings).
 
@@ -176,12 +183,11 @@ def day_ahead_features(p: CoreParams, s: State, xp: Any) -> list[Array]:
     cols: list[Array] = []
     t = s.t
     if xp is np:
-        t0 = int(t[0])
-        if not (t == t0).all():  # rows at different intervals (the vector env steps in lockstep: rare)
+        k0 = _lockstep_k(s)
+        if k0 is None:  # rows at different steps (the vector env steps in lockstep: rare)
             per_row = [day_ahead_features(p, s.row(i), SCALAR) for i in range(len(t))]
             return [np.array(col) for col in zip(*per_row, strict=True)]
-        zero = np.zeros(len(t))
-        k0 = int(s.k[0])
+        t0, zero = int(t[0]), np.zeros(len(t))
         known = int(p.awards_known_before[k0])
         for j in range(p.schedule_rows):
             slot = (t0 + j) % sch.ring
