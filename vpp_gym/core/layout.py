@@ -155,7 +155,9 @@ def state_features(p: CoreParams, s: State, xp: Any = np) -> list[Array]:
     if "regulation" in p.open_products:
         cols.append(s.reg_score)
     if p.day_ahead:
-        return [p.schedule.bid[s.k] * 1.0, *cols, *day_ahead_features(p, s, xp)]
+        k0 = _lockstep_k(s) if xp is np else None
+        flag = p.schedule.bid[s.k] * 1.0 if k0 is None else np.full(len(s.k), float(p.schedule.bid[k0]))
+        return [flag, *cols, *day_ahead_features(p, s, xp)]
     inv = 1.0 / p.cfg.markets.energy.position_max_mw
     cols.extend(q * inv for q in s.positions_mw)
     if p.energy_transaction:
