@@ -136,9 +136,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--env", action="append", help="task id (repeatable; default every task)")
     args = ap.parse_args(argv)
     tasks = args.env or list(TASKS)
-    sides = {
-        "base": (args.base, parse_overrides(args.base_override)),
-        "new": (args.new, parse_overrides(args.new_override)),
+    sides = {  # absolute paths: each probe runs with its tree on PYTHONPATH from another working directory
+        "base": (args.base.resolve(), parse_overrides(args.base_override)),
+        "new": (args.new.resolve(), parse_overrides(args.new_override)),
     }
     rates: dict[tuple[str, str, str], list[float]] = {}
     info: dict[tuple[str, str], tuple[int, int]] = {}
