@@ -27,11 +27,12 @@ from agents.evaluate import (
 from agents.registry import policy_names
 from agents.report import write_outputs
 from agents.runfiles import FolderLock, RunFolderError, claim_output_folder, fresh_folder
-from vpp_gym.config import find_config, packaged_config
+from vpp_gym.config import TIMELINES, find_config, packaged_config
 from vpp_gym.data.loader import DataError
 from vpp_gym.tasks import ALL_TASKS
 from vpp_gym.validation import ConfigError
 
+TIMELINE_KEY = "markets.energy.timeline"
 QUICK_PPO = "quick/ppo_joint_quick.yaml"  # below configs/ (vpp_gym.config.packaged_config)
 RUN_COLUMNS = (
     "profit",
@@ -161,10 +162,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from vpp_gym.bench import BATCH_SIZES, run
+    from vpp_gym.bench import BATCH_SIZES, parse_overrides, run
 
     sizes = tuple(args.batch_sizes) if args.batch_sizes else BATCH_SIZES
-    run(args.env or None, steps=args.steps, repeats=args.repeats, batch_sizes=sizes)
+    overrides = parse_overrides(args.override or [])
+    if args.timeline is not None:
+        given = overrides.setdefault(TIMELINE_KEY, args.timeline)
+        if given != args.timeline:
+            raise ConfigError(f"--timeline {args.timeline} contradicts --override {TIMELINE_KEY}={given}")
+    run(args.env or None, steps=args.steps, repeats=args.repeats, batch_sizes=sizes, overrides=overrides)
     return 0
 
 
@@ -297,6 +303,18 @@ def build_parser() -> argparse.ArgumentParser:
     p_bench.add_argument("--repeats", type=positive_int, default=5, help="single-env repeats")
     p_bench.add_argument(
         "--batch-sizes", type=positive_int, nargs="+", help="N of the native vector env (default 1 16 256 1024 4096)"
+    )
+    p_bench.add_argument(
+        "--timeline",
+        choices=TIMELINES,
+        help=f"market timeline of every task ({TIMELINE_KEY}; default the task's own)",
+    )
+    p_bench.add_argument(
+        "--override",
+        action="append",
+        metavar="KEY=VALUE",
+        help="scenario override of every task, dotted key, value read as YAML (repeatable), "
+        "e.g. time.episode_hours=168",
     )
     p_bench.set_defaults(func=_cmd_bench)
     p_train = sub.add_parser(

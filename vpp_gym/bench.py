@@ -9,6 +9,12 @@ run, one table per task:
 * ``SyncVectorEnv N`` and SB3 ``DummyVecEnv N`` over single envs, for comparison (SB3 optional);
 * memory per env: bytes the vector env allocates per sub-env (``tracemalloc``, after reset and a
   step, at the largest ``N``), and the same for one single env.
+
+Every measure takes scenario ``overrides`` (dotted keys, as ``gymnasium.make(id, overrides=...)``),
+e.g. ``{"markets.energy.timeline": "day_ahead"}`` (``vpp-gym bench --timeline day_ahead``, or
+``--override KEY=VALUE``). On the day-ahead timeline an episode has bid steps besides its dispatch
+steps; both are env-steps here (a figure in intervals per second is the env-step figure times
+``T / K``, the dispatch steps per episode over all its steps).
 """
 
 from __future__ import annotations
@@ -16,17 +22,66 @@ from __future__ import annotations
 import statistics
 import time
 import tracemalloc
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import gymnasium as gym
 import numpy as np
+import yaml
 
 from vpp_gym.tasks import TASKS
+from vpp_gym.validation import ConfigError, load_yaml, yaml_error_message
 
 BATCH_SIZES = (1, 16, 256, 1024, 4096)
 COMPARE_N = 16
 E = TypeVar("E")
+
+
+Overrides = Mapping[str, Any] | None
+"""Scenario overrides of a measure (dotted keys); None or empty = the task's defaults."""
+
+
+def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
+    """``["markets.energy.timeline=day_ahead", "time.episode_hours=168"]`` -> dotted overrides, values read as YAML.
+
+    A ``ConfigError`` for an item without ``=`` or a value that is not YAML; the keys and values
+    themselves are checked when a scenario is built (:func:`check_overrides`).
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r}: expected KEY=VALUE, e.g. markets.energy.timeline=day_ahead")
+        try:
+            out[key.strip()] = load_yaml(text)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"override {item!r}: the value is not valid YAML: {yaml_error_message(err)}") from None
+    return out
+
+
+def _kwargs(overrides: Overrides) -> dict[str, Any]:
+    """The keyword arguments of ``gymnasium.make`` for ``overrides`` (none for the task's defaults)."""
+    return {"overrides": dict(overrides)} if overrides else {}
+
+
+def _make(env_id: str, overrides: Overrides = None) -> gym.Env:
+    return gym.make(env_id, **_kwargs(overrides))
+
+
+def check_overrides(env_ids: Sequence[str], overrides: Overrides) -> None:
+    """Build each task's scenario with ``overrides`` once: a ``ConfigError`` for a bad key or value, before
+    anything is measured."""
+    if overrides:
+        for env_id in env_ids:
+            gym.spec(env_id).make(**_kwargs(overrides)).close()
+
+
+def episode_steps(env_id: str, overrides: Overrides = None) -> int:
+    """Steps of one episode ``K`` (on the day-ahead timeline the bid steps included)."""
+    env = gym.spec(env_id).make(**_kwargs(overrides))
+    steps = int(env.unwrapped.params.steps)  # type: ignore[attr-defined]
+    env.close()
+    return steps
 
 
 def _dim(space: gym.Space) -> int:
@@ -35,8 +90,8 @@ def _dim(space: gym.Space) -> int:
     return int(space.shape[0])
 
 
-def _action_dim(env_id: str) -> int:
-    return _dim(gym.spec(env_id).make().action_space)
+def _action_dim(env_id: str, overrides: Overrides = None) -> int:
+    return _dim(gym.spec(env_id).make(**_kwargs(overrides)).action_space)
 
 
 def _random_actions(n_actions: int, n_envs: int, action_dim: int, seed: int) -> np.ndarray:
@@ -44,9 +99,11 @@ def _random_actions(n_actions: int, n_envs: int, action_dim: int, seed: int) -> 
     return rng.uniform(-1.0, 1.0, size=(n_actions, n_envs, action_dim)).astype(np.float32)
 
 
-def single_env_steps_per_s(env_id: str, steps: int = 20_000, repeats: int = 5, seed: int = 0) -> list[float]:
+def single_env_steps_per_s(
+    env_id: str, steps: int = 20_000, repeats: int = 5, seed: int = 0, overrides: Overrides = None
+) -> list[float]:
     """Steps/s of ``gymnasium.make(env_id)`` (default wrappers); one figure per repeat."""
-    env = gym.make(env_id)
+    env = _make(env_id, overrides)
     actions = _random_actions(steps, 1, _dim(env.action_space), seed)[:, 0]
     env.reset(seed=seed)
     env.step(actions[0])  # the passive env checker inspects the first step only
@@ -85,11 +142,13 @@ def _vector_rates(
     return rates
 
 
-def native_steps_per_s(env_id: str, n_envs: int, steps: int, repeats: int = 3, seed: int = 0) -> list[float]:
+def native_steps_per_s(
+    env_id: str, n_envs: int, steps: int, repeats: int = 3, seed: int = 0, overrides: Overrides = None
+) -> list[float]:
     """Env-steps/s of the native vector env with ``n_envs`` sub-envs (next-step autoreset, ledger info)."""
-    dim = _action_dim(env_id)
+    dim = _action_dim(env_id, overrides)
     return _vector_rates(
-        lambda: gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point"),
+        lambda: gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", **_kwargs(overrides)),
         lambda e, a: e.step(a),
         lambda e: e.reset(seed=seed),
         n_envs,
@@ -100,11 +159,13 @@ def native_steps_per_s(env_id: str, n_envs: int, steps: int, repeats: int = 3, s
     )
 
 
-def sync_steps_per_s(env_id: str, n_envs: int, steps: int, repeats: int = 3, seed: int = 0) -> list[float]:
+def sync_steps_per_s(
+    env_id: str, n_envs: int, steps: int, repeats: int = 3, seed: int = 0, overrides: Overrides = None
+) -> list[float]:
     """Env-steps/s of Gymnasium's ``SyncVectorEnv`` over ``n_envs`` single envs."""
-    dim = _action_dim(env_id)
+    dim = _action_dim(env_id, overrides)
     return _vector_rates(
-        lambda: gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="sync"),
+        lambda: gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="sync", **_kwargs(overrides)),
         lambda e, a: e.step(a),
         lambda e: e.reset(seed=seed),
         n_envs,
@@ -115,20 +176,22 @@ def sync_steps_per_s(env_id: str, n_envs: int, steps: int, repeats: int = 3, see
     )
 
 
-def dummy_steps_per_s(env_id: str, n_envs: int, steps: int, repeats: int = 3, seed: int = 0) -> list[float] | None:
+def dummy_steps_per_s(
+    env_id: str, n_envs: int, steps: int, repeats: int = 3, seed: int = 0, overrides: Overrides = None
+) -> list[float] | None:
     """Env-steps/s of SB3's ``DummyVecEnv`` over ``n_envs`` single envs (None without SB3)."""
     try:
         from stable_baselines3.common.vec_env import DummyVecEnv
     except ImportError:
         return None
-    dim = _action_dim(env_id)
+    dim = _action_dim(env_id, overrides)
 
     def reset(e: DummyVecEnv) -> None:
         e.seed(seed)
         e.reset()
 
     return _vector_rates(
-        lambda: DummyVecEnv([lambda: gym.make(env_id)] * n_envs),
+        lambda: DummyVecEnv([lambda: _make(env_id, overrides)] * n_envs),
         lambda e, a: e.step(a),
         reset,
         n_envs,
@@ -139,24 +202,24 @@ def dummy_steps_per_s(env_id: str, n_envs: int, steps: int, repeats: int = 3, se
     )
 
 
-def bytes_per_env(env_id: str, n_envs: int, seed: int = 0) -> tuple[float, float]:
+def bytes_per_env(env_id: str, n_envs: int, seed: int = 0, overrides: Overrides = None) -> tuple[float, float]:
     """``(native, single)``: bytes allocated per sub-env by the native vector env and by one single env.
 
     Measured with ``tracemalloc`` (NumPy reports its buffers to it) from before construction to after
     a reset and one step; the scenario's series, cached and shared by every env of a scenario, is
     built before the measurement starts.
     """
-    single = gym.make(env_id)  # builds and caches the scenario's series
+    single = _make(env_id, overrides)  # builds and caches the scenario's series
     dim = _dim(single.action_space)
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
-    env = gym.make(env_id)
+    env = _make(env_id, overrides)
     env.reset(seed=seed)
     env.step(np.zeros(dim, dtype=np.float32))
     one = tracemalloc.get_traced_memory()[0] - base
     del env
     base = tracemalloc.get_traced_memory()[0]
-    vec = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point")
+    vec = gym.make_vec(env_id, num_envs=n_envs, vectorization_mode="vector_entry_point", **_kwargs(overrides))
     vec.reset(seed=seed)
     vec.step(np.zeros((n_envs, dim), dtype=np.float32))
     native = (tracemalloc.get_traced_memory()[0] - base) / n_envs
@@ -171,6 +234,7 @@ def run(
     repeats: int = 5,
     batch_sizes: Sequence[int] = BATCH_SIZES,
     episodes: int = 3,
+    overrides: Overrides = None,
 ) -> dict[str, dict[str, float]]:
     """Print the benchmark tables and return ``{env_id: {column: median env-steps/s}}``.
 
@@ -180,20 +244,31 @@ def run(
         repeats: repeats of the single-env figure (vector figures: 3 repeats).
         batch_sizes: ``N`` of the native vector env.
         episodes: episodes per vector-env repeat (every sub-env runs them, resets included).
+        overrides: scenario overrides of every task (dotted keys), e.g.
+            ``{"markets.energy.timeline": "day_ahead"}``; checked before anything is measured.
     """
+    env_ids = list(env_ids or TASKS)
+    check_overrides(env_ids, overrides)
+    if overrides:
+        print("overrides: " + ", ".join(f"{k}={v!r}" for k, v in overrides.items()), flush=True)
     out: dict[str, dict[str, float]] = {}
-    for env_id in env_ids or list(TASKS):
-        T = gym.make(env_id).unwrapped.params.episode_steps  # type: ignore[attr-defined]
-        vsteps = episodes * (T + 1)  # next-step autoreset: one reset step per episode
+    for env_id in env_ids:
+        K = episode_steps(env_id, overrides)
+        vsteps = episodes * (K + 1)  # next-step autoreset: one reset step per episode
         rows: list[tuple[str, list[float] | None]] = [
-            ("single env (gym.make)", single_env_steps_per_s(env_id, steps, repeats))
+            ("single env (gym.make)", single_env_steps_per_s(env_id, steps, repeats, overrides=overrides))
         ]
         for n in batch_sizes:
-            rows.append((f"native vector env, N={n}", native_steps_per_s(env_id, n, vsteps)))
-        rows.append((f"SyncVectorEnv, N={COMPARE_N}", sync_steps_per_s(env_id, COMPARE_N, vsteps)))
-        rows.append((f"SB3 DummyVecEnv, N={COMPARE_N}", dummy_steps_per_s(env_id, COMPARE_N, vsteps)))
-        native_b, single_b = bytes_per_env(env_id, max(batch_sizes))
-        print(f"\n{env_id}  (env-steps/s: median, min, max; vector envs {episodes} episodes x 3 repeats)", flush=True)
+            rows.append((f"native vector env, N={n}", native_steps_per_s(env_id, n, vsteps, overrides=overrides)))
+        rows.append((f"SyncVectorEnv, N={COMPARE_N}", sync_steps_per_s(env_id, COMPARE_N, vsteps, overrides=overrides)))
+        rows.append(
+            (f"SB3 DummyVecEnv, N={COMPARE_N}", dummy_steps_per_s(env_id, COMPARE_N, vsteps, overrides=overrides))
+        )
+        native_b, single_b = bytes_per_env(env_id, max(batch_sizes), overrides=overrides)
+        print(
+            f"\n{env_id}  (env-steps/s: median, min, max; vector envs {episodes} episodes of {K} steps x 3 repeats)",
+            flush=True,
+        )
         print(f"  {'':<30}{'median':>12}{'min':>12}{'max':>12}")
         out[env_id] = {}
         for label, rates in rows:

@@ -131,8 +131,10 @@ class VppVectorEnv(VectorEnv):
         rows_src = p.history_steps + T + H + 1  # observed columns, with the gate forecasts' history
         self._src = np.zeros((len(fp.columns), rows_src, n), dtype=np.float32)
         self._col_idx = np.arange(len(fp.columns))[:, None]
+        self._obs_table = core.observed_table(p, self.series)  # (n_cols, rows of the series) float32
         K = p.steps  # steps per episode (T, or T + the bid steps on the day-ahead timeline)
         self._z = np.zeros((K + 1, len(fp.noisy), H, n), dtype=np.float32) if len(fp.noisy) else None
+        self._scratch: dict[str, np.ndarray] = {}  # blocks of rows of the forecast-error draws (_normal_into)
         self._cal = np.zeros((K + 1, self._n_cal, n), dtype=np.float32)
         self._sigma = core.step_sigma(p)[:, :, :, None] if p.day_ahead else None  # (n_noisy, H, K+1, 1)
         self._keys: tuple[str, ...] = ()  # the ledger keys of a dispatch step (day-ahead timeline)
@@ -227,20 +229,23 @@ class VppVectorEnv(VectorEnv):
             dtype=np.int64,
         )
         start = np.asarray(starts, dtype=np.int64)[idx]
-        hist = core.episode_rows(p, self.series, start, p.history_steps)
-        ep_rows = hist[:, p.history_steps :]
+        ep_rows = core.episode_rows(p, self.series, start)  # every column; the history of the observed ones only
         # the single env's draw order (core.build_episode): AGC signal, competitor stacks, forecast errors
         agc = core.draw_agc(p, rngs, len(rows))
         stacks = core.draw_stacks(p, ep_rows, rngs)
-        z = core.draw_forecast_errors(p, rngs, len(rows))
-        cal = core.calendar_features(p, self.series, start).transpose(1, 2, 0)
-        src = core.forecast_source(p, hist)
-        z = None if z is None else z.transpose(1, 2, 3, 0)
         full = len(rows) == n
+        if full and self._z is not None:  # _z is read by _observe only (never handed out): drawn into in place
+            _normal_into(rngs, self._z, self._scratch)
+            z = None
+        else:
+            z = core.draw_forecast_errors(p, rngs, len(rows))
+        cal = core.calendar_features(p, self.series, start).transpose(1, 2, 0)
+        src = core.source_rows(p, self._obs_table, start)
+        z = None if z is None else z.transpose(1, 2, 3, 0)
         if full:
             self._exo = np.ascontiguousarray(ep_rows[:, :T, :].transpose(1, 2, 0))
-            self._src, self._cal, self._start = src, np.ascontiguousarray(cal), start
-            self._z = None if z is None else np.ascontiguousarray(z)
+            # _cal is read by _observe only (never handed out): refilled in place, no new pages
+            self._src, self._cal, self._start = src, _refill(self._cal, cal), start
             ep_agc, ep_stacks = agc, stacks
         else:  # copy on write: arrays already handed out in infos stay as they were
             self._exo = self._exo.copy()
@@ -416,8 +421,11 @@ class VppVectorEnv(VectorEnv):
         sigma = None
         if step is not None:
             cal = self._cal[step]
-            if p.day_ahead:  # (n_cols, H, n): the rows the step's forecasts read
+            if p.day_ahead and p.schedule.bid[step]:  # (n_cols, H, n): the rows the gate's forecasts read
                 win = self._src[self._col_idx, p.gate_sources[:, :, step]]
+            elif p.day_ahead:  # a dispatch step reads the H intervals from its own (gate_sources' rows)
+                row = p.history_steps + int(p.schedule.interval[step])
+                win = self._src[:, row : row + H]
             else:
                 win = self._src[:, step : step + H]
             z = self._z[step] if self._z is not None else None
@@ -477,6 +485,51 @@ class VppVectorEnv(VectorEnv):
 
     def close_extras(self, **kwargs: Any) -> None:
         """Nothing to release (no subprocesses)."""
+
+
+def _normal_into(rngs: list[np.random.Generator], out: np.ndarray, scratch: dict[str, np.ndarray]) -> None:
+    """Standard normal float32 draws ``(..., N)`` into ``out``, column ``i`` from ``rngs[i]``: the numbers of
+    :func:`vpp_gym.rng.normal` ``(N, ...)`` (its Box-Muller transform, the same operations on rows of the same
+    length), transposed; drawn a block of rows at a time through ``scratch`` (kept for the next reset).
+
+    :func:`~vpp_gym.core.episode.draw_forecast_errors` draws the same; this path only spares the reset
+    the fresh ``(N, ...)`` temporaries, whose pages cost more than the arithmetic (the vector env's parity
+    tests compare every bit with single envs, which draw through :mod:`vpp_gym.rng`).
+    """
+    m = int(np.prod(out.shape[:-1]))
+    k = (m + 1) // 2
+    block = max(1, min(len(rngs), (1 << 20) // (2 * k)))  # about 4 MB of uniforms
+    if scratch.get("u", np.empty(0)).shape != (block, 2 * k):
+        scratch.update(
+            u=np.empty((block, 2 * k), np.float32),
+            r=np.empty((block, k), np.float32),
+            z=np.empty((block, 2 * k), np.float32),
+        )
+    u_all, r_all, z_all = scratch["u"], scratch["r"], scratch["z"]
+    for lo in range(0, len(rngs), block):
+        b = min(block, len(rngs) - lo)
+        u, radius, z = u_all[:b], r_all[:b], z_all[:b]
+        for g, row in zip(rngs[lo : lo + b], u, strict=True):
+            g.random(dtype=np.float32, out=row)
+        np.subtract(np.float32(1.0), u[:, :k], out=radius)
+        np.log(radius, out=radius)
+        radius *= np.float32(-2.0)
+        np.sqrt(radius, out=radius)
+        angle = u[:, k:]
+        angle *= np.float32(2.0 * np.pi)
+        np.cos(angle, out=z[:, :k])
+        np.sin(angle, out=z[:, k:])
+        z[:, :k] *= radius
+        z[:, k:] *= radius
+        out[..., lo : lo + b] = z[:, :m].reshape(b, *out.shape[:-1]).transpose(*range(1, out.ndim), 0)
+
+
+def _refill(buf: np.ndarray | None, new: np.ndarray) -> np.ndarray:
+    """``new`` as a C-contiguous array: copied into ``buf`` when it has the same shape and dtype, else a new one."""
+    if buf is not None and buf.shape == new.shape and buf.dtype == new.dtype:
+        np.copyto(buf, new)
+        return buf
+    return np.ascontiguousarray(new)
 
 
 def _put_rows(old: np.ndarray | None, rows: np.ndarray, new: np.ndarray | None) -> np.ndarray | None:

@@ -537,3 +537,27 @@ def test_vector_env_partial_reset_observes_each_row_at_its_own_step_and_refuses_
     assert obs[1].tobytes() == fresh.tobytes() and obs[0].tobytes() == o.tobytes()
     with pytest.raises(RuntimeError, match="lockstep"):
         vec.step(zeros)
+
+
+def test_vector_env_partial_reset_within_the_bid_steps_observes_each_row_at_its_own_step() -> None:
+    # The bid steps of a day share the interval t: after a partial reset a row at bid step 0 and rows at
+    # bid step 40 have the same t but different steps, whose contract quantities differ (a solar contract).
+    contract = {"markets.energy.contract.quantity_mw": 2.0, "markets.energy.contract.shape": "solar"}
+    vec = gym.make_vec(
+        ARB,
+        num_envs=3,
+        vectorization_mode="vector_entry_point",
+        overrides={**DA, **contract},
+        autoreset_mode="Disabled",
+    )
+    vec.reset(seed=0)
+    zeros = np.zeros((3, len(vec.unwrapped.action_names)))
+    for _ in range(40):
+        vec.step(zeros)
+    obs, _ = vec.reset(seed=[None, 7, None], options={"reset_mask": np.array([False, True, False])})
+    fresh, _ = make(ARB, contract).reset(seed=7)
+    stepped = make(ARB, contract)
+    o, _ = stepped.reset(seed=0)
+    for _ in range(40):
+        o, *_ = stepped.step(zeros[0])
+    assert obs[1].tobytes() == fresh.tobytes() and obs[0].tobytes() == o.tobytes()

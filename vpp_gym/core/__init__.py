@@ -67,6 +67,8 @@ from vpp_gym.core.episode import (
     forecast_plan,
     forecast_source,
     intraday_prices,
+    observed_table,
+    source_rows,
     step_sigma,
     terminal_price,
 )
@@ -121,6 +123,8 @@ __all__ = [
     "intraday_prices",
     "observe",
     "observe_one",
+    "observed_table",
+    "source_rows",
     "state_features",
     "step_sigma",
     "terminal_price",

@@ -520,17 +520,23 @@ def _clear_curve(
     )
 
 
-def _position_one(q_low: float, q_high: float, mid: float, spread: float, price: float, em: Any) -> float:
-    """:func:`~vpp_gym.markets.energy.ladder` then :func:`~vpp_gym.markets.energy.position_at` for one
-    curve in Python floats, with the same operations in the same order (so the same bits)."""
+def _price_taker_position(
+    q_low: Array, q_high: Array, mid: Array, spread: Array, price: Array, em: Any, xp: Any
+) -> Array:
+    """:func:`~vpp_gym.markets.energy.ladder`, the prices clipped to ``[price_floor, price_cap]``, then
+    :func:`~vpp_gym.markets.energy.position_at`, segment by segment in the inputs' kind (Python floats,
+    ``xp = SCALAR``, or ``(B,)`` arrays, ``xp = numpy``) without the ``(B, K)`` arrays: the same operations
+    in the same order (so the same bits; ``tests/env/test_day_ahead_speed.py`` checks both kinds)."""
+    if xp is np:  # ladder computes in float64
+        q_low, q_high, mid, spread, price = (np.asarray(v, np.float64) for v in (q_low, q_high, mid, spread, price))
     k = em.curve_segments
-    lo, hi = min(q_low, q_high), max(q_low, q_high)
+    lo, hi = xp.minimum(q_low, q_high), xp.maximum(q_low, q_high)
     step = (hi - lo) / k
+    floor, cap = em.price_floor_per_mwh, em.price_cap_per_mwh
     q = lo
     for j in range(k):
-        seg_price = mid + spread * (2.0 * (j + 0.5) / k - 1.0)
-        seg_price = min(max(seg_price, em.price_floor_per_mwh), em.price_cap_per_mwh)
-        q = q + (step if seg_price <= price else 0.0)
+        seg_price = xp.minimum(xp.maximum(mid + spread * (2.0 * (j + 0.5) / k - 1.0), floor), cap)
+        q = q + xp.where(seg_price <= price, step, 0.0)
     return q
 
 
@@ -576,8 +582,8 @@ def bid_transition(
     mid = ref_price + c.action("da_price") * band
     spread = (c.action("da_spread") + 1.0) * (0.5 * band)
     stack = ep.stacks.get("energy") if (ep is not None and p.energy_transaction) else None
-    if stack is None and not batched:  # price-taker, scalar: energy.ladder and position_at in plain floats
-        pos_v, price_v = _position_one(q_low, q_high, mid, spread, x[I_DA], em), x[I_DA]
+    if stack is None:  # price-taker: energy.ladder and position_at segment by segment (floats or (B,) arrays)
+        pos_v, price_v = _price_taker_position(q_low, q_high, mid, spread, x[I_DA], em, xp), x[I_DA]
     else:
         pos, price = _clear_curve(c, q_low, q_high, mid, spread, i, stack)
         pos_v, price_v = lower(pos, batched), lower(price, batched)
@@ -585,7 +591,10 @@ def bid_transition(
     c.at = (c.at[0], i)
     accepted = clear_offers(c)
     cleared = dict(c.led)
-    led: dict[str, Array] = {key: (np.zeros(len(s.k)) if batched else 0.0) for key in keys}
+    # zeros of every dispatch key: rows of one block (each key its own row) or floats
+    led: dict[str, Array] = (
+        dict(zip(keys, np.zeros((len(keys), len(s.k))), strict=True)) if batched else dict.fromkeys(keys, 0.0)
+    )
     for prod in p.open_products:  # the offers are reported now; the award and its price at delivery
         led[f"{prod}.offer_mw"] = cleared[f"{prod}.offer_mw"]
         if f"{prod}.offer_price" in cleared:

@@ -208,6 +208,9 @@ def calendar_features(p: CoreParams, series: ScenarioSeries, start: np.ndarray) 
 
     A step's calendar is that of the interval it dispatches or bids for; ``progress`` is ``k / K``.
     """
+    days, first = np.unique(start, return_inverse=True)
+    if len(days) < len(start):  # a batch shares its days: each day's rows once (element-wise, the same values)
+        return calendar_features(p, series, days)[first.reshape(-1)]
     K = p.steps
     batch = len(start)
     interval = p.schedule.interval if p.day_ahead else np.arange(K + 1)
@@ -225,6 +228,19 @@ def calendar_features(p: CoreParams, series: ScenarioSeries, start: np.ndarray) 
 def forecast_source(p: CoreParams, rows: np.ndarray) -> np.ndarray:
     """The observed columns of :func:`episode_rows`, ``(n_cols, T+H+1, B)`` float32 (windows are slices of it)."""
     return np.ascontiguousarray(rows[:, :, list(p.forecast.columns)].transpose(2, 1, 0), dtype=np.float32)
+
+
+def observed_table(p: CoreParams, series: ScenarioSeries) -> np.ndarray:
+    """The observed columns of the whole series, ``(n_cols, n)`` float32 (:func:`source_rows` gathers from it)."""
+    return np.ascontiguousarray(series.table[:, list(p.forecast.columns)].T, dtype=np.float32)
+
+
+def source_rows(p: CoreParams, table: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """:func:`forecast_source` of the history-extended :func:`episode_rows`, ``(n_cols, history+T+H+1, B)``
+    float32, gathered from :func:`observed_table` without the other columns' history (the same values)."""
+    span = p.history_steps + p.episode_steps + p.horizon + 1
+    idx = np.clip(start[None, :] - p.history_steps + np.arange(span)[:, None], 0, table.shape[1] - 1)
+    return table[:, idx]
 
 
 def draw_stacks(p: CoreParams, rows: np.ndarray, rng: rnd.Rng) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -158,13 +158,22 @@ def state_features(p: CoreParams, s: State, xp: Any = np) -> list[Array]:
     if "regulation" in p.open_products:
         cols.append(s.reg_score)
     if p.day_ahead:
-        return [p.schedule.bid[s.k] * 1.0, *cols, *day_ahead_features(p, s, xp)]
+        k0 = _lockstep_k(s) if xp is np else None
+        flag = p.schedule.bid[s.k] * 1.0 if k0 is None else np.full(len(s.k), float(p.schedule.bid[k0]))
+        return [flag, *cols, *day_ahead_features(p, s, xp)]
     inv = 1.0 / p.cfg.markets.energy.position_max_mw
     cols.extend(q * inv for q in s.positions_mw)
     if p.energy_transaction:
         inv_p = 1.0 / p.cfg.markets.energy.price_cap_per_mwh
         cols.extend(q * inv_p for q in s.offer_prices)
     return cols
+
+
+def _lockstep_k(s: State) -> int | None:
+    """The common step ``k`` of a batched state whose rows are all at the same step (so the same interval
+    ``t``), else None (rows at different steps after a partial reset: the bid steps of a day share ``t``)."""
+    k0 = int(s.k[0])
+    return k0 if (s.k == k0).all() and (s.t == s.t[0]).all() else None
 
 
 def day_ahead_features(p: CoreParams, s: State, xp: Any) -> list[Array]:
@@ -179,12 +188,11 @@ def day_ahead_features(p: CoreParams, s: State, xp: Any) -> list[Array]:
     cols: list[Array] = []
     t = s.t
     if xp is np:
-        t0 = int(t[0])
-        if not (t == t0).all():  # rows at different intervals (the vector env steps in lockstep: rare)
+        k0 = _lockstep_k(s)
+        if k0 is None:  # rows at different steps (the vector env steps in lockstep: rare)
             per_row = [day_ahead_features(p, s.row(i), SCALAR) for i in range(len(t))]
             return [np.array(col) for col in zip(*per_row, strict=True)]
-        zero = np.zeros(len(t))
-        k0 = int(s.k[0])
+        t0, zero = int(t[0]), np.zeros(len(t))
         known = int(p.awards_known_before[k0])
         for j in range(p.schedule_rows):
             slot = (t0 + j) % sch.ring
@@ -197,11 +205,9 @@ def day_ahead_features(p: CoreParams, s: State, xp: Any) -> list[Array]:
         if em.intraday is not None:
             cols.append(np.full(len(t), float(p.gate_flags[k0])))
         return cols
-    known = int(p.awards_known_before[s.k])
-    for j in range(p.schedule_rows):
-        i = t + j
-        slot = i % sch.ring
-        cols.append((s.da_mw[slot] + s.id_mw[slot]) * inv if i < known else 0.0)
+    known, ring = int(p.awards_known_before[s.k]), sch.ring  # awards of intervals >= known not yet published
+    for i in range(t, t + p.schedule_rows):
+        cols.append((s.da_mw[i % ring] + s.id_mw[i % ring]) * inv if i < known else 0.0)
     interval = int(sch.interval[s.k])
     cols.append(float(p.contract_mw[interval % sch.day_steps]) * p.contract_scale_inv)
     for j, prod in enumerate(p.open_products):

@@ -112,7 +112,7 @@ class CoreParams:
         return cls(cfg=cfg, price_ref_per_mwh=max(ref, 1e-6), lo=lo, hi=hi)
 
     # -- derived sizes -------------------------------------------------------------------------
-    @property
+    @cached_property
     def dt_h(self) -> float:
         """Interval length (h)."""
         return self.cfg.time.dt_h
@@ -122,7 +122,7 @@ class CoreParams:
         """Steps per episode ``T``."""
         return self.cfg.time.episode_steps
 
-    @property
+    @cached_property
     def lead(self) -> int:
         """Day-ahead lead ``L`` in steps."""
         return self.cfg.markets.energy.da_lead_steps
@@ -222,7 +222,7 @@ class CoreParams:
         at_gate = (sch.interval % sch.day_steps) % i.gate_spacing_steps == 0
         return np.where(~sch.bid & at_gate & (np.arange(sch.steps + 1) < sch.steps), 1.0, 0.0)
 
-    @property
+    @cached_property
     def horizon(self) -> int:
         """Forecast horizon ``H`` in steps."""
         return self.cfg.forecast.horizon_steps
