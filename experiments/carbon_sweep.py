@@ -134,6 +134,7 @@ def sweep_rows(
             "emissions_tco2": stats["emissions_tco2"]["mean"],
             "net_emissions_tco2": stats["net_emissions_tco2"]["mean"],
             "cost_carbon": stats["cost_carbon"]["mean"],
+            "cost_fuel": stats["cost_fuel"]["mean"],
         }
         for label, stats in summary.items()
     ]
@@ -195,7 +196,20 @@ def findings(rows: list[dict[str, Any]], regime: str, prices: list[float]) -> st
         for lbl in others
         for a, b in [(_row(rows, regime, lo, lbl), _row(rows, regime, hi, lbl))]
     )
-    return f"**{regime}**, {lo:g} -> {hi:g} CNY/t: {passive}; {oracle}" + (f". {rest}." if rest else ".")
+    text = f"**{regime}**, {lo:g} -> {hi:g} CNY/t: {passive}; {oracle}" + (f". {rest}." if rest else ".")
+    mine = [r for r in rows if r["regime"] == regime]
+    if all(abs(r["cost_fuel"]) < 0.5 for r in mine):
+        text += " No policy runs the gas unit at any price (no fuel cost): every tonne is from grid imports."
+    if all(abs(r["cost_carbon"]) < 0.5 for r in mine):
+        text += " No policy pays or receives any carbon at any price."
+    elif regime != "stepped_price" and hi > 0:  # a flat price: the tonnes settled are the cash over the price
+        labels = list(dict.fromkeys(r["policy"] for r in mine))
+        text += (
+            f" Tonnes settled at {hi:g} CNY/t (carbon cash / price): "
+            + ", ".join(f"{lbl} {_fmt(-_cash(_row(rows, regime, hi, lbl)) / hi, '.2f')}" for lbl in labels)
+            + " tCO2/day."
+        )
+    return text
 
 
 def write_markdown(
