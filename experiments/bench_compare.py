@@ -20,6 +20,11 @@ revision's default, and a 1-day against a 7-day episode on the day-ahead timelin
         --base-override markets.energy.timeline=day_ahead \\
         --new-override markets.energy.timeline=day_ahead --new-override time.episode_hours=168
 
+``--new-version v1`` measures the new side on the tasks' ``-v1`` ids (the base side keeps the ids
+given, ``-v0`` by default): the v1 tasks of this revision against the v0 revision, as issue 14 asks::
+
+    python experiments/bench_compare.py --base ../v0 --new-version v1
+
 The vector env runs ``--episodes`` whole episodes per repeat (every sub-env; with next-step
 autoreset an episode of ``K`` steps takes ``K + 1`` vector steps), so each side's figure covers
 its own episode length, resets included; ``--native-steps`` fixes the vector steps instead. On
@@ -31,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -117,8 +123,14 @@ def measure(
     return out
 
 
-def _label(tree: Path, overrides: dict[str, Any]) -> str:
-    return f"{tree}" + (" with " + ", ".join(f"{k}={v}" for k, v in overrides.items()) if overrides else "")
+def _label(tree: Path, overrides: dict[str, Any], version: str | None = None) -> str:
+    ids = f" ({version} ids)" if version else ""
+    return f"{tree}{ids}" + (" with " + ", ".join(f"{k}={v}" for k, v in overrides.items()) if overrides else "")
+
+
+def _versioned(env_id: str, version: str | None) -> str:
+    """``env_id`` with its version suffix replaced by ``version`` (unchanged when None)."""
+    return env_id if version is None else re.sub(r"-v\d+$", f"-{version}", env_id)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -128,6 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--new", type=Path, default=HERE, help="checkout to measure (default: this one)")
     ap.add_argument("--base-override", action="append", metavar="KEY=VALUE", help="scenario override of the base side")
     ap.add_argument("--new-override", action="append", metavar="KEY=VALUE", help="scenario override of the new side")
+    ap.add_argument("--new-version", choices=("v0", "v1"), help="measure the new side on this version of each task id")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--n", type=int, default=1024, help="sub-envs of the native vector env")
     ap.add_argument("--steps", type=int, default=10_000, help="single-env steps per repeat")
@@ -147,12 +160,13 @@ def main(argv: list[str] | None = None) -> None:
         for env_id in tasks:
             for label in order:
                 tree, overrides = sides[label]
-                out = measure(tree, env_id, args.n, args.steps, args.native_steps, args.episodes, overrides)
+                run_id = _versioned(env_id, args.new_version) if label == "new" else env_id
+                out = measure(tree, run_id, args.n, args.steps, args.native_steps, args.episodes, overrides)
                 info[(env_id, label)] = (int(out.pop("K")), int(out.pop("vector_steps")))
                 for measure_name, value in out.items():
                     rates.setdefault((env_id, measure_name, label), []).append(value)
         print(f"round {r + 1}/{args.rounds} done", file=sys.stderr, flush=True)
-    print(f"base: {_label(*sides['base'])}\nnew:  {_label(*sides['new'])}")
+    print(f"base: {_label(*sides['base'])}\nnew:  {_label(*sides['new'], args.new_version)}")
     print(
         f"medians over {args.rounds} alternating rounds (env-steps/s; single: {args.steps:,} steps x 3 repeats, "
         f"native: N={args.n}, x 3 repeats); step cost: one step of the single env (us), "
