@@ -4,6 +4,8 @@ Usage (one command reproduces the table, training what is missing):
     python experiments/benchmark.py --train [--seeds 0] [--tasks arbitrage lowcarbon regulation joint]
         [--algos ppo sac] [--runs-dir runs/benchmark] [--out experiments/results/benchmark]
 
+``--algos`` with no names evaluates the baselines only (rule, MPC, the oracle and the passive reference).
+
 For each task, the evaluation config ``configs/evaluation/<task>.yaml`` fixes the test episodes;
 rule, MPC and the oracle (and the passive reference) play them, and so does each trained agent
 ``configs/experiments/<algo>_<task>.yaml`` with each seed (run folder ``<runs-dir>/<algo>_<task>_s<seed>``;
@@ -73,11 +75,26 @@ def ensure_run(algo: str, task: str, seed: int, runs_dir: Path, train_missing: b
     return run
 
 
+def _revision() -> str:
+    """The checkout's git revision (``+dirty`` with uncommitted changes), or ``unknown``."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=here, capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return rev.stdout.strip()[:12] + ("+dirty" if dirty.stdout.strip() else "")
+
+
 def main() -> None:
     """Command line entry point."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--tasks", nargs="+", default=list(TASKS), choices=TASKS)
-    ap.add_argument("--algos", nargs="+", default=["ppo", "sac"], choices=["ppo", "sac"])
+    ap.add_argument(
+        "--algos", nargs="*", default=["ppo", "sac"], choices=["ppo", "sac"], help="none: the baselines only"
+    )
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--train", action="store_true", help="train the runs that are missing")
     ap.add_argument("--train-only", action="store_true", help="train the missing runs, then stop (no evaluation)")
@@ -139,8 +156,10 @@ def main() -> None:
     lines = [
         "# Benchmark: tasks x policies",
         "",
-        f"Command: `python experiments/benchmark.py --train --seeds {' '.join(map(str, args.seeds))} --tasks "
-        f"{' '.join(args.tasks)} --algos {' '.join(args.algos)}`",
+        f"Command: `python experiments/benchmark.py{' --train' if args.train else ''} --seeds "
+        f"{' '.join(map(str, args.seeds))} --tasks {' '.join(args.tasks)} --algos {' '.join(args.algos)}"
+        f"{f' --episodes {args.episodes}' if args.episodes else ''}` (git revision {_revision()}, "
+        f"{time.perf_counter() - t0:.0f} s)",
         "",
         "Mean profit per test day (CNY); ± the std over training seeds for PPO/SAC (n/a with one seed), "
         "over test days for the others; in brackets the share of the oracle's gain over the passive "
