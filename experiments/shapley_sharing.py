@@ -17,15 +17,17 @@ share what is left, ``v_c(N) = v(N) - c max(v(N), 0)``, by the Shapley values of
 actually play, ``v_c(S) = v(S) - c max(v(S), 0)``: a group's marginal contribution is measured in what the
 members would take home from each coalition, since any coalition would pay the same commission. The
 shares sum to ``v_c(N)``; with ``c = 0`` they are the plain Shapley values; where every coalition's profit
-is non-negative they are ``(1 - c)`` times them; where some coalitions lose money (those with a load to
-serve and too little to serve it with), groups that turn a loss into a profit pay part of the commission
-their contribution creates. With ``v(N) <= 0`` the aggregator gets nothing, and the shares still differ
-from the plain ones where some smaller coalition has a profit (its value to the members is net of the
-commission). Why not simply ``(1 - c) phi_i`` for ``v(N) > 0`` and ``phi_i`` otherwise: that jumps at
-``v(N) = 0`` and values a group's contribution to loss-making coalitions as if the aggregator shared their
-losses; the rule chosen is continuous in the coalition values and charges every coalition alike.
-Computed at report time from the saved coalition values, so it needs no new oracle runs. The report adds
-the aggregator's row and an after-commission column.
+is non-negative they are ``(1 - c)`` times them. Where some coalitions lose money (those with a load to
+serve and too little to serve it with), the commission falls only on the profit above zero: the part of a
+group's contribution that covers a loss pays none, so a group that turns a loss into a profit keeps more
+than ``(1 - c)`` of its Shapley value, and a member whose cost turns a profit into a loss is relieved of
+less than ``c`` of that cost (the aggregator shares no loss). With ``v(N) <= 0`` the aggregator gets
+nothing, and the shares still differ from the plain ones where some smaller coalition has a profit (its
+value to the members is net of the commission). Why not simply ``(1 - c) phi_i`` for ``v(N) > 0`` and
+``phi_i`` otherwise: that jumps at ``v(N) = 0`` and values a group's contribution to loss-making coalitions
+as if the aggregator shared their losses; the rule chosen is continuous in the coalition values and
+charges every coalition alike. Computed at report time from the saved coalition values, so it needs no new
+oracle runs. The report adds the aggregator's row and an after-commission column.
 """
 
 from __future__ import annotations
@@ -195,8 +197,10 @@ def main() -> None:
             "positive and nothing of a loss; the groups share the rest by the Shapley values of the game "
             "net of the commission, v_c(S) = v(S) - c max(v(S), 0) (each coalition would pay it), so the "
             "after-commission column sums to v(N) less the aggregator's row. It is (1 - c) x the Shapley value "
-            "where no coalition loses money; where some do, the groups that turn a loss into a profit carry "
-            "more of the commission (rule and reasons: the script's docstring).",
+            "where no coalition loses money; where some do, the commission falls on the profit above zero "
+            "only, so the groups that turn a loss into a profit keep more than (1 - c) of their Shapley value "
+            "and a load whose cost turns a profit into a loss is relieved of less than c of it (rule and "
+            "reasons: the script's docstring).",
             "",
         ]
     for r in results:

@@ -33,8 +33,10 @@ def test_two_player_commission_solved_by_hand(sharing: ModuleType) -> None:
     assert fee == pytest.approx(1.0)
     assert shares == pytest.approx({"a": 6.85, "b": 2.15})
     assert fee + sum(shares.values()) == pytest.approx(10.0)
-    # not (1 - c) x the plain values (7.5, 2.5): b's coalition alone loses money and pays no commission
+    # not (1 - c) x the plain values (7.5, 2.5) = (6.75, 2.25): b alone loses money and pays no commission,
+    # so a, which turns b's loss into a profit, keeps more than 90 % of its value, and b less
     assert shapley_values(["a", "b"], v) == pytest.approx({"a": 7.5, "b": 2.5})
+    assert shares["a"] > 0.9 * 7.5 and shares["b"] < 0.9 * 2.5
 
 
 def test_three_player_commission_without_losses_is_proportional(sharing: ModuleType) -> None:
