@@ -8,12 +8,18 @@ Modes, on the same test episodes (:func:`agents.evaluate.evaluate`):
 
 * **passive**: the resources without any flexibility (no position, storage idle, gas off, no offers);
 * **microgrid**: :class:`agents.rule.MicrogridPolicy`, local balance first and no market participation
-  (the residual is imported or exported at the real-time price);
-* **VPP (MPC)** and **VPP (oracle)**: every market of the task, with forecasts and with perfect
-  foresight; trained agents given with ``--run`` are VPPs too;
+  (no day-ahead position, no offers: the residual is imported or exported at the real-time price);
+* **VPP (rule)**, **VPP (MPC)** and **VPP (oracle)**: every market of the task, with the price-threshold
+  rule (:class:`agents.rule.PriceThresholdPolicy`), with forecasts and with perfect foresight; trained
+  agents given with ``--run`` are VPPs too;
 * **gas plant**: a conventional plant delivering the same energy as the VPP (oracle) mode's renewables,
-  interval by interval, sold at the real-time price, burning fuel at the scenario gas unit's cost and
-  emission factor and paying the carbon market's base price on every tonne.
+  interval by interval, burning fuel at the scenario gas unit's cost and emission factor and paying the
+  carbon market's base price on every tonne (no free allocation). It knows its output, so on the
+  day-ahead timeline (the v1 tasks) it sells it all in the D-1 auction at the interval's day-ahead price
+  and deviates by nothing; on the hour-ahead timeline (the v0 tasks) at the real-time price, as in v0.
+
+On the day-ahead timeline the bid steps settle nothing (their ledger rows are zeros); the figures are
+summed over the dispatch steps.
 
 Columns: profit, gross emissions, renewable use (renewable energy delivered / available), flexibility
 offered (MWh of capacity accepted in regulation, reserve and demand response over the day) and the
@@ -24,6 +30,8 @@ from __future__ import annotations
 
 import argparse
 import csv
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,10 +40,37 @@ import numpy as np
 import vpp_gym  # noqa: F401  (registers the ids)
 from agents.evaluate import EvaluationConfig, evaluate, parse_policies
 
-MODE_LABELS = {"passive": "passive", "microgrid": "microgrid", "mpc": "VPP (MPC)", "oracle": "VPP (oracle)"}
+MODE_LABELS = {
+    "passive": "passive",
+    "microgrid": "microgrid",
+    "rule": "VPP (rule)",
+    "mpc": "VPP (MPC)",
+    "oracle": "VPP (oracle)",
+}
+"""The built-in modes, in table order (the gas plant comes last)."""
 
 
-def _episode_figures(rows: list[dict[str, Any]], dt: float) -> dict[str, float]:
+def git_revision() -> str:
+    """The checkout's commit (``-dirty`` if tracked files differ from it), or ``unknown``."""
+    root = Path(__file__).resolve().parent
+    try:
+        rev = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=root, check=False).returncode != 0
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return rev + ("-dirty" if dirty else "")
+
+
+def dispatch_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows that dispatch an interval (all of them on the hour-ahead timeline, no bid step)."""
+    return [r for r in rows if not r.get("bidding", False)]
+
+
+def episode_figures(rows: list[dict[str, Any]], dt: float) -> dict[str, float]:
+    """One episode's figures of a mode from its recorded rows (:func:`agents.evaluate.run_recorded`)."""
+    rows = dispatch_rows(rows)
     renew = sum(r.get("renewable.output_mwh", 0.0) for r in rows)
     avail = sum((r.get("pv.available_mw", 0.0) + r.get("wind.available_mw", 0.0)) * dt for r in rows)
     flex = sum(
@@ -57,11 +92,19 @@ def _episode_figures(rows: list[dict[str, Any]], dt: float) -> dict[str, float]:
     }
 
 
-def _gas_plant(rows: list[dict[str, Any]], dt: float, fuel: float, ef: float, carbon_price: float) -> dict[str, float]:
+def gas_plant_figures(
+    rows: list[dict[str, Any]], fuel: float, ef: float, carbon_price: float, day_ahead: bool
+) -> dict[str, float]:
+    """The gas plant delivering the renewable energy of ``rows`` (the oracle's), interval by interval.
+
+    Sold at the day-ahead price on the day-ahead timeline (its schedule, bid at D-1, is met exactly),
+    else at the real-time price; fuel at ``fuel`` per MWh and ``ef`` tCO2/MWh paid at ``carbon_price``.
+    """
+    rows = dispatch_rows(rows)
     energy = np.array([r.get("renewable.output_mwh", 0.0) for r in rows])
-    rt = np.array([r["series.price_rt_per_mwh"] for r in rows])
+    price = np.array([r["series.price_da_per_mwh" if day_ahead else "series.price_rt_per_mwh"] for r in rows])
     emissions = float(energy.sum() * ef)
-    profit = float((energy * (rt - fuel)).sum() - emissions * carbon_price)
+    profit = float((energy * (price - fuel)).sum() - emissions * carbon_price)
     return {
         "profit": profit,
         "emissions_tco2": emissions,
@@ -69,6 +112,31 @@ def _gas_plant(rows: list[dict[str, Any]], dt: float, fuel: float, ef: float, ca
         "flexibility_mwh": 0.0,
         "storage_throughput_mwh": 0.0,
     }
+
+
+def findings(table: dict[str, list[dict[str, float]]]) -> list[str]:
+    """What the table shows, in sentences built from its means (``table``: mode -> figures per episode)."""
+    mean = {m: {k: float(np.mean([f[k] for f in eps])) for k in eps[0]} for m, eps in table.items()}
+    order = sorted(mean, key=lambda m: -mean[m]["profit"])
+    out = ["Profit, highest first: " + ", ".join(f"{m} {mean[m]['profit']:,.0f}" for m in order) + "."]
+    ref = mean.get("passive")
+    if ref is not None:
+        for m in ("microgrid", *(m for m in mean if m.startswith("VPP"))):
+            if m in mean:
+                d, de = mean[m]["profit"] - ref["profit"], mean[m]["emissions_tco2"] - ref["emissions_tco2"]
+                out.append(
+                    f"{m} against passive: profit {d:+,.0f} CNY/day, emissions {de:+.1f} tCO2/day, "
+                    f"flexibility {mean[m]['flexibility_mwh']:.1f} MWh, storage throughput "
+                    f"{mean[m]['storage_throughput_mwh']:.1f} MWh."
+                )
+    if "gas plant" in mean and "VPP (oracle)" in mean:
+        g, o = mean["gas plant"], mean["VPP (oracle)"]
+        out.append(
+            f"The gas plant delivering the oracle VPP's renewable energy earns {g['profit']:,.0f} CNY/day "
+            f"({g['profit'] - o['profit']:+,.0f} against the oracle VPP) and emits {g['emissions_tco2']:.1f} "
+            f"tCO2/day ({g['emissions_tco2'] - o['emissions_tco2']:+.1f})."
+        )
+    return out
 
 
 def main() -> None:
@@ -79,6 +147,8 @@ def main() -> None:
     ap.add_argument("--run", action="append", default=[], metavar="LABEL=RUN_DIR")
     ap.add_argument("--out", default="experiments/results/operating_modes")
     args = ap.parse_args()
+    t_start = time.perf_counter()
+    revision = git_revision()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cfg = EvaluationConfig(env_id=args.env, episodes=args.episodes)
@@ -88,21 +158,26 @@ def main() -> None:
     gas = scen.resources.gas
     if gas is None:
         raise SystemExit(f"{args.env} has no gas unit to take the conventional plant's parameters from")
-    policies = parse_policies(",".join(["microgrid", "mpc", *args.run]))
+    day_ahead = scen.markets.energy.timeline == "day_ahead"
+    policies = parse_policies(",".join(["microgrid", "rule", "mpc", *args.run]))
     result = evaluate(cfg, policies, export_all=True, log=lambda line: print(line, flush=True))
     if ("oracle", 0) not in result.episodes:
         raise SystemExit(
             f"the oracle cannot model {args.env}'s scenario; the VPP (oracle) mode and the gas plant need it"
         )
-    labels = ["passive", "microgrid", "mpc", "oracle", *(lbl for lbl, _ in policies if lbl not in MODE_LABELS)]
+    labels = [*MODE_LABELS, *(lbl for lbl, _ in policies if lbl not in MODE_LABELS)]
     table: dict[str, list[dict[str, float]]] = {}
     for lbl in labels:
         table[MODE_LABELS.get(lbl, f"VPP ({lbl})")] = [
-            _episode_figures(result.episodes[(lbl, e)], dt) for e in range(cfg.episodes)
+            episode_figures(result.episodes[(lbl, e)], dt) for e in range(cfg.episodes)
         ]
     table["gas plant"] = [
-        _gas_plant(
-            result.episodes[("oracle", e)], dt, gas.fuel_cost_per_mwh, gas.ef_t_per_mwh, scen.markets.carbon.price_per_t
+        gas_plant_figures(
+            result.episodes[("oracle", e)],
+            gas.fuel_cost_per_mwh,
+            gas.ef_t_per_mwh,
+            scen.markets.carbon.price_per_t,
+            day_ahead,
         )
         for e in range(cfg.episodes)
     ]
@@ -113,6 +188,8 @@ def main() -> None:
         for mode, eps in table.items():
             for e, fig in enumerate(eps):
                 writer.writerow({"mode": mode, "episode": e, **fig})
+    wall_s = time.perf_counter() - t_start
+    version = args.env.rsplit("-", 1)[-1] if "/" in args.env else "?"
     lines = [
         f"# Operating modes: {args.env}",
         "",
@@ -120,10 +197,28 @@ def main() -> None:
         + "".join(f" --run {r}" for r in args.run)
         + "`",
         "",
+        f"Revision: `{revision}`. Wall time: {wall_s / 60:.1f} min ({wall_s:.0f} s). Task version: {version} "
+        f"({'day-ahead timeline: D-1 bid steps, then dispatch' if day_ahead else 'hour-ahead timeline'}).",
+        "",
         f"Mean ± std over the first {args.episodes} test days ({', '.join(result.dates)}). Profit in CNY per "
         "day; emissions gross tCO2 per day; renewable use = renewable energy delivered / available; "
         "flexibility = MWh of capacity accepted in regulation, reserve and demand response; the gas plant "
-        "delivers the VPP (oracle) mode's renewable energy profile (definitions in the script's docstring).",
+        "delivers the VPP (oracle) mode's renewable energy profile, sold at the "
+        + ("day-ahead" if day_ahead else "real-time")
+        + " price (definitions in the script's docstring). MPC re-plans every "
+        f"{cfg.mpc.replan_every} steps (the evaluation default).",
+    ]
+    if not args.run:
+        lines += [
+            "",
+            "No RL rows: the PPO and SAC models of the v0 comparison were trained on the v0 task, whose "
+            "observation and action spaces differ from v1's (the day-ahead timeline adds bid steps, action "
+            "components and observation rows), so they cannot play v1; agents trained on the v1 tasks come "
+            "with issue 18 (add them with `--run LABEL=RUN_DIR`)."
+            if version != "v0"
+            else "No RL rows (add trained agents with `--run LABEL=RUN_DIR`).",
+        ]
+    lines += [
         "",
         "| mode | profit | tCO2 | renewable use | flexibility (MWh) | storage throughput (MWh) |",
         "| --- | ---: | ---: | ---: | ---: | ---: |",
@@ -135,6 +230,8 @@ def main() -> None:
             fmt = ".3f" if k == "renewable_use" else ",.1f" if k != "profit" else ",.0f"
             cells.append(f"{format(x.mean(), fmt)} ± {format(x.std(ddof=1) if len(x) > 1 else 0.0, fmt)}")
         lines.append(f"| {mode} | " + " | ".join(cells) + " |")
+    lines += ["", "## What it shows", "", "Built from the means of the table:", ""]
+    lines += [f"- {sentence}" for sentence in findings(table)]
     (out / "operating_modes.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
