@@ -102,6 +102,7 @@ def main() -> None:
     ap.add_argument("--runs-dir", default="runs/benchmark")
     ap.add_argument("--out", default="experiments/results/benchmark")
     args = ap.parse_args()
+    revision = _revision()  # before this run writes its outputs into the checkout
     out, runs_dir = Path(args.out), Path(args.runs_dir)
     out.mkdir(parents=True, exist_ok=True)
     all_rows: list[dict[str, object]] = []
@@ -158,7 +159,7 @@ def main() -> None:
         "",
         f"Command: `python experiments/benchmark.py{' --train' if args.train else ''} --seeds "
         f"{' '.join(map(str, args.seeds))} --tasks {' '.join(args.tasks)} --algos {' '.join(args.algos)}"
-        f"{f' --episodes {args.episodes}' if args.episodes else ''}` (git revision {_revision()}, "
+        f"{f' --episodes {args.episodes}' if args.episodes else ''}` (git revision {revision}, "
         f"{time.perf_counter() - t0:.0f} s)",
         "",
         "Mean profit per test day (CNY); ± the std over training seeds for PPO/SAC (n/a with one seed), "
