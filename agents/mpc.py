@@ -105,6 +105,7 @@ class MpcPolicy:
         self._rows: np.ndarray | None = None  # day-ahead timeline: the episode's rows with history
         self._rows_start = -1
         self._k0 = 0  # day-ahead timeline: the step the plan starts at
+        self._t0 = 0  # and its first interval
         self._since = 0  # and the dispatch steps played since
 
     def reset(self) -> None:
@@ -187,13 +188,51 @@ class MpcPolicy:
                 exact=self.exact,
                 terminal_price=self.terminal_price(k, exo) if t + n == p.episode_steps else None,
             )
-            self._k0, self._k, self._since = k, 0, 0
+            self._k0, self._k, self._since, self._t0 = k, 0, 0, t
             self.solves += 1
         a = plan.actions[k - self._k0]
         self._k = k - self._k0 + 1
         if not sch.bid[k]:
             self._since += 1
+        if p.cfg.markets.energy.excess_profit_recovery:
+            a = self.physical_orders(a, k, t, state)
         return a.astype(np.float32)
+
+    def physical_orders(self, a: np.ndarray, k: int, t: int, state: Any) -> np.ndarray:
+        """``a`` with the energy bid and the intraday orders of step ``k`` set to the planned net injection.
+
+        With the excess-profit recovery (``markets.energy.excess_profit_recovery``) a position away from
+        the delivered energy cannot earn over the day-ahead price, but on MPC's forecasts (where the
+        real-time and intraday prices forecast the day-ahead one) it costs nothing either, so the plan's
+        positions are a tie the solver breaks anywhere in ``[-position_max_mw, position_max_mw]``; settled
+        at the realised prices, such a position loses the spread. MPC therefore bids, at a bid step, its
+        planned net injection of the interval as a flat curve (``da_low = da_high``, the plan's prices
+        kept), and orders at an intraday gate what moves each interval's schedule to its planned net.
+        """
+        p = self._env.params
+        plan, sch, em = self._plan, p.schedule, p.cfg.markets.energy
+        assert plan is not None
+        net = plan.setpoints["net"]
+        out = np.array(a, dtype=float)
+        if sch.bid[k]:
+            i = int(sch.interval[k]) - self._t0
+            if 0 <= i < len(net):
+                q = float(np.clip(net[i], -em.position_max_mw, em.position_max_mw)) / em.position_max_mw
+                out[p.action_index["da_low"]] = out[p.action_index["da_high"]] = q
+            return out
+        icfg = em.intraday
+        if icfg is None or not p.gate_flags[k]:
+            return out
+        first = t + icfg.lead_steps
+        for j in range(icfg.gate_spacing_steps):
+            interval = first + j
+            if interval >= p.episode_steps or interval - self._t0 >= len(net):
+                break
+            slot = interval % sch.ring
+            schedule = float(state.da_mw[slot]) + float(state.id_mw[slot])
+            want = float(np.clip(net[interval - self._t0] - schedule, -icfg.max_mw, icfg.max_mw))
+            out[p.action_index[f"id_mw_{j}"]] = want / icfg.max_mw
+        return out
 
     def plan_length(self, k: int, t: int) -> int:
         """Intervals of a plan at step ``k`` (interval ``t``): to the episode's end, or ``horizon_steps`` but at

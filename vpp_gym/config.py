@@ -297,7 +297,9 @@ class IntradayConfig:
     def __post_init__(self) -> None:
         require_int("markets.energy.intraday.gate_spacing_steps", self.gate_spacing_steps, 1, 96)
         require_int("markets.energy.intraday.lead_steps", self.lead_steps, 1, 96)
-        require_range("markets.energy.intraday.max_mw", self.max_mw, 0.0, MAX_POWER_MW)
+        require_range(
+            "markets.energy.intraday.max_mw", self.max_mw, 0.0, MAX_POWER_MW, lo_open=True
+        )  # none: intraday: null
 
 
 CONTRACT_SHAPES = ("flat", "peak", "valley", "solar")
@@ -383,6 +385,10 @@ class EnergyMarketConfig:
         contract: a medium/long-term contract for difference (:class:`ContractConfig`), ``null`` for none.
         terminal_value: ``mean_da``: the energy stored at the episode end above (below) its initial
             level is credited (charged) at the mean day-ahead price of the last day; ``none``: not valued.
+        excess_profit_recovery: recover what energy traded away from the day-ahead schedule earns over the
+            day-ahead price (超额获利回收): the deviation from the schedule (less instructed energy) and the
+            intraday adjustments settle at the less favourable of their price and the DA price series
+            (:func:`vpp_gym.markets.energy.recovery`; ``penalty.imbalance``). Off in v0, on in v1.
     """
 
     form: Literal["price_taker", "transaction"] = "price_taker"
@@ -402,6 +408,7 @@ class EnergyMarketConfig:
     intraday: IntradayConfig | None = field(default_factory=IntradayConfig)
     contract: ContractConfig | None = None
     terminal_value: str = "mean_da"
+    excess_profit_recovery: bool = False
 
     def __post_init__(self) -> None:
         require(self.timeline in TIMELINES, "markets.energy.timeline", self.timeline, f"one of {', '.join(TIMELINES)}")

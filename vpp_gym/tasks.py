@@ -352,7 +352,7 @@ def v1_defaults(v0: dict[str, Any], *extra: dict[str, Any]) -> dict[str, Any]:
     merged on top."""
     out = copy.deepcopy(v0)
     markets = out.setdefault("markets", {})
-    markets["energy"] = {**markets.get("energy", {}), "timeline": "day_ahead"}
+    markets["energy"] = {**markets.get("energy", {}), "timeline": "day_ahead", "excess_profit_recovery": True}
     markets["carbon"] = dict(V1_CARBON)
     out = merge_overrides(out, {"data": copy.deepcopy(V1_CALIBRATION["data"])})
     resources = out.setdefault("resources", {})

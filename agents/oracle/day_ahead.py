@@ -144,7 +144,9 @@ def day_ahead_grid_block(m: Model, ctx: OracleContext) -> GridVars:
 
     with ``qd`` fixed where awarded; the day-ahead payment per :func:`award_payment`, the intraday
     adjustment paid ``dt P_ID``, the deviation ``dt P_RT``, the penalty per
-    :func:`~agents.oracle.grid.deviation_rows` on the schedule ``qd + qi``.
+    :func:`~agents.oracle.grid.deviation_rows` on the schedule ``qd + qi``; with
+    ``excess_profit_recovery`` the adjustment's gain over the DA price series, ``dt max(qi (P_ID - P_DA), 0)``
+    (``grid.intraday_recovery``), and the deviation's (:func:`~agents.oracle.grid.deviation_rows`) are paid back.
     """
     p, view = ctx.p, ctx.require(ctx.day_ahead, "day-ahead view")
     em = p.cfg.markets.energy
@@ -163,6 +165,12 @@ def day_ahead_grid_block(m: Model, ctx: OracleContext) -> GridVars:
         reach = view.id_count * em.intraday.max_mw
         qi = m.var(T, view.id_mw - reach, view.id_mw + reach)
         ctx.gain(qi, dt * (exo[:, I_ID] - exo[:, I_RT]))
+        if em.excess_profit_recovery:  # r >= qi (P_ID - P_DA), r >= 0, paid dt r: r = max(qi (P_ID - P_DA), 0)
+            r = m.var(T, 0.0, np.inf)
+            rows = m.rows(T, 0.0, np.inf, name="grid.intraday_recovery")
+            m.coef(rows, r, 1.0)
+            m.coef(rows, qi, -(exo[:, I_ID] - exo[:, I_DA]))
+            ctx.gain(r, -dt * np.ones(T))
     q_max = em.position_max_mw + np.abs(view.id_mw) + reach
     dp, dm, dev = deviation_rows(m, ctx, net, [qd] if qi is None else [qd, qi], q_max)
     ctx.vars.day_ahead = DayAheadVars(da=qd, intraday=qi, segments=segments)

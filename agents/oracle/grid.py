@@ -78,6 +78,12 @@ def deviation_rows(
     for q in position:
         m.coef(dev, q, 1.0)
     deviation_penalty(m, ctx, dp, dm, position, q_max)
+    if ctx.p.cfg.markets.energy.excess_profit_recovery:
+        # max((dp - dm) (P_RT - P_DA), 0) dt: with the split minimal (the cost keeps the charged arm at its
+        # least), that is the spread times the arm on the profitable side (vpp_gym.markets.energy.recovery)
+        spread = ctx.exo[:, I_RT] - ctx.exo[:, I_DA]
+        ctx.gain(dp, -ctx.dt * np.maximum(spread, 0.0))
+        ctx.gain(dm, -ctx.dt * np.maximum(-spread, 0.0))
     return dp, dm, dev
 
 

@@ -16,6 +16,7 @@ from vpp_gym.validation import to_mapping
 
 COMMON = {
     "markets.energy.timeline": ("hour_ahead", "day_ahead"),
+    "markets.energy.excess_profit_recovery": (False, True),
     "markets.carbon.regime": ("stepped_price", "pilot_ets"),
     "markets.carbon.certificates": ("legacy", "china_2023"),
     "markets.carbon.price_per_t": (60.0, 75.0),

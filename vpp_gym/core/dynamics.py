@@ -731,7 +731,9 @@ def settle_penalties(c: Interval, d: Dispatch, dev: Array, position: Array | Non
     Imbalance: ``max(|deviation - instructed| - band, 0) dt x penalty``, where instructed energy
     (reserve deployed, regulation) is the grid's call, not an imbalance, and the free band is
     ``max(deviation_band_share |position|, deviation_band_min_mw)`` (0 by default: every MWh pays;
-    :func:`vpp_gym.markets.energy.deviation_penalty`). Green matching: grid imports ``dt x`` the
+    :func:`vpp_gym.markets.energy.deviation_penalty`); with ``excess_profit_recovery`` it adds what the
+    deviation less instructed energy and the interval's intraday adjustment earned over the DA price
+    series (:func:`vpp_gym.markets.energy.recovery`). Green matching: grid imports ``dt x`` the
     unmatched-import penalty (under the 2023 certificate rules written by :func:`settle_carbon_rules`).
     (The resources write their own penalties in their steps.)
     """
@@ -744,6 +746,13 @@ def settle_penalties(c: Interval, d: Dispatch, dev: Array, position: Array | Non
         led["penalty.imbalance"] = xp.maximum(abs(dev - instructed) - band, 0.0) * (dt * em.imbalance_penalty_per_mwh)
     else:
         led["penalty.imbalance"] = abs(dev - instructed) * (dt * em.imbalance_penalty_per_mwh)
+    if em.excess_profit_recovery:  # what trading away from the DA schedule earned over the DA price goes back
+        price_da = c.x[I_DA]
+        recovered = energy.recovery(dev - instructed, c.x[I_RT], price_da, dt, xp)
+        if c.p.day_ahead and em.intraday is not None:
+            q_id = c.s.id_mw[lockstep(c.s.t) % c.p.schedule.ring]
+            recovered = recovered + energy.recovery(q_id, c.x[I_ID], price_da, dt, xp)
+        led["penalty.imbalance"] = led["penalty.imbalance"] + recovered
     if "penalty.green_matching" not in led:  # written by settle_carbon_rules under the 2023 certificate rules
         led["penalty.green_matching"] = xp.maximum(-d.net, 0.0) * (dt * cm.unmatched_import_penalty_per_mwh)
     led["renewable.output_mwh"], led["renewable.curtailed_mwh"] = d.renew_mwh, d.curtailed_mwh

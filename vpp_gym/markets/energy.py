@@ -99,6 +99,8 @@ price (day-ahead, real-time or a mix) and in how a contract's curve is split int
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from vpp_gym.markets.clearing import QUANTITY_TOL_MW
@@ -284,3 +286,19 @@ def cfd_cash(contract_mw: Array, contract_price: Array, price_da: Array, dt_h: A
         The contract's cash for the interval (currency, positive = received), broadcast over the arguments.
     """
     return np.asarray(_f64(contract_mw) * _f64(dt_h) * (_f64(contract_price) - _f64(price_da)))
+
+
+def recovery(quantity_mw: Array, price: Array, price_da: Array, dt_h: float, xp: Any = np) -> Array:
+    """Excess-profit recovery (超额获利回收) of energy traded away from the day-ahead schedule.
+
+    ``max(q (price - price_DA), 0) dt``: what ``q`` MW (+ = sold) settled at ``price`` (the real-time price
+    of a deviation, the intraday price of an adjustment) earned over the day-ahead price is taken back,
+    and a loss is kept; so the energy settles at the less favourable of the two prices. Without it a
+    policy could earn the DA-RT spread with positions it never means to deliver (any position up to
+    ``position_max_mw``, whatever the portfolio). The rule follows the excess-profit recovery of the
+    provincial rules (Shaanxi 2025, ``docs/market_rules.md`` 1.1), simplified: no free band, the
+    reference is the day-ahead price series (not the VPP's own cleared price under the autonomous
+    preset), every interval on its own. ``xp``: ``numpy`` for arrays, :data:`vpp_gym.ops.SCALAR` for floats
+    (the same operations in the same order).
+    """
+    return xp.maximum(quantity_mw * (price - price_da), 0.0) * dt_h
