@@ -526,19 +526,26 @@ def k_components(
     cap = _per_row("capacity_mw", capacity_mw, B)
     W = S - D
 
-    best, lag, flat_req = _best_lag(req, resp, D)
-    follows = best > 0.0
-    shift = np.where(follows, lag, 0)
-    aligned = np.take_along_axis(resp, shift[:, None] + np.arange(W)[None, :], axis=1)
-    err = np.add.reduce(np.abs(aligned - req[:, :W]), axis=1) / W
-    allowed = cfg.allowed_error_share * cap
-    zero_allowed = allowed <= ZERO_MW
-    k3 = np.where(
-        zero_allowed,
-        np.where(err <= ZERO_MW, 1.0, 0.0),
-        np.clip(1.0 - err / np.where(zero_allowed, 1.0, allowed), 0.0, 1.0),
-    )
-    k2 = np.where(follows, 1.0 - lag / D if D > 0 else 1.0, 0.0)
+    if (resp == req).all():
+        # every row tracks exactly (no delay or ramp limit: the award is capped at the headroom): lag 0 and
+        # no error, so k2 = k3 = 1, the values the search below gives such rows; only the request's
+        # flatness is needed from it (each row of the windows is normalised on its own)
+        flat_req = _normalise_rows(req[:, :W])[1]
+        k2 = k3 = np.ones(B)
+    else:
+        best, lag, flat_req = _best_lag(req, resp, D)
+        follows = best > 0.0
+        shift = np.where(follows, lag, 0)
+        aligned = np.take_along_axis(resp, shift[:, None] + np.arange(W)[None, :], axis=1)
+        err = np.add.reduce(np.abs(aligned - req[:, :W]), axis=1) / W
+        allowed = cfg.allowed_error_share * cap
+        zero_allowed = allowed <= ZERO_MW
+        k3 = np.where(
+            zero_allowed,
+            np.where(err <= ZERO_MW, 1.0, 0.0),
+            np.clip(1.0 - err / np.where(zero_allowed, 1.0, allowed), 0.0, 1.0),
+        )
+        k2 = np.where(follows, 1.0 - lag / D if D > 0 else 1.0, 0.0)
 
     steps = np.abs(np.diff(resp, axis=1))
     tol = FLAT_RTOL * np.abs(resp).max(axis=1, keepdims=True)
