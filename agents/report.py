@@ -340,6 +340,6 @@ def clear_evaluation(out: Path) -> None:
         raise RunFolderError(
             f"{out} holds files that are not an evaluation's ({', '.join(others[:6])}); move them away first"
         )
-    for n in sorted(ours, key=lambda n: -n.count("/")):
+    for n in sorted(ours, key=lambda n: -len(Path(n.rstrip("/")).parts)):  # a folder after what it holds
         p = out / n.rstrip("/")
         p.rmdir() if p.is_dir() else p.unlink()
