@@ -30,6 +30,6 @@ def test_a_foreign_file_stops_it_and_is_named(tmp_path: Path) -> None:
     out = tmp_path / "o"
     _evaluation(out)
     (out / "episodes" / "notes.txt").write_text("mine\n")
-    with pytest.raises(RunFolderError, match="notes.txt"):
+    with pytest.raises(RunFolderError, match=r"notes\.txt"):
         clear_evaluation(out)
     assert (out / "episodes" / "notes.txt").is_file() and (out / "kpis.csv").is_file()
