@@ -35,6 +35,7 @@ import numpy as np
 import vpp_gym  # noqa: F401  (registers the ids)
 from agents.evaluate import evaluate, load_evaluation, parse_policies
 from agents.report import clear_evaluation, write_outputs
+from agents.runinfo import git_revision
 from vpp_gym.config import packaged_config
 
 TASKS = ("arbitrage", "lowcarbon", "regulation", "joint")
@@ -75,19 +76,6 @@ def ensure_run(algo: str, task: str, seed: int, runs_dir: Path, train_missing: b
     return run
 
 
-def _revision() -> str:
-    """The checkout's git revision (``+dirty`` with uncommitted changes), or ``unknown``."""
-    import subprocess
-
-    here = Path(__file__).resolve().parent
-    try:
-        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=here, capture_output=True, text=True, check=True)
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return rev.stdout.strip()[:12] + ("+dirty" if dirty.stdout.strip() else "")
-
-
 def main() -> None:
     """Command line entry point."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -102,7 +90,7 @@ def main() -> None:
     ap.add_argument("--runs-dir", default="runs/benchmark")
     ap.add_argument("--out", default="experiments/results/benchmark")
     args = ap.parse_args()
-    revision = _revision()  # before this run writes its outputs into the checkout
+    revision = git_revision()  # before this run writes its outputs into the checkout
     out, runs_dir = Path(args.out), Path(args.runs_dir)
     out.mkdir(parents=True, exist_ok=True)
     all_rows: list[dict[str, object]] = []

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import csv
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -37,6 +36,7 @@ import vpp_gym  # noqa: F401  (registers the ids)
 from agents.evaluate import EvaluationConfig, evaluate, parse_policies
 from agents.kpi import summarize
 from agents.report import pyplot
+from agents.runinfo import git_revision
 from vpp_gym.validation import ConfigError
 
 REGIMES = ("pilot_ets", "national_ets", "stepped_price")
@@ -103,19 +103,6 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--run", action="append", default=[], metavar="LABEL=RUN_DIR")
     ap.add_argument("--out", default="experiments/results/carbon_sweep")
     return ap
-
-
-def git_revision() -> str:
-    """The checkout's commit (``-dirty`` if tracked files differ from it), or ``unknown``."""
-    root = Path(__file__).resolve().parent
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=root, check=False).returncode != 0
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return rev + ("-dirty" if dirty else "")
 
 
 def sweep_rows(

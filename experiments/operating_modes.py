@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ import numpy as np
 
 import vpp_gym  # noqa: F401  (registers the ids)
 from agents.evaluate import EvaluationConfig, evaluate, parse_policies
+from agents.runinfo import git_revision
 
 MODE_LABELS = {
     "passive": "passive",
@@ -48,19 +48,6 @@ MODE_LABELS = {
     "oracle": "VPP (oracle)",
 }
 """The built-in modes, in table order (the gas plant comes last)."""
-
-
-def git_revision() -> str:
-    """The checkout's commit (``-dirty`` if tracked files differ from it), or ``unknown``."""
-    root = Path(__file__).resolve().parent
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=root, check=False).returncode != 0
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return rev + ("-dirty" if dirty else "")
 
 
 def dispatch_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -43,6 +42,7 @@ import vpp_gym  # noqa: F401  (registers the task ids)
 from agents.evaluate import EvaluationConfig
 from agents.lp import SolveError
 from agents.runfiles import read_json
+from agents.runinfo import git_revision
 from agents.shapley import coalition_values, present_groups, shapley_values
 from vpp_gym.tasks import ALL_TASKS
 
@@ -58,19 +58,6 @@ def _name(item: str) -> str:
 def _version(item: str) -> str:
     """The task version a scenario's figures are of (a YAML: its base task's)."""
     return (item if item in ALL_TASKS else YAML_BASE).rsplit("-", 1)[-1]
-
-
-def git_revision() -> str:
-    """The checkout's commit (``-dirty`` if tracked files differ from it), or ``unknown``."""
-    root = Path(__file__).resolve().parent
-    try:
-        rev = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD"], cwd=root, check=False).returncode != 0
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return rev + ("-dirty" if dirty else "")
 
 
 def commission_shares(
