@@ -37,6 +37,7 @@ from agents.evaluate import EvaluationConfig, evaluate, parse_policies
 from agents.kpi import summarize
 from agents.report import pyplot
 from agents.runinfo import git_revision
+from vpp_gym.tasks import LowCarbonV0Env
 from vpp_gym.validation import ConfigError
 
 REGIMES = ("pilot_ets", "national_ets", "stepped_price")
@@ -45,14 +46,7 @@ REGIMES = ("pilot_ets", "national_ets", "stepped_price")
 STEPPED_PRICE_V0: dict[str, Any] = {
     "regime": "stepped_price",
     "certificates": "legacy",
-    "pricing": "stepped",
-    "band_t": 2.0,
-    "growth": 0.25,
-    "free_allowance_t_per_mwh": 0.3,
-    "ccer_t_per_mwh": 0.5,
-    "ccer_cap_share": 0.05,
-    "gec_price_per_mwh": 50.0,
-    "gec_share": 0.5,
+    **{k: v for k, v in LowCarbonV0Env.DEFAULTS["markets"]["carbon"].items() if k != "price_per_t"},
 }
 """The v0 carbon rule of ``LowCarbon-v0`` (``vpp_gym.tasks.LowCarbonV0Env.DEFAULTS``) but its base price."""
 

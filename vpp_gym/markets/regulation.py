@@ -374,7 +374,6 @@ def performance_score(requested_mw: Array, response_mw: Array, max_delay_substep
     D = int(max_delay_substeps)
     if not 0 <= D <= S - 2:
         raise ValueError(f"performance_score: max_delay_substeps must be in [0, S - 2 = {S - 2}], got {D}")
-    W = S - D
 
     # Perfect tracking scores exactly 1 on every component (the computation below would give the same
     # up to rounding); rows that track perfectly are set to 1, and a batch of them skips the work.
@@ -391,17 +390,7 @@ def performance_score(requested_mw: Array, response_mw: Array, max_delay_substep
         zero_request, np.where(err <= ZERO_MW, 1.0, 0.0), np.minimum(np.maximum(1.0 - ratio, 0.0), 1.0)
     )
 
-    # Row 0: the request's first W sub-steps; rows 1..D+1: the response shifted by lag 0..D.
-    windows = np.concatenate([req[:, None, :W], resp[:, _lag_index(S, W)]], axis=1)  # (B, D+2, W)
-    centred, flat, ss = _normalise_rows(windows)
-    xc, x_flat, sxx = centred[:, 0], flat[:, 0], ss[:, 0]
-    yc, y_flat, syy = centred[:, 1:], flat[:, 1:], ss[:, 1:]
-    sxy = np.add.reduce(xc[:, None, :] * yc, axis=2)
-    denom = np.sqrt(sxx[:, None] * syy)
-    ok = ~(x_flat[:, None] | y_flat)
-    corr = np.minimum(np.maximum(np.where(ok, sxy / np.where(ok, denom, 1.0), 0.0), -1.0), 1.0)
-    best = corr.max(axis=1)
-    lag = np.argmax(corr >= best[:, None] - TIE_TOL, axis=1)
+    best, lag, x_flat = _best_lag(req, resp, D)  # exact rows: 1 and 0 there, overridden below anyway
     accuracy = np.maximum(best, 0.0)
     delay = np.where(best > 0.0, 1.0 - lag / D if D > 0 else 1.0, 0.0)
 
