@@ -1,7 +1,7 @@
 """The rule policy against the passive reference, on every task and market-stage preset, on both timelines.
 
 Usage:
-    python experiments/rule_vs_passive.py [--split test|val] [--timeline day_ahead|hour_ahead ...]
+    python experiments/rule_vs_passive.py [--split test|val] [--timeline day_ahead|hour_ahead ...] [--version v1|v0]
 
 Each row is an evaluation config of ``configs/evaluation/`` (Arbitrage, LowCarbon, Regulation, Joint),
 and Joint again under each preset of ``configs/markets/``, played on the config's episodes as
@@ -9,7 +9,8 @@ and Joint again under each preset of ``configs/markets/``, played on the config'
 ``seed + e``) by the passive reference and by :class:`agents.rule.PriceThresholdPolicy`, with
 ``markets.energy.timeline`` set to each timeline. Prints one markdown table: the mean profit per episode
 of each policy, their difference and the number of episodes the rule wins. Use ``--split val`` for
-anything tuned: the test days are for reporting.
+anything tuned: the test days are for reporting. ``--version v0`` plays the ``-v0`` ids
+(``configs/evaluation/<task>_v0.yaml``); the default is the v1 tasks.
 """
 
 from __future__ import annotations
@@ -65,13 +66,15 @@ def main(argv: list[str] | None = None) -> None:
         choices=("day_ahead", "hour_ahead"),
         help="timeline (repeatable; default: both)",
     )
+    parser.add_argument("--version", choices=("v1", "v0"), default="v1", help="task version (default v1)")
     args = parser.parse_args(argv)
     timelines = args.timeline or ["day_ahead", "hour_ahead"]
+    suffix = "_v0.yaml" if args.version == "v0" else ".yaml"
     print("| timeline | case | episodes | passive | rule | rule - passive | rule wins |")
     print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for timeline in timelines:
         for label, evaluation, preset in CASES:
-            res = profits(evaluation, preset, timeline, args.split)
+            res = profits(evaluation.removesuffix(".yaml") + suffix, preset, timeline, args.split)
             passive, rule = np.array(res["passive"]), np.array(res["rule"])
             print(
                 f"| {timeline} | {label} | {len(rule)} | {passive.mean():,.1f} | {rule.mean():,.1f} | "

@@ -68,10 +68,21 @@ class Objective:
 
     terms: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
     constant: float = 0.0
+    ties: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
     def gain(self, idx: np.ndarray, coef: np.ndarray | float) -> None:
         """Add ``coef * x[idx]`` (per variable, broadcast) to the profit."""
         self.terms.append((idx, np.broadcast_to(np.asarray(coef, dtype=float), idx.shape)))
+
+    def tie_break(self, idx: np.ndarray, coef: np.ndarray | float) -> None:
+        """Add ``coef * x[idx]`` to the objective solved but not to the profit reported (:meth:`untied`): a
+        tiny preference among plans of equal profit."""
+        self.gain(idx, coef)
+        self.ties.append((idx, np.broadcast_to(np.asarray(coef, dtype=float), idx.shape)))
+
+    def untied(self, x: np.ndarray) -> float:
+        """What the tie-breaks added to the objective at the solution ``x`` (subtract it from the profit)."""
+        return float(sum(np.dot(coef, x[idx]) for idx, coef in self.ties))
 
     def apply(self, m: Model) -> None:
         """Write the terms into the model's costs (in the order they were added)."""

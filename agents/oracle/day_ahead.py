@@ -32,7 +32,7 @@ import numpy as np
 
 from agents.lp import Model
 from agents.oracle.context import OracleContext, PlanDraft
-from agents.oracle.grid import GridVars, deviation_rows
+from agents.oracle.grid import TIE_SHARE, GridVars, deviation_rows
 from agents.oracle.stacks import Segments, curve_segments, segment_vars
 from vpp_gym import core
 from vpp_gym.core import I_DA, I_ID, I_RT, PRODUCT_COLUMNS, CoreParams
@@ -171,6 +171,7 @@ def day_ahead_grid_block(m: Model, ctx: OracleContext) -> GridVars:
             m.coef(rows, r, 1.0)
             m.coef(rows, qi, -(exo[:, I_ID] - exo[:, I_DA]))
             ctx.gain(r, -dt * np.ones(T))
+            ctx.objective.tie_break(r, -dt * TIE_SHARE * np.ones(T))
     q_max = em.position_max_mw + np.abs(view.id_mw) + reach
     dp, dm, dev = deviation_rows(m, ctx, net, [qd] if qi is None else [qd, qi], q_max)
     ctx.vars.day_ahead = DayAheadVars(da=qd, intraday=qi, segments=segments)

@@ -64,6 +64,11 @@ def grid_block(m: Model, ctx: OracleContext) -> GridVars:
     return GridVars(net=net, position=q, dev_up=dp, dev_down=dm, balance=bal, deviation=dev)
 
 
+TIE_SHARE = 1e-6
+"""With the excess-profit recovery: the share of the recovered spread added as a tie-break (not reported in
+the profit), so that among plans of equal profit the oracle takes none that trades away from its delivery."""
+
+
 def deviation_rows(
     m: Model, ctx: OracleContext, net: np.ndarray, position: list[np.ndarray], q_max: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -84,6 +89,9 @@ def deviation_rows(
         spread = ctx.exo[:, I_RT] - ctx.exo[:, I_DA]
         ctx.gain(dp, -ctx.dt * np.maximum(spread, 0.0))
         ctx.gain(dm, -ctx.dt * np.maximum(-spread, 0.0))
+        # a position away from the delivered energy then earns exactly what is taken back: prefer none
+        ctx.objective.tie_break(dp, -ctx.dt * TIE_SHARE * np.maximum(spread, 0.0))
+        ctx.objective.tie_break(dm, -ctx.dt * TIE_SHARE * np.maximum(-spread, 0.0))
     return dp, dm, dev
 
 

@@ -163,7 +163,7 @@ def decode(ctx: OracleContext, sol: Solution) -> tuple[Plan, np.ndarray]:
         energy_offer_decode(ctx, draft)
         actions = np.clip(draft.actions, -1.0, 1.0)
     plan = Plan(actions=actions, profit=-sol.objective, setpoints=draft.setpoints, mip=sol.mip)
-    plan.profit += ctx.objective.constant
+    plan.profit += ctx.objective.constant - ctx.objective.untied(x)
     return plan, simultaneous(x, storage_flows(ctx), T)
 
 

@@ -57,7 +57,7 @@ def test_oracle_replays_exactly_and_bounds_mpc_and_rule(
     oracle = OraclePolicy(env)
     replay = run_episode(env, oracle, seed=day, options=opts)["profit"]
     assert oracle.plan is not None
-    assert replay == pytest.approx(oracle.plan.profit, rel=1e-6, abs=1e-6)
+    assert replay == pytest.approx(oracle.plan.profit, rel=1e-6, abs=1e-3)  # 0.001 CNY where profit is near 0
     replan = REPLAN[env_id[-2:]]
     mpc = run_episode(env, MpcPolicy(env, replan_every=replan, seed=day), seed=day, options=opts)["profit"]
     rule = run_episode(env, PriceThresholdPolicy(env), seed=day, options=opts)["profit"]

@@ -35,13 +35,13 @@ from vpp_gym.data.series import ScenarioSeries
 DA = {"markets.energy.timeline": "day_ahead"}
 # case -> (evaluation config, market-stage preset)
 CASES: dict[str, tuple[str, str | None]] = {
-    "arbitrage": ("evaluation/arbitrage.yaml", None),
-    "lowcarbon": ("evaluation/lowcarbon.yaml", None),
-    "regulation": ("evaluation/regulation.yaml", None),
-    "joint": ("evaluation/joint.yaml", None),
-    "joint_invitation": ("evaluation/joint.yaml", "markets/invitation.yaml"),
-    "joint_transaction": ("evaluation/joint.yaml", "markets/transaction.yaml"),
-    "joint_autonomous": ("evaluation/joint.yaml", "markets/autonomous.yaml"),
+    "arbitrage": ("evaluation/arbitrage_v0.yaml", None),
+    "lowcarbon": ("evaluation/lowcarbon_v0.yaml", None),
+    "regulation": ("evaluation/regulation_v0.yaml", None),
+    "joint": ("evaluation/joint_v0.yaml", None),
+    "joint_invitation": ("evaluation/joint_v0.yaml", "markets/invitation.yaml"),
+    "joint_transaction": ("evaluation/joint_v0.yaml", "markets/transaction.yaml"),
+    "joint_autonomous": ("evaluation/joint_v0.yaml", "markets/autonomous.yaml"),
 }
 # Measured profit of the default test day, passive -> rule (CNY):
 #   day-ahead:  arbitrage -13,410.6 -> -13,490.1 (the rule loses: xfail below); lowcarbon 1,897.5 -> 2,206.8;

@@ -288,6 +288,11 @@ def cfd_cash(contract_mw: Array, contract_price: Array, price_da: Array, dt_h: A
     return np.asarray(_f64(contract_mw) * _f64(dt_h) * (_f64(contract_price) - _f64(price_da)))
 
 
+RECOVERY_TOL_MW = 1e-4
+"""Smallest deviation or adjustment the excess-profit recovery assesses (0.1 kW, below any settlement meter's
+resolution): smaller ones are rounding (float32 actions), not trading."""
+
+
 def recovery(quantity_mw: Array, price: Array, price_da: Array, dt_h: float, xp: Any = np) -> Array:
     """Excess-profit recovery (超额获利回收) of energy traded away from the day-ahead schedule.
 
@@ -298,7 +303,8 @@ def recovery(quantity_mw: Array, price: Array, price_da: Array, dt_h: float, xp:
     ``position_max_mw``, whatever the portfolio). The rule follows the excess-profit recovery of the
     provincial rules (Shaanxi 2025, ``docs/market_rules.md`` 1.1), simplified: no free band, the
     reference is the day-ahead price series (not the VPP's own cleared price under the autonomous
-    preset), every interval on its own. ``xp``: ``numpy`` for arrays, :data:`vpp_gym.ops.SCALAR` for floats
-    (the same operations in the same order).
+    preset), every interval on its own; below :data:`RECOVERY_TOL_MW` nothing is recovered. ``xp``:
+    ``numpy`` for arrays, :data:`vpp_gym.ops.SCALAR` for floats (the same operations in the same order).
     """
-    return xp.maximum(quantity_mw * (price - price_da), 0.0) * dt_h
+    q = xp.where(abs(quantity_mw) < RECOVERY_TOL_MW, 0.0, quantity_mw)
+    return xp.maximum(q * (price - price_da), 0.0) * dt_h
