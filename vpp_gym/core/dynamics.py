@@ -234,7 +234,9 @@ def clear_offers(c: Interval) -> dict[str, Array]:
         stack_t = (stack[0][c.at], stack[1][c.at]) if stack is not None else None
         ranked = price_offer
         if price_offer is not None and prod == "regulation" and p.regulation_k_value:  # ranked at price / K
-            k_rank = regulation.ranking_k(lift(c.s.reg_score, c.batched), p.cfg.markets.regulation.k_value)
+            rc = p.cfg.markets.regulation
+            assert rc is not None
+            k_rank = regulation.ranking_k(lift(c.s.reg_score, c.batched), rc.k_value)
             ranked = lower(regulation.ranking_price(lift(price_offer, c.batched), k_rank), c.batched)
         acc, price = _clear(cfg, q, ranked, abs(x[i_need]), x[i_price], stack_t, xp)
         accepted[prod] = acc
