@@ -367,7 +367,11 @@ def v1_defaults(v0: dict[str, Any], *extra: dict[str, Any]) -> dict[str, Any]:
 V1_SPEC = """
     ## What v1 changed (``CHANGELOG.md``)
 
-    The day-ahead timeline below replaces the hour-ahead commitment; carbon is priced as in China's
+    The day-ahead timeline below replaces the hour-ahead commitment, with excess-profit recovery
+    (``markets.energy.excess_profit_recovery``: a deviation from the schedule, less instructed energy, and
+    an intraday adjustment settle at the less favourable of their price and the day-ahead price, so a
+    position that is not delivered cannot earn the DA-RT spread; charged in ``penalty.imbalance``,
+    :func:`vpp_gym.markets.energy.recovery`); carbon is priced as in China's
     regional ETS pilots (``markets.carbon.regime: pilot_ets``: the gas unit's emissions and grid imports
     at the official 2022 grid factor, 0.5366 tCO2/MWh, net of the green certificates the VPP keeps, at
     75 CNY/t, no free allocation), with China's 2023 certificate rules (``certificates: china_2023``:
