@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import pytest
 
 import vpp_gym  # noqa: F401  (registers the task ids)
-from agents.base import run_episode
+from agents.base import flatten_info, run_episode
 from agents.oracle import OraclePolicy
 from vpp_gym import ledger
 from vpp_gym.config import ScenarioConfig, read_yaml
@@ -54,16 +53,6 @@ def _config(name: str) -> ScenarioConfig:
     return gym.make(TASK[name], config=_path(name)).unwrapped.config
 
 
-def _flat(info: dict[str, Any], prefix: str = "") -> dict[str, float]:
-    out: dict[str, float] = {}
-    for k, v in info.items():
-        if isinstance(v, dict):
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 @pytest.mark.parametrize("name", list(TASK))
 def test_a_random_episode_keeps_the_ledger_identity(name: str) -> None:
     env = gym.make(TASK[name], config=_path(name))
@@ -73,7 +62,7 @@ def test_a_random_episode_keeps_the_ledger_identity(name: str) -> None:
     steps, total, done = 0, 0.0, False
     while not done:
         _, reward, terminated, truncated, info = env.step(env.action_space.sample())
-        s = _flat(info)
+        s = flatten_info(info)
         parts = [s[e.key] * e.sign for e in ledger.profit_terms() if e.key in s]
         assert all(np.isfinite(parts)), (name, s["t"])
         assert s["profit"] == pytest.approx(sum(parts), rel=1e-12, abs=1e-6), (name, s["t"])
