@@ -744,31 +744,28 @@ def build_config(
     :class:`~vpp_gym.validation.ConfigWarning` (:func:`unused_keys`).
     """
     base_dir = Path.cwd()
+    user: dict[str, Any] = {}
     if isinstance(config, ScenarioConfig):
-        mapping = to_mapping(config)
-    else:
-        user: dict[str, Any] = {}
-        if isinstance(config, str | Path):
-            base_dir = Path(config).resolve().parent
-            user = merge_overrides(user, read_yaml(config))
-        elif config is not None:
-            require(isinstance(config, dict), "config", config, "a YAML path, a mapping or a ScenarioConfig")
-            user = merge_overrides(user, config)
-        if overrides:
-            user = merge_overrides(user, overrides)
-        mapping = merge_overrides(dict(base or {}), user)
-        data, user_data = mapping.get("data"), user.get("data")
-        if (
-            isinstance(data, dict)
-            and data.get("source") == "files"
-            and "synthetic" not in (user_data if isinstance(user_data, dict) else {})
-        ):
-            # A task's synthetic-generator levels (v1's price level) describe its synthetic data: a scenario
-            # that reads files instead does not inherit them (only the user's own settings are checked).
-            data.pop("synthetic", None)
-        overrides = None
+        base = to_mapping(config)
+    elif isinstance(config, str | Path):
+        base_dir = Path(config).resolve().parent
+        user = merge_overrides(user, read_yaml(config))  # dotted keys expanded, as in the overrides
+    elif config is not None:
+        require(isinstance(config, dict), "config", config, "a YAML path, a mapping or a ScenarioConfig")
+        user = merge_overrides(user, config)
     if overrides:
-        mapping = merge_overrides(mapping, overrides)
+        user = merge_overrides(user, overrides)
+    mapping = merge_overrides(base or {}, user)
+    data, user_data = mapping.get("data"), user.get("data")
+    if (
+        not isinstance(config, ScenarioConfig)
+        and isinstance(data, dict)
+        and data.get("source") == "files"
+        and "synthetic" not in (user_data if isinstance(user_data, dict) else {})
+    ):
+        # A task's synthetic-generator levels (v1's price level) describe its synthetic data: a scenario
+        # that reads files instead does not inherit them (only the user's own settings are checked).
+        data.pop("synthetic", None)
     cfg = from_mapping(ScenarioConfig, mapping)
     for key, value, why in unused_keys(cfg):
         warn_unused(key, value, why)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import textwrap
 from typing import Any, ClassVar
 
@@ -350,17 +349,21 @@ def v1_defaults(v0: dict[str, Any], *extra: dict[str, Any]) -> dict[str, Any]:
     """A v1 task's defaults: its v0 resources and products on the day-ahead timeline, with
     :data:`V1_CARBON` in place of the v0 carbon keys, the levels of :data:`V1_CALIBRATION`, and ``extra``
     merged on top."""
-    out = copy.deepcopy(v0)
-    markets = out.setdefault("markets", {})
-    markets["energy"] = {**markets.get("energy", {}), "timeline": "day_ahead", "excess_profit_recovery": True}
-    markets["carbon"] = dict(V1_CARBON)
-    out = merge_overrides(out, {"data": copy.deepcopy(V1_CALIBRATION["data"])})
+    out = merge_overrides(  # a deep copy of v0 with these set
+        v0,
+        {
+            "markets.energy.timeline": "day_ahead",
+            "markets.energy.excess_profit_recovery": True,
+            "data": V1_CALIBRATION["data"],
+        },
+    )
+    out["markets"]["carbon"] = dict(V1_CARBON)  # replaces the v0 carbon keys, not merged into them
     resources = out.setdefault("resources", {})
     for name, values in V1_CALIBRATION["resources"].items():
         if resources.get(name) is not None:  # only the resources the task has
             resources[name] = {**resources[name], **values}
     for more in extra:
-        out = merge_overrides(out, copy.deepcopy(more))
+        out = merge_overrides(out, more)
     return out
 
 
