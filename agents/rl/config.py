@@ -78,6 +78,17 @@ class PpoConfig:
         log_std_init: initial log standard deviation of the Gaussian policy.
         net_arch: hidden layer sizes of the policy and value networks (separate networks).
         activation: hidden activation.
+        init_mean: the initial mean action of the policy: ``zero`` (SB3's default: the action
+            network's output bias is 0) or ``passive`` (the bias is the passive reference's action,
+            :class:`agents.base.PassivePolicy`: the untrained policy's mean does nothing, e.g. keeps
+            the gas unit off, whose zero action runs it at half output). Initialisation only: the
+            policy is a plain Gaussian MLP policy either way.
+        bc_episodes: episodes of ``bc_policy`` on the train split that the policy's mean action is
+            fitted to (behaviour cloning), with the value network fitted to their returns, before
+            the first PPO update (0 = none; :mod:`agents.rl.pretrain`).
+        bc_policy: the demonstrating policy: ``rule``, ``mpc`` or ``oracle``.
+        bc_epochs: passes over the demonstrations.
+        bc_learning_rate: Adam step size of the cloning.
     """
 
     learning_rate: float = 3e-4
@@ -95,9 +106,17 @@ class PpoConfig:
     log_std_init: float = 0.0
     net_arch: tuple[int, ...] = (64, 64)
     activation: Literal["tanh", "relu"] = "tanh"
+    init_mean: Literal["zero", "passive"] = "zero"
+    bc_episodes: int = 0
+    bc_policy: Literal["rule", "mpc", "oracle"] = "rule"
+    bc_epochs: int = 50
+    bc_learning_rate: float = 1e-3
 
     def __post_init__(self) -> None:
         require_range("agent.learning_rate", self.learning_rate, 0.0, 1.0, lo_open=True)
+        require_int("agent.bc_episodes", self.bc_episodes, 0, 1_000_000)
+        require_int("agent.bc_epochs", self.bc_epochs, 1, 100_000)
+        require_range("agent.bc_learning_rate", self.bc_learning_rate, 0.0, 1.0, lo_open=True)
         require_int("agent.n_steps", self.n_steps, 1, 1_000_000)
         require_int("agent.batch_size", self.batch_size, 1, 10_000_000)
         require_int("agent.n_epochs", self.n_epochs, 1, 1000)
@@ -312,6 +331,10 @@ def unused_keys(cfg: ExperimentConfig) -> list[tuple[str, object, str]]:
     """Keys set to a non-default value that have no effect in this experiment (reported as ``ConfigWarning``)."""
     out: list[tuple[str, object, str]] = []
     a, n = cfg.agent, cfg.normalize
+    if isinstance(a, PpoConfig) and a.bc_episodes == 0:
+        for key in ("bc_policy", "bc_epochs", "bc_learning_rate"):
+            if getattr(a, key) != getattr(PpoConfig(), key):
+                out.append((f"agent.{key}", getattr(a, key), "agent.bc_episodes is 0 (no behaviour cloning)"))
     if isinstance(a, SacConfig) and a.demo_episodes == 0 and a.demo_policy != SacConfig().demo_policy:
         out.append(("agent.demo_policy", a.demo_policy, "agent.demo_episodes is 0 (no demonstrations)"))
     default = NormalizeConfig()

@@ -30,14 +30,19 @@ from agents.rl.config import ExperimentConfig, SacConfig
 from vpp_gym.validation import ConfigError
 
 
-def _teacher(name: str, env: gym.Env, seed: int) -> Policy:
-    """The demonstrating policy ``name`` of the registry (MPC's forecast errors seeded ``seed``)."""
+def _teacher(
+    name: str, env: gym.Env, seed: int, key: str = "agent.demo_policy", off: str = "agent.demo_episodes"
+) -> Policy:
+    """The demonstrating policy ``name`` of the registry (MPC's forecast errors seeded ``seed``).
+
+    Raises:
+        ConfigError: naming ``key`` (the config key that chose it) if it cannot play the scenario.
+    """
     try:
         return make_policy(name, env, seed=seed)
     except OracleScopeError as err:
         raise ConfigError(
-            f"agent.demo_policy: {name} cannot play this scenario ({err}); pick another "
-            "demo_policy or set agent.demo_episodes: 0"
+            f"{key}: {name} cannot play this scenario ({err}); pick another one or set {off}: 0"
         ) from None
 
 
@@ -69,6 +74,59 @@ def episode_seed(seed: int, k: int) -> int:
     return int(np.random.SeedSequence([seed, 2, k]).generate_state(1)[0])
 
 
+def demo_days(seed: int, stream: int, episodes: int, n_days: int) -> np.ndarray:
+    """The train days of ``episodes`` demonstration episodes: shuffled passes over all ``n_days`` days.
+
+    ``stream`` separates the uses (2: SAC's replay buffer, 3: PPO's behaviour cloning).
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([seed, stream]))
+    return np.concatenate([rng.permutation(n_days) for _ in range(-(-episodes // n_days))])[:episodes]
+
+
+def teacher_episodes(
+    envs: list[gym.Env], policy: str, seeds: list[int], days: list[int]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Play one teacher episode per env in lockstep: env ``i`` on train day ``days[i]`` with seed ``seeds[i]``.
+
+    Returns ``(obs, actions, rewards, profits)``: observations ``(n, T + 1, n_obs)`` (the last one is
+    the terminal observation), the teacher's actions clipped to the action space ``(n, T, A)``, the
+    rewards ``(n, T)`` (float32, as a vector env returns them) and the episode profits ``(n,)``.
+
+    Raises:
+        ConfigError: if the episodes are not all of one length (demonstrations need a fixed length).
+    """
+    n = len(envs)
+    obs_l, teachers, infos_prev = [], [], []
+    for env, seed, day in zip(envs, seeds, days, strict=True):
+        obs, info = env.reset(seed=seed, options={"day": int(day)})
+        teacher = _teacher(policy, env, seed)
+        teacher.reset()
+        obs_l.append(obs)
+        teachers.append(teacher)
+        infos_prev.append(info)
+    low, high = envs[0].action_space.low, envs[0].action_space.high  # type: ignore[attr-defined]
+    obs_seq, act_seq, rew_seq = [np.stack(obs_l)], [], []
+    profit = np.zeros(n)
+    done = np.zeros(n, dtype=bool)
+    while not done.all():
+        if done.any():
+            raise ConfigError(
+                f"{envs[0].spec.id if envs[0].spec else 'the env'}: demonstration episodes of different "
+                "lengths; demonstrations need a fixed episode length"
+            )
+        actions = np.stack(
+            [np.clip(t.act(o, inf), low, high) for t, o, inf in zip(teachers, obs_seq[-1], infos_prev, strict=True)]
+        )
+        steps = [env.step(act) for env, act in zip(envs, actions, strict=True)]
+        obs_seq.append(np.stack([s[0] for s in steps]))
+        act_seq.append(actions)
+        rew_seq.append(np.array([s[1] for s in steps], dtype=np.float32))
+        done = np.array([s[2] or s[3] for s in steps])
+        profit += [float(s[4]["profit"]) for s in steps]
+        infos_prev = [s[4] for s in steps]
+    return np.stack(obs_seq, axis=1), np.stack(act_seq, axis=1), np.stack(rew_seq, axis=1), profit
+
+
 def _play(model: Any, venv: Any, cfg: ExperimentConfig, envs: list[gym.Env]) -> tuple[np.ndarray, list[float]]:
     """Play the demonstration episodes into the buffer; returns the days and the episode profits."""
     a = cfg.agent
@@ -81,54 +139,29 @@ def _play(model: Any, venv: Any, cfg: ExperimentConfig, envs: list[gym.Env]) -> 
             f"agent.demo_episodes: {a.demo_episodes} episodes are {need:,} transitions, more than "
             f"agent.buffer_size ({a.buffer_size:,}); lower the first or raise the second"
         )
-    rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, 2]))
-    days = np.concatenate([rng.permutation(n_days) for _ in range(-(-a.demo_episodes // n_days))])
+    days = demo_days(cfg.seed, 2, a.demo_episodes, n_days)
     low, high = envs[0].action_space.low, envs[0].action_space.high  # type: ignore[attr-defined]
     unit = bool(np.all(low == -1.0) and np.all(high == 1.0))  # every task's space: store as played, bit for bit
     profits: list[float] = []
     for start in range(0, a.demo_episodes, n):
-        obs_l, teachers, infos_prev = [], [], []
-        for i, env in enumerate(envs):
-            k = start + i
-            seed = episode_seed(cfg.seed, k)
-            obs, info = env.reset(seed=seed, options={"day": int(days[k])})
-            teacher = _teacher(a.demo_policy, env, seed)
-            teacher.reset()
-            obs_l.append(obs)
-            teachers.append(teacher)
-            infos_prev.append(info)
-        obs_b = np.stack(obs_l)
-        profit = np.zeros(n)
+        ks = range(start, start + n)
+        obs, actions, rewards, profit = teacher_episodes(
+            envs, a.demo_policy, [episode_seed(cfg.seed, k) for k in ks], [int(days[k]) for k in ks]
+        )
         returns = np.zeros(n)  # discounted running returns, as VecNormalize keeps them for its reward scale
-        done = np.zeros(n, dtype=bool)
-        while not done.all():
-            if done.any():
-                raise ConfigError(
-                    f"{cfg.env_id}: demonstration episodes of different lengths; demonstrations "
-                    "need a fixed episode length"
-                )
-            actions = np.stack(
-                [np.clip(t.act(o, inf), low, high) for t, o, inf in zip(teachers, obs_b, infos_prev, strict=True)]
-            )
-            steps = [env.step(act) for env, act in zip(envs, actions, strict=True)]
-            next_b = np.stack([s[0] for s in steps])
-            rewards = np.array([s[1] for s in steps], dtype=np.float32)
-            term = np.array([s[2] for s in steps])
-            trunc = np.array([s[3] for s in steps])
-            done = term | trunc
-            infos = [{"TimeLimit.truncated": bool(tr and not te)} for te, tr in zip(term, trunc, strict=True)]
-            stored = actions if unit else model.policy.scale_action(actions)  # SB3 stores actions in [-1, 1]
-            model.replay_buffer.add(obs_b, next_b, stored, rewards, done, infos)
+        T = actions.shape[1]
+        for t in range(T):
+            done = np.full(n, t == T - 1)
+            infos = [{"TimeLimit.truncated": False} for _ in range(n)]
+            stored = actions[:, t] if unit else model.policy.scale_action(actions[:, t])  # SB3 stores [-1, 1]
+            model.replay_buffer.add(obs[:, t], obs[:, t + 1], stored, rewards[:, t], done, infos)
             if venv.norm_obs:
-                venv.obs_rms.update(obs_b)
+                venv.obs_rms.update(obs[:, t])
             if venv.norm_reward:
-                returns = returns * venv.gamma + rewards
+                returns = returns * venv.gamma + rewards[:, t]
                 venv.ret_rms.update(returns)
-            profit += [float(s[4]["profit"]) for s in steps]
-            infos_prev = [s[4] for s in steps]
-            obs_b = next_b
         profits.extend(profit.tolist())
-    return days[: a.demo_episodes], profits
+    return days, profits
 
 
 def fill_replay_buffer(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str, Any]:

@@ -283,7 +283,7 @@ def build_model(cfg: ExperimentConfig, env: Any, tb_dir: Path | None) -> Any:
     }
     if isinstance(a, PpoConfig):
         kwargs = {"pi": list(a.net_arch), "vf": list(a.net_arch)}
-        return PPO(
+        model = PPO(
             "MlpPolicy",
             env,
             learning_rate=lr,
@@ -300,6 +300,11 @@ def build_model(cfg: ExperimentConfig, env: Any, tb_dir: Path | None) -> Any:
             policy_kwargs={"net_arch": kwargs, "activation_fn": act, "log_std_init": a.log_std_init},
             **common,
         )
+        if a.init_mean == "passive":
+            bias: Any = model.policy.action_net.bias
+            with torch.no_grad():
+                bias.copy_(torch.as_tensor(passive_action(cfg)))
+        return model
     assert isinstance(a, SacConfig)
     ent: Any = a.ent_coef if isinstance(a.ent_coef, str) else float(a.ent_coef)
     target: Any = a.target_entropy if isinstance(a.target_entropy, str) else float(a.target_entropy)
@@ -320,6 +325,18 @@ def build_model(cfg: ExperimentConfig, env: Any, tb_dir: Path | None) -> Any:
         policy_kwargs={"net_arch": {"pi": list(a.net_arch), "qf": list(a.net_arch)}, "activation_fn": act},
         **common,
     )
+
+
+def passive_action(cfg: ExperimentConfig) -> np.ndarray:
+    """The passive reference's action (:class:`agents.base.PassivePolicy`) in the config's env."""
+    from agents.base import PassivePolicy
+
+    env = gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides)
+    try:
+        shape: Any = env.observation_space.shape
+        return PassivePolicy(env).act(np.zeros(shape, np.float32), {})
+    finally:
+        env.close()
 
 
 class _Linear:
@@ -373,6 +390,10 @@ class _Trainer:
         trainer = self
 
         class _Callback(BaseCallback):
+            def _on_training_start(self) -> None:
+                if trainer.state.pop("eval_at_start", False) and self.model.num_timesteps == 0:
+                    trainer.evaluate(self.model)
+
             def _on_step(self) -> bool:
                 for info in self.locals.get("infos", ()):
                     totals = info.get("episode_totals")
@@ -509,6 +530,10 @@ def preflight(cfg: ExperimentConfig) -> Any:
         from agents.rl.demo import check_demonstrations
 
         check_demonstrations(cfg)
+    if isinstance(cfg.agent, PpoConfig) and cfg.agent.bc_episodes:
+        from agents.rl.pretrain import check_cloning
+
+        check_cloning(cfg)
     return env
 
 
@@ -576,6 +601,18 @@ def _start(cfg: ExperimentConfig, run: Path, env: Any, command: str, progress: b
                     f"(mean profit {d['mean_profit']:,.1f}) in {d['wall_s']:.1f} s",
                     flush=True,
                 )
+        if isinstance(cfg.agent, PpoConfig) and cfg.agent.bc_episodes:
+            from agents.rl.pretrain import behaviour_clone
+
+            meta["behaviour_cloning"] = behaviour_clone(model, env, cfg)
+            (run / "meta.json").write_text(json.dumps(meta, indent=2))
+            if progress:
+                b = meta["behaviour_cloning"]
+                print(
+                    f"  behaviour cloning: {b['transitions']:,} transitions of {b['episodes']} {b['policy']} "
+                    f"episodes (mean profit {b['mean_profit']:,.1f}), {b['epochs']} epochs in {b['wall_s']:.1f} s",
+                    flush=True,
+                )
     except KeyboardInterrupt:
         raise TrainingInterrupted(
             f"interrupted before the first checkpoint; {run} is marked {INCOMPLETE}: {continue_hint(run)}"
@@ -585,7 +622,8 @@ def _start(cfg: ExperimentConfig, run: Path, env: Any, command: str, progress: b
         "next_checkpoint": cfg.train.checkpoint_every_steps,
         "best_val_profit": -float("inf"),
         "best_timesteps": None,
-        "wall_s": meta.get("demonstrations", {}).get("wall_s", 0.0),
+        "wall_s": meta.get("demonstrations", meta.get("behaviour_cloning", {})).get("wall_s", 0.0),
+        "eval_at_start": "behaviour_cloning" in meta,  # the clone is a candidate for the best unit
     }  # the run's wall time includes them
     return _learn(cfg, run, env, model, state, progress, reset=True)
 

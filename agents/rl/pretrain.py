@@ -1,0 +1,165 @@
+"""Behaviour cloning for PPO: the policy starts from a baseline's actions instead of from noise.
+
+With ``agent.bc_episodes > 0``, before the first PPO update the policy is fitted to episodes of
+``agent.bc_policy`` (:func:`agents.registry.make_policy`: ``rule`` by default) played on days of the
+train split, never the validation or test split:
+
+* the Gaussian policy's **mean action** is fitted to the teacher's actions (mean squared error on
+  the observation as the training normaliser will present it);
+* the **value network** to the teacher's discounted returns, in the units PPO will see (rewards
+  scaled and clipped as ``VecNormalize`` scales them), so the first advantages are not noise;
+* the observation normaliser (and the return normaliser, with ``normalize.reward``) is updated with
+  the demonstrations, as if the agent had played them.
+
+The trained agent stays a pure policy: observation in, action out; the teacher is used only here, at
+training time (issue #18 lists demonstrations among the allowed agent-side methods). PPO then
+improves the clone on its own episodes; the trainer evaluates the clone before the first update, so
+the best unit (chosen on the validation days) is never worse than the clone on those days.
+
+Why: on the day-ahead timeline a bid step's reward arrives about one day (96 steps) later, so a
+policy that starts from noise learns the bid slowly; the rule policy's bids and dispatch are a
+reasonable starting point that costs seconds to produce (MPC's or the oracle's can be chosen; the
+oracle acts on information the observation does not hold, so its clone averages over it).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from agents.rl.config import ExperimentConfig, PpoConfig
+from agents.rl.demo import demo_days, episode_seed, teacher_episodes
+
+BC_STREAM = 3
+"""Seed stream of the cloning's days and episodes (:func:`agents.rl.demo.demo_days`; SAC's buffer uses 2)."""
+BC_BATCH = 512
+"""Minibatch size of the cloning (transitions)."""
+
+
+def returns_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
+    """Discounted returns ``G_t = sum_k gamma^k r_{t+k}`` of whole episodes ``(n, T)`` (0 after the end)."""
+    out = np.zeros_like(rewards, dtype=np.float64)
+    g = np.zeros(rewards.shape[0])
+    for t in range(rewards.shape[1] - 1, -1, -1):
+        g = rewards[:, t] + gamma * g
+        out[:, t] = g
+    return out
+
+
+def bc_seed(seed: int, k: int) -> int:
+    """Seed of cloning episode ``k`` (env and teacher) of a run with experiment seed ``seed``."""
+    return episode_seed(seed, 1_000_000 + k)
+
+
+def collect(
+    cfg: ExperimentConfig, n_parallel: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The teacher's episodes: ``agent.bc_episodes`` of them, ``n_parallel`` at a time.
+
+    Episode ``k`` is on train day ``days[k]`` (:func:`agents.rl.demo.demo_days`, stream
+    :data:`BC_STREAM`) with seed :func:`bc_seed`. Returns the arrays of
+    :func:`agents.rl.demo.teacher_episodes`, stacked, and the days.
+    """
+    a = cfg.agent
+    assert isinstance(a, PpoConfig)
+    n = max(1, min(n_parallel, a.bc_episodes))
+    envs = [gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides, split="train") for _ in range(n)]
+    try:
+        n_days = len(envs[0].unwrapped.episode_starts["train"])  # type: ignore[attr-defined]
+        days = demo_days(cfg.seed, BC_STREAM, a.bc_episodes, n_days)
+        parts = []
+        for start in range(0, a.bc_episodes, n):
+            ks = list(range(start, min(start + n, a.bc_episodes)))
+            parts.append(
+                teacher_episodes(
+                    envs[: len(ks)],
+                    a.bc_policy,
+                    [bc_seed(cfg.seed, k) for k in ks],
+                    [int(days[k]) for k in ks],
+                )
+            )
+    finally:
+        for env in envs:
+            env.close()
+    obs, actions, rewards, profits = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    return obs, actions, rewards, profits, days
+
+
+def behaviour_clone(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str, Any]:
+    """Fit ``model``'s (a fresh SB3 PPO) mean action and value to the teacher's episodes; update ``venv``'s statistics.
+
+    ``venv`` is the training ``VecNormalize``. Deterministic for a seed: the minibatch order comes
+    from a generator seeded with the experiment seed. Returns the record kept in the run's
+    ``meta.json``: episodes, policy, the teacher's mean profit, the final losses and the wall time.
+    """
+    import torch
+
+    a = cfg.agent
+    assert isinstance(a, PpoConfig)
+    t0 = time.perf_counter()
+    obs, actions, rewards, profits, _days = collect(cfg, venv.num_envs)
+    E, T = rewards.shape
+    states = obs[:, :T].reshape(E * T, -1)
+    if venv.norm_obs:
+        venv.obs_rms.update(states)
+    scaled = rewards.astype(np.float64)
+    if venv.norm_reward:
+        running = np.zeros(E)
+        for t in range(T):  # the running discounted return VecNormalize keeps, step by step
+            running = running * venv.gamma + rewards[:, t]
+            venv.ret_rms.update(running)
+        scaled = np.clip(rewards / np.sqrt(venv.ret_rms.var + venv.epsilon), -venv.clip_reward, venv.clip_reward)
+    x = torch.as_tensor(venv.normalize_obs(states) if venv.norm_obs else states, dtype=torch.float32)
+    y = torch.as_tensor(actions.reshape(E * T, -1), dtype=torch.float32)
+    g = torch.as_tensor(returns_to_go(scaled, a.gamma).reshape(-1), dtype=torch.float32)
+    policy = model.policy
+    opt = torch.optim.Adam(policy.parameters(), lr=a.bc_learning_rate)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    policy.set_training_mode(True)
+    n = len(x)
+    act_loss = val_loss = float("nan")
+    for _ in range(a.bc_epochs):
+        perm = torch.randperm(n, generator=gen)
+        sums = [0.0, 0.0]
+        for i in range(0, n, BC_BATCH):
+            idx = perm[i : i + BC_BATCH]
+            latent_pi, latent_vf = policy.mlp_extractor(policy.extract_features(x[idx]))
+            la = ((policy.action_net(latent_pi) - y[idx]) ** 2).mean()
+            lv = ((policy.value_net(latent_vf).squeeze(-1) - g[idx]) ** 2).mean()
+            opt.zero_grad()
+            (la + a.vf_coef * lv).backward()
+            opt.step()
+            sums[0] += float(la.detach()) * len(idx)
+            sums[1] += float(lv.detach()) * len(idx)
+        act_loss, val_loss = sums[0] / n, sums[1] / n
+    policy.set_training_mode(False)
+    return {
+        "episodes": a.bc_episodes,
+        "transitions": E * T,
+        "policy": a.bc_policy,
+        "mean_profit": float(np.mean(profits)),
+        "epochs": a.bc_epochs,
+        "action_mse": act_loss,
+        "value_mse": val_loss,
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
+
+
+def check_cloning(cfg: ExperimentConfig) -> None:
+    """The check that needs no model: the teacher can play the config's scenario (before a run folder exists).
+
+    Raises:
+        ConfigError: naming ``agent.bc_policy``.
+    """
+    from agents.rl.demo import _teacher
+
+    a = cfg.agent
+    assert isinstance(a, PpoConfig)
+    env = gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides, split="train")
+    try:
+        _teacher(a.bc_policy, env, 0, key="agent.bc_policy", off="agent.bc_episodes")
+    finally:
+        env.close()
