@@ -92,7 +92,8 @@ class RegulationMarketConfig(ProductMarketConfig):
         delay_substeps: the battery's response delay (sub-steps).
         ramp_mw_per_substep: the battery's response ramp limit (MW per sub-step, null = none).
         providers: the resources that follow the signal, any of ``battery``, ``ev``, ``flex_load`` (default
-            ``[battery]``, the v0 rule); a listed resource the scenario lacks holds no headroom.
+            ``[battery]``, the v0 rule; in a scenario without a battery nothing is then awarded); any other
+            list must name resources the scenario has.
         split: how the award is shared: ``fastest_first`` (default): each provider in order of speed (shortest
             delay, then no ramp limit before a limited one, then battery, EV, flexible load) takes what its
             headroom holds of what is left; ``pro_rata``: in proportion to the providers' headroom.
