@@ -64,5 +64,5 @@ def test_a_random_episode_keeps_the_ledger_identity_and_splits_every_award() -> 
 
 
 def test_the_oracle_refuses_it_by_name() -> None:
-    with pytest.raises(OracleScopeError, match="markets.regulation.providers"):
+    with pytest.raises(OracleScopeError, match=r"markets\.regulation\.providers"):
         OraclePolicy(gym.make(TASK, config=PATH))

@@ -33,6 +33,34 @@ and ``sigma`` is chosen so that ``std(y) = amplitude`` (before the clip). Each c
     x_k = clip(u_k, x_{k-1} - ramp, x_{k-1} + ramp),  x_{-1} = 0
     x_k = clip(x_k, -down_mw, up_mw)
 
+**Providers** (``markets.regulation.providers``; :func:`cap_award`, :func:`split_award`, :func:`respond`).
+By default the battery alone follows the signal (the v0 rule). The EV fleet and the flexible load can
+provide regulation too. Each provider ``i`` declares its headroom ``(up_i, down_i)`` around its base
+setpoint of the interval (``SPEC.reg_headroom`` of its resource module):
+
+- battery: ``up = p_hi - p_bat``, ``down = p_bat - p_lo`` within the SOC-feasible range;
+- EV fleet: ``up = ev_hi - p_ev``, ``down = p_ev - ev_lo`` within the fleet's feasible range of the interval
+  (:func:`vpp_gym.resources.ev_fleet.feasible_range`: the plugged-in share's charging and V2G power, the
+  energy the vehicles still need and the room they have); without V2G, ``ev_hi = 0``, so the fleet
+  regulates by charging less or more around a charging setpoint;
+- flexible load: the shift band, ``up = shift_share L - s``, ``down = s + shift_share L`` around the base
+  shift ``s`` (deferring more or less consumption, as thermostatic loads do; curtailment stays for
+  reserve), and none in the last interval of a shift window, where the shift is forced to repay the
+  backlog.
+
+The capability is ``sum_i max(min(up_i, down_i), 0)``; the award is capped at it and split
+(``split: fastest_first``: in speed order, shortest delay first, then no ramp limit, then battery, EV,
+load, each takes ``min(what is left, its headroom)``; ``pro_rata``: ``A cap_i / sum cap``). Provider ``i``
+follows its share ``C_i`` with its own delay and ramp (:func:`response`; the battery's
+``delay_substeps`` / ``ramp_mw_per_substep``, the others' ``delay_substeps`` and
+``ramp_share_per_substep x C_i``), saturated to its own headroom; the aggregate ``sum_i r_i`` is scored
+and paid as below. Each response acts on its provider: the battery's state of charge over the sub-step
+profile (wear on its mean ``|p|``); the fleet's need over its profile ``p_k = p_ev + r_k``
+(:func:`vpp_gym.resources.ev_fleet.charge_and_depart` with the means of ``min(p_k, 0)`` and
+``max(p_k, 0)``; V2G wear on the latter); the load's backlog gains ``mean(r) dt`` (deferred consumption,
+repaid by the window's end like any shift) and its shift cost is charged on the mean ``|s + r_k|``. The
+mean aggregate response is instructed energy (not an imbalance), as before.
+
 **Performance score** (:func:`performance_score`), the structure of PJM Manual 12's regulation
 performance score (accuracy/correlation, delay, precision, equal weights) adapted to one market interval
 of ``S`` sub-steps and a maximum admissible delay of ``D`` sub-steps (the analogue of PJM's 5 minutes).
@@ -94,7 +122,9 @@ and every accepted offer is paid the marginal ranking price; competitors rank at
 (their K is taken as 1). Simplifications, all documented in ``docs/market_rules.md`` section 2.1: the
 rate is measured on the sub-step response instead of per AGC command segment, the standard rate is a
 share of the award instead of the unit's rated power, and the precision is measured on the delay-aligned
-window instead of after each command settles.
+window instead of after each command settles. With several providers the VPP is scored as one unit on its
+aggregate response (a VPP is metered at its point of aggregation); section 2.2 of ``docs/market_rules.md``
+gives the providers' response models and their sources.
 
 Sources, stated modestly: PJM Manual 12 (Balancing Operations), section on regulation performance
 scoring; PJM's RegD signal description. Sub-step resolution, the fixed comparison window, the tie and

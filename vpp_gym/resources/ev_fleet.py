@@ -20,6 +20,9 @@ The need never exceeds the fleet's capacity: arrival needs beyond what the fleet
 dropped (consistent data never triggers this), and ``n1`` is floored at 0 against rounding.
 The mix is homogeneous: departing vehicles carry the average need (a documented simplification).
 Costs: ``unmet_penalty_per_mwh * unmet + degradation_cost_per_mwh * max(p, 0) * dt`` (V2G wear).
+When the fleet provides frequency regulation (``markets.regulation.providers``), ``p`` moves at the AGC
+sub-steps around the setpoint inside ``[p_lo, p_hi]``; ``min(p, 0)`` and ``max(p, 0)`` above are then
+the means of the sub-step profile (:func:`charge_and_depart`), so the bounds still hold.
 Dwell periods cross episode boundaries (vehicles plugged in the evening leave the next morning), so
 the need still outstanding when the episode ends is charged at ``terminal_price_per_mwh`` (by
 default the scenario's mean absolute day-ahead price / ``eta_charge``: what charging it later would

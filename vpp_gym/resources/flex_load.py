@@ -18,6 +18,11 @@ the shift power limit, the excess energy ``(|b / dt| - shift_share * L) * dt`` i
 negative); the energy that cap drops is part of the violation.
 
 Costs per interval: ``curtail_cost_per_mwh * c * dt + shift_cost_per_mwh * |s| * dt``.
+
+When the load provides frequency regulation (``markets.regulation.providers``) it does so in the shift
+band: the shift moves at the AGC sub-steps, ``s_k = s + r_k`` inside ``[-shift_share L, shift_share L]``
+(none in a window's last interval); ``s`` becomes the mean of ``s_k`` (so the backlog takes the
+regulation energy ``mean(r) dt``) and the shift cost is charged on the mean ``|s_k|``.
 """
 
 from __future__ import annotations
