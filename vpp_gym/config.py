@@ -505,6 +505,15 @@ class ScenarioConfig:
                     f"lead_steps + gate_spacing_steps <= {room} (the intervals from the D-1 gate to midnight): "
                     "an intraday gate trades only intervals whose day-ahead auction has closed",
                 )
+        reg = self.markets.regulation
+        if reg is not None and reg.providers != RegulationMarketConfig().providers:
+            absent = [n for n in reg.providers if getattr(r, n) is None]
+            require(
+                not absent,
+                "markets.regulation.providers",
+                list(reg.providers),
+                "resources of the scenario (" + ", ".join(f"resources.{n} is null" for n in absent) + ")",
+            )
         dr = self.markets.demand_response
         if em.timeline == "day_ahead" and dr is not None:
             require(
@@ -579,6 +588,21 @@ def unused_keys(cfg: ScenarioConfig) -> list[tuple[str, object, str]]:
             "markets.energy.timeline is 'hour_ahead' (regulation is awarded inside the interval, capped at the "
             "headroom; only a D-1 award can fall short)",
         )
+    reg = m.regulation
+    if reg is not None:
+        for name in ("ev", "flex_load"):
+            if name not in reg.providers:
+                check(reg, RegulationMarketConfig(), "markets.regulation", (name,), f"'{name}' is not a provider")
+        if "battery" not in reg.providers:
+            check(
+                reg,
+                RegulationMarketConfig(),
+                "markets.regulation",
+                ("delay_substeps", "ramp_mw_per_substep"),
+                "'battery' is not a provider (these are the battery's response)",
+            )
+        if len(reg.providers) == 1:
+            check(reg, RegulationMarketConfig(), "markets.regulation", ("split",), "one provider takes the whole award")
     if m.energy.timeline == "hour_ahead":
         check(
             m.energy,

@@ -440,7 +440,9 @@ class RegulationEnv(VppEnv):
     auction, intraday, real time: to manage the state of charge), frequency regulation and reserve,
     offered at the D-1 gate for each interval of the next day (invitation form by default) and
     delivered in real time; regulation the headroom cannot hold at delivery pays
-    ``markets.regulation.shortfall_penalty_per_mwh``.
+    ``markets.regulation.shortfall_penalty_per_mwh``. The battery follows the signal; the flexible load
+    (and an EV fleet, if a scenario adds one) can provide regulation too, with its own response model
+    (``markets.regulation.providers``; ``configs/scenarios/ev_aggregator_regulation.yaml``).
     """
     )
 
@@ -457,7 +459,9 @@ class JointEnv(VppEnv):
     carbon and green certificates; peak regulation (调峰) is opened by a scenario
     (``configs/scenarios/nanjing_peak_regulation.yaml``). Every product is in the invitation form by
     default; ``configs/markets/transaction.yaml`` and ``autonomous.yaml`` (competitor stacks,
-    price-maker) switch them.
+    price-maker) switch them. Regulation is followed by the battery; the EV fleet and the flexible load
+    can provide it too, each with its own response model (``markets.regulation.providers: [battery, ev,
+    flex_load]``, ``split``, ``ev``, ``flex_load``; ``configs/scenarios/ev_aggregator_regulation.yaml``).
     """,
         "Demand response is dispatched as in China: events on the scarcest days "
         "(``data.ancillary.dr_event_rule: scarcity``), the baseline from similar past days "

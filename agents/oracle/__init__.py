@@ -93,8 +93,9 @@ keeps the LP, a band growing with ``|q|`` (not convex) takes two binaries per in
 = qd / P`` and the products' offers (priced at 0) at the bid steps, setpoints and intraday orders at the
 dispatch steps.
 
-Scope: imperfect regulation tracking (response delay, ramp limit) raises :class:`OracleScopeError`
-naming what is not modelled, and so does a price-maker scenario without its stacks (MPC).
+Scope: imperfect regulation tracking (response delay, ramp limit) and regulation from the EV fleet or
+the flexible load (``markets.regulation.providers``) raise :class:`OracleScopeError` naming what is not
+modelled, and so does a price-maker scenario without its stacks (MPC).
 
 The class of plans the oracle is optimal over (every plan in it replays exactly):
 

@@ -57,5 +57,7 @@ def check_scope(p: CoreParams, knows_stacks: bool = True, knows_dr_baseline: boo
         )
     if reg is not None and (reg.delay_substeps > 0 or reg.ramp_mw_per_substep is not None):
         missing.append("a regulation response delay or ramp limit (imperfect tracking)")
+    if reg is not None and any(spec.name != "battery" for spec, _prm in p.reg_providers):
+        missing.append("regulation from the EV fleet or the flexible load (markets.regulation.providers)")
     if missing:
         raise OracleScopeError("the oracle does not model " + "; ".join(missing) + " yet")

@@ -298,6 +298,11 @@ def test_day_ahead_position_optimum_by_hand(penalty: float, position: float, pro
 # is modelled (tests/agents/test_oracle_price_maker.py, which also checks that MPC refuses it).
 OUT_OF_SCOPE = {
     "regulation_delay": ("vpp_gym/Regulation-v0", {"markets": {"regulation": {"delay_substeps": 2}}}, "regulation"),
+    "regulation_providers": (
+        "vpp_gym/Regulation-v1",
+        {"overrides": {"markets.regulation.providers": ["battery", "flex_load"]}},
+        "providers",
+    ),
 }
 
 

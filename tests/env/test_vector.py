@@ -62,6 +62,35 @@ def test_next_step_autoreset_matches_single_envs_bit_for_bit(env_id: str) -> Non
     assert resets == 2 * N  # two episode boundaries crossed
 
 
+THREE_PROVIDERS = {
+    "markets.regulation.providers": ["battery", "ev", "flex_load"],
+    "markets.regulation.split": "pro_rata",
+    "resources.ev.v2g": True,
+}
+"""Regulation from the battery, the EV fleet (with V2G) and the flexible load."""
+
+
+@pytest.mark.parametrize("env_id", ["vpp_gym/Joint-v1", "vpp_gym/Joint-v0"])
+def test_regulation_from_three_providers_matches_single_envs_bit_for_bit(env_id: str) -> None:
+    vec = _vec(env_id, overrides=THREE_PROVIDERS)
+    singles = [gym.make(env_id, overrides=THREE_PROVIDERS) for _ in range(N)]
+    obs, _ = vec.reset(seed=7)
+    for i, e in enumerate(singles):
+        np.testing.assert_array_equal(obs[i], e.reset(seed=7 + i)[0])
+    shares = np.zeros(3)
+    for k, a in enumerate(_actions(vec, vec.params.steps, seed=2)):
+        obs, reward, _term, _trunc, info = vec.step(a)
+        for i, e in enumerate(singles):
+            o, r, _te, _tr, ledger = e.step(a[i])
+            np.testing.assert_array_equal(obs[i], o, err_msg=f"step {k}, sub-env {i}")
+            assert reward[i] == r, (k, i)
+            for group, item in (("regulation", "score"), ("ev", "applied_mw"), ("load_shift", "applied_mw")):
+                assert info[group][item][i] == ledger[group][item], (k, i, group, item)
+        reg = info["regulation"]
+        shares += [reg.get(f"{n}_mw", np.zeros(N)).sum() for n in ("battery", "ev", "flex_load")]
+    assert (shares > 0.0).all(), shares  # every provider followed a share of some award
+
+
 def test_same_step_autoreset_reports_final_observation_and_episode_totals() -> None:
     env_id = "vpp_gym/Regulation-v0"
     vec = _vec(env_id, autoreset_mode="SameStep", episode_totals=True)

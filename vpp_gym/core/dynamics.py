@@ -6,10 +6,11 @@
 2. :func:`base_setpoints`: every resource's base setpoint projected onto its feasible range
    (:class:`Dispatch`);
 3. each open product's ``award`` step (:mod:`vpp_gym.markets.spec`): the regulation award capped at
-   the battery's symmetric headroom; called reserve deployed from the battery's spare headroom,
-   the gas unit, the load;
-5. :func:`follow_agc`: the battery follows the AGC signal at sub-steps, regulation is settled, and
-   the battery's energy advances over its power profile;
+   the providers' symmetric headroom (by default the battery's) and split between them; called reserve
+   deployed from the battery's spare headroom, the gas unit, the load;
+5. :func:`follow_agc`: the providers follow the AGC signal at sub-steps, regulation is settled, and
+   the battery's energy advances over its power profile (the EV fleet's and the load's response act on
+   their energy and backlog);
 6. :func:`net_injection`: the injections summed into ``net_mw`` and the resources' costs;
 7. :func:`settle_capacity`: each open product's ``settle`` step (demand response against the
    passive baseline, reserve);
@@ -99,7 +100,11 @@ class Dispatch:
     feasible range), ``bat_throughput`` (mean ``|p|`` over the interval); ``c``, ``sh``, ``c_max``
     (load curtailment, shift and the curtailment limit); ``gas_p``, ``started``, ``gas_on_hi`` (gas
     output, start indicator, highest on-output); ``reg_energy_mw`` (mean regulation response) and
-    the regulation state carried to the next interval, ``agc_last`` and ``reg_score``.
+    the regulation state carried to the next interval, ``agc_last`` and ``reg_score``. Regulation by
+    several providers: ``reg_mw`` (each provider's share of the award), ``reg_bat_mw`` (the battery's,
+    which reserve deployment leaves alone); ``ev_p``, ``ev_lo``, ``ev_hi`` (EV setpoint and its feasible
+    range) and ``ev_flow`` (the means of its regulation profile, None without one); ``sh_moved`` (mean
+    ``|shift|`` of the load's regulation profile, None without one).
     """
 
     __slots__ = (
@@ -112,15 +117,22 @@ class Dispatch:
         "c_max",
         "curtailed_mwh",
         "degradation",
+        "ev_flow",
+        "ev_hi",
+        "ev_lo",
+        "ev_p",
         "gas_on_hi",
         "gas_p",
         "net",
         "p_bat",
+        "reg_bat_mw",
         "reg_energy_mw",
+        "reg_mw",
         "reg_score",
         "renew_mwh",
         "served",
         "sh",
+        "sh_moved",
         "started",
         "state",
     )
@@ -132,7 +144,11 @@ class Dispatch:
         self.p_bat = self.bat_lo = self.bat_hi = self.bat_throughput = zero
         self.c = self.sh = self.c_max = zero
         self.gas_p, self.started, self.gas_on_hi = s.gas_p_mw, zero, zero
-        self.reg_energy_mw = zero
+        self.reg_energy_mw = self.reg_bat_mw = zero
+        self.reg_mw: dict[str, Array] = {}
+        self.ev_p = self.ev_lo = self.ev_hi = zero
+        self.ev_flow: tuple[Array, ...] | None = None
+        self.sh_moved: Array | None = None
         self.agc_last, self.reg_score = s.agc_last, s.reg_score
 
 
@@ -326,18 +342,20 @@ def base_setpoints(c: Interval) -> Dispatch:
 
 # -- 3.-5. ancillary delivery -----------------------------------------------------------------------------------------
 def follow_agc(c: Interval, d: Dispatch, accepted: dict[str, Array]) -> None:
-    """With capacity products open: the battery follows the AGC signal at sub-steps around its setpoint,
-    regulation is scored and settled (:mod:`vpp_gym.markets.regulation`), and the battery's energy
-    advances over the power profile (:func:`vpp_gym.resources.battery.energy_after`).
+    """With capacity products open: the regulation providers follow the AGC signal at sub-steps around their
+    setpoints, regulation is scored and settled (:mod:`vpp_gym.markets.regulation`), the battery's energy
+    advances over its power profile (:func:`vpp_gym.resources.battery.energy_after`) and the other
+    providers take their response (their ``SPEC.reg_follow``: the EV fleet's energy, the load's backlog).
 
     A NumPy island: a scalar state is lifted to a batch of one and the results lowered again.
     """
     p, led, batched = c.p, c.led, c.batched
     b = p.cfg.resources.battery
-    follows = "regulation" in accepted and b is not None
+    follows = "regulation" in accepted and bool(p.reg_providers)
+    responses = regulation.respond(c, d, accepted["regulation"]) if follows else {}
     if b is not None and p.open_products:
         base_a = lift(d.p_bat, batched)
-        r_bat = regulation.respond(c, d, accepted["regulation"], base_a) if follows else None
+        r_bat = responses.get("battery")
         profile = base_a[:, None] + r_bat if r_bat is not None else base_a[:, None]
         n_sub = profile.shape[1]
         cell = (c.dt / n_sub) * battery.cell_power(b, profile, np).sum(axis=1)
@@ -345,7 +363,10 @@ def follow_agc(c: Interval, d: Dispatch, accepted: dict[str, Array]) -> None:
         d.state["e_bat_mwh"] = lower(e_next, batched)
         d.p_bat = lower(np.add.reduce(profile, axis=1) * (1.0 / n_sub), batched)
         d.bat_throughput = lower(np.add.reduce(np.abs(profile), axis=1) * (1.0 / n_sub), batched)
-    if "regulation" in accepted and not follows:  # no battery: nothing is awarded, nothing follows
+    for spec, prm in p.reg_providers if follows else ():  # the EV fleet's and the load's response on their state
+        if spec.reg_follow is not None:
+            spec.reg_follow(c, d, prm, responses[spec.name])
+    if "regulation" in accepted and not follows:  # no provider: nothing is awarded, nothing follows
         led["regulation.score"], led["regulation.mileage_mw"] = c.zero, c.zero
         led["regulation.mileage_price"], led["regulation.cash"] = c.x[I_REG_MIL_P], c.zero
 

@@ -254,6 +254,17 @@ class CoreParams:
         return reg is not None and reg.scoring == "k_value"
 
     @cached_property
+    def reg_providers(self) -> tuple[tuple[ResourceSpec, Any], ...]:
+        """``(spec, params)`` of the present resources that follow the AGC signal, fastest first
+        (``markets.regulation.providers`` in :attr:`~vpp_gym.markets.products.RegulationMarketConfig.speed_order`);
+        empty while regulation is closed."""
+        reg = self.cfg.markets.regulation
+        if reg is None:
+            return ()
+        present = {spec.name: (spec, prm) for spec, prm in self.resources}
+        return tuple(present[name] for name in reg.speed_order if name in present)
+
+    @cached_property
     def energy_transaction(self) -> bool:
         """Whether day-ahead energy is traded in the transaction form."""
         return self.cfg.markets.energy.form == "transaction"

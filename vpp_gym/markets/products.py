@@ -22,7 +22,15 @@ from dataclasses import dataclass, field
 from typing import ClassVar, Literal
 
 from vpp_gym.markets.clearing import CompetitorStackConfig
-from vpp_gym.markets.regulation import AgcSignalConfig, KValueConfig
+from vpp_gym.markets.regulation import (
+    PROVIDERS,
+    SPLITS,
+    AgcSignalConfig,
+    EvResponseConfig,
+    FlexLoadResponseConfig,
+    KValueConfig,
+    ProviderResponseConfig,
+)
 from vpp_gym.validation import MAX_POWER_MW, MAX_PRICE_PER_MWH, is_integer, require, require_int, require_range
 
 
@@ -59,17 +67,21 @@ class ProductMarketConfig:
 class RegulationMarketConfig(ProductMarketConfig):
     """Frequency regulation: capacity + mileage, paid by the performance score.
 
-    The award is the cleared capacity capped at the VPP's capability for the interval: the battery's
-    symmetric headroom around its base setpoint, ``min(p_hi - p_base, p_base - p_lo)`` within its
-    SOC-feasible range ``[p_lo, p_hi]`` (an ISO pays no regulation capacity that could not follow
-    the full signal; the ledger reports ``cleared_mw``, ``capability_mw`` and ``accepted_mw``).
-    Flexible loads do not regulate: a RegD-like signal moves within seconds. The awarded capacity ``C``
-    is followed by the battery at ``agc.substeps`` sub-steps: requested ``C * s(k)``, delayed by
-    ``delay_substeps`` and rate-limited by ``ramp_mw_per_substep``
-    (:func:`vpp_gym.markets.regulation.response`). Payment
+    The award is the cleared capacity capped at the VPP's capability for the interval: the sum over the
+    ``providers`` of each one's symmetric headroom around its base setpoint, ``min(p_hi - p_base, p_base -
+    p_lo)`` within its feasible range ``[p_lo, p_hi]`` (an ISO pays no regulation capacity that could not
+    follow the full signal; the ledger reports ``cleared_mw``, ``capability_mw`` and ``accepted_mw``). By
+    default only the battery provides (the v0 rule). The award is split between the providers by
+    ``split`` and each follows its share at ``agc.substeps`` sub-steps with its own response model: the
+    battery's requested ``C * s(k)``, delayed by ``delay_substeps`` and rate-limited by
+    ``ramp_mw_per_substep`` (:func:`vpp_gym.markets.regulation.response`), the EV fleet's and the flexible
+    load's by ``ev`` and ``flex_load`` (:class:`~vpp_gym.markets.regulation.ProviderResponseConfig`); the
+    aggregate response is scored. Payment
     ``(C * capacity price * dt + C * mileage(s) * mileage price) * score`` (0 below ``min_score``).
     The regulation energy moves the battery's state of charge sub-step by sub-step, and its wear is
-    charged on the mean absolute power of that profile.
+    charged on the mean absolute power of that profile; the EV fleet's moves the energy its vehicles still
+    need (V2G wear on the discharged part), the flexible load's its shift backlog (repaid by the window's
+    end, shift cost on the mean absolute shift): :mod:`vpp_gym.markets.regulation`, "Providers".
 
     The AGC signal has ``agc.substeps`` sub-steps per market interval (15 = 1 minute at the default
     15-min interval); its mileage, and so the mileage payment, is measured at that resolution: at a
@@ -77,8 +89,16 @@ class RegulationMarketConfig(ProductMarketConfig):
 
     Attributes:
         agc: the AGC signal generator.
-        delay_substeps: response delay of the VPP's control chain.
-        ramp_mw_per_substep: response ramp limit (null = none).
+        delay_substeps: the battery's response delay (sub-steps).
+        ramp_mw_per_substep: the battery's response ramp limit (MW per sub-step, null = none).
+        providers: the resources that follow the signal, any of ``battery``, ``ev``, ``flex_load`` (default
+            ``[battery]``, the v0 rule; in a scenario without a battery nothing is then awarded); any other
+            list must name resources the scenario has.
+        split: how the award is shared: ``fastest_first`` (default): each provider in order of speed (shortest
+            delay, then no ramp limit before a limited one, then battery, EV, flexible load) takes what its
+            headroom holds of what is left; ``pro_rata``: in proportion to the providers' headroom.
+        ev: the EV fleet's response model (read when ``ev`` is a provider).
+        flex_load: the flexible load's response model (read when ``flex_load`` is a provider).
         max_delay_substeps: the score's delay window.
         min_score: qualification threshold of the score.
         shortfall_penalty_per_mwh: day-ahead timeline only: capacity awarded at D-1 that the battery's
@@ -102,6 +122,10 @@ class RegulationMarketConfig(ProductMarketConfig):
     shortfall_penalty_per_mwh: float = 120.0
     scoring: Literal["pjm", "k_value"] = "pjm"
     k_value: KValueConfig = field(default_factory=KValueConfig)
+    providers: tuple[str, ...] = ("battery",)
+    split: Literal["fastest_first", "pro_rata"] = "fastest_first"
+    ev: EvResponseConfig = field(default_factory=EvResponseConfig)
+    flex_load: FlexLoadResponseConfig = field(default_factory=FlexLoadResponseConfig)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -117,6 +141,43 @@ class RegulationMarketConfig(ProductMarketConfig):
             require_range("ramp_mw_per_substep", self.ramp_mw_per_substep, 0.0, MAX_POWER_MW, lo_open=True)
         require_range("min_score", self.min_score, 0.0, 1.0)
         require_range("shortfall_penalty_per_mwh", self.shortfall_penalty_per_mwh, 0.0, 1e5)
+        names = self.providers
+        require(
+            isinstance(names, tuple | list)
+            and len(names) >= 1
+            and all(n in PROVIDERS for n in names)
+            and len(set(names)) == len(names),
+            "providers",
+            names,
+            f"a non-empty list of distinct names from {', '.join(PROVIDERS)}",
+        )
+        object.__setattr__(self, "providers", tuple(names))
+        require(self.split in SPLITS, "split", self.split, " or ".join(repr(v) for v in SPLITS))
+        for name in ("ev", "flex_load"):
+            sub: ProviderResponseConfig = getattr(self, name)
+            require(
+                sub.delay_substeps < self.agc.substeps,
+                f"{name}.delay_substeps",
+                sub.delay_substeps,
+                f"an integer in [0, agc.substeps={self.agc.substeps})",
+            )
+
+    def response_of(self, provider: str) -> tuple[int, float | None, float | None]:
+        """``(delay_substeps, ramp_mw_per_substep, ramp_share_per_substep)`` of a provider (unused: None)."""
+        if provider == "battery":
+            return self.delay_substeps, self.ramp_mw_per_substep, None
+        sub: ProviderResponseConfig = getattr(self, provider)
+        return sub.delay_substeps, None, sub.ramp_share_per_substep
+
+    @property
+    def speed_order(self) -> tuple[str, ...]:
+        """The providers fastest first: shortest delay, then no ramp limit, then registry order."""
+
+        def key(name: str) -> tuple[int, bool, int]:
+            delay, ramp_mw, ramp_share = self.response_of(name)
+            return delay, ramp_mw is not None or ramp_share is not None, PROVIDERS.index(name)
+
+        return tuple(sorted(self.providers, key=key))
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,34 @@ and ``sigma`` is chosen so that ``std(y) = amplitude`` (before the clip). Each c
     x_k = clip(u_k, x_{k-1} - ramp, x_{k-1} + ramp),  x_{-1} = 0
     x_k = clip(x_k, -down_mw, up_mw)
 
+**Providers** (``markets.regulation.providers``; :func:`cap_award`, :func:`split_award`, :func:`respond`).
+By default the battery alone follows the signal (the v0 rule). The EV fleet and the flexible load can
+provide regulation too. Each provider ``i`` declares its headroom ``(up_i, down_i)`` around its base
+setpoint of the interval (``SPEC.reg_headroom`` of its resource module):
+
+- battery: ``up = p_hi - p_bat``, ``down = p_bat - p_lo`` within the SOC-feasible range;
+- EV fleet: ``up = ev_hi - p_ev``, ``down = p_ev - ev_lo`` within the fleet's feasible range of the interval
+  (:func:`vpp_gym.resources.ev_fleet.feasible_range`: the plugged-in share's charging and V2G power, the
+  energy the vehicles still need and the room they have); without V2G, ``ev_hi = 0``, so the fleet
+  regulates by charging less or more around a charging setpoint;
+- flexible load: the shift band, ``up = shift_share L - s``, ``down = s + shift_share L`` around the base
+  shift ``s`` (deferring more or less consumption, as thermostatic loads do; curtailment stays for
+  reserve), and none in the last interval of a shift window, where the shift is forced to repay the
+  backlog.
+
+The capability is ``sum_i max(min(up_i, down_i), 0)``; the award is capped at it and split
+(``split: fastest_first``: in speed order, shortest delay first, then no ramp limit, then battery, EV,
+load, each takes ``min(what is left, its headroom)``; ``pro_rata``: ``A cap_i / sum cap``). Provider ``i``
+follows its share ``C_i`` with its own delay and ramp (:func:`response`; the battery's
+``delay_substeps`` / ``ramp_mw_per_substep``, the others' ``delay_substeps`` and
+``ramp_share_per_substep x C_i``), saturated to its own headroom; the aggregate ``sum_i r_i`` is scored
+and paid as below. Each response acts on its provider: the battery's state of charge over the sub-step
+profile (wear on its mean ``|p|``); the fleet's need over its profile ``p_k = p_ev + r_k``
+(:func:`vpp_gym.resources.ev_fleet.charge_and_depart` with the means of ``min(p_k, 0)`` and
+``max(p_k, 0)``; V2G wear on the latter); the load's backlog gains ``mean(r) dt`` (deferred consumption,
+repaid by the window's end like any shift) and its shift cost is charged on the mean ``|s + r_k|``. The
+mean aggregate response is instructed energy (not an imbalance), as before.
+
 **Performance score** (:func:`performance_score`), the structure of PJM Manual 12's regulation
 performance score (accuracy/correlation, delay, precision, equal weights) adapted to one market interval
 of ``S`` sub-steps and a maximum admissible delay of ``D`` sub-steps (the analogue of PJM's 5 minutes).
@@ -94,7 +122,9 @@ and every accepted offer is paid the marginal ranking price; competitors rank at
 (their K is taken as 1). Simplifications, all documented in ``docs/market_rules.md`` section 2.1: the
 rate is measured on the sub-step response instead of per AGC command segment, the standard rate is a
 share of the award instead of the unit's rated power, and the precision is measured on the delay-aligned
-window instead of after each command settles.
+window instead of after each command settles. With several providers the VPP is scored as one unit on its
+aggregate response (a VPP is metered at its point of aggregation); section 2.2 of ``docs/market_rules.md``
+gives the providers' response models and their sources.
 
 Sources, stated modestly: PJM Manual 12 (Balancing Operations), section on regulation performance
 scoring; PJM's RegD signal description. Sub-step resolution, the fixed comparison window, the tie and
@@ -227,6 +257,55 @@ class KValueConfig:
         require_range("allowed_error_share", self.allowed_error_share, 0.0, 10.0, lo_open=True)
         require_range("k_max", self.k_max, 0.0, 100.0, lo_open=True)
         require_range("k_min", self.k_min, 0.0, self.k_max)
+
+
+PROVIDERS = ("battery", "ev", "flex_load")
+"""The resources that can follow the AGC signal (``markets.regulation.providers``), in registry order."""
+
+SPLITS = ("fastest_first", "pro_rata")
+"""Rules splitting the award between the providers (``markets.regulation.split``)."""
+
+
+@dataclass(frozen=True)
+class ProviderResponseConfig:
+    """The response model of one regulation provider (the EV fleet, the flexible load), in AGC sub-steps.
+
+    The provider's share ``C_i`` of the award is followed as :func:`response` follows it: the request
+    ``C_i s_k`` delayed by ``delay_substeps``, rate-limited to ``ramp_share_per_substep x C_i`` MW per
+    sub-step (a fleet of devices ramps in proportion to the capacity it engages) and saturated to the
+    provider's own headroom. Defaults and sources: ``docs/market_rules.md`` section 2.2.
+
+    Attributes:
+        delay_substeps: response delay in whole sub-steps (the aggregator's control chain and the devices'),
+            less than ``agc.substeps``.
+        ramp_share_per_substep: largest change of the response per sub-step as a share of the provider's
+            share of the award, in ``(0, 2]`` (2 = a full swing from ``-C_i`` to ``C_i`` in one sub-step);
+            null = no limit.
+    """
+
+    delay_substeps: int = 0
+    ramp_share_per_substep: float | None = None
+
+    def __post_init__(self) -> None:
+        require_int("delay_substeps", self.delay_substeps, 0, 3599)
+        if self.ramp_share_per_substep is not None:
+            require_range("ramp_share_per_substep", self.ramp_share_per_substep, 0.0, 2.0, lo_open=True)
+
+
+@dataclass(frozen=True)
+class EvResponseConfig(ProviderResponseConfig):
+    """The EV fleet's response (``markets.regulation.ev``): chargers follow a power command within seconds,
+    i.e. inside one one-minute sub-step: no delay, no ramp limit (the fleet is limited by its headroom)."""
+
+
+@dataclass(frozen=True)
+class FlexLoadResponseConfig(ProviderResponseConfig):
+    """The flexible load's response (``markets.regulation.flex_load``): building HVAC and industrial loads
+    answer through a building or process controller: one sub-step of delay (one minute at the default
+    resolution) and half their share per sub-step of ramp (assumptions, ``docs/market_rules.md`` 2.2)."""
+
+    delay_substeps: int = 1
+    ramp_share_per_substep: float | None = 0.5
 
 
 def agc_signal(cfg: AgcSignalConfig, rng: rnd.Rng, batch: int, steps: int) -> np.ndarray:
@@ -600,66 +679,126 @@ I_MILEAGE_PRICE = ALL_NAMES.index("reg_mileage_price_per_mw")
 """Column of the mileage price in the exogenous rows."""
 
 
-def cap_award(c: Interval, d: Dispatch, accepted: dict[str, Any]) -> None:
-    """Cap the award at the battery's symmetric headroom around its base setpoint.
+def split_award(award: Array, caps: dict[str, Array], rule: str, xp: Any) -> dict[str, Array]:
+    """Each provider's share of the award (MW), ``caps`` their symmetric headroom in speed order.
 
-    ``award = min(cleared, max(min(bat_hi - p_bat, p_bat - bat_lo), 0))``: the capability the VPP
-    can prove for the interval; no capacity is paid that could not follow the full signal. On the
-    day-ahead timeline the cleared capacity is the D-1 award, and the part above the capability pays
+    ``fastest_first``: ``C_i = min(A - sum_{j<i} C_j, cap_i)`` in the order of ``caps``; ``pro_rata``:
+    ``C_i = A cap_i / sum_j cap_j`` (0 where no provider has headroom). One provider takes the whole award.
+    """
+    if len(caps) == 1:
+        return dict.fromkeys(caps, award)
+    shares: dict[str, Array] = {}
+    if rule == "pro_rata":
+        first, *rest = caps.values()
+        total = first
+        for cap in rest:
+            total = total + cap
+        den = xp.where(total > 0.0, total, 1.0)
+        for name, cap in caps.items():
+            shares[name] = award * (cap / den)
+        return shares
+    remaining = award
+    for name, cap in caps.items():
+        shares[name] = xp.minimum(remaining, cap)
+        remaining = remaining - shares[name]
+    return shares
+
+
+def cap_award(c: Interval, d: Dispatch, accepted: dict[str, Any]) -> None:
+    """Cap the award at the providers' symmetric headroom around their base setpoints; split it.
+
+    ``award = min(cleared, sum_i max(min(up_i, down_i), 0))`` over the providers (by default the battery:
+    ``up = bat_hi - p_bat``, ``down = p_bat - bat_lo``; each provider's ``SPEC.reg_headroom``): the
+    capability the VPP can prove for the interval; no capacity is paid that could not follow the full
+    signal. The award is shared by ``markets.regulation.split`` (:func:`split_award`). On the day-ahead
+    timeline the cleared capacity is the D-1 award, and the part above the capability pays
     ``shortfall_penalty_per_mwh`` per MW and hour (non-delivery).
     """
-    xp = c.xp
+    xp, led = c.xp, c.led
+    rc = c.p.cfg.markets.regulation
+    assert rc is not None
     cleared = accepted["regulation"]
-    if c.p.cfg.resources.battery is not None:
-        capability = xp.maximum(xp.minimum(d.bat_hi - d.p_bat, d.p_bat - d.bat_lo), 0.0)
-    else:
+    caps: dict[str, Array] = {}
+    capability = None
+    for spec, prm in c.p.reg_providers:
+        up, down = spec.reg_headroom(c, d, prm)  # type: ignore[misc]
+        caps[spec.name] = cap = xp.maximum(xp.minimum(up, down), 0.0)
+        capability = cap if capability is None else capability + cap
+    if capability is None:
         capability = c.zero
-    accepted["regulation"] = xp.minimum(cleared, capability)
-    c.led["regulation.cleared_mw"], c.led["regulation.capability_mw"] = cleared, capability
-    c.led["regulation.accepted_mw"] = accepted["regulation"]
+    award = xp.minimum(cleared, capability)
+    accepted["regulation"] = award
+    d.reg_mw = split_award(award, caps, rc.split, xp) if caps else {}
+    d.reg_bat_mw = d.reg_mw.get("battery", c.zero)
+    led["regulation.cleared_mw"], led["regulation.capability_mw"] = cleared, capability
+    led["regulation.accepted_mw"] = award
+    if rc.providers != DEFAULT_PROVIDERS:  # the split, written when other resources may provide
+        for name, share in d.reg_mw.items():
+            led[f"regulation.{name}_mw"] = share
     if c.p.day_ahead:  # the award was fixed at D-1: the part the headroom cannot hold is not delivered
-        rc = c.p.cfg.markets.regulation
-        assert rc is not None
-        c.led["penalty.regulation_shortfall"] = (cleared - accepted["regulation"]) * (
-            c.dt * rc.shortfall_penalty_per_mwh
-        )
+        led["penalty.regulation_shortfall"] = (cleared - award) * (c.dt * rc.shortfall_penalty_per_mwh)
 
 
-def respond(c: Interval, d: Dispatch, award: Array, base_a: np.ndarray) -> np.ndarray:
-    """The battery's sub-step response ``(B, S)`` to the AGC signal around ``base_a``; scores and settles.
+def respond(c: Interval, d: Dispatch, award: Array) -> dict[str, np.ndarray]:
+    """Each provider's sub-step response ``(B, S)`` to the AGC signal around its setpoint; scores and settles.
 
-    Writes the score, mileage and cash of the interval (:func:`response`, :func:`performance_score`,
-    :func:`mileage`, :func:`settle`) and the regulation state carried to the next interval.
+    Provider ``i`` follows its share ``C_i`` of the award (:func:`split_award`; the whole award with one
+    provider) with its own delay and ramp (the battery's ``delay_substeps`` / ``ramp_mw_per_substep``, the
+    others' ``ramp_share_per_substep x C_i``), saturated to its headroom at that moment (the battery's
+    after reserve deployment): :func:`response`. The aggregate response ``sum_i r_i`` is scored against
+    ``award x signal`` and settled (:func:`performance_score` or :func:`k_components`, :func:`mileage`,
+    :func:`settle` or :func:`settle_k`); the regulation state is carried to the next interval.
+
+    Returns:
+        ``{provider: response}`` of the providers present, in speed order.
     """
     rc, batched, led = c.p.cfg.markets.regulation, c.batched, c.led
     assert rc is not None and c.ep is not None and c.ep.agc is not None
     sig = c.ep.agc[c.at]  # (B, S)
     cap_a = lift(award, batched)
-    up_bat = np.maximum(lift(d.bat_hi, batched) - base_a, 0.0)
-    down_bat = np.maximum(base_a - lift(d.bat_lo, batched), 0.0)
-    ramp = np.inf if rc.ramp_mw_per_substep is None else rc.ramp_mw_per_substep
-    r_bat = response(cap_a, sig, up_bat, down_bat, rc.delay_substeps, ramp)
+    providers = c.p.reg_providers
+    responses: dict[str, np.ndarray] = {}
+    total: np.ndarray | None = None
+    for spec, prm in providers:
+        share = cap_a if len(providers) == 1 else lift(d.reg_mw[spec.name], batched)
+        up, down = spec.reg_headroom(c, d, prm)  # type: ignore[misc]
+        delay, ramp_mw, ramp_share = rc.response_of(spec.name)
+        if ramp_share is not None:
+            ramp: float | np.ndarray = ramp_share * share
+        else:
+            ramp = np.inf if ramp_mw is None else ramp_mw
+        up_a, down_a = np.maximum(lift(up, batched), 0.0), np.maximum(lift(down, batched), 0.0)
+        r = responses[spec.name] = response(share, sig, up_a, down_a, delay, ramp)
+        total = r if total is None else total + r
+        if rc.providers != DEFAULT_PROVIDERS:
+            led[f"regulation.{spec.name}_response_mw"] = lower(np.add.reduce(r, axis=1) * (1.0 / r.shape[1]), batched)
+    assert total is not None
     miles = cap_a * mileage(sig, lift(c.s.agc_last, batched))
     mileage_price = lift(c.x[I_MILEAGE_PRICE], batched)
     cap_price = lift(led["regulation.price"], batched)
     if rc.scoring == "k_value":  # the K value: mileage x K, carried K for the next offer's ranking
         kv = rc.k_value
         tau = 60.0 * c.dt / sig.shape[1]
-        score = k_components(cap_a[:, None] * sig, r_bat, cap_a, tau, rc.max_delay_substeps, kv)["k"]
+        score = k_components(cap_a[:, None] * sig, total, cap_a, tau, rc.max_delay_substeps, kv)["k"]
         cash = settle_k(cap_a, score, miles, cap_price, mileage_price, c.dt, kv.k_min)
         carried = np.where(cap_a > 0.0, score / kv.k_max, lift(c.s.reg_score, batched))
     else:
-        score = performance_score(cap_a[:, None] * sig, r_bat, rc.max_delay_substeps)["score"]
+        score = performance_score(cap_a[:, None] * sig, total, rc.max_delay_substeps)["score"]
         cash = settle(cap_a, score, miles, cap_price, mileage_price, c.dt, rc.min_score)
         carried = None
-    d.reg_energy_mw = lower(np.add.reduce(r_bat, axis=1) * (1.0 / r_bat.shape[1]), batched)
+    d.reg_energy_mw = lower(np.add.reduce(total, axis=1) * (1.0 / total.shape[1]), batched)
     led["regulation.score"], led["regulation.mileage_mw"] = lower(score, batched), lower(miles, batched)
     led["regulation.mileage_price"] = c.x[I_MILEAGE_PRICE]
     led["regulation.cash"] = lower(cash, batched)
     d.agc_last = lower(sig[:, -1], batched)
     d.reg_score = led["regulation.score"] if carried is None else lower(carried, batched)
-    return r_bat
+    return responses
 
+
+DEFAULT_PROVIDERS = ("battery",)
+"""``markets.regulation.providers`` by default: the v0 rule (the per-provider ledger entries are not written)."""
+
+_LABELS = {"battery": "battery", "ev": "EV fleet", "flex_load": "flexible load"}
 
 SPEC = ProductSpec(
     name="regulation",
@@ -670,10 +809,28 @@ SPEC = ProductSpec(
     noisy_series=("reg_cap_price_per_mw", "reg_mileage_price_per_mw"),
     extra_entries=(
         Entry("regulation.cleared_mw", "power", "MW", "regulation: quantity cleared before the headroom cap"),
-        Entry("regulation.capability_mw", "power", "MW", "regulation: symmetric battery headroom"),
+        Entry("regulation.capability_mw", "power", "MW", "regulation: the providers' symmetric headroom (summed)"),
         Entry("regulation.mileage_mw", "power", "MW", "regulation: mileage of the award's signal"),
         Entry("regulation.mileage_price", "price", "currency/MW", "regulation: mileage price"),
         Entry("regulation.score", "score", "1", "regulation: performance score (k_value scoring: K) of the interval"),
+        *(
+            entry
+            for name in PROVIDERS
+            for entry in (
+                Entry(
+                    f"regulation.{name}_mw",
+                    "power",
+                    "MW",
+                    f"regulation: the {_LABELS[name]}'s share of the award (providers other than the default)",
+                ),
+                Entry(
+                    f"regulation.{name}_response_mw",
+                    "power",
+                    "MW",
+                    f"regulation: the {_LABELS[name]}'s mean response (providers other than the default)",
+                ),
+            )
+        ),
     ),
     award=cap_award,
 )

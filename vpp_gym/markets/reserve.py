@@ -3,7 +3,7 @@
 Rules (:class:`~vpp_gym.markets.products.ReserveMarketConfig`): the accepted capacity ``C`` is paid
 ``C * price * dt``. A call of share ``k`` (``reserve_call_share``) asks for ``k * C`` MW of extra
 injection for the interval, deployed in order from the battery's spare headroom (above its
-setpoint and its regulation award), a running gas unit up to its on-range, then more load
+setpoint and its share of the regulation award), a running gas unit up to its on-range, then more load
 curtailment (up to the load's curtailment limit). Called energy not delivered pays
 ``(called - delivered) * dt * shortfall_penalty_per_mwh``. Deployed energy is settled in real time
 and is instructed, not an imbalance.
@@ -27,7 +27,7 @@ I_CALL = ALL_NAMES.index("reserve_call_share")
 def deploy(c: Interval, d: Dispatch, accepted: dict[str, Any]) -> None:
     """Deploy the called reserve ``call share x award``: battery, then gas, then load curtailment."""
     xp, r = c.xp, c.p.cfg.resources
-    reg_cap = accepted.get("regulation", c.zero)
+    reg_cap = d.reg_bat_mw  # the battery's share of the regulation award (all of it by default)
     called = c.x[I_CALL] * accepted["reserve"]
     remaining = called
     if r.battery is not None:

@@ -149,9 +149,15 @@ def inject(c: Interval, d: Dispatch, b: BatteryParams) -> None:
     d.degradation = d.degradation + d.bat_throughput * (c.dt * b.degradation_cost_per_mwh)
 
 
+def reg_headroom(c: Interval, d: Dispatch, b: BatteryParams) -> tuple[Array, Array]:
+    """Regulation headroom ``(up, down)`` around the base setpoint within the SOC-feasible range."""
+    return d.bat_hi - d.p_bat, d.p_bat - d.bat_lo
+
+
 SPEC = ResourceSpec(
     setpoint=setpoint,
     inject=inject,
+    reg_headroom=reg_headroom,
     ledger=power_entries("battery", "battery"),
     name="battery",
     actions=lambda prm: (

@@ -20,6 +20,9 @@ The need never exceeds the fleet's capacity: arrival needs beyond what the fleet
 dropped (consistent data never triggers this), and ``n1`` is floored at 0 against rounding.
 The mix is homogeneous: departing vehicles carry the average need (a documented simplification).
 Costs: ``unmet_penalty_per_mwh * unmet + degradation_cost_per_mwh * max(p, 0) * dt`` (V2G wear).
+When the fleet provides frequency regulation (``markets.regulation.providers``), ``p`` moves at the AGC
+sub-steps around the setpoint inside ``[p_lo, p_hi]``; ``min(p, 0)`` and ``max(p, 0)`` above are then
+the means of the sub-step profile (:func:`charge_and_depart`), so the bounds still hold.
 Dwell periods cross episode boundaries (vehicles plugged in the evening leave the next morning), so
 the need still outstanding when the episode ends is charged at ``terminal_price_per_mwh`` (by
 default the scenario's mean absolute day-ahead price / ``eta_charge``: what charging it later would
@@ -34,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vpp_gym.data.schema import ALL_NAMES
-from vpp_gym.ops import Array
+from vpp_gym.ops import Array, lift, lower
 from vpp_gym.resources.spec import power_entries
 
 if TYPE_CHECKING:
@@ -112,11 +115,33 @@ def apply(
     """
     p_lo, p_hi = feasible_range(params, need_mwh, plugged, arrival_pu, dt_h, xp)
     p = xp.minimum(xp.maximum(p_request_mw, p_lo), p_hi)
+    need_next, unmet = charge_and_depart(
+        params, need_mwh, arrival_pu, departure, xp.minimum(p, 0.0), xp.maximum(p, 0.0), dt_h, xp
+    )
+    return p, need_next, unmet
+
+
+def charge_and_depart(
+    params: EvFleetParams,
+    need_mwh: Array,
+    arrival_pu: Array,
+    departure: Array,
+    charge_part_mw: Array,
+    v2g_part_mw: Array,
+    dt_h: float,
+    xp: Any = np,
+) -> tuple[Array, Array]:
+    """The need after the interval: arrivals, charging ``min(p, 0)`` and V2G ``max(p, 0)`` (each the mean over
+    the interval of a power profile, or of the constant setpoint), then departures.
+
+    Returns:
+        ``(need_next_mwh, unmet_mwh)``.
+    """
     n0 = xp.minimum(need_mwh + arrival_pu * params.e_fleet_mwh, params.e_fleet_mwh)
-    n1 = n0 + dt_h * (xp.minimum(p, 0.0) * params.eta_charge + xp.maximum(p, 0.0) / params.eta_discharge)
+    n1 = n0 + dt_h * (charge_part_mw * params.eta_charge + v2g_part_mw / params.eta_discharge)
     n1 = xp.maximum(n1, 0.0)
     unmet = departure * n1
-    return p, n1 - unmet, unmet
+    return n1 - unmet, unmet
 
 
 I_EV_PLUG, I_EV_ARR, I_EV_DEP = (
@@ -126,28 +151,64 @@ I_EV_PLUG, I_EV_ARR, I_EV_DEP = (
 
 
 def setpoint(c: Interval, d: Dispatch, e: EvFleetParams) -> None:
-    """Fleet setpoint ``a * p_discharge_max`` (V2G, a >= 0) or ``a * p_charge_max``, projected (:func:`apply`).
+    """Fleet setpoint ``a * p_discharge_max`` (V2G, a >= 0) or ``a * p_charge_max``, projected onto the
+    feasible range of the interval (``d.ev_p`` within ``[d.ev_lo, d.ev_hi]``); the energy follows in
+    :func:`inject`, once the regulation response (if the fleet regulates) is known."""
+    xp, x = c.xp, c.x
+    a = c.action("ev")
+    req = xp.maximum(a, 0.0) * e.p_discharge_max_mw + xp.minimum(a, 0.0) * e.p_charge_max_mw
+    d.ev_lo, d.ev_hi = feasible_range(e, d.state["ev_need_mwh"], x[I_EV_PLUG], x[I_EV_ARR], c.dt, xp)
+    d.ev_p = xp.minimum(xp.maximum(req, d.ev_lo), d.ev_hi)
+    c.led["ev.requested_mw"] = req
 
-    Adds the injection, V2G wear ``max(p, 0) dt x cost``, the charging to the load served, the
+
+def reg_headroom(c: Interval, d: Dispatch, e: EvFleetParams) -> tuple[Array, Array]:
+    """Regulation headroom ``(up, down)`` around the setpoint within the interval's feasible range: less
+    charging or more V2G up to ``ev_hi``, more charging down to ``ev_lo`` (the plugged-in vehicles' power
+    and the energy they still need, or can give, :func:`feasible_range`)."""
+    return d.ev_hi - d.ev_p, d.ev_p - d.ev_lo
+
+
+def reg_follow(c: Interval, d: Dispatch, e: EvFleetParams, r: np.ndarray) -> None:
+    """The fleet's power profile ``ev_p + r_k`` over the sub-steps (``(B, S)``, inside ``[ev_lo, ev_hi]``):
+    its means of ``p``, ``min(p, 0)``, ``max(p, 0)`` and ``max(-p, 0)`` for :func:`inject`."""
+    batched = c.batched
+    prof = lift(d.ev_p, batched)[:, None] + r
+    inv = 1.0 / prof.shape[1]
+    d.ev_flow = tuple(
+        lower(np.add.reduce(v, axis=1) * inv, batched)
+        for v in (prof, np.minimum(prof, 0.0), np.maximum(prof, 0.0), np.maximum(-prof, 0.0))
+    )
+
+
+def inject(c: Interval, d: Dispatch, e: EvFleetParams) -> None:
+    """Charge and depart (:func:`charge_and_depart`) over the setpoint, or over its regulation profile.
+
+    Adds the injection, V2G wear ``mean max(p, 0) dt x cost``, the charging to the load served, the
     unmet-need penalty and, in the last interval, the value of the need still outstanding.
     """
     xp, dt, x, led = c.xp, c.dt, c.x, c.led
-    a = c.action("ev")
-    req = xp.maximum(a, 0.0) * e.p_discharge_max_mw + xp.minimum(a, 0.0) * e.p_charge_max_mw
-    need = d.state["ev_need_mwh"]
-    p_ev, need, unmet = apply(e, need, x[I_EV_PLUG], x[I_EV_ARR], x[I_EV_DEP], req, dt, xp)
+    p_ev = d.ev_p
+    if d.ev_flow is None:  # the setpoint held over the interval
+        neg, pos, charging = xp.minimum(p_ev, 0.0), xp.maximum(p_ev, 0.0), xp.maximum(-p_ev, 0.0)
+    else:
+        p_ev, neg, pos, charging = d.ev_flow
+    need, unmet = charge_and_depart(e, d.state["ev_need_mwh"], x[I_EV_ARR], x[I_EV_DEP], neg, pos, dt, xp)
     d.state["ev_need_mwh"] = need
-    led["ev.requested_mw"], led["ev.applied_mw"] = req, p_ev
+    led["ev.applied_mw"] = p_ev
     d.net = d.net + p_ev
-    d.served = d.served + xp.maximum(-p_ev, 0.0)
+    d.served = d.served + charging
     led["cost.ev_terminal"] = xp.where(c.s.t + 1 == c.p.episode_steps, need * c.p.ev_terminal_price_per_mwh, 0.0)
-    d.degradation = d.degradation + xp.maximum(p_ev, 0.0) * (dt * e.degradation_cost_per_mwh)
+    d.degradation = d.degradation + pos * (dt * e.degradation_cost_per_mwh)
     led["penalty.ev_unmet"] = unmet * e.unmet_penalty_per_mwh
     led["violation.ev_unmet_mwh"] = unmet
 
 
 SPEC = ResourceSpec(
     setpoint=setpoint,
+    inject=inject,
+    reg_headroom=reg_headroom,
+    reg_follow=reg_follow,
     ledger=power_entries("ev", "EV fleet"),
     name="ev",
     actions=lambda prm: (("ev", "fleet setpoint ``a * p_discharge_max_mw`` (V2G, a >= 0) or ``a * p_charge_max_mw``"),),

@@ -18,6 +18,11 @@ the shift power limit, the excess energy ``(|b / dt| - shift_share * L) * dt`` i
 negative); the energy that cap drops is part of the violation.
 
 Costs per interval: ``curtail_cost_per_mwh * c * dt + shift_cost_per_mwh * |s| * dt``.
+
+When the load provides frequency regulation (``markets.regulation.providers``) it does so in the shift
+band: the shift moves at the AGC sub-steps, ``s_k = s + r_k`` inside ``[-shift_share L, shift_share L]``
+(none in a window's last interval); ``s`` becomes the mean of ``s_k`` (so the backlog takes the
+regulation energy ``mean(r) dt``) and the shift cost is charged on the mean ``|s_k|``.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from vpp_gym.data.schema import ALL_NAMES
-from vpp_gym.ops import Array
+from vpp_gym.ops import Array, lift, lower
 from vpp_gym.resources.spec import power_entries
 
 if TYPE_CHECKING:
@@ -150,6 +155,29 @@ def setpoint(c: Interval, d: Dispatch, fl: FlexLoadParams) -> None:
     c.led["violation.shift_mwh"] = violation
 
 
+def reg_headroom(c: Interval, d: Dispatch, fl: FlexLoadParams) -> tuple[Array, Array]:
+    """Regulation headroom ``(up, down)`` in the shift band around the base shift: deferring more
+    consumption up to ``shift_share * base`` (up), making more up down to ``-shift_share * base`` (down);
+    none in the last interval of a shift window, where the shift is forced to repay the backlog."""
+    xp, t, p = c.xp, c.s.t, c.p
+    s_max = fl.shift_share * (fl.peak_mw * c.x[I_LOAD])
+    window_end = ((t + 1) % p.window_steps == 0) | (t + 1 == p.episode_steps)
+    return xp.where(window_end, 0.0, s_max - d.sh), xp.where(window_end, 0.0, d.sh + s_max)
+
+
+def reg_follow(c: Interval, d: Dispatch, fl: FlexLoadParams, r: np.ndarray) -> None:
+    """The shift profile ``sh + r_k`` over the sub-steps (``(B, S)``, inside the shift band): the shift
+    becomes its mean (so the consumption ``base - c - sh`` the mean consumption), the regulation energy
+    ``mean(r) dt`` joins the backlog (repaid by the window's end), and the shift cost is charged on the
+    profile's mean ``|sh + r_k|`` (:func:`inject`)."""
+    batched = c.batched
+    prof = lift(d.sh, batched)[:, None] + r
+    inv = 1.0 / prof.shape[1]
+    d.sh = lower(np.add.reduce(prof, axis=1) * inv, batched)
+    d.sh_moved = lower(np.add.reduce(np.abs(prof), axis=1) * inv, batched)
+    d.state["backlog_mwh"] = d.state["backlog_mwh"] + lower(np.add.reduce(r, axis=1) * inv, batched) * c.dt
+
+
 def inject(c: Interval, d: Dispatch, fl: FlexLoadParams) -> None:
     """The consumption (after reserve curtailment) out of the net injection; curtailment and shift costs."""
     led, dt = c.led, c.dt
@@ -159,12 +187,15 @@ def inject(c: Interval, d: Dispatch, fl: FlexLoadParams) -> None:
     d.net = d.net - consumption
     d.served = d.served + consumption
     led["cost.curtailment"] = d.c * (dt * fl.curtail_cost_per_mwh)
-    led["cost.load_shift"] = abs(d.sh) * (dt * fl.shift_cost_per_mwh)
+    moved = abs(d.sh) if d.sh_moved is None else d.sh_moved
+    led["cost.load_shift"] = moved * (dt * fl.shift_cost_per_mwh)
 
 
 SPEC = ResourceSpec(
     setpoint=setpoint,
     inject=inject,
+    reg_headroom=reg_headroom,
+    reg_follow=reg_follow,
     ledger=(
         Entry("load.base_mw", "power", "MW", "base load of the interval (before flexibility)", owner="flex_load"),
         Entry(

@@ -56,6 +56,12 @@ class ResourceSpec:
             deployment and AGC following (the battery, the load and the gas unit add their final
             injection and their costs there). Both steps run in registry order, which is the
             order of the net injection sum.
+        reg_headroom: if it can follow the AGC signal (``markets.regulation.providers``): its regulation
+            headroom ``(up, down)`` (MW, either may be negative when the setpoint lies outside) around its
+            base setpoint of the interval, given ``(interval, dispatch, its params)``.
+        reg_follow: how its regulation response ``r`` (``(B, S)`` MW at the AGC sub-steps, inside its
+            headroom) acts on it, given ``(interval, dispatch, its params, r)``; the battery's is
+            :func:`~vpp_gym.core.dynamics.follow_agc` itself (None).
         ledger: the ledger entries it writes (:mod:`vpp_gym.ledger` collects them).
         state: the state fields it owns.
         obs_rows: the observation rows it adds from the state, given ``(core params, its params)``.
@@ -70,6 +76,8 @@ class ResourceSpec:
     actions: Callable[[Any], tuple[tuple[str, str], ...]]
     setpoint: Callable[[Interval, Dispatch, Any], None]
     inject: Callable[[Interval, Dispatch, Any], None] | None = None
+    reg_headroom: Callable[[Interval, Dispatch, Any], tuple[Array, Array]] | None = None
+    reg_follow: Callable[[Interval, Dispatch, Any, Any], None] | None = None
     ledger: tuple[Entry, ...] = ()
     state: tuple[StateField, ...] = ()
     obs_rows: Callable[[Any, Any], tuple[ObsRow, ...]] = lambda p, prm: ()
