@@ -315,8 +315,9 @@ def write_index(models_dir: str | Path) -> Path:
         "run's config, scenario, command, `meta.json`, `summary.json` and `curve.csv`; `published.json` lists "
         "every file with its size and SHA-256, checked before the model is loaded. Evaluate one with "
         "`vpp-gym evaluate --config configs/evaluation/<task>.yaml --policies rule,mpc,ppo=models/NAME`; "
-        "`python experiments/benchmark.py` evaluates every `models/<algo>_<task>_s<seed>`. **Load only models "
-        "you trust**: SB3's `model.zip` can run code when it is loaded.",
+        "`python experiments/benchmark.py` evaluates every `models/<algo>_<task>_s<seed>`. The models are files of "
+        "the repository, not of the wheel: evaluate them from a checkout (or copy a folder; it is self-contained). "
+        "**Load only models you trust**: SB3's `model.zip` can run code when it is loaded.",
         "",
         "Columns: training steps = the run's total (the unit's own step in brackets when it differs); wall time of "
         "the training; validation profit = the unit's mean profit per day on the run's validation days (CNY); "
