@@ -111,7 +111,8 @@ def published_model(algo: str, task: str, seed: int, models_dir: Path) -> tuple[
         note = f"trained with {record.get('config_file') or record.get('config_name')}{' + ' + shown if shown else ''}"
         print(f"  {folder}: found; note: {note}, not {committed} as committed", flush=True)
         return folder, note
-    print(f"  {folder}: found ({record.get('training_steps'):,} steps, git {str(record.get('git_revision'))[:10]})")
+    steps = record.get("training_steps")
+    print(f"  {folder}: found ({steps or 0:,} steps, git {str(record.get('git_revision'))[:10]})", flush=True)
     return folder, ""
 
 
@@ -235,7 +236,7 @@ def main() -> None:
     by_cell = {(str(r["task"]), str(r["policy"])): r for r in results}
     command = (
         f"python experiments/benchmark.py{' --train' if args.train else ''} --seeds "
-        f"{' '.join(map(str, args.seeds))} --tasks {' '.join(args.tasks)} --algos {' '.join(args.algos)}"
+        f"{' '.join(map(str, args.seeds))} --tasks {' '.join(args.tasks)} --algos{''.join(' ' + a for a in args.algos)}"
         f"{f' --episodes {args.episodes}' if args.episodes else ''}"
     )
     names = [n for n in (*BASELINES, *args.algos) if n in {x[1] for x in table} or n in args.algos]
