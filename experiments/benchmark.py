@@ -2,7 +2,7 @@
 
 Usage (evaluation only, from the published models of the checkout; no training):
     python experiments/benchmark.py [--seeds 0 1 2] [--tasks arbitrage lowcarbon regulation joint]
-        [--algos ppo sac] [--models-dir models] [--out experiments/results/benchmark] [--update-readme]
+        [--algos ppo sac] [--models-dir models] [--out experiments/results/benchmark] [--[no-]update-readme]
 
 Training what is missing instead (run folders, not published models):
     python experiments/benchmark.py --train [--runs-dir runs/benchmark] ...
@@ -24,8 +24,9 @@ rule, MPC and the oracle (and the passive reference) play them, and so does each
 Written into ``--out``: ``benchmark.md`` (the table), ``benchmark.csv`` (every policy x episode x seed
 KPI row), ``benchmark.json``, the per-task evaluation folders (``kpis.csv``, ``summary.json``,
 ``report.md``) and the rliable report (:mod:`agents.stats`): ``rliable.md``, ``rliable.csv``,
-``rliable.json``, ``performance_profiles.png`` and ``.csv``. ``--update-readme`` also writes the
-table into ``README.md`` between its ``benchmark-table`` markers.
+``rliable.json``, ``performance_profiles.png`` and ``.csv``. The full benchmark (every task, the
+configs' episodes, the default ``--out``) also writes the table into ``README.md`` between its
+``benchmark-table`` markers; ``--update-readme`` / ``--no-update-readme`` decide it for any run.
 
 ``--train-only`` trains what is missing and stops, so trainings can run in parallel processes (one
 per core, on different tasks or seeds) before one evaluating run builds the table.
@@ -58,6 +59,7 @@ MODELS_DIR = ROOT / "models"
 """The checkout's published models (``vpp-gym publish``)."""
 README_START, README_END = "<!-- benchmark-table:start -->", "<!-- benchmark-table:end -->"
 BASELINES = ("passive", "oracle", "rule", "mpc")
+OUT = "experiments/results/benchmark"
 
 
 def ensure_run(algo: str, task: str, seed: int, runs_dir: Path, train_missing: bool) -> Path | None:
@@ -155,9 +157,15 @@ def main() -> None:
     ap.add_argument(
         "--models-dir", default=str(MODELS_DIR), help="published models, <algo>_<task>_s<seed> (default: models/)"
     )
-    ap.add_argument("--out", default="experiments/results/benchmark")
+    ap.add_argument("--out", default=OUT)
     ap.add_argument("--reps", type=int, default=stats.REPS, help="bootstrap replicates of the intervals")
-    ap.add_argument("--update-readme", action="store_true", help="write the table into README.md between its markers")
+    ap.add_argument(
+        "--update-readme",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="write the table into README.md between its markers (default: only for the full benchmark: every "
+        "task, the configs' episodes, the default --out)",
+    )
     args = ap.parse_args()
     revision = git_revision()  # before this run writes its outputs into the checkout
     from_runs = args.train or args.train_only or args.runs_dir is not None
@@ -310,8 +318,10 @@ def main() -> None:
         reps=args.reps,
         header=[f"Command: `{command}` (git revision {revision}). Task `all`: every task's test days together.", ""],
     )
-    if args.update_readme:
+    full = set(args.tasks) == set(TASKS) and not args.episodes and Path(args.out) == Path(OUT)
+    if args.update_readme or (args.update_readme is None and full):
         update_readme(grid)
+        print(f"README.md: the table between {README_START} and {README_END} rewritten")
     print("\n".join(lines))
     print((out / "rliable.md").read_text())
 
