@@ -1,5 +1,6 @@
 """The ``vpp-gym`` command line: ``run`` (main job, the quick benchmark), ``bench`` (throughput), ``train`` (RL
-agents) and ``evaluate`` (every policy on the same held-out episodes: KPIs and report).
+agents), ``evaluate`` (every policy on the same held-out episodes: KPIs and report) and ``publish`` (a
+trained run's model as a small folder under ``models/``).
 
 Config paths given here are read relative to the working directory first; a ``configs/...`` path
 that is not there is the copy that ships with the package (:func:`vpp_gym.config.find_config`).
@@ -264,6 +265,30 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_publish(args: argparse.Namespace) -> int:
+    try:
+        from agents.rl.publish import publish, write_index
+    except ImportError as err:  # pragma: no cover - the rl extra is absent
+        print(f"vpp-gym publish: error: {err}; install the RL extra: pip install -e '.[rl]'", file=sys.stderr)
+        return 2
+    if args.index_only:
+        if args.run is not None:
+            raise ConfigError("--index-only regenerates the index; give no RUN")
+        print(f"index: {write_index(Path(args.models_dir))}")
+        return 0
+    if args.run is None or args.name is None:
+        raise ConfigError("give the run folder and a name: vpp-gym publish RUN --name NAME")
+    publish(
+        args.run,
+        args.name,
+        models_dir=args.models_dir,
+        which=args.which,
+        force=args.force,
+        log=lambda line: print(line, flush=True),
+    )
+    return 0
+
+
 def positive_int(text: str) -> int:
     """An argparse type: an integer >= 1."""
     try:
@@ -359,6 +384,21 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--out", help="output folder, new or empty (default: a new out/evaluate-<task>-<time>)")
     p_eval.add_argument("--export-all", action="store_true", help="export every episode's steps, not only episode 0")
     p_eval.set_defaults(func=_cmd_evaluate)
+    p_pub = sub.add_parser(
+        "publish",
+        help="copy a finished run's best (or final) model, normaliser and records into models/NAME and index it",
+        description="Copy the best (or final) unit of a finished run of vpp-gym train (model, normaliser, "
+        "manifest) with the run's config, scenario, command and records into MODELS_DIR/NAME, play it on test "
+        "day 0 of configs/evaluation/<task>.yaml and record the profit, then regenerate MODELS_DIR/README.md. "
+        "No checkpoint, replay buffer or TensorBoard logs are copied.",
+    )
+    p_pub.add_argument("run", nargs="?", help="the run folder of vpp-gym train")
+    p_pub.add_argument("--name", help="the published folder's name, e.g. ppo_joint_s0 (<algo>_<task>_s<seed>)")
+    p_pub.add_argument("--models-dir", default="models", help="where published models live (default: models)")
+    p_pub.add_argument("--which", choices=("best", "final"), default="best", help="the unit to publish")
+    p_pub.add_argument("--force", action="store_true", help="replace an existing published model of that name")
+    p_pub.add_argument("--index-only", action="store_true", help="only regenerate MODELS_DIR/README.md")
+    p_pub.set_defaults(func=_cmd_publish)
     return parser
 
 

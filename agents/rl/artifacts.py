@@ -338,3 +338,65 @@ def check_spaces(
         shown = "; ".join(f"{k} (run: {brief(a)}, here: {brief(b)})" for k, a, b in keys[:8])
         msg += f". Config keys that differ: {shown}{' ...' if len(keys) > 8 else ''}"
     raise ConfigError(msg + "; evaluate it on the scenario it was trained on")
+
+
+# -- published models -------------------------------------------------------------------------------
+
+PUBLISHED = "published.json"
+"""The record of a published model folder (``vpp-gym publish``, :mod:`agents.rl.publish`), written last."""
+
+
+def read_published(folder: Path) -> dict[str, Any] | None:
+    """The record of a published model folder, or None if ``folder`` is not one (no ``published.json``).
+
+    Raises:
+        RunFolderError: the record is damaged (not JSON, no unit or file list).
+    """
+    path = Path(folder) / PUBLISHED
+    if not path.is_file():
+        return None
+    record = read_json(path, "the published model's record")
+    if (
+        not isinstance(record, dict)
+        or record.get("unit") not in ("best", "final")
+        or not isinstance(record.get("files"), dict)
+    ):
+        raise RunFolderError(f"{path} is not a record of vpp-gym publish (it names no unit or no files)")
+    return record
+
+
+def verify_published(folder: Path, hashes: bool = True) -> dict[str, Any]:
+    """Check every file of a published model folder against its ``published.json`` (sizes, SHA-256).
+
+    The unit inside (``best/`` or ``final/``) is checked against its own manifest as well.
+
+    Raises:
+        RunFolderError: not a published folder, or naming the first file that is missing or changed.
+    """
+    folder = Path(folder)
+    record = read_published(folder)
+    if record is None:
+        raise RunFolderError(f"{folder} is not a published model (no {PUBLISHED})")
+    for rel, rec in record["files"].items():
+        p = folder / rel
+        if not p.is_file():
+            raise RunFolderError(f"{p} is missing ({folder / PUBLISHED} lists it); the published model is incomplete")
+        size = p.stat().st_size
+        if size != rec.get("bytes"):
+            raise RunFolderError(
+                f"{p} is truncated or was changed: {size:,} bytes, {folder / PUBLISHED} records {rec.get('bytes'):,}"
+            )
+        if hashes and _sha256(p) != rec.get("sha256"):
+            raise RunFolderError(f"{p} was changed or is damaged: its SHA-256 differs from the one in {PUBLISHED}")
+    verify_unit(folder / str(record["unit"]), hashes=hashes)
+    return record
+
+
+def file_records(folder: Path, skip: tuple[str, ...] = (PUBLISHED,)) -> dict[str, dict[str, Any]]:
+    """Every file below ``folder`` (relative POSIX path) with its size and SHA-256, but those named in ``skip``."""
+    out = {}
+    for p in sorted(Path(folder).rglob("*")):
+        rel = p.relative_to(folder).as_posix()
+        if p.is_file() and rel not in skip:
+            out[rel] = {"bytes": p.stat().st_size, "sha256": _sha256(p)}
+    return out

@@ -1,10 +1,12 @@
 """A trained agent as a :class:`agents.base.Policy`: the model plus its observation normalisation.
 
 A run folder's ``best/`` and ``final/`` units (:mod:`agents.rl.artifacts`) each hold a model and its
-normaliser, checked against the unit's manifest before anything is loaded: a missing, truncated or
-changed file is an error naming it, and a model is never used without its normaliser. The
-normaliser is read from ``normalizer.npz`` + ``normalizer.json`` (no pickle); the model is
-Stable-Baselines3's zip, which can run code when it is loaded: **load only runs you trust**.
+normaliser; a published model folder (``vpp-gym publish``, :mod:`agents.rl.publish`) holds one such
+unit and the run's records, all listed with their hashes in ``published.json``. Either is checked
+against its manifests before anything is loaded: a missing, truncated or changed file is an error
+naming it, and a model is never used without its normaliser. The normaliser is read from
+``normalizer.npz`` + ``normalizer.json`` (no pickle); the model is Stable-Baselines3's zip, which
+can run code when it is loaded: **load only runs you trust**.
 """
 
 from __future__ import annotations
@@ -14,7 +16,16 @@ from typing import Any
 
 import numpy as np
 
-from agents.rl.artifacts import MODEL, ObsNormalizer, check_spaces, config_diff, find_unit, verify_unit
+from agents.rl.artifacts import (
+    MODEL,
+    ObsNormalizer,
+    check_spaces,
+    config_diff,
+    find_unit,
+    read_published,
+    verify_published,
+    verify_unit,
+)
 from agents.runfiles import RunFolderError, read_json
 
 
@@ -60,7 +71,9 @@ class RlPolicy:
     def check(run_dir: str | Path, which: str = "best", env: Any | None = None) -> tuple[str, Path]:
         """Everything :meth:`load` checks before it loads the model (nothing is unpickled).
 
-        The run folder's ``meta.json``, the unit's files against its manifest (sizes and SHA-256) and,
+        The run folder's ``meta.json``, the unit's files against its manifest (sizes and SHA-256; in a
+        published model folder first every file against ``published.json``, whose unit is the one
+        loaded: ``which="best"``, the default, stands for it) and,
         with ``env`` (a vpp-gym env), the observation and action layouts the model was trained on
         (an error names the rows and the config keys that differ). Returns ``(algo, unit folder)``.
 
@@ -71,11 +84,21 @@ class RlPolicy:
         run = Path(run_dir)
         if which not in ("best", "final"):
             raise ValueError(f"which={which!r}; expected 'best' or 'final'")
-        meta = read_json(run / "meta.json", f"{run} is not a run folder of vpp-gym train (no meta.json)")
+        published = read_published(run)
+        if published is not None:  # every file against published.json first, then the unit's manifest
+            verify_published(run)
+            if which != published["unit"] and which != "best":
+                raise RunFolderError(
+                    f"{run} is a published model holding only its {published['unit']}/ unit, not {which}/"
+                )
+            which = str(published["unit"])
+        meta = read_json(
+            run / "meta.json", f"{run} is not a run folder of vpp-gym train nor a published model (no meta.json)"
+        )
         algo = meta.get("algo") if isinstance(meta, dict) else None
         if algo not in ("ppo", "sac"):
             raise RunFolderError(f"{run / 'meta.json'} names no algorithm (ppo or sac); the file is damaged")
-        unit = find_unit(run, which)
+        unit = find_unit(run, which) if published is None else run / which
         if unit is None:
             target = run / which
             if target.is_dir():
