@@ -232,7 +232,9 @@ def main() -> None:
         )
         agents, missing = agents_for(task, args.algos, args.seeds, Path(args.models_dir))
         if missing:
-            notes.append(f"{task}: no published model {', '.join(missing)} in {args.models_dir} (not evaluated)")
+            where = Path(args.models_dir).resolve()
+            shown = where.relative_to(ROOT) if where.is_relative_to(ROOT) else where  # the checkout's models/
+            notes.append(f"{task}: no published model {', '.join(missing)} in {shown} (not evaluated)")
         for label, overrides in variants.items():
             cfg = replace(base, overrides=merge_overrides(base.overrides, overrides))
             print(
