@@ -4,8 +4,11 @@ With ``agent.bc_episodes > 0``, before the first PPO update the policy is fitted
 ``agent.bc_policy`` (:func:`agents.registry.make_policy`: ``rule`` by default) played on days of the
 train split, never the validation or test split:
 
-* the Gaussian policy's **mean action** is fitted to the teacher's actions (mean squared error on
-  the observation as the training normaliser will present it);
+* the Gaussian policy's **mean action** is fitted to the teacher's actions (squared error on the
+  observation as the training normaliser will present it; where the teacher plays a bound of the
+  action box, only a mean short of the bound counts as an error, :func:`clone_error`, because the
+  policy's action is clipped to the box: a regression to the mean would otherwise pull an action
+  the teacher plays at its bound, such as the largest regulation offer, inside it);
 * the **value network** to the teacher's discounted returns, in the units PPO will see (rewards
   scaled and clipped as ``VecNormalize`` scales them), so the first advantages are not noise;
 * the observation normaliser (and the return normaliser, with ``normalize.reward``) is updated with
@@ -47,6 +50,17 @@ def returns_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
         g = rewards[:, t] + gamma * g
         out[:, t] = g
     return out
+
+
+def clone_error(mean: Any, target: Any, low: float = -1.0, high: float = 1.0) -> Any:
+    """The cloning error of the policy's mean action (torch tensors): ``mean - target``, except where the
+    target is at a bound of the box, where it is only the shortfall (``min(mean - high, 0)`` at ``high``,
+    ``max(mean - low, 0)`` at ``low``): a mean beyond the bound plays the bound."""
+    import torch
+
+    err = mean - target
+    err = torch.where(target >= high, torch.clamp(err, max=0.0), err)
+    return torch.where(target <= low, torch.clamp(mean - low, min=0.0), err)
 
 
 def bc_seed(seed: int, k: int) -> int:
@@ -116,6 +130,9 @@ def behaviour_clone(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str, A
     y = torch.as_tensor(actions.reshape(E * T, -1), dtype=torch.float32)
     g = torch.as_tensor(returns_to_go(scaled, a.gamma).reshape(-1), dtype=torch.float32)
     policy = model.policy
+    low, high = float(venv.action_space.low.min()), float(venv.action_space.high.max())
+    if not (np.all(venv.action_space.low == low) and np.all(venv.action_space.high == high)):
+        raise ValueError("behaviour cloning needs an action box with one low and one high bound")
     opt = torch.optim.Adam(policy.parameters(), lr=a.bc_learning_rate)
     gen = torch.Generator().manual_seed(cfg.seed)
     policy.set_training_mode(True)
@@ -127,7 +144,7 @@ def behaviour_clone(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str, A
         for i in range(0, n, BC_BATCH):
             idx = perm[i : i + BC_BATCH]
             latent_pi, latent_vf = policy.mlp_extractor(policy.extract_features(x[idx]))
-            la = ((policy.action_net(latent_pi) - y[idx]) ** 2).mean()
+            la = (clone_error(policy.action_net(latent_pi), y[idx], low, high) ** 2).mean()
             lv = ((policy.value_net(latent_vf).squeeze(-1) - g[idx]) ** 2).mean()
             opt.zero_grad()
             (la + a.vf_coef * lv).backward()

@@ -15,7 +15,7 @@ pytest.importorskip("stable_baselines3")
 
 from agents.base import PassivePolicy, run_episode
 from agents.rl.config import load_experiment
-from agents.rl.pretrain import bc_seed, behaviour_clone, collect, returns_to_go
+from agents.rl.pretrain import bc_seed, behaviour_clone, clone_error, collect, returns_to_go
 from agents.rl.train import build_model, make_train_env, train
 from agents.rule import PriceThresholdPolicy
 from vpp_gym.validation import ConfigError, ConfigWarning
@@ -59,7 +59,8 @@ def test_clone_fits_the_teachers_episodes_and_the_normalisers_saw_them() -> None
         with torch.no_grad():
             x = torch.as_tensor(venv.normalize_obs(states), dtype=torch.float32)
             mean = model.policy.action_net(model.policy.mlp_extractor(model.policy.extract_features(x))[0])
-        return float(((mean.numpy() - actions.reshape(len(states), -1)) ** 2).mean())
+        played = np.clip(mean.numpy(), -1.0, 1.0)  # the env plays the mean clipped to the box
+        return float(((played - actions.reshape(len(states), -1)) ** 2).mean())
 
     count0 = venv.obs_rms.count
     record = behaviour_clone(model, venv, cfg)
@@ -108,3 +109,12 @@ def test_init_mean_passive_starts_the_policy_at_the_passive_action() -> None:
     obs = np.stack([env.reset(seed=s)[0] for s in range(4)])
     got = model.predict(venv.normalize_obs(obs), deterministic=True)[0]
     np.testing.assert_allclose(got, np.tile(passive, (4, 1)), atol=0.05)  # output layer gain 0.01
+
+
+def test_clone_error_counts_only_the_shortfall_at_a_bound() -> None:
+    import torch
+
+    mean = torch.tensor([1.3, 0.8, -1.4, -0.7, 0.2, 0.2])
+    target = torch.tensor([1.0, 1.0, -1.0, -1.0, 0.5, -0.1])
+    # beyond the upper bound: 0; short of it: -0.2; beyond the lower bound: 0; short of it: 0.3; inside: mean - target
+    np.testing.assert_allclose(clone_error(mean, target).numpy(), [0.0, -0.2, 0.0, 0.3, -0.3, 0.3], atol=1e-6)
