@@ -89,6 +89,10 @@ class PpoConfig:
         bc_policy: the demonstrating policy: ``rule``, ``mpc`` or ``oracle``.
         bc_epochs: passes over the demonstrations.
         bc_learning_rate: Adam step size of the cloning.
+        dagger_rounds: rounds of DAgger after the cloning: the clone plays ``dagger_episodes`` train
+            days, ``bc_policy`` labels the states it reached, and the fit is repeated on every
+            labelled state so far (0 = none).
+        dagger_episodes: episodes per DAgger round.
     """
 
     learning_rate: float = 3e-4
@@ -111,12 +115,21 @@ class PpoConfig:
     bc_policy: Literal["rule", "mpc", "oracle"] = "rule"
     bc_epochs: int = 50
     bc_learning_rate: float = 1e-3
+    dagger_rounds: int = 0
+    dagger_episodes: int = 64
 
     def __post_init__(self) -> None:
         require_range("agent.learning_rate", self.learning_rate, 0.0, 1.0, lo_open=True)
         require_int("agent.bc_episodes", self.bc_episodes, 0, 1_000_000)
         require_int("agent.bc_epochs", self.bc_epochs, 1, 100_000)
         require_range("agent.bc_learning_rate", self.bc_learning_rate, 0.0, 1.0, lo_open=True)
+        require_int("agent.dagger_rounds", self.dagger_rounds, 0, 1000)
+        require_int("agent.dagger_episodes", self.dagger_episodes, 1, 1_000_000)
+        if self.dagger_rounds and self.bc_policy == "oracle":
+            raise ConfigError(
+                "agent.dagger_rounds: the oracle plans the day from its start and cannot label the states "
+                "another policy reaches; use bc_policy: rule or mpc, or dagger_rounds: 0"
+            )
         require_int("agent.n_steps", self.n_steps, 1, 1_000_000)
         require_int("agent.batch_size", self.batch_size, 1, 10_000_000)
         require_int("agent.n_epochs", self.n_epochs, 1, 1000)
@@ -332,7 +345,7 @@ def unused_keys(cfg: ExperimentConfig) -> list[tuple[str, object, str]]:
     out: list[tuple[str, object, str]] = []
     a, n = cfg.agent, cfg.normalize
     if isinstance(a, PpoConfig) and a.bc_episodes == 0:
-        for key in ("bc_policy", "bc_epochs", "bc_learning_rate"):
+        for key in ("bc_policy", "bc_epochs", "bc_learning_rate", "dagger_rounds", "dagger_episodes"):
             if getattr(a, key) != getattr(PpoConfig(), key):
                 out.append((f"agent.{key}", getattr(a, key), "agent.bc_episodes is 0 (no behaviour cloning)"))
     if isinstance(a, SacConfig) and a.demo_episodes == 0 and a.demo_policy != SacConfig().demo_policy:

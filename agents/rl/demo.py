@@ -18,6 +18,7 @@ problem for an off-policy critic, which only needs ``(s, a, r, s')`` the env rea
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -84,13 +85,22 @@ def demo_days(seed: int, stream: int, episodes: int, n_days: int) -> np.ndarray:
 
 
 def teacher_episodes(
-    envs: list[gym.Env], policy: str, seeds: list[int], days: list[int]
+    envs: list[gym.Env],
+    policy: str,
+    seeds: list[int],
+    days: list[int],
+    actor: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Play one teacher episode per env in lockstep: env ``i`` on train day ``days[i]`` with seed ``seeds[i]``.
 
+    With ``actor`` (observations ``(n, n_obs)`` -> actions ``(n, A)``), the actor plays and the teacher
+    is only asked, at every step, what it would do in the state the actor reached (its labels, as in
+    DAgger); otherwise the teacher plays.
+
     Returns ``(obs, actions, rewards, profits)``: observations ``(n, T + 1, n_obs)`` (the last one is
     the terminal observation), the teacher's actions clipped to the action space ``(n, T, A)``, the
-    rewards ``(n, T)`` (float32, as a vector env returns them) and the episode profits ``(n,)``.
+    rewards ``(n, T)`` (float32, as a vector env returns them) and the episode profits ``(n,)`` of
+    whoever played.
 
     Raises:
         ConfigError: if the episodes are not all of one length (demonstrations need a fixed length).
@@ -117,7 +127,8 @@ def teacher_episodes(
         actions = np.stack(
             [np.clip(t.act(o, inf), low, high) for t, o, inf in zip(teachers, obs_seq[-1], infos_prev, strict=True)]
         )
-        steps = [env.step(act) for env, act in zip(envs, actions, strict=True)]
+        played = actions if actor is None else np.clip(actor(obs_seq[-1]), low, high)
+        steps = [env.step(act) for env, act in zip(envs, played, strict=True)]
         obs_seq.append(np.stack([s[0] for s in steps]))
         act_seq.append(actions)
         rew_seq.append(np.array([s[1] for s in steps], dtype=np.float32))

@@ -14,6 +14,12 @@ train split, never the validation or test split:
 * the observation normaliser (and the return normaliser, with ``normalize.reward``) is updated with
   the demonstrations, as if the agent had played them.
 
+With ``agent.dagger_rounds > 0`` the cloning is followed by rounds of DAgger (Ross, Gordon and
+Bagnell, AISTATS 2011): the clone plays ``agent.dagger_episodes`` train days, the teacher is asked
+what it would do in every state the clone reached, and the fit is repeated on all labelled states
+so far, so that the clone also learns to recover from its own mistakes (the teacher must act on the
+state it is given: ``rule`` and ``mpc`` do, the oracle plans the day from its start).
+
 The trained agent stays a pure policy: observation in, action out; the teacher is used only here, at
 training time (issue #18 lists demonstrations among the allowed agent-side methods). PPO then
 improves the clone on its own episodes; the trainer evaluates the clone before the first update, so
@@ -28,6 +34,7 @@ oracle acts on information the observation does not hold, so its clone averages 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
@@ -63,36 +70,45 @@ def clone_error(mean: Any, target: Any, low: float = -1.0, high: float = 1.0) ->
     return torch.where(target <= low, torch.clamp(mean - low, min=0.0), err)
 
 
-def bc_seed(seed: int, k: int) -> int:
-    """Seed of cloning episode ``k`` (env and teacher) of a run with experiment seed ``seed``."""
-    return episode_seed(seed, 1_000_000 + k)
+def bc_seed(seed: int, k: int, round_: int = 0) -> int:
+    """Seed of cloning episode ``k`` (env and teacher) of round ``round_`` (0: the teacher's episodes, r > 0:
+    DAgger round r) of a run with experiment seed ``seed``."""
+    return episode_seed(seed, 1_000_000 * (round_ + 1) + k)
 
 
 def collect(
-    cfg: ExperimentConfig, n_parallel: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The teacher's episodes: ``agent.bc_episodes`` of them, ``n_parallel`` at a time.
+    cfg: ExperimentConfig,
+    n_parallel: int,
+    episodes: int | None = None,
+    round_: int = 0,
+    actor: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> tuple[np.ndarray, ...]:
+    """Episodes labelled by the teacher ``agent.bc_policy``, ``n_parallel`` at a time.
 
+    Round 0 (``agent.bc_episodes`` episodes): the teacher plays. Round ``r > 0`` (DAgger,
+    ``agent.dagger_episodes``): ``actor`` plays and the teacher labels the states it reaches.
     Episode ``k`` is on train day ``days[k]`` (:func:`agents.rl.demo.demo_days`, stream
-    :data:`BC_STREAM`) with seed :func:`bc_seed`. Returns the arrays of
+    ``BC_STREAM + r``) with seed :func:`bc_seed`. Returns the arrays of
     :func:`agents.rl.demo.teacher_episodes`, stacked, and the days.
     """
     a = cfg.agent
     assert isinstance(a, PpoConfig)
-    n = max(1, min(n_parallel, a.bc_episodes))
+    count = a.bc_episodes if episodes is None else episodes
+    n = max(1, min(n_parallel, count))
     envs = [gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides, split="train") for _ in range(n)]
     try:
         n_days = len(envs[0].unwrapped.episode_starts["train"])  # type: ignore[attr-defined]
-        days = demo_days(cfg.seed, BC_STREAM, a.bc_episodes, n_days)
+        days = demo_days(cfg.seed, BC_STREAM + round_, count, n_days)
         parts = []
-        for start in range(0, a.bc_episodes, n):
-            ks = list(range(start, min(start + n, a.bc_episodes)))
+        for start in range(0, count, n):
+            ks = list(range(start, min(start + n, count)))
             parts.append(
                 teacher_episodes(
                     envs[: len(ks)],
                     a.bc_policy,
-                    [bc_seed(cfg.seed, k) for k in ks],
+                    [bc_seed(cfg.seed, k, round_) for k in ks],
                     [int(days[k]) for k in ks],
+                    actor,
                 )
             )
     finally:
@@ -102,39 +118,90 @@ def collect(
     return obs, actions, rewards, profits, days
 
 
+def _observe(venv: Any, obs: np.ndarray, rewards: np.ndarray) -> None:
+    """Update the training normalisers with whole episodes, as if the agent had played them."""
+    E, T = rewards.shape
+    if venv.norm_obs:
+        venv.obs_rms.update(obs[:, :T].reshape(E * T, -1))
+    if venv.norm_reward:
+        running = np.zeros(E)
+        for t in range(T):  # the running discounted return VecNormalize keeps, step by step
+            running = running * venv.gamma + rewards[:, t]
+            venv.ret_rms.update(running)
+
+
 def behaviour_clone(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str, Any]:
     """Fit ``model``'s (a fresh SB3 PPO) mean action and value to the teacher's episodes; update ``venv``'s statistics.
 
-    ``venv`` is the training ``VecNormalize``. Deterministic for a seed: the minibatch order comes
+    ``venv`` is the training ``VecNormalize``. Then ``agent.dagger_rounds`` rounds of DAgger: the clone
+    plays ``agent.dagger_episodes`` train days, the teacher labels the states it reached, and the fit
+    is repeated on all the labelled states so far. Deterministic for a seed: the minibatch order comes
     from a generator seeded with the experiment seed. Returns the record kept in the run's
-    ``meta.json``: episodes, policy, the teacher's mean profit, the final losses and the wall time.
+    ``meta.json``: episodes, policy, the teacher's mean profit, the clone's mean profit on the train
+    days of each DAgger round, the final losses and the wall time.
     """
     import torch
 
     a = cfg.agent
     assert isinstance(a, PpoConfig)
     t0 = time.perf_counter()
-    obs, actions, rewards, profits, _days = collect(cfg, venv.num_envs)
-    E, T = rewards.shape
-    states = obs[:, :T].reshape(E * T, -1)
-    if venv.norm_obs:
-        venv.obs_rms.update(states)
-    scaled = rewards.astype(np.float64)
-    if venv.norm_reward:
-        running = np.zeros(E)
-        for t in range(T):  # the running discounted return VecNormalize keeps, step by step
-            running = running * venv.gamma + rewards[:, t]
-            venv.ret_rms.update(running)
-        scaled = np.clip(rewards / np.sqrt(venv.ret_rms.var + venv.epsilon), -venv.clip_reward, venv.clip_reward)
-    x = torch.as_tensor(venv.normalize_obs(states) if venv.norm_obs else states, dtype=torch.float32)
-    y = torch.as_tensor(actions.reshape(E * T, -1), dtype=torch.float32)
-    g = torch.as_tensor(returns_to_go(scaled, a.gamma).reshape(-1), dtype=torch.float32)
     policy = model.policy
     low, high = float(venv.action_space.low.min()), float(venv.action_space.high.max())
     if not (np.all(venv.action_space.low == low) and np.all(venv.action_space.high == high)):
         raise ValueError("behaviour cloning needs an action box with one low and one high bound")
     opt = torch.optim.Adam(policy.parameters(), lr=a.bc_learning_rate)
     gen = torch.Generator().manual_seed(cfg.seed)
+    data: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    record: dict[str, Any] = {"episodes": a.bc_episodes, "policy": a.bc_policy, "epochs": a.bc_epochs}
+
+    def student(obs: np.ndarray) -> np.ndarray:
+        x = venv.normalize_obs(obs) if venv.norm_obs else obs
+        return model.predict(x, deterministic=True)[0]
+
+    for round_ in range(a.dagger_rounds + 1):
+        obs, labels, rewards, profits, _days = collect(
+            cfg,
+            venv.num_envs,
+            None if round_ == 0 else a.dagger_episodes,
+            round_,
+            None if round_ == 0 else student,
+        )
+        if round_ == 0:
+            record["mean_profit"] = float(np.mean(profits))
+        else:
+            record.setdefault("dagger_clone_profit", []).append(float(np.mean(profits)))
+        _observe(venv, obs, rewards)
+        data.append((obs[:, : rewards.shape[1]], labels, rewards))
+        record["action_mse"], record["value_mse"] = _fit(policy, opt, gen, venv, data, a, low, high)
+    record["transitions"] = sum(r.size for _o, _l, r in data)
+    record["wall_s"] = round(time.perf_counter() - t0, 1)
+    return record
+
+
+def _fit(
+    policy: Any,
+    opt: Any,
+    gen: Any,
+    venv: Any,
+    data: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    a: PpoConfig,
+    low: float,
+    high: float,
+) -> tuple[float, float]:
+    """``agent.bc_epochs`` passes of Adam over every labelled state so far; returns the last pass's losses."""
+    import torch
+
+    states = np.concatenate([o.reshape(-1, o.shape[-1]) for o, _l, _r in data])
+    labels = np.concatenate([lab.reshape(-1, lab.shape[-1]) for _o, lab, _r in data])
+    returns = []
+    for _o, _l, rewards in data:  # each episode's returns in the units PPO will see
+        scaled = rewards.astype(np.float64)
+        if venv.norm_reward:
+            scaled = np.clip(rewards / np.sqrt(venv.ret_rms.var + venv.epsilon), -venv.clip_reward, venv.clip_reward)
+        returns.append(returns_to_go(scaled, a.gamma).reshape(-1))
+    x = torch.as_tensor(venv.normalize_obs(states) if venv.norm_obs else states, dtype=torch.float32)
+    y = torch.as_tensor(labels, dtype=torch.float32)
+    g = torch.as_tensor(np.concatenate(returns), dtype=torch.float32)
     policy.set_training_mode(True)
     n = len(x)
     act_loss = val_loss = float("nan")
@@ -153,16 +220,7 @@ def behaviour_clone(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str, A
             sums[1] += float(lv.detach()) * len(idx)
         act_loss, val_loss = sums[0] / n, sums[1] / n
     policy.set_training_mode(False)
-    return {
-        "episodes": a.bc_episodes,
-        "transitions": E * T,
-        "policy": a.bc_policy,
-        "mean_profit": float(np.mean(profits)),
-        "epochs": a.bc_epochs,
-        "action_mse": act_loss,
-        "value_mse": val_loss,
-        "wall_s": round(time.perf_counter() - t0, 1),
-    }
+    return act_loss, val_loss
 
 
 def check_cloning(cfg: ExperimentConfig) -> None:

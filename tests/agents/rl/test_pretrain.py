@@ -118,3 +118,33 @@ def test_clone_error_counts_only_the_shortfall_at_a_bound() -> None:
     target = torch.tensor([1.0, 1.0, -1.0, -1.0, 0.5, -0.1])
     # beyond the upper bound: 0; short of it: -0.2; beyond the lower bound: 0; short of it: 0.3; inside: mean - target
     np.testing.assert_allclose(clone_error(mean, target).numpy(), [0.0, -0.2, 0.0, 0.3, -0.3, 0.3], atol=1e-6)
+
+
+def test_dagger_round_plays_the_actor_and_labels_its_states_with_the_teacher() -> None:
+    cfg, _ = load_experiment(mapping={**CFG, "agent": {**CFG["agent"], "dagger_rounds": 1, "dagger_episodes": 2}})
+
+    def actor(obs: np.ndarray) -> np.ndarray:  # a policy unlike the teacher: sell 30 %, charge at 50 %
+        out = np.zeros((len(obs), 5), dtype=np.float32)
+        out[:, 0], out[:, 1] = 0.3, -0.5
+        return out
+
+    obs, labels, _rewards, profits, days = collect(cfg, 2, episodes=2, round_=1, actor=actor)
+    # the independent re-run: the actor plays episode 1, the rule is asked in every state it reaches
+    env = gym.make(cfg.env_id, split="train")
+    o, info = env.reset(seed=bc_seed(cfg.seed, 1, 1), options={"day": int(days[1])})
+    teacher = PriceThresholdPolicy(env)
+    teacher.reset()
+    profit, done, t = 0.0, False, 0
+    while not done:
+        np.testing.assert_array_equal(o, obs[1, t])
+        np.testing.assert_array_equal(np.clip(teacher.act(o, info), -1.0, 1.0), labels[1, t])
+        o, _r, term, trunc, info = env.step(actor(o[None])[0])
+        profit += info["profit"]
+        done, t = term or trunc, t + 1
+    assert profits[1] == pytest.approx(profit, rel=1e-12)
+    # and the whole cloning with one round records the clone's profit on its round's days
+    venv = make_train_env(cfg)
+    record = behaviour_clone(build_model(cfg, venv, None), venv, cfg)
+    assert len(record["dagger_clone_profit"]) == 1 and record["transitions"] == (3 + 2) * 96
+    with pytest.raises(ConfigError, match=r"agent\.dagger_rounds: the oracle plans the day from its start"):
+        load_experiment(mapping={**CFG, "agent": {**CFG["agent"], "bc_policy": "oracle", "dagger_rounds": 1}})
