@@ -52,6 +52,8 @@ from typing import Any
 
 from agents import runinfo
 from agents.rl.artifacts import (
+    MANIFEST,
+    MODEL,
     PUBLISHED,
     config_diff,
     file_records,
@@ -181,6 +183,43 @@ def played_test_day(folder: Path, env_id: str, log: Callable[[str], None] = prin
     }
 
 
+def drop_optimizer_state(unit: Path, algo: str) -> int:
+    """Re-save the unit's model without its optimisers' state (Adam's moment estimates); returns the bytes saved.
+
+    The moments are needed to continue training, not to act: they are two thirds of a PPO model's
+    file. The policy's parameters are unchanged (checked: the re-saved model's actions on a batch of
+    observations are equal bit for bit); the unit's manifest is rewritten with the new file's size and
+    hash and says ``"optimizer_state": "dropped"``. Fine-tuning a published model restarts Adam.
+    """
+    import numpy as np
+
+    from agents.rl.policy import load_model
+
+    path = unit / MODEL
+    before = path.stat().st_size
+    model = load_model(algo, path, device="cpu")
+    names = [n for n in model._get_torch_save_params()[0] if n.split(".")[-1].endswith("optimizer")]
+    for name in names:
+        obj: Any = model
+        for part in name.split("."):
+            obj = getattr(obj, part)
+        obj.state.clear()
+    probe = np.random.default_rng(0).standard_normal((8, *model.observation_space.shape)).astype(np.float32)
+    want = model.predict(probe, deterministic=True)[0]
+    tmp = unit / ".model.tmp.zip"
+    model.save(tmp)
+    got = load_model(algo, tmp, device="cpu").predict(probe, deterministic=True)[0]
+    if not np.array_equal(want, got):
+        tmp.unlink()
+        raise RunFolderError(f"{path}: the model re-saved without its optimiser state acts differently; not published")
+    os.replace(tmp, path)
+    manifest = read_json(unit / MANIFEST, "the unit's manifest")
+    manifest["files"][MODEL] = {"bytes": path.stat().st_size, "sha256": file_records(unit)[MODEL]["sha256"]}
+    manifest["optimizer_state"] = "dropped"
+    (unit / MANIFEST).write_text(json.dumps(manifest, indent=1))
+    return before - path.stat().st_size
+
+
 def _write_record(folder: Path, record: dict[str, Any]) -> None:
     record["files"] = file_records(folder)
     record["bytes"] = sum(int(r["bytes"]) for r in record["files"].values())
@@ -228,6 +267,9 @@ def publish(
             if (run / rec).is_file():
                 shutil.copy2(run / rec, tmp / rec)
         verify_unit(tmp / which)  # the copy: a unit replaced while it was copied is caught here
+        saved = drop_optimizer_state(tmp / which, str(meta.get("algo")))
+        verify_unit(tmp / which)
+        log(f"  {MODEL}: optimiser state dropped ({saved:,} bytes less; not needed to act)")
         record: dict[str, Any] = {
             "format": FORMAT,
             "name": name,

@@ -70,6 +70,10 @@ def test_published_folder_holds_the_unit_and_records_only(published: Path, run: 
         ]
     )  # no checkpoint, no final unit, no TensorBoard logs
     assert (run / "checkpoint").is_dir() and (run / "tb").is_dir()
+    # the model without Adam's moments: smaller, and the same actions (drop_optimizer_state checks them)
+    unit = json.loads((published / "best" / "manifest.json").read_text())
+    assert unit["optimizer_state"] == "dropped"
+    assert (published / "best" / "model.zip").stat().st_size < (run / "best" / "model.zip").stat().st_size
     record = verify_published(published)
     summary = json.loads((run / "summary.json").read_text())
     meta = json.loads((run / "meta.json").read_text())
