@@ -111,7 +111,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         else:
             from agents.rl.config import load_experiment
 
-            overrides = {"env_id": cfg.env_id, "train.total_timesteps": args.ppo_steps}
+            overrides: dict[str, object] = {"env_id": cfg.env_id}
+            if args.ppo_steps is not None:
+                overrides["train.total_timesteps"] = args.ppo_steps
             if scenario:
                 overrides["scenario"] = scenario
             exp, base = load_experiment(packaged_config(QUICK_PPO), overrides)
@@ -128,12 +130,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
         policies = "rule,mpc,oracle"
         present: tuple[str, ...] = ()
         if exp is not None:
+            from agents.rl.config import PpoConfig
             from agents.rl.train import train
 
             run = out / "ppo_run"  # inside the new or empty output folder: nothing of the user's is there
+            agent = exp.agent
+            clone = (
+                f"behaviour cloning of {agent.bc_policy} on {agent.bc_episodes} train days, then "
+                if isinstance(agent, PpoConfig) and agent.bc_episodes
+                else ""
+            )
             print(
-                f"[1/2] training PPO for {args.ppo_steps:,} steps (train split, validation on "
-                f"{exp.eval.days} val days)",
+                f"[1/2] training PPO: {clone}{exp.train.total_timesteps:,} PPO steps (train split, validation "
+                f"on {exp.eval.days} val days)",
                 flush=True,
             )
             train(exp, run, base, command="vpp-gym run", progress=True)
@@ -312,7 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--env", choices=list(ALL_TASKS), default="vpp_gym/Joint-v1", help="task id")
     p_run.add_argument("--config", help="scenario YAML merged over the task's defaults")
     p_run.add_argument("--episodes", type=positive_int, default=4, help="test days")
-    p_run.add_argument("--ppo-steps", type=positive_int, default=400_000, help="PPO training steps")
+    p_run.add_argument(
+        "--ppo-steps", type=positive_int, default=None, help="PPO training steps (default: the quick config's, 300,000)"
+    )
     p_run.add_argument("--no-ppo", action="store_true", help="baselines only")
     p_run.add_argument("--out", help="output folder, new or empty (default: a new out/quick-<time>)")
     p_run.set_defaults(func=_cmd_run)
