@@ -81,3 +81,28 @@ def test_rival_offer_moves_the_price() -> None:
         assert infos["vpp_0"]["market"]["price"] == infos["vpp_1"]["market"]["price"]
     assert m_cheap["vpp_1"]["market"]["award_mw"] > 0.0
     assert m_cheap["vpp_0"]["market"]["price"] < m_idle["vpp_0"]["market"]["price"]
+
+
+def test_joint_awards_are_settled_at_delivery() -> None:
+    """Each agent's day-ahead settlement at delivery is its joint-clearing award at the joint price."""
+    env = make_two()
+    env.reset(seed=9)
+    dt = env.envs[0].config.time.interval_minutes / 60.0
+    rng = np.random.default_rng(9)
+    cleared: dict[int, dict[str, dict]] = {}
+    settled = 0
+    while env.agents:
+        actions = {a: rng.uniform(-1.0, 1.0, env.action_space(a).shape).astype(np.float32) for a in env.agents}
+        _, _, _, _, infos = env.step(actions)
+        for agent, info in infos.items():
+            if info["bidding"]:
+                cleared.setdefault(info["t"], {})[agent] = info["market"]
+            else:
+                market = cleared[info["t"]][agent]
+                assert info["energy_da"]["quantity_mwh"] == market["award_mw"] * dt
+                assert info["energy_da"]["price_per_mwh"] == market["price"]
+                settled += 1
+    assert settled == 2 * 96
+    prices = [m["vpp_0"]["price"] for m in cleared.values()]
+    assert all(m["vpp_0"]["price"] == m["vpp_1"]["price"] for m in cleared.values()) and len(set(prices)) > 1
+    assert any(abs(m["vpp_0"]["award_mw"]) > 0 and abs(m["vpp_1"]["award_mw"]) > 0 for m in cleared.values())
