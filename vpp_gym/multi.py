@@ -18,7 +18,12 @@ in the single env.
 (:class:`~vpp_gym.env.VppEnv` of the task with its config): the observation is its own resources,
 forecasts and calendar, never a rival's private state. The public results of the clearing (the
 cleared price and the agents' total award of the interval) are in every agent's ``info["market"]``
-at bid steps; they are not (yet) observation rows.
+at bid steps; with ``public_obs=True`` they are also two rows appended to every observation:
+
+========================  ==============================================================================
+``market_price``          the last cleared day-ahead price / ``price_ref_per_mwh`` (0 before the first)
+``market_award``          the agents' total award of that interval / ``need_mw`` (MW if 0; 0 before)
+========================  ==============================================================================
 
 **Rewards and info.** Agent ``i``'s reward is its profit, as the single env's reward; its info is its
 single env's ledger (``info["energy_da"]["cash"]`` etc.), plus ``info["market"]`` at bid steps:
@@ -109,6 +114,8 @@ class MultiVppEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         config: one scenario config for every agent or a list of ``N`` (default the autonomous preset).
         overrides: one mapping of dotted keys for every agent or a list of ``N`` (per-agent overrides).
         split: the split resets draw the day from (``"train"``, ``"val"``, ``"test"``).
+        public_obs: append the last clearing's public result (``market_price``, ``market_award``) to
+            every observation (default False: each agent observes exactly what its single env does).
     """
 
     metadata: dict[str, Any] = {"name": "vpp_gym_multi_v0", "render_modes": []}  # noqa: RUF012
@@ -121,6 +128,7 @@ class MultiVppEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         overrides: Mapping[str, Any] | Sequence[Mapping[str, Any] | None] | None = None,
         *,
         split: str = "train",
+        public_obs: bool = False,
     ) -> None:
         cls = task_class(task)
         if n_agents is None:
@@ -137,8 +145,33 @@ class MultiVppEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         self.agents: list[str] = []
         self._check_market()
         pairs = list(zip(self.possible_agents, self.envs, strict=True))
-        self._observation_spaces = {a: e.observation_space for a, e in pairs}
+        self.public_obs = bool(public_obs)
+        self._public = np.zeros(2, dtype=np.float32)  # the last clearing's public result, as observed
+        self._observation_spaces = {a: self._obs_space(e) for a, e in pairs}
         self._action_spaces = {a: e.action_space for a, e in pairs}
+
+    def _obs_space(self, env: VppEnv) -> spaces.Box:
+        """The agent's single-env observation space, with the public rows appended if ``public_obs``."""
+        box = env.observation_space
+        assert isinstance(box, spaces.Box)
+        if not self.public_obs:
+            return box
+        p0 = self.envs[0].params
+        em0 = p0.cfg.markets.energy
+        ref = p0.price_ref_per_mwh
+        pmax = sum(e.params.cfg.markets.energy.position_max_mw for e in self.envs) / (em0.need_mw or 1.0)
+        low = [min(em0.price_floor_per_mwh, 0.0) / ref, -pmax]
+        high = [max(em0.price_cap_per_mwh, 0.0) / ref, pmax]
+        return spaces.Box(
+            np.concatenate([box.low, np.array(low, dtype=np.float32)]),
+            np.concatenate([box.high, np.array(high, dtype=np.float32)]),
+            dtype=np.float32,
+        )
+
+    def _with_public(self, obs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if not self.public_obs:
+            return obs
+        return {a: np.concatenate([o, self._public]) for a, o in obs.items()}
 
     def _check_market(self) -> None:
         env0 = self.envs[0]
@@ -191,7 +224,8 @@ class MultiVppEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
                 opts = {**opts, "day": infos["vpp_0"]["day_index"], "split": infos["vpp_0"]["split"]}
             obs[agent], infos[agent] = env.reset(seed=None if seed is None else seed + i, options=opts)
         self.agents = list(self.possible_agents)
-        return obs, infos
+        self._public = np.zeros(2, dtype=np.float32)
+        return self._with_public(obs), infos
 
     def step(
         self, actions: dict[str, np.ndarray]
@@ -214,7 +248,7 @@ class MultiVppEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         rewards = {a: float(r) for a, r in rewards.items()}
         if any(terms.values()):
             self.agents = []
-        return obs, rewards, terms, truncs, infos
+        return self._with_public(obs), rewards, terms, truncs, infos
 
     def _clear_jointly(self, interval: int, obs: dict[str, np.ndarray], infos: dict[str, dict[str, Any]]) -> None:
         """Clear the curves the agents just offered for ``interval`` together with the stack; replace each
@@ -247,6 +281,8 @@ class MultiVppEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         )
         cleared = float(price[0])
         total = float(np.sum(pos[0]))
+        p0 = env0.params
+        self._public = np.array([cleared / p0.price_ref_per_mwh, total / (em.need_mw or 1.0)], dtype=np.float32)
         for j, (agent, env) in enumerate(zip(self.agents, self.envs, strict=True)):
             s, ep = env.state, env.episode
             assert s is not None and ep is not None

@@ -106,3 +106,25 @@ def test_joint_awards_are_settled_at_delivery() -> None:
     prices = [m["vpp_0"]["price"] for m in cleared.values()]
     assert all(m["vpp_0"]["price"] == m["vpp_1"]["price"] for m in cleared.values()) and len(set(prices)) > 1
     assert any(abs(m["vpp_0"]["award_mw"]) > 0 and abs(m["vpp_1"]["award_mw"]) > 0 for m in cleared.values())
+
+
+def test_public_results_as_observation_rows() -> None:
+    env = MultiVppEnv("vpp_gym/Arbitrage-v1", n_agents=2, public_obs=True)
+    parallel_api_test(env, num_cycles=200)
+    plain = MultiVppEnv("vpp_gym/Arbitrage-v1", n_agents=2)
+    obs, _ = env.reset(seed=4)
+    obs_p, _ = plain.reset(seed=4)
+    n = plain.observation_space("vpp_0").shape[0]
+    assert env.observation_space("vpp_0").shape == (n + 2,)
+    assert np.array_equal(obs["vpp_1"][:n], obs_p["vpp_1"]) and np.array_equal(obs["vpp_1"][n:], [0.0, 0.0])
+    p = env.envs[0].params
+    rng = np.random.default_rng(4)
+    for _ in range(3):
+        actions = {a: rng.uniform(-1.0, 1.0, plain.action_space(a).shape).astype(np.float32) for a in env.agents}
+        obs, _, _, _, infos = env.step(actions)
+        obs_p, _, _, _, _ = plain.step(actions)
+        market = infos["vpp_0"]["market"]
+        expected = np.array([market["price"] / p.price_ref_per_mwh, market["total_award_mw"] / 20.0], np.float32)
+        for a in env.agents:
+            assert np.array_equal(obs[a][n:], expected) and np.array_equal(obs[a][:n], obs_p[a])
+            assert env.observation_space(a).contains(obs[a])
