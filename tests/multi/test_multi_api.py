@@ -128,3 +128,13 @@ def test_public_results_as_observation_rows() -> None:
         for a in env.agents:
             assert np.array_equal(obs[a][n:], expected) and np.array_equal(obs[a][:n], obs_p[a])
             assert env.observation_space(a).contains(obs[a])
+
+
+def test_seed_batched() -> None:
+    try:
+        from pettingzoo.test import parallel_seed_test
+    except ImportError:  # pragma: no cover - older PettingZoo
+        pytest.skip("this PettingZoo has no parallel_seed_test")
+    env = MultiVppEnv("vpp_gym/Arbitrage-v1", n_agents=2)
+    assert env._vec is not None  # one config for both: the agents are rows of the batched core
+    parallel_seed_test(lambda: MultiVppEnv("vpp_gym/Arbitrage-v1", n_agents=2), num_cycles=250)
