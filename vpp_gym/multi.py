@@ -60,13 +60,14 @@ arithmetic in the same order; ``tests/multi/test_equivalence.py``).
 - Without a competitor stack (``markets.energy.competitors.n_offers: 0``) the agents alone meet the
   need (:func:`~vpp_gym.markets.energy.clear_curve`'s ``M = 0`` rule), unlike the single env, which is
   then a price-taker.
-- Reset options: ``split`` and ``day`` as for the single env; other keys are ignored (PettingZoo's API
-  test passes one).
+- Reset options: ``split`` and ``day`` as for the single env; any other key is not used and says so
+  in a warning (not an error: PettingZoo's API test passes one).
 """
 
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -240,6 +241,9 @@ class MultiVppEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         self, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, np.ndarray], dict[str, dict[str, Any]]]:
         """Start an episode for every agent on one day (see the module docstring for seeding and options)."""
+        unused = sorted(set(options or {}) - {"split", "day"})
+        if unused:  # not silently: PettingZoo's API test passes an arbitrary key, so a warning, not an error
+            warnings.warn(f"MultiVppEnv.reset: options {unused} are not used (only 'split' and 'day')", stacklevel=2)
         opts = {k: v for k, v in (options or {}).items() if k in ("split", "day")}
         self._public = np.zeros(2, dtype=np.float32)
         self.agents = list(self.possible_agents)
