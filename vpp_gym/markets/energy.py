@@ -106,7 +106,7 @@ import numpy as np
 from vpp_gym.markets.clearing import QUANTITY_TOL_MW
 from vpp_gym.ops import Array
 
-__all__ = ["cfd_cash", "clear_curve", "deviation_penalty", "ladder", "position_at"]
+__all__ = ["cfd_cash", "clear_curve", "clear_curves", "deviation_penalty", "ladder", "position_at"]
 
 
 def _f64(x: Array) -> np.ndarray:
@@ -247,6 +247,82 @@ def clear_curve(
     # In scarcity need - c_at - q_lt > q_at - q_lt, so the clip gives q(cap).
     position = q_lt + np.clip(need - c_at - q_lt, 0.0, q_at - q_lt)
     return np.array(np.broadcast_to(position, shape)), np.array(np.broadcast_to(price, shape))
+
+
+def clear_curves(
+    base_mw: Array,
+    prices: Array,
+    steps_mw: Array,
+    stack_mw: Array,
+    stack_price: Array,
+    need_mw: Array,
+    price_cap: Array,
+    price_floor: Array,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Price-maker clearing of ``A`` VPPs' curves together with a competitor stack (the multi-VPP market game).
+
+    :func:`clear_curve` with an agent axis: the ``A K`` segments of every agent and the stack make one
+    supply curve, and ``lam*`` is the lowest candidate price at which it meets the need (the same rule,
+    the agents' bases summed). With ``q_a``, ``q_strict_a`` agent ``a``'s curve at and strictly below
+    ``lam*``, ``Q``, ``Q_strict`` their sums over the agents::
+
+        R          = clip(N - C(lam*) - Q_strict, 0, Q - Q_strict)             (what the margin supplies)
+        position_a = q_strict_a + R (q_a - q_strict_a) / (Q - Q_strict)        (0 / 0 read as 0)
+
+    Ties at ``lam*``: the stack's offers first (as in :func:`clear_curve`), then the agents' marginal
+    segments pro rata to their quantity at ``lam*``. With ``A = 1`` the share is ``d / d = 1`` exactly and
+    every other operation is :func:`clear_curve`'s in the same order, so the result is the same bits.
+
+    Args:
+        base_mw: the agents' curve bases (MW), shape ``S + (A,)``.
+        prices: the agents' segment prices, shape ``S + (A, K)``, ``K >= 1``.
+        steps_mw: the agents' segment quantities (MW, ``>= 0``), same shape as ``prices``.
+        stack_mw, stack_price: the competitor stack, shape ``S + (M,)``, ``M >= 0``.
+        need_mw: the inelastic need (MW), shape ``S``.
+        price_cap, price_floor: as for :func:`clear_curve`.
+
+    Returns:
+        ``(positions_mw, clearing_price)`` of shapes ``S + (A,)`` and ``S``.
+    """
+    base, p_v, q_v, q_c, p_c = (_f64(x) for x in (base_mw, prices, steps_mw, stack_mw, stack_price))
+    need, cap, floor = _f64(need_mw), _f64(price_cap), _f64(price_floor)
+    assert p_v.ndim >= 2 and p_v.shape == q_v.shape and p_v.shape[-1] >= 1, (
+        f"prices {p_v.shape} and steps_mw {q_v.shape} must be S + (A, K) with K >= 1"
+    )
+    assert q_c.ndim >= 1 and q_c.shape == p_c.shape, (
+        f"stack_mw {q_c.shape} and stack_price {p_c.shape} must be S + (M,)"
+    )
+    a, k, m = p_v.shape[-2], p_v.shape[-1], q_c.shape[-1]
+    shape = np.broadcast_shapes(base.shape[:-1], need.shape, cap.shape, floor.shape, p_v.shape[:-2], q_c.shape[:-1])
+    cap_1, floor_1 = cap[..., None], floor[..., None]
+    cap_2 = cap[..., None, None]
+
+    valid_c = (p_c >= floor_1) & (p_c <= cap_1) & (q_c > 0.0)
+    q_c = np.where(valid_c, q_c, 0.0)
+    p_flat = np.broadcast_to(p_v, (*shape, a, k)).reshape(*shape, a * k)  # agent after agent
+    q_flat = np.broadcast_to(np.where(p_v <= cap_2, q_v, 0.0), (*shape, a, k)).reshape(*shape, a * k)
+    p_all = np.concatenate(
+        [np.broadcast_to(np.where(valid_c, p_c, cap_1), (*shape, m)), np.clip(p_flat, floor_1, cap_1)], axis=-1
+    )
+    q_all = np.concatenate([np.broadcast_to(q_c, (*shape, m)), q_flat], axis=-1)
+    order = np.argsort(p_all, axis=-1, kind="stable")
+    p_sorted = np.take_along_axis(p_all, order, axis=-1)
+    base_total = np.sum(np.broadcast_to(base, (*shape, a)), axis=-1)
+    supply = base_total[..., None] + np.cumsum(np.take_along_axis(q_all, order, axis=-1), axis=-1)
+    meets = supply >= need[..., None] - QUANTITY_TOL_MW
+    first = np.argmax(meets, axis=-1)[..., None]
+    price = np.where(np.any(meets, axis=-1), np.take_along_axis(p_sorted, first, axis=-1)[..., 0], cap)
+
+    lam = price[..., None]
+    c_at = np.sum(np.where(p_c <= lam, q_c, 0.0), axis=-1)
+    q_at = base + np.sum(np.where(p_v <= lam[..., None], q_v, 0.0), axis=-1)  # S + (A,)
+    q_lt = base + np.sum(np.where(p_v < lam[..., None], q_v, 0.0), axis=-1)
+    total_at, total_lt = np.sum(q_at, axis=-1), np.sum(q_lt, axis=-1)
+    margin = np.clip(need - c_at - total_lt, 0.0, total_at - total_lt)
+    width, total_width = q_at - q_lt, (total_at - total_lt)[..., None]
+    share = np.where(total_width > 0.0, width / np.where(total_width > 0.0, total_width, 1.0), 0.0)
+    position = q_lt + margin[..., None] * share
+    return np.array(np.broadcast_to(position, (*shape, a))), np.array(np.broadcast_to(price, shape))
 
 
 def deviation_penalty(
