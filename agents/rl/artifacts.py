@@ -220,18 +220,24 @@ def verify_unit(unit: Path, hashes: bool = True) -> dict[str, Any]:
         RunFolderError: naming the first file that is missing, truncated or changed.
     """
     manifest = read_manifest(unit)
-    for fname, rec in manifest["files"].items():
-        p = unit / fname
+    _check_files(unit, manifest["files"], hashes, f"the manifest of {unit}", "its manifest", "the unit")
+    return manifest
+
+
+def _check_files(folder: Path, files: dict[str, Any], hashes: bool, lister: str, record: str, whole: str) -> None:
+    """Check the ``files`` (relative path -> ``bytes``, ``sha256``) below ``folder``; errors name the file,
+    the record that lists it (``lister``, ``record``) and what is incomplete (``whole``)."""
+    for rel, rec in files.items():
+        p = folder / rel
         if not p.is_file():
-            raise RunFolderError(f"{p} is missing (the manifest of {unit} lists it); the unit is incomplete")
+            raise RunFolderError(f"{p} is missing ({lister} lists it); {whole} is incomplete")
         size = p.stat().st_size
         if size != rec.get("bytes"):
             raise RunFolderError(
-                f"{p} is truncated or was changed: {size:,} bytes, its manifest records {rec.get('bytes'):,}"
+                f"{p} is truncated or was changed: {size:,} bytes, {record} records {rec.get('bytes'):,}"
             )
         if hashes and _sha256(p) != rec.get("sha256"):
-            raise RunFolderError(f"{p} was changed or is damaged: its SHA-256 differs from the one in its manifest")
-    return manifest
+            raise RunFolderError(f"{p} was changed or is damaged: its SHA-256 differs from the one in {record}")
 
 
 def _complete(path: Path) -> dict[str, Any] | None:
@@ -377,17 +383,8 @@ def verify_published(folder: Path, hashes: bool = True) -> dict[str, Any]:
     record = read_published(folder)
     if record is None:
         raise RunFolderError(f"{folder} is not a published model (no {PUBLISHED})")
-    for rel, rec in record["files"].items():
-        p = folder / rel
-        if not p.is_file():
-            raise RunFolderError(f"{p} is missing ({folder / PUBLISHED} lists it); the published model is incomplete")
-        size = p.stat().st_size
-        if size != rec.get("bytes"):
-            raise RunFolderError(
-                f"{p} is truncated or was changed: {size:,} bytes, {folder / PUBLISHED} records {rec.get('bytes'):,}"
-            )
-        if hashes and _sha256(p) != rec.get("sha256"):
-            raise RunFolderError(f"{p} was changed or is damaged: its SHA-256 differs from the one in {PUBLISHED}")
+    listed = str(folder / PUBLISHED)
+    _check_files(folder, record["files"], hashes, listed, listed, "the published model")
     verify_unit(folder / str(record["unit"]), hashes=hashes)
     return record
 

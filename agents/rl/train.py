@@ -589,30 +589,7 @@ def _start(cfg: ExperimentConfig, run: Path, env: Any, command: str, progress: b
         (run / "meta.json").write_text(json.dumps(meta, indent=2))
         model = build_model(cfg, env, run / "tb")
         env.seed(env_seed(cfg.seed))  # after the model: SB3 seeds the env with the agent seed on construction
-        if isinstance(cfg.agent, SacConfig) and cfg.agent.demo_episodes:
-            from agents.rl.demo import fill_replay_buffer
-
-            meta["demonstrations"] = fill_replay_buffer(model, env, cfg)
-            (run / "meta.json").write_text(json.dumps(meta, indent=2))
-            if progress:
-                d = meta["demonstrations"]
-                print(
-                    f"  replay buffer: {d['transitions']:,} transitions of {d['episodes']} {d['policy']} episodes "
-                    f"(mean profit {d['mean_profit']:,.1f}) in {d['wall_s']:.1f} s",
-                    flush=True,
-                )
-        if isinstance(cfg.agent, PpoConfig) and cfg.agent.bc_episodes:
-            from agents.rl.pretrain import behaviour_clone
-
-            meta["behaviour_cloning"] = behaviour_clone(model, env, cfg)
-            (run / "meta.json").write_text(json.dumps(meta, indent=2))
-            if progress:
-                b = meta["behaviour_cloning"]
-                print(
-                    f"  behaviour cloning: {b['transitions']:,} transitions of {b['episodes']} {b['policy']} "
-                    f"episodes (mean profit {b['mean_profit']:,.1f}), {b['epochs']} epochs in {b['wall_s']:.1f} s",
-                    flush=True,
-                )
+        _pretrain(cfg, model, env, run, meta, progress)
     except KeyboardInterrupt:
         raise TrainingInterrupted(
             f"interrupted before the first checkpoint; {run} is marked {INCOMPLETE}: {continue_hint(run)}"
@@ -626,6 +603,30 @@ def _start(cfg: ExperimentConfig, run: Path, env: Any, command: str, progress: b
         "eval_at_start": "behaviour_cloning" in meta,  # the clone is a candidate for the best unit
     }  # the run's wall time includes them
     return _learn(cfg, run, env, model, state, progress, reset=True)
+
+
+def _pretrain(cfg: ExperimentConfig, model: Any, env: Any, run: Path, meta: dict[str, Any], progress: bool) -> None:
+    """SAC's demonstrations (:mod:`agents.rl.demo`) or PPO's behaviour cloning (:mod:`agents.rl.pretrain`),
+    if the config asks for them: recorded in ``meta.json`` (and printed with ``progress``)."""
+    a = cfg.agent
+    if isinstance(a, SacConfig) and a.demo_episodes:
+        from agents.rl.demo import fill_replay_buffer
+
+        key, rec = "demonstrations", fill_replay_buffer(model, env, cfg)
+        what = f"replay buffer: {rec['transitions']:,} transitions of {rec['episodes']} {rec['policy']} episodes"
+        done = f"in {rec['wall_s']:.1f} s"
+    elif isinstance(a, PpoConfig) and a.bc_episodes:
+        from agents.rl.pretrain import behaviour_clone
+
+        key, rec = "behaviour_cloning", behaviour_clone(model, env, cfg)
+        what = f"behaviour cloning: {rec['transitions']:,} transitions of {rec['episodes']} {rec['policy']} episodes"
+        done = f"{rec['epochs']} epochs in {rec['wall_s']:.1f} s"
+    else:
+        return
+    meta[key] = rec
+    (run / "meta.json").write_text(json.dumps(meta, indent=2))
+    if progress:
+        print(f"  {what} (mean profit {rec['mean_profit']:,.1f}), {done}", flush=True)
 
 
 def resume(run_dir: Path, total_timesteps: int | None = None, progress: bool = True) -> Path:
