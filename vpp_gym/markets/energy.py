@@ -211,42 +211,9 @@ def clear_curve(
     assert q_c.ndim >= 1 and q_c.shape == p_c.shape, (
         f"stack_mw {q_c.shape} and stack_price {p_c.shape} must be S + (M,)"
     )
-    shape = np.broadcast_shapes(base.shape, need.shape, cap.shape, floor.shape, p_v.shape[:-1], q_c.shape[:-1])
-    k, m = p_v.shape[-1], q_c.shape[-1]
-    cap_1, floor_1 = cap[..., None], floor[..., None]
-
-    valid_c = (p_c >= floor_1) & (p_c <= cap_1) & (q_c > 0.0)
-    q_c = np.where(valid_c, q_c, 0.0)
-    # Every offer at its candidate price, with the quantity it adds to supply at that price and above
-    # (within [floor, cap]): rejected and empty competitor offers as 0 MW at the cap (supply at the cap
-    # equals supply at the highest real candidate, so this never changes lam*); VPP segments clipped to
-    # [floor, cap], one above the cap with 0 MW (never accepted), one below the floor counting from the floor.
-    p_all = np.concatenate(
-        [
-            np.broadcast_to(np.where(valid_c, p_c, cap_1), (*shape, m)),
-            np.broadcast_to(np.clip(p_v, floor_1, cap_1), (*shape, k)),
-        ],
-        axis=-1,
-    )  # S + (M + K,)
-    q_all = np.concatenate(
-        [np.broadcast_to(q_c, (*shape, m)), np.broadcast_to(np.where(p_v <= cap_1, q_v, 0.0), (*shape, k))], axis=-1
-    )
-    order = np.argsort(p_all, axis=-1, kind="stable")
-    p_sorted = np.take_along_axis(p_all, order, axis=-1)
-    # Supply at p_sorted[i] is at least base + the offers up to i, and equals it at the last of equal prices:
-    # the first i that meets the need is priced at the lowest candidate that does.
-    supply = base[..., None] + np.cumsum(np.take_along_axis(q_all, order, axis=-1), axis=-1)
-    meets = supply >= need[..., None] - QUANTITY_TOL_MW
-    first = np.argmax(meets, axis=-1)[..., None]
-    price = np.where(np.any(meets, axis=-1), np.take_along_axis(p_sorted, first, axis=-1)[..., 0], cap)
-
-    lam = price[..., None]
-    c_at = np.sum(np.where(p_c <= lam, q_c, 0.0), axis=-1)
-    q_at = base + np.sum(np.where(p_v <= lam, q_v, 0.0), axis=-1)
-    q_lt = base + np.sum(np.where(p_v < lam, q_v, 0.0), axis=-1)
-    # In scarcity need - c_at - q_lt > q_at - q_lt, so the clip gives q(cap).
-    position = q_lt + np.clip(need - c_at - q_lt, 0.0, q_at - q_lt)
-    return np.array(np.broadcast_to(position, shape)), np.array(np.broadcast_to(price, shape))
+    # one agent of the joint clearing: with A = 1 its every operation is this rule's, bit for bit
+    position, price = clear_curves(base[..., None], p_v[..., None, :], q_v[..., None, :], q_c, p_c, need, cap, floor)
+    return position[..., 0], price
 
 
 def clear_curves(
