@@ -322,7 +322,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_run.add_argument("--config", help="scenario YAML merged over the task's defaults")
     p_run.add_argument("--episodes", type=positive_int, default=4, help="test days")
     p_run.add_argument(
-        "--ppo-steps", type=positive_int, default=None, help="PPO training steps (default: the quick config's, 300,000)"
+        "--ppo-steps",
+        type=positive_int,
+        default=None,
+        help=f"PPO training steps (default: train.total_timesteps of configs/{QUICK_PPO})",
     )
     p_run.add_argument("--no-ppo", action="store_true", help="baselines only")
     p_run.add_argument("--out", help="output folder, new or empty (default: a new out/quick-<time>)")

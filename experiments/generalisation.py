@@ -89,11 +89,13 @@ def scenarios(data_seed: int, real_data: Path) -> tuple[dict[str, dict[str, Any]
 
 def agents_for(task: str, algos: list[str], seeds: list[int], models_dir: Path) -> tuple[dict[str, Path], list[str]]:
     """``{label <algo>_s<seed>: published folder}`` of the published agents of ``task``, and the missing ones."""
+    from agents.rl.artifacts import read_published
+
     found, missing = {}, []
     for algo in algos:
         for seed in seeds:
             folder = models_dir / f"{algo}_{task}_s{seed}"
-            if (folder / "published.json").is_file():
+            if folder.is_dir() and read_published(folder) is not None:
                 found[f"{algo}_s{seed}"] = folder
             else:
                 missing.append(folder.name)

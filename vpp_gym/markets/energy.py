@@ -208,10 +208,8 @@ def clear_curve(
     assert p_v.ndim >= 1 and p_v.shape == q_v.shape and p_v.shape[-1] >= 1, (
         f"prices {p_v.shape} and steps_mw {q_v.shape} must be S + (K,) with K >= 1"
     )
-    assert q_c.ndim >= 1 and q_c.shape == p_c.shape, (
-        f"stack_mw {q_c.shape} and stack_price {p_c.shape} must be S + (M,)"
-    )
-    # one agent of the joint clearing: with A = 1 its every operation is this rule's, bit for bit
+    # one agent of the joint clearing (which checks the stack): with A = 1 its every operation is this
+    # rule's, bit for bit
     position, price = clear_curves(base[..., None], p_v[..., None, :], q_v[..., None, :], q_c, p_c, need, cap, floor)
     return position[..., 0], price
 
