@@ -298,6 +298,39 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_tune(args: argparse.Namespace) -> int:
+    try:
+        from agents.rl.config import parse_cli_overrides
+        from agents.rl.tune import tune_experiment
+    except ImportError as err:  # pragma: no cover - the rl extra is absent
+        print(f"vpp-gym tune: error: {err}; install the RL extra: pip install -e '.[rl,ray]'", file=sys.stderr)
+        return 2
+    overrides = parse_cli_overrides(args.overrides)
+    default = Path("runs") / f"tune-{Path(args.config).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out, lock, created = _output_folder(args.out, default, "vpp-gym tune")
+    try:
+        rows = tune_experiment(
+            find_config(args.config),
+            find_config(args.space),
+            out,
+            overrides,
+            address=args.address,
+            command=shlex.join(["vpp-gym", *(args.argv or [])]),
+        )
+    except BaseException:
+        _drop_if_unused(out, lock, created)
+        raise
+    lock.release()
+    best = next((r for r in rows if r["best_val_profit"] is not None), None)
+    print(f"{len(rows)} trials; results: {out / 'results.md'}")
+    if best is not None:
+        print(
+            f"best: {best['trial']}, validation profit {best['best_val_profit']:,.1f}; "
+            f"config: {out / 'best_config.yaml'}"
+        )
+    return 0
+
+
 def positive_int(text: str) -> int:
     """An argparse type: an integer >= 1."""
     try:
@@ -413,6 +446,23 @@ def build_parser() -> argparse.ArgumentParser:
     p_pub.add_argument("--force", action="store_true", help="replace an existing published model of that name")
     p_pub.add_argument("--index-only", action="store_true", help="only regenerate MODELS_DIR/README.md")
     p_pub.set_defaults(func=_cmd_publish)
+    p_tune = sub.add_parser(
+        "tune",
+        help="hyperparameter sweep of an experiment config on Ray Tune (ASHA on validation profit)",
+        description="Train one run of the experiment CONFIG per trial, with values drawn from the search space "
+        "SPACE (configs/tune/*.yaml) as dotted overrides; ASHA stops trials that fall behind on validation profit. "
+        "Writes results.csv/.md, best_config.yaml and one run folder per trial into --out. Needs the ray extra.",
+    )
+    p_tune.add_argument("config", help="experiment YAML (configs/experiments/*.yaml, configs/quick/*.yaml)")
+    p_tune.add_argument(
+        "overrides", nargs="*", help="dotted key=value overrides of the experiment, fixed in every trial"
+    )
+    p_tune.add_argument("--space", required=True, help="search space YAML (configs/tune/*.yaml)")
+    p_tune.add_argument("--out", help="output folder, new or empty (default: a new runs/tune-<config>-<time>)")
+    p_tune.add_argument(
+        "--address", help="an existing Ray cluster (HOST:PORT; default: RAY_ADDRESS, else a local Ray instance)"
+    )
+    p_tune.set_defaults(func=_cmd_tune)
     return parser
 
 
@@ -425,7 +475,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
     if extra:  # dotted overrides may follow options: vpp-gym train CONFIG --out R agent.learning_rate=1e-4
-        if args.command == "train" and all("=" in x and not x.startswith("-") for x in extra):
+        if args.command in ("train", "tune") and all("=" in x and not x.startswith("-") for x in extra):
             args.overrides = [*args.overrides, *extra]
         else:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")

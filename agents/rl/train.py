@@ -45,6 +45,7 @@ import shlex
 import shutil
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -377,11 +378,24 @@ def evaluate_days(
     return [kpis_from_totals({k: float(v[i]) for k, v in totals.items()}) for i in range(days)]
 
 
+OnEval = Callable[[int, float], None]
+"""Called after each validation with ``(timesteps, mean validation profit)`` (e.g. a Ray Tune report)."""
+
+
 class _Trainer:
     """Callbacks' shared state: validation, best model, checkpoints, episode KPI logging."""
 
-    def __init__(self, cfg: ExperimentConfig, run: Path, env: Any, state: dict[str, Any], progress: bool) -> None:
+    def __init__(
+        self,
+        cfg: ExperimentConfig,
+        run: Path,
+        env: Any,
+        state: dict[str, Any],
+        progress: bool,
+        on_eval: OnEval | None = None,
+    ) -> None:
         self.cfg, self.run, self.env, self.state, self.progress = cfg, run, env, state, progress
+        self.on_eval = on_eval
         self.t0 = time.perf_counter() - state.get("wall_s", 0.0)
 
     def callback(self) -> Any:
@@ -461,6 +475,8 @@ class _Trainer:
                 f"(+/- {std_profit:,.1f} over {ev.days} {ev.split} days; best {self.state['best_val_profit']:,.1f})",
                 flush=True,
             )
+        if self.on_eval is not None:  # after the curve row and the best unit are on disk
+            self.on_eval(model.num_timesteps, mean["profit"])
         return mean["profit"]
 
     def save_unit(self, model: Any, name: str, info: dict[str, Any], extra: bool = False) -> None:
@@ -545,13 +561,15 @@ def train(
     progress: bool = True,
     force: bool = False,
     fresh: bool = False,
+    on_eval: OnEval | None = None,
 ) -> Path:
     """Train a new run into ``run_dir``; returns the run folder.
 
     ``run_dir`` must be new or empty; with ``force`` it may hold an unfinished run, whose files are
     removed (files that are not the run's are never removed: that is an error). With ``fresh``, the
     run goes into a new folder named ``run_dir`` (or ``run_dir-2``, ... if that exists). The config is
-    checked (:func:`preflight`) before the folder is created.
+    checked (:func:`preflight`) before the folder is created. ``on_eval`` is called after every
+    validation (:data:`OnEval`; ``vpp-gym tune`` reports to Ray Tune with it).
     """
     cfg = resolve(cfg, base_dir or Path.cwd())
     run = Path(run_dir)
@@ -563,12 +581,14 @@ def train(
         run = fresh_folder(run)
     lock = claim_run_folder(run, force)
     try:
-        return _start(cfg, run, env, command or shlex.join(sys.argv), progress)
+        return _start(cfg, run, env, command or shlex.join(sys.argv), progress, on_eval)
     finally:
         lock.release()
 
 
-def _start(cfg: ExperimentConfig, run: Path, env: Any, command: str, progress: bool) -> Path:
+def _start(
+    cfg: ExperimentConfig, run: Path, env: Any, command: str, progress: bool, on_eval: OnEval | None = None
+) -> Path:
     """Write the run's records into the locked, empty folder and train from step 0."""
     write_text_atomic(run / INCOMPLETE, _incomplete_text(run))  # first: a stop from here on leaves it marked
     try:
@@ -602,7 +622,7 @@ def _start(cfg: ExperimentConfig, run: Path, env: Any, command: str, progress: b
         "wall_s": meta.get("demonstrations", meta.get("behaviour_cloning", {})).get("wall_s", 0.0),
         "eval_at_start": "behaviour_cloning" in meta,  # the clone is a candidate for the best unit
     }  # the run's wall time includes them
-    return _learn(cfg, run, env, model, state, progress, reset=True)
+    return _learn(cfg, run, env, model, state, progress, reset=True, on_eval=on_eval)
 
 
 def _pretrain(cfg: ExperimentConfig, model: Any, env: Any, run: Path, meta: dict[str, Any], progress: bool) -> None:
@@ -805,9 +825,16 @@ def _truncate_curve(path: Path, timesteps: int) -> None:
 
 
 def _learn(
-    cfg: ExperimentConfig, run: Path, env: Any, model: Any, state: dict[str, Any], progress: bool, reset: bool
+    cfg: ExperimentConfig,
+    run: Path,
+    env: Any,
+    model: Any,
+    state: dict[str, Any],
+    progress: bool,
+    reset: bool,
+    on_eval: OnEval | None = None,
 ) -> Path:
-    trainer = _Trainer(cfg, run, env, state, progress)
+    trainer = _Trainer(cfg, run, env, state, progress, on_eval)
     remaining = cfg.train.total_timesteps - (0 if reset else model.num_timesteps)
     try:
         model.learn(
