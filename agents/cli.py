@@ -175,12 +175,23 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from vpp_gym.bench import BATCH_SIZES, parse_overrides, run
 
     sizes = tuple(args.batch_sizes) if args.batch_sizes else BATCH_SIZES
+    if args.agents < 0:
+        raise ConfigError(
+            f"--agents: got {args.agents}; give the market game's number of agents, or 0 for no game table"
+        )
     overrides = parse_overrides(args.override or [])
     if args.timeline is not None:
         given = overrides.setdefault(TIMELINE_KEY, args.timeline)
         if given != args.timeline:
             raise ConfigError(f"--timeline {args.timeline} contradicts --override {TIMELINE_KEY}={given}")
-    run(args.env or None, steps=args.steps, repeats=args.repeats, batch_sizes=sizes, overrides=overrides)
+    run(
+        args.env or None,
+        steps=args.steps,
+        repeats=args.repeats,
+        batch_sizes=sizes,
+        overrides=overrides,
+        n_agents=args.agents,
+    )
     return 0
 
 
@@ -387,6 +398,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="scenario override of every task, dotted key, value read as YAML (repeatable), "
         "e.g. time.episode_hours=168",
+    )
+    p_bench.add_argument(
+        "--agents",
+        type=int,
+        default=10,
+        help="agents of the market game table (vpp_gym.multi; needs the multi extra); 0: no game table",
     )
     p_bench.set_defaults(func=_cmd_bench)
     p_train = sub.add_parser(

@@ -34,9 +34,25 @@ def test_day_ahead_measures_count_bid_steps() -> None:
     assert len(bench.native_steps_per_s(ARB, 2, 5, repeats=1, overrides=da)) == 1
 
 
+def test_game_rates_count_agent_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("pettingzoo")
+    clock = iter(range(100))  # every perf_counter call is one second later: a rate = the steps counted
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: float(next(clock)))
+    K = bench.episode_steps("vpp_gym/Arbitrage-v1")
+    rates = bench.game_steps_per_s("vpp_gym/Arbitrage-v1", n_agents=3, episodes=1, repeats=2)
+    assert rates == [3.0 * K, 3.0 * K]  # 3 agents x K steps of one episode, per repeat (the warm-up not counted)
+
+
+def test_game_table_names_what_it_cannot_measure(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("pettingzoo")
+    assert bench._game_table(ARB, 2, 10, 1, 1, None) == {}  # a v0 task: the hour-ahead timeline
+    assert "market game: not measured" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
+        (["--agents", "-1"], "--agents"),
         (["--timeline", "day_ahead", "--override", "markets.energy.timeline=hour_ahead"], "contradicts"),
         (["--override", "time.episode_hours=25", "--timeline", "day_ahead"], "time.episode_hours"),
         (["--override", "markets.energy.timelinex=day_ahead"], "unknown key"),

@@ -8,7 +8,12 @@ run, one table per task:
 * ``native N``: ``gymnasium.make_vec(id, N, vectorization_mode="vector_entry_point")``;
 * ``SyncVectorEnv N`` and SB3 ``DummyVecEnv N`` over single envs, for comparison (SB3 optional);
 * memory per env: bytes the vector env allocates per sub-env (``tracemalloc``, after reset and a
-  step, at the largest ``N``), and the same for one single env.
+  step, at the largest ``N``), and the same for one single env;
+* the market game (issue #17): agent-steps/s of :class:`vpp_gym.multi.MultiVppEnv` with ``N`` agents
+  (``--agents``, default 10) sharing the game's default config (``markets/autonomous.yaml``: they
+  advance as rows of the batched core), beside the single env's steps/s with that same config (its
+  competitor stacks make a step dearer than the task's default price-taker step), and their ratio.
+  Needs the ``multi`` extra (PettingZoo); without it the table says so.
 
 Every measure takes scenario ``overrides`` (dotted keys, as ``gymnasium.make(id, overrides=...)``),
 e.g. ``{"markets.energy.timeline": "day_ahead"}`` (``vpp-gym bench --timeline day_ahead``, or
@@ -64,8 +69,12 @@ def _kwargs(overrides: Overrides) -> dict[str, Any]:
     return {"overrides": dict(overrides)} if overrides else {}
 
 
-def _make(env_id: str, overrides: Overrides = None) -> gym.Env:
-    return gym.make(env_id, **_kwargs(overrides))
+def _make(env_id: str, overrides: Overrides = None, config: Any = None) -> gym.Env:
+    return (
+        gym.make(env_id, **_kwargs(overrides))
+        if config is None
+        else gym.make(env_id, config=config, **_kwargs(overrides))
+    )
 
 
 def check_overrides(env_ids: Sequence[str], overrides: Overrides) -> None:
@@ -100,10 +109,11 @@ def _random_actions(n_actions: int, n_envs: int, action_dim: int, seed: int) -> 
 
 
 def single_env_steps_per_s(
-    env_id: str, steps: int = 20_000, repeats: int = 5, seed: int = 0, overrides: Overrides = None
+    env_id: str, steps: int = 20_000, repeats: int = 5, seed: int = 0, overrides: Overrides = None, config: Any = None
 ) -> list[float]:
-    """Steps/s of ``gymnasium.make(env_id)`` (default wrappers); one figure per repeat."""
-    env = _make(env_id, overrides)
+    """Steps/s of ``gymnasium.make(env_id)`` (default wrappers; ``config`` a scenario config, default the
+    task's); one figure per repeat."""
+    env = _make(env_id, overrides, config)
     actions = _random_actions(steps, 1, _dim(env.action_space), seed)[:, 0]
     env.reset(seed=seed)
     env.step(actions[0])  # the passive env checker inspects the first step only
@@ -117,6 +127,43 @@ def single_env_steps_per_s(
                 env.reset()
         rates.append(steps / (time.perf_counter() - t0))
     env.close()
+    return rates
+
+
+GAME_AGENTS = 10
+"""Agents of the market game in ``vpp-gym bench`` (``--agents``)."""
+
+
+def game_steps_per_s(
+    env_id: str,
+    n_agents: int = GAME_AGENTS,
+    episodes: int = 3,
+    repeats: int = 3,
+    seed: int = 0,
+    overrides: Overrides = None,
+) -> list[float] | None:
+    """Agent-steps/s of the market game (:class:`vpp_gym.multi.MultiVppEnv`, ``n_agents`` agents sharing its
+    default config, uniform random actions drawn up front) over ``episodes`` whole episodes per repeat,
+    resets included; None without PettingZoo (the ``multi`` extra)."""
+    try:
+        from vpp_gym.multi import MultiVppEnv
+    except ImportError:
+        return None
+    game = MultiVppEnv(task=env_id, n_agents=n_agents, overrides=dict(overrides) if overrides else None)
+    agents = list(game.possible_agents)
+    K = game.envs[0].params.steps
+    actions = _random_actions(episodes * K, n_agents, _dim(game.action_space(agents[0])), seed)
+    rates = []
+    for r in range(repeats + 1):  # the first repeat warms up
+        game.reset(seed=seed)
+        t0 = time.perf_counter()
+        for a in actions:
+            if not game.agents:
+                game.reset()
+            game.step({agent: a[i] for i, agent in enumerate(agents)})
+        if r:
+            rates.append(n_agents * len(actions) / (time.perf_counter() - t0))
+    game.close()
     return rates
 
 
@@ -235,6 +282,7 @@ def run(
     batch_sizes: Sequence[int] = BATCH_SIZES,
     episodes: int = 3,
     overrides: Overrides = None,
+    n_agents: int = GAME_AGENTS,
 ) -> dict[str, dict[str, float]]:
     """Print the benchmark tables and return ``{env_id: {column: median env-steps/s}}``.
 
@@ -246,6 +294,8 @@ def run(
         episodes: episodes per vector-env repeat (every sub-env runs them, resets included).
         overrides: scenario overrides of every task (dotted keys), e.g.
             ``{"markets.energy.timeline": "day_ahead"}``; checked before anything is measured.
+        n_agents: agents of the market game (0: no game table; a task the game does not take, one on
+            the hour-ahead timeline, says why in its table).
     """
     env_ids = list(env_ids or TASKS)
     check_overrides(env_ids, overrides)
@@ -285,4 +335,33 @@ def run(
         )
         out[env_id]["bytes_per_env_native"] = native_b
         out[env_id]["bytes_per_env_single"] = single_b
+        if n_agents:
+            out[env_id].update(_game_table(env_id, n_agents, steps, repeats, episodes, overrides))
     return out
+
+
+def _game_table(
+    env_id: str, n_agents: int, steps: int, repeats: int, episodes: int, overrides: Overrides
+) -> dict[str, float]:
+    """Print the market game's table of ``env_id``; its medians by label."""
+    try:
+        from vpp_gym.multi import DEFAULT_CONFIG
+    except ImportError:
+        print("  market game: (PettingZoo not installed: pip install 'vpp-gym[multi]')")
+        return {}
+    from vpp_gym.config import packaged_config
+
+    try:
+        game = game_steps_per_s(env_id, n_agents, episodes, 3, overrides=overrides)
+    except ConfigError as err:
+        print(f"  market game: not measured ({err})")
+        return {}
+    assert game is not None
+    single = single_env_steps_per_s(env_id, steps, repeats, overrides=overrides, config=packaged_config(DEFAULT_CONFIG))
+    print(f"  market game ({DEFAULT_CONFIG} preset; env-steps/s, agent-steps/s for the game)")
+    rows = {"single env (same preset)": single, f"MultiVppEnv, {n_agents} agents": game}
+    for label, rates in rows.items():
+        print(f"  {label:<30}{statistics.median(rates):>12,.0f}{min(rates):>12,.0f}{max(rates):>12,.0f}", flush=True)
+    ratio = statistics.median(game) / statistics.median(single)
+    print(f"  agent-steps/s of the game over the single env's steps/s: x{ratio:.2f}")
+    return {label: statistics.median(rates) for label, rates in rows.items()}
