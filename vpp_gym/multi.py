@@ -25,7 +25,7 @@ at bid steps; with ``public_obs=True`` they are also two rows appended to every 
 ``market_award``          the agents' total award of that interval / ``need_mw`` (MW if 0; 0 before)
 ========================  ==============================================================================
 
-**Rewards and info.** Agent ``i``'s reward is its profit, as the single env's reward; its info is its
+**Rewards and info.** Agent ``i``'s reward is its single env's (``reward.scale`` x its profit); its info is its
 single env's ledger (``info["energy_da"]["cash"]`` etc.), plus ``info["market"]`` at bid steps:
 ``price`` (the joint clearing price), ``award_mw`` (the agent's own award), ``total_award_mw`` (all
 agents) and ``interval``. Every agent's episode ends at the same step (``terminations`` all True);
@@ -47,7 +47,7 @@ and ledgers, bit for bit (the joint clearing of one curve is :func:`~vpp_gym.mar
 arithmetic in the same order; ``tests/multi/test_equivalence.py``).
 
 **A policy in every seat.** :func:`play` runs an episode with a policy in every seat
-(``play(game, {"vpp_0": "mpc", "vpp_1": "rule"}, seed=0)``: each agent's profit and ledger totals, the
+(``play(game, {"vpp_0": "mpc", "vpp_1": "rule"}, seed=0)``: each agent's profit, return and ledger totals, the
 cleared price and every agent's award of each interval, :class:`GameResult`). A seat's policy is a
 :data:`PolicySpec`: a registered name (:mod:`agents.registry`, imported only when a policy is named), a
 trained agent's run or published model folder, a mapping ``{"name": ..., **settings}`` or a policy object.
@@ -62,9 +62,10 @@ depends on the other seats' offers (a :class:`~vpp_gym.validation.ConfigError` n
 
 **The single-agent view** (``gymnasium.make("vpp_gym/MarketGame-v0", seat=..., rivals=...)``,
 :class:`MarketGameEnv`): one learner seat, the other seats played by given policies inside ``step``; the
-learner's spaces, its profit as the reward, its info. SB3 trains on it unchanged. Named rivals that take a
-seed (MPC's forecast errors, random) are remade at every episode with :func:`policy_seed` of the episode's
-seed and their seat, as :func:`play` seeds them: the same seed gives the same trajectory, bit for bit.
+learner's spaces, its reward (``reward.scale`` x its profit, as in its single env), its info. SB3 trains
+on it unchanged. Named rivals that take a seed (MPC's forecast errors, random) are remade at every
+episode with :func:`policy_seed` of the episode's seed and their seat, as :func:`play` seeds them: the
+same seed gives the same trajectory, bit for bit.
 
 **Limitations of this slice** (issue #17 asks for more):
 
@@ -485,7 +486,8 @@ PolicySpec = str | Path | Mapping[str, Any] | SeatPolicy
 """A seat's policy: a registered name (``"rule"``, ``"mpc"``, ``"passive"``, ...; :mod:`agents.registry`), a
 run or published model folder of a trained agent, a mapping ``{"name": NAME, **settings}`` (e.g.
 ``{"name": "mpc", "replan_every": 8}``, ``{"name": "ppo", "run": FOLDER}``) or a policy object
-(``reset()`` and ``act(obs, info)``, used as it is)."""
+(``reset()`` and ``act(obs, info)``, used as it is: give each seat its own object when the policy keeps
+a memory of the episode, as the rule does)."""
 
 PUBLIC_ROWS = ("market_price", "market_award")
 """The names of the public rows appended to every observation with ``public_obs=True``."""
@@ -667,10 +669,12 @@ def _player(multi: MultiVppEnv, index: int, spec: PolicySpec, key: str) -> _Play
     if name not in registry.policy_names():
         if Path(name).is_dir():
             return _Player(index, agent, None, {}, None, _trained(multi, env, name, where))
-        try:
-            registry.policy_entry(name)
-        except ConfigError as err:
-            raise ConfigError(f"{where}: {err}; or a run or published model folder") from None
+        names = ", ".join(n for n in registry.policy_names(trained=False) if n != "oracle")
+        raise ConfigError(
+            f"{where}: unknown policy {name!r} (and no such folder); expected one of {names}, "
+            "a trained agent's run or published model folder, "
+            f"or a mapping {{name: NAME, settings...}} (a trained agent: {{name: ppo, run: FOLDER}})"
+        )
     if name == "oracle":
         raise ConfigError(
             f"{where}: the oracle cannot play seat {agent} of the market game: it plans with perfect foresight of "
@@ -727,9 +731,10 @@ class GameResult:
     """One episode of the market game with a policy in every seat (:func:`play`).
 
     Attributes:
-        profits: each agent's profit over the episode (the sum of its rewards).
-        totals: each agent's summed ledger (``group.item`` -> total; the entries that add up,
-            :attr:`vpp_gym.ledger.Entry.summed`).
+        profits: each agent's profit over the episode (currency; its ledger's ``profit`` summed).
+        rewards: each agent's return (the sum of its rewards: ``reward.scale`` x its profit, step by step).
+        totals: each agent's summed ledger (``profit``, ``reward``, ``group.item`` -> total; the entries
+            that add up, :attr:`vpp_gym.ledger.Entry.summed`).
         intervals: the intervals bid for, ascending ``(T,)``.
         prices: the day-ahead price the joint clearing set for each of them ``(T,)``.
         awards_mw: each agent's day-ahead award of each of them ``(T,)``.
@@ -738,6 +743,7 @@ class GameResult:
     """
 
     profits: dict[str, float]
+    rewards: dict[str, float]
     totals: dict[str, dict[str, float]]
     intervals: np.ndarray
     prices: np.ndarray
@@ -748,13 +754,13 @@ class GameResult:
 
 
 def _summed(info: Mapping[str, Any], into: dict[str, float]) -> None:
-    for group, sub in info.items():
-        if isinstance(sub, Mapping):
-            for item, value in sub.items():
-                key = f"{group}.{item}"
-                entry = ledger.BY_KEY.get(key)
-                if entry is not None and entry.summed and isinstance(value, int | float):
-                    into[key] = into.get(key, 0.0) + float(value)
+    """Add the step's summed ledger entries of ``info`` (``profit``, ``group.item``) into ``into``."""
+    flat = [(g, v) for g, v in info.items() if not isinstance(v, Mapping)]
+    flat += [(f"{g}.{k}", v) for g, sub in info.items() if isinstance(sub, Mapping) for k, v in sub.items()]
+    for key, value in flat:
+        entry = ledger.BY_KEY.get(key)
+        if entry is not None and entry.summed and isinstance(value, int | float) and not isinstance(value, bool):
+            into[key] = into.get(key, 0.0) + float(value)
 
 
 def play(
@@ -786,7 +792,7 @@ def play(
     first = infos[multi.possible_agents[0]]
     for player in players:
         player.start(episode_seed)
-    profits = dict.fromkeys(multi.possible_agents, 0.0)
+    returns = dict.fromkeys(multi.possible_agents, 0.0)
     totals: dict[str, dict[str, float]] = {a: {} for a in multi.possible_agents}
     prices: dict[int, float] = {}
     awards: dict[str, dict[int, float]] = {a: {} for a in multi.possible_agents}
@@ -796,7 +802,7 @@ def play(
         obs, rewards, _terms, _truncs, infos = multi.step(actions)
         steps += 1
         for agent, info in infos.items():
-            profits[agent] += rewards[agent]
+            returns[agent] += rewards[agent]
             _summed(info, totals[agent])
             market = info.get("market")
             if market is not None:
@@ -804,7 +810,8 @@ def play(
                 awards[agent][market["interval"]] = market["award_mw"]
     intervals = np.array(sorted(prices), dtype=np.int64)
     return GameResult(
-        profits=profits,
+        profits={a: totals[a].get("profit", 0.0) for a in multi.possible_agents},
+        rewards=returns,
         totals=totals,
         intervals=intervals,
         prices=np.array([prices[i] for i in intervals], dtype=np.float64),
@@ -864,8 +871,8 @@ class MarketGameEnv(gymnasium.Env[np.ndarray, np.ndarray]):
 
     ## Rewards
 
-    The learner's profit of the step, as in its single env (the day-ahead award and price of the joint
-    clearing settled at delivery).
+    The learner's reward in its single env: ``reward.scale`` x its profit of the step (``info["profit"]``,
+    in currency), with the day-ahead award and price of the joint clearing settled at delivery.
 
     ## Info
 
@@ -944,6 +951,11 @@ class MarketGameEnv(gymnasium.Env[np.ndarray, np.ndarray]):
     def rivals(self) -> dict[str, SeatPolicy]:
         """The rivals' policies now, by agent."""
         return {p.agent: p.policy for p in self._players}
+
+    @property
+    def game_infos(self) -> dict[str, dict[str, Any]]:
+        """The last reset's or step's info of every seat, the rivals' included (their ledgers, for analysis)."""
+        return dict(self._infos)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None

@@ -125,9 +125,9 @@ def by_hand(game: MultiVppEnv, seed: int, mpc_seat: int) -> dict[str, float]:
     profits = dict.fromkeys(policies, 0.0)
     while game.agents:
         actions = {a: p.act(obs[a], infos[a]) for a, p in policies.items()}
-        obs, rewards, _, _, infos = game.step(actions)
-        for a, r in rewards.items():
-            profits[a] += r
+        obs, _, _, _, infos = game.step(actions)
+        for a, info in infos.items():
+            profits[a] += info["profit"]
         market = infos[f"vpp_{mpc_seat}"].get("market")
         if market is not None:  # MPC plans from its seat's schedule, where the joint clearing is
             slot = market["interval"] % game.envs[mpc_seat].params.schedule.ring
@@ -163,8 +163,19 @@ def test_rule_and_mpc_play_seats(mpc_seat: int) -> None:
     while not done:
         obs, r, done, _, info = view.step(learner.act(obs, info))
         total += r
-    assert total == result.profits[f"vpp_{rule_seat}"]
+    assert total == result.rewards[f"vpp_{rule_seat}"] == result.totals[f"vpp_{rule_seat}"]["reward"]
+    assert result.rewards[f"vpp_{rule_seat}"] != result.profits[f"vpp_{rule_seat}"]  # reward.scale x profit
     assert view.rivals[f"vpp_{mpc_seat}"] is not mpc  # remade with the episode's seed
+    # and the other way round: MPC is the learner (built by hand on its seat), the rule the rival
+    view = MarketGameEnv(TASK, overrides=TWO, seat=mpc_seat, rivals="rule")
+    learner = MpcPolicy(PriceTakerSeat(seat_env(view.multi, mpc_seat)), replan_every=4, seed=policy_seed(5, mpc_seat))
+    obs, info = view.reset(seed=5)
+    total, rival, done = 0.0, 0.0, False
+    while not done:
+        obs, r, done, _, info = view.step(learner.act(obs, info))
+        total += r
+        rival += view.game_infos[f"vpp_{rule_seat}"]["reward"]
+    assert total == result.rewards[f"vpp_{mpc_seat}"] and rival == result.rewards[f"vpp_{rule_seat}"]
 
 
 def test_same_seed_same_trajectory() -> None:
@@ -272,11 +283,11 @@ def test_a_trained_agent_plays_a_seat(tmp_path: Path) -> None:
     game = MultiVppEnv(TASK, overrides=HOURLY, batched=False, public_obs=True)
     by_hand = {"vpp_0": RlPolicy.load(run), "vpp_1": PriceThresholdPolicy(game.envs[1])}
     obs, infos = game.reset(seed=2)
-    profits = dict.fromkeys(by_hand, 0.0)
+    returns = dict.fromkeys(by_hand, 0.0)
     while game.agents:
         obs, rewards, _, _, infos = game.step({a: p.act(obs[a], infos[a]) for a, p in by_hand.items()})
         for a, r in rewards.items():
-            profits[a] += r
-    assert result.profits == profits
+            returns[a] += r
+    assert result.rewards == returns
     with pytest.raises(ConfigError, match=r"rivals\.vpp_1: .*another layout"):  # without the public rows
         MarketGameEnv(TASK, overrides=HOURLY, rivals=str(run))
