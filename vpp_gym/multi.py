@@ -473,7 +473,8 @@ def parallel_env(**kwargs: Any) -> MultiVppEnv:
 
 @runtime_checkable
 class SeatPolicy(Protocol):
-    """What plays a seat: the two methods of :class:`agents.base.Policy` (``vpp_gym`` does not import ``agents``)."""
+    """What plays a seat: the two methods of :class:`agents.base.Policy` (``agents`` is imported only to build
+    a named policy)."""
 
     def reset(self) -> None:
         """Forget any per-episode memory."""
@@ -891,9 +892,10 @@ class MarketGameEnv(gymnasium.Env[np.ndarray, np.ndarray]):
       rival's policy reads its own seat.
     - ``seat``: the learner's seat, an index ``0..N-1`` or an agent name (default 0, ``"vpp_0"``).
     - ``rivals``: the rivals' policies (:data:`PolicySpec` each): one for all (default ``"rule"``), a list of
-      ``N - 1`` in seat order with the learner's seat left out, or a mapping agent -> policy. Each is built on
-      its own seat (its config and params, :func:`seat_env`), MPC as a price-taker (:class:`PriceTakerSeat`); a
-      trained agent's layouts are checked against its seat's. The oracle cannot play a seat.
+      ``N - 1`` in seat order with the learner's seat left out, or a mapping agent -> policy (a mapping with a
+      ``name`` key is one policy with settings, for all). Each is built on its own seat (its config and
+      params, :func:`seat_env`), MPC as a price-taker (:class:`PriceTakerSeat`); a trained agent's layouts
+      are checked against its seat's. The oracle cannot play a seat.
 
     ## Seeding
 
