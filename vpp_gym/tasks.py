@@ -493,9 +493,10 @@ ALL_TASKS: dict[str, type[VppEnv]] = {**TASKS, **LEGACY_TASKS}
 
 
 MARKET_GAME_ID = "vpp_gym/MarketGame-v0"
-"""The single-agent view of the market game (:class:`vpp_gym.multi.MarketGameEnv`: one learner seat, the
+"""The single-agent view of the market game (:class:`agents.game.MarketGameEnv`: one learner seat, the
 other seats played by given policies). Registered by an entry-point string, so that ``import vpp_gym`` does
-not import :mod:`vpp_gym.multi` (nor PettingZoo, the ``multi`` extra); ``gym.make`` imports it."""
+not import :mod:`agents.game`, :mod:`vpp_gym.multi` nor PettingZoo (the ``multi`` extra); ``gym.make``
+imports them."""
 
 
 def register_tasks() -> None:
@@ -509,4 +510,6 @@ def register_tasks() -> None:
                 disable_env_checker=False,
             )
     if MARKET_GAME_ID not in gym.registry:
-        gym.register(id=MARKET_GAME_ID, entry_point="vpp_gym.multi:MarketGameEnv", disable_env_checker=False)
+        # A string only: vpp_gym imports nothing of agents (the view builds policies, so it lives in agents/game.py);
+        # gymnasium imports agents.game, and through it vpp_gym.multi and PettingZoo, at make time.
+        gym.register(id=MARKET_GAME_ID, entry_point="agents.game:MarketGameEnv", disable_env_checker=False)

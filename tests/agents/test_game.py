@@ -1,4 +1,5 @@
-"""The single-agent view of the market game (``vpp_gym/MarketGame-v0``) and a policy in every seat (``play``).
+"""The single-agent view of the market game (``vpp_gym/MarketGame-v0``) and a policy in every seat (``play``):
+:mod:`agents.game`.
 
 Short episodes (60-minute intervals: 24 bid steps and 24 dispatch steps) keep the module fast.
 """
@@ -19,10 +20,11 @@ pytest.importorskip("pettingzoo")
 import gymnasium as gym
 
 from agents.base import PassivePolicy
+from agents.game import MarketGameEnv, PriceTakerSeat, play, policy_seed, seat_env
 from agents.mpc import MpcPolicy
 from agents.rule import PriceThresholdPolicy
 from vpp_gym.config import packaged_config
-from vpp_gym.multi import MarketGameEnv, MultiVppEnv, PriceTakerSeat, play, policy_seed, seat_env
+from vpp_gym.multi import MultiVppEnv
 from vpp_gym.validation import ConfigError
 
 TASK = "vpp_gym/Arbitrage-v1"
@@ -52,13 +54,15 @@ def same(x: object, y: object) -> bool:
 
 
 def test_registered_lazily() -> None:
-    """``import vpp_gym`` registers the id with an entry-point string (neither PettingZoo nor the module is
-    imported); without PettingZoo, ``gymnasium.make`` says which extra to install."""
+    """``import vpp_gym`` registers the id with an entry-point string (neither PettingZoo, the view's module
+    ``agents.game`` nor ``vpp_gym.multi`` is imported); without PettingZoo, ``gymnasium.make`` says which extra
+    to install."""
     code = (
         "import sys, gymnasium, vpp_gym\n"
         "spec = gymnasium.spec('vpp_gym/MarketGame-v0')\n"
-        "assert spec.entry_point == 'vpp_gym.multi:MarketGameEnv', spec.entry_point\n"
+        "assert spec.entry_point == 'agents.game:MarketGameEnv', spec.entry_point\n"
         "assert 'pettingzoo' not in sys.modules and 'vpp_gym.multi' not in sys.modules\n"
+        "assert 'agents' not in sys.modules and 'agents.game' not in sys.modules\n"
         "sys.modules['pettingzoo'] = None  # as if not installed\n"
         "try:\n    gymnasium.make('vpp_gym/MarketGame-v0')\n"
         "except ModuleNotFoundError as err:\n    print(err)\n"
