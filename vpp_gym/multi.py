@@ -25,7 +25,7 @@ at bid steps; with ``public_obs=True`` they are also two rows appended to every 
 ``market_award``          the agents' total award of that interval / ``need_mw`` (MW if 0; 0 before)
 ========================  ==============================================================================
 
-**Rewards and info.** Agent ``i``'s reward is its profit, as the single env's reward; its info is its
+**Rewards and info.** Agent ``i``'s reward is its single env's (``reward.scale`` x its profit); its info is its
 single env's ledger (``info["energy_da"]["cash"]`` etc.), plus ``info["market"]`` at bid steps:
 ``price`` (the joint clearing price), ``award_mw`` (the agent's own award), ``total_award_mw`` (all
 agents) and ``interval``. Every agent's episode ends at the same step (``terminations`` all True);
@@ -46,6 +46,12 @@ the env therefore reproduces the single env: same seed and actions, the same obs
 and ledgers, bit for bit (the joint clearing of one curve is :func:`~vpp_gym.markets.energy.clear_curve`'s
 arithmetic in the same order; ``tests/multi/test_equivalence.py``).
 
+**Policies in the seats** are in ``agents/game.py`` (:mod:`agents.game`; ``vpp_gym`` never imports
+``agents``): ``play`` runs an episode with a policy in every seat (each built on its seat's single env,
+:attr:`MultiVppEnv.envs`), and ``MarketGameEnv`` is the single-agent view of the game
+(``gymnasium.make("vpp_gym/MarketGame-v0", seat=..., rivals=...)``: one learner seat, the other seats
+played by given policies inside ``step``), registered in :mod:`vpp_gym.tasks` by an entry-point string.
+
 **Limitations of this slice** (issue #17 asks for more):
 
 - Only the day-ahead energy offers clear jointly. The other products (regulation, reserve, demand
@@ -64,6 +70,8 @@ arithmetic in the same order; ``tests/multi/test_equivalence.py``).
   then a price-taker.
 - Reset options: ``split`` and ``day`` as for the single env; any other key is not used and says so
   in a warning (not an error: PettingZoo's API test passes one).
+- The limitations of the policies in the seats (single cores only, MPC as a price-taker, trained agents
+  only on their layout, policy objects not reseeded) are in :mod:`agents.game`.
 """
 
 from __future__ import annotations
@@ -78,7 +86,17 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
-from pettingzoo import ParallelEnv
+
+try:
+    from pettingzoo import ParallelEnv
+except ModuleNotFoundError as _err:  # pragma: no cover - depends on the installation
+    if _err.name != "pettingzoo":
+        raise
+    raise ModuleNotFoundError(
+        "vpp_gym.multi (the market game, vpp_gym/MarketGame-v0) needs PettingZoo, in the 'multi' extra: "
+        'pip install "vpp-gym[multi]"',
+        name="pettingzoo",
+    ) from None
 
 from vpp_gym import core
 from vpp_gym.config import ScenarioConfig, packaged_config
@@ -94,6 +112,9 @@ OFFER_KEYS = ("offer_low_mw", "offer_high_mw", "offer_mid_price", "offer_spread"
 
 DEFAULT_CONFIG = "markets/autonomous.yaml"
 """The default config of every agent (below ``configs/``): the price-maker preset."""
+
+PUBLIC_ROWS = ("market_price", "market_award")
+"""The names of the public rows appended to every observation with ``public_obs=True``."""
 
 
 def task_class(task: str | type[VppEnv]) -> type[VppEnv]:
@@ -131,6 +152,12 @@ class MultiVppEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         batched: run the agents as rows of the batched core (:class:`~vpp_gym.vector.VppVectorEnv`);
             needs one config for all. Default: batched when every agent's config is the same and
             ``N > 1``, else ``N`` single cores. Both give the same trajectories, bit for bit.
+
+    Attributes:
+        envs: the agents' single envs, in seat order (:class:`~vpp_gym.env.VppEnv`: config, params, layouts;
+            with single cores, :attr:`batched` False, also each seat's live episode and state, the joint
+            clearing's awards and prices in its schedule). A seat's policy is built on its seat's
+            (:mod:`agents.game`).
     """
 
     metadata: dict[str, Any] = {"name": "vpp_gym_multi_v0", "render_modes": []}  # noqa: RUF012
@@ -176,6 +203,11 @@ class MultiVppEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         self._public = np.zeros(2, dtype=np.float32)  # the last clearing's public result, as observed
         self._observation_spaces = {a: self._obs_space(e) for a, e in pairs}
         self._action_spaces = {a: e.action_space for a, e in pairs}
+
+    @property
+    def batched(self) -> bool:
+        """Whether the agents run as rows of the batched core (then :attr:`envs` hold no live episode or state)."""
+        return self._vec is not None
 
     def _obs_space(self, env: VppEnv) -> spaces.Box:
         """The agent's single-env observation space, with the public rows appended if ``public_obs``."""

@@ -492,8 +492,15 @@ ALL_TASKS: dict[str, type[VppEnv]] = {**TASKS, **LEGACY_TASKS}
 """Every registered task id."""
 
 
+MARKET_GAME_ID = "vpp_gym/MarketGame-v0"
+"""The single-agent view of the market game (:class:`agents.game.MarketGameEnv`: one learner seat, the
+other seats played by given policies). Registered by an entry-point string, so that ``import vpp_gym`` does
+not import :mod:`agents.game`, :mod:`vpp_gym.multi` nor PettingZoo (the ``multi`` extra); ``gym.make``
+imports them."""
+
+
 def register_tasks() -> None:
-    """Register every task id (current and legacy) with Gymnasium (idempotent)."""
+    """Register every task id (current and legacy) and the market game's view with Gymnasium (idempotent)."""
     for env_id, cls in ALL_TASKS.items():
         if env_id not in gym.registry:
             gym.register(
@@ -502,3 +509,7 @@ def register_tasks() -> None:
                 vector_entry_point=f"vpp_gym.vector:{cls.__qualname__.removesuffix('Env')}VectorEnv",
                 disable_env_checker=False,
             )
+    if MARKET_GAME_ID not in gym.registry:
+        # A string only: vpp_gym imports nothing of agents (the view builds policies, so it lives in agents/game.py);
+        # gymnasium imports agents.game, and through it vpp_gym.multi and PettingZoo, at make time.
+        gym.register(id=MARKET_GAME_ID, entry_point="agents.game:MarketGameEnv", disable_env_checker=False)

@@ -55,7 +55,11 @@ def test_same_day_for_every_agent() -> None:
 
 
 def test_import_vpp_gym_does_not_import_pettingzoo() -> None:
-    code = "import sys, vpp_gym; assert 'pettingzoo' not in sys.modules and 'vpp_gym.multi' not in sys.modules"
+    """Nor agents: the environment never imports agents (the view of the game, agents.game, is registered by name)."""
+    code = (
+        "import sys, vpp_gym; assert 'pettingzoo' not in sys.modules and 'vpp_gym.multi' not in sys.modules\n"
+        "assert 'agents' not in sys.modules, sorted(m for m in sys.modules if m.split('.')[0] == 'agents')"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
