@@ -18,7 +18,8 @@ checked against the seat's layouts (the public rows included with ``public_obs``
 
 **MPC as a price-taker.** ``mpc`` plays a seat as a price-taker (:class:`PriceTakerSeat`): it plans on its
 seat's forecasts and params without competitor stacks, reading its seat's live episode and schedule, bids its
-planned schedule as flat curves and offers its capacity at 0; the seat is then cleared and settled as every
+planned position as a limit curve around its price forecast (:class:`LimitCurveBids`; ``bids: flat`` for
+the planner's own flat curves) and offers its capacity at 0; the seat is then cleared and settled as every
 seat is.
 
 **The oracle is refused.** The ``oracle`` cannot play a seat: its perfect foresight would include the clearing
@@ -44,8 +45,9 @@ gives the same trajectory, bit for bit.
   core, which has no single env per seat to read). The single-agent view always runs them so: about
   1.4 ms per step with one passive rival, 1.9 ms with one rule rival, 6 ms with nine (Arbitrage-v1,
   15-minute intervals; MPC rivals about 10 times slower, their solves).
-- MPC plays a seat as a price-taker (it bids its planned schedule as flat curves at every price and its
-  capacity at 0, planning on forecast prices): the competitive reference, not a strategic bidder. A
+- MPC plays a seat as a price-taker (it bids its planned position as a limit curve around its price
+  forecast and its capacity at 0, planning on forecast prices): the competitive reference, not a
+  strategic bidder. A
   strategic planner (one that models the residual stack and its rivals) is not built.
 - A trained agent plays a seat only with the layout it was trained on: the published v1 models were
   trained on the price-taker preset and are refused in the game (the autonomous preset opens more
@@ -145,7 +147,7 @@ class PriceTakerSeat(VppEnv):
     the other seats' curves, which no one knows before they are made. So MPC plays a seat as a
     **price-taker**: it plans on the seat's params with every market's competitor stack removed
     (:func:`without_stacks`: day-ahead energy and capacity at its forecast prices), bids its planned schedule
-    as flat (price-independent) curves and offers its capacity at 0, as in the single env without stacks;
+    (in the game as limit curves, :class:`LimitCurveBids`) and offers its capacity at 0;
     the seat is then cleared and settled as every seat is (the joint clearing's award and price; its
     capacity offers against its own stack). The rest of what MPC reads is the seat's own: its config and
     resources, its series, and through :meth:`live` its live episode (realised series to draw forecasts
@@ -191,6 +193,52 @@ class PriceTakerSeat(VppEnv):
         raise RuntimeError("a PriceTakerSeat is a planning view of a seat of the market game; step the game")
 
 
+MAKER_SPREAD = 0.25
+"""Half-width of a price-taking seat's limit curve, as a share of the offer band (the rule policy's
+``maker_spread`` default, :class:`agents.rule.PriceThresholdPolicy`)."""
+
+
+class LimitCurveBids:
+    """A price-taking planner's D-1 bids as limit curves, the way the rule policy bids where it is a price-maker.
+
+    MPC plans at its price forecast and bids its planned net position ``q`` as a flat curve: the same
+    quantity at every price. Against a single env's published price that is harmless; in the joint
+    clearing a flat buy curve buys at any price up to the cap, and a flat sell curve sells at any price
+    down to the floor, so a planner that takes the price as given would bid its way into prices it never
+    planned for (four MPC seats buying flat on Joint-v1 cleared a test day at 786 CNY/MWh against a
+    published 292). At every bid step this wrapper keeps the plan's quantity and turns it into a limit
+    curve around the seat's observed price forecast: ``da_low = min(q, 0)``, ``da_high = max(q, 0)``,
+    ``da_price = 0`` (mid price = the forecast) and ``da_spread = 2 * spread - 1`` (segments over
+    ``spread`` of the offer band): a seller offers ``q`` from about the forecast up, a buyer bids for
+    ``-q`` from about the forecast down, so a seat bids its own valuation and no more. Dispatch steps and
+    capacity offers are the planner's own. ``{"name": "mpc", "bids": "flat"}`` keeps the flat curves.
+    """
+
+    def __init__(self, policy: SeatPolicy, env: VppEnv, spread: float = MAKER_SPREAD) -> None:
+        self.policy = policy
+        self._bidding = env.observation_names.index("bidding")
+        idx = {n: i for i, n in enumerate(env.action_names)}
+        self._lo, self._hi, self._mid, self._spread = (idx[k] for k in ("da_low", "da_high", "da_price", "da_spread"))
+        self.spread = spread
+
+    def reset(self) -> None:
+        """Reset the planner."""
+        self.policy.reset()
+
+    def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """The planner's action, its bid (at a bid step) as a limit curve."""
+        a = np.array(self.policy.act(obs, info), dtype=np.float32)
+        if obs[self._bidding] > 0.5:
+            q = float(a[self._lo])  # the planner bids da_low = da_high = q
+            a[self._lo], a[self._hi] = min(q, 0.0), max(q, 0.0)
+            a[self._mid], a[self._spread] = 0.0, 2.0 * self.spread - 1.0
+        return a
+
+
+BIDS = ("limit", "flat")
+"""How a price-taking seat bids (its ``bids`` setting): limit curves (:class:`LimitCurveBids`, default) or flat."""
+
+
 @dataclass(frozen=True)
 class _Layout:
     """What a trained agent's loader checks of an env: its config and layouts (the seat's, with the public rows)."""
@@ -216,6 +264,7 @@ class _Player:
     settings: dict[str, Any]
     env: Any  # what the named policy is built on
     policy: SeatPolicy
+    limit_curves: bool = False  # a price-taking seat's bids as limit curves (LimitCurveBids)
 
     @property
     def reseeded(self) -> bool:
@@ -228,10 +277,16 @@ class _Player:
         """Start an episode: remake a seeded policy with the seat's episode seed, then reset it."""
         if self.reseeded:
             assert self.name is not None  # reseeded: a named policy
-            self.policy = registry.make_policy(
-                self.name, self.env, seed=policy_seed(episode_seed, self.index), **self.settings
+            self.policy = _bids(
+                registry.make_policy(self.name, self.env, seed=policy_seed(episode_seed, self.index), **self.settings),
+                self.env,
+                self.limit_curves,
             )
         self.policy.reset()
+
+
+def _bids(policy: SeatPolicy, env: Any, limit_curves: bool) -> SeatPolicy:
+    return LimitCurveBids(policy, env) if limit_curves else policy
 
 
 def _player(multi: MultiVppEnv, index: int, spec: PolicySpec, key: str) -> _Player:
@@ -278,11 +333,17 @@ def _player(multi: MultiVppEnv, index: int, spec: PolicySpec, key: str) -> _Play
             raise ConfigError(f"{where}: {run} is not a {name} run")
         return _Player(index, agent, None, {}, None, _trained(multi, env, run, where))
     target = PriceTakerSeat(env) if name in PRICE_TAKERS else env
+    limit = False
+    if name in PRICE_TAKERS:
+        bids = settings.pop("bids", "limit")
+        if bids not in BIDS:
+            raise ConfigError(f"{where}.bids={bids!r}: expected one of {', '.join(BIDS)}")
+        limit = bids == "limit"
     try:
         policy = registry.make_policy(name, target, **{"seed": policy_seed(0, index), **settings})
     except TypeError as err:  # a setting no policy takes
         raise ConfigError(f"{where}: {err}") from None
-    return _Player(index, agent, name, settings, target, policy)
+    return _Player(index, agent, name, settings, target, _bids(policy, target, limit), limit)
 
 
 def _trained(multi: MultiVppEnv, env: VppEnv, run: str | Path, where: str) -> SeatPolicy:

@@ -20,7 +20,7 @@ pytest.importorskip("pettingzoo")
 import gymnasium as gym
 
 from agents.base import PassivePolicy
-from agents.game import MarketGameEnv, PriceTakerSeat, play, policy_seed, seat_env
+from agents.game import LimitCurveBids, MarketGameEnv, PriceTakerSeat, play, policy_seed, seat_env
 from agents.mpc import MpcPolicy
 from agents.rule import PriceThresholdPolicy
 from vpp_gym.config import packaged_config
@@ -120,6 +120,17 @@ def test_view_is_the_game_with_a_passive_rival(public_obs: bool) -> None:
     assert game.agents == [] and len(prices) == 24 and len(set(prices)) > 1
 
 
+def limit_curve(env: Any, obs: np.ndarray, action: np.ndarray) -> np.ndarray:
+    """MPC's flat bid ``q`` as the game's limit curve, written out: [min(q, 0), max(q, 0)], mid 0, spread -0.5."""
+    a = np.array(action, dtype=np.float32)
+    if obs[env.observation_names.index("bidding")] == 1.0:
+        i = {n: k for k, n in enumerate(env.action_names)}
+        q = a[i["da_low"]]
+        assert a[i["da_high"]] == q  # MPC bids flat
+        a[i["da_low"]], a[i["da_high"]], a[i["da_price"]], a[i["da_spread"]] = min(q, 0), max(q, 0), 0.0, -0.5
+    return a
+
+
 def by_hand(game: MultiVppEnv, seed: int, mpc_seat: int) -> dict[str, float]:
     """An episode with MPC in ``mpc_seat`` and the rule in the other seat, built and stepped by hand."""
     rule_seat = 1 - mpc_seat
@@ -129,6 +140,8 @@ def by_hand(game: MultiVppEnv, seed: int, mpc_seat: int) -> dict[str, float]:
     profits = dict.fromkeys(policies, 0.0)
     while game.agents:
         actions = {a: p.act(obs[a], infos[a]) for a, p in policies.items()}
+        key = f"vpp_{mpc_seat}"
+        actions[key] = limit_curve(game.envs[mpc_seat], obs[key], actions[key])
         obs, _, _, _, infos = game.step(actions)
         for a, info in infos.items():
             profits[a] += info["profit"]
@@ -157,7 +170,9 @@ def test_rule_and_mpc_play_seats(mpc_seat: int) -> None:
     # the same game through the single-agent view: the rule is the learner, MPC the rival
     rule_seat = 1 - mpc_seat
     view = MarketGameEnv(TASK, overrides=TWO, seat=rule_seat, rivals="mpc")
-    mpc = view.rivals[f"vpp_{mpc_seat}"]
+    rival = view.rivals[f"vpp_{mpc_seat}"]
+    assert isinstance(rival, LimitCurveBids)
+    mpc = rival.policy
     assert isinstance(mpc, MpcPolicy) and isinstance(mpc._env, PriceTakerSeat)
     assert mpc._env.seat is view.multi.envs[mpc_seat]  # built on its own seat: its config, its live state
     assert mpc._env.config.resources == view.multi.envs[mpc_seat].config.resources
@@ -169,14 +184,14 @@ def test_rule_and_mpc_play_seats(mpc_seat: int) -> None:
         total += r
     assert total == result.rewards[f"vpp_{rule_seat}"] == result.totals[f"vpp_{rule_seat}"]["reward"]
     assert result.rewards[f"vpp_{rule_seat}"] != result.profits[f"vpp_{rule_seat}"]  # reward.scale x profit
-    assert view.rivals[f"vpp_{mpc_seat}"] is not mpc  # remade with the episode's seed
+    assert view.rivals[f"vpp_{mpc_seat}"].policy is not mpc  # remade with the episode's seed
     # and the other way round: MPC is the learner (built by hand on its seat), the rule the rival
     view = MarketGameEnv(TASK, overrides=TWO, seat=mpc_seat, rivals="rule")
     learner = MpcPolicy(PriceTakerSeat(seat_env(view.multi, mpc_seat)), replan_every=4, seed=policy_seed(5, mpc_seat))
     obs, info = view.reset(seed=5)
     total, rival, done = 0.0, 0.0, False
     while not done:
-        obs, r, done, _, info = view.step(learner.act(obs, info))
+        obs, r, done, _, info = view.step(limit_curve(view.multi.envs[mpc_seat], obs, learner.act(obs, info)))
         total += r
         rival += view.game_infos[f"vpp_{rule_seat}"]["reward"]
     assert total == result.rewards[f"vpp_{mpc_seat}"] and rival == result.rewards[f"vpp_{rule_seat}"]
@@ -240,6 +255,10 @@ def test_bad_inputs_name_the_key() -> None:
             MarketGameEnv(TASK, overrides=HOURLY, rivals=str(published))
     with pytest.raises(ConfigError, match=r"rivals\.vpp_1: make_policy: no registered policy takes the setting 'foo'"):
         MarketGameEnv(TASK, overrides=HOURLY, rivals={"name": "mpc", "foo": 1})
+    with pytest.raises(ConfigError, match=r"rivals\.vpp_1\.bids='fancy': expected one of limit, flat"):
+        MarketGameEnv(TASK, overrides=HOURLY, rivals={"name": "mpc", "bids": "fancy"})
+    flat = MarketGameEnv(TASK, overrides=HOURLY, rivals={"name": "mpc", "bids": "flat"})
+    assert isinstance(flat.rivals["vpp_1"], MpcPolicy)  # the planner's own flat curves, unwrapped
     game = MultiVppEnv(TASK, n_agents=2, overrides=HOURLY)  # one config: the batched core by default
     with pytest.raises(ConfigError, match=r"batched: .*construct it with batched=False"):
         play(game, ["rule", "rule"], seed=0)
