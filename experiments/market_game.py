@@ -1,0 +1,158 @@
+"""The market game with baselines in every seat: profits per agent and the prices their offers clear at.
+
+Usage:
+    python experiments/market_game.py [--env vpp_gym/Joint-v1] [--agents 4] [--episodes 4]
+        [--lineups passive rule mpc mpc_flat] [--out experiments/results/market_game]
+
+First part of issue #17's study (item 3). ``--agents`` identical VPPs (the task's portfolio) play the
+market game (:class:`vpp_gym.multi.MultiVppEnv`, the autonomous preset: their D-1 energy curves clear
+together with the residual competitor stack at one marginal price) on the first ``--episodes`` test days,
+episode ``e`` seeded ``20270000 + e`` as in ``vpp-gym evaluate``; every seat of a line-up plays the same
+baseline (:func:`agents.game.play`):
+
+- ``passive``: no energy offers; the stack alone meets the need (the price without the VPPs);
+- ``rule``: the rule policy, which in the price-maker case bids curves from 0 to its planned position
+  priced around its forecast;
+- ``mpc``: rolling-horizon MPC as a price-taker, its planned position bid as a limit curve around its
+  forecast (:class:`agents.game.LimitCurveBids`): the competitive reference, each seat bidding its
+  own valuation;
+- ``mpc_flat``: the same plans bid as flat curves (any price), as MPC bids against a published price in
+  the single env: what taking the price as given does when the VPPs together move it.
+
+The published price is the day-ahead price of the data (the centre of the stack's offers). Writes
+``market_game.md`` (one row per line-up: mean profit per agent and day, the spread between agents, mean
+cleared and published prices, the markup, the VPPs' mean award), ``market_game.csv`` (one row per
+line-up, day and agent) and ``market_game.png`` (the cleared price by interval on day 0, per line-up)
+into ``--out``. Learning agents (one PPO learner against MPC rivals; all learning) are the study's next
+part and not run here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import vpp_gym  # noqa: F401  (registers the ids)
+from agents.game import play, seat_env
+from agents.report import pyplot
+from agents.runinfo import git_revision
+from vpp_gym.data.schema import ALL_NAMES
+from vpp_gym.multi import MultiVppEnv
+from vpp_gym.validation import ConfigError
+
+LINEUPS: dict[str, Any] = {
+    "passive": "passive",
+    "rule": "rule",
+    "mpc": "mpc",
+    "mpc_flat": {"name": "mpc", "bids": "flat"},
+}
+"""Each line-up's policy, played in every seat."""
+SEED = 20_270_000
+"""Episode ``e`` is seeded ``SEED + e`` (``vpp-gym evaluate``'s default)."""
+
+
+def run_lineup(env_id: str, n_agents: int, episodes: int, policy: Any) -> list[dict[str, Any]]:
+    """One row per day and agent: profit, mean cleared and published prices, the agent's mean award."""
+    game = MultiVppEnv(task=env_id, n_agents=n_agents, batched=False, split="test")
+    price_col = ALL_NAMES.index("price_da_per_mwh")
+    rows = []
+    for e in range(episodes):
+        res = play(game, [policy] * n_agents, seed=SEED + e, options={"split": "test", "day": e})
+        ep = seat_env(game, 0).episode
+        assert ep is not None
+        published = ep.exo[0, res.intervals, price_col]
+        for agent in game.possible_agents:
+            rows.append(
+                {
+                    "day": e,
+                    "agent": agent,
+                    "profit": res.profits[agent],
+                    "cleared_price": float(np.mean(res.prices)),
+                    "published_price": float(np.mean(published)),
+                    "award_mw": float(np.mean(res.awards_mw[agent])),
+                    "prices": res.prices,
+                }
+            )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--env", default="vpp_gym/Joint-v1")
+    ap.add_argument("--agents", type=int, default=4)
+    ap.add_argument("--episodes", type=int, default=4)
+    ap.add_argument("--lineups", nargs="+", default=list(LINEUPS), choices=list(LINEUPS))
+    ap.add_argument("--out", default="experiments/results/market_game")
+    args = ap.parse_args(argv)
+    if args.agents < 1 or args.episodes < 1:
+        raise ConfigError(f"--agents and --episodes must be >= 1, got {args.agents} and {args.episodes}")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    results = {}
+    for name in args.lineups:
+        t = time.perf_counter()
+        results[name] = run_lineup(args.env, args.agents, args.episodes, LINEUPS[name])
+        print(f"{name}: {time.perf_counter() - t:.1f} s", flush=True)
+    with (out / "market_game.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["lineup", "day", "agent", "profit", "cleared_price", "published_price", "award_mw"])
+        for name, rows in results.items():
+            for r in rows:
+                w.writerow(
+                    [name, r["day"], r["agent"], *(f"{r[k]:.6g}" for k in ("profit", "cleared_price"))]
+                    + [f"{r['published_price']:.6g}", f"{r['award_mw']:.6g}"]
+                )
+    lines = [
+        f"# Market game: {args.agents} identical VPPs of {args.env}, baselines in every seat",
+        "",
+        f"`{shlex.join(['python', 'experiments/market_game.py', *(argv if argv is not None else sys.argv[1:])])}`"
+        f" (git {git_revision()}; {time.perf_counter() - t0:.0f} s). Test days 0-{args.episodes - 1}, episode e "
+        f"seeded {SEED} + e; the autonomous preset (`configs/markets/autonomous.yaml`): the VPPs' D-1 energy "
+        "curves clear jointly with the residual competitor stack at one marginal price. Prices in CNY/MWh "
+        "(interval means), profits in CNY per agent and day, award in MW (+ = sold).",
+        "",
+        "| line-up | profit per agent | min-max over agents | cleared price | published price | markup | "
+        "award per agent |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, rows in results.items():
+        by_agent: dict[str, list[float]] = {}
+        for r in rows:
+            by_agent.setdefault(r["agent"], []).append(r["profit"])
+        means = [float(np.mean(v)) for v in by_agent.values()]
+        cleared = float(np.mean([r["cleared_price"] for r in rows]))
+        published = float(np.mean([r["published_price"] for r in rows]))
+        award = float(np.mean([r["award_mw"] for r in rows]))
+        lines.append(
+            f"| {name} | {np.mean(means):,.0f} | {min(means):,.0f} to {max(means):,.0f} | {cleared:,.1f} | "
+            f"{published:,.1f} | {cleared - published:+,.1f} | {award:+.3f} |"
+        )
+    (out / "market_game.md").write_text("\n".join(lines) + "\n")
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for name, rows in results.items():
+        ax.plot(rows[0]["prices"], label=name, lw=1.2)
+    ax.set_xlabel("interval of test day 0")
+    ax.set_ylabel("cleared day-ahead price (CNY/MWh)")
+    ax.set_title(f"{args.agents} VPPs of {args.env}: the joint clearing by line-up")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out / "market_game.png", dpi=110)
+    print((out / "market_game.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except ConfigError as err:
+        print(f"market_game.py: error: {err}", file=sys.stderr)
+        sys.exit(2)
