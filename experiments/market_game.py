@@ -106,10 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         w.writerow(["lineup", "day", "agent", "profit", "cleared_price", "published_price", "award_mw"])
         for name, rows in results.items():
             for r in rows:
-                w.writerow(
-                    [name, r["day"], r["agent"], *(f"{r[k]:.6g}" for k in ("profit", "cleared_price"))]
-                    + [f"{r['published_price']:.6g}", f"{r['award_mw']:.6g}"]
-                )
+                keys = ("profit", "cleared_price", "published_price", "award_mw")
+                w.writerow([name, r["day"], r["agent"], *(f"{r[k]:.6g}" for k in keys)])
     lines = [
         f"# Market game: {args.agents} identical VPPs of {args.env}, baselines in every seat",
         "",
