@@ -1,4 +1,4 @@
-"""The market game: ``N`` VPPs bidding into one day-ahead energy market (PettingZoo ``ParallelEnv``).
+"""The market game: ``N`` VPPs bidding into one day-ahead market per product (PettingZoo ``ParallelEnv``).
 
 First slice of issue #17. Needs the ``multi`` extra (``pip install vpp-gym[multi]``): this module
 imports PettingZoo, ``import vpp_gym`` does not import this module.
@@ -13,6 +13,19 @@ single env draws it) against the energy need in one uniform-price, marginal-pric
 is paid. At the stack's ties the stack is accepted first, then the agents' marginal segments pro rata.
 Each agent's award and the cleared price go into its schedule and are settled at delivery exactly as
 in the single env.
+
+**Capacity products.** With two agents or more, the D-1 offers of every open capacity product
+(regulation, reserve, demand response, peak regulation; the single env's ``<product>_mw`` and
+``<product>_price`` actions) clear jointly too, interval by interval, each product in its form. In the
+transaction form the agents' offers and ``vpp_0``'s competitor stack of the product make one merit
+order against the interval's need, at one marginal price (:func:`~vpp_gym.markets.energy.clear_curves`
+with one-segment curves: the stack first at a tied price, then the agents pro rata); regulation under
+K-value rules ranks each agent's offer at its price over its own K, as the single env ranks one. In the
+invitation form the agents' declarations and the others' (``others_ratio`` x need) are scaled pro rata
+when they exceed the need, at the announced price. The awards and prices replace each agent's own
+clearing in its schedule and are delivered and settled as in the single env. The agents must then
+agree on the open products and each product's form, price cap and ``others_ratio`` (checked). With one
+agent its own clearing stands (the same rule; the single env bit for bit).
 
 **Spaces.** Agent ``i``'s action and observation spaces are those of its single env
 (:class:`~vpp_gym.env.VppEnv` of the task with its config): the observation is its own resources,
@@ -54,9 +67,9 @@ played by given policies inside ``step``), registered in :mod:`vpp_gym.tasks` by
 
 **Limitations of this slice** (issue #17 asks for more):
 
-- Only the day-ahead energy offers clear jointly. The other products (regulation, reserve, demand
-  response, intraday, real time) stay per agent as in the single env: each agent clears its
-  capacity offers against its own drawn competitor stack, and rivals do not move those prices.
+- Intraday and real time stay per agent as in the single env (each agent trades at its own
+  intraday and real-time prices, which rivals do not move). The capacity products' needs, reference
+  prices and stacks are ``vpp_0``'s (the agents share the days).
 - The agents are rows of the batched core (:class:`~vpp_gym.vector.VppVectorEnv`, about 0.5 ms per
   step for 1 agent, 1.0 ms for 10, 1.8 ms for 50 on Arbitrage-v1 with the default preset; ``vpp-gym
   bench`` prints the game's agent-steps/s beside the single env's steps/s with the same preset) only
@@ -100,8 +113,9 @@ except ModuleNotFoundError as _err:  # pragma: no cover - depends on the install
 
 from vpp_gym import core
 from vpp_gym.config import ScenarioConfig, packaged_config
+from vpp_gym.core.columns import PRODUCT_COLUMNS
 from vpp_gym.env import VppEnv
-from vpp_gym.markets import energy
+from vpp_gym.markets import energy, regulation
 from vpp_gym.validation import ConfigError
 from vpp_gym.vector import VECTOR_TASKS, VppVectorEnv
 
@@ -109,6 +123,8 @@ ConfigLike = str | Path | dict[str, Any] | ScenarioConfig | None
 
 OFFER_KEYS = ("offer_low_mw", "offer_high_mw", "offer_mid_price", "offer_spread")
 """The ledger entries (under ``energy_da``) of a bid step that describe the agent's offer curve."""
+CAPACITY_KEYS = ("offer_mw", "offer_price")
+"""What a capacity product's ledger reports of an offer at a bid step (no price in the invitation form: 0)."""
 
 DEFAULT_CONFIG = "markets/autonomous.yaml"
 """The default config of every agent (below ``configs/``): the price-maker preset."""
@@ -257,7 +273,14 @@ class MultiVppEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
                 "markets.energy.price_floor_per_mwh": em.price_floor_per_mwh == em0.price_floor_per_mwh,
                 "markets.energy.curve_segments": em.curve_segments == em0.curve_segments,
                 "markets.energy.gate_hour": em.gate_hour == em0.gate_hour,
+                "the open capacity products": p.open_products == p0.open_products,
             }
+            for prod in p0.open_products:  # the capacity products clear jointly too: one rule for all
+                c, c0 = p.product(prod), p0.product(prod)
+                if c is not None and c0 is not None:
+                    same[f"markets.{prod}.form"] = c.form == c0.form
+                    same[f"markets.{prod}.price_cap"] = c.price_cap == c0.price_cap
+                    same[f"markets.{prod}.others_ratio"] = c.others_ratio == c0.others_ratio
             bad = [k for k, ok in same.items() if not ok]
             if bad:
                 raise ConfigError(f"agent vpp_{i}: {bad[0]} differs from vpp_0's; the agents share one market")
@@ -342,18 +365,27 @@ class MultiVppEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
             interval = int(p0.schedule.interval[s0.k])
             offers = [infos[a]["energy_da"] for a in self.agents]
             pos, cleared = self._clear(interval, *(np.array([o[k] for o in offers], np.float64) for k in OFFER_KEYS))
+            capacity = self._clear_capacity(
+                interval,
+                {
+                    prod: tuple(np.array([infos[a][prod].get(k, 0.0) for a in self.agents]) for k in CAPACITY_KEYS)
+                    for prod in p0.open_products
+                },
+                np.array([float(env.state.reg_score) for env in self.envs if env.state is not None]),
+            )
             for j, (agent, env) in enumerate(zip(self.agents, self.envs, strict=True)):
                 s, ep = env.state, env.episode
                 assert s is not None and ep is not None
                 slot = interval % env.params.schedule.ring
                 award = float(pos[j])
-                # the env's own clearing (its curve alone against the stack) is replaced by the joint one
-                env._state = s._replace(
+                # the env's own clearings (its curve and offers alone against the stacks) are replaced by the joint ones
+                s = s._replace(
                     da_mw=(*s.da_mw[:slot], award, *s.da_mw[slot + 1 :]),
                     da_price=(*s.da_price[:slot], cleared, *s.da_price[slot + 1 :]),
                 )
+                env._state = self._put_awards(s, env.params, interval, capacity, j)
                 obs[agent] = core.observe_one(env.params, env._state, ep)
-                infos[agent]["market"] = self._market(interval, award, cleared, pos)
+                infos[agent]["market"] = self._market(interval, award, cleared, pos, capacity, j)
         rewards = {a: float(r) for a, r in rewards.items()}
         if any(terms.values()):
             self.agents = []
@@ -371,6 +403,7 @@ class MultiVppEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         obs_b, rew_b, term_b, trunc_b, info_b = vec.step(a)
         market: dict[str, Any] | None = None
         pos = np.zeros(0)
+        capacity: dict[str, tuple[np.ndarray, float]] = {}
         if p.schedule.bid[k]:
             interval = int(p.schedule.interval[k])
             pos, cleared = self._clear(
@@ -383,6 +416,18 @@ class MultiVppEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
                 da_mw=(*s.da_mw[:slot], pos, *s.da_mw[slot + 1 :]),
                 da_price=(*s.da_price[:slot], np.full(len(pos), cleared), *s.da_price[slot + 1 :]),
             )
+            capacity = self._clear_capacity(
+                interval,
+                {
+                    prod: tuple(
+                        np.asarray(info_b[prod][k], np.float64) if k in info_b[prod] else np.zeros(len(pos))
+                        for k in CAPACITY_KEYS
+                    )
+                    for prod in p.open_products
+                },
+                np.asarray(vec._state.reg_score, np.float64),
+            )
+            vec._state = self._put_awards(vec._state, p, interval, capacity, slice(None))
             obs_b = vec._observe()
             market = {"interval": interval, "price": cleared}
         obs, rewards, terms, truncs, infos = {}, {}, {}, {}, {}
@@ -404,7 +449,7 @@ class MultiVppEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
                 for g, col in columns.items()
             }
             if market is not None:
-                info["market"] = self._market(market["interval"], float(pos[i]), market["price"], pos)
+                info["market"] = self._market(market["interval"], float(pos[i]), market["price"], pos, capacity, i)
             infos[agent] = info
         if any(terms.values()):
             self.agents = []
@@ -442,9 +487,102 @@ class MultiVppEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
         self._public = np.array([cleared / ref, total / (em.need_mw or 1.0)], dtype=np.float32)
         return pos[0], cleared
 
+    def _clear_capacity(
+        self, interval: int, offers: dict[str, tuple[np.ndarray, ...]], reg_score: np.ndarray
+    ) -> dict[str, tuple[np.ndarray, float]]:
+        """The joint clearing of the agents' capacity offers for ``interval``, product by product: ``prod ->
+        (awards (N,), price)``; none with one agent (its own clearing is the joint one).
+
+        ``offers[prod]`` is ``(offer_mw, offer_price)`` per agent, as the agents' ledgers report them at the
+        bid step. Transaction form: one merit order of ``vpp_0``'s competitor stack and every agent's offer
+        (regulation under K-value rules ranked at ``price / K``, each agent with its own K, as
+        :func:`vpp_gym.core.dynamics.clear_offers` ranks one), cleared against the interval's need at one
+        marginal price (:func:`vpp_gym.markets.energy.clear_curves` with one-segment supply curves: the
+        stack first at a tied price, then the agents pro rata). Invitation form: the declarations are
+        scaled pro rata when they, with the others' (``others_ratio`` x need), exceed the need; the
+        announced price.
+        """
+        if len(self.agents) < 2:
+            return {}
+        env0 = self.envs[0]
+        p0 = env0.params
+        ep0 = self._vec._ep if self._vec is not None else env0.episode
+        assert ep0 is not None
+        # vpp_0's realised values of the interval, as its core reads them at the bid step
+        x0 = self._vec._exo[interval, :, 0] if self._vec is not None else env0._exo_rows[interval]
+        out: dict[str, tuple[np.ndarray, float]] = {}
+        for prod, (q, price) in offers.items():
+            cfg = p0.product(prod)
+            assert cfg is not None
+            i_need, i_price = PRODUCT_COLUMNS[prod]
+            need, ref = abs(float(x0[i_need])), float(x0[i_price])
+            q = np.maximum(q, 0.0)
+            if cfg.form == "invitation":
+                total = float(np.sum(q)) + max(cfg.others_ratio * need, 0.0)
+                acc = q * (need / total) if total > need else q
+                out[prod] = (acc, ref)
+                continue
+            ranked = price
+            if prod == "regulation" and p0.regulation_k_value:
+                rc = p0.cfg.markets.regulation
+                assert rc is not None
+                ranked = regulation.ranking_price(price, regulation.ranking_k(reg_score, rc.k_value))
+            stack = ep0.stacks.get(prod)
+            if stack is None:
+                stack_mw, stack_price = np.zeros((1, 0)), np.zeros((1, 0))
+            else:
+                stack_mw, stack_price = stack[0][0:1, interval], stack[1][0:1, interval]
+            acc2, cleared = energy.clear_curves(
+                np.zeros((1, len(q))),
+                ranked[None, :, None],
+                q[None, :, None],
+                stack_mw,
+                stack_price,
+                np.full(1, need),
+                cfg.price_cap,
+                0.0,
+            )
+            out[prod] = (acc2[0], float(cleared[0]))
+        return out
+
     @staticmethod
-    def _market(interval: int, award: float, price: float, pos: np.ndarray) -> dict[str, Any]:
-        return {"price": price, "award_mw": award, "total_award_mw": float(np.sum(pos)), "interval": interval}
+    def _put_awards(
+        s: core.State, p: core.CoreParams, interval: int, capacity: dict[str, tuple[np.ndarray, float]], row: Any
+    ) -> core.State:
+        """``s`` with the joint capacity awards and prices of ``interval`` in its rings (``row``: the agent's
+        index for a single core, ``slice(None)`` for the batched core's rows)."""
+        if not capacity:
+            return s
+        ring = p.schedule.ring
+        slot = interval % ring
+        aw_mw, aw_price = list(s.aw_mw), list(s.aw_price)
+        for j, prod in enumerate(p.open_products):
+            acc, price = capacity[prod]
+            i = j * ring + slot
+            if isinstance(row, slice):
+                aw_mw[i], aw_price[i] = np.array(acc, np.float64), np.full(len(acc), price)
+            else:
+                aw_mw[i], aw_price[i] = float(acc[row]), price
+        return s._replace(aw_mw=tuple(aw_mw), aw_price=tuple(aw_price))
+
+    @staticmethod
+    def _market(
+        interval: int,
+        award: float,
+        price: float,
+        pos: np.ndarray,
+        capacity: dict[str, tuple[np.ndarray, float]] | None = None,
+        row: int = 0,
+    ) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "price": price,
+            "award_mw": award,
+            "total_award_mw": float(np.sum(pos)),
+            "interval": interval,
+        }
+        for prod, (acc, cleared) in (capacity or {}).items():
+            out[prod] = {"price": cleared, "award_mw": float(acc[row]), "total_award_mw": float(np.sum(acc))}
+        return out
 
     def render(self) -> None:
         """No rendering."""
