@@ -5,8 +5,9 @@ Usage:
         [--lineups passive rule mpc mpc_flat] [--out experiments/results/market_game]
 
 First part of issue #17's study (item 3). ``--agents`` identical VPPs (the task's portfolio) play the
-market game (:class:`vpp_gym.multi.MultiVppEnv`, the autonomous preset: their D-1 energy curves clear
-together with the residual competitor stack at one marginal price) on the first ``--episodes`` test days,
+market game (:class:`vpp_gym.multi.MultiVppEnv`, the autonomous preset: their D-1 energy curves and
+capacity offers clear together with the residual competitor stacks, one marginal price per product)
+on the first ``--episodes`` test days,
 episode ``e`` seeded ``20270000 + e`` as in ``vpp-gym evaluate``; every seat of a line-up plays the same
 baseline (:func:`agents.game.play`):
 
@@ -114,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         f"`{shlex.join(['python', 'experiments/market_game.py', *(argv if argv is not None else sys.argv[1:])])}`"
         f" (git {git_revision()}; {time.perf_counter() - t0:.0f} s). Test days 0-{args.episodes - 1}, episode e "
         f"seeded {SEED} + e; the autonomous preset (`configs/markets/autonomous.yaml`): the VPPs' D-1 energy "
-        "curves clear jointly with the residual competitor stack at one marginal price. Prices in CNY/MWh "
+        "curves, and their offers of each capacity product, clear jointly with the residual competitor stacks "
+        "at one marginal price per product and interval. Prices in CNY/MWh "
         "(interval means), profits in CNY per agent and day, award in MW (+ = sold).",
         "",
         "| line-up | profit per agent | min-max over agents | cleared price | published price | markup | "
