@@ -207,6 +207,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
         return 2
     overrides = parse_cli_overrides(args.overrides)
     progress = not args.no_progress
+    if args.resume and _rllib_run(Path(args.resume)):
+        return _train_rllib(args, overrides, progress)
+    if args.config is not None and not args.resume and Path(find_config(args.config)).is_file():
+        from agents.rl.rllib import is_rllib_config
+
+        if is_rllib_config(find_config(args.config), overrides):
+            return _train_rllib(args, overrides, progress)
     if args.resume:
         if args.config is not None and "=" not in args.config:
             raise ConfigError("--resume takes the run folder's own config; give no CONFIG")
@@ -243,6 +250,65 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rllib_run(run: Path) -> bool:
+    """Whether ``run`` is a run folder of an RLlib training (its ``meta.json`` says ``algo: rllib``)."""
+    import json
+
+    try:
+        return json.loads((run / "meta.json").read_text()).get("algo") == "rllib"
+    except (OSError, ValueError):
+        return False
+
+
+def _train_rllib(args: argparse.Namespace, overrides: dict[str, object], progress: bool) -> int:
+    """``vpp-gym train`` of an ``algo: rllib`` config, or ``--resume`` of such a run (agents/rl/rllib.py)."""
+    try:
+        from agents.rl.config import parse_cli_overrides
+        from agents.rl.rllib import extend_iterations, load_game_experiment, read_run_config, train_rllib
+    except ImportError as err:  # pragma: no cover - RLlib is absent
+        raise ConfigError(f"RLlib is not installed ({err}): pip install 'ray[rllib]'") from None
+    from agents.rl.train import claim_run_folder
+
+    if args.resume:
+        if args.config is not None:  # an override given where the config would be
+            overrides = {**parse_cli_overrides([args.config]), **overrides}
+        extra = set(overrides) - {"train.iterations"}
+        if extra or args.force:
+            raise ConfigError(
+                "--resume of an RLlib run accepts only train.iterations=N"
+                + (f", got {sorted(extra)[0]}" if extra else " (no --force)")
+            )
+        run = Path(args.resume)
+        lock = FolderLock(run).acquire("vpp-gym train --resume")
+        try:
+            cfg = read_run_config(run)
+            if "train.iterations" in overrides:
+                cfg = extend_iterations(run, cfg, overrides["train.iterations"])
+            elif not (run / "INCOMPLETE").is_file():
+                raise RunFolderError(
+                    f"{run} holds a finished RLlib run; continue it to more iterations: "
+                    f"vpp-gym train --resume {run} train.iterations=N"
+                )
+            train_rllib(cfg, run, shlex.join(["vpp-gym", *(args.argv or [])]), progress, resume=True)
+        finally:
+            lock.release()
+        return 0
+    cfg, _ = load_game_experiment(find_config(args.config), dict(overrides))
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    out = Path(args.out) if args.out else fresh_folder(Path("runs") / f"{cfg.name}-seed{cfg.seed}-{stamp}")
+    print(
+        f"vpp-gym train: RLlib PPO on the market game of {cfg.n_agents} {cfg.env_id} VPPs ({cfg.policies} "
+        f"policies), {cfg.train.iterations} iterations, seed {cfg.seed} -> {out}",
+        flush=True,
+    )
+    lock = claim_run_folder(out, args.force)
+    try:
+        train_rllib(cfg, out, shlex.join(["vpp-gym", *(args.argv or [])]), progress)
+    finally:
+        lock.release()
+    return 0
+
+
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     overrides: dict[str, object] = {}
     if args.env:
@@ -263,7 +329,12 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         if run is not None:
             from agents.rl.policy import RlPolicy
 
-            RlPolicy.check(run, env=env)
+            if _rllib_run(Path(run)):  # a module of a multi-agent RLlib run: loaded, its sizes checked
+                from agents.rl.rllib import RllibPolicy
+
+                RllibPolicy.load(run, env=env)
+            else:
+                RlPolicy.check(run, env=env)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     default = Path("out") / f"evaluate-{cfg.env_id.split('/')[-1]}-{stamp}"
     out, lock, created = _output_folder(args.out, default, "vpp-gym evaluate")

@@ -166,7 +166,13 @@ def evaluation_policy(label: str, run: str | None, env: gym.Env, cfg: Evaluation
 
 def check_trained(run: str | Path, cfg: EvaluationConfig) -> None:
     """A trained agent's task must be the evaluation's (a changed scenario is reported)."""
-    trained, _ = load_experiment(Path(run) / "config.yaml")
+    trained: Any
+    if run_algo(run) == "rllib":  # a seat of a multi-agent RLlib run on the market game
+        from agents.rl.rllib import read_run_config
+
+        trained = read_run_config(run)
+    else:
+        trained, _ = load_experiment(Path(run) / "config.yaml")
     if trained.env_id != cfg.env_id:
         raise ConfigError(f"--policies: {run} was trained on {trained.env_id}, not on {cfg.env_id}")
     if trained.scenario != cfg.scenario or trained.overrides != cfg.overrides:

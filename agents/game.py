@@ -248,6 +248,14 @@ class _Layout:
     action_names: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class _Spaces:
+    """A seat's spaces, what an RLlib module is checked against."""
+
+    observation_space: Any
+    action_space: Any
+
+
 def policy_seed(seed: int, index: int) -> int:
     """The seed of the policy in seat ``index`` for an episode seeded ``seed``: ``SeedSequence([seed, index])``'s
     first word (independent of the seat env's own draws, which are seeded ``seed + index``)."""
@@ -350,6 +358,11 @@ def _trained(multi: MultiVppEnv, env: VppEnv, run: str | Path, where: str) -> Se
     """A trained agent from a run or published model folder, checked against the seat's layouts."""
     names = env.observation_names + (PUBLIC_ROWS if multi.public_obs else ())
     try:
+        if registry.run_algo(run) == "rllib":  # a module of a multi-agent RLlib run: sizes checked
+            from agents.rl.rllib import RllibPolicy
+
+            agent = multi.possible_agents[multi.envs.index(env)]
+            return RllibPolicy.load(run, env=_Spaces(multi.observation_space(agent), multi.action_space(agent)))
         return RlPolicy.load(run, env=_Layout(env.config, names, env.action_names))
     except ConfigError as err:
         raise ConfigError(f"{where}: {err}") from None

@@ -20,6 +20,7 @@ oracle     perfect-foresight plan of the realised episode (:class:`agents.oracle
            either market timeline
 random     uniform random actions (:class:`agents.base.RandomPolicy`), seeded by ``seed``
 ppo, sac   a trained agent (:class:`agents.rl.policy.RlPolicy`) loaded from the run folder ``run``
+rllib      a policy of a multi-agent RLlib run (:class:`agents.rl.rllib.RllibPolicy`; ``module`` picks one)
            of ``vpp-gym train``; the command line names one ``LABEL=RUN_DIR``
 ========== =============================================================================
 """
@@ -176,3 +177,15 @@ register_policy("oracle", _oracle, "perfect-foresight plan of the realised episo
 register_policy("random", _random, "uniform random actions")
 register_policy("ppo", _trained("ppo"), "a PPO agent trained by vpp-gym train (run folder)")
 register_policy("sac", _trained("sac"), "a SAC agent trained by vpp-gym train (run folder)")
+
+
+def _rllib(env: gym.Env, run: str | Path, module: str | None = None) -> Policy:
+    found = run_algo(run)
+    if found != "rllib":
+        raise ConfigError(f"{run}: a {found} run, not an rllib one")
+    from agents.rl.rllib import RllibPolicy  # needs RLlib: imported only for an rllib run
+
+    return RllibPolicy.load(run, env=env, module=module)
+
+
+register_policy("rllib", _rllib, "a seat of a multi-agent RLlib PPO run on the market game (run folder; module)")

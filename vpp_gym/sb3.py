@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -164,7 +164,7 @@ def make_sb3_vec_env(
         episode_totals=True,
         **sections,
     )
-    env = VppSb3VecEnv(venv.unwrapped)  # type: ignore[arg-type]
+    env = VppSb3VecEnv(cast(Any, venv.unwrapped))  # typed differently across Gymnasium versions
     if seed is not None:
         env.seed(seed)
     return env

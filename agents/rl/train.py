@@ -48,7 +48,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -365,7 +365,7 @@ def evaluate_days(
         ledger_info=False,
         episode_totals=True,
     ).unwrapped
-    n_days = len(venv.episode_starts[split])  # type: ignore[attr-defined]
+    n_days = len(cast(Any, venv).episode_starts[split])  # typed differently across Gymnasium versions
     if days > n_days:
         raise ConfigError(f"eval.days: got {days}, but the {split!r} split has only {n_days} days")
     obs, _ = venv.reset(seed=seed, options={"day": list(range(days))})

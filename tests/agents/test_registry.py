@@ -32,7 +32,7 @@ def test_built_in_policies_by_name(env: gym.Env) -> None:
         "random": RandomPolicy,
     }
     assert policy_names(trained=False) == tuple(expected)
-    assert policy_names(trained=True) == ("ppo", "sac")
+    assert policy_names(trained=True) == ("ppo", "sac", "rllib")
     for name, cls in expected.items():
         policy = make_policy(name, env, seed=3)  # a setting a policy does not take is not passed to it
         assert type(policy) is cls and isinstance(policy, Policy)

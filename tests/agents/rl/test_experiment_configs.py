@@ -11,7 +11,9 @@ from agents.rl.config import ExperimentConfig, load_experiment, parse_cli_overri
 from vpp_gym.validation import ConfigError
 
 ROOT = Path(__file__).resolve().parents[3]
-CONFIGS = sorted([*(ROOT / "configs" / "experiments").glob("*.yaml"), *(ROOT / "configs" / "quick").glob("*.yaml")])
+ALL_CONFIGS = sorted([*(ROOT / "configs" / "experiments").glob("*.yaml"), *(ROOT / "configs" / "quick").glob("*.yaml")])
+CONFIGS = [p for p in ALL_CONFIGS if not p.stem.startswith("rllib_")]  # SB3 configs
+RLLIB_CONFIGS = [p for p in ALL_CONFIGS if p.stem.startswith("rllib_")]  # multi-agent RLlib configs
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
@@ -109,6 +111,18 @@ def test_experiment_keys_without_effect_are_reported() -> None:
 
 
 @pytest.mark.filterwarnings("error::vpp_gym.validation.ConfigWarning")
+@pytest.mark.parametrize("path", RLLIB_CONFIGS, ids=[p.stem for p in RLLIB_CONFIGS])
+def test_committed_rllib_configs_are_valid(path: Path) -> None:
+    from agents.rl.rllib import is_rllib_config, load_game_experiment, make_game
+
+    assert is_rllib_config(path, {})
+    cfg, _ = load_game_experiment(path)
+    assert cfg.name == path.stem and cfg.algo == "rllib"
+    pytest.importorskip("pettingzoo")
+    game = make_game(cfg, split=cfg.eval.split)
+    assert cfg.eval.days <= len(game.envs[0].episode_starts[cfg.eval.split])
+
+
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_committed_experiment_configs_set_no_key_without_effect(path: Path) -> None:
     load_experiment(path)
