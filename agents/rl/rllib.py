@@ -278,7 +278,9 @@ def train_rllib(
             del register
             algo = Algorithm.from_checkpoint(str((run / CHECKPOINT).resolve()))
             state = read_json(run / CHECKPOINT / "vpp_gym_state.json", "the checkpoint's state")
-            _truncate_curve(run / "curve.csv", int(state["iteration"]))
+            from agents.rl.train import truncate_curve
+
+            truncate_curve(run / "curve.csv", int(state["iteration"]), "iteration")
             meta = read_json(run / "meta.json")
             meta.setdefault("resumed", []).append(
                 {"at_iteration": state["iteration"], "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
@@ -358,22 +360,6 @@ def _append_curve(path: Path, row: dict[str, Any], cfg: GameExperimentConfig) ->
         if new:
             writer.writeheader()
         writer.writerow(row)
-
-
-def _truncate_curve(path: Path, iteration: int) -> None:
-    if not path.is_file():
-        return
-    with path.open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
-        fields = list(rows[0]) if rows else []
-    kept = [r for r in rows if int(r["iteration"]) <= iteration]
-    import io
-
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=fields)
-    writer.writeheader()
-    writer.writerows(kept)
-    write_text_atomic(path, buf.getvalue())
 
 
 def _checkpoint(algo: Any, run: Path, iteration: int, wall_s: float) -> None:

@@ -744,7 +744,7 @@ def _resume(run: Path, total_timesteps: int | None, progress: bool) -> Path:
         rec = read_manifest(best)
         if rec.get("val_profit") is not None and rec["val_profit"] > state["best_val_profit"]:
             state.update(best_val_profit=rec["val_profit"], best_timesteps=rec["timesteps"])
-    _truncate_curve(run / "curve.csv", done)
+    truncate_curve(run / "curve.csv", done)
     _truncate_tensorboard(run / "tb", done)  # a kill after the checkpoint logged steps that are played again
     write_text_atomic(run / INCOMPLETE, _incomplete_text(run))  # a finished run extended is unfinished again
     (run / "summary.json").unlink(missing_ok=True)
@@ -802,19 +802,20 @@ def seal_open_episodes(buffer: Any) -> None:
     buffer.timeouts[last] = np.logical_or(buffer.timeouts[last], buffer.dones[last] == 0)
 
 
-def _truncate_curve(path: Path, timesteps: int) -> None:
-    """Drop the curve rows after ``timesteps`` (evaluations after a checkpoint that a resume replays)."""
+def truncate_curve(path: Path, last: int, column: str = "timesteps") -> None:
+    """Drop the curve rows whose ``column`` is above ``last`` (evaluations after a checkpoint that a resume
+    replays; ``column``: ``timesteps`` for SB3 runs, ``iteration`` for RLlib runs)."""
     if not path.is_file():
         return
     try:
         with path.open(newline="") as fh:
             rows = list(csv.DictReader(fh))
-        [int(float(r["timesteps"])) for r in rows]
+        [int(float(r[column])) for r in rows]
     except (csv.Error, KeyError, TypeError, ValueError) as err:
-        raise RunFolderError(f"{path} is damaged (a row without a readable timesteps column: {err})") from None
+        raise RunFolderError(f"{path} is damaged (a row without a readable {column} column: {err})") from None
     if not rows:
         return
-    kept = [r for r in rows if int(float(r["timesteps"])) <= timesteps]
+    kept = [r for r in rows if int(float(r[column])) <= last]
     if len(kept) == len(rows):
         return
     buf = io.StringIO()
