@@ -16,6 +16,8 @@ Nothing here deletes a file it did not write in the same invocation. Shared by t
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import sys
@@ -218,3 +220,26 @@ def write_text_atomic(path: Path, text: str) -> None:
         os.fsync(fh.fileno())
     os.replace(tmp, p)
     fsync_dir(p.parent)
+
+
+def truncate_curve(path: Path, last: int, column: str = "timesteps") -> None:
+    """Drop the curve rows whose ``column`` is above ``last`` (evaluations after a checkpoint that a resume
+    replays; ``column``: ``timesteps`` for SB3 runs, ``iteration`` for RLlib runs)."""
+    if not path.is_file():
+        return
+    try:
+        with path.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        [int(float(r[column])) for r in rows]
+    except (csv.Error, KeyError, TypeError, ValueError) as err:
+        raise RunFolderError(f"{path} is damaged (a row without a readable {column} column: {err})") from None
+    if not rows:
+        return
+    kept = [r for r in rows if int(float(r[column])) <= last]
+    if len(kept) == len(rows):
+        return
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(kept)
+    write_text_atomic(path, buf.getvalue())

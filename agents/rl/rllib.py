@@ -51,7 +51,7 @@ import yaml
 
 from agents import runinfo
 from agents.rl.config import SEED_MAX, EvalConfig
-from agents.runfiles import RunFolderError, fsync_dir, read_json, write_text_atomic
+from agents.runfiles import RunFolderError, fsync_dir, read_json, truncate_curve, write_text_atomic
 from vpp_gym.config import read_yaml
 from vpp_gym.tasks import ALL_TASKS
 from vpp_gym.validation import (
@@ -278,8 +278,6 @@ def train_rllib(
             del register
             algo = Algorithm.from_checkpoint(str((run / CHECKPOINT).resolve()))
             state = read_json(run / CHECKPOINT / "vpp_gym_state.json", "the checkpoint's state")
-            from agents.rl.train import truncate_curve
-
             truncate_curve(run / "curve.csv", int(state["iteration"]), "iteration")
             meta = read_json(run / "meta.json")
             meta.setdefault("resumed", []).append(

@@ -37,7 +37,6 @@ the device and the validation days are checked, and SAC's demonstrations are che
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 import re
@@ -76,6 +75,7 @@ from agents.runfiles import (
     fsync_dir,
     make_folder,
     read_json,
+    truncate_curve,
     write_text_atomic,
 )
 from vpp_gym import ledger
@@ -800,29 +800,6 @@ def seal_open_episodes(buffer: Any) -> None:
         return
     last = (buffer.pos - 1) % buffer.buffer_size
     buffer.timeouts[last] = np.logical_or(buffer.timeouts[last], buffer.dones[last] == 0)
-
-
-def truncate_curve(path: Path, last: int, column: str = "timesteps") -> None:
-    """Drop the curve rows whose ``column`` is above ``last`` (evaluations after a checkpoint that a resume
-    replays; ``column``: ``timesteps`` for SB3 runs, ``iteration`` for RLlib runs)."""
-    if not path.is_file():
-        return
-    try:
-        with path.open(newline="") as fh:
-            rows = list(csv.DictReader(fh))
-        [int(float(r[column])) for r in rows]
-    except (csv.Error, KeyError, TypeError, ValueError) as err:
-        raise RunFolderError(f"{path} is damaged (a row without a readable {column} column: {err})") from None
-    if not rows:
-        return
-    kept = [r for r in rows if int(float(r[column])) <= last]
-    if len(kept) == len(rows):
-        return
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(kept)
-    write_text_atomic(path, buf.getvalue())
 
 
 def _learn(

@@ -52,6 +52,12 @@ def _env() -> dict[str, str]:
     return {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "HOME": "/tmp", "PYTHONUNBUFFERED": "1"}
 
 
+def _default_sigint() -> None:
+    """In the child: SIGINT back to its default, so that Python installs its KeyboardInterrupt handler even when
+    the test runs under a parent that ignores SIGINT (a job started with ``&`` by a non-interactive shell)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _popen(args: list[str], cwd: Path, out: Path | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, *args],
@@ -60,6 +66,7 @@ def _popen(args: list[str], cwd: Path, out: Path | None = None) -> subprocess.Po
         stderr=subprocess.PIPE,
         text=True,
         env=_env(),
+        preexec_fn=_default_sigint,
     )
 
 
