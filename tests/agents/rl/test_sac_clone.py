@@ -15,7 +15,7 @@ pytest.importorskip("stable_baselines3")
 
 from agents.rl.config import load_experiment
 from agents.rl.demo import demo_days, fill_replay_buffer
-from agents.rl.pretrain import BC_STREAM, bc_seed, behaviour_clone, warm_up_critics
+from agents.rl.pretrain import BC_STREAM, BOUND_GAP, bc_seed, behaviour_clone, squashed_clone_error, warm_up_critics
 from agents.rl.train import build_model, make_train_env, train
 from agents.rule import PriceThresholdPolicy
 from vpp_gym.validation import ConfigError, ConfigWarning
@@ -73,13 +73,14 @@ def test_sac_clone_plays_the_teachers_actions_on_its_states() -> None:
     err = np.abs(played() - actions)
     assert record["transitions"] == 4 * 96 and "value_mse" not in record
     # The rule is piecewise constant in the observation (a price above or below a threshold), the
-    # clone a smooth function: a step right at a threshold may be missed, so the bound is on the
-    # typical step, not every step. 0.05 of the box's half-width is 5 % of the battery's power.
-    assert np.median(err) < 0.05 and np.mean(err <= 0.05) > 0.9
-    assert np.mean(err**2) < 0.05 * np.mean(fresh**2)
-    # where the rule plays a bound (full charge or discharge), the tanh gets within 0.05 of it
+    # clone a smooth function of 4 days: a step near a threshold may be missed, so the bound is on the
+    # typical step, not every step. 0.05 of the box's half-width is 5 % of the battery's power; the
+    # fresh actor (tanh of a mean near 0) misses the teacher's actions by 0.5 on average.
+    assert np.median(err) < 0.05 and np.mean(err <= 0.05) > 0.8, (np.median(err), np.mean(err <= 0.05))
+    assert np.mean(err**2) < 0.05 * np.mean(fresh**2), (np.mean(err**2), np.mean(fresh**2))
+    # where the rule plays a bound (full charge or discharge), the clone plays it within BOUND_GAP
     at_bound = np.abs(actions) == 1.0
-    assert at_bound.any() and np.median(err[at_bound]) < 0.05
+    assert at_bound.any() and np.median(err[at_bound]) <= BOUND_GAP + 1e-6, np.median(err[at_bound])
     # the log std layer is untouched: still -3 in every state (log_std_init)
     import torch
 
@@ -87,6 +88,18 @@ def test_sac_clone_plays_the_teachers_actions_on_its_states() -> None:
         x = torch.as_tensor(venv.normalize_obs(states), dtype=torch.float32)
         _mean, log_std, _ = model.policy.actor.get_action_dist_params(x)
     np.testing.assert_allclose(log_std.numpy(), -3.0)
+
+
+def test_squashed_clone_error_by_hand() -> None:
+    import torch
+
+    edge = float(np.arctanh(0.99))  # 2.6467
+    pre = torch.tensor([3.0, 1.0, -3.0, -2.0, 0.5, 0.0])
+    target = torch.tensor([1.0, 1.0, -1.0, -1.0, 0.2, -0.5])
+    # beyond the upper edge: 0; short of it: 1 - edge (pre-tanh); beyond the lower edge: 0; short: -2 + edge;
+    # inside: tanh(pre) - target
+    want = [0.0, 1.0 - edge, 0.0, -2.0 + edge, np.tanh(0.5) - 0.2, 0.5]
+    np.testing.assert_allclose(squashed_clone_error(pre, target).numpy(), want, atol=1e-6)
 
 
 def test_sac_without_cloning_keys_builds_the_sb3_default() -> None:
@@ -161,6 +174,19 @@ def test_critic_warm_up_moves_only_the_critics_toward_the_td_target() -> None:
     assert float(model.log_ent_coef.detach()) == ent0
 
 
+def test_normalize_update_false_keeps_the_pretraining_statistics(tmp_path: Path) -> None:
+    cfg, _ = load_experiment(
+        mapping={**CFG, "agent": {**CFG["agent"], "bc_epochs": 1}, "normalize": {"reward": False, "update": False}}
+    )
+    venv = make_train_env(cfg)
+    model = build_model(cfg, venv, None)
+    behaviour_clone(model, venv, cfg)
+    mean, count = venv.obs_rms.mean.copy(), venv.obs_rms.count
+    assert count > 4 * 96  # the cloning episodes were seen
+    model.learn(200)
+    assert venv.obs_rms.count == count and np.array_equal(venv.obs_rms.mean, mean)
+
+
 def test_bad_sac_cloning_settings_are_errors_naming_the_key() -> None:
     with pytest.raises(ConfigError, match=r"agent\.bc_policy"):
         load_experiment(mapping={**CFG, "agent": {**CFG["agent"], "bc_policy": "ppo"}})
@@ -170,7 +196,7 @@ def test_bad_sac_cloning_settings_are_errors_naming_the_key() -> None:
         load_experiment(mapping={**CFG, "agent": {**CFG["agent"], "bc_learning_rate": 0}})
     with pytest.raises(ConfigError, match=r"agent\.log_std_init"):
         load_experiment(mapping={**CFG, "agent": {**CFG["agent"], "log_std_init": 5.0}})
-    with pytest.raises(ConfigError, match=r"agent\.dagger_rounds"):  # DAgger is PPO's only
+    with pytest.raises(ConfigError, match=r"dagger_rounds"):  # DAgger is PPO's only
         load_experiment(mapping={**CFG, "agent": {**CFG["agent"], "dagger_rounds": 1}})
     with pytest.raises(ConfigError, match=r"agent\.critic_warmup_steps"):
         load_experiment(mapping={**CFG, "agent": {**CFG["agent"], "critic_warmup_steps": -1}})
