@@ -215,10 +215,10 @@ def clone_actor(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str, Any]:
 
     The deterministic action is ``tanh(mu(s))`` in SB3's ``[-1, 1]`` units (the teacher's actions are
     scaled to them); the error is :func:`squashed_clone_error` (a teacher at a bound of the box asks
-    for an action within :data:`BOUND_GAP` of it). Only the parameters of the actor's mean
-    move (its hidden layers and mean layer); the log std layer, the critics and the entropy
-    coefficient are left to SAC. ``venv``'s
-    observation (and return) statistics are updated with the episodes. Deterministic for a seed.
+    for an action within :data:`BOUND_GAP` of it). Only the parameters of the actor's mean move (its
+    hidden layers and mean layer); the log std layer, the critics and the entropy coefficient are
+    left to SAC. ``venv``'s observation (and return) statistics are updated with the episodes.
+    Deterministic for a seed.
     Returns the record kept in ``meta.json`` (as :func:`behaviour_clone`'s, without a value loss).
     """
     import torch
@@ -263,13 +263,14 @@ def clone_actor(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str, Any]:
 
 
 def warm_up_critics(model: Any, steps: int) -> dict[str, Any]:
-    """``steps`` gradient steps on a SAC ``model``'s critics alone, on its replay buffer (the demonstrations).
+    """``steps`` gradient steps on a SAC ``model``'s critics alone, on its replay buffer.
 
     SAC's critic update exactly (SB3 2.x ``SAC.train``: soft n-step target from the target critics
     and the current actor, Polyak-averaged target critics), without the actor's and the entropy
-    coefficient's updates: the actor (a clone) first meets a critic that has learnt what the
-    demonstrated days are worth under it, not a random one. Returns the last step's critic loss and
-    the wall time.
+    coefficient's updates: the actor (a clone) first meets a critic that has learnt what the stored
+    days (demonstrations, the clone's own first steps) are worth under it, not a random one. The
+    trainer calls it just before SAC's first update (``agent.critic_warmup_steps``). Returns the last
+    step's critic loss and the wall time.
     """
     import torch
     from stable_baselines3.common.utils import polyak_update
