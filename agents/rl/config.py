@@ -169,6 +169,23 @@ class SacConfig:
         demo_episodes: episodes of ``demo_policy`` on the train split put in the replay buffer before
             the first update (0 = none; a multiple of ``train.n_envs``); see :mod:`agents.rl.demo`.
         demo_policy: the demonstrating policy: ``mpc``, ``rule`` or ``oracle``.
+        log_std_init: the actor's initial log standard deviation (before the tanh squashing): null
+            keeps SB3's initialisation (a log std that depends on the state, about 0); a number sets
+            the actor's log-std layer to zero weights and this bias, the same log std in every state
+            (e.g. -3: explore close to a behaviour clone instead of all over the action box).
+            Initialisation only: SAC learns the log std from there.
+        bc_episodes: episodes of ``bc_policy`` on the train split that the actor's deterministic
+            action (the tanh of its mean) is fitted to (behaviour cloning) before the first update,
+            as PPO's clone is (0 = none; :mod:`agents.rl.pretrain`). The critics are not fitted:
+            they learn from the replay buffer (the demonstrations, then the clone's own steps). The
+            trainer evaluates the clone at step 0, so it is a candidate for the best unit.
+        bc_policy: the cloned policy: ``rule``, ``mpc`` or ``oracle``.
+        bc_epochs: passes over the cloning episodes.
+        bc_learning_rate: Adam step size of the cloning.
+        critic_warmup_steps: gradient steps on the critics alone, on the replay buffer (the
+            demonstrations and the first ``learning_starts`` steps the actor played), just before
+            SAC's first update (0 = none): the actor (a clone) first meets a critic that has learnt
+            what its actions are worth, not a random one (:func:`agents.rl.pretrain.warm_up_critics`).
     """
 
     learning_rate: float = 3e-4
@@ -187,10 +204,22 @@ class SacConfig:
     activation: Literal["tanh", "relu"] = "relu"
     demo_episodes: int = 0
     demo_policy: Literal["mpc", "rule", "oracle"] = "mpc"
+    log_std_init: float | None = None
+    bc_episodes: int = 0
+    bc_policy: Literal["rule", "mpc", "oracle"] = "rule"
+    bc_epochs: int = 50
+    bc_learning_rate: float = 1e-3
+    critic_warmup_steps: int = 0
 
     def __post_init__(self) -> None:
         require_range("agent.learning_rate", self.learning_rate, 0.0, 1.0, lo_open=True)
         require_int("agent.demo_episodes", self.demo_episodes, 0, 1_000_000)
+        require_int("agent.critic_warmup_steps", self.critic_warmup_steps, 0, 10_000_000)
+        require_int("agent.bc_episodes", self.bc_episodes, 0, 1_000_000)
+        require_int("agent.bc_epochs", self.bc_epochs, 1, 100_000)
+        require_range("agent.bc_learning_rate", self.bc_learning_rate, 0.0, 1.0, lo_open=True)
+        if self.log_std_init is not None:
+            require_range("agent.log_std_init", self.log_std_init, -20.0, 2.0)  # SB3 clamps the log std to [-20, 2]
         require_int("agent.buffer_size", self.buffer_size, 1, 100_000_000)  # allocated up front
         require_int("agent.batch_size", self.batch_size, 1, 10_000_000)
         require_int("agent.train_freq", self.train_freq, 1, 1_000_000)
@@ -260,12 +289,17 @@ class NormalizeConfig:
         reward: scale rewards by the running std of the discounted return.
         clip_obs: clip of the normalised observations.
         clip_reward: clip of the scaled rewards.
+        update: update the running statistics with the agent's steps during training; ``false``
+            keeps them as the demonstrations and the behaviour cloning left them (they are updated
+            with those episodes either way), so that a clone fitted on normalised observations
+            sees the same inputs later.
     """
 
     obs: bool = True
     reward: bool = True
     clip_obs: float = 10.0
     clip_reward: float = 10.0
+    update: bool = True
 
     def __post_init__(self) -> None:
         require_range("normalize.clip_obs", self.clip_obs, 0.0, 1e6, lo_open=True)
@@ -347,6 +381,10 @@ def unused_keys(cfg: ExperimentConfig) -> list[tuple[str, object, str]]:
     if isinstance(a, PpoConfig) and a.bc_episodes == 0:
         for key in ("bc_policy", "bc_epochs", "bc_learning_rate", "dagger_rounds", "dagger_episodes"):
             if getattr(a, key) != getattr(PpoConfig(), key):
+                out.append((f"agent.{key}", getattr(a, key), "agent.bc_episodes is 0 (no behaviour cloning)"))
+    if isinstance(a, SacConfig) and a.bc_episodes == 0:
+        for key in ("bc_policy", "bc_epochs", "bc_learning_rate"):
+            if getattr(a, key) != getattr(SacConfig(), key):
                 out.append((f"agent.{key}", getattr(a, key), "agent.bc_episodes is 0 (no behaviour cloning)"))
     if isinstance(a, SacConfig) and a.demo_episodes == 0 and a.demo_policy != SacConfig().demo_policy:
         out.append(("agent.demo_policy", a.demo_policy, "agent.demo_episodes is 0 (no demonstrations)"))

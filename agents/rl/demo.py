@@ -59,7 +59,7 @@ def check_demonstrations(cfg: ExperimentConfig) -> None:
     assert isinstance(a, SacConfig)
     env = gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides, split="train")
     try:
-        need = a.demo_episodes * env.unwrapped.params.episode_steps  # type: ignore[attr-defined]
+        need = a.demo_episodes * env.unwrapped.params.steps  # type: ignore[attr-defined]
         if need > a.buffer_size:
             raise ConfigError(
                 f"agent.demo_episodes: {a.demo_episodes} episodes are {need:,} transitions, more than "
@@ -144,7 +144,7 @@ def _play(model: Any, venv: Any, cfg: ExperimentConfig, envs: list[gym.Env]) -> 
     assert isinstance(a, SacConfig)
     n = len(envs)
     n_days = len(envs[0].unwrapped.episode_starts["train"])  # type: ignore[attr-defined]
-    need = a.demo_episodes * envs[0].unwrapped.params.episode_steps  # type: ignore[attr-defined]
+    need = a.demo_episodes * envs[0].unwrapped.params.steps  # type: ignore[attr-defined]
     if need > a.buffer_size:
         raise ConfigError(
             f"agent.demo_episodes: {a.demo_episodes} episodes are {need:,} transitions, more than "
@@ -190,7 +190,7 @@ def fill_replay_buffer(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str
     envs = [
         gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides, split="train") for _ in range(venv.num_envs)
     ]
-    steps = envs[0].unwrapped.params.episode_steps  # type: ignore[attr-defined]
+    steps = envs[0].unwrapped.params.steps  # type: ignore[attr-defined]
     try:
         days, profits = _play(model, venv, cfg, envs)
     finally:

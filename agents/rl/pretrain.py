@@ -1,4 +1,4 @@
-"""Behaviour cloning for PPO: the policy starts from a baseline's actions instead of from noise.
+"""Behaviour cloning for PPO and SAC: the policy starts from a baseline's actions instead of from noise.
 
 With ``agent.bc_episodes > 0``, before the first PPO update the policy is fitted to episodes of
 ``agent.bc_policy`` (:func:`agents.registry.make_policy`: ``rule`` by default) played on days of the
@@ -20,6 +20,13 @@ what it would do in every state the clone reached, and the fit is repeated on al
 so far, so that the clone also learns to recover from its own mistakes (the teacher must act on the
 state it is given: ``rule`` and ``mpc`` do, the oracle plans the day from its start).
 
+For SAC (``agent.bc_episodes`` of :class:`agents.rl.config.SacConfig`) the same teacher episodes
+fit the **actor's deterministic action**, the tanh of its Gaussian mean (in SB3's ``[-1, 1]`` action
+units, with a bound-aware error made for the tanh, :func:`squashed_clone_error`), and update the
+observation normaliser; the critics are not fitted here (they learn from the replay buffer, which
+may start with :mod:`agents.rl.demo`'s demonstrations; see also ``agent.critic_warmup_steps``) and
+there is no DAgger.
+
 The trained agent stays a pure policy: observation in, action out; the teacher is used only here, at
 training time (issue #18 lists demonstrations among the allowed agent-side methods). PPO then
 improves the clone on its own episodes; the trainer evaluates the clone before the first update, so
@@ -40,7 +47,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.rl.config import ExperimentConfig, PpoConfig
+from agents.rl.config import ExperimentConfig, PpoConfig, SacConfig
 from agents.rl.demo import demo_days, episode_seed, teacher_episodes
 
 BC_STREAM = 3
@@ -70,6 +77,27 @@ def clone_error(mean: Any, target: Any, low: float = -1.0, high: float = 1.0) ->
     return torch.where(target <= low, torch.clamp(mean - low, min=0.0), err)
 
 
+BOUND_GAP = 0.01
+"""SAC's clone: where the teacher plays a bound of the box, the clone's action must be within this of it."""
+
+
+def squashed_clone_error(pre_tanh: Any, target: Any, gap: float = BOUND_GAP) -> Any:
+    """The cloning error of a tanh-squashed action ``tanh(pre_tanh)`` (SAC's deterministic action) in ``[-1, 1]``.
+
+    Inside the box, ``tanh(pre_tanh) - target``. Where the target is at a bound, only a shortfall of
+    ``pre_tanh`` from ``atanh(1 - gap)`` (``-atanh(1 - gap)`` at the lower bound) counts, in those
+    pre-tanh units: the tanh reaches a bound only at infinity and its gradient vanishes on the way,
+    so an error on the squashed action there would leave the clone short of the bound (0.89 of it in
+    a test of 4 rule days) where the teacher plays it, e.g. a gas unit fully off.
+    """
+    import torch
+
+    edge = float(np.arctanh(1.0 - gap))
+    err = torch.tanh(pre_tanh) - target
+    err = torch.where(target >= 1.0, torch.clamp(pre_tanh - edge, max=0.0), err)
+    return torch.where(target <= -1.0, torch.clamp(pre_tanh + edge, min=0.0), err)
+
+
 def bc_seed(seed: int, k: int, round_: int = 0) -> int:
     """Seed of cloning episode ``k`` (env and teacher) of round ``round_`` (0: the teacher's episodes, r > 0:
     DAgger round r) of a run with experiment seed ``seed``."""
@@ -92,7 +120,7 @@ def collect(
     :func:`agents.rl.demo.teacher_episodes`, stacked, and the days.
     """
     a = cfg.agent
-    assert isinstance(a, PpoConfig)
+    assert isinstance(a, PpoConfig | SacConfig)
     count = a.bc_episodes if episodes is None else episodes
     n = max(1, min(n_parallel, count))
     envs = [gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides, split="train") for _ in range(n)]
@@ -133,6 +161,8 @@ def _observe(venv: Any, obs: np.ndarray, rewards: np.ndarray) -> None:
 def behaviour_clone(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str, Any]:
     """Fit ``model``'s (a fresh SB3 PPO) mean action and value to the teacher's episodes; update ``venv``'s statistics.
 
+    A SAC model (a :class:`agents.rl.config.SacConfig` config) goes to :func:`clone_actor` instead.
+
     ``venv`` is the training ``VecNormalize``. Then ``agent.dagger_rounds`` rounds of DAgger: the clone
     plays ``agent.dagger_episodes`` train days, the teacher labels the states it reached, and the fit
     is repeated on all the labelled states so far. Deterministic for a seed: the minibatch order comes
@@ -142,6 +172,8 @@ def behaviour_clone(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str, A
     """
     import torch
 
+    if isinstance(cfg.agent, SacConfig):
+        return clone_actor(model, venv, cfg)
     a = cfg.agent
     assert isinstance(a, PpoConfig)
     t0 = time.perf_counter()
@@ -176,6 +208,97 @@ def behaviour_clone(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str, A
     record["transitions"] = sum(r.size for _o, _l, r in data)
     record["wall_s"] = round(time.perf_counter() - t0, 1)
     return record
+
+
+def clone_actor(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str, Any]:
+    """Fit a fresh SB3 SAC ``model``'s deterministic action to ``agent.bc_episodes`` teacher episodes.
+
+    The deterministic action is ``tanh(mu(s))`` in SB3's ``[-1, 1]`` units (the teacher's actions are
+    scaled to them); the error is :func:`squashed_clone_error` (a teacher at a bound of the box asks
+    for an action within :data:`BOUND_GAP` of it). Only the parameters of the actor's mean move (its
+    hidden layers and mean layer); the log std layer, the critics and the entropy coefficient are
+    left to SAC. ``venv``'s observation (and return) statistics are updated with the episodes.
+    Deterministic for a seed.
+    Returns the record kept in ``meta.json`` (as :func:`behaviour_clone`'s, without a value loss).
+    """
+    import torch
+
+    a = cfg.agent
+    assert isinstance(a, SacConfig)
+    t0 = time.perf_counter()
+    actor = model.policy.actor
+    obs, labels, rewards, profits, _days = collect(cfg, venv.num_envs)
+    _observe(venv, obs, rewards)
+    states = obs[:, : rewards.shape[1]].reshape(-1, obs.shape[-1])
+    target = model.policy.scale_action(labels.reshape(-1, labels.shape[-1]))  # labels are clipped to the box
+    x = torch.as_tensor(venv.normalize_obs(states) if venv.norm_obs else states, dtype=torch.float32)
+    y = torch.as_tensor(target, dtype=torch.float32)
+    params = [*actor.latent_pi.parameters(), *actor.mu.parameters()]  # the deterministic action's parameters
+    opt = torch.optim.Adam(params, lr=a.bc_learning_rate)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    actor.set_training_mode(True)
+    n, loss = len(x), float("nan")
+    for _ in range(a.bc_epochs):
+        perm = torch.randperm(n, generator=gen)
+        total = 0.0
+        for i in range(0, n, BC_BATCH):
+            idx = perm[i : i + BC_BATCH]
+            pre_tanh = actor.mu(actor.latent_pi(actor.extract_features(x[idx], actor.features_extractor)))
+            la = (squashed_clone_error(pre_tanh, y[idx]) ** 2).mean()
+            opt.zero_grad()
+            la.backward()
+            opt.step()
+            total += float(la.detach()) * len(idx)
+        loss = total / n
+    actor.set_training_mode(False)
+    return {
+        "episodes": a.bc_episodes,
+        "policy": a.bc_policy,
+        "epochs": a.bc_epochs,
+        "mean_profit": float(np.mean(profits)),
+        "action_mse": loss,
+        "transitions": int(rewards.size),
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
+
+
+def warm_up_critics(model: Any, steps: int) -> dict[str, Any]:
+    """``steps`` gradient steps on a SAC ``model``'s critics alone, on its replay buffer.
+
+    SAC's critic update exactly (SB3 2.x ``SAC.train``: soft n-step target from the target critics
+    and the current actor, Polyak-averaged target critics), without the actor's and the entropy
+    coefficient's updates: the actor (a clone) first meets a critic that has learnt what the stored
+    days (demonstrations, the clone's own first steps) are worth under it, not a random one. The
+    trainer calls it just before SAC's first update (``agent.critic_warmup_steps``). Returns the last
+    step's critic loss and the wall time.
+    """
+    import torch
+    from stable_baselines3.common.utils import polyak_update
+    from torch.nn import functional
+
+    t0 = time.perf_counter()
+    model.policy.set_training_mode(True)
+    ent_coef = torch.exp(model.log_ent_coef.detach()) if model.ent_coef_optimizer is not None else model.ent_coef_tensor
+    loss = float("nan")
+    for step in range(steps):
+        data = model.replay_buffer.sample(model.batch_size, env=model._vec_normalize_env)
+        discounts = data.discounts if data.discounts is not None else model.gamma
+        with torch.no_grad():
+            next_actions, next_log_prob = model.actor.action_log_prob(data.next_observations)
+            next_q, _ = torch.min(
+                torch.cat(model.critic_target(data.next_observations, next_actions), dim=1), dim=1, keepdim=True
+            )
+            target = data.rewards + (1 - data.dones) * discounts * (next_q - ent_coef * next_log_prob.reshape(-1, 1))
+        critic_loss = 0.5 * sum(functional.mse_loss(q, target) for q in model.critic(data.observations, data.actions))
+        model.critic.optimizer.zero_grad()
+        critic_loss.backward()  # type: ignore[union-attr]
+        model.critic.optimizer.step()
+        if step % model.target_update_interval == 0:
+            polyak_update(model.critic.parameters(), model.critic_target.parameters(), model.tau)
+            polyak_update(model.batch_norm_stats, model.batch_norm_stats_target, 1.0)
+        loss = float(critic_loss.detach())  # type: ignore[union-attr]
+    model.policy.set_training_mode(False)
+    return {"steps": steps, "critic_loss": loss, "wall_s": round(time.perf_counter() - t0, 1)}
 
 
 def _fit(
@@ -232,7 +355,7 @@ def check_cloning(cfg: ExperimentConfig) -> None:
     from agents.rl.demo import _teacher
 
     a = cfg.agent
-    assert isinstance(a, PpoConfig)
+    assert isinstance(a, PpoConfig | SacConfig)
     env = gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides, split="train")
     try:
         _teacher(a.bc_policy, env, 0, key="agent.bc_policy", off="agent.bc_episodes")

@@ -258,6 +258,7 @@ def make_train_env(cfg: ExperimentConfig, n_envs: int | None = None, split: str 
     assert cfg.agent is not None
     return VecNormalize(
         VecMonitor(venv),
+        training=cfg.normalize.update,  # false: the statistics stay as the pretraining left them
         norm_obs=cfg.normalize.obs,
         norm_reward=cfg.normalize.reward,
         clip_obs=cfg.normalize.clip_obs,
@@ -309,7 +310,7 @@ def build_model(cfg: ExperimentConfig, env: Any, tb_dir: Path | None) -> Any:
     assert isinstance(a, SacConfig)
     ent: Any = a.ent_coef if isinstance(a.ent_coef, str) else float(a.ent_coef)
     target: Any = a.target_entropy if isinstance(a.target_entropy, str) else float(a.target_entropy)
-    return SAC(
+    sac = SAC(
         "MlpPolicy",
         env,
         learning_rate=lr,
@@ -326,6 +327,12 @@ def build_model(cfg: ExperimentConfig, env: Any, tb_dir: Path | None) -> Any:
         policy_kwargs={"net_arch": {"pi": list(a.net_arch), "qf": list(a.net_arch)}, "activation_fn": act},
         **common,
     )
+    if a.log_std_init is not None:  # the same log std in every state, until SAC moves it
+        layer: Any = sac.policy.actor.log_std
+        with torch.no_grad():
+            layer.weight.zero_()
+            layer.bias.fill_(a.log_std_init)
+    return sac
 
 
 def passive_action(cfg: ExperimentConfig) -> np.ndarray:
@@ -408,6 +415,9 @@ class _Trainer:
                 if trainer.state.pop("eval_at_start", False) and self.model.num_timesteps == 0:
                     trainer.evaluate(self.model)
 
+            def _on_rollout_end(self) -> None:
+                trainer.warm_up_critics(self.model)
+
             def _on_step(self) -> bool:
                 for info in self.locals.get("infos", ()):
                     totals = info.get("episode_totals")
@@ -417,6 +427,30 @@ class _Trainer:
                 return trainer.on_step(self.model)
 
         return _Callback()
+
+    def warm_up_critics(self, model: Any) -> None:
+        """SAC's critic warm-up (``agent.critic_warmup_steps``), once, just before its first update.
+
+        SB3 updates after a rollout once ``num_timesteps > learning_starts``; the replay buffer then
+        holds the demonstrations and the first ``learning_starts`` steps the (cloned) actor played.
+        Recorded in ``meta.json`` as ``critic_warmup``.
+        """
+        steps = self.state.get("critic_warmup_pending", 0)
+        if not steps or model.num_timesteps <= model.learning_starts:
+            return
+        from agents.rl.pretrain import warm_up_critics
+
+        rec = {"at_timesteps": model.num_timesteps, **warm_up_critics(model, steps)}
+        self.state["critic_warmup_pending"] = 0
+        meta = read_json(self.run / "meta.json", "the run's record")
+        meta["critic_warmup"] = rec
+        write_text_atomic(self.run / "meta.json", json.dumps(meta, indent=2))
+        if self.progress:
+            print(
+                f"  critic warm-up at step {model.num_timesteps:,}: {steps:,} gradient steps on the replay buffer "
+                f"(critic loss {rec['critic_loss']:.4g}) in {rec['wall_s']:.1f} s",
+                flush=True,
+            )
 
     def on_step(self, model: Any) -> bool:
         n = model.num_timesteps
@@ -546,7 +580,7 @@ def preflight(cfg: ExperimentConfig) -> Any:
         from agents.rl.demo import check_demonstrations
 
         check_demonstrations(cfg)
-    if isinstance(cfg.agent, PpoConfig) and cfg.agent.bc_episodes:
+    if isinstance(cfg.agent, PpoConfig | SacConfig) and cfg.agent.bc_episodes:
         from agents.rl.pretrain import check_cloning
 
         check_cloning(cfg)
@@ -619,34 +653,38 @@ def _start(
         "next_checkpoint": cfg.train.checkpoint_every_steps,
         "best_val_profit": -float("inf"),
         "best_timesteps": None,
-        "wall_s": meta.get("demonstrations", meta.get("behaviour_cloning", {})).get("wall_s", 0.0),
+        "wall_s": sum(meta.get(k, {}).get("wall_s", 0.0) for k in ("demonstrations", "behaviour_cloning")),
         "eval_at_start": "behaviour_cloning" in meta,  # the clone is a candidate for the best unit
     }  # the run's wall time includes them
+    if isinstance(cfg.agent, SacConfig) and cfg.agent.critic_warmup_steps:
+        state["critic_warmup_pending"] = cfg.agent.critic_warmup_steps  # when SAC's updates start
     return _learn(cfg, run, env, model, state, progress, reset=True, on_eval=on_eval)
 
 
 def _pretrain(cfg: ExperimentConfig, model: Any, env: Any, run: Path, meta: dict[str, Any], progress: bool) -> None:
-    """SAC's demonstrations (:mod:`agents.rl.demo`) or PPO's behaviour cloning (:mod:`agents.rl.pretrain`),
-    if the config asks for them: recorded in ``meta.json`` (and printed with ``progress``)."""
+    """SAC's demonstrations (:mod:`agents.rl.demo`), then the behaviour cloning of PPO or SAC
+    (:mod:`agents.rl.pretrain`), if the config asks for them: recorded in ``meta.json`` (and printed
+    with ``progress``)."""
     a = cfg.agent
+    steps: list[tuple[str, dict[str, Any], str, str]] = []
     if isinstance(a, SacConfig) and a.demo_episodes:
         from agents.rl.demo import fill_replay_buffer
 
-        key, rec = "demonstrations", fill_replay_buffer(model, env, cfg)
+        rec = fill_replay_buffer(model, env, cfg)
         what = f"replay buffer: {rec['transitions']:,} transitions of {rec['episodes']} {rec['policy']} episodes"
-        done = f"in {rec['wall_s']:.1f} s"
-    elif isinstance(a, PpoConfig) and a.bc_episodes:
+        steps.append(("demonstrations", rec, what, f"in {rec['wall_s']:.1f} s"))
+    if isinstance(a, PpoConfig | SacConfig) and a.bc_episodes:
         from agents.rl.pretrain import behaviour_clone
 
-        key, rec = "behaviour_cloning", behaviour_clone(model, env, cfg)
+        rec = behaviour_clone(model, env, cfg)
         what = f"behaviour cloning: {rec['transitions']:,} transitions of {rec['episodes']} {rec['policy']} episodes"
-        done = f"{rec['epochs']} epochs in {rec['wall_s']:.1f} s"
-    else:
-        return
-    meta[key] = rec
-    (run / "meta.json").write_text(json.dumps(meta, indent=2))
-    if progress:
-        print(f"  {what} (mean profit {rec['mean_profit']:,.1f}), {done}", flush=True)
+        steps.append(("behaviour_cloning", rec, what, f"{rec['epochs']} epochs in {rec['wall_s']:.1f} s"))
+    for key, rec, what, done in steps:
+        meta[key] = rec
+        (run / "meta.json").write_text(json.dumps(meta, indent=2))
+        if progress:
+            profit = f" (mean profit {rec['mean_profit']:,.1f})" if "mean_profit" in rec else ""
+            print(f"  {what}{profit}, {done}", flush=True)
 
 
 def resume(run_dir: Path, total_timesteps: int | None = None, progress: bool = True) -> Path:
