@@ -208,9 +208,10 @@ class LimitCurveBids:
     planned for (four MPC seats buying flat on Joint-v1 cleared a test day at 786 CNY/MWh against a
     published 292). At every bid step this wrapper keeps the plan's quantity and turns it into a limit
     curve around the seat's observed price forecast: ``da_low = min(q, 0)``, ``da_high = max(q, 0)``,
-    ``da_price = 0`` (mid price = the forecast) and ``da_spread = 2 * spread - 1`` (segments over
-    ``spread`` of the offer band): a seller offers ``q`` from about the forecast up, a buyer bids for
-    ``-q`` from about the forecast down, so a seat bids its own valuation and no more. Dispatch steps and
+    ``da_price = 0`` (mid price = the forecast) and ``da_spread = 2 * spread - 1`` (segments spread
+    evenly within ``spread`` x the offer band either side of the forecast): a seller's quantity comes in
+    as the price rises through the forecast (half of it below), a buyer's goes out as it rises through
+    it, so a seat bids about its own valuation and no more. Dispatch steps and
     capacity offers are the planner's own. ``{"name": "mpc", "bids": "flat"}`` keeps the flat curves.
     """
 

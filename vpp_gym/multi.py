@@ -20,8 +20,13 @@ in the single env.
 transaction form the agents' offers and ``vpp_0``'s competitor stack of the product make one merit
 order against the interval's need, at one marginal price (:func:`~vpp_gym.markets.energy.clear_curves`
 with one-segment curves: the stack first at a tied price, then the agents pro rata); regulation under
-K-value rules ranks each agent's offer at its price over its own K, as the single env ranks one. In the
-invitation form the agents' declarations and the others' (``others_ratio`` x need) are scaled pro rata
+K-value rules ranks each agent's offer at its price over its own K, as the single env ranks one. As in
+the single env (:func:`~vpp_gym.markets.clearing.clear_transaction`), an offer above the price cap or
+of no quantity offers nothing and sets no price, and without a competitor stack of the product every
+agent is a price-taker (accepted if priced at or below the published price, scaled pro rata if the
+accepted offers exceed the need, paid the published price); with no need nothing is accepted at the
+lowest valid offer's price (the published price if there is none). In the invitation form the agents'
+declarations and the others' (``others_ratio`` x need) are scaled pro rata
 when they exceed the need, at the announced price. The awards and prices replace each agent's own
 clearing in its schedule and are delivered and settled as in the single env. The agents must then
 agree on the open products and each product's form, price cap and ``others_ratio`` (checked). With one
@@ -116,6 +121,7 @@ from vpp_gym.config import ScenarioConfig, packaged_config
 from vpp_gym.core.columns import PRODUCT_COLUMNS
 from vpp_gym.env import VppEnv
 from vpp_gym.markets import energy, regulation
+from vpp_gym.markets.clearing import QUANTITY_TOL_MW
 from vpp_gym.validation import ConfigError
 from vpp_gym.vector import VECTOR_TASKS, VppVectorEnv
 
@@ -527,11 +533,24 @@ class MultiVppEnv(ParallelEnv[str, np.ndarray, np.ndarray]):
                 rc = p0.cfg.markets.regulation
                 assert rc is not None
                 ranked = regulation.ranking_price(price, regulation.ranking_k(reg_score, rc.k_value))
+            # the single env's rules (vpp_gym.markets.clearing.clear_transaction): an offer above the cap or of
+            # no quantity offers nothing and sets no price; without a stack every agent is a price-taker
+            ranked = np.asarray(ranked, np.float64)
+            valid = (ranked <= cfg.price_cap) & (q > QUANTITY_TOL_MW)
+            q = np.where(valid, q, 0.0)
+            ranked = np.where(valid, ranked, cfg.price_cap)
             stack = ep0.stacks.get(prod)
-            if stack is None:
-                stack_mw, stack_price = np.zeros((1, 0)), np.zeros((1, 0))
-            else:
-                stack_mw, stack_price = stack[0][0:1, interval], stack[1][0:1, interval]
+            if stack is None or stack[0].shape[-1] == 0:
+                taken = np.where(ranked <= min(ref, cfg.price_cap), q, 0.0)
+                total = float(np.sum(taken))
+                out[prod] = (taken * (need / total) if total > need else taken, ref)
+                continue
+            stack_mw, stack_price = stack[0][0:1, interval], stack[1][0:1, interval]
+            if need <= QUANTITY_TOL_MW:  # nothing needed: nothing accepted, the lowest valid offer's price
+                live = (stack_mw[0] > QUANTITY_TOL_MW) & (stack_price[0] <= cfg.price_cap)
+                prices = [*stack_price[0][live].tolist(), *ranked[q > 0.0].tolist()]
+                out[prod] = (np.zeros(len(q)), float(min(prices)) if prices else ref)
+                continue
             acc2, cleared = energy.clear_curves(
                 np.zeros((1, len(q))),
                 ranked[None, :, None],

@@ -42,6 +42,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -162,6 +163,10 @@ def load_game_experiment(
     base = Path(path).resolve().parent
     if isinstance(cfg.scenario, str) and not Path(cfg.scenario).is_absolute():
         cfg = _replace(cfg, scenario=str((base / cfg.scenario).resolve()))
+    try:  # the scenario and overrides, checked by building the game once (before a run folder is made)
+        make_game(cfg, split=cfg.eval.split)
+    except ImportError as err:
+        raise ConfigError(f"the market game needs PettingZoo ({err}): pip install 'vpp-gym[multi]'") from None
     return cfg, base
 
 
@@ -274,6 +279,7 @@ def train_rllib(
         if resume:
             from ray.rllib.algorithms.algorithm import Algorithm
 
+            _recover_checkpoint(run)
             register = _algo_config(cfg)  # registers the env for the restored algorithm
             del register
             algo = Algorithm.from_checkpoint(str((run / CHECKPOINT).resolve()))
@@ -305,6 +311,11 @@ def train_rllib(
                 "resumed": [],
             }
             (run / "meta.json").write_text(json.dumps(meta, indent=2))
+            game = make_game(cfg)
+            seat = game.envs[0]
+            public = ("market_price", "market_award") if cfg.public_obs else ()
+            layout = {"observation_names": [*seat.observation_names, *public], "action_names": list(seat.action_names)}
+            (run / "spaces.json").write_text(json.dumps(layout, indent=2))
             algo = _algo_config(cfg).build_algo()
             it0, wall0 = 0, 0.0
         t0 = time.perf_counter() - wall0
@@ -360,6 +371,26 @@ def _append_curve(path: Path, row: dict[str, Any], cfg: GameExperimentConfig) ->
         writer.writerow(row)
 
 
+def _recover_checkpoint(run: Path) -> None:
+    """Before a resume: a checkpoint that a stop between :func:`_checkpoint`'s two renames left as
+    ``checkpoint.tmp/`` (complete: its state file is written last) or ``checkpoint.old/`` becomes
+    ``checkpoint/`` again. A :class:`RunFolderError` if the run has none."""
+    final = run / CHECKPOINT
+    if (final / "vpp_gym_state.json").is_file():
+        return
+    for name in (f"{CHECKPOINT}.tmp", f"{CHECKPOINT}.old"):
+        cand = run / name
+        if (cand / "vpp_gym_state.json").is_file():
+            shutil.rmtree(final, ignore_errors=True)
+            cand.rename(final)
+            fsync_dir(run)
+            return
+    raise RunFolderError(
+        f"{run} has no complete checkpoint (it stopped before its first one); start it over: "
+        f"vpp-gym train CONFIG --out {run} --force"
+    )
+
+
 def _checkpoint(algo: Any, run: Path, iteration: int, wall_s: float) -> None:
     """RLlib's checkpoint into ``checkpoint.tmp/``, then renamed over ``checkpoint/`` (never half-written)."""
     tmp, final = run / f"{CHECKPOINT}.tmp", run / CHECKPOINT
@@ -386,6 +417,7 @@ def read_run_config(run: str | Path) -> GameExperimentConfig:
 def extend_iterations(run: Path, cfg: GameExperimentConfig, iterations: Any) -> GameExperimentConfig:
     """The run's config with ``train.iterations`` raised to ``iterations`` (written to its ``config.yaml``; the
     run is marked unfinished again). A :class:`ConfigError` unless it is above the checkpoint's iteration."""
+    _recover_checkpoint(run)
     state = read_json(run / CHECKPOINT / "vpp_gym_state.json", "the checkpoint's state")
     done = int(state["iteration"])
     if not isinstance(iterations, int) or isinstance(iterations, bool) or iterations <= done:
@@ -423,6 +455,26 @@ class RllibPolicy:
         path = Path(run) / CHECKPOINT / "learner_group" / "learner" / "rl_module" / name
         if not path.is_dir():
             raise RunFolderError(f"{run}: no checkpoint of module {name!r} ({path}); has the run checkpointed yet?")
+        if (Path(run) / INCOMPLETE).is_file():
+            warnings.warn(f"{run} is an unfinished RLlib run: its last checkpoint is used", stacklevel=2)
+        base = getattr(env, "unwrapped", env) if env is not None else None
+        if base is not None and hasattr(base, "observation_names") and (Path(run) / "spaces.json").is_file():
+            layout = read_json(Path(run) / "spaces.json", "the run's seat layout")
+            names = list(base.observation_names)
+            if layout["observation_names"] != names or layout["action_names"] != list(base.action_names):
+                differ = next(
+                    (
+                        f"{a!r} against {b!r}"
+                        for a, b in zip(layout["observation_names"], names, strict=False)
+                        if a != b
+                    ),
+                    f"{len(layout['observation_names'])} rows against {len(names)}",
+                )
+                raise ConfigError(
+                    f"{run}: trained on another observation or action layout than this env's (first difference: "
+                    f"{differ}); evaluate it on the config it was trained on ({cfg.env_id} with its scenario and "
+                    "overrides)"
+                )
         mod: Any = RLModule.from_checkpoint(str(path.resolve()))
         n_obs, n_act = int(mod.observation_space.shape[0]), int(mod.action_space.shape[0])
         if env is not None:

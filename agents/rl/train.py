@@ -96,6 +96,7 @@ RUN_FILES = frozenset(
         "curve.csv",
         "summary.json",
         "tb",
+        "spaces.json",  # an RLlib run's seat layout (agents/rl/rllib.py)
         INCOMPLETE,
         LOCK_NAME,
         *(f"{unit}{suffix}" for unit in ("best", "final", CHECKPOINT) for suffix in ("", ".tmp", ".old")),

@@ -153,12 +153,30 @@ def load_sweep(path: str | Path) -> SweepConfig:
         raise ConfigError(f"{path}: {err}") from None
 
 
-def check_sweep(sweep: SweepConfig, cfg: ExperimentConfig, base: Mapping[str, Any]) -> None:
+FIXED_KEYS = ("train.total_timesteps", "train.eval_every_steps", "eval.", "seed")
+"""Keys no sweep searches: the budget and the validation schedule that ASHA's rungs read from the experiment,
+the validation days, and the seed every trial shares."""
+
+
+def check_sweep(
+    sweep: SweepConfig, cfg: ExperimentConfig, base: Mapping[str, Any], overrides: Mapping[str, Any] | None = None
+) -> None:
     """Every searched key, at every edge of its range, gives a valid experiment config; ASHA gets reports.
 
     Raises:
         ConfigError: naming the search key (or the experiment key) and how to fix it.
     """
+    for key in sweep.search_space:
+        if key in (overrides or {}):
+            raise ConfigError(
+                f"{key} is both given on the command line ({key}={(overrides or {})[key]!r}) and searched "
+                "(search_space); drop one: every trial would replace the command line's value"
+            )
+        if any(key == k or (k.endswith(".") and key.startswith(k)) for k in FIXED_KEYS):
+            raise ConfigError(
+                f"search_space.{key}: the budget, the validation schedule and days and the seed are the same in every "
+                "trial (ASHA compares trials at the experiment's steps); set them in the experiment config instead"
+            )
     for key, dist in sweep.search_space.items():
         for value in _edge_values(dist):
             try:
@@ -249,13 +267,20 @@ def tune_experiment(
 
     Returns the results table's rows, best first (also written to ``out``).
     """
+    from vpp_gym.config import read_yaml as _read
+
+    if _read(config_path).get("algo") not in ("ppo", "sac"):
+        raise ConfigError(
+            f"{config_path}: vpp-gym tune sweeps SB3 experiment configs (algo: ppo or sac); RLlib configs are not "
+            "supported yet"
+        )
     cfg, base_dir = load_experiment(config_path, dict(overrides or {}))
     from agents.rl.train import resolve
 
     cfg = resolve(cfg, base_dir)
     base = to_mapping(cfg)
     sweep = load_sweep(space_path)
-    check_sweep(sweep, cfg, base)
+    check_sweep(sweep, cfg, base, overrides)
     try:
         import ray
         from ray import tune
@@ -313,10 +338,10 @@ def tune_experiment(
     finally:
         if started_here:
             ray.shutdown()
-    rows = [_row(grid[i], trials_dir, list(sweep.search_space)) for i in range(len(grid))]
+    rows = [_row(grid[i], trials_dir, list(sweep.search_space), sweep.scheduler) for i in range(len(grid))]
     rows.sort(key=lambda r: -math.inf if r["best_val_profit"] is None else r["best_val_profit"], reverse=True)
     _write_results(out, rows, list(sweep.search_space))
-    best = next((r for r in rows if r["best_val_profit"] is not None), None)
+    best = next((r for r in rows if r["best_val_profit"] is not None and not r["status"].startswith("error")), None)
     if best is not None:
         best_cfg, _ = load_experiment(mapping=base, overrides={k: best[k] for k in sweep.search_space})
         text = f"# best trial of {command} ({best['trial']}, validation profit {best['best_val_profit']:,.1f})\n"
@@ -326,7 +351,7 @@ def tune_experiment(
     return rows
 
 
-def _row(res: Any, trials_dir: Path, keys: Sequence[str]) -> dict[str, Any]:
+def _row(res: Any, trials_dir: Path, keys: Sequence[str], scheduler: str = "asha") -> dict[str, Any]:
     """One trial's row, from its run folder (curve, summary) and Ray's result (values, error)."""
     cfg = {k: _plain(v) for k, v in (res.config or {}).items()}
     name = Path(res.path).name if res.path else "?"  # Ray's trial folder: the trial's name (_trial_name)
@@ -345,7 +370,8 @@ def _row(res: Any, trials_dir: Path, keys: Sequence[str]) -> dict[str, Any]:
         status = "completed"
         wall = read_json(run / "summary.json").get("wall_s", wall)
     else:
-        status = f"stopped by ASHA at step {last:,}" if last is not None else "stopped before its first validation"
+        how = "stopped by ASHA" if scheduler == "asha" else "unfinished"
+        status = f"{how} at step {last:,}" if last is not None else f"{how} before its first validation"
     return {
         "trial": run.name if run is not None else name,
         **{k: cfg.get(k) for k in keys},

@@ -104,3 +104,39 @@ def test_one_agent_keeps_its_own_clearing() -> None:
     game.reset(seed=3)
     _, _, _, _, infos = game.step({"vpp_0": action(game.envs[0], 1.5, 10.0)})
     assert "reserve" not in infos["vpp_0"]["market"]  # the single env's clearing, bit for bit
+
+
+@pytest.mark.parametrize("preset", ["markets/autonomous.yaml", "markets/transaction.yaml"])
+def test_a_rival_offering_nothing_leaves_the_single_env_clearing(preset: str) -> None:
+    """vpp_0's capacity offers (random) alone, and in a 2-agent game where vpp_1 offers 0 MW of every product:
+    the joint clearing must give vpp_0 the single env's own clearing (vpp_gym.markets.clearing), award and
+    price, at every bid step of a day: with stacks (autonomous) and without (transaction: price-taker)."""
+    from vpp_gym.config import packaged_config
+
+    cfg = packaged_config(preset)
+    alone = MultiVppEnv(TASK, n_agents=1, config=cfg, overrides=HOURLY, batched=False)
+    game = MultiVppEnv(TASK, n_agents=2, config=cfg, overrides=HOURLY, batched=False)
+    alone.reset(seed=3)
+    game.reset(seed=3)
+    env = alone.envs[0]
+    p = env.params
+    rng = np.random.default_rng(0)
+    bid_steps = 0
+    while game.agents:
+        a = rng.uniform(-1.0, 1.0, env.action_space.shape).astype(np.float32)
+        nothing = a.copy()
+        for prod in p.open_products:
+            nothing[env.action_names.index(f"{prod}_mw")] = -1.0
+        alone.step({"vpp_0": a})
+        _, _, _, _, infos = game.step({"vpp_0": a, "vpp_1": nothing})
+        market = infos["vpp_0"].get("market")
+        if market is None:
+            continue
+        bid_steps += 1
+        slot = market["interval"] % p.schedule.ring
+        s = env.state
+        for j, prod in enumerate(p.open_products):
+            own = (float(s.aw_mw[j * p.schedule.ring + slot]), float(s.aw_price[j * p.schedule.ring + slot]))
+            joint = (market[prod]["award_mw"], market[prod]["price"])
+            assert joint == pytest.approx(own, rel=1e-9, abs=1e-9), (market["interval"], prod)
+    assert bid_steps == 24

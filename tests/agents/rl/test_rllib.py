@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -98,3 +99,26 @@ def test_train_resume_and_replay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert code == 0 and any((tmp_path / "E").iterdir())
     policy = RllibPolicy.load(run)
     assert policy.n_actions == game.action_space("vpp_0").shape[0]
+    # the seat's own layout loads; the same sizes with other rows are refused by name
+    seat = game.envs[0]
+    RllibPolicy.load(run, env=seat)
+    swapped = SimpleNamespace(
+        observation_names=(*seat.observation_names[1:], seat.observation_names[0]),
+        action_names=seat.action_names,
+        observation_space=seat.observation_space,
+        action_space=seat.action_space,
+    )
+    with pytest.raises(ConfigError, match="another observation or action layout"):
+        RllibPolicy.load(run, env=swapped)
+    # a stop between the checkpoint's two renames: the complete copy is recovered at the next resume
+    (run / "checkpoint").rename(run / "checkpoint.old")
+    (run / "INCOMPLETE").write_text("x")
+    assert main(["train", "--resume", "R", "train.iterations=4", "--no-progress"]) == 0
+    assert (run / "checkpoint" / "vpp_gym_state.json").is_file() and not (run / "checkpoint.old").exists()
+
+
+def test_bad_scenario_is_found_before_the_run_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("pettingzoo")
+    code = main(["train", str(CONFIG), "--out", str(tmp_path / "R"), "overrides={no_such_key: 1}"])
+    assert code == 2 and "no_such_key" in capsys.readouterr().err
+    assert not (tmp_path / "R").exists()

@@ -71,7 +71,10 @@ def _check(space: dict, experiment: dict | None = None) -> None:
         ({"search_space": {"agent.n_epochs": {"integer": [1, 2.5]}}}, "two integers"),
         # the high end is out of the experiment's range: found at the edge, before Ray starts
         ({"search_space": {"agent.clip_range": {"uniform": [0.1, 2000.0]}}}, "search_space.agent.clip_range = 2000.0"),
-        ({"search_space": {"eval.split": {"choice": ["val", "test"]}}}, "search_space.eval.split = 'test'"),
+        ({"search_space": {"eval.split": {"choice": ["val", "test"]}}}, "search_space.eval.split: the budget"),
+        ({"search_space": {"train.total_timesteps": {"choice": [512, 1024]}}}, "search_space.train.total_timesteps"),
+        ({"search_space": {"train.eval_every_steps": {"choice": [128, 256]}}}, "search_space.train.eval_every_steps"),
+        ({"search_space": {"seed": {"integer": [0, 3]}}}, "search_space.seed"),
         ({"search_space": {}}, "search_space"),
         ({"asha": {"grace_period_steps": 512}}, "not below the experiment's train.total_timesteps"),
         ({"num_samples": 0}, "num_samples"),
@@ -83,6 +86,19 @@ def test_bad_search_spaces_are_named(change: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=None) as err:
         _check({**SPACE, **change})
     assert message in str(err.value)
+
+
+def test_a_key_both_given_and_searched_is_refused() -> None:
+    cfg, _ = load_experiment(mapping=TINY, overrides={"agent.learning_rate": 1e-4})
+    with pytest.raises(ConfigError, match=r"agent\.learning_rate is both given on the command line"):
+        check_sweep(from_mapping(SweepConfig, SPACE), cfg, to_mapping(cfg), {"agent.learning_rate": 1e-4})
+
+
+def test_rllib_configs_are_not_swept(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    exp = _write(tmp_path / "exp.yaml", {**TINY, "algo": "rllib"})
+    space = _write(tmp_path / "space.yaml", SPACE)
+    assert main(["tune", str(exp), "--space", str(space), "--out", str(tmp_path / "o")]) == 2
+    assert "sweeps SB3 experiment configs" in capsys.readouterr().err
 
 
 def test_asha_needs_validation_reports() -> None:
