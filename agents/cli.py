@@ -25,9 +25,9 @@ from agents.evaluate import (
     parse_policy_items,
     split_policies,
 )
-from agents.registry import policy_names
+from agents.registry import policy_names, run_algo
 from agents.report import write_outputs
-from agents.runfiles import FolderLock, RunFolderError, claim_output_folder, fresh_folder
+from agents.runfiles import INCOMPLETE, FolderLock, RunFolderError, claim_output_folder, fresh_folder
 from vpp_gym.config import TIMELINES, find_config, packaged_config
 from vpp_gym.data.loader import DataError
 from vpp_gym.tasks import ALL_TASKS
@@ -251,12 +251,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _rllib_run(run: Path) -> bool:
-    """Whether ``run`` is a run folder of an RLlib training (its ``meta.json`` says ``algo: rllib``)."""
-    import json
-
+    """Whether ``run`` is a run folder of an RLlib training (:func:`agents.registry.run_algo` says ``rllib``)."""
     try:
-        return json.loads((run / "meta.json").read_text()).get("algo") == "rllib"
-    except (OSError, ValueError):
+        return run_algo(run) == "rllib"
+    except (ConfigError, RunFolderError):  # not a run folder, or a damaged one: the SB3 path says what is wrong
         return False
 
 
@@ -284,7 +282,7 @@ def _train_rllib(args: argparse.Namespace, overrides: dict[str, object], progres
             cfg = read_run_config(run)
             if "train.iterations" in overrides:
                 cfg = extend_iterations(run, cfg, overrides["train.iterations"])
-            elif not (run / "INCOMPLETE").is_file():
+            elif not (run / INCOMPLETE).is_file():
                 raise RunFolderError(
                     f"{run} holds a finished RLlib run; continue it to more iterations: "
                     f"vpp-gym train --resume {run} train.iterations=N"

@@ -27,6 +27,8 @@ from types import TracebackType
 from typing import IO, Any
 
 LOCK_NAME = ".lock"
+INCOMPLETE = "INCOMPLETE"
+"""Marker file of a run that has not finished (removed when it has): SB3 and RLlib run folders."""
 """The lock file inside a locked folder."""
 
 

@@ -45,6 +45,8 @@ ALGOS = ("ppo", "sac")
 
 SEED_MAX = 2**32 - 1
 """Largest experiment seed: Stable-Baselines3 seeds NumPy's legacy generator, which takes 32 bits."""
+EVAL_SEED = 20_261_127
+"""Seed of the validation episodes' forecasts and signals: the same for every evaluation and run (SB3 and RLlib)."""
 STEPS_MAX = 10**12
 """Largest number of env steps (a budget, an interval): far beyond any training on one machine."""
 

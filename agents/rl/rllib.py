@@ -43,7 +43,7 @@ import os
 import shutil
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,8 +51,8 @@ import numpy as np
 import yaml
 
 from agents import runinfo
-from agents.rl.config import SEED_MAX, EvalConfig
-from agents.runfiles import RunFolderError, fsync_dir, read_json, truncate_curve, write_text_atomic
+from agents.rl.config import EVAL_SEED, SEED_MAX, EvalConfig
+from agents.runfiles import INCOMPLETE, RunFolderError, fsync_dir, read_json, truncate_curve, write_text_atomic
 from vpp_gym.config import read_yaml
 from vpp_gym.tasks import ALL_TASKS
 from vpp_gym.validation import (
@@ -66,10 +66,7 @@ from vpp_gym.validation import (
 )
 
 ALGO = "rllib"
-EVAL_SEED = 20_261_127
-"""Validation episode ``e`` is seeded ``EVAL_SEED + e`` (as SB3 runs, :data:`agents.rl.train.EVAL_SEED`)."""
 CHECKPOINT = "checkpoint"
-INCOMPLETE = "INCOMPLETE"
 
 
 @dataclass(frozen=True)
@@ -162,18 +159,12 @@ def load_game_experiment(
     cfg = from_mapping(GameExperimentConfig, data)
     base = Path(path).resolve().parent
     if isinstance(cfg.scenario, str) and not Path(cfg.scenario).is_absolute():
-        cfg = _replace(cfg, scenario=str((base / cfg.scenario).resolve()))
+        cfg = replace(cfg, scenario=str((base / cfg.scenario).resolve()))
     try:  # the scenario and overrides, checked by building the game once (before a run folder is made)
         make_game(cfg, split=cfg.eval.split)
     except ImportError as err:
         raise ConfigError(f"the market game needs PettingZoo ({err}): pip install 'vpp-gym[multi]'") from None
     return cfg, base
-
-
-def _replace(cfg: GameExperimentConfig, **kw: Any) -> GameExperimentConfig:
-    from dataclasses import replace
-
-    return replace(cfg, **kw)
 
 
 def make_game(cfg: GameExperimentConfig, split: str = "train") -> Any:
@@ -424,16 +415,10 @@ def extend_iterations(run: Path, cfg: GameExperimentConfig, iterations: Any) -> 
         raise ConfigError(
             f"train.iterations: got {iterations!r}; the run's checkpoint is at iteration {done}, give more"
         )
-    cfg = _replace(cfg, train=_replace_train(cfg.train, iterations))
+    cfg = replace(cfg, train=replace(cfg.train, iterations=iterations))
     (run / "config.yaml").write_text(yaml.safe_dump(to_mapping(cfg), sort_keys=False))
     write_text_atomic(run / INCOMPLETE, f"an unfinished RLlib run; continue it with: vpp-gym train --resume {run}\n")
     return cfg
-
-
-def _replace_train(tr: RllibTrainConfig, iterations: int) -> RllibTrainConfig:
-    from dataclasses import replace
-
-    return replace(tr, iterations=iterations)
 
 
 class RllibPolicy:

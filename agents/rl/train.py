@@ -65,8 +65,9 @@ from agents.rl.artifacts import (
     spaces_record,
     verify_unit,
 )
-from agents.rl.config import ExperimentConfig, PpoConfig, SacConfig, experiment_yaml, load_experiment
+from agents.rl.config import EVAL_SEED, ExperimentConfig, PpoConfig, SacConfig, experiment_yaml, load_experiment
 from agents.runfiles import (
+    INCOMPLETE,
     LOCK_NAME,
     FolderLock,
     RunFolderError,
@@ -82,11 +83,7 @@ from vpp_gym import ledger
 from vpp_gym.config import dump_yaml
 from vpp_gym.validation import ConfigError
 
-EVAL_SEED = 20_261_127
-"""Seed of the validation episodes' forecasts and signals: the same for every evaluation and run."""
 CHECKPOINT = "checkpoint"
-INCOMPLETE = "INCOMPLETE"
-"""Marker file of a run that has not finished (removed when it has)."""
 RUN_FILES = frozenset(
     {
         "config.yaml",

@@ -267,9 +267,7 @@ def tune_experiment(
 
     Returns the results table's rows, best first (also written to ``out``).
     """
-    from vpp_gym.config import read_yaml as _read
-
-    if _read(config_path).get("algo") not in ("ppo", "sac"):
+    if read_yaml(config_path).get("algo") not in ("ppo", "sac"):
         raise ConfigError(
             f"{config_path}: vpp-gym tune sweeps SB3 experiment configs (algo: ppo or sac); RLlib configs are not "
             "supported yet"
