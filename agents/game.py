@@ -610,6 +610,19 @@ class MarketGameEnv(gymnasium.Env[np.ndarray, np.ndarray]):
         self._infos: dict[str, dict[str, Any]] = {}
 
     @property
+    def episode_starts(self) -> dict[str, np.ndarray]:
+        """The learner seat's episode starts by split (its single env's)."""
+        return self.multi.envs[self.multi.possible_agents.index(self.seat)].episode_starts
+
+    def seat_policy(self, spec: PolicySpec, seed: int, key: str = "policy") -> SeatPolicy:
+        """The policy ``spec`` built on the learner's seat as a rival's would be on its own (:func:`play`'s rules:
+        its seat's config, params and live episode, MPC as a price-taker), for the episode seeded ``seed``; a
+        teacher labelling the learner's states (behaviour cloning). Errors name ``key``."""
+        player = _player(self.multi, self.multi.possible_agents.index(self.seat), spec, key)
+        player.start(seed)
+        return player.policy
+
+    @property
     def rivals(self) -> dict[str, SeatPolicy]:
         """The rivals' policies now, by agent."""
         return {p.agent: p.policy for p in self._players}

@@ -11,6 +11,7 @@ agent: {learning_rate: 3.0e-4, ...} # PpoConfig or SacConfig, by algo
 train: {total_timesteps: 1000000, n_envs: 64, ...}
 normalize: {obs: true, reward: true, ...}
 eval: {split: val, days: 16}
+game: null                          # or {n_agents: 4, learners: one, rivals: mpc}: train in the market game
 ```
 
 ``vpp-gym train CONFIG key=value ...`` applies dotted overrides (``agent.learning_rate=1e-4
@@ -324,6 +325,48 @@ class EvalConfig:
         require_int("eval.days", self.days, 1, 36_600)
 
 
+GAME_LEARNERS = ("one", "shared")
+
+
+@dataclass(frozen=True)
+class GameConfig:
+    """Train in the market game instead of the single env (:mod:`agents.rl.seats`, issue #17).
+
+    The game has ``n_agents`` identical VPPs of the experiment's ``env_id`` with its ``scenario`` and
+    ``overrides`` (a null scenario is the game's default, the autonomous preset of :mod:`vpp_gym.multi`).
+
+    Attributes:
+        n_agents: seats in the game (2 to 64).
+        learners: ``one``: seat ``seat`` learns against ``rivals``; ``shared``: every seat plays the one
+            policy and all seats' experience trains it (parameter sharing).
+        seat: the learner's seat (``one``; in ``shared`` the seat whose profit validation records).
+        rivals: the policy of every other seat (``one`` only): a registered name (``mpc``, ``rule``, ...) or
+            a mapping ``{name: NAME, settings...}`` (:data:`agents.game.PolicySpec`); required with ``one``,
+            null with ``shared``.
+        public_obs: append the public rows (last cleared price and total award) to the observation.
+    """
+
+    n_agents: int = 2
+    learners: Literal["one", "shared"] = "one"
+    seat: int = 0
+    rivals: str | dict[str, Any] | None = None
+    public_obs: bool = False
+
+    def __post_init__(self) -> None:
+        require_int("game.n_agents", self.n_agents, 2, 64)
+        require(self.learners in GAME_LEARNERS, "game.learners", self.learners, "one of " + ", ".join(GAME_LEARNERS))
+        require_int("game.seat", self.seat, 0, self.n_agents - 1)
+        if self.learners == "one":
+            require(
+                isinstance(self.rivals, str | dict) and bool(self.rivals),
+                "game.rivals",
+                self.rivals,
+                "the rivals' policy with learners: one: a registered name (e.g. mpc) or {name: NAME, settings...}",
+            )
+        else:
+            require(self.rivals is None, "game.rivals", self.rivals, "null with learners: shared (every seat learns)")
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     """One training run; see the module docstring for the YAML layout."""
@@ -338,12 +381,28 @@ class ExperimentConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
+    game: GameConfig | None = None
 
     def __post_init__(self) -> None:
 
         require(self.env_id in ALL_TASKS, "env_id", self.env_id, "one of " + ", ".join(ALL_TASKS))
         require_int("seed", self.seed, 0, SEED_MAX)
         require(bool(self.name) and "/" not in self.name, "name", self.name, "a non-empty name without '/'")
+        if self.game is not None:
+            require(self.algo == "ppo", "algo", self.algo, "ppo with a game section (SAC is not offered in the game)")
+            g = self.game
+            if g.learners == "one":
+                require(
+                    self.train.vec_env == "dummy",
+                    "train.vec_env",
+                    self.train.vec_env,
+                    "dummy with game.learners: one (each sub-env is a whole game with its rivals)",
+                )
+            elif self.train.n_envs % g.n_agents:
+                raise ConfigError(
+                    f"train.n_envs: got {self.train.n_envs}, expected a multiple of game.n_agents ({g.n_agents}) "
+                    "with game.learners: shared (the sub-envs are the seats of whole games)"
+                )
         if isinstance(self.agent, SacConfig) and self.agent.demo_episodes % self.train.n_envs:
             raise ConfigError(
                 f"agent.demo_episodes: got {self.agent.demo_episodes}, expected a multiple of "

@@ -39,6 +39,9 @@ def _teacher(
     Raises:
         ConfigError: naming ``key`` (the config key that chose it) if it cannot play the scenario.
     """
+    seat_policy = getattr(env.unwrapped, "seat_policy", None)  # a seat of the market game (agents.game)
+    if seat_policy is not None:
+        return seat_policy(name, seed, key)
     try:
         return make_policy(name, env, seed=seed)
     except OracleScopeError as err:

@@ -123,9 +123,15 @@ def collect(
     assert isinstance(a, PpoConfig | SacConfig)
     count = a.bc_episodes if episodes is None else episodes
     n = max(1, min(n_parallel, count))
-    envs = [gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides, split="train") for _ in range(n)]
+    envs: list[Any]
+    if cfg.game is not None:  # games with the teacher in every seat; the learner seat's demonstrations
+        from agents.rl.seats import make_view
+
+        envs = [make_view(cfg, "train", rivals=a.bc_policy) for _ in range(n)]
+    else:
+        envs = [gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides, split="train") for _ in range(n)]
     try:
-        n_days = len(envs[0].unwrapped.episode_starts["train"])  # type: ignore[attr-defined]
+        n_days = len(envs[0].unwrapped.episode_starts["train"])
         days = demo_days(cfg.seed, BC_STREAM + round_, count, n_days)
         parts = []
         for start in range(0, count, n):
@@ -356,7 +362,13 @@ def check_cloning(cfg: ExperimentConfig) -> None:
 
     a = cfg.agent
     assert isinstance(a, PpoConfig | SacConfig)
-    env = gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides, split="train")
+    env: Any
+    if cfg.game is not None:  # the teacher on the learner's seat of the game
+        from agents.rl.seats import make_view
+
+        env = make_view(cfg, "train", rivals="passive")
+    else:
+        env = gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides, split="train")
     try:
         _teacher(a.bc_policy, env, 0, key="agent.bc_policy", off="agent.bc_episodes")
     finally:

@@ -244,7 +244,16 @@ def make_train_env(cfg: ExperimentConfig, n_envs: int | None = None, split: str 
     n = n_envs or cfg.train.n_envs
     seed = env_seed(cfg.seed)
     venv: VecEnv
-    if cfg.train.vec_env == "native":
+    if cfg.game is not None:  # the market game (agents.rl.seats)
+        from agents.rl import seats
+
+        if cfg.game.learners == "shared":
+            batched = cfg.train.vec_env == "native"
+            venv = seats.SeatsVecEnv(lambda: seats.make_game(cfg, split, batched), max(1, n // cfg.game.n_agents))
+        else:
+            venv = DummyVecEnv([lambda: _EpisodeTotals(seats.make_view(cfg, split))] * n)
+        venv.seed(seed)
+    elif cfg.train.vec_env == "native":
         venv = make_sb3_vec_env(cfg.env_id, n, cfg.scenario, cfg.overrides, split=split, seed=seed)
     else:
 
@@ -337,7 +346,12 @@ def passive_action(cfg: ExperimentConfig) -> np.ndarray:
     """The passive reference's action (:class:`agents.base.PassivePolicy`) in the config's env."""
     from agents.base import PassivePolicy
 
-    env = gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides)
+    if cfg.game is not None:  # the learner's seat of the market game
+        from agents.rl.seats import make_game
+
+        env: Any = make_game(cfg, batched=False).envs[cfg.game.seat]
+    else:
+        env = gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides)
     try:
         shape: Any = env.observation_space.shape
         return PassivePolicy(env).act(np.zeros(shape, np.float32), {})
@@ -358,7 +372,15 @@ class _Linear:
 def evaluate_days(
     policy_fn: Any, cfg: ExperimentConfig, split: str, days: int, seed: int = EVAL_SEED
 ) -> list[dict[str, float]]:
-    """KPIs of one deterministic episode on each of the first ``days`` days of ``split`` (one vector env)."""
+    """KPIs of one deterministic episode on each of the first ``days`` days of ``split`` (one vector env).
+
+    In the market game (a config with ``game``), the learner seat's KPIs, day ``e`` seeded ``seed + e``
+    (:func:`agents.rl.seats.evaluate_game_days`).
+    """
+    if cfg.game is not None:
+        from agents.rl.seats import evaluate_game_days
+
+        return [kpis_from_totals(t) for t in evaluate_game_days(policy_fn, cfg, split, days, seed)]
     venv = gym.make_vec(
         cfg.env_id,
         num_envs=days,
