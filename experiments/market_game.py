@@ -1,31 +1,35 @@
-"""The market game with baselines in every seat: profits per agent and the prices their offers clear at.
+"""The market game with baselines and learners in its seats: profits per agent and the prices their offers clear at.
 
 Usage:
     python experiments/market_game.py [--env vpp_gym/Joint-v1] [--agents 4] [--episodes 4]
-        [--lineups passive rule mpc mpc_flat] [--out experiments/results/market_game]
+        [--lineups passive rule mpc mpc_flat rule_vs_mpc] [--vs-mpc RUN ...] [--shared RUN ...]
+        [--out experiments/results/market_game]
 
-First part of issue #17's study (item 3). ``--agents`` identical VPPs (the task's portfolio) play the
-market game (:class:`vpp_gym.multi.MultiVppEnv`, the autonomous preset: their D-1 energy curves and
-capacity offers clear together with the residual competitor stacks, one marginal price per product)
-on the first ``--episodes`` test days,
-episode ``e`` seeded ``20270000 + e`` as in ``vpp-gym evaluate``; every seat of a line-up plays the same
-baseline (:func:`agents.game.play`):
+Issue #17's study (item 3). ``--agents`` identical VPPs (the task's portfolio) play the market game
+(:class:`vpp_gym.multi.MultiVppEnv`, the autonomous preset: their D-1 energy curves and capacity offers
+clear together with the residual competitor stacks, one marginal price per product) on the first
+``--episodes`` test days, episode ``e`` seeded ``20270000 + e`` as in ``vpp-gym evaluate``, with a policy in
+every seat (:func:`agents.game.play`). The line-ups:
 
 - ``passive``: no energy offers; the stack alone meets the need (the price without the VPPs);
-- ``rule``: the rule policy, which in the price-maker case bids curves from 0 to its planned position
-  priced around its forecast;
-- ``mpc``: rolling-horizon MPC as a price-taker, its planned position bid as a limit curve around its
-  forecast (:class:`agents.game.LimitCurveBids`): the competitive reference, each seat bidding its
-  own valuation;
-- ``mpc_flat``: the same plans bid as flat curves (any price), as MPC bids against a published price in
-  the single env: what taking the price as given does when the VPPs together move it.
+- ``rule``: the rule policy in every seat, which in the price-maker case bids curves from 0 to its planned
+  position priced around its forecast;
+- ``mpc``: rolling-horizon MPC as a price-taker in every seat, its planned position bid as a limit curve
+  around its forecast (:class:`agents.game.LimitCurveBids`): the competitive reference, each seat bidding
+  its own valuation (the all-truthful outcome);
+- ``mpc_flat``: the same plans bid as flat curves (any price), as MPC bids against a published price in the
+  single env: what taking the price as given does when the VPPs together move it;
+- ``rule_vs_mpc``: the rule policy in seat 0 against MPC rivals (what the learners below are cloned from);
+- ``ppo_vs_mpc_<run>`` (``--vs-mpc``, runs of ``configs/experiments/ppo_game_vs_mpc.yaml``): a PPO learner
+  trained in seat 0 against MPC rivals, in seat 0 against MPC rivals;
+- ``ppo_shared_<run>`` (``--shared``, runs of ``configs/experiments/ppo_game_shared.yaml``): one PPO policy
+  trained in every seat at once (parameter sharing), in every seat.
 
 The published price is the day-ahead price of the data (the centre of the stack's offers). Writes
-``market_game.md`` (one row per line-up: mean profit per agent and day, the spread between agents, mean
-cleared and published prices, the markup, the VPPs' mean award), ``market_game.csv`` (one row per
-line-up, day and agent) and ``market_game.png`` (the cleared price by interval on day 0, per line-up)
-into ``--out``. Learning agents (one PPO learner against MPC rivals; all learning) are the study's next
-part and not run here.
+``market_game.md`` (one row per line-up: mean profit of seat 0, of the other seats and of all, the spread
+between agents, mean cleared and published prices, the markup, the VPPs' mean award), ``market_game.csv``
+(one row per line-up, day and agent) and ``market_game.png`` (the cleared price by interval on day 0, per
+line-up) into ``--out``. A run's best unit plays (the best validation profit of its training).
 """
 
 from __future__ import annotations
@@ -53,10 +57,18 @@ LINEUPS: dict[str, Any] = {
     "rule": "rule",
     "mpc": "mpc",
     "mpc_flat": {"name": "mpc", "bids": "flat"},
+    "rule_vs_mpc": ["rule", "mpc"],
 }
-"""Each line-up's policy, played in every seat."""
+"""Each line-up's policy, played in every seat, or ``[seat 0's, every other seat's]``."""
 SEED = 20_270_000
 """Episode ``e`` is seeded ``SEED + e`` (``vpp-gym evaluate``'s default)."""
+
+
+def seat_policies(policy: Any, n_agents: int) -> list[Any]:
+    """Every seat's policy: one for all, or ``[seat 0's, every other seat's]``."""
+    if isinstance(policy, list):
+        return [policy[0]] + [policy[1]] * (n_agents - 1)
+    return [policy] * n_agents
 
 
 def run_lineup(env_id: str, n_agents: int, episodes: int, policy: Any) -> list[dict[str, Any]]:
@@ -64,8 +76,9 @@ def run_lineup(env_id: str, n_agents: int, episodes: int, policy: Any) -> list[d
     game = MultiVppEnv(task=env_id, n_agents=n_agents, batched=False, split="test")
     price_col = ALL_NAMES.index("price_da_per_mwh")
     rows = []
+    seats = seat_policies(policy, n_agents)
     for e in range(episodes):
-        res = play(game, [policy] * n_agents, seed=SEED + e, options={"split": "test", "day": e})
+        res = play(game, seats, seed=SEED + e, options={"split": "test", "day": e})
         ep = seat_env(game, 0).episode
         assert ep is not None
         published = ep.exo[0, res.intervals, price_col]
@@ -90,17 +103,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--agents", type=int, default=4)
     ap.add_argument("--episodes", type=int, default=4)
     ap.add_argument("--lineups", nargs="+", default=list(LINEUPS), choices=list(LINEUPS))
+    ap.add_argument("--vs-mpc", nargs="*", default=[], metavar="RUN", help="runs trained in seat 0 against MPC")
+    ap.add_argument("--shared", nargs="*", default=[], metavar="RUN", help="runs trained in every seat at once")
     ap.add_argument("--out", default="experiments/results/market_game")
     args = ap.parse_args(argv)
     if args.agents < 1 or args.episodes < 1:
         raise ConfigError(f"--agents and --episodes must be >= 1, got {args.agents} and {args.episodes}")
+    lineups: dict[str, Any] = {name: LINEUPS[name] for name in args.lineups}
+    for kind, runs, make in (
+        ("vs_mpc", args.vs_mpc, lambda r: [r, "mpc"]),
+        ("shared", args.shared, lambda r: r),
+    ):
+        for run in runs:
+            if not Path(run, "meta.json").is_file():
+                raise ConfigError(f"--{kind.replace('_', '-')} {run}: not a run folder of vpp-gym train (no meta.json)")
+            lineups[f"ppo_{kind}_{Path(run).name}"] = make(str(run))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     results = {}
-    for name in args.lineups:
+    for name, policy in lineups.items():
         t = time.perf_counter()
-        results[name] = run_lineup(args.env, args.agents, args.episodes, LINEUPS[name])
+        results[name] = run_lineup(args.env, args.agents, args.episodes, policy)
         print(f"{name}: {time.perf_counter() - t:.1f} s", flush=True)
     with (out / "market_game.csv").open("w", newline="") as fh:
         w = csv.writer(fh)
@@ -110,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
                 keys = ("profit", "cleared_price", "published_price", "award_mw")
                 w.writerow([name, r["day"], r["agent"], *(f"{r[k]:.6g}" for k in keys)])
     lines = [
-        f"# Market game: {args.agents} identical VPPs of {args.env}, baselines in every seat",
+        f"# Market game: {args.agents} identical VPPs of {args.env}, baselines and learners in the seats",
         "",
         f"`{shlex.join(['python', 'experiments/market_game.py', *(argv if argv is not None else sys.argv[1:])])}`"
         f" (git {git_revision()}; {time.perf_counter() - t0:.0f} s). Test days 0-{args.episodes - 1}, episode e "
@@ -119,20 +143,22 @@ def main(argv: list[str] | None = None) -> int:
         "at one marginal price per product and interval. Prices in CNY/MWh "
         "(interval means), profits in CNY per agent and day, award in MW (+ = sold).",
         "",
-        "| line-up | profit per agent | min-max over agents | cleared price | published price | markup | "
-        "award per agent |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| line-up | seat 0 | other seats | all seats | min-max over agents | cleared price | published price | "
+        "markup | award per agent |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, rows in results.items():
         by_agent: dict[str, list[float]] = {}
         for r in rows:
             by_agent.setdefault(r["agent"], []).append(r["profit"])
         means = [float(np.mean(v)) for v in by_agent.values()]
+        others = f"{np.mean(means[1:]):,.0f}" if len(means) > 1 else "-"
         cleared = float(np.mean([r["cleared_price"] for r in rows]))
         published = float(np.mean([r["published_price"] for r in rows]))
         award = float(np.mean([r["award_mw"] for r in rows]))
         lines.append(
-            f"| {name} | {np.mean(means):,.0f} | {min(means):,.0f} to {max(means):,.0f} | {cleared:,.1f} | "
+            f"| {name} | {means[0]:,.0f} | {others} | {np.mean(means):,.0f} | {min(means):,.0f} to {max(means):,.0f} | "
+            f"{cleared:,.1f} | "
             f"{published:,.1f} | {cleared - published:+,.1f} | {award:+.3f} |"
         )
     (out / "market_game.md").write_text("\n".join(lines) + "\n")

@@ -43,6 +43,7 @@ import os
 import shutil
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
@@ -260,9 +261,19 @@ def _start_ray() -> bool:
 
 
 def train_rllib(
-    cfg: GameExperimentConfig, run: Path, command: str, progress: bool = True, resume: bool = False
+    cfg: GameExperimentConfig,
+    run: Path,
+    command: str,
+    progress: bool = True,
+    resume: bool = False,
+    on_eval: Callable[[int, float], None] | None = None,
 ) -> Path:
-    """Train (or with ``resume`` continue) the run in the locked folder ``run``; returns it."""
+    """Train (or with ``resume`` continue) the run in the locked folder ``run``; returns it.
+
+    ``on_eval`` is called with ``(env steps, mean validation profit)`` after every validation but the last
+    (``vpp-gym tune`` reports to Ray Tune with it; the last is read from ``curve.csv`` once the run's records
+    are complete).
+    """
     import ray
 
     started = _start_ray()
@@ -326,6 +337,8 @@ def train_rllib(
                 row.update({f"val_profit_{a}": v for a, v in profits.items()})
                 row["val_profit"] = float(np.mean(list(profits.values())))
             _append_curve(run / "curve.csv", row, cfg)
+            if on_eval is not None and "val_profit" in row and not last:  # after the row: a stop may follow
+                on_eval(row["env_steps"], row["val_profit"])
             if progress:
                 extra = f", validation profit {row['val_profit']:,.1f}" if "val_profit" in row else ""
                 print(f"  iteration {it:>6}  env steps {row['env_steps']:>10,}{extra}", flush=True)

@@ -2,13 +2,17 @@
 
 Needs the ``ray`` extra (``pip install vpp-gym[ray]``); nothing else in the package imports Ray.
 
-Every trial is one ``vpp-gym train`` run of the experiment ``CONFIG`` (any committed SB3 config:
-``configs/experiments/*.yaml``, ``configs/quick/*.yaml``) with the trial's sampled values applied as
-dotted overrides, in its own run folder with the usual records (config, command, ``meta.json``,
-``curve.csv``, best unit). Each validation of the run is reported to Tune as ``val_profit`` (mean
-profit per day on the experiment's ``eval`` days, never the test split) at ``timesteps``; ASHA stops
-the trials that fall behind at its rungs. All trials train with the experiment's seed, so they
-differ only by their hyperparameters.
+Every trial is one ``vpp-gym train`` run of the experiment ``CONFIG`` (any committed config: SB3's
+``configs/experiments/*.yaml`` and ``configs/quick/*.yaml``, or an RLlib multi-agent one, ``algo: rllib``,
+:mod:`agents.rl.rllib`) with the trial's sampled values applied as dotted overrides, in its own run folder
+with the usual records (config, command, ``meta.json``, ``curve.csv``, best unit or checkpoint). Each
+validation of the run is reported to Tune as ``val_profit`` (mean profit per day on the experiment's
+``eval`` days, never the test split; an RLlib run's mean over its seats) at ``timesteps`` (environment
+steps; an RLlib run's ``env_steps``, its iterations times ``agent.train_batch_size``); ASHA stops the
+trials that fall behind at its rungs. All trials train with the experiment's seed, so they differ only
+by their hyperparameters. An RLlib trial keeps its checkpoints (``train.checkpoint_every``) in its run
+folder; its rungs are in environment steps too, so ``asha.grace_period_steps`` is a multiple of what one
+iteration samples.
 
 The search space is a YAML file (``configs/tune/*.yaml``) loaded into :class:`SweepConfig`::
 
@@ -51,7 +55,7 @@ import os
 import shlex
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -60,7 +64,15 @@ import yaml
 from agents.rl.config import ExperimentConfig, experiment_yaml, load_experiment
 from agents.runfiles import read_json, write_text_atomic
 from vpp_gym.config import read_yaml
-from vpp_gym.validation import ConfigError, from_mapping, require, require_int, require_range, to_mapping
+from vpp_gym.validation import (
+    ConfigError,
+    from_mapping,
+    merge_overrides,
+    require,
+    require_int,
+    require_range,
+    to_mapping,
+)
 
 METRIC = "val_profit"
 """The metric every trial reports and the sweep maximises: mean validation profit per day (CNY)."""
@@ -156,23 +168,51 @@ def load_sweep(path: str | Path) -> SweepConfig:
 FIXED_KEYS = ("train.total_timesteps", "train.eval_every_steps", "eval.", "seed")
 """Keys no sweep searches: the budget and the validation schedule that ASHA's rungs read from the experiment,
 the validation days, and the seed every trial shares."""
+RLLIB_FIXED_KEYS = ("train.iterations", "train.eval_every", "agent.train_batch_size", "eval.", "seed")
+"""The same for an RLlib experiment (its budget is iterations of ``agent.train_batch_size`` environment steps)."""
+
+Experiment = Any
+"""An experiment config: :class:`agents.rl.config.ExperimentConfig` (SB3) or
+:class:`agents.rl.rllib.GameExperimentConfig` (RLlib)."""
+
+
+def _is_rllib(base: Mapping[str, Any]) -> bool:
+    return base.get("algo") == "rllib"
+
+
+def _load(base: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> Experiment:
+    """The experiment config of the mapping ``base`` with dotted ``overrides`` (SB3 or RLlib by its ``algo``)."""
+    if _is_rllib(base):
+        from agents.rl.rllib import GameExperimentConfig
+
+        return from_mapping(GameExperimentConfig, merge_overrides(dict(base), dict(overrides or {})))
+    return load_experiment(mapping=dict(base), overrides=dict(overrides or {}))[0]
+
+
+def budget_steps(cfg: Experiment) -> tuple[int, int]:
+    """``(training budget, steps between validations)`` in environment steps (0: validation only at the end)."""
+    if isinstance(cfg, ExperimentConfig):
+        return cfg.train.total_timesteps, cfg.train.eval_every_steps
+    per = cfg.agent.train_batch_size
+    return cfg.train.iterations * per, cfg.train.eval_every * per
 
 
 def check_sweep(
-    sweep: SweepConfig, cfg: ExperimentConfig, base: Mapping[str, Any], overrides: Mapping[str, Any] | None = None
+    sweep: SweepConfig, cfg: Experiment, base: Mapping[str, Any], overrides: Mapping[str, Any] | None = None
 ) -> None:
     """Every searched key, at every edge of its range, gives a valid experiment config; ASHA gets reports.
 
     Raises:
         ConfigError: naming the search key (or the experiment key) and how to fix it.
     """
+    fixed = RLLIB_FIXED_KEYS if _is_rllib(base) else FIXED_KEYS
     for key in sweep.search_space:
         if key in (overrides or {}):
             raise ConfigError(
                 f"{key} is both given on the command line ({key}={(overrides or {})[key]!r}) and searched "
                 "(search_space); drop one: every trial would replace the command line's value"
             )
-        if any(key == k or (k.endswith(".") and key.startswith(k)) for k in FIXED_KEYS):
+        if any(key == k or (k.endswith(".") and key.startswith(k)) for k in fixed):
             raise ConfigError(
                 f"search_space.{key}: the budget, the validation schedule and days and the seed are the same in every "
                 "trial (ASHA compares trials at the experiment's steps); set them in the experiment config instead"
@@ -180,25 +220,27 @@ def check_sweep(
     for key, dist in sweep.search_space.items():
         for value in _edge_values(dist):
             try:
-                load_experiment(mapping=dict(base), overrides={key: value})
+                _load(base, {key: value})
             except ConfigError as err:
                 raise ConfigError(f"search_space.{key} = {value!r} gives an invalid experiment: {err}") from None
-    tr = cfg.train
+    total, every = budget_steps(cfg)
+    rllib = not isinstance(cfg, ExperimentConfig)
+    total_key = "train.iterations x agent.train_batch_size" if rllib else "train.total_timesteps"
+    every_key = "train.eval_every x agent.train_batch_size" if rllib else "train.eval_every_steps"
     if sweep.scheduler == "asha":
-        if tr.eval_every_steps <= 0:
+        if every <= 0:
             raise ConfigError(
-                "train.eval_every_steps is 0: ASHA stops trials on their validation reports; set it to a "
-                "positive number of steps (at most asha.grace_period_steps) or use scheduler: fifo"
+                f"{every_key.split(' ')[0]} is 0: ASHA stops trials on their validation reports; set it to a "
+                "positive number (validations at most asha.grace_period_steps apart) or use scheduler: fifo"
             )
-        if sweep.asha.grace_period_steps >= tr.total_timesteps:
+        if sweep.asha.grace_period_steps >= total:
             raise ConfigError(
                 f"asha.grace_period_steps ({sweep.asha.grace_period_steps:,}) is not below the experiment's "
-                f"train.total_timesteps ({tr.total_timesteps:,}): no trial could be stopped early; lower it "
-                "or use scheduler: fifo"
+                f"{total_key} ({total:,} steps): no trial could be stopped early; lower it or use scheduler: fifo"
             )
-        if tr.eval_every_steps > sweep.asha.grace_period_steps:
+        if every > sweep.asha.grace_period_steps:
             raise ConfigError(
-                f"train.eval_every_steps ({tr.eval_every_steps:,}) is above asha.grace_period_steps "
+                f"{every_key} ({every:,} steps) is above asha.grace_period_steps "
                 f"({sweep.asha.grace_period_steps:,}): a trial would reach the first rung without a report; "
                 "validate more often or raise the grace period"
             )
@@ -225,24 +267,47 @@ def _trial(params: dict[str, Any], base: dict[str, Any], trials_dir: str, comman
     """One trial: ``vpp-gym train`` of the experiment with ``params`` as overrides, reporting validations."""
     from ray import tune
 
-    from agents.rl.train import train
-
     overrides = {k: _plain(v) for k, v in params.items()}
-    cfg, _ = load_experiment(mapping=base, overrides=overrides)
+    cfg = _load(base, overrides)
     name = tune.get_context().get_trial_name() or "trial"
     run = Path(trials_dir) / name
     values = " ".join(f"{k}={v}" for k, v in overrides.items())
+    trial_command = f"{command}  # trial {name}: {values}"
 
-    total = cfg.train.total_timesteps
+    if isinstance(cfg, ExperimentConfig):
+        from agents.rl.train import train
 
-    def report(timesteps: int, profit: float) -> None:
-        if timesteps < total:  # the last validation is reported once the run's records are complete
-            tune.report({METRIC: profit, TIME_ATTR: timesteps})
+        total = cfg.train.total_timesteps
 
-    train(cfg, run, command=f"{command}  # trial {name}: {values}", progress=False, on_eval=report)
+        def report(timesteps: int, profit: float) -> None:
+            if timesteps < total:  # the last validation is reported once the run's records are complete
+                tune.report({METRIC: profit, TIME_ATTR: timesteps})
+
+        train(cfg, run, command=trial_command, progress=False, on_eval=report)
+    else:  # RLlib: its last validation is not passed to on_eval
+        from agents.rl.rllib import train_rllib
+
+        run.mkdir(parents=True)
+        train_rllib(
+            cfg,
+            run,
+            trial_command,
+            progress=False,
+            on_eval=lambda steps, profit: tune.report({METRIC: profit, TIME_ATTR: steps}),
+        )
+    last = _validations(run)[-1]
+    tune.report({METRIC: float(last["val_profit"]), TIME_ATTR: _steps(last)})
+
+
+def _validations(run: Path) -> list[dict[str, str]]:
+    """The rows of a run's ``curve.csv`` that hold a validation (an RLlib run validates every so many iterations)."""
     with (run / "curve.csv").open(newline="") as fh:
-        last = list(csv.DictReader(fh))[-1]
-    tune.report({METRIC: float(last["val_profit"]), TIME_ATTR: int(last["timesteps"])})
+        return [r for r in csv.DictReader(fh) if r.get("val_profit")]
+
+
+def _steps(row: Mapping[str, str]) -> int:
+    """A curve row's environment steps (``timesteps`` in an SB3 run, ``env_steps`` in an RLlib one)."""
+    return int(row["timesteps"] if "timesteps" in row else row["env_steps"])
 
 
 def _trial_name(trial: Any) -> str:
@@ -267,15 +332,16 @@ def tune_experiment(
 
     Returns the results table's rows, best first (also written to ``out``).
     """
-    if read_yaml(config_path).get("algo") not in ("ppo", "sac"):
-        raise ConfigError(
-            f"{config_path}: vpp-gym tune sweeps SB3 experiment configs (algo: ppo or sac); RLlib configs are not "
-            "supported yet"
-        )
-    cfg, base_dir = load_experiment(config_path, dict(overrides or {}))
-    from agents.rl.train import resolve
+    cfg: Experiment
+    if read_yaml(config_path).get("algo") == "rllib":
+        from agents.rl.rllib import load_game_experiment
 
-    cfg = resolve(cfg, base_dir)
+        cfg, _ = load_game_experiment(config_path, dict(overrides or {}))  # the scenario's path made absolute
+    else:
+        cfg, base_dir = load_experiment(config_path, dict(overrides or {}))
+        from agents.rl.train import resolve
+
+        cfg = resolve(cfg, base_dir)
     base = to_mapping(cfg)
     sweep = load_sweep(space_path)
     check_sweep(sweep, cfg, base, overrides)
@@ -306,7 +372,7 @@ def tune_experiment(
     if sweep.scheduler == "asha":
         scheduler = ASHAScheduler(
             time_attr=TIME_ATTR,
-            max_t=cfg.train.total_timesteps,
+            max_t=budget_steps(cfg)[0],
             grace_period=sweep.asha.grace_period_steps,
             reduction_factor=sweep.asha.reduction_factor,
         )
@@ -341,9 +407,15 @@ def tune_experiment(
     _write_results(out, rows, list(sweep.search_space))
     best = next((r for r in rows if r["best_val_profit"] is not None and not r["status"].startswith("error")), None)
     if best is not None:
-        best_cfg, _ = load_experiment(mapping=base, overrides={k: best[k] for k in sweep.search_space})
-        text = f"# best trial of {command} ({best['trial']}, validation profit {best['best_val_profit']:,.1f})\n"
-        write_text_atomic(out / "best_config.yaml", text + experiment_yaml(replace(best_cfg)))
+        best_cfg = _load(base, {k: best[k] for k in sweep.search_space})
+        said = command.replace("\r", " ").replace("\n", " ")  # one comment line, whatever the arguments hold
+        text = f"# best trial of {said} ({best['trial']}, validation profit {best['best_val_profit']:,.1f})\n"
+        body = (
+            experiment_yaml(best_cfg)
+            if isinstance(best_cfg, ExperimentConfig)
+            else yaml.safe_dump(to_mapping(best_cfg), sort_keys=False)
+        )
+        write_text_atomic(out / "best_config.yaml", text + body)
     summary = {"trials": len(rows), "wall_s": round(time.perf_counter() - t0, 1), "best": best}
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2, default=str))
     return rows
@@ -356,12 +428,11 @@ def _row(res: Any, trials_dir: Path, keys: Sequence[str], scheduler: str = "asha
     run = trials_dir / name if (trials_dir / name).is_dir() else None
     best = best_step = last = wall = None
     if run is not None and (run / "curve.csv").is_file():
-        with (run / "curve.csv").open(newline="") as fh:
-            curve = list(csv.DictReader(fh))
+        curve = _validations(run)
         if curve:
             top = max(curve, key=lambda r: float(r["val_profit"]))
-            best, best_step = float(top["val_profit"]), int(top["timesteps"])
-            last, wall = int(curve[-1]["timesteps"]), float(curve[-1]["wall_s"])
+            best, best_step = float(top["val_profit"]), _steps(top)
+            last, wall = _steps(curve[-1]), float(curve[-1]["wall_s"])
     if res.error is not None:
         status = f"error: {str(res.error).strip().splitlines()[-1][:200]}"
     elif run is not None and (run / "summary.json").is_file():

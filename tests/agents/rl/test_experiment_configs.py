@@ -22,7 +22,13 @@ def test_committed_experiment_configs_are_valid(path: Path) -> None:
     assert isinstance(cfg, ExperimentConfig)
     assert cfg.name == path.stem
     assert cfg.algo == path.stem.split("_")[0]
-    env = gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides).unwrapped
+    if cfg.game is not None:  # trained in the market game: the learner's seat
+        pytest.importorskip("pettingzoo")
+        from agents.rl.seats import make_game
+
+        env = make_game(cfg, batched=False).envs[cfg.game.seat]
+    else:
+        env = gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides).unwrapped
     assert cfg.eval.days <= len(env.episode_starts[cfg.eval.split])  # type: ignore[attr-defined]
 
 
