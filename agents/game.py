@@ -89,7 +89,8 @@ class SeatPolicy(Protocol):
 PolicySpec = str | Path | Mapping[str, Any] | SeatPolicy
 """A seat's policy: a registered name (``"rule"``, ``"mpc"``, ``"passive"``, ...; :mod:`agents.registry`), a
 run or published model folder of a trained agent, a mapping ``{"name": NAME, **settings}`` (e.g.
-``{"name": "mpc", "replan_every": 8}``, ``{"name": "ppo", "run": FOLDER}``) or a policy object
+``{"name": "mpc", "replan_every": 8}``, ``{"name": "ppo", "run": FOLDER}``; a trained SB3 agent's
+``unit``: ``best``, the default, or ``final``) or a policy object
 (``reset()`` and ``act(obs, info)``, used as it is: give each seat its own object when the policy keeps
 a memory of the episode, as the rule does)."""
 
@@ -340,7 +341,17 @@ def _player(multi: MultiVppEnv, index: int, spec: PolicySpec, key: str) -> _Play
             raise ConfigError(f"{where}: {name!r} is a trained agent: give its folder, {{name: {name}, run: FOLDER}}")
         if registry.run_algo(run) != name:
             raise ConfigError(f"{where}: {run} is not a {name} run")
-        return _Player(index, agent, None, {}, None, _trained(multi, env, run, where))
+        takes = {"run", "module"} if name == "rllib" else {"run", "unit"}
+        unknown = sorted(set(settings) - takes)
+        if unknown:
+            raise ConfigError(
+                f"{where}: a trained {name} agent takes the settings {' and '.join(sorted(takes))}, not {unknown[0]!r}"
+            )
+        unit = settings.get("unit", "best")
+        if unit not in ("best", "final"):
+            raise ConfigError(f"{where}.unit={unit!r}: expected best (the best validation) or final")
+        player = _trained(multi, env, run, where, unit, settings.get("module"))
+        return _Player(index, agent, None, {}, None, player)
     target = PriceTakerSeat(env) if name in PRICE_TAKERS else env
     limit = False
     if name in PRICE_TAKERS:
@@ -355,16 +366,21 @@ def _player(multi: MultiVppEnv, index: int, spec: PolicySpec, key: str) -> _Play
     return _Player(index, agent, name, settings, target, _bids(policy, target, limit), limit)
 
 
-def _trained(multi: MultiVppEnv, env: VppEnv, run: str | Path, where: str) -> SeatPolicy:
-    """A trained agent from a run or published model folder, checked against the seat's layouts."""
+def _trained(
+    multi: MultiVppEnv, env: VppEnv, run: str | Path, where: str, unit: str = "best", module: str | None = None
+) -> SeatPolicy:
+    """A trained agent from a run or published model folder (an SB3 run's ``unit``: ``best`` or ``final``),
+    checked against the seat's layouts. An RLlib run's ``module`` defaults to the seat's own (the shared one,
+    or with independent policies the module of the seat's agent name)."""
     names = env.observation_names + (PUBLIC_ROWS if multi.public_obs else ())
     try:
         if registry.run_algo(run) == "rllib":  # a module of a multi-agent RLlib run: sizes checked
-            from agents.rl.rllib import RllibPolicy
+            from agents.rl.rllib import RllibPolicy, read_run_config
 
             agent = multi.possible_agents[multi.envs.index(env)]
-            return RllibPolicy.load(run, env=_Spaces(multi.observation_space(agent), multi.action_space(agent)))
-        return RlPolicy.load(run, env=_Layout(env.config, names, env.action_names))
+            spaces = _Spaces(multi.observation_space(agent), multi.action_space(agent))
+            return RllibPolicy.load(run, env=spaces, module=module or read_run_config(run).module_of(agent))
+        return RlPolicy.load(run, unit, env=_Layout(env.config, names, env.action_names))
     except ConfigError as err:
         raise ConfigError(f"{where}: {err}") from None
 

@@ -154,4 +154,15 @@ def test_a_run_trained_in_the_game_plays_its_seat_as_validated(tmp_path: Path, l
         play(multi, policies, seed=EVAL_SEED + e, options={"split": "val", "day": e}).profits["vpp_1"] for e in range(2)
     ]
     assert float(np.mean(profits)) == pytest.approx(best["val_profit"], rel=1e-6, abs=1e-6)
-    assert (run / "best" / "model.zip").is_file()
+    # the final unit (the model after the last update) as a mapping with its unit: the loaded final model
+    from agents.rl.policy import RlPolicy
+
+    final = {"name": "ppo", "run": str(run), "unit": "final"}
+    loaded = RlPolicy.load(run, "final")
+    assert play(multi, ["rule", final], seed=3).rewards == play(multi, ["rule", loaded], seed=3).rewards
+    for bad, match in [
+        ({"unit": "last"}, r"policies\.vpp_1\.unit='last': expected best"),
+        ({"module": "x"}, "not 'module'"),
+    ]:
+        with pytest.raises(ConfigError, match=match):
+            play(multi, ["rule", {**final, **bad}], seed=0)
