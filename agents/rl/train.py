@@ -360,13 +360,18 @@ def passive_action(cfg: ExperimentConfig) -> np.ndarray:
 
 
 class _Linear:
-    """Picklable linear schedule: ``lr * progress_remaining``."""
+    """Picklable linear schedule: ``lr * progress_remaining``, never below 0.
+
+    SB3 computes the progress after each rollout as ``1 - steps / total``; the last rollout can pass the
+    budget (it collects ``n_steps x n_envs`` steps whole), and a negative progress would make the last
+    update climb the loss instead of descending it.
+    """
 
     def __init__(self, lr: float) -> None:
         self.lr = lr
 
     def __call__(self, progress_remaining: float) -> float:
-        return self.lr * progress_remaining
+        return self.lr * max(progress_remaining, 0.0)
 
 
 def evaluate_days(

@@ -212,3 +212,12 @@ def test_bad_configs_and_arguments_are_errors_naming_the_key(
     assert code == 2
     assert message in stderr
     assert "Traceback" not in stderr
+
+
+def test_linear_schedule_never_goes_below_zero() -> None:
+    """The last rollout may pass the budget (progress remaining < 0): the step size is then 0, not negative."""
+    from agents.rl.train import _Linear
+
+    lr = _Linear(1e-3)
+    assert lr(1.0) == 1e-3 and lr(0.25) == 2.5e-4 and lr(0.0) == 0.0
+    assert lr(-0.0076) == 0.0  # 1,511,424 steps of a 1,500,000-step budget (64 x 192 per rollout)
