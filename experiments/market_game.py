@@ -20,22 +20,24 @@ every seat (:func:`agents.game.play`). The line-ups:
 - ``mpc_flat``: the same plans bid as flat curves (any price), as MPC bids against a published price in the
   single env: what taking the price as given does when the VPPs together move it;
 - ``rule_vs_mpc``: the rule policy in seat 0 against MPC rivals (what the learners below are cloned from);
-- ``ppo_vs_mpc_<run>`` (``--vs-mpc``, runs of ``configs/experiments/ppo_game_vs_mpc.yaml``): a PPO learner
+- ``ppo_vs_mpc s<seed> best|final`` (``--vs-mpc``, runs of ``configs/experiments/ppo_game_vs_mpc.yaml``): a PPO learner
   trained in seat 0 against MPC rivals, in seat 0 against MPC rivals;
-- ``ppo_shared_<run>`` (``--shared``, runs of ``configs/experiments/ppo_game_shared.yaml``): one PPO policy
+- ``ppo_shared s<seed> best|final`` (``--shared``, runs of ``configs/experiments/ppo_game_shared.yaml``): one PPO policy
   trained in every seat at once (parameter sharing), in every seat.
 
 The published price is the day-ahead price of the data (the centre of the stack's offers). Writes
 ``market_game.md`` (one row per line-up: mean profit of seat 0, of the other seats and of all, the spread
 between agents, mean cleared and published prices, the markup, the VPPs' mean award), ``market_game.csv``
 (one row per line-up, day and agent) and ``market_game.png`` (the cleared price by interval on day 0, per
-line-up) into ``--out``. A run's best unit plays (the best validation profit of its training).
+line-up) into ``--out``. Each run plays twice: its best unit (the best validation profit of its training,
+which may be the behaviour clone at step 0) and its final one (the policy after all its training).
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
 import shlex
 import sys
 import time
@@ -97,6 +99,19 @@ def run_lineup(env_id: str, n_agents: int, episodes: int, policy: Any) -> list[d
     return rows
 
 
+def daily_prices(rows: list[dict[str, Any]]) -> np.ndarray:
+    """The mean cleared price of each day of a line-up (every agent's row of a day holds the same)."""
+    by_day = {r["day"]: r["cleared_price"] for r in rows}
+    return np.array([by_day[d] for d in sorted(by_day)])
+
+
+def paired_interval(diff: np.ndarray, reps: int = 2000, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of the per-day differences and its 95 % percentile-bootstrap interval over days (seeded)."""
+    rng = np.random.default_rng(seed)
+    means = diff[rng.integers(0, len(diff), (reps, len(diff)))].mean(axis=1)
+    return float(diff.mean()), float(np.percentile(means, 2.5)), float(np.percentile(means, 97.5))
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--env", default="vpp_gym/Joint-v1")
@@ -117,7 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         for run in runs:
             if not Path(run, "meta.json").is_file():
                 raise ConfigError(f"--{kind.replace('_', '-')} {run}: not a run folder of vpp-gym train (no meta.json)")
-            lineups[f"ppo_{kind}_{Path(run).name}"] = make(str(run))
+            seed = json.loads(Path(run, "meta.json").read_text())["seeds"]["agent"]
+            for unit in ("best", "final"):
+                lineups[f"ppo_{kind} s{seed} {unit}"] = make({"name": "ppo", "run": str(run), "unit": unit})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -144,9 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         "(interval means), profits in CNY per agent and day, award in MW (+ = sold).",
         "",
         "| line-up | seat 0 | other seats | all seats | min-max over agents | cleared price | published price | "
-        "markup | award per agent |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "markup | price - mpc's [95 % CI] | award per agent |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    reference = daily_prices(results["mpc"]) if "mpc" in results else None
     for name, rows in results.items():
         by_agent: dict[str, list[float]] = {}
         for r in rows:
@@ -156,11 +174,36 @@ def main(argv: list[str] | None = None) -> int:
         cleared = float(np.mean([r["cleared_price"] for r in rows]))
         published = float(np.mean([r["published_price"] for r in rows]))
         award = float(np.mean([r["award_mw"] for r in rows]))
+        versus = "-"
+        if reference is not None and name != "mpc":
+            mean, lo, hi = paired_interval(daily_prices(rows) - reference)
+            versus = f"{mean:+,.1f} [{lo:+,.1f}, {hi:+,.1f}]"
         lines.append(
             f"| {name} | {means[0]:,.0f} | {others} | {np.mean(means):,.0f} | {min(means):,.0f} to {max(means):,.0f} | "
             f"{cleared:,.1f} | "
-            f"{published:,.1f} | {cleared - published:+,.1f} | {award:+.3f} |"
+            f"{published:,.1f} | {cleared - published:+,.1f} | {versus} | {award:+.3f} |"
         )
+    trained = [(k, r) for k, rs in (("vs_mpc", args.vs_mpc), ("shared", args.shared)) for r in rs]
+    if trained:
+        lines += [
+            "",
+            "Trained runs (`vpp-gym train`; their curves in their folders):",
+            "",
+            "| line-up | run | seed | git revision | steps | wall s | best validation (step) | final validation |",
+            "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: |",
+        ]
+        for kind, run in trained:
+            meta = json.loads(Path(run, "meta.json").read_text())
+            summary = json.loads(Path(run, "summary.json").read_text()) if Path(run, "summary.json").is_file() else {}
+            with Path(run, "curve.csv").open(newline="") as fh:
+                curve = list(csv.DictReader(fh))
+            best = max(curve, key=lambda r: float(r["val_profit"]))
+            last = float(curve[-1]["val_profit"])
+            lines.append(
+                f"| ppo_{kind} | `{Path(run).name}` | {meta['seeds']['agent']} | {meta['git_revision'][:7]} | "
+                f"{int(curve[-1]['timesteps']):,} | {summary.get('wall_s', float('nan')):,.0f} | "
+                f"{float(best['val_profit']):,.1f} ({int(best['timesteps']):,}) | {last:,.1f} |"
+            )
     (out / "market_game.md").write_text("\n".join(lines) + "\n")
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(8, 4))

@@ -1,0 +1,60 @@
+"""experiments/market_game.py: the line-ups it plays are agents.game.play's episodes on the test days; its price
+comparison with the competitive reference; a run folder it cannot use is named."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pettingzoo")
+
+from agents.game import play
+from vpp_gym.multi import MultiVppEnv
+from vpp_gym.validation import ConfigError
+
+SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "market_game.py"
+
+
+@pytest.fixture(scope="module")
+def script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("market_game_script", SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_rows_are_the_games_played_on_the_test_days(script: ModuleType, tmp_path: Path) -> None:
+    env = "vpp_gym/Arbitrage-v1"
+    args = ["--env", env, "--agents", "2", "--episodes", "2", "--lineups", "rule", "--out", str(tmp_path)]
+    assert script.main(args) == 0
+    with (tmp_path / "market_game.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["day"], r["agent"]) for r in rows] == [("0", "vpp_0"), ("0", "vpp_1"), ("1", "vpp_0"), ("1", "vpp_1")]
+    game = MultiVppEnv(env, 2, batched=False, split="test")
+    for day in (0, 1):
+        res = play(game, ["rule", "rule"], seed=script.SEED + day, options={"split": "test", "day": day})
+        for r in rows[2 * day : 2 * day + 2]:
+            assert float(r["profit"]) == pytest.approx(res.profits[r["agent"]], rel=1e-5)
+            assert float(r["cleared_price"]) == pytest.approx(float(np.mean(res.prices)), rel=1e-5)
+    assert "| rule |" in (tmp_path / "market_game.md").read_text()
+
+
+def test_seat_policies_and_the_paired_interval(script: ModuleType) -> None:
+    assert script.seat_policies(["rule", "mpc"], 4) == ["rule", "mpc", "mpc", "mpc"]
+    assert script.seat_policies("mpc", 2) == ["mpc", "mpc"]
+    mean, lo, hi = script.paired_interval(np.array([1.0, 3.0]))
+    assert mean == 2.0 and 1.0 <= lo <= 2.0 <= hi <= 3.0
+    assert script.paired_interval(np.full(5, 4.0)) == (4.0, 4.0, 4.0)
+
+
+def test_a_folder_that_is_no_run_is_named(script: ModuleType, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"--shared .*nope: not a run folder"):
+        script.main(["--shared", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
