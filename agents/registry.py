@@ -41,6 +41,7 @@ from agents.oracle import OraclePolicy
 from agents.rl.policy import RlPolicy
 from agents.rule import MicrogridPolicy, PriceThresholdPolicy
 from agents.runfiles import read_json
+from vpp_gym.config import read_yaml
 from vpp_gym.validation import ConfigError
 
 
@@ -164,6 +165,13 @@ def _trained(algo: str) -> Callable[..., Policy]:
         found = run_algo(run)
         if found != algo:
             raise ConfigError(f"{run}: a {found} run, not a {algo} one")
+        trained = Path(run, "config.yaml")
+        game = read_yaml(trained).get("game") if trained.is_file() else None
+        if game:
+            raise ConfigError(
+                f"{run} was trained in the market game ({game}): alone in its single env it would meet none of its "
+                "rivals; play it in a seat of the game (agents.game.play, experiments/market_game.py)"
+            )
         return RlPolicy.load(run, env=env)
 
     return load

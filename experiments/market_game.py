@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 import vpp_gym  # noqa: F401  (registers the ids)
 from agents.game import play, seat_env
@@ -99,6 +100,26 @@ def run_lineup(env_id: str, n_agents: int, episodes: int, policy: Any) -> list[d
     return rows
 
 
+def check_run(run: str, kind: str, env_id: str, n_agents: int) -> int:
+    """The seed of a run trained as the line-up ``kind`` plays it (``vs_mpc``: seat 0 against MPC; ``shared``:
+    every seat), in this game (``env_id``, ``n_agents`` seats); a :class:`ConfigError` naming what differs."""
+    flag = f"--{kind.replace('_', '-')} {run}"
+    if not Path(run, "meta.json").is_file() or not Path(run, "config.yaml").is_file():
+        raise ConfigError(f"{flag}: not a run folder of vpp-gym train (no meta.json or config.yaml)")
+    cfg = yaml.safe_load(Path(run, "config.yaml").read_text())
+    game = cfg.get("game") or {}
+    want = {"learners": "one", "seat": 0, "rivals": "mpc"} if kind == "vs_mpc" else {"learners": "shared"}
+    got = {k: game.get(k) for k in want}
+    if not game or got != want:
+        raise ConfigError(f"{flag}: trained with game {game or None}, not as this line-up plays it ({want})")
+    if cfg.get("env_id") != env_id or game.get("n_agents") != n_agents:
+        raise ConfigError(
+            f"{flag}: trained in a game of {game.get('n_agents')} VPPs of {cfg.get('env_id')}, not of {n_agents} "
+            f"of {env_id}; pass --env and --agents as it was trained"
+        )
+    return int(json.loads(Path(run, "meta.json").read_text())["seeds"]["agent"])
+
+
 def daily_prices(rows: list[dict[str, Any]]) -> np.ndarray:
     """The mean cleared price of each day of a line-up (every agent's row of a day holds the same)."""
     by_day = {r["day"]: r["cleared_price"] for r in rows}
@@ -130,11 +151,12 @@ def main(argv: list[str] | None = None) -> int:
         ("shared", args.shared, lambda r: r),
     ):
         for run in runs:
-            if not Path(run, "meta.json").is_file():
-                raise ConfigError(f"--{kind.replace('_', '-')} {run}: not a run folder of vpp-gym train (no meta.json)")
-            seed = json.loads(Path(run, "meta.json").read_text())["seeds"]["agent"]
+            seed = check_run(run, kind, args.env, args.agents)
+            label = f"ppo_{kind} s{seed}"
+            if f"{label} best" in lineups:  # two runs of one seed: told apart by their folders
+                label = f"{label} ({Path(run).name})"
             for unit in ("best", "final"):
-                lineups[f"ppo_{kind} s{seed} {unit}"] = make({"name": "ppo", "run": str(run), "unit": unit})
+                lineups[f"{label} {unit}"] = make({"name": "ppo", "run": str(run), "unit": unit})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

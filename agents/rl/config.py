@@ -340,9 +340,10 @@ class GameConfig:
         learners: ``one``: seat ``seat`` learns against ``rivals``; ``shared``: every seat plays the one
             policy and all seats' experience trains it (parameter sharing).
         seat: the learner's seat (``one``; in ``shared`` the seat whose profit validation records).
-        rivals: the policy of every other seat (``one`` only): a registered name (``mpc``, ``rule``, ...) or
-            a mapping ``{name: NAME, settings...}`` (:data:`agents.game.PolicySpec`); required with ``one``,
-            null with ``shared``.
+        rivals: the policy of every other seat (``one`` only): a registered name (``mpc``, ``rule``, ...), a
+            trained run's folder (relative to the config's folder), a mapping ``{name: NAME, settings...}``
+            (:data:`agents.game.PolicySpec`), or a mapping agent -> one of those for each rival seat
+            (``{vpp_1: mpc, vpp_2: rule}``); required with ``one``, null with ``shared``.
         public_obs: append the public rows (last cleared price and total award) to the observation.
     """
 
@@ -391,6 +392,11 @@ class ExperimentConfig:
         if self.game is not None:
             require(self.algo == "ppo", "algo", self.algo, "ppo with a game section (SAC is not offered in the game)")
             g = self.game
+            if isinstance(self.agent, PpoConfig) and self.agent.dagger_rounds:
+                raise ConfigError(
+                    f"agent.dagger_rounds: got {self.agent.dagger_rounds}; DAgger is not offered in the game (its "
+                    "rounds would play against the teacher in every seat, not against the rivals): set it to 0"
+                )
             if g.learners == "one":
                 require(
                     self.train.vec_env == "dummy",

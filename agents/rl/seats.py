@@ -38,6 +38,7 @@ from agents.game import MarketGameEnv
 from agents.rl.config import EVAL_SEED, ExperimentConfig, GameConfig
 from vpp_gym import ledger
 from vpp_gym.multi import PUBLIC_ROWS, MultiVppEnv
+from vpp_gym.validation import ConfigError
 
 
 def _game(cfg: ExperimentConfig) -> GameConfig:
@@ -66,16 +67,21 @@ def make_view(cfg: ExperimentConfig, split: str = "train", rivals: Any = None) -
     spec = g.rivals if rivals is None else rivals
     if spec is None:
         raise ValueError(f"{cfg.name}: a view needs the rivals' policy (game.learners: {g.learners})")
-    return MarketGameEnv(
-        cfg.env_id,
-        g.n_agents,
-        cfg.scenario,
-        cfg.overrides or None,
-        seat=g.seat,
-        rivals=spec,
-        split=split,
-        public_obs=g.public_obs,
-    )
+    try:
+        return MarketGameEnv(
+            cfg.env_id,
+            g.n_agents,
+            cfg.scenario,
+            cfg.overrides or None,
+            seat=g.seat,
+            rivals=spec,
+            split=split,
+            public_obs=g.public_obs,
+        )
+    except ConfigError as err:  # the view names its argument (rivals...): the config's key is game.rivals
+        if rivals is None and str(err).startswith("rivals"):
+            raise ConfigError(f"game.{err}") from None
+        raise
 
 
 def _add_totals(totals: dict[str, float], info: dict[str, Any]) -> None:
@@ -96,8 +102,8 @@ class SeatsVecEnv(VecEnv):
     seats' ``terminal_observation``, ``episode_totals`` (their ledgers summed over the episode) and
     ``TimeLimit.truncated`` go into their infos, as SB3's vector envs report them.
 
-    Seeding: :meth:`seed` (or the first :meth:`reset`) starts a generator; every game's every episode is
-    reset with a seed drawn from it, so the same seed gives the same trajectories, bit for bit.
+    Seeding: :meth:`seed` restarts a generator (unseeded: fresh entropy); every game's every episode is reset
+    with a seed drawn from it, so the same seed gives the same trajectories, bit for bit.
     """
 
     def __init__(self, make: Callable[[], MultiVppEnv], n_games: int) -> None:

@@ -210,9 +210,26 @@ def _scenario_arg(cfg: ExperimentConfig, base_dir: Path) -> str | dict[str, Any]
     return cfg.scenario
 
 
+def _rival_arg(spec: Any, base_dir: Path) -> Any:
+    """A rival's policy with a run folder's path made absolute (a registered name stays as it is)."""
+    from agents.registry import policy_names
+
+    if isinstance(spec, str) and spec not in policy_names() and not Path(spec).is_absolute():
+        return str((base_dir / spec).resolve())
+    if isinstance(spec, dict) and "name" in spec:
+        run = spec.get("run")
+        return {**spec, "run": _rival_arg(run, base_dir)} if isinstance(run, str) else spec
+    if isinstance(spec, dict):  # agent -> spec
+        return {agent: _rival_arg(v, base_dir) for agent, v in spec.items()}
+    return spec
+
+
 def resolve(cfg: ExperimentConfig, base_dir: Path) -> ExperimentConfig:
-    """The config with its scenario path made absolute (what a run folder stores)."""
-    return replace(cfg, scenario=_scenario_arg(cfg, base_dir))
+    """The config with its scenario path and its rivals' run folders made absolute (what a run folder stores)."""
+    cfg = replace(cfg, scenario=_scenario_arg(cfg, base_dir))
+    if cfg.game is not None and cfg.game.rivals is not None:
+        cfg = replace(cfg, game=replace(cfg.game, rivals=_rival_arg(cfg.game.rivals, base_dir)))
+    return cfg
 
 
 class _EpisodeTotals(gym.Wrapper):
@@ -248,8 +265,10 @@ def make_train_env(cfg: ExperimentConfig, n_envs: int | None = None, split: str 
         from agents.rl import seats
 
         if cfg.game.learners == "shared":
+            if n % cfg.game.n_agents:
+                raise ValueError(f"n_envs={n}: the seats of whole games, a multiple of {cfg.game.n_agents}")
             batched = cfg.train.vec_env == "native"
-            venv = seats.SeatsVecEnv(lambda: seats.make_game(cfg, split, batched), max(1, n // cfg.game.n_agents))
+            venv = seats.SeatsVecEnv(lambda: seats.make_game(cfg, split, batched), n // cfg.game.n_agents)
         else:
             venv = DummyVecEnv([lambda: _EpisodeTotals(seats.make_view(cfg, split))] * n)
         venv.seed(seed)

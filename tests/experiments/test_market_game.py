@@ -11,6 +11,7 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+import yaml
 
 pytest.importorskip("pettingzoo")
 
@@ -58,3 +59,16 @@ def test_seat_policies_and_the_paired_interval(script: ModuleType) -> None:
 def test_a_folder_that_is_no_run_is_named(script: ModuleType, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"--shared .*nope: not a run folder"):
         script.main(["--shared", str(tmp_path / "nope"), "--out", str(tmp_path / "o")])
+
+
+def test_a_run_is_played_only_as_it_was_trained(script: ModuleType, tmp_path: Path) -> None:
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "meta.json").write_text('{"seeds": {"agent": 7}}')
+    game = {"n_agents": 4, "learners": "shared", "seat": 0, "rivals": None}
+    (run / "config.yaml").write_text(yaml.safe_dump({"env_id": "vpp_gym/Joint-v1", "game": game}))
+    assert script.check_run(str(run), "shared", "vpp_gym/Joint-v1", 4) == 7
+    with pytest.raises(ConfigError, match=r"--vs-mpc .*trained with game .*not as this line-up plays it"):
+        script.check_run(str(run), "vs_mpc", "vpp_gym/Joint-v1", 4)
+    with pytest.raises(ConfigError, match=r"trained in a game of 4 VPPs of vpp_gym/Joint-v1, not of 3"):
+        script.check_run(str(run), "shared", "vpp_gym/Joint-v1", 3)

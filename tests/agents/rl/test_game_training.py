@@ -110,11 +110,31 @@ BASE: dict[str, Any] = {
             r"train\.n_envs: got 6, expected a multiple of game\.n_agents \(4\)",
         ),
         ({"game": {"n_agents": 2, "rivals": "rule"}, "algo": "sac", "agent": {}}, r"algo: .*SAC is not offered"),
+        (
+            {"game": {"n_agents": 2, "rivals": "rule"}, "agent": {**BASE["agent"], "dagger_rounds": 1}},
+            r"agent\.dagger_rounds: got 1; DAgger is not offered in the game",
+        ),
     ],
 )
 def test_bad_game_sections_name_the_key(changes: dict[str, Any], match: str) -> None:
     with pytest.raises(ConfigError, match=match):
         load_experiment(mapping={**BASE, **changes})
+
+
+def test_rivals_are_resolved_against_the_config_folder_and_errors_name_game_rivals(tmp_path: Path) -> None:
+    from agents.rl.seats import make_view
+    from agents.rl.train import resolve
+
+    cfg, _ = load_experiment(
+        mapping={**BASE, "game": {"n_agents": 3, "rivals": {"vpp_1": "../runs/a", "vpp_2": "mpc"}}}
+    )
+    got = resolve(cfg, tmp_path / "configs")
+    assert got.game is not None and got.game.rivals == {"vpp_1": str(tmp_path / "runs" / "a"), "vpp_2": "mpc"}
+    cfg, _ = load_experiment(mapping={**BASE, "game": {"n_agents": 2, "rivals": {"name": "ppo", "run": "r"}}})
+    assert resolve(cfg, tmp_path).game.rivals == {"name": "ppo", "run": str(tmp_path / "r")}  # type: ignore[union-attr]
+    cfg, _ = load_experiment(mapping={**BASE, "game": {"n_agents": 2, "rivals": "nope"}})
+    with pytest.raises(ConfigError, match=r"^game\.rivals\.vpp_1: unknown policy '.*nope' \(and no such folder\)"):
+        make_view(resolve(cfg, tmp_path))
 
 
 def _curve(run: Path) -> list[dict[str, float]]:
@@ -160,6 +180,13 @@ def test_a_run_trained_in_the_game_plays_its_seat_as_validated(tmp_path: Path, l
     final = {"name": "ppo", "run": str(run), "unit": "final"}
     loaded = RlPolicy.load(run, "final")
     assert play(multi, ["rule", final], seed=3).rewards == play(multi, ["rule", loaded], seed=3).rewards
+    # alone in its single env it would meet none of its rivals: vpp-gym evaluate refuses it
+    import gymnasium as gym
+
+    from agents.registry import make_policy
+
+    with pytest.raises(ConfigError, match="trained in the market game"):
+        make_policy("ppo", gym.make(TASK, overrides=HOURLY), run=str(run))
     for bad, match in [
         ({"unit": "last"}, r"policies\.vpp_1\.unit='last': expected best"),
         ({"module": "x"}, "not 'module'"),
