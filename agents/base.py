@@ -98,6 +98,13 @@ def is_summed(key: str) -> bool:
     return entry is not None and entry.summed
 
 
+def add_summed(totals: dict[str, float], info: dict[str, Any]) -> None:
+    """Add one step's summed ledger items of ``info`` (flattened, :func:`is_summed`) into ``totals``."""
+    for key, value in flatten_info(info).items():
+        if is_summed(key):
+            totals[key] = totals.get(key, 0.0) + value
+
+
 CUMULATIVE_KEYS = ledger.CUMULATIVE_KEYS
 """Ledger entries that are running totals over the episode so far (their last value is the episode's)."""
 
@@ -113,9 +120,7 @@ def run_episode(
     done = False
     while not done:
         obs, _reward, terminated, truncated, info = env.step(policy.act(obs, info))
-        for key, value in flatten_info(info).items():
-            if is_summed(key):
-                totals[key] = totals.get(key, 0.0) + value
+        add_summed(totals, info)
         steps += 1
         done = terminated or truncated
     totals["steps"] = float(steps)

@@ -67,8 +67,9 @@ import gymnasium
 import numpy as np
 
 from agents import registry
+from agents.base import add_summed
 from agents.rl.policy import RlPolicy
-from vpp_gym import core, ledger
+from vpp_gym import core
 from vpp_gym.config import ScenarioConfig
 from vpp_gym.env import VppEnv
 from vpp_gym.multi import PUBLIC_ROWS, ConfigLike, MultiVppEnv
@@ -430,16 +431,6 @@ class GameResult:
     steps: int
 
 
-def _summed(info: Mapping[str, Any], into: dict[str, float]) -> None:
-    """Add the step's summed ledger entries of ``info`` (``profit``, ``group.item``) into ``into``."""
-    flat = [(g, v) for g, v in info.items() if not isinstance(v, Mapping)]
-    flat += [(f"{g}.{k}", v) for g, sub in info.items() if isinstance(sub, Mapping) for k, v in sub.items()]
-    for key, value in flat:
-        entry = ledger.BY_KEY.get(key)
-        if entry is not None and entry.summed and isinstance(value, int | float) and not isinstance(value, bool):
-            into[key] = into.get(key, 0.0) + float(value)
-
-
 def play(
     multi: MultiVppEnv,
     policies: Mapping[str, PolicySpec] | Sequence[PolicySpec],
@@ -480,7 +471,7 @@ def play(
         steps += 1
         for agent, info in infos.items():
             returns[agent] += rewards[agent]
-            _summed(info, totals[agent])
+            add_summed(totals[agent], info)
             market = info.get("market")
             if market is not None:
                 prices[market["interval"]] = market["price"]

@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices
 
+from agents.base import add_summed
 from agents.game import MarketGameEnv
 from agents.rl.config import EVAL_SEED, ExperimentConfig, GameConfig
-from vpp_gym import ledger
 from vpp_gym.multi import PUBLIC_ROWS, MultiVppEnv
 from vpp_gym.validation import ConfigError
 
@@ -82,15 +82,6 @@ def make_view(cfg: ExperimentConfig, split: str = "train", rivals: Any = None) -
         if rivals is None and str(err).startswith("rivals"):
             raise ConfigError(f"game.{err}") from None
         raise
-
-
-def _add_totals(totals: dict[str, float], info: dict[str, Any]) -> None:
-    """Sum the ledger keys of one step's ``info`` into ``totals`` (as the native vector env's episode totals)."""
-    for key in ledger.TOTAL_KEYS:
-        group, _, item = key.partition(".")
-        value = info.get(group, {}).get(item) if item else info.get(group)
-        if value is not None:
-            totals[key] = totals.get(key, 0.0) + float(value)
 
 
 class SeatsVecEnv(VecEnv):
@@ -166,7 +157,7 @@ class SeatsVecEnv(VecEnv):
                 obs_out[j] = obs[a]
                 rewards[j] = rew[a]
                 info = dict(step_infos[a])
-                _add_totals(self._totals[j], info)
+                add_summed(self._totals[j], info)
                 done = bool(terms[a] or truncs[a])
                 dones[j] = done
                 if done:
@@ -241,7 +232,7 @@ def evaluate_game_days(
                 continue
             o, _r, term, trunc, info = view.step(actions[e])
             obs[e] = o
-            _add_totals(totals[e], info)
+            add_summed(totals[e], info)
             done[e] = term or trunc
     for view in views:
         view.close()

@@ -53,6 +53,7 @@ import gymnasium as gym
 import numpy as np
 
 from agents import runinfo
+from agents.base import add_summed
 from agents.kpi import kpis_from_totals
 from agents.rl.artifacts import (
     MODEL,
@@ -79,7 +80,6 @@ from agents.runfiles import (
     truncate_curve,
     write_text_atomic,
 )
-from vpp_gym import ledger
 from vpp_gym.config import dump_yaml
 from vpp_gym.validation import ConfigError
 
@@ -242,11 +242,7 @@ class _EpisodeTotals(gym.Wrapper):
 
     def step(self, action: Any) -> Any:
         obs, reward, terminated, truncated, info = self.env.step(action)
-        for key in ledger.TOTAL_KEYS:
-            group, _, item = key.partition(".")
-            value = info.get(group, {}).get(item) if item else info.get(group)
-            if value is not None:
-                self._totals[key] = self._totals.get(key, 0.0) + float(value)
+        add_summed(self._totals, info)
         if terminated or truncated:
             info = {**info, "episode_totals": dict(self._totals)}
         return obs, reward, terminated, truncated, info
