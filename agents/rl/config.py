@@ -488,6 +488,7 @@ def parse_cli_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def experiment_yaml(cfg: ExperimentConfig) -> str:
-    """The config as YAML (loads back to an equal config)."""
+def experiment_yaml(cfg: Any) -> str:
+    """An experiment config (SB3's :class:`ExperimentConfig` or RLlib's
+    :class:`agents.rl.rllib.GameExperimentConfig`) as YAML (loads back to an equal config)."""
     return yaml.safe_dump(to_mapping(cfg), sort_keys=False)

@@ -49,10 +49,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-import yaml
 
 from agents import runinfo
-from agents.rl.config import EVAL_SEED, SEED_MAX, EvalConfig
+from agents.rl.config import EVAL_SEED, SEED_MAX, EvalConfig, experiment_yaml
 from agents.runfiles import INCOMPLETE, RunFolderError, fsync_dir, read_json, truncate_curve, write_text_atomic
 from vpp_gym.config import read_yaml
 from vpp_gym.tasks import ALL_TASKS
@@ -63,7 +62,6 @@ from vpp_gym.validation import (
     require,
     require_int,
     require_range,
-    to_mapping,
 )
 
 ALGO = "rllib"
@@ -251,12 +249,17 @@ def _modules(algo: Any, cfg: GameExperimentConfig) -> dict[str, Any]:
     return {m: algo.get_module(m) for m in {cfg.module_of(a) for a in cfg.agents()}}
 
 
-def _start_ray() -> bool:
+def start_ray(address: str | None = None) -> bool:
+    """Start Ray unless it runs already: a local instance with the machine's CPUs, or with ``address`` a
+    connection to that cluster. Returns whether it was started here (then the caller shuts it down)."""
     import ray
 
     if ray.is_initialized():
         return False
-    ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+    if address:
+        ray.init(address=address, log_to_driver=False)
+    else:
+        ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
     return True
 
 
@@ -276,7 +279,7 @@ def train_rllib(
     """
     import ray
 
-    started = _start_ray()
+    started = start_ray()
     try:
         if resume:
             from ray.rllib.algorithms.algorithm import Algorithm
@@ -297,7 +300,7 @@ def train_rllib(
             write_text_atomic(
                 run / INCOMPLETE, f"an unfinished RLlib run; continue it with: vpp-gym train --resume {run}\n"
             )
-            (run / "config.yaml").write_text(yaml.safe_dump(to_mapping(cfg), sort_keys=False))
+            (run / "config.yaml").write_text(experiment_yaml(cfg))
             (run / "command.txt").write_text(command + "\n")
             meta = {
                 "name": cfg.name,
@@ -429,7 +432,7 @@ def extend_iterations(run: Path, cfg: GameExperimentConfig, iterations: Any) -> 
             f"train.iterations: got {iterations!r}; the run's checkpoint is at iteration {done}, give more"
         )
     cfg = replace(cfg, train=replace(cfg.train, iterations=iterations))
-    (run / "config.yaml").write_text(yaml.safe_dump(to_mapping(cfg), sort_keys=False))
+    (run / "config.yaml").write_text(experiment_yaml(cfg))
     write_text_atomic(run / INCOMPLETE, f"an unfinished RLlib run; continue it with: vpp-gym train --resume {run}\n")
     return cfg
 

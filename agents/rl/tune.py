@@ -62,6 +62,7 @@ from typing import Any, Literal
 import yaml
 
 from agents.rl.config import ExperimentConfig, experiment_yaml, load_experiment
+from agents.rl.rllib import start_ray
 from agents.runfiles import read_json, write_text_atomic
 from vpp_gym.config import read_yaml
 from vpp_gym.validation import (
@@ -362,12 +363,7 @@ def tune_experiment(
     trials_dir = out / "trials"
     trials_dir.mkdir()
     address = address or os.environ.get("RAY_ADDRESS") or None
-    started_here = not ray.is_initialized()
-    if started_here:
-        if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False)
+    started_here = start_ray(address)
     scheduler: Any
     if sweep.scheduler == "asha":
         scheduler = ASHAScheduler(
@@ -410,12 +406,7 @@ def tune_experiment(
         best_cfg = _load(base, {k: best[k] for k in sweep.search_space})
         said = command.replace("\r", " ").replace("\n", " ")  # one comment line, whatever the arguments hold
         text = f"# best trial of {said} ({best['trial']}, validation profit {best['best_val_profit']:,.1f})\n"
-        body = (
-            experiment_yaml(best_cfg)
-            if isinstance(best_cfg, ExperimentConfig)
-            else yaml.safe_dump(to_mapping(best_cfg), sort_keys=False)
-        )
-        write_text_atomic(out / "best_config.yaml", text + body)
+        write_text_atomic(out / "best_config.yaml", text + experiment_yaml(best_cfg))
     summary = {"trials": len(rows), "wall_s": round(time.perf_counter() - t0, 1), "best": best}
     write_text_atomic(out / "summary.json", json.dumps(summary, indent=2, default=str))
     return rows
