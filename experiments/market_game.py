@@ -146,17 +146,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.agents < 1 or args.episodes < 1:
         raise ConfigError(f"--agents and --episodes must be >= 1, got {args.agents} and {args.episodes}")
     lineups: dict[str, Any] = {name: LINEUPS[name] for name in args.lineups}
-    for kind, runs, make in (
-        ("vs_mpc", args.vs_mpc, lambda r: [r, "mpc"]),
-        ("shared", args.shared, lambda r: r),
-    ):
-        for run in runs:
-            seed = check_run(run, kind, args.env, args.agents)
-            label = f"ppo_{kind} s{seed}"
-            if f"{label} best" in lineups:  # two runs of one seed: told apart by their folders
-                label = f"{label} ({Path(run).name})"
-            for unit in ("best", "final"):
-                lineups[f"{label} {unit}"] = make({"name": "ppo", "run": str(run), "unit": unit})
+    trained = [(kind, run) for kind, runs in (("vs_mpc", args.vs_mpc), ("shared", args.shared)) for run in runs]
+    for kind, run in trained:
+        seed = check_run(run, kind, args.env, args.agents)
+        label = f"ppo_{kind} s{seed}"
+        if f"{label} best" in lineups:  # two runs of one seed: told apart by their folders
+            label = f"{label} ({Path(run).name})"
+        for unit in ("best", "final"):
+            spec = {"name": "ppo", "run": str(run), "unit": unit}
+            lineups[f"{label} {unit}"] = [spec, "mpc"] if kind == "vs_mpc" else spec
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -205,7 +203,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{cleared:,.1f} | "
             f"{published:,.1f} | {cleared - published:+,.1f} | {versus} | {award:+.3f} |"
         )
-    trained = [(k, r) for k, rs in (("vs_mpc", args.vs_mpc), ("shared", args.shared)) for r in rs]
     if trained:
         lines += [
             "",
