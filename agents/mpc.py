@@ -102,6 +102,9 @@ class MpcPolicy:
         self._plan: Plan | None = None
         self._k = 0
         self.solves = 0
+        self.note_plan = False
+        """True: a bid step's ``battery`` component (which the env ignores there) is the plan's battery action
+        for the interval: the note a demonstration for :mod:`agents.rl.memory` needs. Off by default."""
         self._rows: np.ndarray | None = None  # day-ahead timeline: the episode's rows with history
         self._rows_start = -1
         self._k0 = 0  # day-ahead timeline: the step the plan starts at
@@ -191,12 +194,29 @@ class MpcPolicy:
             self._k0, self._k, self._since, self._t0 = k, 0, 0, t
             self.solves += 1
         a = plan.actions[k - self._k0]
+        if self.note_plan and sch.bid[k] and "battery" in p.action_index:
+            a = self._note(a, k)
         self._k = k - self._k0 + 1
         if not sch.bid[k]:
             self._since += 1
         if p.cfg.markets.energy.excess_profit_recovery:
             a = self.physical_orders(a, k, t, state)
         return a.astype(np.float32)
+
+    def _note(self, a: np.ndarray, k: int) -> np.ndarray:
+        """``a`` (of bid step ``k``) with its ``battery`` component, which the env ignores at a bid step, set to
+        the battery action the plan holds for the interval's dispatch step (:attr:`note_plan`)."""
+        p = self._env.params
+        sch = p.schedule
+        i = int(sch.interval[k])
+        dispatch = np.flatnonzero(~sch.bid[: sch.steps] & (sch.interval[: sch.steps] == i))
+        plan = self._plan
+        assert plan is not None
+        out = np.array(a, copy=True)
+        if len(dispatch) and 0 <= int(dispatch[0]) - self._k0 < len(plan.actions):
+            j = p.action_index["battery"]
+            out[j] = plan.actions[int(dispatch[0]) - self._k0][j]
+        return out
 
     def physical_orders(self, a: np.ndarray, k: int, t: int, state: Any) -> np.ndarray:
         """``a`` with the energy bid and the intraday orders of step ``k`` set to the planned net injection.

@@ -185,6 +185,9 @@ class PriceThresholdPolicy(_RulePolicy):
             self._products[name] = prod
         self._price_columns = {spec.name: spec.price_column for spec in PRODUCT_REGISTRY}
         self._memory: dict[int, _Memory] = {}
+        self.note_plan = False
+        """True: a bid step's ``battery`` component (which the env ignores there) is the interval's planned
+        battery power: the note a demonstration for :mod:`agents.rl.memory` needs. Off by default."""
 
     def reset(self) -> None:
         """Forget the episode (every batch row's memory)."""
@@ -325,6 +328,9 @@ class PriceThresholdPolicy(_RulePolicy):
             plan = self._plan(obs, mem, interval, 0)
             self._bid(a, plan)
             self._offer(obs, a, plan, plan.regulation_mw, plan.reserve_mw)
+            if self.note_plan and self._bat is not None and "battery" in self._actions:
+                limit = self._bat.p_discharge_max_mw if plan.battery_mw > 0.0 else self._bat.p_charge_max_mw
+                a[self._actions["battery"]] = plan.battery_mw / limit if limit > 0.0 else 0.0
             return np.clip(a, -1.0, 1.0)
         if not self._day_ahead:  # hour-ahead: plan up to t + L and commit that position
             last = min(interval + self._L, self._T - 1)

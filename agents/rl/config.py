@@ -96,6 +96,9 @@ class PpoConfig:
             days, ``bc_policy`` labels the states it reached, and the fit is repeated on every
             labelled state so far (0 = none).
         dagger_episodes: episodes per DAgger round.
+        memory: ``none``, or ``plan``: the policy sees the notes of its own bid steps at dispatch
+            (:mod:`agents.rl.memory`; day-ahead tasks with a battery). Agent-side only: the env and its
+            reward are unchanged.
     """
 
     learning_rate: float = 3e-4
@@ -120,9 +123,20 @@ class PpoConfig:
     bc_learning_rate: float = 1e-3
     dagger_rounds: int = 0
     dagger_episodes: int = 64
+    memory: Literal["none", "plan"] = "none"
 
     def __post_init__(self) -> None:
         require_range("agent.learning_rate", self.learning_rate, 0.0, 1.0, lo_open=True)
+        if self.memory == "plan" and self.bc_episodes and self.bc_policy == "oracle":
+            raise ConfigError(
+                "agent.bc_policy: the oracle does not note a battery plan at its bid steps, which memory: plan "
+                "learns from; use bc_policy: rule or mpc"
+            )
+        if self.memory == "plan" and self.dagger_rounds:
+            raise ConfigError(
+                f"agent.dagger_rounds: got {self.dagger_rounds}; DAgger is not offered with memory: plan "
+                "(the clone's play would need its own notes): set it to 0 or use memory: none"
+            )
         require_int("agent.bc_episodes", self.bc_episodes, 0, 1_000_000)
         require_int("agent.bc_epochs", self.bc_epochs, 1, 100_000)
         require_range("agent.bc_learning_rate", self.bc_learning_rate, 0.0, 1.0, lo_open=True)
@@ -392,6 +406,11 @@ class ExperimentConfig:
         if self.game is not None:
             require(self.algo == "ppo", "algo", self.algo, "ppo with a game section (SAC is not offered in the game)")
             g = self.game
+            if isinstance(self.agent, PpoConfig) and self.agent.memory != "none":
+                raise ConfigError(
+                    f"agent.memory: got {self.agent.memory}; the plan memory is not offered in the game: "
+                    "use memory: none"
+                )
             if isinstance(self.agent, PpoConfig) and self.agent.dagger_rounds:
                 raise ConfigError(
                     f"agent.dagger_rounds: got {self.agent.dagger_rounds}; DAgger is not offered in the game (its "

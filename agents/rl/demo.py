@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -93,12 +93,15 @@ def teacher_episodes(
     seeds: list[int],
     days: list[int],
     actor: Callable[[np.ndarray], np.ndarray] | None = None,
+    notes: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Play one teacher episode per env in lockstep: env ``i`` on train day ``days[i]`` with seed ``seeds[i]``.
 
     With ``actor`` (observations ``(n, n_obs)`` -> actions ``(n, A)``), the actor plays and the teacher
     is only asked, at every step, what it would do in the state the actor reached (its labels, as in
-    DAgger); otherwise the teacher plays.
+    DAgger); otherwise the teacher plays. ``notes``: the teacher writes its planned battery action into
+    the bid steps' ``battery`` component (its ``note_plan``; the plan memory's demonstrations,
+    :mod:`agents.rl.memory`); a teacher without that option is an error.
 
     Returns ``(obs, actions, rewards, profits)``: observations ``(n, T + 1, n_obs)`` (the last one is
     the terminal observation), the teacher's actions clipped to the action space ``(n, T, A)``, the
@@ -113,6 +116,12 @@ def teacher_episodes(
     for env, seed, day in zip(envs, seeds, days, strict=True):
         obs, info = env.reset(seed=seed, options={"day": int(day)})
         teacher = _teacher(policy, env, seed)
+        if notes:
+            if not hasattr(teacher, "note_plan"):
+                raise ConfigError(
+                    f"agent.memory: plan needs a teacher that notes its battery plan (rule or mpc), not {policy}"
+                )
+            cast(Any, teacher).note_plan = True
         teacher.reset()
         obs_l.append(obs)
         teachers.append(teacher)

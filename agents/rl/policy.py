@@ -17,15 +17,18 @@ from typing import Any
 import numpy as np
 
 from agents.rl.artifacts import (
+    MANIFEST,
     MODEL,
     ObsNormalizer,
     check_spaces,
     config_diff,
     find_unit,
+    read_manifest,
     read_published,
     verify_published,
     verify_unit,
 )
+from agents.rl.memory import MemorySpec, PlanMemory
 from agents.runfiles import RunFolderError, read_json
 
 
@@ -61,11 +64,16 @@ class RlPolicy:
         model: a Stable-Baselines3 model (PPO or SAC).
         normalizer: the training normalisation (:class:`~agents.rl.artifacts.ObsNormalizer`, or SB3's
             ``VecNormalize``), or None.
+        memory: the plan memory's spec of a run trained with ``agent.memory: plan``
+            (:class:`agents.rl.memory.MemorySpec`, kept in the unit's manifest), or None. With it the policy
+            appends the memory's rows to each observation and records its own actions as notes; a batch
+            row's memory is cleared at its episode's first step and by :meth:`reset`.
     """
 
-    def __init__(self, model: Any, normalizer: Any | None = None) -> None:
+    def __init__(self, model: Any, normalizer: Any | None = None, memory: MemorySpec | None = None) -> None:
         self.model = model
         self.normalizer = normalizer
+        self.memory = PlanMemory(memory) if memory is not None else None
 
     @staticmethod
     def check(run_dir: str | Path, which: str = "best", env: Any | None = None) -> tuple[str, Path]:
@@ -138,16 +146,28 @@ class RlPolicy:
         layouts the model was trained on.
         """
         algo, unit = cls.check(run_dir, which, env)
+        record = read_manifest(unit).get("memory")
+        memory = MemorySpec.from_record(record, str(unit / MANIFEST)) if record is not None else None
         model = load_model(algo, unit / MODEL, device="cpu")
-        return cls(model, ObsNormalizer.load(unit))
+        return cls(model, ObsNormalizer.load(unit), memory)
 
     def reset(self) -> None:
-        """Nothing to forget (the policies are feed-forward)."""
+        """Forget the episode (the plan memory's rows; a policy without memory is feed-forward)."""
+        if self.memory is not None:
+            self.memory.resize(self.memory.n)
 
     def act(self, obs: np.ndarray, info: dict[str, Any] | None = None) -> np.ndarray:
         """The model's deterministic action for ``obs``."""
         x = np.asarray(obs, dtype=np.float32)
+        single = x.ndim == 1
+        if self.memory is not None:
+            x = self.memory.observe(x[None] if single else x)
         if self.normalizer is not None and self.normalizer.norm_obs:
             x = self.normalizer.normalize_obs(x)
         action, _ = self.model.predict(x, deterministic=True)
-        return np.asarray(action, dtype=np.float32)
+        action = np.asarray(action, dtype=np.float32)
+        if self.memory is not None:
+            self.memory.record(action)
+            if single:
+                action = action[0]
+        return action

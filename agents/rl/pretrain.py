@@ -49,6 +49,7 @@ import numpy as np
 
 from agents.rl.config import ExperimentConfig, PpoConfig, SacConfig
 from agents.rl.demo import demo_days, episode_seed, teacher_episodes
+from agents.rl.memory import augment_episodes, memory_spec
 
 BC_STREAM = 3
 """Seed stream of the cloning's days and episodes (:func:`agents.rl.demo.demo_days`; SAC's buffer uses 2)."""
@@ -117,7 +118,9 @@ def collect(
     ``agent.dagger_episodes``): ``actor`` plays and the teacher labels the states it reaches.
     Episode ``k`` is on train day ``days[k]`` (:func:`agents.rl.demo.demo_days`, stream
     ``BC_STREAM + r``) with seed :func:`bc_seed`. Returns the arrays of
-    :func:`agents.rl.demo.teacher_episodes`, stacked, and the days.
+    :func:`agents.rl.demo.teacher_episodes`, stacked, and the days; with ``agent.memory: plan``, the
+    teacher noting its battery plan at the bid steps and the memory's rows appended to the observations
+    (:func:`agents.rl.memory.augment_episodes`).
     """
     a = cfg.agent
     assert isinstance(a, PpoConfig | SacConfig)
@@ -143,12 +146,16 @@ def collect(
                     [bc_seed(cfg.seed, k, round_) for k in ks],
                     [int(days[k]) for k in ks],
                     actor,
+                    notes=getattr(a, "memory", "none") == "plan",
                 )
             )
     finally:
         for env in envs:
             env.close()
     obs, actions, rewards, profits = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    spec = memory_spec(cfg)
+    if spec is not None:  # the plan memory: the teacher noted its battery plan at the bid steps; rows appended
+        obs = augment_episodes(spec, obs, actions)
     return obs, actions, rewards, profits, days
 
 

@@ -67,6 +67,7 @@ from agents.rl.artifacts import (
     verify_unit,
 )
 from agents.rl.config import EVAL_SEED, ExperimentConfig, PpoConfig, SacConfig, experiment_yaml, load_experiment
+from agents.rl.memory import find_memory_spec, memory_spec, memory_vec_env, with_memory
 from agents.runfiles import (
     INCOMPLETE,
     LOCK_NAME,
@@ -278,6 +279,9 @@ def make_train_env(cfg: ExperimentConfig, n_envs: int | None = None, split: str 
         venv = DummyVecEnv([make] * n)
         venv.seed(seed)
     assert cfg.agent is not None
+    spec = memory_spec(cfg)
+    if spec is not None:  # the agent's plan memory (agents.rl.memory): rows appended to the observations
+        venv = memory_vec_env(venv, spec)
     return VecNormalize(
         VecMonitor(venv),
         training=cfg.normalize.update,  # false: the statistics stay as the pretraining left them
@@ -510,7 +514,7 @@ class _Trainer:
             x = self.env.normalize_obs(obs) if self.cfg.normalize.obs else obs
             return model.predict(x, deterministic=True)[0]
 
-        return act
+        return with_memory(act, find_memory_spec(self.env))
 
     def evaluate(self, model: Any) -> float:
         ev = self.cfg.eval
@@ -570,6 +574,9 @@ class _Trainer:
                 (folder / "state.json").write_text(json.dumps(state, indent=2))
 
         record = {"timesteps": model.num_timesteps, "algo": self.cfg.algo, **info, "spaces": spaces_record(self.env)}
+        spec = find_memory_spec(self.env)
+        if spec is not None:  # RlPolicy rebuilds the plan memory from it
+            record["memory"] = spec.to_record()
         save_unit(self.run, name, write, record)
 
     def checkpoint(self, model: Any) -> None:
