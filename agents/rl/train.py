@@ -271,6 +271,11 @@ def make_train_env(cfg: ExperimentConfig, n_envs: int | None = None, split: str 
         venv.seed(seed)
     elif cfg.train.vec_env == "native":
         venv = make_sb3_vec_env(cfg.env_id, n, cfg.scenario, cfg.overrides, split=split, seed=seed)
+        group = cfg.agent.group_size if isinstance(cfg.agent, PpoConfig) else 1
+        if group > 1:  # common random numbers: a group's sub-envs seeded alike (agents.rl.groups)
+            from agents.rl.groups import seed_groups
+
+            seed_groups(venv, seed, group)
     else:
 
         def make() -> gym.Env:
@@ -461,6 +466,11 @@ class _Trainer:
 
             def _on_rollout_end(self) -> None:
                 trainer.warm_up_critics(self.model)
+                a = trainer.cfg.agent
+                if isinstance(a, PpoConfig) and a.group_size > 1:
+                    from agents.rl.groups import group_advantages
+
+                    group_advantages(self.model.rollout_buffer, a.group_size, a.gamma)
 
             def _on_step(self) -> bool:
                 for info in self.locals.get("infos", ()):
