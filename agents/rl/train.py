@@ -470,7 +470,7 @@ class _Trainer:
                 if isinstance(a, PpoConfig) and a.group_size > 1:
                     from agents.rl.groups import group_advantages
 
-                    group_advantages(self.model.rollout_buffer, a.group_size, a.gamma)
+                    group_advantages(cast(Any, self.model).rollout_buffer, a.group_size, a.gamma)
 
             def _on_step(self) -> bool:
                 for info in self.locals.get("infos", ()):

@@ -1,4 +1,4 @@
-"""Common-random-number groups (:mod:`agents.rl.groups`): returns and baselines by hand, groups that share their days."""
+"""Common-random-number groups (:mod:`agents.rl.groups`): returns and baselines by hand, groups sharing their days."""
 
 from __future__ import annotations
 
