@@ -205,7 +205,8 @@ class MpcPolicy:
 
     def _note(self, a: np.ndarray, k: int) -> np.ndarray:
         """``a`` (of bid step ``k``) with its ``battery`` component, which the env ignores at a bid step, set to
-        the battery action the plan holds for the interval's dispatch step (:attr:`note_plan`)."""
+        the battery action the plan holds for the interval's dispatch step (:attr:`note_plan`; 0 if the plan
+        does not reach it)."""
         p = self._env.params
         sch = p.schedule
         i = int(sch.interval[k])
@@ -213,9 +214,9 @@ class MpcPolicy:
         plan = self._plan
         assert plan is not None
         out = np.array(a, copy=True)
-        if len(dispatch) and 0 <= int(dispatch[0]) - self._k0 < len(plan.actions):
-            j = p.action_index["battery"]
-            out[j] = plan.actions[int(dispatch[0]) - self._k0][j]
+        j = p.action_index["battery"]
+        inside = len(dispatch) and 0 <= int(dispatch[0]) - self._k0 < len(plan.actions)
+        out[j] = plan.actions[int(dispatch[0]) - self._k0][j] if inside else 0.0  # no plan for it: no note
         return out
 
     def physical_orders(self, a: np.ndarray, k: int, t: int, state: Any) -> np.ndarray:

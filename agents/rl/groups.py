@@ -33,8 +33,18 @@ def group_seeds(seed: int, n_envs: int, group_size: int) -> list[int]:
 
 
 def seed_groups(venv: Any, seed: int, group_size: int) -> None:
-    """Seed an SB3 vector env's sub-envs by group (:func:`group_seeds`) for its next ``reset()``."""
-    venv._seeds = group_seeds(seed, venv.num_envs, group_size)  # what VecEnv.seed sets, per sub-env
+    """Seed an SB3 vector env's sub-envs by group (:func:`group_seeds`) for its next ``reset()``.
+
+    ``venv`` may be wrapped (``VecNormalize``, ``VecMonitor``, ...): the seeds go to the vector env inside,
+    where ``VecEnv.seed`` would put them (one per sub-env). Call it after any ``seed()`` of the chain,
+    which would give every sub-env its own seed again.
+    """
+    from stable_baselines3.common.vec_env import VecEnvWrapper
+
+    inner = venv
+    while isinstance(inner, VecEnvWrapper):
+        inner = inner.venv
+    inner._seeds = group_seeds(seed, inner.num_envs, group_size)
 
 
 def returns_to_go(rewards: np.ndarray, starts: np.ndarray, gamma: float) -> np.ndarray:

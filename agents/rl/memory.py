@@ -14,14 +14,18 @@ what the policy wrote into that component at the bid step of each interval: its 
 battery power (``a x p_discharge_max_mw`` if ``a > 0``, else ``a x p_charge_max_mw``). From the
 notes it tracks a planned stored energy interval by interval, starting from the energy observed at
 the episode's first step (the battery's energy update with its efficiencies, clipped to its energy
-range). Three rows are appended to every observation:
+range). These rows are appended to every observation (:attr:`MemorySpec.names`):
 
 * ``plan_energy``: the planned stored energy at the start of the interval bid (a bid step) or
   dispatched (a dispatch step), over ``e_max_mwh`` (the unit of ``battery_soc``);
 * ``plan_battery``: at a dispatch step, the note of the interval (0 at a bid step and for an interval
   without a note);
 * ``plan_price``: the mean of the lead-0 day-ahead price forecasts observed at the episode's bid
-  steps so far (the current one included), in the observation's unit.
+  steps so far (the current one included), in the observation's unit;
+* ``plan_price_ahead[a:b]`` (one row per window of :data:`WINDOWS_H`: 2-6, 6-12 and 12-24 hours): the
+  mean of the day-ahead price forecasts seen at the bid steps for the intervals ``a`` to ``b - 1``
+  after the current one (0 when none of them has been seen). The bid steps see 8 leads (2 hours), so
+  at a bid step the windows are still empty: they inform the dispatch steps.
 
 The memory reads only the observations and the actions the policy itself played (the step index
 from the ``progress`` row, as the rule policy does); the env and its reward are unchanged. A row's

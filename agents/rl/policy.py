@@ -148,6 +148,16 @@ class RlPolicy:
         algo, unit = cls.check(run_dir, which, env)
         record = read_manifest(unit).get("memory")
         memory = MemorySpec.from_record(record, str(unit / MANIFEST)) if record is not None else None
+        if memory is not None and env is not None:  # the memory's battery and schedule must be the env's
+            from vpp_gym.validation import ConfigError
+
+            here = MemorySpec.from_env(env).to_record()
+            differ = [k for k, v in memory.to_record().items() if here.get(k) != v]
+            if differ:
+                raise ConfigError(
+                    f"{run_dir}: its plan memory was trained on another battery or step schedule ({', '.join(differ)} "
+                    "differ from this env's); evaluate it on the scenario it was trained on"
+                )
         model = load_model(algo, unit / MODEL, device="cpu")
         return cls(model, ObsNormalizer.load(unit), memory)
 

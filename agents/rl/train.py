@@ -249,6 +249,17 @@ class _EpisodeTotals(gym.Wrapper):
         return obs, reward, terminated, truncated, info
 
 
+def seed_train_env(venv: Any, cfg: ExperimentConfig, seed: int) -> None:
+    """Seed a training vector env for its next reset: sub-env ``i`` with ``seed + i``, or, with
+    ``agent.group_size: G > 1``, by groups of ``G`` alike (common random numbers, :mod:`agents.rl.groups`)."""
+    venv.seed(seed)
+    group = cfg.agent.group_size if isinstance(cfg.agent, PpoConfig) else 1
+    if group > 1:
+        from agents.rl.groups import seed_groups
+
+        seed_groups(venv, seed, group)
+
+
 def make_train_env(cfg: ExperimentConfig, n_envs: int | None = None, split: str = "train") -> Any:
     """The training ``VecEnv``: native (or dummy) vector env, ``VecMonitor``, ``VecNormalize``."""
     from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor, VecNormalize
@@ -270,12 +281,8 @@ def make_train_env(cfg: ExperimentConfig, n_envs: int | None = None, split: str 
             venv = DummyVecEnv([lambda: _EpisodeTotals(seats.make_view(cfg, split))] * n)
         venv.seed(seed)
     elif cfg.train.vec_env == "native":
-        venv = make_sb3_vec_env(cfg.env_id, n, cfg.scenario, cfg.overrides, split=split, seed=seed)
-        group = cfg.agent.group_size if isinstance(cfg.agent, PpoConfig) else 1
-        if group > 1:  # common random numbers: a group's sub-envs seeded alike (agents.rl.groups)
-            from agents.rl.groups import seed_groups
-
-            seed_groups(venv, seed, group)
+        venv = make_sb3_vec_env(cfg.env_id, n, cfg.scenario, cfg.overrides, split=split)
+        seed_train_env(venv, cfg, seed)
     else:
 
         def make() -> gym.Env:
@@ -633,6 +640,12 @@ def preflight(cfg: ExperimentConfig) -> Any:
     n_days = len(starts[cfg.eval.split])
     if cfg.eval.days > n_days:
         raise ConfigError(f"eval.days: got {cfg.eval.days}, but the {cfg.eval.split!r} split has only {n_days} days")
+    steps = int(env.get_attr("params")[0].steps) if isinstance(cfg.agent, PpoConfig) and cfg.agent.group_size > 1 else 1
+    if isinstance(cfg.agent, PpoConfig) and cfg.agent.n_steps % steps:
+        raise ConfigError(
+            f"agent.n_steps: got {cfg.agent.n_steps}, expected a multiple of the episode's {steps} steps with "
+            f"agent.group_size: {cfg.agent.group_size} (each rollout must hold whole episodes)"
+        )
     if isinstance(cfg.agent, SacConfig) and cfg.agent.demo_episodes:
         from agents.rl.demo import check_demonstrations
 
@@ -699,7 +712,7 @@ def _start(
         }
         (run / "meta.json").write_text(json.dumps(meta, indent=2))
         model = build_model(cfg, env, run / "tb")
-        env.seed(env_seed(cfg.seed))  # after the model: SB3 seeds the env with the agent seed on construction
+        seed_train_env(env, cfg, env_seed(cfg.seed))  # after the model: SB3 seeds the env with the agent seed
         _pretrain(cfg, model, env, run, meta, progress)
     except KeyboardInterrupt:
         raise TrainingInterrupted(
@@ -832,7 +845,7 @@ def _resume(run: Path, total_timesteps: int | None, progress: bool) -> Path:
             raise RunFolderError(f"cannot load {ck / 'replay_buffer.pkl'}: {type(err).__name__}: {err}") from None
         seal_open_episodes(model.replay_buffer)
     # fresh episodes after the checkpoint (not a replay of the run's first ones), reproducibly
-    env.seed(int(np.random.SeedSequence([cfg.seed, 1, done]).generate_state(1)[0]))
+    seed_train_env(env, cfg, int(np.random.SeedSequence([cfg.seed, 1, done]).generate_state(1)[0]))
     # the best model may have improved after the checkpoint (a hard kill): keep the better record
     best = find_unit(run, "best")
     if best is not None:

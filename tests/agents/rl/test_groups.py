@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from agents.rl.groups import group_seeds, leave_one_out, returns_to_go
 from vpp_gym.validation import ConfigError
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_returns_to_go_stop_at_episode_starts() -> None:
@@ -48,3 +52,30 @@ def test_group_members_play_the_same_days_with_the_same_draws() -> None:
             days.append([info.get("episode_totals") is not None for info in infos])
     assert not np.array_equal(obs[0, exo], obs[2, exo])  # the groups play different days
     assert len(days) == 2
+
+
+def test_training_plays_each_group_on_one_day_and_checks_the_rollout_length(tmp_path: Path) -> None:
+    """The run's own env: seeded after the model is built (as training does), the groups still share their days."""
+    from agents.rl.config import load_experiment
+    from agents.rl.train import build_model, make_train_env, preflight, seed_train_env
+
+    cfg, _ = load_experiment(
+        ROOT / "configs/quick/ppo_joint_quick.yaml",
+        {"agent.group_size": 4, "train.n_envs": 8, "agent.bc_episodes": 0, "agent.n_steps": 192},
+    )
+    env = make_train_env(cfg)
+    build_model(cfg, env, None)  # SB3 seeds the env with the agent seed here
+    seed_train_env(env, cfg, 5)
+    obs = env.reset()
+    names = env.get_attr("observation_names")[0]
+    exo = [i for i, n in enumerate(names) if "[t+" in n]
+    for i in (1, 2, 3):
+        np.testing.assert_array_equal(obs[0, exo], obs[i, exo])
+        np.testing.assert_array_equal(obs[4, exo], obs[4 + i, exo])
+    assert not np.array_equal(obs[0, exo], obs[4, exo])
+    bad, _ = load_experiment(
+        ROOT / "configs/quick/ppo_joint_quick.yaml",
+        {"agent.group_size": 4, "train.n_envs": 8, "agent.bc_episodes": 0, "agent.n_steps": 96},
+    )
+    with pytest.raises(ConfigError, match=r"agent\.n_steps: got 96, expected a multiple of the episode's 192"):
+        preflight(bad)

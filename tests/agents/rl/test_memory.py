@@ -170,3 +170,7 @@ def test_a_memory_run_reloads_and_reproduces_its_validation_profit(tmp_path: Pat
     policy.reset()
     np.testing.assert_array_equal(single, policy.act(obs[None])[0])
     assert dataclasses.asdict(policy.memory.spec) == dataclasses.asdict(spec)
+    # another battery, the same observation rows: the memory would plan with the wrong sizes
+    bigger = gym.make("vpp_gym/Arbitrage-v1", split="val", overrides={"resources.battery.e_max_mwh": 8.0})
+    with pytest.raises(ConfigError, match="e_max_mwh"):
+        RlPolicy.load(run, "best", bigger)
