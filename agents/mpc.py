@@ -72,6 +72,13 @@ class MpcPolicy:
         time_limit_s: time limit of each solve.
         exact: prove the carbon-surplus band of each plan optimal (see :func:`agents.oracle.solve`);
             off by default, for speed.
+        lookahead_steps: day-ahead timeline only: at a dispatch step, only the first ``lookahead_steps``
+            intervals get the error model's forecasts; the later awarded intervals are forecast
+            seasonal-naively from now, as the intervals not awarded yet are (their day-ahead prices,
+            published, stay exact). None (default): every awarded interval, to the day's end. With the
+            observation's horizon (``observation.horizon``, 8 intervals on the v1 tasks) MPC's forecasts of
+            the realised values reach no further than an agent's observation does: a diagnostic of how
+            much of MPC's profit comes from looking further ahead than the agent can.
     """
 
     def __init__(
@@ -82,6 +89,7 @@ class MpcPolicy:
         seed: int = 0,
         time_limit_s: float = 60.0,
         exact: bool = False,
+        lookahead_steps: int | None = None,
     ) -> None:
         if replan_every < 1:
             raise ValueError(f"replan_every: got {replan_every}, expected an integer >= 1")
@@ -89,6 +97,12 @@ class MpcPolicy:
             raise ValueError(f"horizon_steps: got {horizon_steps}, expected an integer >= 1 or None")
         self._env = single_vpp_env(env)
         p = self._env.params
+        if lookahead_steps is not None and (lookahead_steps < 1 or not p.day_ahead):
+            raise ValueError(
+                f"lookahead_steps: got {lookahead_steps}; expected an integer >= 1 on the day-ahead timeline "
+                "(on the hour-ahead timeline use horizon_steps)"
+            )
+        self.lookahead_steps = lookahead_steps
         check_scope(p, knows_stacks=False, knows_dr_baseline=p.day_ahead)  # the baseline: announced at D-1
         self.replan_every = replan_every
         self.exact = exact
@@ -295,6 +309,8 @@ class MpcPolicy:
         out = seasonal_naive(p, self.episode_rows(), targets, now, known_da)
         if not sch.bid[k] and awarded.any():
             m = int(np.flatnonzero(awarded)[-1]) + 1  # the awarded intervals come first
+            if self.lookahead_steps is not None:  # the later ones stay seasonal-naive from now
+                m = min(m, self.lookahead_steps)
             out[:m] = self.forecast(t, m)
         return self.announced_events(k, targets, out)
 

@@ -13,7 +13,8 @@ passive    no flexibility used (:class:`agents.base.PassivePolicy`); the evaluat
 rule       price thresholds around a running reference (:class:`agents.rule.PriceThresholdPolicy`)
 microgrid  local balance first, no market participation (:class:`agents.rule.MicrogridPolicy`)
 mpc        rolling-horizon MPC on forecasts (:class:`agents.mpc.MpcPolicy`); ``seed`` seeds its
-           forecast errors, ``replan_every`` (default 4) and ``horizon_steps`` (default: to the end);
+           forecast errors, ``replan_every`` (default 4), ``horizon_steps`` (default: to the end) and
+           ``lookahead_steps`` (default: to the day's end, see the class);
            on the day-ahead timeline it bids at each D-1 gate on the gate's information and
            re-plans every ``replan_every`` dispatch steps
 oracle     perfect-foresight plan of the realised episode (:class:`agents.oracle.OraclePolicy`), on
@@ -148,8 +149,16 @@ def _microgrid(env: gym.Env) -> Policy:
     return MicrogridPolicy(env)
 
 
-def _mpc(env: gym.Env, seed: int = 0, replan_every: int = 4, horizon_steps: int | None = None) -> Policy:
-    return MpcPolicy(env, replan_every=replan_every, horizon_steps=horizon_steps, seed=seed)
+def _mpc(
+    env: gym.Env,
+    seed: int = 0,
+    replan_every: int = 4,
+    horizon_steps: int | None = None,
+    lookahead_steps: int | None = None,
+) -> Policy:
+    return MpcPolicy(
+        env, replan_every=replan_every, horizon_steps=horizon_steps, seed=seed, lookahead_steps=lookahead_steps
+    )
 
 
 def _oracle(env: gym.Env) -> Policy:

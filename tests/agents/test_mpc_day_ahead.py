@@ -151,3 +151,22 @@ def test_mpc_earns_demand_response_with_the_announced_baseline_and_the_oracle_be
     oracle = run_episode(env, OraclePolicy(env), seed=0, options=options)
     assert mpc["demand_response.cash"] > 0.0 and oracle["demand_response.cash"] > 0.0
     assert oracle["profit"] >= mpc["profit"] - REL * abs(oracle["profit"]), (oracle["profit"], mpc["profit"])
+
+
+def test_lookahead_cuts_the_dispatch_forecasts_to_the_given_intervals() -> None:
+    """``lookahead_steps``: the error model's forecasts for the first intervals only, the rest seasonal-naive;
+    a look-ahead past the day's end is MPC itself, bit for bit."""
+    env = gym.make("vpp_gym/Arbitrage-v1")
+    full = run_episode(env, MpcPolicy(env, replan_every=4, seed=3), seed=1, options={"day": 2})
+    past_end = run_episode(env, MpcPolicy(env, replan_every=4, seed=3, lookahead_steps=500), seed=1, options={"day": 2})
+    assert past_end == full
+    mpc = MpcPolicy(env, replan_every=4, seed=3, lookahead_steps=8)
+    env.reset(seed=1, options={"day": 2})
+    p = env.unwrapped.params
+    k = int(np.flatnonzero(~p.schedule.bid)[0]) + 10  # a dispatch step, interval 10
+    out = mpc.day_ahead_forecast(k, 10, 40)
+    naive = MpcPolicy(env, replan_every=4, seed=3, lookahead_steps=1).day_ahead_forecast(k, 10, 40)
+    np.testing.assert_array_equal(out[8:], naive[8:])  # beyond the look-ahead: the same seasonal-naive rows
+    assert not np.array_equal(out[1:8], naive[1:8])  # within it: the error model's forecasts
+    with pytest.raises(ValueError, match="lookahead_steps"):
+        MpcPolicy(gym.make("vpp_gym/Arbitrage-v0"), lookahead_steps=8)
