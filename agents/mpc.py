@@ -79,6 +79,11 @@ class MpcPolicy:
             observation's horizon (``observation.horizon``, 8 intervals on the v1 tasks) MPC's forecasts of
             the realised values reach no further than an agent's observation does: a diagnostic of how
             much of MPC's profit comes from looking further ahead than the agent can.
+        observed_forecasts: plan on the forecasts of the observation it is given (leads ``0 .. H - 1`` of
+            every column the observation carries, in their units) instead of its own draws of the error
+            model; the columns the observation does not carry, and leads beyond ``H``, keep its own.
+            With ``lookahead_steps = H`` its dispatch then acts on the agent's information only: a teacher
+            whose actions a policy of the observation can reproduce (registered as ``mpc_obs``).
     """
 
     def __init__(
@@ -90,6 +95,7 @@ class MpcPolicy:
         time_limit_s: float = 60.0,
         exact: bool = False,
         lookahead_steps: int | None = None,
+        observed_forecasts: bool = False,
     ) -> None:
         if replan_every < 1:
             raise ValueError(f"replan_every: got {replan_every}, expected an integer >= 1")
@@ -103,6 +109,15 @@ class MpcPolicy:
                 "(on the hour-ahead timeline use horizon_steps)"
             )
         self.lookahead_steps = lookahead_steps
+        self.observed_forecasts = observed_forecasts
+        self._obs: np.ndarray | None = None  # the observation of the current step (observed_forecasts)
+        self._obs_rows: list[tuple[int, list[int], float]] = []  # (column, rows of leads 0.., scale)
+        if observed_forecasts:
+            names = {n: i for i, n in enumerate(self._env.observation_names)}
+            for k, col in enumerate(ALL_NAMES):
+                rows = [names[f"{col}[t+{h}]"] for h in range(p.horizon) if f"{col}[t+{h}]" in names]
+                if rows:
+                    self._obs_rows.append((k, rows, p.obs_scale(col)))
         check_scope(p, knows_stacks=False, knows_dr_baseline=p.day_ahead)  # the baseline: announced at D-1
         self.replan_every = replan_every
         self.exact = exact
@@ -144,6 +159,10 @@ class MpcPolicy:
             out[:, k] = forecast_windows(
                 actual[None, :, k], 1, n, sigma, p.cfg.forecast.growth_cap, self._rng, p.lo[col], p.hi[col], mult
             )[0, 0]
+        if self._obs is not None:  # observed_forecasts: the observation's leads replace the own draws
+            for k, rows, scale in self._obs_rows:
+                m = min(n, len(rows))
+                out[:m, k] = self._obs[rows[:m]] * scale
         return out
 
     def agc_forecast(self, t: int, n: int) -> np.ndarray | None:
@@ -161,6 +180,8 @@ class MpcPolicy:
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         """Re-solve if due, then the plan's action for this step."""
         single_observation(obs, "MpcPolicy")
+        if self.observed_forecasts:
+            self._obs = np.asarray(obs, dtype=np.float64)
         if self._env.params.day_ahead:
             return self._act_day_ahead()
         u = self._env

@@ -17,6 +17,9 @@ mpc        rolling-horizon MPC on forecasts (:class:`agents.mpc.MpcPolicy`); ``s
            ``lookahead_steps`` (default: to the day's end, see the class);
            on the day-ahead timeline it bids at each D-1 gate on the gate's information and
            re-plans every ``replan_every`` dispatch steps
+mpc_obs    MPC on the agent's information: it plans on the observation's forecasts and looks no further
+           than the observation's horizon (day-ahead timeline: ``lookahead_steps``; hour-ahead:
+           ``horizon_steps``); a teacher a policy of the observation can imitate
 oracle     perfect-foresight plan of the realised episode (:class:`agents.oracle.OraclePolicy`), on
            either market timeline
 random     uniform random actions (:class:`agents.base.RandomPolicy`), seeded by ``seed``
@@ -43,6 +46,7 @@ from agents.rl.policy import RlPolicy
 from agents.rule import MicrogridPolicy, PriceThresholdPolicy
 from agents.runfiles import read_json
 from vpp_gym.config import read_yaml
+from vpp_gym.env import single_vpp_env
 from vpp_gym.validation import ConfigError
 
 
@@ -161,6 +165,18 @@ def _mpc(
     )
 
 
+def _mpc_obs(env: gym.Env, seed: int = 0, replan_every: int = 4) -> Policy:
+    p = single_vpp_env(env).params  # dispatch forecasts to the observation's horizon only (plans: to the end)
+    return MpcPolicy(
+        env,
+        replan_every=replan_every,
+        seed=seed,
+        lookahead_steps=p.horizon if p.day_ahead else None,
+        horizon_steps=None if p.day_ahead else p.horizon,
+        observed_forecasts=True,
+    )
+
+
 def _oracle(env: gym.Env) -> Policy:
     return OraclePolicy(env)
 
@@ -190,6 +206,9 @@ register_policy("passive", _passive, "no flexibility used; the evaluation's refe
 register_policy("rule", _rule, "price thresholds: plan each interval at its offer, offer what it leaves, follow it")
 register_policy("microgrid", _microgrid, "local balance first, no market participation")
 register_policy("mpc", _mpc, "rolling-horizon MPC over the oracle's model, on forecasts (either timeline)")
+register_policy(
+    "mpc_obs", _mpc_obs, "MPC on the agent's information: the observation's forecasts, none beyond its horizon"
+)
 register_policy("oracle", _oracle, "perfect-foresight plan of the realised episode (either timeline)")
 register_policy("random", _random, "uniform random actions")
 register_policy("ppo", _trained("ppo"), "a PPO agent trained by vpp-gym train (run folder)")

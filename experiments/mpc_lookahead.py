@@ -3,7 +3,8 @@
 On the day-ahead timeline MPC re-plans its dispatch on forecasts of every awarded interval to the day's
 end, while an agent's observation reaches ``observation.horizon`` intervals (8 on the v1 tasks).
 ``MpcPolicy(lookahead_steps=L)`` forecasts only the first ``L`` of them with the error model and the rest
-seasonal-naively. This script plays MPC, MPC with each look-ahead, and the published PPO models on the
+seasonal-naively; ``mpc_obs`` also plans on the observation's own forecasts (the agent's information
+only). This script plays MPC, MPC with each look-ahead, ``mpc_obs`` and the published PPO models on the
 first validation days (never a test day), beside the passive reference and the oracle, and prints each
 one's mean profit and share of the oracle's gain over the passive reference.
 
@@ -63,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
             return make_policy("mpc", env, seed=SEED + e, lookahead_steps=la)
 
         play(f"mpc, look-ahead {la}", mpc_cut)
+    play("mpc_obs", lambda e: make_policy("mpc_obs", env, seed=SEED + e))
     model = MODELS.get(task)
     if model is not None:
         runs = [ROOT / "models" / f"{model}_s{s}" for s in args.seeds if (ROOT / "models" / f"{model}_s{s}").is_dir()]

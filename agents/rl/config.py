@@ -89,7 +89,8 @@ class PpoConfig:
         bc_episodes: episodes of ``bc_policy`` on the train split that the policy's mean action is
             fitted to (behaviour cloning), with the value network fitted to their returns, before
             the first PPO update (0 = none; :mod:`agents.rl.pretrain`).
-        bc_policy: the demonstrating policy: ``rule``, ``mpc`` or ``oracle``.
+        bc_policy: the demonstrating policy: ``rule``, ``mpc``, ``mpc_obs`` (MPC on the observation's
+            forecasts, :func:`agents.registry.make_policy`) or ``oracle``.
         bc_epochs: passes over the demonstrations.
         bc_learning_rate: Adam step size of the cloning.
         dagger_rounds: rounds of DAgger after the cloning: the clone plays ``dagger_episodes`` train
@@ -127,7 +128,7 @@ class PpoConfig:
     activation: Literal["tanh", "relu"] = "tanh"
     init_mean: Literal["zero", "passive"] = "zero"
     bc_episodes: int = 0
-    bc_policy: Literal["rule", "mpc", "oracle"] = "rule"
+    bc_policy: Literal["rule", "mpc", "mpc_obs", "oracle"] = "rule"
     bc_epochs: int = 50
     bc_learning_rate: float = 1e-3
     dagger_rounds: int = 0
@@ -231,10 +232,10 @@ class SacConfig:
     net_arch: tuple[int, ...] = (256, 256)
     activation: Literal["tanh", "relu"] = "relu"
     demo_episodes: int = 0
-    demo_policy: Literal["mpc", "rule", "oracle"] = "mpc"
+    demo_policy: Literal["mpc", "mpc_obs", "rule", "oracle"] = "mpc"
     log_std_init: float | None = None
     bc_episodes: int = 0
-    bc_policy: Literal["rule", "mpc", "oracle"] = "rule"
+    bc_policy: Literal["rule", "mpc", "mpc_obs", "oracle"] = "rule"
     bc_epochs: int = 50
     bc_learning_rate: float = 1e-3
     critic_warmup_steps: int = 0

@@ -170,3 +170,26 @@ def test_lookahead_cuts_the_dispatch_forecasts_to_the_given_intervals() -> None:
     assert not np.array_equal(out[1:8], naive[1:8])  # within it: the error model's forecasts
     with pytest.raises(ValueError, match="lookahead_steps"):
         MpcPolicy(gym.make("vpp_gym/Arbitrage-v0"), lookahead_steps=8)
+
+
+def test_mpc_obs_plans_on_the_observations_forecasts() -> None:
+    """``observed_forecasts``: the leads the observation carries are its values (in the series' units); the
+    registered ``mpc_obs`` looks no further than the observation at dispatch, and plays a whole day."""
+    env = gym.make("vpp_gym/Arbitrage-v1")
+    mpc = registry.make_policy("mpc_obs", env, seed=3)
+    assert isinstance(mpc, MpcPolicy) and mpc.lookahead_steps == env.unwrapped.params.horizon
+    obs, info = env.reset(seed=1, options={"day": 2})
+    p = env.unwrapped.params
+    names = list(env.unwrapped.observation_names)
+    mpc.reset()
+    for _ in range(int(np.flatnonzero(~p.schedule.bid)[0]) + 5):  # into the dispatch steps
+        obs, _r, _te, _tr, info = env.step(mpc.act(obs, info))
+    mpc.act(obs, info)
+    t = int(env.unwrapped.live()[1].t)
+    out = mpc.forecast(t, 12)
+    for col in ("price_rt_per_mwh", "pv_cf", "load_pu"):
+        want = [obs[names.index(f"{col}[t+{h}]")] * p.obs_scale(col) for h in range(p.horizon)]
+        np.testing.assert_allclose(out[: p.horizon, ALL_NAMES.index(col)], want, rtol=1e-6)
+    tot = run_episode(env, registry.make_policy("mpc_obs", env, seed=3), seed=1, options={"day": 2})
+    passive = run_episode(env, registry.make_policy("passive", env), seed=1, options={"day": 2})
+    assert tot["profit"] > passive["profit"]

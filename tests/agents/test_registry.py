@@ -28,6 +28,7 @@ def test_built_in_policies_by_name(env: gym.Env) -> None:
         "rule": PriceThresholdPolicy,
         "microgrid": MicrogridPolicy,
         "mpc": MpcPolicy,
+        "mpc_obs": MpcPolicy,
         "oracle": OraclePolicy,
         "random": RandomPolicy,
     }

@@ -31,6 +31,7 @@ def test_one_day_table(script: ModuleType, capsys: pytest.CaptureFixture[str]) -
     assert rows["passive"][1] == 0.0 and rows["oracle"][1] == 1.0
     # a look-ahead past the day's end is MPC itself
     assert rows["mpc, look-ahead 500"] == rows["mpc"]
+    assert "mpc_obs" in rows
 
 
 @pytest.mark.parametrize("args", [["--days", "0"], ["--lookahead", "0"], ["--task", "Nope-v1"]])
