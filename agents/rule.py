@@ -251,6 +251,13 @@ class PriceThresholdPolicy(_RulePolicy):
             return -min(p_c, max(hi - e_mwh, 0.0) / (b.eta_charge * dt))
         return discharge if f > self.high * ref else 0.0
 
+    def _battery_action(self, p_mw: float) -> float:
+        """The ``battery`` action component of a power ``p_mw`` (over the discharge or the charge limit)."""
+        b = self._bat
+        assert b is not None
+        limit = b.p_discharge_max_mw if p_mw > 0.0 else b.p_charge_max_mw
+        return p_mw / limit if limit > 0.0 else 0.0
+
     def _energy_after(self, e_mwh: float, p_mw: float) -> float:
         """The battery's energy after an interval at constant power ``p_mw``."""
         b = self._bat
@@ -329,8 +336,7 @@ class PriceThresholdPolicy(_RulePolicy):
             self._bid(a, plan)
             self._offer(obs, a, plan, plan.regulation_mw, plan.reserve_mw)
             if self.note_plan and self._bat is not None and "battery" in self._actions:
-                limit = self._bat.p_discharge_max_mw if plan.battery_mw > 0.0 else self._bat.p_charge_max_mw
-                a[self._actions["battery"]] = plan.battery_mw / limit if limit > 0.0 else 0.0
+                a[self._actions["battery"]] = self._battery_action(plan.battery_mw)
             return np.clip(a, -1.0, 1.0)
         if not self._day_ahead:  # hour-ahead: plan up to t + L and commit that position
             last = min(interval + self._L, self._T - 1)
@@ -394,8 +400,7 @@ class PriceThresholdPolicy(_RulePolicy):
             else:  # the awards cannot all be held: keep as much symmetric headroom as there is
                 p_bat = 0.5 * (lo + hi)
             if "battery" in self._actions:
-                limit = b.p_discharge_max_mw if p_bat > 0.0 else b.p_charge_max_mw
-                a[self._actions["battery"]] = p_bat / limit if limit > 0.0 else 0.0
+                a[self._actions["battery"]] = self._battery_action(p_bat)
             if not self._day_ahead:  # reserve offered now: what is left above the setpoint and regulation
                 reg_cap = min(hi - p_bat, p_bat - lo) if "regulation" in self._products else 0.0
                 up = max(hi - p_bat - max(reg_cap, 0.0), 0.0)

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.rl.pretrain import returns_to_go as episode_returns
 from vpp_gym.validation import ConfigError
 
 
@@ -39,11 +40,7 @@ def seed_groups(venv: Any, seed: int, group_size: int) -> None:
     where ``VecEnv.seed`` would put them (one per sub-env). Call it after any ``seed()`` of the chain,
     which would give every sub-env its own seed again.
     """
-    from stable_baselines3.common.vec_env import VecEnvWrapper
-
-    inner = venv
-    while isinstance(inner, VecEnvWrapper):
-        inner = inner.venv
+    inner = venv.unwrapped  # SB3: the vector env inside every VecEnvWrapper
     inner._seeds = group_seeds(seed, inner.num_envs, group_size)
 
 
@@ -54,19 +51,12 @@ def returns_to_go(rewards: np.ndarray, starts: np.ndarray, gamma: float) -> np.n
         ConfigError: a rollout that ends inside an episode (``agent.n_steps`` not a multiple of the
             episode length): its return-to-go would be cut off.
     """
-    T = rewards.shape[0]
     if not np.all(starts[0]):
         raise ConfigError(
             "agent.group_size: a rollout started inside an episode; set agent.n_steps to a multiple of the "
             "episode length (its steps, bid and dispatch) so that every rollout holds whole episodes"
         )
-    out = np.zeros_like(rewards, dtype=np.float64)
-    running = np.zeros(rewards.shape[1])
-    for t in range(T - 1, -1, -1):
-        cont = 1.0 - starts[t + 1] if t + 1 < T else np.zeros(rewards.shape[1])
-        running = rewards[t] + gamma * running * cont
-        out[t] = running
-    return out
+    return episode_returns(rewards.T, gamma, starts.T).T
 
 
 def leave_one_out(values: np.ndarray, group_size: int) -> np.ndarray:

@@ -349,9 +349,11 @@ def with_memory(act: Any, spec: MemorySpec | None) -> Any:
 
 def find_memory_spec(venv: Any) -> MemorySpec | None:
     """The spec of the :class:`MemoryVecEnv` inside a chain of SB3 vector env wrappers, or None."""
-    while venv is not None:
-        spec = venv.__dict__.get("memory_spec") if hasattr(venv, "__dict__") else None
+    from stable_baselines3.common.vec_env import VecEnvWrapper
+
+    while isinstance(venv, VecEnvWrapper):
+        spec = vars(venv).get("memory_spec")  # not getattr: a wrapper forwards unknown names inwards
         if spec is not None:
             return cast(MemorySpec, spec)
-        venv = venv.__dict__.get("venv") if hasattr(venv, "__dict__") else None
+        venv = venv.venv
     return None

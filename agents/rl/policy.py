@@ -30,6 +30,7 @@ from agents.rl.artifacts import (
 )
 from agents.rl.memory import MemorySpec, PlanMemory
 from agents.runfiles import RunFolderError, read_json
+from vpp_gym.validation import ConfigError
 
 
 def load_model(algo: str, path: str | Path, **kwargs: Any) -> Any:
@@ -149,8 +150,6 @@ class RlPolicy:
         record = read_manifest(unit).get("memory")
         memory = MemorySpec.from_record(record, str(unit / MANIFEST)) if record is not None else None
         if memory is not None and env is not None:  # the memory's battery and schedule must be the env's
-            from vpp_gym.validation import ConfigError
-
             here = MemorySpec.from_env(env).to_record()
             differ = [k for k, v in memory.to_record().items() if here.get(k) != v]
             if differ:

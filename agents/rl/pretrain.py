@@ -49,7 +49,7 @@ import numpy as np
 
 from agents.rl.config import ExperimentConfig, PpoConfig, SacConfig
 from agents.rl.demo import demo_days, episode_seed, teacher_episodes
-from agents.rl.memory import augment_episodes, memory_spec
+from agents.rl.memory import MemorySpec, augment_episodes
 
 BC_STREAM = 3
 """Seed stream of the cloning's days and episodes (:func:`agents.rl.demo.demo_days`; SAC's buffer uses 2)."""
@@ -57,11 +57,17 @@ BC_BATCH = 512
 """Minibatch size of the cloning (transitions)."""
 
 
-def returns_to_go(rewards: np.ndarray, gamma: float) -> np.ndarray:
-    """Discounted returns ``G_t = sum_k gamma^k r_{t+k}`` of whole episodes ``(n, T)`` (0 after the end)."""
+def returns_to_go(rewards: np.ndarray, gamma: float, starts: np.ndarray | None = None) -> np.ndarray:
+    """Discounted returns ``G_t = sum_k gamma^k r_{t+k}`` of whole episodes ``(n, T)`` (0 after the end).
+
+    With ``starts`` ``(n, T)`` (1 where an episode starts at ``t``), a row holds several episodes and each
+    return stops at the end of its own.
+    """
     out = np.zeros_like(rewards, dtype=np.float64)
     g = np.zeros(rewards.shape[0])
     for t in range(rewards.shape[1] - 1, -1, -1):
+        if starts is not None and t + 1 < rewards.shape[1]:
+            g = g * (1.0 - starts[:, t + 1])
         g = rewards[:, t] + gamma * g
         out[:, t] = g
     return out
@@ -133,7 +139,9 @@ def collect(
         envs = [make_view(cfg, "train", rivals=a.bc_policy) for _ in range(n)]
     else:
         envs = [gym.make(cfg.env_id, config=cfg.scenario, overrides=cfg.overrides, split="train") for _ in range(n)]
+    notes = getattr(a, "memory", "none") == "plan"
     try:
+        spec = MemorySpec.from_env(envs[0]) if notes else None  # the plan memory's (agents.rl.memory)
         n_days = len(envs[0].unwrapped.episode_starts["train"])
         days = demo_days(cfg.seed, BC_STREAM + round_, count, n_days)
         parts = []
@@ -146,14 +154,13 @@ def collect(
                     [bc_seed(cfg.seed, k, round_) for k in ks],
                     [int(days[k]) for k in ks],
                     actor,
-                    notes=getattr(a, "memory", "none") == "plan",
+                    notes=notes,
                 )
             )
     finally:
         for env in envs:
             env.close()
     obs, actions, rewards, profits = (np.concatenate([p[i] for p in parts]) for i in range(4))
-    spec = memory_spec(cfg)
     if spec is not None:  # the plan memory: the teacher noted its battery plan at the bid steps; rows appended
         obs = augment_episodes(spec, obs, actions)
     return obs, actions, rewards, profits, days

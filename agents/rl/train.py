@@ -640,12 +640,13 @@ def preflight(cfg: ExperimentConfig) -> Any:
     n_days = len(starts[cfg.eval.split])
     if cfg.eval.days > n_days:
         raise ConfigError(f"eval.days: got {cfg.eval.days}, but the {cfg.eval.split!r} split has only {n_days} days")
-    steps = int(env.get_attr("params")[0].steps) if isinstance(cfg.agent, PpoConfig) and cfg.agent.group_size > 1 else 1
-    if isinstance(cfg.agent, PpoConfig) and cfg.agent.n_steps % steps:
-        raise ConfigError(
-            f"agent.n_steps: got {cfg.agent.n_steps}, expected a multiple of the episode's {steps} steps with "
-            f"agent.group_size: {cfg.agent.group_size} (each rollout must hold whole episodes)"
-        )
+    if isinstance(cfg.agent, PpoConfig) and cfg.agent.group_size > 1:
+        steps = int(env.get_attr("params")[0].steps)
+        if cfg.agent.n_steps % steps:
+            raise ConfigError(
+                f"agent.n_steps: got {cfg.agent.n_steps}, expected a multiple of the episode's {steps} steps with "
+                f"agent.group_size: {cfg.agent.group_size} (each rollout must hold whole episodes)"
+            )
     if isinstance(cfg.agent, SacConfig) and cfg.agent.demo_episodes:
         from agents.rl.demo import check_demonstrations
 
