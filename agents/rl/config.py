@@ -109,6 +109,10 @@ class PpoConfig:
             day-to-day spread of the profit (thousands of CNY a day) from the policy gradient. The
             value network is still fitted (to SB3's GAE returns). Needs ``train.vec_env: native``,
             ``train.n_envs`` a multiple of ``G`` and ``n_steps`` a multiple of the episode length.
+        battery_dead_zone: width ``d`` in ``[0, 0.95]`` of a dead zone on the policy's battery component
+            (0 = off; :mod:`agents.rl.actions`): the env gets ``sign(u) max(|u| - d, 0) / (1 - d)``, so
+            the policy can idle exactly (``|u| <= d``) and go all out (``|u| = 1``), and the cloning fits
+            the teacher's idle steps as that interval. Agent-side only; tasks with a battery.
     """
 
     learning_rate: float = 3e-4
@@ -135,10 +139,17 @@ class PpoConfig:
     dagger_episodes: int = 64
     memory: Literal["none", "plan"] = "none"
     group_size: int = 1
+    battery_dead_zone: float = 0.0
 
     def __post_init__(self) -> None:
         require_range("agent.learning_rate", self.learning_rate, 0.0, 1.0, lo_open=True)
         require_int("agent.group_size", self.group_size, 1, 65_536)
+        require_range("agent.battery_dead_zone", self.battery_dead_zone, 0.0, 0.95)
+        if self.battery_dead_zone and self.memory != "none":
+            raise ConfigError(
+                f"agent.battery_dead_zone: got {self.battery_dead_zone}; it is not offered with memory: plan "
+                "(the memory's notes are battery actions in the env's units): set one of them off"
+            )
         if self.memory == "plan" and self.bc_episodes and self.bc_policy == "oracle":
             raise ConfigError(
                 "agent.bc_policy: the oracle does not note a battery plan at its bid steps, which memory: plan "
@@ -422,6 +433,11 @@ class ExperimentConfig:
                 raise ConfigError(
                     f"agent.memory: got {self.agent.memory}; the plan memory is not offered in the game: "
                     "use memory: none"
+                )
+            if isinstance(self.agent, PpoConfig) and self.agent.battery_dead_zone:
+                raise ConfigError(
+                    f"agent.battery_dead_zone: got {self.agent.battery_dead_zone}; the dead zone is not offered "
+                    "in the game: set it to 0"
                 )
             if isinstance(self.agent, PpoConfig) and self.agent.dagger_rounds:
                 raise ConfigError(

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from agents.rl.actions import DeadZone
 from agents.rl.artifacts import (
     MANIFEST,
     MODEL,
@@ -69,12 +70,22 @@ class RlPolicy:
             (:class:`agents.rl.memory.MemorySpec`, kept in the unit's manifest), or None. With it the policy
             appends the memory's rows to each observation and records its own actions as notes; a batch
             row's memory is cleared at its episode's first step and by :meth:`reset`.
+        dead_zone: the battery dead zone of a run trained with ``agent.battery_dead_zone``
+            (:class:`agents.rl.actions.DeadZone`, kept in the unit's manifest), or None; with it the model's
+            actions are mapped through it to the env's.
     """
 
-    def __init__(self, model: Any, normalizer: Any | None = None, memory: MemorySpec | None = None) -> None:
+    def __init__(
+        self,
+        model: Any,
+        normalizer: Any | None = None,
+        memory: MemorySpec | None = None,
+        dead_zone: DeadZone | None = None,
+    ) -> None:
         self.model = model
         self.normalizer = normalizer
         self.memory = PlanMemory(memory) if memory is not None else None
+        self.dead_zone = dead_zone
 
     @staticmethod
     def check(run_dir: str | Path, which: str = "best", env: Any | None = None) -> tuple[str, Path]:
@@ -157,8 +168,10 @@ class RlPolicy:
                     f"{run_dir}: its plan memory was trained on another battery or step schedule ({', '.join(differ)} "
                     "differ from this env's); evaluate it on the scenario it was trained on"
                 )
+        dz_record = read_manifest(unit).get("dead_zone")
+        dead_zone = DeadZone.from_record(dz_record, str(unit / MANIFEST)) if dz_record is not None else None
         model = load_model(algo, unit / MODEL, device="cpu")
-        return cls(model, ObsNormalizer.load(unit), memory)
+        return cls(model, ObsNormalizer.load(unit), memory, dead_zone)
 
     def reset(self) -> None:
         """Forget the episode (the plan memory's rows; a policy without memory is feed-forward)."""
@@ -179,4 +192,6 @@ class RlPolicy:
             self.memory.record(action)
             if single:
                 action = action[0]
+        if self.dead_zone is not None:
+            action = self.dead_zone.to_env(action)
         return action

@@ -47,6 +47,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from agents.rl.actions import DeadZone, find_dead_zone
 from agents.rl.config import ExperimentConfig, PpoConfig, SacConfig
 from agents.rl.demo import demo_days, episode_seed, teacher_episodes
 from agents.rl.memory import MemorySpec, augment_episodes
@@ -73,15 +74,22 @@ def returns_to_go(rewards: np.ndarray, gamma: float, starts: np.ndarray | None =
     return out
 
 
-def clone_error(mean: Any, target: Any, low: float = -1.0, high: float = 1.0) -> Any:
+def clone_error(
+    mean: Any, target: Any, low: float = -1.0, high: float = 1.0, idle: Any | None = None, width: float = 0.0
+) -> Any:
     """The cloning error of the policy's mean action (torch tensors): ``mean - target``, except where the
     target is at a bound of the box, where it is only the shortfall (``min(mean - high, 0)`` at ``high``,
-    ``max(mean - low, 0)`` at ``low``): a mean beyond the bound plays the bound."""
+    ``max(mean - low, 0)`` at ``low``): a mean beyond the bound plays the bound. Where the boolean mask
+    ``idle`` is set (a battery dead zone of ``width``, :mod:`agents.rl.actions`) it is only the excess
+    ``max(|mean| - width, 0)``: any mean in the dead zone idles exactly."""
     import torch
 
     err = mean - target
     err = torch.where(target >= high, torch.clamp(err, max=0.0), err)
-    return torch.where(target <= low, torch.clamp(mean - low, min=0.0), err)
+    err = torch.where(target <= low, torch.clamp(mean - low, min=0.0), err)
+    if idle is not None:
+        err = torch.where(idle, torch.clamp(mean.abs() - width, min=0.0), err)
+    return err
 
 
 BOUND_GAP = 0.01
@@ -206,9 +214,12 @@ def behaviour_clone(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str, A
     data: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     record: dict[str, Any] = {"episodes": a.bc_episodes, "policy": a.bc_policy, "epochs": a.bc_epochs}
 
+    dz = find_dead_zone(venv)  # the battery dead zone (agents.rl.actions), or None
+
     def student(obs: np.ndarray) -> np.ndarray:
         x = venv.normalize_obs(obs) if venv.norm_obs else obs
-        return model.predict(x, deterministic=True)[0]
+        action = model.predict(x, deterministic=True)[0]
+        return dz.to_env(action) if dz is not None else action
 
     for round_ in range(a.dagger_rounds + 1):
         obs, labels, rewards, profits, _days = collect(
@@ -224,7 +235,7 @@ def behaviour_clone(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str, A
             record.setdefault("dagger_clone_profit", []).append(float(np.mean(profits)))
         _observe(venv, obs, rewards)
         data.append((obs[:, : rewards.shape[1]], labels, rewards))
-        record["action_mse"], record["value_mse"] = _fit(policy, opt, gen, venv, data, a, low, high)
+        record["action_mse"], record["value_mse"] = _fit(policy, opt, gen, venv, data, a, low, high, dz)
     record["transitions"] = sum(r.size for _o, _l, r in data)
     record["wall_s"] = round(time.perf_counter() - t0, 1)
     return record
@@ -330,12 +341,22 @@ def _fit(
     a: PpoConfig,
     low: float,
     high: float,
+    dz: DeadZone | None = None,
 ) -> tuple[float, float]:
-    """``agent.bc_epochs`` passes of Adam over every labelled state so far; returns the last pass's losses."""
+    """``agent.bc_epochs`` passes of Adam over every labelled state so far; returns the last pass's losses.
+
+    With a battery dead zone ``dz`` the battery labels are fitted in the policy's units
+    (:meth:`agents.rl.actions.DeadZone.clone_targets`): an idle step's error is only ``max(|mean| - d, 0)``.
+    """
     import torch
 
     states = np.concatenate([o.reshape(-1, o.shape[-1]) for o, _l, _r in data])
     labels = np.concatenate([lab.reshape(-1, lab.shape[-1]) for _o, lab, _r in data])
+    idle = None
+    if dz is not None:
+        labels, idle_rows = dz.clone_targets(labels)
+        idle = torch.zeros(labels.shape, dtype=torch.bool)
+        idle[:, dz.index] = torch.as_tensor(idle_rows)
     returns = []
     for _o, _l, rewards in data:  # each episode's returns in the units PPO will see
         scaled = rewards.astype(np.float64)
@@ -354,7 +375,9 @@ def _fit(
         for i in range(0, n, BC_BATCH):
             idx = perm[i : i + BC_BATCH]
             latent_pi, latent_vf = policy.mlp_extractor(policy.extract_features(x[idx]))
-            la = (clone_error(policy.action_net(latent_pi), y[idx], low, high) ** 2).mean()
+            mask = idle[idx] if idle is not None else None
+            err = clone_error(policy.action_net(latent_pi), y[idx], low, high, mask, dz.width if dz else 0.0)
+            la = (err**2).mean()
             lv = ((policy.value_net(latent_vf).squeeze(-1) - g[idx]) ** 2).mean()
             opt.zero_grad()
             (la + a.vf_coef * lv).backward()

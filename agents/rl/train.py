@@ -55,6 +55,7 @@ import numpy as np
 from agents import runinfo
 from agents.base import add_summed
 from agents.kpi import kpis_from_totals
+from agents.rl.actions import dead_zone_spec, dead_zone_vec_env, find_dead_zone, with_dead_zone
 from agents.rl.artifacts import (
     MODEL,
     ObsNormalizer,
@@ -294,6 +295,9 @@ def make_train_env(cfg: ExperimentConfig, n_envs: int | None = None, split: str 
     spec = memory_spec(cfg)
     if spec is not None:  # the agent's plan memory (agents.rl.memory): rows appended to the observations
         venv = memory_vec_env(venv, spec)
+    dz = dead_zone_spec(cfg)
+    if dz is not None:  # the battery dead zone (agents.rl.actions): the policy's actions mapped to the env's
+        venv = dead_zone_vec_env(venv, dz)
     return VecNormalize(
         VecMonitor(venv),
         training=cfg.normalize.update,  # false: the statistics stay as the pretraining left them
@@ -531,7 +535,7 @@ class _Trainer:
             x = self.env.normalize_obs(obs) if self.cfg.normalize.obs else obs
             return model.predict(x, deterministic=True)[0]
 
-        return with_memory(act, find_memory_spec(self.env))
+        return with_dead_zone(with_memory(act, find_memory_spec(self.env)), find_dead_zone(self.env))
 
     def evaluate(self, model: Any) -> float:
         ev = self.cfg.eval
@@ -594,6 +598,9 @@ class _Trainer:
         spec = find_memory_spec(self.env)
         if spec is not None:  # RlPolicy rebuilds the plan memory from it
             record["memory"] = spec.to_record()
+        dz = find_dead_zone(self.env)
+        if dz is not None:  # RlPolicy maps the model's actions through it
+            record["dead_zone"] = dz.to_record()
         save_unit(self.run, name, write, record)
 
     def checkpoint(self, model: Any) -> None:

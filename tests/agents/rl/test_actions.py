@@ -1,0 +1,105 @@
+"""The battery dead zone (:mod:`agents.rl.actions`): its map and cloning targets by hand, its errors, and a
+trained run whose reloaded policy plays exactly what the trainer validated."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import vpp_gym  # noqa: F401  (registers the tasks)
+from agents.rl.actions import DeadZone
+from vpp_gym.validation import ConfigError
+
+
+def test_the_map_and_the_cloning_targets_by_hand() -> None:
+    dz = DeadZone(index=1, width=0.4)
+    u = np.array([[0.9, 0.2, 0.0], [-2.0, -0.4, 0.3], [0.1, 0.7, 0.0], [0.0, -1.3, 0.0], [0.0, 1.0, 0.0]])
+    got = dz.to_env(u)
+    # battery: inside [-0.4, 0.4] idle; 0.7 -> (0.7 - 0.4) / 0.6 = 0.5; beyond the box clipped to the bound first
+    np.testing.assert_allclose(got[:, 1], [0.0, 0.0, 0.5, -1.0, 1.0], atol=1e-7)
+    np.testing.assert_allclose(got[:, [0, 2]], np.clip(u[:, [0, 2]], -1, 1))  # other components only clipped
+    labels = np.array([[0.5, 0.0, 0.0], [0.0, 0.5, 0.0], [0.0, -1.0, 0.0], [0.0, -0.25, 1.5]])
+    targets, idle = dz.clone_targets(labels)
+    # 0.5 -> 0.4 + 0.5 * 0.6 = 0.7; -1 stays the bound; -0.25 -> -(0.4 + 0.25 * 0.6) = -0.55
+    np.testing.assert_allclose(targets[:, 1], [0.0, 0.7, -1.0, -0.55], atol=1e-7)
+    np.testing.assert_array_equal(idle, [True, False, False, False])
+    np.testing.assert_allclose(dz.to_env(targets), np.clip(labels, -1, 1), atol=1e-6)  # the targets play the labels
+
+
+def test_the_cloning_error_of_an_idle_step_is_only_the_excess_over_the_zone() -> None:
+    torch = pytest.importorskip("torch")
+    from agents.rl.pretrain import clone_error
+
+    mean = torch.tensor([[0.3, 0.3], [-0.6, 0.5], [1.4, 1.4], [0.2, -0.9]])
+    target = torch.tensor([[0.0, 0.0], [0.0, 0.7], [1.0, 0.2], [0.0, -1.0]])
+    idle = torch.tensor([[True, False], [True, False], [False, False], [True, False]])
+    err = clone_error(mean, target, -1.0, 1.0, idle, 0.4)
+    expected = [[0.0, 0.3], [0.2, -0.2], [0.0, 1.2], [0.0, 0.1]]  # idle: max(|m| - 0.4, 0); bounds: shortfall only
+    np.testing.assert_allclose(err.numpy(), expected, atol=1e-6)
+
+
+def test_bad_settings_are_errors_naming_the_key() -> None:
+    from agents.rl.config import PpoConfig
+
+    with pytest.raises(ConfigError, match=r"agent\.battery_dead_zone"):
+        PpoConfig(battery_dead_zone=1.0)
+    with pytest.raises(ConfigError, match=r"agent\.battery_dead_zone"):
+        PpoConfig(battery_dead_zone=-0.1)
+    with pytest.raises(ConfigError, match=r"agent\.battery_dead_zone.*memory: plan"):
+        PpoConfig(battery_dead_zone=0.3, memory="plan")
+    with pytest.raises(ConfigError, match=r"agent\.battery_dead_zone: .*no battery"):
+        DeadZone.from_env(gym.make("vpp_gym/Joint-v1", overrides={"resources.battery": None}), 0.3)
+    assert DeadZone.from_env(gym.make("vpp_gym/Arbitrage-v1"), 0.3).index == 4  # the battery's component
+    with pytest.raises(ConfigError, match="damaged"):
+        DeadZone.from_record({"component": "battery", "index": "4", "width": 0.3}, "manifest.json")
+
+
+@pytest.mark.rl
+@pytest.mark.slow
+def test_a_dead_zone_run_reloads_and_reproduces_its_validation_profit(tmp_path: Path) -> None:
+    pytest.importorskip("stable_baselines3")
+    import yaml
+
+    from agents.rl.config import load_experiment
+    from agents.rl.policy import RlPolicy
+    from agents.rl.train import evaluate_days, train
+
+    cfg_text = {
+        "name": "dz",
+        "env_id": "vpp_gym/Arbitrage-v1",
+        "algo": "ppo",
+        "seed": 2,
+        "agent": {
+            "n_steps": 192,
+            "batch_size": 512,
+            "n_epochs": 1,
+            "net_arch": [32, 32],
+            "log_std_init": -3.0,
+            "bc_episodes": 8,
+            "bc_policy": "rule",
+            "bc_epochs": 3,
+            "battery_dead_zone": 0.4,
+        },
+        "train": {"total_timesteps": 1536, "n_envs": 8, "eval_every_steps": 1536, "checkpoint_every_steps": 0},
+        "eval": {"days": 2},
+    }
+    (tmp_path / "dz.yaml").write_text(yaml.safe_dump(cfg_text))
+    cfg, _ = load_experiment(tmp_path / "dz.yaml")
+    run = train(cfg, tmp_path / "run", base_dir=tmp_path, progress=False)
+    manifest = json.loads((run / "best" / "manifest.json").read_text())
+    assert manifest["dead_zone"] == {"component": "battery", "index": 4, "width": 0.4}
+    env = gym.make("vpp_gym/Arbitrage-v1", split="val")
+    policy = RlPolicy.load(run, "best", env)
+    assert policy.dead_zone == DeadZone(4, 0.4)
+    rows = evaluate_days(policy.act, cfg, "val", cfg.eval.days)
+    best = json.loads((run / "summary.json").read_text())["best_val_profit"]
+    assert np.mean([r["profit"] for r in rows]) == pytest.approx(best, rel=1e-9)
+    # the policy's battery is the model's through the zone
+    obs, _ = env.reset(seed=5, options={"day": 0})
+    x = policy.normalizer.normalize_obs(obs[None].astype(np.float32))
+    raw = policy.model.predict(x, deterministic=True)[0][0]
+    np.testing.assert_array_equal(policy.act(obs), DeadZone(4, 0.4).to_env(raw))
