@@ -113,9 +113,36 @@ def published_model(algo: str, task: str, seed: int, models_dir: Path) -> tuple[
         note = f"trained with {record.get('config_file') or record.get('config_name')}{' + ' + shown if shown else ''}"
         print(f"  {folder}: found; note: {note}, not {committed} as committed", flush=True)
         return folder, note
+    differ = config_drift(folder, algo, task, seed)
+    if differ:  # the committed config changed since the model was trained
+        note = f"trained with an earlier {committed} (now differs in {', '.join(differ)})"
+        print(f"  {folder}: found; note: {note}", flush=True)
+        return folder, note
     steps = record.get("training_steps")
     print(f"  {folder}: found ({steps or 0:,} steps, git {str(record.get('git_revision'))[:10]})", flush=True)
     return folder, ""
+
+
+def config_drift(folder: Path, algo: str, task: str, seed: int) -> list[str]:
+    """The dotted keys in which a published model's ``config.yaml`` differs from the committed config now
+    (resolved as ``ensure_run`` resolves it, with the model's seed); empty when they agree."""
+    import dataclasses
+
+    from agents.rl.config import load_experiment
+    from agents.rl.train import resolve
+
+    committed, base = load_experiment(packaged_config(f"experiments/{algo}_{task}.yaml"), {"seed": seed})
+    trained, _ = load_experiment(folder / "config.yaml")
+
+    def flat(value: object, prefix: str = "") -> dict[str, object]:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+        if isinstance(value, dict):
+            return {k: v for key, item in value.items() for k, v in flat(item, f"{prefix}{key}.").items()}
+        return {prefix.rstrip("."): value}
+
+    now, then = flat(resolve(committed, base)), flat(trained)
+    return sorted(k for k in now.keys() | then.keys() if now.get(k) != then.get(k))
 
 
 def stat_rows(task: str, kpis: list[dict[str, object]], agents: dict[str, tuple[str, int]]) -> list[dict[str, object]]:

@@ -16,8 +16,8 @@ fits the teacher's idle steps as the interval (only ``max(|mean| - d, 0)`` is an
 battery actions at their preimage ``sign(b) * (d + |b| (1 - d))``.
 
 Agent-side only: the env, its spaces and its reward are unchanged; the map is applied between the policy
-and the env in training (:class:`DeadZoneVecEnv`), in the trainer's validation and in
-:class:`agents.rl.policy.RlPolicy` (which reads it from the unit's manifest).
+and the env in training (:func:`dead_zone_vec_env`), in the trainer's validation, to DAgger's student
+and in :class:`agents.rl.policy.RlPolicy` (which reads it from the unit's manifest).
 """
 
 from __future__ import annotations
@@ -66,7 +66,9 @@ class DeadZone:
         """The env's actions for the policy's (``(A,)`` or ``(n, A)``, clipped to ``[-1, 1]`` first); a copy."""
         out = np.clip(np.array(actions, dtype=np.float32), -1.0, 1.0)
         u = out[..., self.index]
-        out[..., self.index] = np.sign(u) * np.maximum(np.abs(u) - self.width, 0.0) / (1.0 - self.width)
+        mapped = np.clip(np.sign(u) * np.maximum(np.abs(u) - self.width, 0.0) / (1.0 - self.width), -1.0, 1.0)
+        # a bound exactly (float32 rounding of the division would miss it for some widths); + 0.0: no -0.0
+        out[..., self.index] = np.where(np.abs(u) >= 1.0, np.sign(u), mapped) + 0.0
         return out
 
     def clone_targets(self, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -87,19 +89,31 @@ class DeadZone:
         return {"component": COMPONENT, "index": self.index, "width": self.width}
 
     @classmethod
-    def from_record(cls, record: Any, where: str) -> DeadZone:
-        """Rebuild from :meth:`to_record` (``where`` names the file in an error)."""
+    def from_record(cls, record: Any, where: str, action_names: Any = None) -> DeadZone:
+        """Rebuild from :meth:`to_record` (``where`` names the file in an error). With ``action_names`` (the
+        model's action layout, from the manifest's ``spaces``) the record's index must be the battery's.
+
+        Raises:
+            ConfigError: the record is not one :meth:`to_record` writes (the file is damaged).
+        """
         ok = (
             isinstance(record, dict)
-            and record.get("component") == COMPONENT
-            and isinstance(record.get("index"), int)
-            and isinstance(record.get("width"), float)
+            and set(record) == {"component", "index", "width"}
+            and record["component"] == COMPONENT
+            and type(record["index"]) is int
+            and type(record["width"]) is float
+            and 0.0 < record["width"] < 1.0
+            and record["index"] >= 0
         )
+        if ok and action_names is not None:
+            names = list(action_names)
+            ok = record["index"] < len(names) and names[record["index"]] == COMPONENT
         if not ok:
             raise ConfigError(
-                f"{where}: 'dead_zone' is not a battery dead zone record ({record!r}): the file is damaged"
+                f"{where}: 'dead_zone' is not a battery dead zone record of this model ({record!r}): "
+                "the file is damaged"
             )
-        return cls(int(record["index"]), float(record["width"]))
+        return cls(record["index"], record["width"])
 
 
 def dead_zone_spec(cfg: Any) -> DeadZone | None:

@@ -54,6 +54,29 @@ def load_model(algo: str, path: str | Path, **kwargs: Any) -> Any:
             raise RunFolderError(f"cannot load the model {path}: {type(err).__name__}: {err}") from None
 
 
+def dead_zone_of(manifest: dict[str, Any], unit: Path) -> DeadZone | None:
+    """The battery dead zone a unit's manifest records (key ``dead_zone``; :mod:`agents.rl.actions`), or None
+    when it has none; a record that is not one the trainer writes for this model's actions is an error."""
+    if "dead_zone" not in manifest:
+        return None
+    spaces = manifest.get("spaces")
+    names = spaces.get("action_names") if isinstance(spaces, dict) else None
+    return DeadZone.from_record(manifest["dead_zone"], str(unit / MANIFEST), names if names is not None else ())
+
+
+def configured_dead_zone(run: Path) -> float | None:
+    """``agent.battery_dead_zone`` of a run folder's (or published model's) ``config.yaml``; None when the file or
+    the key is absent or unreadable (the manifest alone then says whether the model has a dead zone)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load((run / "config.yaml").read_text())
+        value = data["agent"]["battery_dead_zone"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 LEGACY = ("best_model.zip", "final_model.zip", "best_vecnormalize.pkl", "final_vecnormalize.pkl")
 
 
@@ -93,13 +116,13 @@ class RlPolicy:
 
         The run folder's ``meta.json``, the unit's files against its manifest (sizes and SHA-256; in a
         published model folder first every file against ``published.json``, whose unit is the one
-        loaded: ``which="best"``, the default, stands for it) and,
-        with ``env`` (a vpp-gym env), the observation and action layouts the model was trained on
+        loaded: ``which="best"``, the default, stands for it), the manifest's battery dead zone record (if
+        any) and, with ``env`` (a vpp-gym env), the observation and action layouts the model was trained on
         (an error names the rows and the config keys that differ). Returns ``(algo, unit folder)``.
 
         Raises:
             RunFolderError: not a run folder, no such unit yet, or a file of the unit missing or damaged.
-            ConfigError: the layouts differ.
+            ConfigError: the layouts differ, or the dead zone record is damaged.
         """
         run = Path(run_dir)
         if which not in ("best", "final"):
@@ -134,6 +157,13 @@ class RlPolicy:
                 f"{'evaluation' if which == 'best' else 'end'} (or its folder is incomplete)"
             )
         manifest = verify_unit(unit)
+        dead_zone = dead_zone_of(manifest, unit)  # a damaged record is an error before anything is played
+        configured = configured_dead_zone(run)
+        if configured is not None and configured != (dead_zone.width if dead_zone is not None else 0.0):
+            raise ConfigError(
+                f"{unit / MANIFEST}: its dead zone record ({manifest.get('dead_zone')!r}) is not the run's "
+                f"agent.battery_dead_zone ({configured} in {run / 'config.yaml'}): the file is damaged"
+            )
         if env is not None:
             base = getattr(env, "unwrapped", env)
             keys = None
@@ -168,8 +198,7 @@ class RlPolicy:
                     f"{run_dir}: its plan memory was trained on another battery or step schedule ({', '.join(differ)} "
                     "differ from this env's); evaluate it on the scenario it was trained on"
                 )
-        dz_record = read_manifest(unit).get("dead_zone")
-        dead_zone = DeadZone.from_record(dz_record, str(unit / MANIFEST)) if dz_record is not None else None
+        dead_zone = dead_zone_of(read_manifest(unit), unit)
         model = load_model(algo, unit / MODEL, device="cpu")
         return cls(model, ObsNormalizer.load(unit), memory, dead_zone)
 

@@ -30,6 +30,47 @@ def test_the_map_and_the_cloning_targets_by_hand() -> None:
     np.testing.assert_allclose(dz.to_env(targets), np.clip(labels, -1, 1), atol=1e-6)  # the targets play the labels
 
 
+def test_idle_and_all_out_are_exact_for_every_width() -> None:
+    for width in np.linspace(0.01, 0.95, 95):
+        dz = DeadZone(0, float(width))
+        u = np.array([[1.0], [-1.0], [width], [-width], [-0.5 * width], [1.5]], dtype=np.float32)
+        got = dz.to_env(u)[:, 0]
+        np.testing.assert_array_equal(got, [1.0, -1.0, 0.0, 0.0, 0.0, 1.0])
+        np.testing.assert_array_equal(np.signbit(got), [False, True, False, False, False, False])  # no -0.0
+
+
+def test_the_training_env_gets_the_mapped_actions(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("stable_baselines3")
+    from agents.rl.actions import find_dead_zone
+    from agents.rl.config import load_experiment
+    from agents.rl.train import make_train_env
+
+    cfg, _ = load_experiment(
+        mapping={
+            "name": "dz",
+            "env_id": "vpp_gym/Arbitrage-v1",
+            "algo": "ppo",
+            "agent": {"battery_dead_zone": 0.4},
+            "train": {"n_envs": 2},
+        }
+    )
+    venv = make_train_env(cfg)
+    assert find_dead_zone(venv) == DeadZone(4, 0.4)
+    inner = venv
+    while "dead_zone" not in vars(inner):
+        inner = inner.venv
+    seen: list[np.ndarray] = []
+    step_async = inner.venv.step_async
+    monkeypatch.setattr(inner.venv, "step_async", lambda a: (seen.append(a.copy()), step_async(a))[1])
+    venv.reset()
+    u = np.zeros((2, 12), dtype=np.float32)
+    u[:, 4] = [0.7, -0.3]
+    u[:, 0] = 0.7
+    venv.step(u)
+    np.testing.assert_allclose(seen[0][:, 4], [0.5, 0.0], atol=1e-7)  # once: (0.7 - 0.4) / 0.6; inside the zone
+    np.testing.assert_array_equal(seen[0][:, 0], u[:, 0])
+
+
 def test_the_cloning_error_of_an_idle_step_is_only_the_excess_over_the_zone() -> None:
     torch = pytest.importorskip("torch")
     from agents.rl.pretrain import clone_error
@@ -54,8 +95,19 @@ def test_bad_settings_are_errors_naming_the_key() -> None:
     with pytest.raises(ConfigError, match=r"agent\.battery_dead_zone: .*no battery"):
         DeadZone.from_env(gym.make("vpp_gym/Joint-v1", overrides={"resources.battery": None}), 0.3)
     assert DeadZone.from_env(gym.make("vpp_gym/Arbitrage-v1"), 0.3).index == 4  # the battery's component
-    with pytest.raises(ConfigError, match="damaged"):
-        DeadZone.from_record({"component": "battery", "index": "4", "width": 0.3}, "manifest.json")
+    names = gym.make("vpp_gym/Arbitrage-v1").unwrapped.action_names
+    assert DeadZone.from_record({"component": "battery", "index": 4, "width": 0.3}, "m", names) == DeadZone(4, 0.3)
+    for bad in (
+        None,
+        {"component": "battery", "index": "4", "width": 0.3},
+        {"component": "battery", "index": True, "width": 0.3},
+        {"component": "battery", "index": 3, "width": 0.3},  # not the battery's component
+        {"component": "battery", "index": 99, "width": 0.3},
+        {"component": "battery", "index": 4, "width": 1.5},
+        {"component": "battery", "index": 4, "width": 0.3, "extra": 1},
+    ):
+        with pytest.raises(ConfigError, match=r"manifest\.json: 'dead_zone' .*damaged"):
+            DeadZone.from_record(bad, "manifest.json", names)
 
 
 @pytest.mark.rl
@@ -103,3 +155,17 @@ def test_a_dead_zone_run_reloads_and_reproduces_its_validation_profit(tmp_path: 
     x = policy.normalizer.normalize_obs(obs[None].astype(np.float32))
     raw = policy.model.predict(x, deterministic=True)[0][0]
     np.testing.assert_array_equal(policy.act(obs), DeadZone(4, 0.4).to_env(raw))
+    # a damaged record is an error before anything is played; a removed one is not a model without a zone
+    unit = run / "best"
+    for record in (
+        {"component": "battery", "index": 3, "width": 0.4},
+        None,
+        {"component": "battery", "index": 4, "width": 0.3},
+        "removed",
+    ):
+        changed = dict(manifest, dead_zone=record)
+        if record == "removed":
+            del changed["dead_zone"]
+        (unit / "manifest.json").write_text(json.dumps(changed))
+        with pytest.raises(ConfigError, match="damaged"):
+            RlPolicy.check(run, "best")

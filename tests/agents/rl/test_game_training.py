@@ -114,6 +114,10 @@ BASE: dict[str, Any] = {
             {"game": {"n_agents": 2, "rivals": "rule"}, "agent": {**BASE["agent"], "dagger_rounds": 1}},
             r"agent\.dagger_rounds: got 1; DAgger is not offered in the game",
         ),
+        (
+            {"game": {"n_agents": 2, "rivals": "rule"}, "agent": {**BASE["agent"], "battery_dead_zone": 0.4}},
+            r"agent\.battery_dead_zone: got 0\.4; the dead zone is not offered in the game",
+        ),
     ],
 )
 def test_bad_game_sections_name_the_key(changes: dict[str, Any], match: str) -> None:
