@@ -125,12 +125,15 @@ def published_model(algo: str, task: str, seed: int, models_dir: Path) -> tuple[
 
 def config_drift(folder: Path, algo: str, task: str, seed: int) -> list[str]:
     """The dotted keys in which a published model's ``config.yaml`` differs from the committed config now
-    (resolved as ``ensure_run`` resolves it, with the model's seed); empty when they agree."""
+    (resolved as ``ensure_run`` resolves it, with the model's seed); empty when they agree or the folder has
+    no ``config.yaml``."""
     import dataclasses
 
     from agents.rl.config import load_experiment
     from agents.rl.train import resolve
 
+    if not (folder / "config.yaml").is_file():  # nothing to compare (loading the model reports the damage)
+        return []
     committed, base = load_experiment(packaged_config(f"experiments/{algo}_{task}.yaml"), {"seed": seed})
     trained, _ = load_experiment(folder / "config.yaml")
 

@@ -62,6 +62,15 @@ def test_published_models_found_missing_and_flagged(bench: ModuleType, tmp_path:
     assert bench.published_model("ppo", "joint", 1, tmp_path) == (None, "")
     out = capsys.readouterr().out
     assert "ppo_joint_s1: missing" in out and "ppo_joint_s0: found" in out
+    # the committed config changed since the model was trained: flagged, naming the keys
+    committed = (ROOT / "configs/experiments/ppo_joint.yaml").read_text()
+    (tmp_path / "ppo_joint_s0" / "config.yaml").write_text(committed)
+    assert bench.published_model("ppo", "joint", 0, tmp_path) == (tmp_path / "ppo_joint_s0", "")
+    changed = committed.replace("  n_epochs: 10", "  n_epochs: 3", 1)
+    assert changed != committed
+    (tmp_path / "ppo_joint_s0" / "config.yaml").write_text(changed)
+    folder, note = bench.published_model("ppo", "joint", 0, tmp_path)
+    assert folder == tmp_path / "ppo_joint_s0" and "now differs in agent.n_epochs" in note
 
 
 def test_stat_rows_group_the_seeds(bench: ModuleType) -> None:
