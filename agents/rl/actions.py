@@ -160,14 +160,9 @@ def dead_zone_vec_env(venv: Any, dz: DeadZone) -> Any:
 
 def find_dead_zone(venv: Any) -> DeadZone | None:
     """The dead zone of a :func:`dead_zone_vec_env` wrapper inside a chain of SB3 vector env wrappers, or None."""
-    from stable_baselines3.common.vec_env import VecEnvWrapper
+    from agents.rl.memory import find_in_vec_wrappers
 
-    while isinstance(venv, VecEnvWrapper):
-        dz = vars(venv).get("dead_zone")  # not getattr: a wrapper forwards unknown names inwards
-        if dz is not None:
-            return cast(DeadZone, dz)
-        venv = venv.venv
-    return None
+    return cast(DeadZone | None, find_in_vec_wrappers(venv, "dead_zone"))
 
 
 def with_dead_zone(act: Any, dz: DeadZone | None) -> Any:

@@ -347,13 +347,19 @@ def with_memory(act: Any, spec: MemorySpec | None) -> Any:
     return remembering
 
 
-def find_memory_spec(venv: Any) -> MemorySpec | None:
-    """The spec of the :class:`MemoryVecEnv` inside a chain of SB3 vector env wrappers, or None."""
+def find_in_vec_wrappers(venv: Any, name: str) -> Any:
+    """The attribute ``name`` set on a wrapper itself in a chain of SB3 vector env wrappers (the outermost
+    one that has it), or None."""
     from stable_baselines3.common.vec_env import VecEnvWrapper
 
     while isinstance(venv, VecEnvWrapper):
-        spec = vars(venv).get("memory_spec")  # not getattr: a wrapper forwards unknown names inwards
-        if spec is not None:
-            return cast(MemorySpec, spec)
+        value = vars(venv).get(name)  # not getattr: a wrapper forwards unknown names inwards
+        if value is not None:
+            return value
         venv = venv.venv
     return None
+
+
+def find_memory_spec(venv: Any) -> MemorySpec | None:
+    """The spec of the :class:`MemoryVecEnv` inside a chain of SB3 vector env wrappers, or None."""
+    return cast(MemorySpec | None, find_in_vec_wrappers(venv, "memory_spec"))

@@ -4,7 +4,7 @@ trained run whose reloaded policy plays exactly what the trainer validated."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -112,36 +112,12 @@ def test_bad_settings_are_errors_naming_the_key() -> None:
 
 @pytest.mark.rl
 @pytest.mark.slow
-def test_a_dead_zone_run_reloads_and_reproduces_its_validation_profit(tmp_path: Path) -> None:
+def test_a_dead_zone_run_reloads_and_reproduces_its_validation_profit(tiny_clone_run: Any) -> None:
     pytest.importorskip("stable_baselines3")
-    import yaml
-
-    from agents.rl.config import load_experiment
     from agents.rl.policy import RlPolicy
-    from agents.rl.train import evaluate_days, train
+    from agents.rl.train import evaluate_days
 
-    cfg_text = {
-        "name": "dz",
-        "env_id": "vpp_gym/Arbitrage-v1",
-        "algo": "ppo",
-        "seed": 2,
-        "agent": {
-            "n_steps": 192,
-            "batch_size": 512,
-            "n_epochs": 1,
-            "net_arch": [32, 32],
-            "log_std_init": -3.0,
-            "bc_episodes": 8,
-            "bc_policy": "rule",
-            "bc_epochs": 3,
-            "battery_dead_zone": 0.4,
-        },
-        "train": {"total_timesteps": 1536, "n_envs": 8, "eval_every_steps": 1536, "checkpoint_every_steps": 0},
-        "eval": {"days": 2},
-    }
-    (tmp_path / "dz.yaml").write_text(yaml.safe_dump(cfg_text))
-    cfg, _ = load_experiment(tmp_path / "dz.yaml")
-    run = train(cfg, tmp_path / "run", base_dir=tmp_path, progress=False)
+    cfg, run = tiny_clone_run("dz", battery_dead_zone=0.4)
     manifest = json.loads((run / "best" / "manifest.json").read_text())
     assert manifest["dead_zone"] == {"component": "battery", "index": 4, "width": 0.4}
     env = gym.make("vpp_gym/Arbitrage-v1", split="val")

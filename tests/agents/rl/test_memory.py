@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -123,36 +123,12 @@ def test_bad_memory_settings_are_errors_naming_the_key() -> None:
 
 @pytest.mark.rl
 @pytest.mark.slow
-def test_a_memory_run_reloads_and_reproduces_its_validation_profit(tmp_path: Path) -> None:
+def test_a_memory_run_reloads_and_reproduces_its_validation_profit(tiny_clone_run: Any) -> None:
     pytest.importorskip("stable_baselines3")
-    import yaml
-
-    from agents.rl.config import load_experiment
     from agents.rl.policy import RlPolicy
-    from agents.rl.train import evaluate_days, train
+    from agents.rl.train import evaluate_days
 
-    cfg_text = {
-        "name": "mem",
-        "env_id": "vpp_gym/Arbitrage-v1",
-        "algo": "ppo",
-        "seed": 2,
-        "agent": {
-            "n_steps": 192,
-            "batch_size": 512,
-            "n_epochs": 1,
-            "net_arch": [32, 32],
-            "log_std_init": -3.0,
-            "bc_episodes": 8,
-            "bc_policy": "rule",
-            "bc_epochs": 3,
-            "memory": "plan",
-        },
-        "train": {"total_timesteps": 1536, "n_envs": 8, "eval_every_steps": 1536, "checkpoint_every_steps": 0},
-        "eval": {"days": 2},
-    }
-    (tmp_path / "mem.yaml").write_text(yaml.safe_dump(cfg_text))
-    cfg, _ = load_experiment(tmp_path / "mem.yaml")
-    run = train(cfg, tmp_path / "run", base_dir=tmp_path, progress=False)
+    cfg, run = tiny_clone_run("mem", memory="plan")
     manifest = json.loads((run / "best" / "manifest.json").read_text())
     env = gym.make("vpp_gym/Arbitrage-v1", split="val")
     spec = MemorySpec.from_env(env)
