@@ -134,8 +134,13 @@ def config_drift(folder: Path, algo: str, task: str, seed: int) -> list[str]:
 
     if not (folder / "config.yaml").is_file():  # nothing to compare (loading the model reports the damage)
         return []
+    from vpp_gym.validation import ConfigError
+
     committed, base = load_experiment(packaged_config(f"experiments/{algo}_{task}.yaml"), {"seed": seed})
-    trained, _ = load_experiment(folder / "config.yaml")
+    try:
+        trained, _ = load_experiment(folder / "config.yaml")
+    except ConfigError as err:  # e.g. a key this version no longer has: a drift, not a reason to stop
+        return [f"config.yaml, which this version cannot read ({err})"]
 
     def flat(value: object, prefix: str = "") -> dict[str, object]:
         if dataclasses.is_dataclass(value) and not isinstance(value, type):

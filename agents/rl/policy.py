@@ -61,7 +61,12 @@ def dead_zone_of(manifest: dict[str, Any], unit: Path) -> DeadZone | None:
         return None
     spaces = manifest.get("spaces")
     names = spaces.get("action_names") if isinstance(spaces, dict) else None
-    return DeadZone.from_record(manifest["dead_zone"], str(unit / MANIFEST), names if names is not None else ())
+    if not isinstance(names, list):
+        raise ConfigError(
+            f"{unit / MANIFEST}: a 'dead_zone' record but no spaces.action_names to check it against: "
+            "the file is damaged"
+        )
+    return DeadZone.from_record(manifest["dead_zone"], str(unit / MANIFEST), names)
 
 
 def configured_dead_zone(run: Path) -> float | None:
@@ -162,7 +167,7 @@ class RlPolicy:
         if configured is not None and configured != (dead_zone.width if dead_zone is not None else 0.0):
             raise ConfigError(
                 f"{unit / MANIFEST}: its dead zone record ({manifest.get('dead_zone')!r}) is not the run's "
-                f"agent.battery_dead_zone ({configured} in {run / 'config.yaml'}): the file is damaged"
+                f"agent.battery_dead_zone ({configured} in {run / 'config.yaml'}): one of the two files was changed"
             )
         if env is not None:
             base = getattr(env, "unwrapped", env)

@@ -71,6 +71,9 @@ def test_published_models_found_missing_and_flagged(bench: ModuleType, tmp_path:
     (tmp_path / "ppo_joint_s0" / "config.yaml").write_text(changed)
     folder, note = bench.published_model("ppo", "joint", 0, tmp_path)
     assert folder == tmp_path / "ppo_joint_s0" and "now differs in agent.n_epochs" in note
+    (tmp_path / "ppo_joint_s0" / "config.yaml").write_text(committed.replace("  n_epochs: 10", "  retired_key: 1", 1))
+    folder, note = bench.published_model("ppo", "joint", 0, tmp_path)
+    assert folder == tmp_path / "ppo_joint_s0" and "config.yaml, which this version cannot read" in note
 
 
 def test_stat_rows_group_the_seeds(bench: ModuleType) -> None:
