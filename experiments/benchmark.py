@@ -52,6 +52,7 @@ from agents.evaluate import evaluate, load_evaluation, parse_policies
 from agents.report import clear_evaluation, write_outputs
 from agents.runinfo import git_revision
 from vpp_gym.config import packaged_config
+from vpp_gym.validation import ConfigError, to_mapping
 
 TASKS = ("arbitrage", "lowcarbon", "regulation", "joint")
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,11 +70,7 @@ def ensure_run(algo: str, task: str, seed: int, runs_dir: Path, train_missing: b
     run = runs_dir / f"{algo}_{task}_s{seed}"
     config = packaged_config(f"experiments/{algo}_{task}.yaml")
     if (run / "summary.json").is_file():
-        from agents.rl.train import resolve
-
-        committed, base = load_experiment(config, {"seed": seed})
-        trained, _ = load_experiment(run / "config.yaml")
-        if resolve(committed, base) == trained:
+        if not config_drift(run, algo, task, seed):
             return run
         if not train_missing:
             raise SystemExit(f"{run} was trained with another config than {config}; retrain it with --train")
@@ -113,7 +110,12 @@ def published_model(algo: str, task: str, seed: int, models_dir: Path) -> tuple[
         note = f"trained with {record.get('config_file') or record.get('config_name')}{' + ' + shown if shown else ''}"
         print(f"  {folder}: found; note: {note}, not {committed} as committed", flush=True)
         return folder, note
-    differ = config_drift(folder, algo, task, seed)
+    differ: list[str] = []
+    if (folder / "config.yaml").is_file():  # without it there is nothing to compare (loading reports the damage)
+        try:
+            differ = config_drift(folder, algo, task, seed)
+        except ConfigError as err:  # e.g. a key this version no longer has: a drift, not a reason to stop
+            differ = [f"config.yaml, which this version cannot read ({err})"]
     if differ:  # the committed config changed since the model was trained
         note = f"trained with an earlier {committed} (now differs in {', '.join(differ)})"
         print(f"  {folder}: found; note: {note}", flush=True)
@@ -124,33 +126,19 @@ def published_model(algo: str, task: str, seed: int, models_dir: Path) -> tuple[
 
 
 def config_drift(folder: Path, algo: str, task: str, seed: int) -> list[str]:
-    """The dotted keys in which a published model's ``config.yaml`` differs from the committed config now
-    (resolved as ``ensure_run`` resolves it, with the model's seed); empty when they agree or the folder has
-    no ``config.yaml``."""
-    import dataclasses
+    """The dotted keys in which the ``config.yaml`` of a run or published model differs from the committed
+    config now, resolved with the folder's seed (empty when they agree).
 
+    Raises:
+        ConfigError: the ``config.yaml`` is missing or this version cannot read it.
+    """
+    from agents.rl.artifacts import config_diff
     from agents.rl.config import load_experiment
     from agents.rl.train import resolve
 
-    if not (folder / "config.yaml").is_file():  # nothing to compare (loading the model reports the damage)
-        return []
-    from vpp_gym.validation import ConfigError
-
     committed, base = load_experiment(packaged_config(f"experiments/{algo}_{task}.yaml"), {"seed": seed})
-    try:
-        trained, _ = load_experiment(folder / "config.yaml")
-    except ConfigError as err:  # e.g. a key this version no longer has: a drift, not a reason to stop
-        return [f"config.yaml, which this version cannot read ({err})"]
-
-    def flat(value: object, prefix: str = "") -> dict[str, object]:
-        if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            value = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
-        if isinstance(value, dict):
-            return {k: v for key, item in value.items() for k, v in flat(item, f"{prefix}{key}.").items()}
-        return {prefix.rstrip("."): value}
-
-    now, then = flat(resolve(committed, base)), flat(trained)
-    return sorted(k for k in now.keys() | then.keys() if now.get(k) != then.get(k))
+    trained, _ = load_experiment(folder / "config.yaml")
+    return sorted(key for key, _, _ in config_diff(to_mapping(trained), to_mapping(resolve(committed, base))))
 
 
 def stat_rows(task: str, kpis: list[dict[str, object]], agents: dict[str, tuple[str, int]]) -> list[dict[str, object]]:

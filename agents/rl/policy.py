@@ -72,12 +72,11 @@ def dead_zone_of(manifest: dict[str, Any], unit: Path) -> DeadZone | None:
 def configured_dead_zone(run: Path) -> float | None:
     """``agent.battery_dead_zone`` of a run folder's (or published model's) ``config.yaml``; None when the file or
     the key is absent or unreadable (the manifest alone then says whether the model has a dead zone)."""
-    import yaml
+    from vpp_gym.config import read_yaml
 
     try:
-        data = yaml.safe_load((run / "config.yaml").read_text())
-        value = data["agent"]["battery_dead_zone"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        value = read_yaml(run / "config.yaml")["agent"]["battery_dead_zone"]
+    except (ConfigError, KeyError, TypeError):
         return None
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
@@ -193,7 +192,8 @@ class RlPolicy:
         layouts the model was trained on.
         """
         algo, unit = cls.check(run_dir, which, env)
-        record = read_manifest(unit).get("memory")
+        manifest = read_manifest(unit)
+        record = manifest.get("memory")
         memory = MemorySpec.from_record(record, str(unit / MANIFEST)) if record is not None else None
         if memory is not None and env is not None:  # the memory's battery and schedule must be the env's
             here = MemorySpec.from_env(env).to_record()
@@ -203,7 +203,7 @@ class RlPolicy:
                     f"{run_dir}: its plan memory was trained on another battery or step schedule ({', '.join(differ)} "
                     "differ from this env's); evaluate it on the scenario it was trained on"
                 )
-        dead_zone = dead_zone_of(read_manifest(unit), unit)
+        dead_zone = dead_zone_of(manifest, unit)
         model = load_model(algo, unit / MODEL, device="cpu")
         return cls(model, ObsNormalizer.load(unit), memory, dead_zone)
 

@@ -47,7 +47,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.rl.actions import DeadZone, find_dead_zone
+from agents.rl.actions import DeadZone, find_dead_zone, with_dead_zone
 from agents.rl.config import ExperimentConfig, PpoConfig, SacConfig
 from agents.rl.demo import demo_days, episode_seed, teacher_episodes
 from agents.rl.memory import MemorySpec, augment_episodes
@@ -216,10 +216,11 @@ def behaviour_clone(model: Any, venv: Any, cfg: ExperimentConfig) -> dict[str, A
 
     dz = find_dead_zone(venv)  # the battery dead zone (agents.rl.actions), or None
 
-    def student(obs: np.ndarray) -> np.ndarray:
+    def predict(obs: np.ndarray) -> np.ndarray:
         x = venv.normalize_obs(obs) if venv.norm_obs else obs
-        action = model.predict(x, deterministic=True)[0]
-        return dz.to_env(action) if dz is not None else action
+        return model.predict(x, deterministic=True)[0]
+
+    student = with_dead_zone(predict, dz)  # DAgger's student plays the env's actions
 
     for round_ in range(a.dagger_rounds + 1):
         obs, labels, rewards, profits, _days = collect(
