@@ -5,9 +5,8 @@ No benchmark is run here; the scripts' helpers are called on hand-made folders.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -19,23 +18,14 @@ import vpp_gym  # noqa: F401  (registers the ids)
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"{name}_script", ROOT / "experiments" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture(scope="module")
+def bench(experiment_script: Callable[[str], ModuleType]) -> ModuleType:
+    return experiment_script("benchmark")
 
 
 @pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    return _load("benchmark")
-
-
-@pytest.fixture(scope="module")
-def gen() -> ModuleType:
-    return _load("generalisation")
+def gen(experiment_script: Callable[[str], ModuleType]) -> ModuleType:
+    return experiment_script("generalisation")
 
 
 def _fake_model(folder: Path, **record: object) -> None:

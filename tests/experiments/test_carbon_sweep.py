@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
 import warnings
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
@@ -16,17 +14,10 @@ from vpp_gym.markets.carbon import REGIMES, CarbonMarketConfig
 from vpp_gym.tasks import LowCarbonEnv, LowCarbonV0Env
 from vpp_gym.validation import ConfigWarning
 
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "carbon_sweep.py"
-
 
 @pytest.fixture(scope="module")
-def sweep() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("carbon_sweep_script", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def sweep(experiment_script: Callable[[str], ModuleType]) -> ModuleType:
+    return experiment_script("carbon_sweep")
 
 
 def _carbon(defaults: dict, overrides: dict | None = None) -> CarbonMarketConfig:

@@ -4,8 +4,7 @@ comparison with the competitive reference; a run folder it cannot use is named."
 from __future__ import annotations
 
 import csv
-import importlib.util
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -19,17 +18,10 @@ from agents.game import play
 from vpp_gym.multi import MultiVppEnv
 from vpp_gym.validation import ConfigError
 
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "market_game.py"
-
 
 @pytest.fixture(scope="module")
-def script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("market_game_script", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def script(experiment_script: Callable[[str], ModuleType]) -> ModuleType:
+    return experiment_script("market_game")
 
 
 def test_rows_are_the_games_played_on_the_test_days(script: ModuleType, tmp_path: Path) -> None:

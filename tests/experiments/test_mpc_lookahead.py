@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "mpc_lookahead.py"
-
 
 @pytest.fixture(scope="module")
-def script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("mpc_lookahead_script", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def script(experiment_script: Callable[[str], ModuleType]) -> ModuleType:
+    return experiment_script("mpc_lookahead")
 
 
 def test_one_day_table(script: ModuleType, capsys: pytest.CaptureFixture[str]) -> None:

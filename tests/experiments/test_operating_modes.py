@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "operating_modes.py"
-
 
 @pytest.fixture(scope="module")
-def modes() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("operating_modes_script", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def modes(experiment_script: Callable[[str], ModuleType]) -> ModuleType:
+    return experiment_script("operating_modes")
 
 
 def _row(bidding: bool, energy: float, da: float, rt: float) -> dict:

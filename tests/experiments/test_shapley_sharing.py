@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
 
 from agents.shapley import shapley_values
 
-SCRIPT = Path(__file__).resolve().parents[2] / "experiments" / "shapley_sharing.py"
-
 
 @pytest.fixture(scope="module")
-def sharing() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("shapley_sharing_script", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def sharing(experiment_script: Callable[[str], ModuleType]) -> ModuleType:
+    return experiment_script("shapley_sharing")
 
 
 def test_two_player_commission_solved_by_hand(sharing: ModuleType) -> None:
