@@ -62,6 +62,45 @@ def _check_net_arch(net_arch: tuple[int, ...]) -> None:
 
 
 @dataclass(frozen=True)
+class SearchConfig:
+    """Random search over rows of the policy's action head after PPO (``agent.search``; :mod:`agents.rl.search`).
+
+    Attributes:
+        iterations: iterations of the search (0 = off).
+        rows: the action components whose output rows (weights and bias of the last layer) are searched;
+            the rest of the network is kept.
+        directions: random directions per iteration, each played at ``+sigma`` and ``-sigma``.
+        top: the directions of the update (those with the best of their two profits; ``<= directions``).
+        days: train days every candidate of an iteration plays (the same days and draws for all of them).
+        sigma: standard deviation of a perturbation of each searched parameter.
+        step_size: the update's step, in units of the profits' standard deviation over the top directions.
+        eval_every: iterations between validations (the last iteration is always validated).
+    """
+
+    iterations: int = 0
+    rows: tuple[str, ...] = ("battery",)
+    directions: int = 16
+    top: int = 8
+    days: int = 16
+    sigma: float = 0.01
+    step_size: float = 0.01
+    eval_every: int = 10
+
+    def __post_init__(self) -> None:
+        require_int("agent.search.iterations", self.iterations, 0, 1_000_000)
+        require(len(self.rows) > 0, "agent.search.rows", list(self.rows), "a non-empty list of action components")
+        require(
+            len(set(self.rows)) == len(self.rows), "agent.search.rows", list(self.rows), "action components, no repeats"
+        )
+        require_int("agent.search.directions", self.directions, 1, 4096)
+        require_int("agent.search.top", self.top, 1, self.directions)
+        require_int("agent.search.days", self.days, 1, 4096)
+        require_range("agent.search.sigma", self.sigma, 0.0, 10.0, lo_open=True)
+        require_range("agent.search.step_size", self.step_size, 0.0, 10.0, lo_open=True)
+        require_int("agent.search.eval_every", self.eval_every, 1, 1_000_000)
+
+
+@dataclass(frozen=True)
 class PpoConfig:
     """PPO hyperparameters (Stable-Baselines3 names; see its ``PPO`` docs).
 
@@ -113,6 +152,7 @@ class PpoConfig:
             (0 = off; :mod:`agents.rl.actions`): the env gets ``sign(u) max(|u| - d, 0) / (1 - d)``, so
             the policy can idle exactly (``|u| <= d``) and go all out (``|u| = 1``), and the cloning fits
             the teacher's idle steps as that interval. Agent-side only; tasks with a battery.
+        search: random search over rows of the action head after PPO (:class:`SearchConfig`; off by default).
     """
 
     learning_rate: float = 3e-4
@@ -140,6 +180,7 @@ class PpoConfig:
     memory: Literal["none", "plan"] = "none"
     group_size: int = 1
     battery_dead_zone: float = 0.0
+    search: SearchConfig = field(default_factory=SearchConfig)
 
     def __post_init__(self) -> None:
         require_range("agent.learning_rate", self.learning_rate, 0.0, 1.0, lo_open=True)
@@ -149,6 +190,11 @@ class PpoConfig:
             raise ConfigError(
                 f"agent.battery_dead_zone: got {self.battery_dead_zone}; it is not offered with memory: plan "
                 "(the memory's notes are battery actions in the env's units): set one of them off"
+            )
+        if self.search.iterations and self.memory != "none":
+            raise ConfigError(
+                f"agent.search.iterations: got {self.search.iterations}; the search is not offered with memory: plan "
+                "(its candidates would need the memory's notes): set one of them off"
             )
         if self.memory == "plan" and self.bc_episodes and self.bc_policy == "oracle":
             raise ConfigError(
@@ -438,6 +484,11 @@ class ExperimentConfig:
                 raise ConfigError(
                     f"agent.battery_dead_zone: got {self.agent.battery_dead_zone}; the dead zone is not offered "
                     "in the game: set it to 0"
+                )
+            if isinstance(self.agent, PpoConfig) and self.agent.search.iterations:
+                raise ConfigError(
+                    f"agent.search.iterations: got {self.agent.search.iterations}; the search is not offered in the "
+                    "game: set it to 0"
                 )
             if isinstance(self.agent, PpoConfig) and self.agent.dagger_rounds:
                 raise ConfigError(

@@ -69,6 +69,7 @@ from agents.rl.artifacts import (
 )
 from agents.rl.config import EVAL_SEED, ExperimentConfig, PpoConfig, SacConfig, experiment_yaml, load_experiment
 from agents.rl.memory import find_memory_spec, memory_spec, memory_vec_env, with_memory
+from agents.rl.search import check_search, search_config
 from agents.runfiles import (
     INCOMPLETE,
     LOCK_NAME,
@@ -449,6 +450,42 @@ OnEval = Callable[[int, float], None]
 """Called after each validation with ``(timesteps, mean validation profit)`` (e.g. a Ray Tune report)."""
 
 
+def _search(cfg: ExperimentConfig, run: Path, env: Any, model: Any, trainer: _Trainer) -> None:
+    """``agent.search`` (:mod:`agents.rl.search`) from the best unit of the PPO stage, recorded in ``meta.json``.
+
+    The start (the best unit's network and normaliser, put into ``model`` and ``env``) is checkpointed first, so
+    that a run stopped inside the search resumes (``vpp-gym train --resume``) by searching again from that
+    same start, with the same draws: what it finds is what an uninterrupted run finds.
+    """
+    from agents.rl.search import random_search
+
+    state = trainer.state
+    if getattr(model, "_logger", None) is None:  # resumed inside the search: PPO's learn() set up no logger
+        from stable_baselines3.common.utils import configure_logger
+
+        model.set_logger(configure_logger(0, str(run / "tb"), "run", reset_num_timesteps=False))
+    if not state.get("search_started"):
+        best = find_unit(run, "best")
+        if best is not None:
+            from agents.rl.policy import load_model
+
+            model.policy.load_state_dict(load_model(cfg.algo, best / MODEL, device="cpu").policy.state_dict())
+            ObsNormalizer.load(best).apply_to(env)
+        state["search_started"] = True
+        trainer.checkpoint(model)
+    try:
+        rec = random_search(model, env, cfg, trainer.evaluate, trainer.progress)
+    except KeyboardInterrupt:
+        raise TrainingInterrupted(
+            f"interrupted in the random search; its start is checkpointed; search again with: "
+            f"vpp-gym train --resume {run}"
+        ) from None
+    state["search_done"] = True
+    meta = read_json(run / "meta.json", "the run's record")
+    meta["search"] = rec
+    write_text_atomic(run / "meta.json", json.dumps(meta, indent=2))
+
+
 class _Trainer:
     """Callbacks' shared state: validation, best model, checkpoints, episode KPI logging."""
 
@@ -654,6 +691,7 @@ def preflight(cfg: ExperimentConfig) -> Any:
                 f"agent.n_steps: got {cfg.agent.n_steps}, expected a multiple of the episode's {steps} steps with "
                 f"agent.group_size: {cfg.agent.group_size} (each rollout must hold whole episodes)"
             )
+    check_search(cfg, env)
     if isinstance(cfg.agent, SacConfig) and cfg.agent.demo_episodes:
         from agents.rl.demo import check_demonstrations
 
@@ -834,7 +872,7 @@ def _resume(run: Path, total_timesteps: int | None, progress: bool) -> Path:
         raise RunFolderError(
             f"{ck / 'state.json'} lacks num_timesteps or best_val_profit; the file is damaged"
         ) from None
-    if cfg.train.total_timesteps <= done:
+    if cfg.train.total_timesteps <= done and not (state.get("search_started") and not state.get("search_done")):
         raise ConfigError(
             f"train.total_timesteps: the run is at step {done:,}; give a larger total to continue "
             f"(vpp-gym train --resume {run} train.total_timesteps=N)"
@@ -930,22 +968,25 @@ def _learn(
 ) -> Path:
     trainer = _Trainer(cfg, run, env, state, progress, on_eval)
     remaining = cfg.train.total_timesteps - (0 if reset else model.num_timesteps)
-    try:
-        model.learn(
-            total_timesteps=remaining,
-            callback=trainer.callback(),
-            reset_num_timesteps=reset,
-            tb_log_name="run",
-            progress_bar=progress,
-        )
-    except KeyboardInterrupt:
-        trainer.checkpoint(model)
-        raise TrainingInterrupted(
-            f"interrupted at step {model.num_timesteps:,}; checkpoint saved; continue with: "
-            f"vpp-gym train --resume {run}"
-        ) from None
-    if state.get("last_eval") != model.num_timesteps:
-        trainer.evaluate(model)  # the final model is a candidate for the best one too
+    if not state.get("search_started"):  # a resume inside the search has no PPO steps left
+        try:
+            model.learn(
+                total_timesteps=remaining,
+                callback=trainer.callback(),
+                reset_num_timesteps=reset,
+                tb_log_name="run",
+                progress_bar=progress,
+            )
+        except KeyboardInterrupt:
+            trainer.checkpoint(model)
+            raise TrainingInterrupted(
+                f"interrupted at step {model.num_timesteps:,}; checkpoint saved; continue with: "
+                f"vpp-gym train --resume {run}"
+            ) from None
+        if state.get("last_eval") != model.num_timesteps:
+            trainer.evaluate(model)  # the final model is a candidate for the best one too
+    if search_config(cfg) is not None and not state.get("search_done"):
+        _search(cfg, run, env, model, trainer)
     trainer.save_unit(model, "final", {})
     trainer.checkpoint(model)
     summary = {

@@ -11,7 +11,8 @@ import pytest
 @pytest.fixture
 def tiny_clone_run(tmp_path: Path) -> Any:
     """A function ``(name, **agent) -> (config, run folder)`` that trains a tiny PPO run on Arbitrage-v1 (a clone
-    of 8 rule episodes, 1,536 steps, validated once on 2 days) with the extra ``agent`` keys, from a YAML file."""
+    of 8 rule episodes, 1,536 steps, validated once on 2 days) with the extra ``agent`` keys, from a YAML file,
+    into the folder ``name`` of the test's temporary folder."""
 
     def run(name: str, **agent: Any) -> tuple[Any, Path]:
         import yaml
@@ -40,6 +41,6 @@ def tiny_clone_run(tmp_path: Path) -> Any:
         }
         (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(cfg_text))
         cfg, _ = load_experiment(tmp_path / f"{name}.yaml")
-        return cfg, train(cfg, tmp_path / "run", base_dir=tmp_path, progress=False)
+        return cfg, train(cfg, tmp_path / name, base_dir=tmp_path, progress=False)
 
     return run
